@@ -1,0 +1,144 @@
+//! The built-in client: hyper over tokio-rustls, one connection and one `GET /` per case, every wait bounded.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::ServerName;
+use rustls::ClientConfig;
+use tokio::net::TcpSocket;
+use tokio_rustls::TlsConnector;
+
+use crate::identity::Identity;
+use crate::reason::find_tls_error;
+use crate::server::version_name;
+
+/// How long the client waits for TCP connect, the handshake, and the response.
+pub const CLIENT_WAIT: Duration = Duration::from_secs(10);
+
+/// Where the client stopped, when it did not get a response.
+#[derive(Debug, Clone)]
+pub enum ClientFailure {
+    /// The TCP connection was refused.
+    Refused(String),
+    /// A wait ran out at this stage.
+    Timeout(&'static str),
+    /// A rustls error surfaced on the client.
+    Tls(rustls::Error),
+    /// The transport failed with no rustls error (closed, reset, broken pipe).
+    Io(String),
+}
+
+/// Everything the client observed.
+#[derive(Debug, Clone, Default)]
+pub struct ClientObservation {
+    pub failure: Option<ClientFailure>,
+    /// Whether the client's own handshake completed (in TLS 1.3 it does before the server checks the client's certificate).
+    pub handshake_done: bool,
+    pub version: Option<String>,
+    pub server: Option<Identity>,
+    pub status: Option<u16>,
+    pub body: Option<String>,
+}
+
+/// Binds a local port on the loopback interface; the caller registers it with the server before connecting.
+pub fn bind_local() -> std::io::Result<(TcpSocket, SocketAddr)> {
+    let socket = TcpSocket::new_v4()?;
+    socket.bind((std::net::Ipv4Addr::LOCALHOST, 0).into())?;
+    let local = socket.local_addr()?;
+    Ok((socket, local))
+}
+
+/// Connects with `config`, verifies `server_name`, sends `GET /` and reads the response.
+pub async fn run(socket: TcpSocket, addr: SocketAddr, config: Arc<ClientConfig>, server_name: &str) -> ClientObservation {
+    let mut obs = ClientObservation::default();
+    let fail = |mut obs: ClientObservation, f: ClientFailure| {
+        obs.failure = Some(f);
+        obs
+    };
+    let tcp = match tokio::time::timeout(CLIENT_WAIT, socket.connect(addr)).await {
+        Err(_) => return fail(obs, ClientFailure::Timeout("connect")),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            return fail(obs, ClientFailure::Refused(format!("{addr}: {e}")))
+        }
+        Ok(Err(e)) => return fail(obs, ClientFailure::Io(e.to_string())),
+        Ok(Ok(tcp)) => tcp,
+    };
+    let name = match ServerName::try_from(server_name.to_string()) {
+        Ok(n) => n,
+        Err(e) => return fail(obs, ClientFailure::Io(format!("server name `{server_name}`: {e}"))),
+    };
+    let tls = match tokio::time::timeout(CLIENT_WAIT, TlsConnector::from(config).connect(name, tcp)).await {
+        Err(_) => return fail(obs, ClientFailure::Timeout("handshake")),
+        Ok(Err(e)) => return fail(obs, io_failure(&e)),
+        Ok(Ok(tls)) => tls,
+    };
+    obs.handshake_done = true;
+    let conn = tls.get_ref().1;
+    obs.version = conn.protocol_version().map(version_name);
+    obs.server = conn
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .and_then(|c| Identity::from_der(c));
+
+    let (mut sender, connection) = match hyper::client::conn::http1::handshake(TokioIo::new(tls)).await {
+        Ok(pair) => pair,
+        Err(e) => return fail(obs, hyper_failure(&e)),
+    };
+    let conn_task = tokio::spawn(connection);
+    let request = hyper::Request::get("/")
+        .header("host", server_name)
+        .header("user-agent", concat!("mtls-lab/", env!("CARGO_PKG_VERSION")))
+        .body(Empty::<Bytes>::new());
+    let request = match request {
+        Ok(r) => r,
+        Err(e) => return fail(obs, ClientFailure::Io(e.to_string())),
+    };
+    let exchange = async {
+        let response = sender.send_request(request).await?;
+        let status = response.status().as_u16();
+        let body = response.into_body().collect().await?.to_bytes();
+        Ok::<_, hyper::Error>((status, body))
+    };
+    match tokio::time::timeout(CLIENT_WAIT, exchange).await {
+        Err(_) => {
+            conn_task.abort();
+            fail(obs, ClientFailure::Timeout("response"))
+        }
+        Ok(Ok((status, body))) => {
+            obs.status = Some(status);
+            obs.body = Some(String::from_utf8_lossy(&body).into_owned());
+            conn_task.abort();
+            obs
+        }
+        Ok(Err(e)) => {
+            // In TLS 1.3 the server's alert may surface in send_request or only in the connection task.
+            let mut failure = hyper_failure(&e);
+            if !matches!(failure, ClientFailure::Tls(_)) {
+                if let Ok(Ok(Err(conn_err))) = tokio::time::timeout(Duration::from_secs(2), conn_task).await {
+                    if let f @ ClientFailure::Tls(_) = hyper_failure(&conn_err) {
+                        failure = f;
+                    }
+                }
+            }
+            fail(obs, failure)
+        }
+    }
+}
+
+fn io_failure(e: &std::io::Error) -> ClientFailure {
+    match find_tls_error(e) {
+        Some(t) => ClientFailure::Tls(t.clone()),
+        None => ClientFailure::Io(e.to_string()),
+    }
+}
+
+fn hyper_failure(e: &hyper::Error) -> ClientFailure {
+    match find_tls_error(e) {
+        Some(t) => ClientFailure::Tls(t.clone()),
+        None => ClientFailure::Io(e.to_string()),
+    }
+}

@@ -1,0 +1,115 @@
+//! The identity a peer presented, read from its certificate with x509-parser, and matched against a lab's expectation.
+
+use serde::Serialize;
+use x509_parser::extensions::GeneralName;
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+use crate::lab::San;
+use crate::spec::IdentitySpec;
+
+/// What one side saw of the other's certificate.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Identity {
+    /// The subject as OpenSSL prints it, e.g. `C=US, O=MyLabClient, CN=labclient`.
+    pub subject: String,
+    #[serde(rename = "CN", skip_serializing_if = "Option::is_none")]
+    pub common_name: Option<String>,
+    #[serde(rename = "O", skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
+    #[serde(rename = "OU", skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub san: Vec<String>,
+    pub issuer: String,
+    pub serial: String,
+}
+
+impl Identity {
+    /// Reads the identity of a DER certificate; `None` if it does not parse.
+    pub fn from_der(der: &[u8]) -> Option<Identity> {
+        let (_, cert) = X509Certificate::from_der(der).ok()?;
+        let subject = cert.subject();
+        let mut san = Vec::new();
+        if let Ok(Some(ext)) = cert.subject_alternative_name() {
+            for name in &ext.value.general_names {
+                san.push(match name {
+                    GeneralName::DNSName(d) => format!("dns:{d}"),
+                    GeneralName::URI(u) => format!("uri:{u}"),
+                    GeneralName::RFC822Name(e) => format!("email:{e}"),
+                    GeneralName::IPAddress(bytes) => match bytes.len() {
+                        4 => format!("ip:{}", std::net::Ipv4Addr::from(<[u8; 4]>::try_from(*bytes).ok()?)),
+                        16 => format!("ip:{}", std::net::Ipv6Addr::from(<[u8; 16]>::try_from(*bytes).ok()?)),
+                        _ => "ip:?".to_string(),
+                    },
+                    other => format!("{other}"),
+                });
+            }
+        }
+        let identity = Identity {
+            subject: subject.to_string(),
+            common_name: subject.iter_common_name().next().and_then(|a| a.as_str().ok()).map(str::to_string),
+            organization: subject.iter_organization().next().and_then(|a| a.as_str().ok()).map(str::to_string),
+            unit: subject
+                .iter_organizational_unit()
+                .next()
+                .and_then(|a| a.as_str().ok())
+                .map(str::to_string),
+            san,
+            issuer: cert.issuer().to_string(),
+            serial: cert.raw_serial_as_string(),
+        };
+        Some(identity)
+    }
+
+    /// A short human form: `CN=labclient, O=MyLabClient`.
+    pub fn short(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(cn) = &self.common_name {
+            parts.push(format!("CN={cn}"));
+        }
+        if let Some(o) = &self.organization {
+            parts.push(format!("O={o}"));
+        }
+        if parts.is_empty() {
+            self.subject.clone()
+        } else {
+            parts.join(", ")
+        }
+    }
+}
+
+/// Checks what the server saw against `expected`; returns each mismatch as a sentence.
+pub fn mismatches(expected: &IdentitySpec, seen: Option<&Identity>) -> Vec<String> {
+    let Some(seen) = seen else {
+        return if expected.none {
+            Vec::new()
+        } else {
+            vec!["the server saw no client certificate".to_string()]
+        };
+    };
+    let mut out = Vec::new();
+    if expected.none {
+        out.push(format!("expected no client certificate, the server saw {}", seen.short()));
+    }
+    for (field, want, got) in [
+        ("CN", &expected.common_name, &seen.common_name),
+        ("O", &expected.organization, &seen.organization),
+        ("OU", &expected.unit, &seen.unit),
+    ] {
+        if let Some(w) = want {
+            if Some(w) != got.as_ref() {
+                out.push(format!(
+                    "{field}: expected `{w}`, the server saw {}",
+                    got.as_ref().map_or("none".to_string(), |g| format!("`{g}`"))
+                ));
+            }
+        }
+    }
+    for s in &expected.san {
+        let canonical = San::parse(s).map(|s| s.to_string()).unwrap_or_else(|_| s.clone());
+        if !seen.san.contains(&canonical) {
+            out.push(format!("SAN `{canonical}` missing; the server saw [{}]", seen.san.join(", ")));
+        }
+    }
+    out
+}

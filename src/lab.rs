@@ -1,0 +1,854 @@
+//! The validated lab: every name resolved to an index, every time resolved, every rule of the format checked, each error pointing into the file.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use time::{Duration, OffsetDateTime};
+
+use crate::reason::Reason;
+use crate::spec::{
+    self, ClientAuth, Expect, ExpectFull, IdentitySpec, KeyType, LabFile, Outcome, Side, Subject,
+    TlsVersion, Usage,
+};
+use crate::yaml::{self, Pos, Positions, YamlErrorKind};
+
+/// Lab files larger than this are refused before parsing.
+pub const MAX_FILE_BYTES: usize = 4 * 1024 * 1024;
+
+/// A lab that passed every check and can be run.
+#[derive(Debug, Clone)]
+pub struct Lab {
+    pub name: String,
+    pub description: Option<String>,
+    pub file: PathBuf,
+    /// Issuers come before the authorities they sign.
+    pub authorities: Vec<Authority>,
+    pub certificates: Vec<Certificate>,
+    pub servers: Vec<Server>,
+    pub cases: Vec<Case>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Authority {
+    pub name: String,
+    pub subject: Subject,
+    /// Index into `Lab::authorities`; always smaller than this authority's own index.
+    pub issuer: Option<usize>,
+    pub key: KeyType,
+    pub not_before: OffsetDateTime,
+    pub not_after: OffsetDateTime,
+    pub path_len: Option<u8>,
+    pub serial: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Certificate {
+    pub name: String,
+    pub issuer: usize,
+    pub subject: Subject,
+    pub san: Vec<San>,
+    pub key: KeyType,
+    pub not_before: OffsetDateTime,
+    pub not_after: OffsetDateTime,
+    pub usage: Usage,
+    pub serial: Option<u64>,
+}
+
+/// A subject alternative name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum San {
+    Dns(String),
+    Ip(IpAddr),
+    Uri(String),
+    Email(String),
+}
+
+impl San {
+    /// Parses `dns:x`, `ip:x`, `uri:x`, `email:x`, or a bare DNS name or IP address.
+    pub fn parse(s: &str) -> Result<San, String> {
+        let s = s.trim();
+        let (kind, value) = match s.split_once(':') {
+            Some((k, v)) if matches!(k, "dns" | "ip" | "uri" | "email") => (k, v),
+            _ => match s.parse::<IpAddr>() {
+                Ok(ip) => return Ok(San::Ip(ip)),
+                Err(_) => ("dns", s),
+            },
+        };
+        match kind {
+            "dns" if valid_dns(value) => Ok(San::Dns(value.to_string())),
+            "dns" => Err(format!("`{value}` is not a DNS name")),
+            "ip" => value
+                .parse()
+                .map(San::Ip)
+                .map_err(|_| format!("`{value}` is not an IP address")),
+            "uri" if value.contains(':') => Ok(San::Uri(value.to_string())),
+            "uri" => Err(format!("`{value}` is not a URI (no scheme)")),
+            _ if value.contains('@') => Ok(San::Email(value.to_string())),
+            _ => Err(format!("`{value}` is not an email address")),
+        }
+    }
+}
+
+impl std::fmt::Display for San {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            San::Dns(v) => write!(f, "dns:{v}"),
+            San::Ip(v) => write!(f, "ip:{v}"),
+            San::Uri(v) => write!(f, "uri:{v}"),
+            San::Email(v) => write!(f, "email:{v}"),
+        }
+    }
+}
+
+fn valid_dns(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').enumerate().all(|(i, label)| {
+            (!label.is_empty() && label.len() <= 63 || (i == 0 && label == "*"))
+                && label
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '*')
+        })
+}
+
+#[derive(Debug, Clone)]
+pub struct Server {
+    pub name: String,
+    pub certificate: usize,
+    pub trust: Vec<usize>,
+    pub client_auth: ClientAuth,
+    pub versions: Vec<TlsVersion>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Case {
+    pub name: String,
+    /// Line of the case in the lab file.
+    pub line: usize,
+    pub server: usize,
+    pub client: Client,
+    pub expect: Expectation,
+}
+
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub certificate: Option<usize>,
+    pub trust: Vec<usize>,
+    pub server_name: String,
+    pub versions: Vec<TlsVersion>,
+}
+
+/// What a case requires of the handshake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expectation {
+    Accepted {
+        server_saw: Option<IdentitySpec>,
+        status: Option<u16>,
+    },
+    Rejected {
+        by: Side,
+        reason: Reason,
+    },
+}
+
+/// What went wrong in a lab file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LabError {
+    #[error("cannot read the lab file: {0}")]
+    Read(String),
+    #[error("the lab file is empty")]
+    Empty,
+    #[error("the lab file is not text: invalid UTF-8 at byte {0}")]
+    NotText(usize),
+    #[error("the lab file is larger than {MAX_FILE_BYTES} bytes")]
+    TooLarge,
+    #[error("YAML syntax error: {0}")]
+    Syntax(String),
+    #[error("`{key}` appears twice in the same mapping")]
+    DuplicateKey { key: String },
+    #[error("{message}")]
+    Shape { message: String },
+    #[error("{field}: no {kind} named `{name}`")]
+    UnknownName {
+        field: String,
+        kind: &'static str,
+        name: String,
+    },
+    #[error("`{name}` names both an authority and a certificate; names must be unique")]
+    DuplicateName { name: String },
+    #[error("two cases are named `{name}`")]
+    DuplicateCase { name: String },
+    #[error("authorities form an issuer cycle: {0}")]
+    IssuerCycle(String),
+    #[error("{field}: {why}")]
+    Invalid { field: String, why: String },
+}
+
+/// A [`LabError`] with the place in the file it points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadError {
+    pub file: PathBuf,
+    pub pos: Option<Pos>,
+    pub error: LabError,
+    /// The offending token, to underline it.
+    pub token: Option<String>,
+    pub help: Option<String>,
+    /// The file's text, for rendering the line.
+    pub source: Option<String>,
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.pos {
+            Some(p) => write!(f, "{}:{}:{}: {}", self.file.display(), p.line, p.col, self.error),
+            None => write!(f, "{}: {}", self.file.display(), self.error),
+        }
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// Reads and validates a lab file, resolving relative times against `now`.
+pub fn load(path: &Path, now: OffsetDateTime) -> Result<Lab, LoadError> {
+    let bare = |error| LoadError {
+        file: path.to_path_buf(),
+        pos: None,
+        error,
+        token: None,
+        help: None,
+        source: None,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| bare(LabError::Read(e.to_string())))?;
+    if meta.is_dir() {
+        return Err(bare(LabError::Read("it is a directory".into())));
+    }
+    if meta.len() > MAX_FILE_BYTES as u64 {
+        return Err(bare(LabError::TooLarge));
+    }
+    let bytes = std::fs::read(path).map_err(|e| bare(LabError::Read(e.to_string())))?;
+    let text = match String::from_utf8(bytes) {
+        Ok(t) if t.contains('\0') => return Err(bare(LabError::NotText(t.find('\0').unwrap_or(0)))),
+        Ok(t) => t,
+        Err(e) => return Err(bare(LabError::NotText(e.utf8_error().valid_up_to()))),
+    };
+    parse(path, &text, now)
+}
+
+/// Validates lab text that claims to come from `path`.
+pub fn parse(path: &Path, text: &str, now: OffsetDateTime) -> Result<Lab, LoadError> {
+    let with_source = |mut e: LoadError| {
+        e.source = Some(text.to_string());
+        e
+    };
+    if text
+        .lines()
+        .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#') || l.trim() == "---")
+    {
+        return Err(with_source(LoadError {
+            file: path.to_path_buf(),
+            pos: None,
+            error: LabError::Empty,
+            token: None,
+            help: Some("a lab needs at least `lab:`, a PKI, a server and cases; `mtls-lab init` writes a starter".into()),
+            source: None,
+        }));
+    }
+    let (file, positions) = yaml::parse::<LabFile>(text).map_err(|e| {
+        let (error, token, help) = match e.kind {
+            YamlErrorKind::Syntax(m) => (LabError::Syntax(m), None, None),
+            YamlErrorKind::DuplicateKey { key, .. } => (
+                LabError::DuplicateKey { key: key.clone() },
+                Some(key),
+                Some("each name may be defined once; rename or remove one of them".into()),
+            ),
+            YamlErrorKind::Shape {
+                path,
+                message,
+                unknown,
+            } => {
+                let message = match path {
+                    Some(p) => format!("{p}: {message}"),
+                    None => message,
+                };
+                let help = unknown
+                    .as_ref()
+                    .and_then(|(found, expected)| did_you_mean(found, expected.iter()));
+                (LabError::Shape { message }, unknown.map(|u| u.0), help)
+            }
+        };
+        with_source(LoadError {
+            file: path.to_path_buf(),
+            pos: Some(e.pos),
+            error,
+            token,
+            help,
+            source: None,
+        })
+    })?;
+    Validator {
+        path,
+        positions: &positions,
+        now,
+    }
+    .lab(file)
+    .map_err(with_source)
+}
+
+/// Suggests the candidate closest to `found`, if any is close.
+pub fn did_you_mean<'a>(found: &str, candidates: impl Iterator<Item = &'a String>) -> Option<String> {
+    candidates
+        .map(|c| (strsim::jaro_winkler(found, c), c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| format!("did you mean `{c}`?"))
+}
+
+struct Validator<'a> {
+    path: &'a Path,
+    positions: &'a Positions,
+    now: OffsetDateTime,
+}
+
+impl Validator<'_> {
+    fn err(&self, field: &str, token: Option<&str>, error: LabError, help: Option<String>) -> LoadError {
+        LoadError {
+            file: self.path.to_path_buf(),
+            pos: Some(self.positions.value(field)),
+            error,
+            token: token.map(str::to_string),
+            help,
+            source: None,
+        }
+    }
+
+    fn invalid(&self, field: &str, token: &str, why: impl Into<String>) -> LoadError {
+        self.err(
+            field,
+            Some(token),
+            LabError::Invalid {
+                field: field.to_string(),
+                why: why.into(),
+            },
+            None,
+        )
+    }
+
+    fn resolve(
+        &self,
+        field: &str,
+        name: &str,
+        kind: &'static str,
+        names: &HashMap<String, usize>,
+    ) -> Result<usize, LoadError> {
+        names.get(name).copied().ok_or_else(|| {
+            let mut help = did_you_mean(name, names.keys());
+            if help.is_none() {
+                let mut known: Vec<&String> = names.keys().collect();
+                known.sort();
+                help = Some(if known.is_empty() {
+                    format!("the lab defines no {kind}")
+                } else {
+                    format!(
+                        "defined {kind} names: {}",
+                        known.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                    )
+                });
+            }
+            self.err(
+                field,
+                Some(name),
+                LabError::UnknownName {
+                    field: field.to_string(),
+                    kind,
+                    name: name.to_string(),
+                },
+                help,
+            )
+        })
+    }
+
+    fn lab(&self, file: LabFile) -> Result<Lab, LoadError> {
+        if file.lab.trim().is_empty() {
+            return Err(self.invalid("lab", "", "the lab needs a name"));
+        }
+        for name in file.certificates.keys() {
+            if file.authorities.contains_key(name) {
+                return Err(self.err(
+                    &format!("certificates.{name}"),
+                    Some(name),
+                    LabError::DuplicateName { name: name.clone() },
+                    None,
+                ));
+            }
+        }
+        for (kind, names) in [
+            ("authorities", file.authorities.keys().collect::<Vec<_>>()),
+            ("certificates", file.certificates.keys().collect()),
+            ("servers", file.servers.keys().collect()),
+        ] {
+            for name in names {
+                if name.is_empty()
+                    || !name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+                    || name.starts_with('.')
+                {
+                    return Err(self.invalid(
+                        &format!("{kind}.{name}"),
+                        name,
+                        "names may use letters, digits, `-`, `_` and `.` (they become directory and file names)",
+                    ));
+                }
+            }
+        }
+        let authorities = self.authorities(&file.authorities)?;
+        let authority_index: HashMap<String, usize> = authorities
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.name.clone(), i))
+            .collect();
+        let mut certificates = Vec::new();
+        let mut certificate_index = HashMap::new();
+        for (name, c) in &file.certificates {
+            certificate_index.insert(name.clone(), certificates.len());
+            certificates.push(self.certificate(name, c, &authority_index)?);
+        }
+        let mut servers = Vec::new();
+        let mut server_index = HashMap::new();
+        for (name, s) in &file.servers {
+            server_index.insert(name.clone(), servers.len());
+            servers.push(self.server(name, s, &authority_index, &certificate_index)?);
+        }
+        let mut cases = Vec::new();
+        let mut case_names = HashSet::new();
+        for (i, c) in file.cases.iter().enumerate() {
+            let field = format!("cases[{i}]");
+            if !case_names.insert(c.name.clone()) {
+                return Err(self.err(
+                    &format!("{field}.name"),
+                    Some(&c.name),
+                    LabError::DuplicateCase {
+                        name: c.name.clone(),
+                    },
+                    Some("case names identify results in reports; make each unique".into()),
+                ));
+            }
+            cases.push(self.case(&field, c, &servers, &server_index, &authority_index, &certificate_index)?);
+        }
+        if cases.is_empty() {
+            return Err(self.invalid("cases", "cases", "the lab has no cases to run"));
+        }
+        Ok(Lab {
+            name: file.lab,
+            description: file.description,
+            file: self.path.to_path_buf(),
+            authorities,
+            certificates,
+            servers,
+            cases,
+        })
+    }
+
+    /// Orders authorities so that every issuer comes first, and rejects cycles and dangling issuers.
+    fn authorities(&self, specs: &BTreeMap<String, spec::AuthoritySpec>) -> Result<Vec<Authority>, LoadError> {
+        let names: HashMap<String, usize> = specs.keys().enumerate().map(|(i, n)| (n.clone(), i)).collect();
+        for (name, a) in specs {
+            if let Some(issuer) = &a.issuer {
+                self.resolve(&format!("authorities.{name}.issuer"), issuer, "authority", &names)?;
+            }
+        }
+        let mut ordered: Vec<Authority> = Vec::new();
+        let mut placed: HashMap<String, usize> = HashMap::new();
+        while placed.len() < specs.len() {
+            let before = placed.len();
+            for (name, a) in specs {
+                if placed.contains_key(name) {
+                    continue;
+                }
+                let issuer = match &a.issuer {
+                    None => None,
+                    Some(i) => match placed.get(i) {
+                        Some(idx) => Some(*idx),
+                        None => continue,
+                    },
+                };
+                let field = format!("authorities.{name}");
+                let (not_before, not_after) =
+                    self.validity(&field, a.valid.as_ref(), Duration::days(3650))?;
+                self.subject(&field, &a.subject)?;
+                placed.insert(name.clone(), ordered.len());
+                ordered.push(Authority {
+                    name: name.clone(),
+                    subject: a.subject.clone(),
+                    issuer,
+                    key: a.key.unwrap_or(KeyType::EcdsaP256),
+                    not_before,
+                    not_after,
+                    path_len: a.path_len,
+                    serial: a.serial,
+                });
+            }
+            if placed.len() == before {
+                // Every remaining authority waits on another remaining one: a cycle.
+                let (start, _) = specs
+                    .iter()
+                    .find(|(n, _)| !placed.contains_key(*n))
+                    .expect("at least one authority is unplaced");
+                let mut chain = vec![start.clone()];
+                let mut cur = start.clone();
+                loop {
+                    let next = specs[&cur].issuer.clone().expect("unplaced authorities have issuers");
+                    if let Some(at) = chain.iter().position(|n| *n == next) {
+                        let mut cycle: Vec<String> = chain[at..].to_vec();
+                        cycle.push(next.clone());
+                        return Err(self.err(
+                            &format!("authorities.{next}.issuer"),
+                            specs[&next].issuer.as_deref(),
+                            LabError::IssuerCycle(cycle.join(" -> ")),
+                            Some("a root authority has no `issuer`; remove it from one of these".into()),
+                        ));
+                    }
+                    chain.push(next.clone());
+                    cur = next;
+                }
+            }
+        }
+        Ok(ordered)
+    }
+
+    fn subject(&self, field: &str, s: &Subject) -> Result<(), LoadError> {
+        if let Some(c) = &s.country {
+            if c.len() != 2 || !c.chars().all(|ch| ch.is_ascii_alphabetic()) {
+                return Err(self.invalid(&format!("{field}.subject.C"), c, "a country is two letters, e.g. `US`"));
+            }
+        }
+        let all = [&s.country, &s.state, &s.locality, &s.organization, &s.unit, &s.common_name];
+        if all.iter().all(|f| f.is_none()) {
+            return Err(self.invalid(&format!("{field}.subject"), "subject", "a subject needs at least one field, e.g. `CN`"));
+        }
+        Ok(())
+    }
+
+    fn certificate(
+        &self,
+        name: &str,
+        c: &spec::CertificateSpec,
+        authorities: &HashMap<String, usize>,
+    ) -> Result<Certificate, LoadError> {
+        let field = format!("certificates.{name}");
+        let issuer = self.resolve(&format!("{field}.issuer"), &c.issuer, "authority", authorities)?;
+        self.subject(&field, &c.subject)?;
+        let (not_before, not_after) = self.validity(&field, c.valid.as_ref(), Duration::days(90))?;
+        let default_san = || {
+            c.subject
+                .common_name
+                .iter()
+                .map(|cn| cn.to_string())
+                .filter(|cn| San::parse(cn).is_ok())
+                .collect::<Vec<_>>()
+        };
+        let san_specs = c.san.clone().unwrap_or_else(default_san);
+        let mut san = Vec::new();
+        for (i, s) in san_specs.iter().enumerate() {
+            let f = format!("{field}.san[{i}]");
+            san.push(San::parse(s).map_err(|why| self.invalid(&f, s, why))?);
+        }
+        Ok(Certificate {
+            name: name.to_string(),
+            issuer,
+            subject: c.subject.clone(),
+            san,
+            key: c.key.unwrap_or(KeyType::EcdsaP256),
+            not_before,
+            not_after,
+            usage: c.usage.unwrap_or(Usage::Both),
+            serial: c.serial,
+        })
+    }
+
+    fn validity(
+        &self,
+        field: &str,
+        v: Option<&spec::Validity>,
+        default_life: Duration,
+    ) -> Result<(OffsetDateTime, OffsetDateTime), LoadError> {
+        let from = match v.and_then(|v| v.from.as_deref()) {
+            Some(s) => self.time(&format!("{field}.valid.from"), s)?,
+            None => self.now - Duration::hours(1),
+        };
+        let until = match v.and_then(|v| v.until.as_deref()) {
+            Some(s) => self.time(&format!("{field}.valid.until"), s)?,
+            None => self.now + default_life,
+        };
+        if until <= from {
+            return Err(self.invalid(
+                &format!("{field}.valid.until"),
+                v.and_then(|v| v.until.as_deref()).unwrap_or("until"),
+                "the validity ends before it starts",
+            ));
+        }
+        Ok((from, until))
+    }
+
+    fn time(&self, field: &str, s: &str) -> Result<OffsetDateTime, LoadError> {
+        parse_time(s, self.now).map_err(|why| self.invalid(field, s, why))
+    }
+
+    fn names(
+        &self,
+        field: &str,
+        names: &[String],
+        kind: &'static str,
+        index: &HashMap<String, usize>,
+    ) -> Result<Vec<usize>, LoadError> {
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| self.resolve(&format!("{field}[{i}]"), n, kind, index))
+            .collect()
+    }
+
+    fn server(
+        &self,
+        name: &str,
+        s: &spec::ServerSpec,
+        authorities: &HashMap<String, usize>,
+        certificates: &HashMap<String, usize>,
+    ) -> Result<Server, LoadError> {
+        let field = format!("servers.{name}");
+        let certificate = self.resolve(&format!("{field}.certificate"), &s.certificate, "certificate", certificates)?;
+        let trust = self.names(&format!("{field}.trust"), &s.trust, "authority", authorities)?;
+        let client_auth = s.client_auth.unwrap_or(ClientAuth::Required);
+        if client_auth != ClientAuth::None && trust.is_empty() {
+            return Err(self.err(
+                &format!("{field}.trust"),
+                None,
+                LabError::Invalid {
+                    field: format!("{field}.trust"),
+                    why: format!(
+                        "client_auth is `{}` but the server trusts no authority to verify client certificates",
+                        if client_auth == ClientAuth::Required { "required" } else { "optional" }
+                    ),
+                },
+                Some("list the authorities that issue client certificates, e.g. `trust: [ca]`, or set `client_auth: none`".into()),
+            ));
+        }
+        Ok(Server {
+            name: name.to_string(),
+            certificate,
+            trust,
+            client_auth,
+            versions: self.versions(&format!("{field}.tls"), s.tls.as_deref())?,
+        })
+    }
+
+    fn versions(&self, field: &str, v: Option<&[TlsVersion]>) -> Result<Vec<TlsVersion>, LoadError> {
+        match v {
+            None => Ok(vec![TlsVersion::Tls13, TlsVersion::Tls12]),
+            Some([]) => Err(self.invalid(field, "[]", "list at least one TLS version")),
+            Some(v) => {
+                let mut out = Vec::new();
+                for x in [TlsVersion::Tls13, TlsVersion::Tls12] {
+                    if v.contains(&x) {
+                        out.push(x);
+                    }
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    fn case(
+        &self,
+        field: &str,
+        c: &spec::CaseSpec,
+        servers: &[Server],
+        server_index: &HashMap<String, usize>,
+        authorities: &HashMap<String, usize>,
+        certificates: &HashMap<String, usize>,
+    ) -> Result<Case, LoadError> {
+        if c.name.trim().is_empty() {
+            return Err(self.invalid(&format!("{field}.name"), "", "a case needs a name"));
+        }
+        let server = match &c.server {
+            Some(s) => self.resolve(&format!("{field}.server"), s, "server", server_index)?,
+            None if servers.len() == 1 => 0,
+            None => {
+                return Err(self.err(
+                    field,
+                    None,
+                    LabError::Invalid {
+                        field: format!("{field}.server"),
+                        why: if servers.is_empty() {
+                            "the lab defines no server to connect to".into()
+                        } else {
+                            "the lab has several servers; name the one this case connects to".into()
+                        },
+                    },
+                    None,
+                ))
+            }
+        };
+        let cf = format!("{field}.client");
+        let certificate = match &c.client.certificate {
+            Some(n) => Some(self.resolve(&format!("{cf}.certificate"), n, "certificate", certificates)?),
+            None => None,
+        };
+        let trust = self.names(&format!("{cf}.trust"), &c.client.trust, "authority", authorities)?;
+        let server_name = c.client.server_name.clone().unwrap_or_else(|| "localhost".into());
+        if rustls::pki_types::ServerName::try_from(server_name.as_str()).is_err() {
+            return Err(self.invalid(
+                &format!("{cf}.server_name"),
+                &server_name,
+                "not a DNS name or IP address",
+            ));
+        }
+        Ok(Case {
+            name: c.name.clone(),
+            line: self.positions.value(field).line,
+            server,
+            client: Client {
+                certificate,
+                trust,
+                server_name,
+                versions: self.versions(&format!("{cf}.tls"), c.client.tls.as_deref())?,
+            },
+            expect: self.expectation(&format!("{field}.expect"), &c.expect)?,
+        })
+    }
+
+    fn expectation(&self, field: &str, e: &Expect) -> Result<Expectation, LoadError> {
+        let full = match e {
+            Expect::Short(Outcome::Accepted) => {
+                return Ok(Expectation::Accepted {
+                    server_saw: None,
+                    status: None,
+                })
+            }
+            Expect::Short(Outcome::Rejected) => {
+                return Err(self.err(
+                    field,
+                    Some("rejected"),
+                    LabError::Invalid {
+                        field: field.to_string(),
+                        why: "a rejection must name the side that rejects and the reason".into(),
+                    },
+                    Some("write `expect: { outcome: rejected, by: server, reason: certificate_required }`".into()),
+                ))
+            }
+            Expect::Full(f) => f,
+        };
+        let ExpectFull {
+            outcome,
+            by,
+            reason,
+            server_saw,
+            status,
+        } = full.clone();
+        match outcome {
+            Outcome::Accepted => {
+                if by.is_some() || reason.is_some() {
+                    let f = if by.is_some() { "by" } else { "reason" };
+                    return Err(self.invalid(
+                        &format!("{field}.{f}"),
+                        f,
+                        "`by` and `reason` describe a rejection; this case expects `accepted`",
+                    ));
+                }
+                if let Some(s) = &server_saw {
+                    if s.none && (s.common_name.is_some() || s.organization.is_some() || s.unit.is_some() || !s.san.is_empty()) {
+                        return Err(self.invalid(
+                            &format!("{field}.server_saw.none"),
+                            "none",
+                            "`none: true` means no client certificate; it cannot be combined with identity fields",
+                        ));
+                    }
+                    for (i, san) in s.san.iter().enumerate() {
+                        San::parse(san).map_err(|why| self.invalid(&format!("{field}.server_saw.san[{i}]"), san, why))?;
+                    }
+                }
+                Ok(Expectation::Accepted { server_saw, status })
+            }
+            Outcome::Rejected => {
+                if server_saw.is_some() || status.is_some() {
+                    let f = if server_saw.is_some() { "server_saw" } else { "status" };
+                    return Err(self.invalid(
+                        &format!("{field}.{f}"),
+                        f,
+                        "`server_saw` and `status` describe an accepted connection; this case expects a rejection",
+                    ));
+                }
+                let help = Some("a rejection names both: `by: server|client` and `reason: CODE`".to_string());
+                let by = by.ok_or_else(|| {
+                    self.err(field, None, LabError::Invalid { field: format!("{field}.by"), why: "missing: which side rejects?".into() }, help.clone())
+                })?;
+                let reason = reason.ok_or_else(|| {
+                    self.err(field, None, LabError::Invalid { field: format!("{field}.reason"), why: "missing: why is the handshake rejected?".into() }, help.clone())
+                })?;
+                Ok(Expectation::Rejected { by, reason })
+            }
+        }
+    }
+}
+
+/// Parses `-1d`, `+365d`, `12h`, `30m`, `45s`, `2w`, an RFC 3339 time or a date.
+pub fn parse_time(s: &str, now: OffsetDateTime) -> Result<OffsetDateTime, String> {
+    let t = s.trim();
+    if let Ok(abs) = OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339) {
+        return Ok(abs);
+    }
+    if let Ok(date) = time::Date::parse(t, time::macros::format_description!("[year]-[month]-[day]")) {
+        return Ok(date.midnight().assume_utc());
+    }
+    let (sign, rest) = match t.as_bytes().first() {
+        Some(b'-') => (-1, &t[1..]),
+        Some(b'+') => (1, &t[1..]),
+        _ => (1, t),
+    };
+    let split = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+    let (digits, unit) = rest.split_at(split);
+    let why = || format!("`{s}` is not a time: use an offset such as `-1d`, `+365d`, `12h` (units s, m, h, d, w) or an RFC 3339 time such as `2030-01-01T00:00:00Z`");
+    let n: i64 = digits.parse().map_err(|_| why())?;
+    if n > 100 * 366 * 24 * 3600 {
+        return Err(format!("`{s}` is too far away"));
+    }
+    let d = match unit {
+        "s" => Duration::seconds(n),
+        "m" => Duration::minutes(n),
+        "h" => Duration::hours(n),
+        "d" => Duration::days(n),
+        "w" => Duration::weeks(n),
+        _ => return Err(why()),
+    };
+    now.checked_add(d * sign).ok_or_else(|| format!("`{s}` is too far away"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_parse_as_offsets_and_absolutes() {
+        let now = time::macros::datetime!(2026-01-01 00:00 UTC);
+        assert_eq!(parse_time("-1d", now).unwrap(), time::macros::datetime!(2025-12-31 00:00 UTC));
+        assert_eq!(parse_time("+365d", now).unwrap(), time::macros::datetime!(2027-01-01 00:00 UTC));
+        assert_eq!(parse_time("12h", now).unwrap(), time::macros::datetime!(2026-01-01 12:00 UTC));
+        assert_eq!(parse_time("2030-01-01", now).unwrap(), time::macros::datetime!(2030-01-01 00:00 UTC));
+        assert_eq!(
+            parse_time("2030-01-01T10:00:00Z", now).unwrap(),
+            time::macros::datetime!(2030-01-01 10:00 UTC)
+        );
+        assert!(parse_time("1 day", now).is_err());
+        assert!(parse_time("5y", now).is_err());
+    }
+
+    #[test]
+    fn sans_parse_with_and_without_prefix() {
+        assert_eq!(San::parse("dns:localhost").unwrap(), San::Dns("localhost".into()));
+        assert_eq!(San::parse("127.0.0.1").unwrap(), San::Ip("127.0.0.1".parse().unwrap()));
+        assert_eq!(San::parse("ip:::1").unwrap(), San::Ip("::1".parse().unwrap()));
+        assert!(San::parse("ip:localhost").is_err());
+        assert!(San::parse("dns:bad name").is_err());
+    }
+}

@@ -1,0 +1,30 @@
+//! mtls-lab: declarative mutual-TLS labs.
+//!
+//! The pipeline, one module a stage: lab file ([`spec`], parsed by [`yaml`]) → validated model
+//! ([`lab`]) → PKI ([`pki`]) → real handshakes ([`tls`], [`server`], [`client`], run by [`run`]) →
+//! verdicts ([`reason`], [`verdict`]) → output ([`report`], [`diag`]).
+
+#![forbid(unsafe_code)]
+
+pub mod client;
+pub mod diag;
+pub mod identity;
+pub mod lab;
+pub mod pki;
+pub mod reason;
+pub mod report;
+pub mod run;
+pub mod server;
+pub mod spec;
+pub mod tls;
+pub mod verdict;
+pub mod yaml;
+
+/// The JSON Schema of the lab format (draft-07), as committed in `schemas/lab.schema.json`.
+pub fn schema_json() -> String {
+    let settings = schemars::generate::SchemaSettings::draft07();
+    let schema = settings.into_generator().into_root_schema_for::<spec::LabFile>();
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
+}

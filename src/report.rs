@@ -1,0 +1,250 @@
+//! Output of a run: one console line per case with the details of failures, the summary line, and the JSON report.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::lab::Expectation;
+use crate::reason::Reason;
+use crate::run::{CaseResult, LabResult, Status};
+use crate::spec::{IdentitySpec, Outcome, Side};
+use crate::verdict::{expectation_summary, Observed};
+
+/// Totals over all labs.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct Totals {
+    pub passed: usize,
+    pub failed: usize,
+    pub errors: usize,
+}
+
+pub fn totals(results: &[LabResult]) -> Totals {
+    let mut t = Totals::default();
+    for r in results {
+        t.passed += r.count(Status::Passed);
+        t.failed += r.count(Status::Failed);
+        t.errors += r.count(Status::Error);
+    }
+    t
+}
+
+/// The console line of one case, e.g. `PASS seed-mtls › no client certificate: rejected by server: certificate_required`.
+pub fn case_line(lab: &LabResult, case: &CaseResult) -> String {
+    let tag = match case.status {
+        Status::Passed => "PASS ",
+        Status::Failed => "FAIL ",
+        Status::Error => "ERROR",
+    };
+    let what = match &case.observed {
+        Some(o) => observed_text(o),
+        None => "not run".to_string(),
+    };
+    format!("{tag} {} › {}: {what}", lab.lab, case.name)
+}
+
+fn observed_text(o: &Observed) -> String {
+    let mut s = o.summary();
+    match o.outcome {
+        Outcome::Accepted => {
+            let mut extra = Vec::new();
+            if let Some(v) = &o.tls_version {
+                extra.push(v.clone());
+            }
+            match &o.server_saw {
+                Some(id) => extra.push(format!("server saw {}", id.short())),
+                None => extra.push("server saw no client certificate".into()),
+            }
+            let _ = write!(s, " ({})", extra.join("; "));
+        }
+        Outcome::Rejected => {
+            let other = match o.by {
+                Some(Side::Server) => "client",
+                _ => "server",
+            };
+            match (&o.alert, o.reason.is_some_and(Reason::is_transport)) {
+                (_, true) => {}
+                (Some(a), _) => {
+                    let _ = write!(s, " ({other} received alert {a})");
+                }
+                (None, _) => {
+                    if let Some(a) = &o.alert_sent {
+                        let _ = write!(s, " (alert {a} sent; {other} saw the connection close)");
+                    }
+                }
+            }
+        }
+    }
+    s
+}
+
+/// The lines under a failed or errored case: where it is, expected, observed, each difference.
+pub fn case_details(lab: &LabResult, case: &CaseResult) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "      --> {}:{}", lab.file.display(), case.line);
+    if case.status == Status::Error {
+        for m in &case.messages {
+            let _ = writeln!(out, "      error: {m}");
+        }
+        return out;
+    }
+    let _ = writeln!(out, "      expected: {}", expectation_summary(&case.expected));
+    if let Some(o) = &case.observed {
+        let _ = writeln!(out, "      observed: {}", observed_text(o));
+        if let Some(d) = &o.detail {
+            let _ = writeln!(out, "      detail:   {d}");
+        }
+    }
+    for m in &case.messages {
+        let _ = writeln!(out, "      - {m}");
+    }
+    out
+}
+
+/// The whole console report, ending with `N passed, N failed`.
+pub fn console(results: &[LabResult]) -> String {
+    let mut out = String::new();
+    for lab in results {
+        if let Some(e) = &lab.error {
+            let _ = writeln!(out, "ERROR {} ({}): {e}", lab.lab, lab.file.display());
+        }
+        for case in &lab.cases {
+            let _ = writeln!(out, "{}", case_line(lab, case));
+            if case.status != Status::Passed && lab.error.is_none() {
+                out.push_str(&case_details(lab, case));
+            }
+        }
+    }
+    let t = totals(results);
+    if t.errors > 0 {
+        let _ = writeln!(out, "{} case(s) could not run (counted as failed)", t.errors);
+    }
+    let _ = writeln!(out, "{} passed, {} failed", t.passed, t.failed + t.errors);
+    out
+}
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    version: u32,
+    tool: &'static str,
+    summary: Totals,
+    labs: Vec<JsonLab<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonLab<'a> {
+    file: String,
+    lab: &'a str,
+    error: Option<&'a str>,
+    duration_ms: u64,
+    cases: Vec<JsonCase<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonCase<'a> {
+    name: &'a str,
+    line: usize,
+    status: Status,
+    expected: JsonExpected<'a>,
+    observed: Option<&'a Observed>,
+    messages: &'a [String],
+}
+
+#[derive(Serialize)]
+struct JsonExpected<'a> {
+    outcome: Outcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    by: Option<Side>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<Reason>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server_saw: Option<JsonIdentitySpec<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<u16>,
+}
+
+#[derive(Serialize)]
+struct JsonIdentitySpec<'a> {
+    #[serde(rename = "CN", skip_serializing_if = "Option::is_none")]
+    common_name: Option<&'a str>,
+    #[serde(rename = "O", skip_serializing_if = "Option::is_none")]
+    organization: Option<&'a str>,
+    #[serde(rename = "OU", skip_serializing_if = "Option::is_none")]
+    unit: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    san: &'a [String],
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    none: bool,
+}
+
+fn expected_json(e: &Expectation) -> JsonExpected<'_> {
+    match e {
+        Expectation::Accepted { server_saw, status } => JsonExpected {
+            outcome: Outcome::Accepted,
+            by: None,
+            reason: None,
+            server_saw: server_saw.as_ref().map(|s: &IdentitySpec| JsonIdentitySpec {
+                common_name: s.common_name.as_deref(),
+                organization: s.organization.as_deref(),
+                unit: s.unit.as_deref(),
+                san: &s.san,
+                none: s.none,
+            }),
+            status: *status,
+        },
+        Expectation::Rejected { by, reason } => JsonExpected {
+            outcome: Outcome::Rejected,
+            by: Some(*by),
+            reason: Some(*reason),
+            server_saw: None,
+            status: None,
+        },
+    }
+}
+
+/// The JSON report of a run.
+pub fn json(results: &[LabResult]) -> String {
+    let report = JsonReport {
+        version: 1,
+        tool: concat!("mtls-lab ", env!("CARGO_PKG_VERSION")),
+        summary: totals(results),
+        labs: results
+            .iter()
+            .map(|l| JsonLab {
+                file: l.file.display().to_string(),
+                lab: &l.lab,
+                error: l.error.as_deref(),
+                duration_ms: l.duration_ms,
+                cases: l
+                    .cases
+                    .iter()
+                    .map(|c| JsonCase {
+                        name: &c.name,
+                        line: c.line,
+                        status: c.status,
+                        expected: expected_json(&c.expected),
+                        observed: c.observed.as_ref(),
+                        messages: &c.messages,
+                    })
+                    .collect(),
+            })
+            .collect(),
+    };
+    let mut s = serde_json::to_string_pretty(&report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    s.push('\n');
+    s
+}
+
+/// Writes `contents` to `path` atomically: a temporary file beside it, then a rename.
+pub fn write_atomic(path: &Path, contents: &str) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    std::fs::write(&tmp, contents)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}

@@ -1,0 +1,197 @@
+//! Runs validated labs: one PKI per lab, one in-process server per server definition, the cases in file order.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::client;
+use crate::lab::{Expectation, Lab};
+use crate::pki;
+use crate::server::{RunningServer, SERVER_WAIT};
+use crate::tls;
+use crate::verdict::{self, Observed};
+
+/// A case's final status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Passed,
+    Failed,
+    /// The case could not be run (its lab's PKI or server failed, or its client could not be configured).
+    Error,
+}
+
+#[derive(Debug, Clone)]
+pub struct CaseResult {
+    pub name: String,
+    pub line: usize,
+    pub status: Status,
+    pub expected: Expectation,
+    pub observed: Option<Observed>,
+    /// For a failed case: each difference; for an errored case: why it could not run.
+    pub messages: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct LabResult {
+    pub file: PathBuf,
+    pub lab: String,
+    pub cases: Vec<CaseResult>,
+    /// Why the lab could not run, if it could not.
+    pub error: Option<String>,
+    pub duration_ms: u64,
+}
+
+impl LabResult {
+    pub fn count(&self, status: Status) -> usize {
+        self.cases.iter().filter(|c| c.status == status).count()
+    }
+}
+
+/// Runs labs, at most `jobs` at a time, and returns their results in input order.
+pub async fn run_all(labs: Vec<Lab>, jobs: usize) -> Vec<LabResult> {
+    let limit = Arc::new(tokio::sync::Semaphore::new(jobs.max(1)));
+    let mut handles = Vec::new();
+    for lab in labs {
+        let limit = limit.clone();
+        handles.push(tokio::spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            run_lab(&lab).await
+        }));
+    }
+    let mut out = Vec::new();
+    for h in handles {
+        match h.await {
+            Ok(r) => out.push(r),
+            Err(e) => out.push(LabResult {
+                file: PathBuf::new(),
+                lab: "?".into(),
+                cases: Vec::new(),
+                error: Some(format!("internal error: lab task failed: {e}")),
+                duration_ms: 0,
+            }),
+        }
+    }
+    out
+}
+
+fn errored(lab: &Lab, why: String, started: Instant) -> LabResult {
+    LabResult {
+        file: lab.file.clone(),
+        lab: lab.name.clone(),
+        cases: lab
+            .cases
+            .iter()
+            .map(|c| CaseResult {
+                name: c.name.clone(),
+                line: c.line,
+                status: Status::Error,
+                expected: c.expect.clone(),
+                observed: None,
+                messages: vec![why.clone()],
+            })
+            .collect(),
+        error: Some(why),
+        duration_ms: started.elapsed().as_millis() as u64,
+    }
+}
+
+/// Runs one lab end to end.
+pub async fn run_lab(lab: &Lab) -> LabResult {
+    let started = Instant::now();
+    let span = tracing::info_span!("lab", lab = %lab.name);
+    let _enter = span.enter();
+    let for_pki = lab.clone();
+    let pki = match tokio::task::spawn_blocking(move || pki::build(&for_pki)).await {
+        Ok(Ok(p)) => Arc::new(p),
+        Ok(Err(e)) => return errored(lab, format!("cannot build the PKI: {e}"), started),
+        Err(e) => return errored(lab, format!("PKI generation crashed: {e}"), started),
+    };
+    tracing::debug!(ms = started.elapsed().as_millis() as u64, "PKI built");
+
+    let mut servers: HashMap<usize, RunningServer> = HashMap::new();
+    for (i, s) in lab.servers.iter().enumerate() {
+        if !lab.cases.iter().any(|c| c.server == i) {
+            continue;
+        }
+        let config = match tls::server_config(lab, &pki, s) {
+            Ok(c) => c,
+            Err(e) => return errored(lab, e.to_string(), started),
+        };
+        match RunningServer::start(&s.name, config).await {
+            Ok(r) => {
+                servers.insert(i, r);
+            }
+            Err(e) => {
+                return errored(
+                    lab,
+                    format!("server `{}` could not listen on 127.0.0.1: {e}", s.name),
+                    started,
+                )
+            }
+        }
+    }
+
+    let mut cases = Vec::new();
+    for case in &lab.cases {
+        let server = &servers[&case.server];
+        let result = match run_case(&pki, case, server).await {
+            Ok(observed) => {
+                let messages = verdict::judge(&case.expect, &observed);
+                CaseResult {
+                    name: case.name.clone(),
+                    line: case.line,
+                    status: if messages.is_empty() { Status::Passed } else { Status::Failed },
+                    expected: case.expect.clone(),
+                    observed: Some(observed),
+                    messages,
+                }
+            }
+            Err(why) => CaseResult {
+                name: case.name.clone(),
+                line: case.line,
+                status: Status::Error,
+                expected: case.expect.clone(),
+                observed: None,
+                messages: vec![why],
+            },
+        };
+        tracing::info!(case = %case.name, status = ?result.status, "case done");
+        cases.push(result);
+    }
+    LabResult {
+        file: lab.file.clone(),
+        lab: lab.name.clone(),
+        cases,
+        error: None,
+        duration_ms: started.elapsed().as_millis() as u64,
+    }
+}
+
+async fn run_case(pki: &pki::Pki, case: &crate::lab::Case, server: &RunningServer) -> Result<Observed, String> {
+    let config = tls::client_config(pki, &case.client, &case.name).map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let (socket, local) = client::bind_local().map_err(|e| format!("cannot bind a client socket on 127.0.0.1: {e}"))?;
+    let verdict_rx = server.expect_connection(local);
+    let client_obs = client::run(socket, server.addr, config, &case.client.server_name).await;
+    // The server reports as soon as its handshake ends; bound the wait in case it never saw the connection.
+    let never_connected = matches!(
+        client_obs.failure,
+        Some(client::ClientFailure::Refused(_) | client::ClientFailure::Timeout("connect"))
+    );
+    let server_verdict = if never_connected {
+        None
+    } else {
+        tokio::time::timeout(SERVER_WAIT + Duration::from_secs(1), verdict_rx)
+            .await
+            .ok()
+            .and_then(Result::ok)
+    };
+    if server_verdict.is_none() {
+        server.forget(local);
+    }
+    let ms = started.elapsed().as_millis() as u64;
+    tracing::debug!(case = %case.name, server = ?server_verdict, client = ?client_obs.failure, "observed");
+    Ok(verdict::observe(server_verdict.as_ref(), &client_obs, ms))
+}

@@ -1,0 +1,176 @@
+//! The built-in HTTPS server: hyper over tokio-rustls on 127.0.0.1, reporting its own verdict for each connection.
+//!
+//! A client registers its local address before it connects; the server sends the verdict of the
+//! connection from that address on the registered channel, so one server serves many cases.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use http_body_util::Full;
+use hyper::body::Bytes;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use rustls::ServerConfig;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+
+use crate::identity::Identity;
+
+/// How long the server waits for a handshake, and for a request after it.
+pub const SERVER_WAIT: Duration = Duration::from_secs(10);
+
+/// What the server decided about one connection.
+#[derive(Debug, Clone)]
+pub enum ServerVerdict {
+    /// The handshake completed; the client's identity, if it presented a certificate.
+    Accepted {
+        client: Option<Identity>,
+        version: Option<String>,
+    },
+    /// The handshake failed with this rustls error on the server.
+    Tls(rustls::Error),
+    /// The handshake failed below TLS (closed, reset).
+    Io(String),
+    /// The client did not finish the handshake in time.
+    Timeout,
+}
+
+type Registry = Arc<Mutex<HashMap<SocketAddr, oneshot::Sender<ServerVerdict>>>>;
+
+/// A server running in this process until dropped.
+pub struct RunningServer {
+    pub name: String,
+    pub addr: SocketAddr,
+    registry: Registry,
+    task: JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// Binds 127.0.0.1 on an ephemeral port and starts accepting.
+    pub async fn start(name: &str, config: Arc<ServerConfig>) -> std::io::Result<RunningServer> {
+        let listener = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?;
+        let addr = listener.local_addr()?;
+        let registry: Registry = Arc::default();
+        let acceptor = TlsAcceptor::from(config);
+        let reg = registry.clone();
+        let server_name = name.to_string();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((tcp, peer)) = listener.accept().await else {
+                    continue;
+                };
+                let acceptor = acceptor.clone();
+                let reg = reg.clone();
+                let server_name = server_name.clone();
+                tokio::spawn(async move {
+                    let report = reg.lock().ok().and_then(|mut r| r.remove(&peer));
+                    serve(acceptor, tcp, report, &server_name).await;
+                });
+            }
+        });
+        tracing::debug!(server = name, %addr, "listening");
+        Ok(RunningServer {
+            name: name.to_string(),
+            addr,
+            registry,
+            task,
+        })
+    }
+
+    /// Asks for the verdict on the connection that will come from `client`.
+    pub fn expect_connection(&self, client: SocketAddr) -> oneshot::Receiver<ServerVerdict> {
+        let (tx, rx) = oneshot::channel();
+        if let Ok(mut r) = self.registry.lock() {
+            r.insert(client, tx);
+        }
+        rx
+    }
+
+    /// Withdraws a registration whose connection never came.
+    pub fn forget(&self, client: SocketAddr) {
+        if let Ok(mut r) = self.registry.lock() {
+            r.remove(&client);
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn serve(
+    acceptor: TlsAcceptor,
+    tcp: tokio::net::TcpStream,
+    report: Option<oneshot::Sender<ServerVerdict>>,
+    server_name: &str,
+) {
+    let send = |report: Option<oneshot::Sender<ServerVerdict>>, v: ServerVerdict| {
+        if let Some(tx) = report {
+            let _ = tx.send(v);
+        }
+    };
+    let tls = match tokio::time::timeout(SERVER_WAIT, acceptor.accept(tcp)).await {
+        Err(_) => return send(report, ServerVerdict::Timeout),
+        Ok(Err(e)) => {
+            tracing::debug!(server = server_name, error = %e, "handshake failed");
+            let verdict = match crate::reason::find_tls_error(&e) {
+                Some(t) => ServerVerdict::Tls(t.clone()),
+                None => ServerVerdict::Io(e.to_string()),
+            };
+            return send(report, verdict);
+        }
+        Ok(Ok(tls)) => tls,
+    };
+    let conn = tls.get_ref().1;
+    let client = conn
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .and_then(|c| Identity::from_der(c));
+    let version = conn.protocol_version().map(version_name);
+    tracing::debug!(server = server_name, client = ?client.as_ref().map(Identity::short), "handshake accepted");
+    send(
+        report,
+        ServerVerdict::Accepted {
+            client: client.clone(),
+            version,
+        },
+    );
+    let body = Bytes::from(greeting(server_name, client.as_ref()));
+    let service = hyper::service::service_fn(move |_req: Request<hyper::body::Incoming>| {
+        let body = body.clone();
+        async move {
+            Ok::<_, Infallible>(
+                Response::builder()
+                    .header("content-type", "application/json")
+                    .body(Full::new(body))
+                    .unwrap_or_default(),
+            )
+        }
+    });
+    let _ = tokio::time::timeout(
+        SERVER_WAIT,
+        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(tls), service),
+    )
+    .await;
+}
+
+/// The response body: the client identity the server saw, like the seed's server logs it.
+fn greeting(server: &str, client: Option<&Identity>) -> String {
+    serde_json::json!({ "server": server, "client": client }).to_string() + "\n"
+}
+
+/// `TLSv1.3` and so on, as OpenSSL names versions.
+pub fn version_name(v: rustls::ProtocolVersion) -> String {
+    match v {
+        rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2".into(),
+        rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3".into(),
+        other => format!("{other:?}"),
+    }
+}

@@ -1,0 +1,382 @@
+//! The lab file as written: serde types that mirror the YAML one to one, and the JSON Schema derived from them.
+//!
+//! Nothing here is checked beyond its shape; `lab` turns a [`LabFile`] into a validated model.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use schemars::JsonSchema;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+
+/// A mutual-TLS lab: a small PKI, the TLS servers to start, and the handshakes to try with the outcome each must have.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "mtls-lab lab file")]
+pub struct LabFile {
+    /// Short name of the lab, shown in every result line.
+    #[schemars(example = &"seed-mtls")]
+    pub lab: String,
+    /// What the lab teaches, in a sentence or two.
+    #[serde(default)]
+    #[schemars(example = &"One CA signs a server and a client certificate; the server requires client certificates.")]
+    pub description: Option<String>,
+    /// Certificate authorities by name: roots (no `issuer`) and intermediates (an `issuer` naming another authority).
+    #[serde(default)]
+    pub authorities: BTreeMap<String, AuthoritySpec>,
+    /// End-entity certificates by name, each issued by a named authority.
+    #[serde(default)]
+    pub certificates: BTreeMap<String, CertificateSpec>,
+    /// TLS servers to start on 127.0.0.1, by name.
+    #[serde(default)]
+    pub servers: BTreeMap<String, ServerSpec>,
+    /// The handshakes to try, top to bottom, each with its expected outcome.
+    #[serde(default)]
+    pub cases: Vec<CaseSpec>,
+}
+
+/// A certificate authority, generated when the lab runs.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuthoritySpec {
+    /// The authority's distinguished name. Give every authority a distinct one.
+    pub subject: Subject,
+    /// The authority that signs this one; omit it for a self-signed root.
+    #[serde(default)]
+    #[schemars(example = &"root")]
+    pub issuer: Option<String>,
+    /// Key type; default `ecdsa-p256`.
+    #[serde(default)]
+    pub key: Option<KeyType>,
+    /// Validity period; default from one hour ago until ten years from now.
+    #[serde(default)]
+    pub valid: Option<Validity>,
+    /// Maximum number of intermediates that may follow this authority in a chain (basicConstraints pathLenConstraint); default unlimited.
+    #[serde(default)]
+    #[schemars(example = 0)]
+    pub path_len: Option<u8>,
+    /// Serial number; default a random, unique one.
+    #[serde(default)]
+    #[schemars(example = 4096)]
+    pub serial: Option<u64>,
+}
+
+/// An end-entity (leaf) certificate, generated when the lab runs.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateSpec {
+    /// The authority that signs this certificate.
+    #[schemars(example = &"ca")]
+    pub issuer: String,
+    /// The certificate's distinguished name.
+    pub subject: Subject,
+    /// Subject alternative names: `dns:NAME`, `ip:ADDRESS`, `uri:URI`, `email:ADDRESS`. A bare name is a DNS name, a bare address an IP address. An empty list writes no SAN extension (TLS clients then ignore the CN and reject the name).
+    #[serde(default)]
+    #[schemars(example = san_example())]
+    pub san: Option<Vec<String>>,
+    /// Key type; default `ecdsa-p256`.
+    #[serde(default)]
+    pub key: Option<KeyType>,
+    /// Validity period; default from one hour ago until 90 days from now.
+    #[serde(default)]
+    pub valid: Option<Validity>,
+    /// Extended key usage; default `both`.
+    #[serde(default)]
+    pub usage: Option<Usage>,
+    /// Serial number; default a random, unique one.
+    #[serde(default)]
+    #[schemars(example = 1001)]
+    pub serial: Option<u64>,
+}
+
+fn san_example() -> Vec<&'static str> {
+    vec!["dns:localhost", "ip:127.0.0.1"]
+}
+
+/// A distinguished name. Every field is optional; give at least a CN.
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Subject {
+    /// Country (two letters).
+    #[serde(rename = "C", default)]
+    #[schemars(example = &"US")]
+    pub country: Option<String>,
+    /// State or province.
+    #[serde(rename = "ST", default)]
+    #[schemars(example = &"State")]
+    pub state: Option<String>,
+    /// Locality (city).
+    #[serde(rename = "L", default)]
+    #[schemars(example = &"City")]
+    pub locality: Option<String>,
+    /// Organization.
+    #[serde(rename = "O", default)]
+    #[schemars(example = &"MyLabCA")]
+    pub organization: Option<String>,
+    /// Organizational unit.
+    #[serde(rename = "OU", default)]
+    #[schemars(example = &"Security")]
+    pub unit: Option<String>,
+    /// Common name.
+    #[serde(rename = "CN", default)]
+    #[schemars(example = &"Lab Certificate Authority")]
+    pub common_name: Option<String>,
+}
+
+/// A key type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyType {
+    /// RSA, 2048-bit modulus.
+    Rsa2048,
+    /// RSA, 3072-bit modulus.
+    Rsa3072,
+    /// RSA, 4096-bit modulus (takes a second or more to generate).
+    Rsa4096,
+    /// ECDSA on NIST P-256 with SHA-256.
+    EcdsaP256,
+    /// ECDSA on NIST P-384 with SHA-384.
+    EcdsaP384,
+    /// ECDSA on NIST P-521 with SHA-512.
+    EcdsaP521,
+    /// Ed25519.
+    Ed25519,
+}
+
+/// A validity period. Each end is an offset from now (`-1d`, `+365d`, `12h`; units s, m, h, d, w) or an absolute RFC 3339 time (`2030-01-01T00:00:00Z`) or date (`2030-01-01`).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Validity {
+    /// Start of validity (notBefore); default one hour ago.
+    #[serde(default)]
+    #[schemars(example = &"-1h")]
+    pub from: Option<String>,
+    /// End of validity (notAfter).
+    #[serde(default)]
+    #[schemars(example = &"+365d")]
+    pub until: Option<String>,
+}
+
+/// Extended key usage written into a leaf certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Usage {
+    /// TLS server authentication only.
+    Server,
+    /// TLS client authentication only.
+    Client,
+    /// Both server and client authentication.
+    Both,
+    /// No extended key usage extension at all (any use).
+    None,
+}
+
+/// A built-in HTTPS server (hyper over rustls) started on 127.0.0.1 with an ephemeral port.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSpec {
+    /// The certificate the server presents (a name under `certificates`), sent with its intermediates.
+    #[schemars(example = &"server")]
+    pub certificate: String,
+    /// Authorities whose certificates the server accepts for client certificates (names under `authorities`).
+    #[serde(default)]
+    #[schemars(example = trust_example())]
+    pub trust: Vec<String>,
+    /// Whether the server asks for a client certificate; default `required`.
+    #[serde(default)]
+    pub client_auth: Option<ClientAuth>,
+    /// TLS versions the server accepts; default both 1.2 and 1.3.
+    #[serde(default)]
+    #[schemars(example = tls_example())]
+    pub tls: Option<Vec<TlsVersion>>,
+}
+
+fn trust_example() -> Vec<&'static str> {
+    vec!["ca"]
+}
+
+fn tls_example() -> Vec<&'static str> {
+    vec!["1.3"]
+}
+
+/// Client authentication policy of a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuth {
+    /// A client must present a certificate that chains to a trusted authority.
+    Required,
+    /// A client may present no certificate; one it presents must be valid.
+    Optional,
+    /// The server does not ask for a client certificate.
+    None,
+}
+
+/// A TLS protocol version: `1.2` or `1.3` (quoted or not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, JsonSchema)]
+pub enum TlsVersion {
+    /// TLS 1.2.
+    #[serde(rename = "1.2")]
+    Tls12,
+    /// TLS 1.3.
+    #[serde(rename = "1.3")]
+    Tls13,
+}
+
+impl<'de> Deserialize<'de> for TlsVersion {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = TlsVersion;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a TLS version, 1.2 or 1.3")
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<TlsVersion, E> {
+                self.visit_str(&v.to_string())
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<TlsVersion, E> {
+                match v.trim() {
+                    "1.2" | "TLS1.2" | "tls1.2" => Ok(TlsVersion::Tls12),
+                    "1.3" | "TLS1.3" | "tls1.3" => Ok(TlsVersion::Tls13),
+                    _ => Err(E::invalid_value(de::Unexpected::Str(v), &self)),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// One handshake to try.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CaseSpec {
+    /// What the case shows, as a sentence; unique within the lab.
+    #[schemars(example = &"valid client is accepted")]
+    pub name: String,
+    /// The server to connect to (a name under `servers`); may be omitted when the lab has one server.
+    #[serde(default)]
+    #[schemars(example = &"web")]
+    pub server: Option<String>,
+    /// The client that connects.
+    pub client: ClientSpec,
+    /// The outcome the handshake must have.
+    pub expect: Expect,
+}
+
+/// A built-in client (hyper over rustls) that connects, verifies the server and sends `GET /`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClientSpec {
+    /// The certificate the client presents (a name under `certificates`); omit it to present none.
+    #[serde(default)]
+    #[schemars(example = &"client")]
+    pub certificate: Option<String>,
+    /// Authorities the client trusts to verify the server (names under `authorities`); `[]` trusts nothing.
+    #[schemars(example = trust_example())]
+    pub trust: Vec<String>,
+    /// The name the client verifies in the server's certificate (DNS name or IP address); default `localhost`.
+    #[serde(default)]
+    #[schemars(example = &"localhost")]
+    pub server_name: Option<String>,
+    /// TLS versions the client offers; default both 1.2 and 1.3.
+    #[serde(default)]
+    #[schemars(example = tls_example())]
+    pub tls: Option<Vec<TlsVersion>>,
+}
+
+/// The expected outcome: `accepted`, or a mapping with `outcome` and, for a rejection, `by` and `reason`.
+#[derive(Debug, Clone, JsonSchema)]
+#[serde(untagged)]
+pub enum Expect {
+    /// Shorthand: `accepted` or `rejected` with no further detail (`rejected` alone is refused: name the side and the reason).
+    Short(Outcome),
+    /// The full form.
+    Full(ExpectFull),
+}
+
+impl<'de> Deserialize<'de> for Expect {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Expect;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("`accepted`, or a mapping such as `{ outcome: rejected, by: server, reason: certificate_required }`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Expect, E> {
+                Outcome::deserialize(de::value::StrDeserializer::<E>::new(v)).map(Expect::Short)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Expect, A::Error> {
+                ExpectFull::deserialize(de::value::MapAccessDeserializer::new(map)).map(Expect::Full)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The full form of an expectation.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectFull {
+    /// `accepted` or `rejected`.
+    pub outcome: Outcome,
+    /// For a rejection: the side whose verifier rejects the handshake.
+    #[serde(default)]
+    pub by: Option<Side>,
+    /// For a rejection: why, as a reason code (see the README).
+    #[serde(default)]
+    pub reason: Option<Reason>,
+    /// For an acceptance: the client identity the server must have seen. Each field given must match exactly; each SAN listed must be present. `{}` with no fields means the server saw no client certificate.
+    #[serde(default)]
+    pub server_saw: Option<IdentitySpec>,
+    /// For an acceptance: the HTTP status the server must answer with (the built-in server answers 200).
+    #[serde(default)]
+    #[schemars(example = 200)]
+    pub status: Option<u16>,
+}
+
+/// An identity as seen by a peer.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct IdentitySpec {
+    /// Common name.
+    #[serde(rename = "CN", default)]
+    #[schemars(example = &"labclient")]
+    pub common_name: Option<String>,
+    /// Organization.
+    #[serde(rename = "O", default)]
+    #[schemars(example = &"MyLabClient")]
+    pub organization: Option<String>,
+    /// Organizational unit.
+    #[serde(rename = "OU", default)]
+    #[schemars(example = &"Students")]
+    pub unit: Option<String>,
+    /// Subject alternative names that must be present, written as in `certificates.*.san`.
+    #[serde(default)]
+    #[schemars(example = san_example())]
+    pub san: Vec<String>,
+    /// `true` when the server must have seen no client certificate at all.
+    #[serde(default)]
+    #[schemars(example = false)]
+    pub none: bool,
+}
+
+/// Whether the handshake (and the HTTP request over it) went through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The handshake completed on both sides and the server answered.
+    Accepted,
+    /// One side rejected the handshake.
+    Rejected,
+}
+
+/// A side of the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    /// The TLS client.
+    Client,
+    /// The TLS server.
+    Server,
+}
+
+pub use crate::reason::Reason;

@@ -1,0 +1,185 @@
+//! From what each side saw to one observed outcome, and from expected vs observed to pass or fail.
+//!
+//! The reason always comes from the side whose own rustls error rejected the handshake; the other
+//! side contributes only the alert it received. In TLS 1.3 the client's handshake completes before
+//! the server checks the client's certificate, so the server's in-process verdict is authoritative.
+
+use serde::Serialize;
+
+use crate::client::{ClientFailure, ClientObservation};
+use crate::identity::{self, Identity};
+use crate::lab::Expectation;
+use crate::reason::{alert_sent, classify, Reason, Verdict};
+use crate::server::ServerVerdict;
+use crate::spec::{Outcome, Side};
+
+/// What actually happened in one case.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Observed {
+    pub outcome: Outcome,
+    /// The side that rejected (for transport reasons: the side that observed the failure).
+    pub by: Option<Side>,
+    pub reason: Option<Reason>,
+    /// The rejecting side's own error, as rustls words it.
+    pub detail: Option<String>,
+    /// The TLS alert the rejecting side sent, as rustls decides it.
+    pub alert_sent: Option<String>,
+    /// The TLS alert the other side received, when it saw one (in TLS 1.3 a client may see only a closed connection).
+    pub alert: Option<String>,
+    /// The negotiated TLS version, when the handshake got that far.
+    pub tls_version: Option<String>,
+    /// The client identity the server saw.
+    pub server_saw: Option<Identity>,
+    /// The server identity the client saw.
+    pub client_saw: Option<Identity>,
+    /// The HTTP status of the response.
+    pub http_status: Option<u16>,
+    pub duration_ms: u64,
+}
+
+impl Observed {
+    /// `accepted`, or `rejected by server: certificate_required`.
+    pub fn summary(&self) -> String {
+        match self.outcome {
+            Outcome::Accepted => "accepted".into(),
+            Outcome::Rejected => rejection(self.by, self.reason),
+        }
+    }
+}
+
+fn rejection(by: Option<Side>, reason: Option<Reason>) -> String {
+    let by = match by {
+        Some(Side::Server) => "server",
+        Some(Side::Client) => "client",
+        None => "?",
+    };
+    let reason = reason.map_or("?".to_string(), |r| r.code().to_string());
+    format!("rejected by {by}: {reason}")
+}
+
+/// `accepted` or `rejected by server: certificate_required`, for an expectation.
+pub fn expectation_summary(e: &Expectation) -> String {
+    match e {
+        Expectation::Accepted { .. } => "accepted".into(),
+        Expectation::Rejected { by, reason } => rejection(Some(*by), Some(*reason)),
+    }
+}
+
+fn received_alert(e: &rustls::Error) -> Option<String> {
+    match classify(e) {
+        Verdict::AlertReceived { alert } => Some(alert),
+        Verdict::Rejected { .. } => None,
+    }
+}
+
+/// Combines the server's verdict (`None`: it never reported one) and the client's observation.
+pub fn observe(server: Option<&ServerVerdict>, client: &ClientObservation, duration_ms: u64) -> Observed {
+    let mut o = Observed {
+        outcome: Outcome::Rejected,
+        by: None,
+        reason: None,
+        detail: None,
+        alert_sent: None,
+        alert: None,
+        tls_version: client.version.clone(),
+        server_saw: None,
+        client_saw: client.server.clone(),
+        http_status: client.status,
+        duration_ms,
+    };
+    let client_tls = match &client.failure {
+        Some(ClientFailure::Tls(e)) => Some(e),
+        _ => None,
+    };
+    // 1. The server's own verifier (or negotiation) rejected.
+    if let Some(ServerVerdict::Tls(e)) = server {
+        if let Verdict::Rejected { reason, detail } = classify(e) {
+            o.by = Some(Side::Server);
+            o.reason = Some(reason);
+            o.detail = Some(detail);
+            o.alert_sent = alert_sent(e);
+            o.alert = client_tls.and_then(received_alert);
+            return o;
+        }
+    }
+    // 2. The client's own verifier (or negotiation) rejected.
+    if let Some(e) = client_tls {
+        if let Verdict::Rejected { reason, detail } = classify(e) {
+            o.by = Some(Side::Client);
+            o.reason = Some(reason);
+            o.detail = Some(detail);
+            o.alert_sent = alert_sent(e);
+            o.alert = match server {
+                Some(ServerVerdict::Tls(s)) => received_alert(s),
+                _ => None,
+            };
+            return o;
+        }
+    }
+    // 3. Both sides completed and the server answered.
+    if let (Some(ServerVerdict::Accepted { client: seen, version }), None, Some(_)) =
+        (server, &client.failure, client.status)
+    {
+        o.outcome = Outcome::Accepted;
+        o.server_saw = seen.clone();
+        o.tls_version = version.clone().or(o.tls_version);
+        return o;
+    }
+    // 4. Nobody's verifier decided: what the transport showed.
+    o.by = Some(Side::Client);
+    let (reason, detail) = match (&client.failure, server) {
+        (Some(ClientFailure::Refused(m)), _) => (Reason::ConnectionRefused, m.clone()),
+        (Some(ClientFailure::Timeout(stage)), _) => (Reason::Timeout, format!("no answer within the {stage} wait")),
+        (_, Some(ServerVerdict::Timeout)) => (Reason::Timeout, "the server's handshake wait ran out".into()),
+        (Some(ClientFailure::Tls(e)), _) => {
+            // The client received an alert but the server reported no local rejection.
+            o.alert = received_alert(e);
+            (Reason::HandshakeFailure, format!("client: {e}; the server reported no verdict"))
+        }
+        (Some(ClientFailure::Io(m)), _) => (Reason::ConnectionClosed, m.clone()),
+        (None, _) => (
+            Reason::ConnectionClosed,
+            "the client got a response but the server reported no accepted handshake".into(),
+        ),
+    };
+    o.reason = Some(reason);
+    o.detail = Some(detail);
+    o
+}
+
+/// Every way `observed` differs from `expected`; empty when the case passes.
+pub fn judge(expected: &Expectation, observed: &Observed) -> Vec<String> {
+    let mut out = Vec::new();
+    match expected {
+        Expectation::Accepted { server_saw, status } => {
+            if observed.outcome != Outcome::Accepted {
+                out.push(format!("expected accepted, observed {}", observed.summary()));
+                return out;
+            }
+            if let Some(spec) = server_saw {
+                out.extend(identity::mismatches(spec, observed.server_saw.as_ref()));
+            }
+            if let Some(want) = status {
+                if observed.http_status != Some(*want) {
+                    out.push(format!(
+                        "HTTP status: expected {want}, observed {}",
+                        observed.http_status.map_or("none".into(), |s| s.to_string())
+                    ));
+                }
+            }
+        }
+        Expectation::Rejected { by, reason } => {
+            if observed.outcome != Outcome::Rejected
+                || observed.by != Some(*by)
+                || observed.reason != Some(*reason)
+            {
+                out.push(format!(
+                    "expected {}, observed {}",
+                    rejection(Some(*by), Some(*reason)),
+                    observed.summary()
+                ));
+            }
+        }
+    }
+    out
+}
