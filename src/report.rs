@@ -145,6 +145,8 @@ struct JsonCase<'a> {
     name: &'a str,
     line: usize,
     status: Status,
+    #[serde(flatten)]
+    context: &'a crate::run::CaseContext,
     expected: JsonExpected<'a>,
     observed: Option<&'a Observed>,
     messages: &'a [String],
@@ -222,6 +224,7 @@ pub fn json(results: &[LabResult]) -> String {
                         name: &c.name,
                         line: c.line,
                         status: c.status,
+                        context: &c.context,
                         expected: expected_json(&c.expected),
                         observed: c.observed.as_ref(),
                         messages: &c.messages,

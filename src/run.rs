@@ -22,10 +22,46 @@ pub enum Status {
     Error,
 }
 
+/// The facts of a case, as the report records them.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CaseContext {
+    pub server: String,
+    /// The certificate the client presented, if any.
+    pub client_certificate: Option<String>,
+    /// The certificate the server presented.
+    pub server_certificate: String,
+    /// Authorities the client trusted.
+    pub client_trusts: Vec<String>,
+    /// Authorities the server trusted for client certificates.
+    pub server_trusts: Vec<String>,
+    pub server_name: String,
+    /// The time at which both sides verified certificates (RFC 3339).
+    pub verification_time: String,
+}
+
+impl CaseContext {
+    pub fn of(lab: &Lab, case: &crate::lab::Case, verification_time: time::OffsetDateTime) -> CaseContext {
+        let authority = |i: &usize| lab.authorities[*i].name.clone();
+        let server = &lab.servers[case.server];
+        CaseContext {
+            server: server.name.clone(),
+            client_certificate: case.client.certificate.map(|i| lab.certificates[i].name.clone()),
+            server_certificate: lab.certificates[server.certificate].name.clone(),
+            client_trusts: case.client.trust.iter().map(authority).collect(),
+            server_trusts: server.trust.iter().map(authority).collect(),
+            server_name: case.client.server_name.clone(),
+            verification_time: verification_time
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct CaseResult {
     pub name: String,
     pub line: usize,
+    pub context: CaseContext,
     pub status: Status,
     pub expected: Expectation,
     pub observed: Option<Observed>,
@@ -86,6 +122,7 @@ fn errored(lab: &Lab, why: String, started: Instant) -> LabResult {
             .map(|c| CaseResult {
                 name: c.name.clone(),
                 line: c.line,
+                context: CaseContext::of(lab, c, time::OffsetDateTime::now_utc()),
                 status: Status::Error,
                 expected: c.expect.clone(),
                 observed: None,
@@ -136,12 +173,14 @@ pub async fn run_lab(lab: &Lab) -> LabResult {
     let mut cases = Vec::new();
     for case in &lab.cases {
         let server = &servers[&case.server];
+        let context = CaseContext::of(lab, case, time::OffsetDateTime::now_utc());
         let result = match run_case(&pki, case, server).await {
             Ok(observed) => {
                 let messages = verdict::judge(&case.expect, &observed);
                 CaseResult {
                     name: case.name.clone(),
                     line: case.line,
+                    context,
                     status: if messages.is_empty() { Status::Passed } else { Status::Failed },
                     expected: case.expect.clone(),
                     observed: Some(observed),
@@ -151,6 +190,7 @@ pub async fn run_lab(lab: &Lab) -> LabResult {
             Err(why) => CaseResult {
                 name: case.name.clone(),
                 line: case.line,
+                context,
                 status: Status::Error,
                 expected: case.expect.clone(),
                 observed: None,
