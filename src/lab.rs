@@ -8,8 +8,9 @@ use time::{Duration, OffsetDateTime};
 
 use crate::reason::Reason;
 use crate::spec::{
-    self, ClientAuth, Expect, ExpectFull, IdentitySpec, KeyType, LabFile, Outcome, Side, Subject,
-    TlsVersion, Usage,
+    self, ChainMode, ChainSpec, CipherSuiteName, ClientAuth, Expect, ExpectFull, IdentitySpec,
+    KeyType, KeyUsage, LabFile, Outcome, Policy, RevocationDepth, RevocationReasonSpec, Side,
+    Subject, TlsVersion, Usage,
 };
 use crate::yaml::{self, Pos, Positions, YamlErrorKind};
 
@@ -27,6 +28,116 @@ pub struct Lab {
     pub certificates: Vec<Certificate>,
     pub servers: Vec<Server>,
     pub cases: Vec<Case>,
+    /// The lab's virtual clock, if it sets one.
+    pub at: Option<OffsetDateTime>,
+}
+
+impl Lab {
+    /// The name of a certificate or authority.
+    pub fn name_of(&self, r: CertRef) -> &str {
+        match r {
+            CertRef::Authority(i) => &self.authorities[i].name,
+            CertRef::Certificate(i) => &self.certificates[i].name,
+        }
+    }
+}
+
+/// A certificate of the lab: an authority's or a leaf's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CertRef {
+    Authority(usize),
+    Certificate(usize),
+}
+
+/// A subtree of a name constraint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subtree {
+    Dns(String),
+    Ip(IpAddr, u8),
+    Email(String),
+}
+
+impl std::fmt::Display for Subtree {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Subtree::Dns(v) => write!(f, "dns:{v}"),
+            Subtree::Ip(a, p) => write!(f, "ip:{a}/{p}"),
+            Subtree::Email(v) => write!(f, "email:{v}"),
+        }
+    }
+}
+
+impl Subtree {
+    /// Parses `dns:SUFFIX`, `ip:ADDRESS/PREFIX` or `email:DOMAIN`.
+    pub fn parse(s: &str) -> Result<Subtree, String> {
+        let s = s.trim();
+        match s.split_once(':') {
+            Some(("dns", v)) if valid_dns(v.trim_start_matches('.')) => Ok(Subtree::Dns(v.to_string())),
+            Some(("dns", v)) => Err(format!("`{v}` is not a DNS name")),
+            Some(("email", v)) if !v.is_empty() => Ok(Subtree::Email(v.to_string())),
+            Some(("ip", v)) => {
+                let (addr, prefix) = v
+                    .rsplit_once('/')
+                    .ok_or_else(|| format!("`{v}` needs a prefix length, e.g. `10.0.0.0/8`"))?;
+                let addr: IpAddr = addr.parse().map_err(|_| format!("`{addr}` is not an IP address"))?;
+                let prefix: u8 = prefix.parse().map_err(|_| format!("`{prefix}` is not a prefix length"))?;
+                let max = if addr.is_ipv4() { 32 } else { 128 };
+                if prefix > max {
+                    return Err(format!("prefix /{prefix} is longer than {max} bits"));
+                }
+                Ok(Subtree::Ip(addr, prefix))
+            }
+            _ => Err(format!("`{s}` is not a name constraint: write `dns:lab.test`, `ip:10.0.0.0/8` or `email:lab.test`")),
+        }
+    }
+}
+
+/// Name constraints of an authority.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NameConstraints {
+    pub permitted: Vec<Subtree>,
+    pub excluded: Vec<Subtree>,
+}
+
+/// One entry of an authority's CRL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revocation {
+    pub target: CertRef,
+    pub reason: RevocationReasonSpec,
+    pub at: OffsetDateTime,
+}
+
+/// An authority's CRL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Crl {
+    pub this_update: OffsetDateTime,
+    pub next_update: OffsetDateTime,
+    pub revoked: Vec<Revocation>,
+}
+
+/// What a peer sends after its certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Chain {
+    Full,
+    Leaf,
+    List(Vec<CertRef>),
+}
+
+/// How a verifier checks revocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RevocationCheck {
+    pub end_entity_only: bool,
+    pub allow_unknown: bool,
+    pub deny_expired: bool,
+}
+
+/// A public-key pin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pin {
+    /// The key of this lab certificate.
+    Key(CertRef),
+    /// A literal SHA-256 of a SubjectPublicKeyInfo.
+    Sha256([u8; 32]),
 }
 
 #[derive(Debug, Clone)]
@@ -40,6 +151,11 @@ pub struct Authority {
     pub not_after: OffsetDateTime,
     pub path_len: Option<u8>,
     pub serial: Option<u64>,
+    /// Whether the certificate says it is a CA (`false` only for an `issuer_not_ca` exercise).
+    pub ca: bool,
+    pub name_constraints: Option<NameConstraints>,
+    /// The CRL this authority publishes, if any.
+    pub crl: Option<Crl>,
 }
 
 #[derive(Debug, Clone)]
@@ -52,7 +168,11 @@ pub struct Certificate {
     pub not_before: OffsetDateTime,
     pub not_after: OffsetDateTime,
     pub usage: Usage,
+    /// Explicit key usage bits; `None` for the default.
+    pub key_usage: Option<Vec<KeyUsage>>,
     pub serial: Option<u64>,
+    /// Whether the leaf says it is a CA.
+    pub ca: bool,
 }
 
 /// A subject alternative name.
@@ -119,6 +239,10 @@ pub struct Server {
     pub trust: Vec<usize>,
     pub client_auth: ClientAuth,
     pub versions: Vec<TlsVersion>,
+    /// `None`: every suite rustls implements.
+    pub ciphers: Option<Vec<CipherSuiteName>>,
+    pub chain: Chain,
+    pub revocation: Option<RevocationCheck>,
 }
 
 #[derive(Debug, Clone)]
@@ -129,6 +253,15 @@ pub struct Case {
     pub server: usize,
     pub client: Client,
     pub expect: Expectation,
+    /// The case's own virtual clock, if it sets one.
+    pub at: Option<OffsetDateTime>,
+}
+
+impl Case {
+    /// The virtual time of this case: its own clock, else the lab's; `None` means now.
+    pub fn clock(&self, lab: &Lab) -> Option<OffsetDateTime> {
+        self.at.or(lab.at)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -137,6 +270,10 @@ pub struct Client {
     pub trust: Vec<usize>,
     pub server_name: String,
     pub versions: Vec<TlsVersion>,
+    pub ciphers: Option<Vec<CipherSuiteName>>,
+    pub chain: Chain,
+    pub revocation: Option<RevocationCheck>,
+    pub pins: Vec<Pin>,
 }
 
 /// What a case requires of the handshake.
@@ -201,7 +338,14 @@ pub struct LoadError {
 impl std::fmt::Display for LoadError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.pos {
-            Some(p) => write!(f, "{}:{}:{}: {}", self.file.display(), p.line, p.col, self.error),
+            Some(p) => write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file.display(),
+                p.line,
+                p.col,
+                self.error
+            ),
             None => write!(f, "{}: {}", self.file.display(), self.error),
         }
     }
@@ -228,7 +372,9 @@ pub fn load(path: &Path, now: OffsetDateTime) -> Result<Lab, LoadError> {
     }
     let bytes = std::fs::read(path).map_err(|e| bare(LabError::Read(e.to_string())))?;
     let text = match String::from_utf8(bytes) {
-        Ok(t) if t.contains('\0') => return Err(bare(LabError::NotText(t.find('\0').unwrap_or(0)))),
+        Ok(t) if t.contains('\0') => {
+            return Err(bare(LabError::NotText(t.find('\0').unwrap_or(0))))
+        }
         Ok(t) => t,
         Err(e) => return Err(bare(LabError::NotText(e.utf8_error().valid_up_to()))),
     };
@@ -296,12 +442,21 @@ pub fn parse(path: &Path, text: &str, now: OffsetDateTime) -> Result<Lab, LoadEr
 }
 
 /// Suggests the candidate closest to `found`, if any is close.
-pub fn did_you_mean<'a>(found: &str, candidates: impl Iterator<Item = &'a String>) -> Option<String> {
+pub fn did_you_mean<'a>(
+    found: &str,
+    candidates: impl Iterator<Item = &'a String>,
+) -> Option<String> {
     candidates
         .map(|c| (strsim::jaro_winkler(found, c), c))
         .filter(|(score, _)| *score > 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| format!("did you mean `{c}`?"))
+}
+
+/// Name indices of a lab's authorities and certificates.
+struct Names<'a> {
+    authorities: &'a HashMap<String, usize>,
+    certificates: &'a HashMap<String, usize>,
 }
 
 struct Validator<'a> {
@@ -311,7 +466,13 @@ struct Validator<'a> {
 }
 
 impl Validator<'_> {
-    fn err(&self, field: &str, token: Option<&str>, error: LabError, help: Option<String>) -> LoadError {
+    fn err(
+        &self,
+        field: &str,
+        token: Option<&str>,
+        error: LabError,
+        help: Option<String>,
+    ) -> LoadError {
         LoadError {
             file: self.path.to_path_buf(),
             pos: Some(self.positions.value(field)),
@@ -351,7 +512,11 @@ impl Validator<'_> {
                 } else {
                     format!(
                         "defined {kind} names: {}",
-                        known.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                        known
+                            .iter()
+                            .map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     )
                 });
             }
@@ -402,7 +567,7 @@ impl Validator<'_> {
                 }
             }
         }
-        let authorities = self.authorities(&file.authorities)?;
+        let mut authorities = self.authorities(&file.authorities)?;
         let authority_index: HashMap<String, usize> = authorities
             .iter()
             .enumerate()
@@ -414,12 +579,30 @@ impl Validator<'_> {
             certificate_index.insert(name.clone(), certificates.len());
             certificates.push(self.certificate(name, c, &authority_index)?);
         }
+        let names = Names {
+            authorities: &authority_index,
+            certificates: &certificate_index,
+        };
+        for a in authorities.iter_mut() {
+            a.crl = self.crl(
+                &a.name,
+                &file.authorities[&a.name],
+                &names,
+                &certificates,
+                &file.authorities,
+            )?;
+        }
+        let publishes_crl = authorities.iter().any(|a| a.crl.is_some());
         let mut servers = Vec::new();
         let mut server_index = HashMap::new();
         for (name, s) in &file.servers {
             server_index.insert(name.clone(), servers.len());
-            servers.push(self.server(name, s, &authority_index, &certificate_index)?);
+            servers.push(self.server(name, s, &names, publishes_crl)?);
         }
+        let at = match &file.at {
+            Some(t) => Some(self.time("at", t)?),
+            None => None,
+        };
         let mut cases = Vec::new();
         let mut case_names = HashSet::new();
         for (i, c) in file.cases.iter().enumerate() {
@@ -434,7 +617,7 @@ impl Validator<'_> {
                     Some("case names identify results in reports; make each unique".into()),
                 ));
             }
-            cases.push(self.case(&field, c, &servers, &server_index, &authority_index, &certificate_index)?);
+            cases.push(self.case(&field, c, &servers, &server_index, &names, publishes_crl)?);
         }
         if cases.is_empty() {
             return Err(self.invalid("cases", "cases", "the lab has no cases to run"));
@@ -447,15 +630,195 @@ impl Validator<'_> {
             certificates,
             servers,
             cases,
+            at,
         })
     }
 
+    /// Resolves a name that may be an authority or a certificate.
+    fn cert_ref(&self, field: &str, name: &str, names: &Names) -> Result<CertRef, LoadError> {
+        if let Some(i) = names.authorities.get(name) {
+            return Ok(CertRef::Authority(*i));
+        }
+        let all: HashMap<String, usize> = names
+            .certificates
+            .iter()
+            .chain(names.authorities.iter())
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        self.resolve(field, name, "certificate or authority", &all)?;
+        Ok(CertRef::Certificate(names.certificates[name]))
+    }
+
+    /// The CRL of authority `name`, if it publishes one.
+    fn crl(
+        &self,
+        name: &str,
+        a: &spec::AuthoritySpec,
+        names: &Names,
+        certificates: &[Certificate],
+        specs: &BTreeMap<String, spec::AuthoritySpec>,
+    ) -> Result<Option<Crl>, LoadError> {
+        if a.revokes.is_none() && a.crl.is_none() {
+            return Ok(None);
+        }
+        let field = format!("authorities.{name}");
+        let spec = a.crl.clone().unwrap_or_default();
+        let this_update = match &spec.this_update {
+            Some(t) => self.time(&format!("{field}.crl.this_update"), t)?,
+            None => self.now - Duration::hours(1),
+        };
+        let next_update = match &spec.next_update {
+            Some(t) => self.time(&format!("{field}.crl.next_update"), t)?,
+            None => this_update + Duration::days(7),
+        };
+        if next_update <= this_update {
+            return Err(self.invalid(
+                &format!("{field}.crl.next_update"),
+                spec.next_update.as_deref().unwrap_or("next_update"),
+                "nextUpdate must be later than thisUpdate",
+            ));
+        }
+        let mut revoked = Vec::new();
+        let mut seen = HashSet::new();
+        for (i, r) in a.revokes.iter().flatten().enumerate() {
+            let f = format!("{field}.revokes[{i}]");
+            let target = self.cert_ref(&format!("{f}.certificate"), &r.certificate, names)?;
+            let issuer = match target {
+                CertRef::Certificate(c) => Some(certificates[c].issuer),
+                CertRef::Authority(_) => specs[&r.certificate]
+                    .issuer
+                    .as_ref()
+                    .map(|n| names.authorities[n]),
+            };
+            if issuer != names.authorities.get(name).copied() {
+                return Err(self.invalid(
+                    &format!("{f}.certificate"),
+                    &r.certificate,
+                    format!(
+                        "`{}` is not issued by `{name}`; only its issuer can revoke it",
+                        r.certificate
+                    ),
+                ));
+            }
+            if !seen.insert(target) {
+                return Err(self.invalid(
+                    &format!("{f}.certificate"),
+                    &r.certificate,
+                    "revoked twice",
+                ));
+            }
+            let at = match &r.at {
+                Some(t) => self.time(&format!("{f}.at"), t)?,
+                None => self.now - Duration::hours(1),
+            };
+            revoked.push(Revocation {
+                target,
+                reason: r.reason.unwrap_or(RevocationReasonSpec::Unspecified),
+                at,
+            });
+        }
+        Ok(Some(Crl {
+            this_update,
+            next_update,
+            revoked,
+        }))
+    }
+
+    fn chain(&self, field: &str, c: Option<&ChainSpec>, names: &Names) -> Result<Chain, LoadError> {
+        Ok(match c {
+            None | Some(ChainSpec::Mode(ChainMode::Full)) => Chain::Full,
+            Some(ChainSpec::Mode(ChainMode::Leaf)) => Chain::Leaf,
+            Some(ChainSpec::List(list)) => Chain::List(
+                list.iter()
+                    .enumerate()
+                    .map(|(i, n)| self.cert_ref(&format!("{field}[{i}]"), n, names))
+                    .collect::<Result<_, _>>()?,
+            ),
+        })
+    }
+
+    fn revocation(
+        &self,
+        field: &str,
+        r: Option<&spec::RevocationCheckSpec>,
+        publishes_crl: bool,
+    ) -> Result<Option<RevocationCheck>, LoadError> {
+        let Some(r) = r else { return Ok(None) };
+        if !publishes_crl {
+            return Err(self.err(
+                field,
+                None,
+                LabError::Invalid {
+                    field: field.to_string(),
+                    why:
+                        "revocation checking needs CRLs, but no authority of the lab publishes one"
+                            .into(),
+                },
+                Some("give an authority `revokes: [...]` or `crl: {}` to publish a CRL".into()),
+            ));
+        }
+        Ok(Some(RevocationCheck {
+            end_entity_only: r.check == Some(RevocationDepth::EndEntity),
+            allow_unknown: r.unknown == Some(Policy::Allow),
+            deny_expired: r.expired == Some(Policy::Deny),
+        }))
+    }
+
+    fn ciphers(
+        &self,
+        field: &str,
+        c: Option<&[CipherSuiteName]>,
+        versions: &[TlsVersion],
+    ) -> Result<Option<Vec<CipherSuiteName>>, LoadError> {
+        let Some(c) = c else { return Ok(None) };
+        if !c.iter().any(|s| versions.contains(&s.version())) {
+            return Err(self.invalid(
+                field,
+                "ciphers",
+                "none of these cipher suites belongs to an enabled TLS version (TLS13_* suites are TLS 1.3, the others TLS 1.2)",
+            ));
+        }
+        Ok(Some(c.to_vec()))
+    }
+
+    fn pins(&self, field: &str, pins: &[String], names: &Names) -> Result<Vec<Pin>, LoadError> {
+        use base64::Engine;
+        let mut out = Vec::new();
+        for (i, p) in pins.iter().enumerate() {
+            let f = format!("{field}[{i}]");
+            if let Some(b64) = p.strip_prefix("sha256/") {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(b64)
+                    .map_err(|e| self.invalid(&f, p, format!("not base64: {e}")))?;
+                let hash: [u8; 32] = bytes.try_into().map_err(|_| {
+                    self.invalid(&f, p, "a SHA-256 pin is 32 bytes (44 base64 characters)")
+                })?;
+                out.push(Pin::Sha256(hash));
+            } else {
+                out.push(Pin::Key(self.cert_ref(&f, p, names)?));
+            }
+        }
+        Ok(out)
+    }
+
     /// Orders authorities so that every issuer comes first, and rejects cycles and dangling issuers.
-    fn authorities(&self, specs: &BTreeMap<String, spec::AuthoritySpec>) -> Result<Vec<Authority>, LoadError> {
-        let names: HashMap<String, usize> = specs.keys().enumerate().map(|(i, n)| (n.clone(), i)).collect();
+    fn authorities(
+        &self,
+        specs: &BTreeMap<String, spec::AuthoritySpec>,
+    ) -> Result<Vec<Authority>, LoadError> {
+        let names: HashMap<String, usize> = specs
+            .keys()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), i))
+            .collect();
         for (name, a) in specs {
             if let Some(issuer) = &a.issuer {
-                self.resolve(&format!("authorities.{name}.issuer"), issuer, "authority", &names)?;
+                self.resolve(
+                    &format!("authorities.{name}.issuer"),
+                    issuer,
+                    "authority",
+                    &names,
+                )?;
             }
         }
         let mut ordered: Vec<Authority> = Vec::new();
@@ -487,6 +850,9 @@ impl Validator<'_> {
                     not_after,
                     path_len: a.path_len,
                     serial: a.serial,
+                    ca: a.ca.unwrap_or(true),
+                    name_constraints: self.name_constraints(&field, a.name_constraints.as_ref())?,
+                    crl: None,
                 });
             }
             if placed.len() == before {
@@ -498,7 +864,10 @@ impl Validator<'_> {
                 let mut chain = vec![start.clone()];
                 let mut cur = start.clone();
                 loop {
-                    let next = specs[&cur].issuer.clone().expect("unplaced authorities have issuers");
+                    let next = specs[&cur]
+                        .issuer
+                        .clone()
+                        .expect("unplaced authorities have issuers");
                     if let Some(at) = chain.iter().position(|n| *n == next) {
                         let mut cycle: Vec<String> = chain[at..].to_vec();
                         cycle.push(next.clone());
@@ -506,7 +875,10 @@ impl Validator<'_> {
                             &format!("authorities.{next}.issuer"),
                             specs[&next].issuer.as_deref(),
                             LabError::IssuerCycle(cycle.join(" -> ")),
-                            Some("a root authority has no `issuer`; remove it from one of these".into()),
+                            Some(
+                                "a root authority has no `issuer`; remove it from one of these"
+                                    .into(),
+                            ),
                         ));
                     }
                     chain.push(next.clone());
@@ -517,15 +889,60 @@ impl Validator<'_> {
         Ok(ordered)
     }
 
+    fn name_constraints(
+        &self,
+        field: &str,
+        nc: Option<&spec::NameConstraintsSpec>,
+    ) -> Result<Option<NameConstraints>, LoadError> {
+        let Some(nc) = nc else { return Ok(None) };
+        let parse = |kind: &str, list: &[String]| -> Result<Vec<Subtree>, LoadError> {
+            list.iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    Subtree::parse(s).map_err(|why| {
+                        self.invalid(&format!("{field}.name_constraints.{kind}[{i}]"), s, why)
+                    })
+                })
+                .collect()
+        };
+        let out = NameConstraints {
+            permitted: parse("permitted", &nc.permitted)?,
+            excluded: parse("excluded", &nc.excluded)?,
+        };
+        if out.permitted.is_empty() && out.excluded.is_empty() {
+            return Err(self.invalid(
+                &format!("{field}.name_constraints"),
+                "name_constraints",
+                "give at least one `permitted` or `excluded` subtree",
+            ));
+        }
+        Ok(Some(out))
+    }
+
     fn subject(&self, field: &str, s: &Subject) -> Result<(), LoadError> {
         if let Some(c) = &s.country {
             if c.len() != 2 || !c.chars().all(|ch| ch.is_ascii_alphabetic()) {
-                return Err(self.invalid(&format!("{field}.subject.C"), c, "a country is two letters, e.g. `US`"));
+                return Err(self.invalid(
+                    &format!("{field}.subject.C"),
+                    c,
+                    "a country is two letters, e.g. `US`",
+                ));
             }
         }
-        let all = [&s.country, &s.state, &s.locality, &s.organization, &s.unit, &s.common_name];
+        let all = [
+            &s.country,
+            &s.state,
+            &s.locality,
+            &s.organization,
+            &s.unit,
+            &s.common_name,
+        ];
         if all.iter().all(|f| f.is_none()) {
-            return Err(self.invalid(&format!("{field}.subject"), "subject", "a subject needs at least one field, e.g. `CN`"));
+            return Err(self.invalid(
+                &format!("{field}.subject"),
+                "subject",
+                "a subject needs at least one field, e.g. `CN`",
+            ));
         }
         Ok(())
     }
@@ -537,9 +954,15 @@ impl Validator<'_> {
         authorities: &HashMap<String, usize>,
     ) -> Result<Certificate, LoadError> {
         let field = format!("certificates.{name}");
-        let issuer = self.resolve(&format!("{field}.issuer"), &c.issuer, "authority", authorities)?;
+        let issuer = self.resolve(
+            &format!("{field}.issuer"),
+            &c.issuer,
+            "authority",
+            authorities,
+        )?;
         self.subject(&field, &c.subject)?;
-        let (not_before, not_after) = self.validity(&field, c.valid.as_ref(), Duration::days(90))?;
+        let (not_before, not_after) =
+            self.validity(&field, c.valid.as_ref(), Duration::days(90))?;
         let default_san = || {
             c.subject
                 .common_name
@@ -563,7 +986,9 @@ impl Validator<'_> {
             not_before,
             not_after,
             usage: c.usage.unwrap_or(Usage::Both),
+            key_usage: c.key_usage.clone(),
             serial: c.serial,
+            ca: c.ca.unwrap_or(false),
         })
     }
 
@@ -613,12 +1038,22 @@ impl Validator<'_> {
         &self,
         name: &str,
         s: &spec::ServerSpec,
-        authorities: &HashMap<String, usize>,
-        certificates: &HashMap<String, usize>,
+        names: &Names,
+        publishes_crl: bool,
     ) -> Result<Server, LoadError> {
         let field = format!("servers.{name}");
-        let certificate = self.resolve(&format!("{field}.certificate"), &s.certificate, "certificate", certificates)?;
-        let trust = self.names(&format!("{field}.trust"), &s.trust, "authority", authorities)?;
+        let certificate = self.resolve(
+            &format!("{field}.certificate"),
+            &s.certificate,
+            "certificate",
+            names.certificates,
+        )?;
+        let trust = self.names(
+            &format!("{field}.trust"),
+            &s.trust,
+            "authority",
+            names.authorities,
+        )?;
         let client_auth = s.client_auth.unwrap_or(ClientAuth::Required);
         if client_auth != ClientAuth::None && trust.is_empty() {
             return Err(self.err(
@@ -634,16 +1069,28 @@ impl Validator<'_> {
                 Some("list the authorities that issue client certificates, e.g. `trust: [ca]`, or set `client_auth: none`".into()),
             ));
         }
+        let versions = self.versions(&format!("{field}.tls"), s.tls.as_deref())?;
         Ok(Server {
             name: name.to_string(),
             certificate,
             trust,
             client_auth,
-            versions: self.versions(&format!("{field}.tls"), s.tls.as_deref())?,
+            ciphers: self.ciphers(&format!("{field}.ciphers"), s.ciphers.as_deref(), &versions)?,
+            versions,
+            chain: self.chain(&format!("{field}.chain"), s.chain.as_ref(), names)?,
+            revocation: self.revocation(
+                &format!("{field}.revocation"),
+                s.revocation.as_ref(),
+                publishes_crl,
+            )?,
         })
     }
 
-    fn versions(&self, field: &str, v: Option<&[TlsVersion]>) -> Result<Vec<TlsVersion>, LoadError> {
+    fn versions(
+        &self,
+        field: &str,
+        v: Option<&[TlsVersion]>,
+    ) -> Result<Vec<TlsVersion>, LoadError> {
         match v {
             None => Ok(vec![TlsVersion::Tls13, TlsVersion::Tls12]),
             Some([]) => Err(self.invalid(field, "[]", "list at least one TLS version")),
@@ -665,8 +1112,8 @@ impl Validator<'_> {
         c: &spec::CaseSpec,
         servers: &[Server],
         server_index: &HashMap<String, usize>,
-        authorities: &HashMap<String, usize>,
-        certificates: &HashMap<String, usize>,
+        names: &Names,
+        publishes_crl: bool,
     ) -> Result<Case, LoadError> {
         if c.name.trim().is_empty() {
             return Err(self.invalid(&format!("{field}.name"), "", "a case needs a name"));
@@ -692,11 +1139,25 @@ impl Validator<'_> {
         };
         let cf = format!("{field}.client");
         let certificate = match &c.client.certificate {
-            Some(n) => Some(self.resolve(&format!("{cf}.certificate"), n, "certificate", certificates)?),
+            Some(n) => Some(self.resolve(
+                &format!("{cf}.certificate"),
+                n,
+                "certificate",
+                names.certificates,
+            )?),
             None => None,
         };
-        let trust = self.names(&format!("{cf}.trust"), &c.client.trust, "authority", authorities)?;
-        let server_name = c.client.server_name.clone().unwrap_or_else(|| "localhost".into());
+        let trust = self.names(
+            &format!("{cf}.trust"),
+            &c.client.trust,
+            "authority",
+            names.authorities,
+        )?;
+        let server_name = c
+            .client
+            .server_name
+            .clone()
+            .unwrap_or_else(|| "localhost".into());
         if rustls::pki_types::ServerName::try_from(server_name.as_str()).is_err() {
             return Err(self.invalid(
                 &format!("{cf}.server_name"),
@@ -704,6 +1165,23 @@ impl Validator<'_> {
                 "not a DNS name or IP address",
             ));
         }
+        let versions = self.versions(&format!("{cf}.tls"), c.client.tls.as_deref())?;
+        let pins = self.pins(
+            &format!("{cf}.pin"),
+            c.client.pin.as_deref().unwrap_or_default(),
+            names,
+        )?;
+        if c.client.pin.as_ref().is_some_and(|p| p.is_empty()) {
+            return Err(self.invalid(
+                &format!("{cf}.pin"),
+                "[]",
+                "list at least one pin, or omit `pin`",
+            ));
+        }
+        let at = match &c.at {
+            Some(t) => Some(self.time(&format!("{field}.at"), t)?),
+            None => None,
+        };
         Ok(Case {
             name: c.name.clone(),
             line: self.positions.value(field).line,
@@ -712,9 +1190,22 @@ impl Validator<'_> {
                 certificate,
                 trust,
                 server_name,
-                versions: self.versions(&format!("{cf}.tls"), c.client.tls.as_deref())?,
+                ciphers: self.ciphers(
+                    &format!("{cf}.ciphers"),
+                    c.client.ciphers.as_deref(),
+                    &versions,
+                )?,
+                versions,
+                chain: self.chain(&format!("{cf}.chain"), c.client.chain.as_ref(), names)?,
+                revocation: self.revocation(
+                    &format!("{cf}.revocation"),
+                    c.client.revocation.as_ref(),
+                    publishes_crl,
+                )?,
+                pins,
             },
             expect: self.expectation(&format!("{field}.expect"), &c.expect)?,
+            at,
         })
     }
 
@@ -757,7 +1248,12 @@ impl Validator<'_> {
                     ));
                 }
                 if let Some(s) = &server_saw {
-                    if s.none && (s.common_name.is_some() || s.organization.is_some() || s.unit.is_some() || !s.san.is_empty()) {
+                    if s.none
+                        && (s.common_name.is_some()
+                            || s.organization.is_some()
+                            || s.unit.is_some()
+                            || !s.san.is_empty())
+                    {
                         return Err(self.invalid(
                             &format!("{field}.server_saw.none"),
                             "none",
@@ -765,26 +1261,50 @@ impl Validator<'_> {
                         ));
                     }
                     for (i, san) in s.san.iter().enumerate() {
-                        San::parse(san).map_err(|why| self.invalid(&format!("{field}.server_saw.san[{i}]"), san, why))?;
+                        San::parse(san).map_err(|why| {
+                            self.invalid(&format!("{field}.server_saw.san[{i}]"), san, why)
+                        })?;
                     }
                 }
                 Ok(Expectation::Accepted { server_saw, status })
             }
             Outcome::Rejected => {
                 if server_saw.is_some() || status.is_some() {
-                    let f = if server_saw.is_some() { "server_saw" } else { "status" };
+                    let f = if server_saw.is_some() {
+                        "server_saw"
+                    } else {
+                        "status"
+                    };
                     return Err(self.invalid(
                         &format!("{field}.{f}"),
                         f,
                         "`server_saw` and `status` describe an accepted connection; this case expects a rejection",
                     ));
                 }
-                let help = Some("a rejection names both: `by: server|client` and `reason: CODE`".to_string());
+                let help = Some(
+                    "a rejection names both: `by: server|client` and `reason: CODE`".to_string(),
+                );
                 let by = by.ok_or_else(|| {
-                    self.err(field, None, LabError::Invalid { field: format!("{field}.by"), why: "missing: which side rejects?".into() }, help.clone())
+                    self.err(
+                        field,
+                        None,
+                        LabError::Invalid {
+                            field: format!("{field}.by"),
+                            why: "missing: which side rejects?".into(),
+                        },
+                        help.clone(),
+                    )
                 })?;
                 let reason = reason.ok_or_else(|| {
-                    self.err(field, None, LabError::Invalid { field: format!("{field}.reason"), why: "missing: why is the handshake rejected?".into() }, help.clone())
+                    self.err(
+                        field,
+                        None,
+                        LabError::Invalid {
+                            field: format!("{field}.reason"),
+                            why: "missing: why is the handshake rejected?".into(),
+                        },
+                        help.clone(),
+                    )
                 })?;
                 Ok(Expectation::Rejected { by, reason })
             }
@@ -798,7 +1318,9 @@ pub fn parse_time(s: &str, now: OffsetDateTime) -> Result<OffsetDateTime, String
     if let Ok(abs) = OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339) {
         return Ok(abs);
     }
-    if let Ok(date) = time::Date::parse(t, time::macros::format_description!("[year]-[month]-[day]")) {
+    if let Ok(date) =
+        time::Date::parse(t, time::macros::format_description!("[year]-[month]-[day]"))
+    {
         return Ok(date.midnight().assume_utc());
     }
     let (sign, rest) = match t.as_bytes().first() {
@@ -806,9 +1328,13 @@ pub fn parse_time(s: &str, now: OffsetDateTime) -> Result<OffsetDateTime, String
         Some(b'+') => (1, &t[1..]),
         _ => (1, t),
     };
-    let split = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+    let split = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
     let (digits, unit) = rest.split_at(split);
-    let why = || format!("`{s}` is not a time: use an offset such as `-1d`, `+365d`, `12h` (units s, m, h, d, w) or an RFC 3339 time such as `2030-01-01T00:00:00Z`");
+    let why = || {
+        format!("`{s}` is not a time: use an offset such as `-1d`, `+365d`, `12h` (units s, m, h, d, w) or an RFC 3339 time such as `2030-01-01T00:00:00Z`")
+    };
     let n: i64 = digits.parse().map_err(|_| why())?;
     if n > 100 * 366 * 24 * 3600 {
         return Err(format!("`{s}` is too far away"));
@@ -821,7 +1347,8 @@ pub fn parse_time(s: &str, now: OffsetDateTime) -> Result<OffsetDateTime, String
         "w" => Duration::weeks(n),
         _ => return Err(why()),
     };
-    now.checked_add(d * sign).ok_or_else(|| format!("`{s}` is too far away"))
+    now.checked_add(d * sign)
+        .ok_or_else(|| format!("`{s}` is too far away"))
 }
 
 #[cfg(test)]
@@ -831,10 +1358,22 @@ mod tests {
     #[test]
     fn times_parse_as_offsets_and_absolutes() {
         let now = time::macros::datetime!(2026-01-01 00:00 UTC);
-        assert_eq!(parse_time("-1d", now).unwrap(), time::macros::datetime!(2025-12-31 00:00 UTC));
-        assert_eq!(parse_time("+365d", now).unwrap(), time::macros::datetime!(2027-01-01 00:00 UTC));
-        assert_eq!(parse_time("12h", now).unwrap(), time::macros::datetime!(2026-01-01 12:00 UTC));
-        assert_eq!(parse_time("2030-01-01", now).unwrap(), time::macros::datetime!(2030-01-01 00:00 UTC));
+        assert_eq!(
+            parse_time("-1d", now).unwrap(),
+            time::macros::datetime!(2025-12-31 00:00 UTC)
+        );
+        assert_eq!(
+            parse_time("+365d", now).unwrap(),
+            time::macros::datetime!(2027-01-01 00:00 UTC)
+        );
+        assert_eq!(
+            parse_time("12h", now).unwrap(),
+            time::macros::datetime!(2026-01-01 12:00 UTC)
+        );
+        assert_eq!(
+            parse_time("2030-01-01", now).unwrap(),
+            time::macros::datetime!(2030-01-01 00:00 UTC)
+        );
         assert_eq!(
             parse_time("2030-01-01T10:00:00Z", now).unwrap(),
             time::macros::datetime!(2030-01-01 10:00 UTC)
@@ -845,9 +1384,18 @@ mod tests {
 
     #[test]
     fn sans_parse_with_and_without_prefix() {
-        assert_eq!(San::parse("dns:localhost").unwrap(), San::Dns("localhost".into()));
-        assert_eq!(San::parse("127.0.0.1").unwrap(), San::Ip("127.0.0.1".parse().unwrap()));
-        assert_eq!(San::parse("ip:::1").unwrap(), San::Ip("::1".parse().unwrap()));
+        assert_eq!(
+            San::parse("dns:localhost").unwrap(),
+            San::Dns("localhost".into())
+        );
+        assert_eq!(
+            San::parse("127.0.0.1").unwrap(),
+            San::Ip("127.0.0.1".parse().unwrap())
+        );
+        assert_eq!(
+            San::parse("ip:::1").unwrap(),
+            San::Ip("::1".parse().unwrap())
+        );
         assert!(San::parse("ip:localhost").is_err());
         assert!(San::parse("dns:bad name").is_err());
     }

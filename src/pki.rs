@@ -3,13 +3,17 @@
 use std::sync::Arc;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose, RsaKeySize, SanType, SerialNumber,
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, CidrSubnet,
+    DistinguishedName, DnType, ExtendedKeyUsagePurpose, GeneralSubtree, IsCa, Issuer, KeyIdMethod,
+    KeyPair, KeyUsagePurpose, RevocationReason, RevokedCertParams, RsaKeySize, SanType,
+    SerialNumber,
 };
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::pki_types::{
+    CertificateDer, CertificateRevocationListDer, PrivateKeyDer, PrivatePkcs8KeyDer,
+};
 
-use crate::lab::{Lab, San};
-use crate::spec::{KeyType, Subject, Usage};
+use crate::lab::{CertRef, Lab, NameConstraints, San, Subtree};
+use crate::spec::{KeyType, KeyUsage, RevocationReasonSpec, Subject, Usage};
 
 /// A certificate with its key, ready for rustls and for export.
 #[derive(Debug, Clone)]
@@ -21,6 +25,10 @@ pub struct Issued {
     pub key_pem: String,
     /// The intermediates between this certificate and its root, nearest first (the root itself is not included).
     pub intermediates: Vec<CertificateDer<'static>>,
+    /// The serial number written into the certificate.
+    pub serial: SerialNumber,
+    /// For an authority that publishes one: its CRL, DER and PEM.
+    pub crl: Option<(CertificateRevocationListDer<'static>, String)>,
 }
 
 impl Issued {
@@ -44,6 +52,24 @@ pub struct Pki {
     pub certificates: Vec<Issued>,
 }
 
+impl Pki {
+    /// The certificate (and key) a [`CertRef`] names.
+    pub fn get(&self, r: CertRef) -> &Issued {
+        match r {
+            CertRef::Authority(i) => &self.authorities[i],
+            CertRef::Certificate(i) => &self.certificates[i],
+        }
+    }
+
+    /// Every CRL the lab publishes.
+    pub fn crls(&self) -> Vec<CertificateRevocationListDer<'static>> {
+        self.authorities
+            .iter()
+            .filter_map(|a| a.crl.as_ref().map(|c| c.0.clone()))
+            .collect()
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum PkiError {
     #[error("cannot generate the {key:?} key of `{name}`: {source}")]
@@ -54,6 +80,8 @@ pub enum PkiError {
     },
     #[error("cannot issue `{name}`: {source}")]
     Issue { name: String, source: rcgen::Error },
+    #[error("cannot sign the CRL of `{name}`: {source}")]
+    Crl { name: String, source: rcgen::Error },
 }
 
 /// Generates every key and certificate of `lab`.
@@ -71,10 +99,15 @@ pub fn build(lab: &Lab) -> Result<Pki, PkiError> {
     for a in &lab.authorities {
         let key = keys.next().expect("one key per authority");
         let mut params = base_params(&a.subject, a.serial, a.not_before, a.not_after);
-        params.is_ca = IsCa::Ca(match a.path_len {
-            Some(n) => BasicConstraints::Constrained(n),
-            None => BasicConstraints::Unconstrained,
-        });
+        params.is_ca = if a.ca {
+            IsCa::Ca(match a.path_len {
+                Some(n) => BasicConstraints::Constrained(n),
+                None => BasicConstraints::Unconstrained,
+            })
+        } else {
+            IsCa::ExplicitNoCa
+        };
+        params.name_constraints = a.name_constraints.as_ref().map(name_constraints);
         params.key_usages = vec![
             KeyUsagePurpose::KeyCertSign,
             KeyUsagePurpose::CrlSign,
@@ -89,10 +122,19 @@ pub fn build(lab: &Lab) -> Result<Pki, PkiError> {
             Some(i) => {
                 params.use_authority_key_identifier_extension = true;
                 let cert = params.signed_by(&key, &issuers[i]).map_err(issue)?;
-                (cert, authorities[i].chain_without_root(&lab.authorities[i].issuer))
+                (
+                    cert,
+                    authorities[i].chain_without_root(&lab.authorities[i].issuer),
+                )
             }
         };
-        authorities.push(issued(&a.name, cert, &key, intermediates));
+        authorities.push(issued(
+            &a.name,
+            cert,
+            &key,
+            intermediates,
+            params.serial_number.clone(),
+        ));
         issuers.push(Issuer::new(params, key));
     }
 
@@ -110,9 +152,24 @@ pub fn build(lab: &Lab) -> Result<Pki, PkiError> {
                 name: c.name.clone(),
                 source: e,
             })?;
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        if matches!(c.key, KeyType::Rsa2048 | KeyType::Rsa3072 | KeyType::Rsa4096) {
-            params.key_usages.push(KeyUsagePurpose::KeyEncipherment);
+        params.key_usages = match &c.key_usage {
+            Some(bits) => bits.iter().map(|b| key_usage(*b)).collect(),
+            None => {
+                let mut v = vec![KeyUsagePurpose::DigitalSignature];
+                if matches!(
+                    c.key,
+                    KeyType::Rsa2048 | KeyType::Rsa3072 | KeyType::Rsa4096
+                ) {
+                    v.push(KeyUsagePurpose::KeyEncipherment);
+                }
+                v
+            }
+        };
+        if c.ca {
+            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            if !params.key_usages.contains(&KeyUsagePurpose::KeyCertSign) {
+                params.key_usages.push(KeyUsagePurpose::KeyCertSign);
+            }
         }
         params.extended_key_usages = match c.usage {
             Usage::Server => vec![ExtendedKeyUsagePurpose::ServerAuth],
@@ -122,6 +179,7 @@ pub fn build(lab: &Lab) -> Result<Pki, PkiError> {
                 ExtendedKeyUsagePurpose::ClientAuth,
             ],
             Usage::None => vec![],
+            Usage::CodeSigning => vec![ExtendedKeyUsagePurpose::CodeSigning],
         };
         let cert = params
             .signed_by(&key, &issuers[c.issuer])
@@ -129,13 +187,94 @@ pub fn build(lab: &Lab) -> Result<Pki, PkiError> {
                 name: c.name.clone(),
                 source: e,
             })?;
-        let intermediates = authorities[c.issuer].chain_without_root(&lab.authorities[c.issuer].issuer);
-        certificates.push(issued(&c.name, cert, &key, intermediates));
+        let intermediates =
+            authorities[c.issuer].chain_without_root(&lab.authorities[c.issuer].issuer);
+        certificates.push(issued(
+            &c.name,
+            cert,
+            &key,
+            intermediates,
+            params.serial_number.clone(),
+        ));
+    }
+    for (i, a) in lab.authorities.iter().enumerate() {
+        let Some(crl) = &a.crl else { continue };
+        let revoked_certs = crl
+            .revoked
+            .iter()
+            .map(|r| {
+                let target = match r.target {
+                    CertRef::Authority(t) => &authorities[t],
+                    CertRef::Certificate(t) => &certificates[t],
+                };
+                RevokedCertParams {
+                    serial_number: target.serial.clone(),
+                    revocation_time: r.at,
+                    reason_code: Some(revocation_reason(r.reason)),
+                    invalidity_date: None,
+                }
+            })
+            .collect();
+        let params = CertificateRevocationListParams {
+            this_update: crl.this_update,
+            next_update: crl.next_update,
+            crl_number: SerialNumber::from(1u64),
+            issuing_distribution_point: None,
+            revoked_certs,
+            key_identifier_method: KeyIdMethod::Sha256,
+        };
+        let fail = |e| PkiError::Crl {
+            name: a.name.clone(),
+            source: e,
+        };
+        let signed = params.signed_by(&issuers[i]).map_err(fail)?;
+        let pem = signed.pem().map_err(fail)?;
+        authorities[i].crl = Some((signed.der().clone(), pem));
     }
     Ok(Pki {
         authorities,
         certificates,
     })
+}
+
+fn revocation_reason(r: RevocationReasonSpec) -> RevocationReason {
+    match r {
+        RevocationReasonSpec::Unspecified => RevocationReason::Unspecified,
+        RevocationReasonSpec::KeyCompromise => RevocationReason::KeyCompromise,
+        RevocationReasonSpec::CaCompromise => RevocationReason::CaCompromise,
+        RevocationReasonSpec::AffiliationChanged => RevocationReason::AffiliationChanged,
+        RevocationReasonSpec::Superseded => RevocationReason::Superseded,
+        RevocationReasonSpec::CessationOfOperation => RevocationReason::CessationOfOperation,
+        RevocationReasonSpec::CertificateHold => RevocationReason::CertificateHold,
+        RevocationReasonSpec::PrivilegeWithdrawn => RevocationReason::PrivilegeWithdrawn,
+        RevocationReasonSpec::AaCompromise => RevocationReason::AaCompromise,
+    }
+}
+
+fn key_usage(k: KeyUsage) -> KeyUsagePurpose {
+    match k {
+        KeyUsage::DigitalSignature => KeyUsagePurpose::DigitalSignature,
+        KeyUsage::ContentCommitment => KeyUsagePurpose::ContentCommitment,
+        KeyUsage::KeyEncipherment => KeyUsagePurpose::KeyEncipherment,
+        KeyUsage::DataEncipherment => KeyUsagePurpose::DataEncipherment,
+        KeyUsage::KeyAgreement => KeyUsagePurpose::KeyAgreement,
+        KeyUsage::KeyCertSign => KeyUsagePurpose::KeyCertSign,
+        KeyUsage::CrlSign => KeyUsagePurpose::CrlSign,
+    }
+}
+
+fn name_constraints(nc: &NameConstraints) -> rcgen::NameConstraints {
+    let subtree = |s: &Subtree| match s {
+        Subtree::Dns(v) => GeneralSubtree::DnsName(v.clone()),
+        Subtree::Email(v) => GeneralSubtree::Rfc822Name(v.clone()),
+        Subtree::Ip(addr, prefix) => {
+            GeneralSubtree::IpAddress(CidrSubnet::from_addr_prefix(*addr, *prefix))
+        }
+    };
+    rcgen::NameConstraints {
+        permitted_subtrees: nc.permitted.iter().map(subtree).collect(),
+        excluded_subtrees: nc.excluded.iter().map(subtree).collect(),
+    }
 }
 
 impl Issued {
@@ -148,7 +287,13 @@ impl Issued {
     }
 }
 
-fn issued(name: &str, cert: rcgen::Certificate, key: &KeyPair, intermediates: Vec<CertificateDer<'static>>) -> Issued {
+fn issued(
+    name: &str,
+    cert: rcgen::Certificate,
+    key: &KeyPair,
+    intermediates: Vec<CertificateDer<'static>>,
+    serial: Option<SerialNumber>,
+) -> Issued {
     Issued {
         name: name.to_string(),
         der: cert.der().clone(),
@@ -156,6 +301,8 @@ fn issued(name: &str, cert: rcgen::Certificate, key: &KeyPair, intermediates: Ve
         key_der: Arc::new(key.serialize_der()),
         key_pem: key.serialize_pem(),
         intermediates,
+        serial: serial.unwrap_or_else(|| SerialNumber::from(0u64)),
+        crl: None,
     }
 }
 
@@ -230,8 +377,11 @@ fn generate_key(key: KeyType) -> Result<KeyPair, rcgen::Error> {
 
 /// Generates the keys on all cores; RSA keys dominate, so they are spread first.
 fn generate_keys(wanted: &[(String, KeyType)]) -> Result<Vec<KeyPair>, PkiError> {
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(wanted.len().max(1));
-    let mut slots: Vec<Option<Result<KeyPair, rcgen::Error>>> = (0..wanted.len()).map(|_| None).collect();
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(wanted.len().max(1));
+    let mut slots: Vec<Option<Result<KeyPair, rcgen::Error>>> =
+        (0..wanted.len()).map(|_| None).collect();
     let next = std::sync::atomic::AtomicUsize::new(0);
     let results = std::sync::Mutex::new(&mut slots);
     std::thread::scope(|scope| {

@@ -40,12 +40,19 @@ pub struct CaseContext {
 }
 
 impl CaseContext {
-    pub fn of(lab: &Lab, case: &crate::lab::Case, verification_time: time::OffsetDateTime) -> CaseContext {
+    pub fn of(
+        lab: &Lab,
+        case: &crate::lab::Case,
+        verification_time: time::OffsetDateTime,
+    ) -> CaseContext {
         let authority = |i: &usize| lab.authorities[*i].name.clone();
         let server = &lab.servers[case.server];
         CaseContext {
             server: server.name.clone(),
-            client_certificate: case.client.certificate.map(|i| lab.certificates[i].name.clone()),
+            client_certificate: case
+                .client
+                .certificate
+                .map(|i| lab.certificates[i].name.clone()),
             server_certificate: lab.certificates[server.certificate].name.clone(),
             client_trusts: case.client.trust.iter().map(authority).collect(),
             server_trusts: server.trust.iter().map(authority).collect(),
@@ -122,7 +129,11 @@ fn errored(lab: &Lab, why: String, started: Instant) -> LabResult {
             .map(|c| CaseResult {
                 name: c.name.clone(),
                 line: c.line,
-                context: CaseContext::of(lab, c, time::OffsetDateTime::now_utc()),
+                context: CaseContext::of(
+                    lab,
+                    c,
+                    c.clock(lab).unwrap_or_else(time::OffsetDateTime::now_utc),
+                ),
                 status: Status::Error,
                 expected: c.expect.clone(),
                 observed: None,
@@ -137,22 +148,31 @@ fn errored(lab: &Lab, why: String, started: Instant) -> LabResult {
 /// Runs one lab end to end.
 pub async fn run_lab(lab: &Lab) -> LabResult {
     let started = Instant::now();
-    let span = tracing::info_span!("lab", lab = %lab.name);
-    let _enter = span.enter();
     let for_pki = lab.clone();
     let pki = match tokio::task::spawn_blocking(move || pki::build(&for_pki)).await {
         Ok(Ok(p)) => Arc::new(p),
         Ok(Err(e)) => return errored(lab, format!("cannot build the PKI: {e}"), started),
         Err(e) => return errored(lab, format!("PKI generation crashed: {e}"), started),
     };
-    tracing::debug!(ms = started.elapsed().as_millis() as u64, "PKI built");
+    tracing::debug!(lab = %lab.name, ms = started.elapsed().as_millis() as u64, "PKI built");
+    run_lab_with(lab, pki, started).await
+}
+
+/// Runs one lab with a PKI already built (e.g. one that was also exported).
+pub async fn run_lab_with_pki(lab: &Lab, pki: Arc<pki::Pki>) -> LabResult {
+    run_lab_with(lab, pki, Instant::now()).await
+}
+
+async fn run_lab_with(lab: &Lab, pki: Arc<pki::Pki>, started: Instant) -> LabResult {
+    let span = tracing::info_span!("lab", lab = %lab.name);
+    let _enter = span.enter();
 
     let mut servers: HashMap<usize, RunningServer> = HashMap::new();
     for (i, s) in lab.servers.iter().enumerate() {
         if !lab.cases.iter().any(|c| c.server == i) {
             continue;
         }
-        let config = match tls::server_config(lab, &pki, s) {
+        let config = match tls::server_config(lab, &pki, s, lab.at) {
             Ok(c) => c,
             Err(e) => return errored(lab, e.to_string(), started),
         };
@@ -173,15 +193,24 @@ pub async fn run_lab(lab: &Lab) -> LabResult {
     let mut cases = Vec::new();
     for case in &lab.cases {
         let server = &servers[&case.server];
-        let context = CaseContext::of(lab, case, time::OffsetDateTime::now_utc());
-        let result = match run_case(&pki, case, server).await {
+        let clock = case.clock(lab);
+        let context = CaseContext::of(
+            lab,
+            case,
+            clock.unwrap_or_else(time::OffsetDateTime::now_utc),
+        );
+        let result = match run_case(lab, &pki, case, server).await {
             Ok(observed) => {
                 let messages = verdict::judge(&case.expect, &observed);
                 CaseResult {
                     name: case.name.clone(),
                     line: case.line,
                     context,
-                    status: if messages.is_empty() { Status::Passed } else { Status::Failed },
+                    status: if messages.is_empty() {
+                        Status::Passed
+                    } else {
+                        Status::Failed
+                    },
                     expected: case.expect.clone(),
                     observed: Some(observed),
                     messages,
@@ -209,11 +238,27 @@ pub async fn run_lab(lab: &Lab) -> LabResult {
     }
 }
 
-async fn run_case(pki: &pki::Pki, case: &crate::lab::Case, server: &RunningServer) -> Result<Observed, String> {
-    let config = tls::client_config(pki, &case.client, &case.name).map_err(|e| e.to_string())?;
+async fn run_case(
+    lab: &Lab,
+    pki: &pki::Pki,
+    case: &crate::lab::Case,
+    server: &RunningServer,
+) -> Result<Observed, String> {
+    let clock = case.clock(lab);
+    let config =
+        tls::client_config(pki, &case.client, &case.name, clock).map_err(|e| e.to_string())?;
+    // A case with its own clock needs the server to verify at that time too: a configuration for this connection only.
+    let server_override = match case.at {
+        Some(at) if Some(at) != lab.at => Some(
+            tls::server_config(lab, pki, &lab.servers[case.server], Some(at))
+                .map_err(|e| e.to_string())?,
+        ),
+        _ => None,
+    };
     let started = Instant::now();
-    let (socket, local) = client::bind_local().map_err(|e| format!("cannot bind a client socket on 127.0.0.1: {e}"))?;
-    let verdict_rx = server.expect_connection(local);
+    let (socket, local) = client::bind_local()
+        .map_err(|e| format!("cannot bind a client socket on 127.0.0.1: {e}"))?;
+    let verdict_rx = server.expect_connection(local, server_override);
     let client_obs = client::run(socket, server.addr, config, &case.client.server_name).await;
     // The server reports as soon as its handshake ends; bound the wait in case it never saw the connection.
     let never_connected = matches!(

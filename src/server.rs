@@ -40,7 +40,9 @@ pub enum ServerVerdict {
     Timeout,
 }
 
-type Registry = Arc<Mutex<HashMap<SocketAddr, oneshot::Sender<ServerVerdict>>>>;
+/// A registered connection: where to report its verdict, and the configuration to accept it with (the server's own when `None`).
+type Registration = (oneshot::Sender<ServerVerdict>, Option<Arc<ServerConfig>>);
+type Registry = Arc<Mutex<HashMap<SocketAddr, Registration>>>;
 
 /// A server running in this process until dropped.
 pub struct RunningServer {
@@ -68,7 +70,12 @@ impl RunningServer {
                 let reg = reg.clone();
                 let server_name = server_name.clone();
                 tokio::spawn(async move {
-                    let report = reg.lock().ok().and_then(|mut r| r.remove(&peer));
+                    let registration = reg.lock().ok().and_then(|mut r| r.remove(&peer));
+                    let (report, acceptor) = match registration {
+                        Some((tx, Some(config))) => (Some(tx), TlsAcceptor::from(config)),
+                        Some((tx, None)) => (Some(tx), acceptor),
+                        None => (None, acceptor),
+                    };
                     serve(acceptor, tcp, report, &server_name).await;
                 });
             }
@@ -82,11 +89,16 @@ impl RunningServer {
         })
     }
 
-    /// Asks for the verdict on the connection that will come from `client`.
-    pub fn expect_connection(&self, client: SocketAddr) -> oneshot::Receiver<ServerVerdict> {
+    /// Asks for the verdict on the connection that will come from `client`, accepted with `config` when given
+    /// (a per-case configuration, e.g. with the case's virtual clock) instead of the server's own.
+    pub fn expect_connection(
+        &self,
+        client: SocketAddr,
+        config: Option<Arc<ServerConfig>>,
+    ) -> oneshot::Receiver<ServerVerdict> {
         let (tx, rx) = oneshot::channel();
         if let Ok(mut r) = self.registry.lock() {
-            r.insert(client, tx);
+            r.insert(client, (tx, config));
         }
         rx
     }

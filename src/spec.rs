@@ -33,6 +33,10 @@ pub struct LabFile {
     /// The handshakes to try, top to bottom, each with its expected outcome.
     #[serde(default)]
     pub cases: Vec<CaseSpec>,
+    /// Virtual clock: the time at which both sides verify certificates and CRLs in every case (an offset from now such as `+400d`, or an RFC 3339 time); default now. A case's own `at` overrides it.
+    #[serde(default)]
+    #[schemars(example = &"+400d")]
+    pub at: Option<String>,
 }
 
 /// A certificate authority, generated when the lab runs.
@@ -59,6 +63,216 @@ pub struct AuthoritySpec {
     #[serde(default)]
     #[schemars(example = 4096)]
     pub serial: Option<u64>,
+    /// `false` issues this authority's certificate with basicConstraints `cA: FALSE`: it still signs what names it as issuer, but verifiers must refuse it as an issuer (`issuer_not_ca`). Default `true`.
+    #[serde(default)]
+    #[schemars(example = false)]
+    pub ca: Option<bool>,
+    /// Name constraints written into this authority's certificate: every name in a chain below it must be inside `permitted` (when given) and outside `excluded`.
+    #[serde(default)]
+    pub name_constraints: Option<NameConstraintsSpec>,
+    /// Certificates (or intermediate authorities) this authority revokes, by name; each must be issued directly by this authority. Giving `revokes` (even `[]`) makes the authority publish a CRL.
+    #[serde(default)]
+    pub revokes: Option<Vec<RevocationSpec>>,
+    /// The authority's CRL: its validity window. Giving `crl` (or `revokes`) makes the authority publish a CRL; default from one hour ago for seven days.
+    #[serde(default)]
+    pub crl: Option<CrlSpec>,
+}
+
+/// Name constraints of an authority. Each entry is `dns:SUFFIX` (e.g. `dns:lab.test`, which also permits its subdomains), `ip:ADDRESS/PREFIX` (e.g. `ip:10.0.0.0/8`) or `email:DOMAIN`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NameConstraintsSpec {
+    /// Subtrees names must fall inside; empty or omitted: no restriction.
+    #[serde(default)]
+    #[schemars(example = permitted_example())]
+    pub permitted: Vec<String>,
+    /// Subtrees names must stay out of, even when permitted.
+    #[serde(default)]
+    #[schemars(example = excluded_example())]
+    pub excluded: Vec<String>,
+}
+
+fn permitted_example() -> Vec<&'static str> {
+    vec!["dns:lab.test", "ip:127.0.0.0/8"]
+}
+
+fn excluded_example() -> Vec<&'static str> {
+    vec!["dns:secret.lab.test"]
+}
+
+/// One revocation entry of an authority's CRL.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevocationSpec {
+    /// The revoked certificate (a name under `certificates`, or an intermediate under `authorities`), issued by this authority.
+    #[schemars(example = &"client")]
+    pub certificate: String,
+    /// The CRL reason code; default `unspecified`.
+    #[serde(default)]
+    pub reason: Option<RevocationReasonSpec>,
+    /// When it was revoked: an offset from now or an RFC 3339 time; default one hour ago.
+    #[serde(default)]
+    #[schemars(example = &"-1h")]
+    pub at: Option<String>,
+}
+
+/// A CRL reason code (RFC 5280 section 5.3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RevocationReasonSpec {
+    /// No reason given.
+    Unspecified,
+    /// The certificate's private key was compromised.
+    KeyCompromise,
+    /// The issuing CA's key was compromised.
+    CaCompromise,
+    /// The subject's name or affiliation changed.
+    AffiliationChanged,
+    /// The certificate was replaced.
+    Superseded,
+    /// The certificate is no longer needed.
+    CessationOfOperation,
+    /// The certificate is on hold (temporarily revoked).
+    CertificateHold,
+    /// The privileges of the certificate were withdrawn.
+    PrivilegeWithdrawn,
+    /// An attribute authority was compromised.
+    AaCompromise,
+}
+
+/// The validity window of an authority's CRL. Each end is an offset from now or an RFC 3339 time.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CrlSpec {
+    /// thisUpdate; default one hour ago.
+    #[serde(default)]
+    #[schemars(example = &"-1h")]
+    pub this_update: Option<String>,
+    /// nextUpdate; default seven days after thisUpdate. Verifiers ignore an expired CRL unless `revocation.expired: deny`.
+    #[serde(default)]
+    #[schemars(example = &"+7d")]
+    pub next_update: Option<String>,
+}
+
+/// Revocation checking by a verifier, against the CRLs of every authority of the lab that publishes one.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevocationCheckSpec {
+    /// Which certificates are checked: `chain` (every certificate below the trust anchor; default) or `end_entity` (the leaf only).
+    #[serde(default)]
+    pub check: Option<RevocationDepth>,
+    /// What to do with a certificate whose issuer published no CRL: `deny` (default; `revocation_unknown`) or `allow`.
+    #[serde(default)]
+    pub unknown: Option<Policy>,
+    /// What to do with a CRL past its nextUpdate: `allow` (default: the CRL is still used) or `deny` (`revocation_unknown`).
+    #[serde(default)]
+    pub expired: Option<Policy>,
+}
+
+/// How deep revocation checking goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RevocationDepth {
+    /// Every certificate in the chain except the trust anchor.
+    Chain,
+    /// Only the end-entity certificate.
+    EndEntity,
+}
+
+/// Deny or allow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Policy {
+    /// Reject the handshake.
+    Deny,
+    /// Let it through.
+    Allow,
+}
+
+/// What a peer sends as its certificate chain: `full` (the certificate and its intermediates; default), `leaf` (the certificate alone), or an explicit list of names (authorities or certificates) sent after the certificate, in order.
+#[derive(Debug, Clone, PartialEq, Eq, JsonSchema)]
+#[serde(untagged)]
+pub enum ChainSpec {
+    /// `full` or `leaf`.
+    Mode(ChainMode),
+    /// The certificates sent after the leaf, by name.
+    List(Vec<String>),
+}
+
+/// A named chain shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ChainMode {
+    /// The certificate followed by every intermediate up to (not including) the root.
+    Full,
+    /// The certificate alone.
+    Leaf,
+}
+
+impl<'de> Deserialize<'de> for ChainSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ChainSpec;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(
+                    "`full`, `leaf`, or a list of certificate names such as `[wrong-intermediate]`",
+                )
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ChainSpec, E> {
+                ChainMode::deserialize(de::value::StrDeserializer::<E>::new(v)).map(ChainSpec::Mode)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<ChainSpec, A::Error> {
+                Vec::<String>::deserialize(de::value::SeqAccessDeserializer::new(seq))
+                    .map(ChainSpec::List)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A TLS cipher suite, as IANA names it (the suites rustls implements).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+pub enum CipherSuiteName {
+    /// TLS 1.3 AES-128-GCM.
+    #[serde(rename = "TLS13_AES_128_GCM_SHA256")]
+    Tls13Aes128GcmSha256,
+    /// TLS 1.3 AES-256-GCM.
+    #[serde(rename = "TLS13_AES_256_GCM_SHA384")]
+    Tls13Aes256GcmSha384,
+    /// TLS 1.3 ChaCha20-Poly1305.
+    #[serde(rename = "TLS13_CHACHA20_POLY1305_SHA256")]
+    Tls13Chacha20Poly1305Sha256,
+    /// TLS 1.2 ECDHE with ECDSA certificates, AES-128-GCM.
+    #[serde(rename = "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256")]
+    EcdheEcdsaAes128GcmSha256,
+    /// TLS 1.2 ECDHE with ECDSA certificates, AES-256-GCM.
+    #[serde(rename = "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384")]
+    EcdheEcdsaAes256GcmSha384,
+    /// TLS 1.2 ECDHE with ECDSA certificates, ChaCha20-Poly1305.
+    #[serde(rename = "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256")]
+    EcdheEcdsaChacha20Poly1305Sha256,
+    /// TLS 1.2 ECDHE with RSA certificates, AES-128-GCM.
+    #[serde(rename = "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256")]
+    EcdheRsaAes128GcmSha256,
+    /// TLS 1.2 ECDHE with RSA certificates, AES-256-GCM.
+    #[serde(rename = "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384")]
+    EcdheRsaAes256GcmSha384,
+    /// TLS 1.2 ECDHE with RSA certificates, ChaCha20-Poly1305.
+    #[serde(rename = "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256")]
+    EcdheRsaChacha20Poly1305Sha256,
+}
+
+impl CipherSuiteName {
+    /// The TLS version the suite belongs to.
+    pub fn version(self) -> TlsVersion {
+        match self {
+            CipherSuiteName::Tls13Aes128GcmSha256
+            | CipherSuiteName::Tls13Aes256GcmSha384
+            | CipherSuiteName::Tls13Chacha20Poly1305Sha256 => TlsVersion::Tls13,
+            _ => TlsVersion::Tls12,
+        }
+    }
 }
 
 /// An end-entity (leaf) certificate, generated when the lab runs.
@@ -83,10 +297,42 @@ pub struct CertificateSpec {
     /// Extended key usage; default `both`.
     #[serde(default)]
     pub usage: Option<Usage>,
+    /// Key usage bits; default `[digital_signature]`, plus `key_encipherment` for RSA keys. `[]` writes no key usage extension.
+    #[serde(default)]
+    #[schemars(example = key_usage_example())]
+    pub key_usage: Option<Vec<KeyUsage>>,
     /// Serial number; default a random, unique one.
     #[serde(default)]
     #[schemars(example = 1001)]
     pub serial: Option<u64>,
+    /// `true` issues this leaf with basicConstraints `cA: TRUE` (and key usage keyCertSign): a CA certificate presented as an end entity (`ca_used_as_leaf`). Default `false`.
+    #[serde(default)]
+    #[schemars(example = true)]
+    pub ca: Option<bool>,
+}
+
+fn key_usage_example() -> Vec<&'static str> {
+    vec!["digital_signature"]
+}
+
+/// A key usage bit (RFC 5280 section 4.2.1.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyUsage {
+    /// digitalSignature: the key signs handshakes (ECDHE).
+    DigitalSignature,
+    /// nonRepudiation (contentCommitment).
+    ContentCommitment,
+    /// keyEncipherment: the key encrypts keys (RSA key exchange).
+    KeyEncipherment,
+    /// dataEncipherment.
+    DataEncipherment,
+    /// keyAgreement.
+    KeyAgreement,
+    /// keyCertSign: the key signs certificates.
+    KeyCertSign,
+    /// cRLSign: the key signs CRLs.
+    CrlSign,
 }
 
 fn san_example() -> Vec<&'static str> {
@@ -169,6 +415,8 @@ pub enum Usage {
     Both,
     /// No extended key usage extension at all (any use).
     None,
+    /// Code signing only: an EKU extension with neither TLS purpose.
+    CodeSigning,
 }
 
 /// A built-in HTTPS server (hyper over rustls) started on 127.0.0.1 with an ephemeral port.
@@ -189,6 +437,20 @@ pub struct ServerSpec {
     #[serde(default)]
     #[schemars(example = tls_example())]
     pub tls: Option<Vec<TlsVersion>>,
+    /// Cipher suites the server accepts, by IANA name; default every suite rustls implements.
+    #[serde(default)]
+    #[schemars(example = ciphers_example())]
+    pub ciphers: Option<Vec<CipherSuiteName>>,
+    /// The chain the server sends: `full` (default), `leaf`, or the names sent after its certificate.
+    #[serde(default)]
+    pub chain: Option<ChainSpec>,
+    /// Check client certificates against the lab's CRLs; default no revocation checking.
+    #[serde(default)]
+    pub revocation: Option<RevocationCheckSpec>,
+}
+
+fn ciphers_example() -> Vec<&'static str> {
+    vec!["TLS13_AES_128_GCM_SHA256"]
 }
 
 fn trust_example() -> Vec<&'static str> {
@@ -258,6 +520,10 @@ pub struct CaseSpec {
     pub server: Option<String>,
     /// The client that connects.
     pub client: ClientSpec,
+    /// Virtual clock for this case: the time at which both sides verify (an offset from now such as `+400d`, or an RFC 3339 time); default the lab's `at`, else now.
+    #[serde(default)]
+    #[schemars(example = &"+400d")]
+    pub at: Option<String>,
     /// The outcome the handshake must have.
     pub expect: Expect,
 }
@@ -281,6 +547,24 @@ pub struct ClientSpec {
     #[serde(default)]
     #[schemars(example = tls_example())]
     pub tls: Option<Vec<TlsVersion>>,
+    /// Cipher suites the client offers, by IANA name; default every suite rustls implements.
+    #[serde(default)]
+    #[schemars(example = ciphers_example())]
+    pub ciphers: Option<Vec<CipherSuiteName>>,
+    /// The chain the client sends: `full` (default), `leaf`, or the names sent after its certificate.
+    #[serde(default)]
+    pub chain: Option<ChainSpec>,
+    /// Check the server's certificate against the lab's CRLs; default no revocation checking.
+    #[serde(default)]
+    pub revocation: Option<RevocationCheckSpec>,
+    /// Public-key pins: after normal verification the server's SubjectPublicKeyInfo SHA-256 must equal one of these. Each is a certificate or authority name (its key is pinned) or a literal `sha256/BASE64`.
+    #[serde(default)]
+    #[schemars(example = pin_example())]
+    pub pin: Option<Vec<String>>,
+}
+
+fn pin_example() -> Vec<&'static str> {
+    vec!["server"]
 }
 
 /// The expected outcome: `accepted`, or a mapping with `outcome` and, for a rejection, `by` and `reason`.
@@ -305,7 +589,8 @@ impl<'de> Deserialize<'de> for Expect {
                 Outcome::deserialize(de::value::StrDeserializer::<E>::new(v)).map(Expect::Short)
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Expect, A::Error> {
-                ExpectFull::deserialize(de::value::MapAccessDeserializer::new(map)).map(Expect::Full)
+                ExpectFull::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(Expect::Full)
             }
         }
         d.deserialize_any(V)
