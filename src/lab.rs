@@ -1178,6 +1178,14 @@ impl Validator<'_> {
                 "list at least one pin, or omit `pin`",
             ));
         }
+        if trust.is_empty() && (!pins.is_empty() || c.client.revocation.is_some()) {
+            let what = if pins.is_empty() { "revocation" } else { "pin" };
+            return Err(self.invalid(
+                &format!("{cf}.trust"),
+                "[]",
+                format!("a client with `{what}` verifies the chain first and needs at least one trusted authority"),
+            ));
+        }
         let at = match &c.at {
             Some(t) => Some(self.time(&format!("{field}.at"), t)?),
             None => None,
