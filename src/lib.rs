@@ -2,12 +2,13 @@
 //!
 //! The pipeline, one module a stage: lab file ([`spec`], parsed by [`yaml`]) → validated model
 //! ([`lab`]) → PKI ([`pki`]) → real handshakes ([`tls`], [`server`], [`client`], run by [`run`]) →
-//! verdicts ([`reason`], [`verdict`]) → output ([`report`], [`diag`]).
+//! verdicts ([`reason`], [`verdict`]) → output ([`report`], [`diag`]); [`export`] writes the PKI as PEM files.
 
 #![forbid(unsafe_code)]
 
 pub mod client;
 pub mod diag;
+pub mod export;
 pub mod identity;
 pub mod lab;
 pub mod pki;

@@ -49,6 +49,17 @@ enum Command {
     },
     /// Print the JSON Schema of the lab format.
     Schema,
+    /// Write a lab's certificates, keys and CRLs as PEM files: DIR/NAME/NAME.crt, .key, .chain.pem, .crl.
+    Pki {
+        /// The lab file.
+        lab: PathBuf,
+        /// The directory to write into.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Write into a non-empty directory, overwriting files of the same name.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -64,7 +75,39 @@ fn main() -> ExitCode {
             report_json,
             jobs,
         } => run_command(&paths, report_json.as_deref(), jobs),
+        Command::Pki { lab, out, force } => pki_command(&lab, &out, force),
     })
+}
+
+fn pki_command(path: &Path, out: &Path, force: bool) -> u8 {
+    let lab = match lab::load(path, time::OffsetDateTime::now_utc()) {
+        Ok(l) => l,
+        Err(e) => {
+            eprint!("{}", diag::render(&e));
+            return exit::INPUT;
+        }
+    };
+    let pki = match mtls_lab::pki::build(&lab) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::RUN;
+        }
+    };
+    match mtls_lab::export::export(&lab, &pki, out, force) {
+        Ok(files) => {
+            println!("wrote {} files to {}", files.len(), out.display());
+            exit::OK
+        }
+        Err(e @ mtls_lab::export::ExportError::NotEmpty(_)) => {
+            eprintln!("error: {e}");
+            exit::INPUT
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit::RUN
+        }
+    }
 }
 
 fn init_tracing(verbose: u8) {
