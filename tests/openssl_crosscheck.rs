@@ -1,0 +1,424 @@
+//! Cross-checks the runner's verdicts with OpenSSL: every lab's PKI is exported (through the library), and for
+//! each certificate chain a case validates, `openssl verify` gives its own verdict on the same files, trust,
+//! purpose, name, CRLs and time. Accept/reject must agree, and the reason where OpenSSL names an equivalent,
+//! except for the real differences between the two implementations listed in [`DIFFERENCES`].
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use mtls_lab::export::{export, pem_block};
+use mtls_lab::lab::{Lab, RevocationCheck};
+use mtls_lab::reason::Reason;
+use mtls_lab::run::CaseResult;
+use mtls_lab::spec::{ClientAuth, Outcome, Side};
+
+/// A verdict on one chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Accept,
+    /// The runner's reason code.
+    Reject(Reason),
+}
+
+/// OpenSSL's verdict: accepted, or the first `X509_V_ERR_*` code it reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OpenSsl {
+    Accept,
+    Reject(i32),
+}
+
+/// The runner reason an OpenSSL verify error code corresponds to, where there is one.
+fn openssl_reason(code: i32) -> Option<Reason> {
+    Some(match code {
+        2 | 20 | 21 => Reason::UnknownIssuer, // UNABLE_TO_GET_ISSUER_CERT(_LOCALLY), UNABLE_TO_VERIFY_LEAF_SIGNATURE
+        3 | 12 => Reason::RevocationUnknown,  // UNABLE_TO_GET_CRL, CRL_HAS_EXPIRED
+        7 => Reason::BadSignature,            // CERT_SIGNATURE_FAILURE
+        9 => Reason::NotYetValid,             // CERT_NOT_YET_VALID
+        10 => Reason::Expired,                // CERT_HAS_EXPIRED
+        23 => Reason::Revoked,                // CERT_REVOKED
+        79 => Reason::IssuerNotCa, // INVALID_CA (79 since OpenSSL 1.1; 24 is NO_ISSUER_PUBLIC_KEY)
+        25 => Reason::PathLenExceeded, // PATH_LENGTH_EXCEEDED
+        26 => Reason::WrongPurpose, // INVALID_PURPOSE
+        47 | 48 => Reason::NameConstraints, // PERMITTED_VIOLATION, EXCLUDED_VIOLATION
+        62 | 64 => Reason::NameMismatch, // HOSTNAME_MISMATCH, IP_ADDRESS_MISMATCH
+        _ => return None,
+    })
+}
+
+/// Everything known about one chain check.
+struct Check<'a> {
+    lab: &'a Lab,
+    /// The leaf's index in `lab.certificates`.
+    leaf: usize,
+    /// Trusted authorities of the verifying side.
+    trust: &'a [usize],
+    revocation: Option<RevocationCheck>,
+    runner: Verdict,
+    openssl: OpenSsl,
+}
+
+/// A known, real difference between rustls-webpki and OpenSSL: when `applies`, the two verdicts may differ.
+struct Difference {
+    id: &'static str,
+    why: &'static str,
+    applies: fn(&Check) -> bool,
+}
+
+/// Every real difference the labs exhibit, one line each. Anything else must agree.
+const DIFFERENCES: &[Difference] = &[
+    Difference {
+        id: "cn-fallback",
+        why: "a certificate without SANs: OpenSSL falls back to the subject CN for a host name, webpki never reads the CN",
+        applies: |c| {
+            c.runner == Verdict::Reject(Reason::NameMismatch)
+                && c.openssl == OpenSsl::Accept
+                && c.lab.certificates[c.leaf].san.is_empty()
+        },
+    },
+    Difference {
+        id: "ca-as-leaf",
+        why: "OpenSSL accepts a certificate with cA=TRUE as the end entity; webpki refuses a CA certificate as a leaf",
+        applies: |c| {
+            c.runner == Verdict::Reject(Reason::CaUsedAsLeaf)
+                && c.openssl == OpenSsl::Accept
+                && c.lab.certificates[c.leaf].ca
+        },
+    },
+    Difference {
+        id: "rogue-ca-by-key-id",
+        why: "OpenSSL matches an issuer by its key identifier as well as its name, so a rogue CA's certificate is never a candidate (unknown issuer); webpki matches names only and finds the bad signature",
+        applies: |c| {
+            let issuer = c.lab.certificates[c.leaf].issuer;
+            let dn = |i: usize| format!("{:?}", c.lab.authorities[i].subject);
+            c.runner == Verdict::Reject(Reason::BadSignature)
+                && c.openssl == OpenSsl::Reject(20)
+                && !c.trust.contains(&issuer)
+                && c.trust.iter().any(|t| dn(*t) == dn(issuer))
+        },
+    },
+    Difference {
+        id: "allow-unknown-revocation",
+        why: "`unknown: allow` has no OpenSSL equivalent: with CRL checking on, a missing CRL is always UNABLE_TO_GET_CRL",
+        applies: |c| {
+            c.runner == Verdict::Accept
+                && c.openssl == OpenSsl::Reject(3)
+                && c.revocation.is_some_and(|r| r.allow_unknown)
+        },
+    },
+    Difference {
+        id: "expired-crl-ignored",
+        why: "webpki uses a CRL past its nextUpdate unless told otherwise (`expired: deny`); OpenSSL always refuses an expired CRL",
+        applies: |c| {
+            c.runner == Verdict::Accept
+                && c.openssl == OpenSsl::Reject(12)
+                && c.revocation.is_some_and(|r| !r.deny_expired)
+        },
+    },
+];
+
+fn openssl_available() {
+    match Command::new("openssl").arg("version").output() {
+        Ok(o) if o.status.success() => {
+            eprintln!("using {}", String::from_utf8_lossy(&o.stdout).trim())
+        }
+        Ok(o) => panic!(
+            "`openssl version` failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        ),
+        Err(e) => panic!(
+            "the `openssl` command is required for this test (apt-get install -y openssl): {e}"
+        ),
+    }
+}
+
+fn write(path: &Path, text: &str) -> PathBuf {
+    std::fs::write(path, text).unwrap();
+    path.to_path_buf()
+}
+
+/// Runs `openssl verify` on `leaf` as presented in `chain` (leaf first), as the verifying side would.
+#[allow(clippy::too_many_arguments)]
+fn openssl_verify(
+    dir: &Path,
+    tag: &str,
+    lab: &Lab,
+    pki: &mtls_lab::pki::Pki,
+    chain: &[rustls::pki_types::CertificateDer<'static>],
+    leaf_name: &str,
+    trust: &[usize],
+    purpose: &str,
+    server_name: Option<&str>,
+    revocation: Option<RevocationCheck>,
+    at: i64,
+) -> (OpenSsl, String) {
+    let mut cmd = Command::new("openssl");
+    cmd.arg("verify").arg("-no-CApath").arg("-no-CAstore");
+    if trust.is_empty() {
+        cmd.arg("-no-CAfile");
+    } else {
+        let text: String = trust
+            .iter()
+            .map(|t| pki.authorities[*t].pem.clone())
+            .collect();
+        cmd.arg("-CAfile")
+            .arg(write(&dir.join(format!("{tag}.trust.pem")), &text));
+        if trust.iter().any(|t| lab.authorities[*t].issuer.is_some()) {
+            cmd.arg("-partial_chain");
+        }
+    }
+    if chain.len() > 1 {
+        let text: String = chain[1..]
+            .iter()
+            .map(|d| pem_block("CERTIFICATE", d))
+            .collect();
+        cmd.arg("-untrusted")
+            .arg(write(&dir.join(format!("{tag}.untrusted.pem")), &text));
+    }
+    cmd.arg("-purpose").arg(purpose);
+    match server_name.map(|n| n.parse::<std::net::IpAddr>().is_ok()) {
+        Some(true) => {
+            cmd.arg("-verify_ip").arg(server_name.unwrap_or_default());
+        }
+        Some(false) => {
+            cmd.arg("-verify_hostname")
+                .arg(server_name.unwrap_or_default());
+        }
+        None => {}
+    }
+    if let Some(r) = revocation {
+        cmd.arg(if r.end_entity_only {
+            "-crl_check"
+        } else {
+            "-crl_check_all"
+        });
+        let crls: String = pki
+            .authorities
+            .iter()
+            .filter_map(|a| a.crl.as_ref().map(|c| c.1.clone()))
+            .collect();
+        cmd.arg("-CRLfile")
+            .arg(write(&dir.join(format!("{tag}.crls.pem")), &crls));
+    }
+    cmd.arg("-attime").arg(at.to_string());
+    cmd.arg(dir.join(leaf_name).join(format!("{leaf_name}.crt")));
+    let out = cmd.output().expect("openssl runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if out.status.success() {
+        return (OpenSsl::Accept, text);
+    }
+    // "error 10 at 0 depth lookup: certificate has expired"
+    let code = text
+        .lines()
+        .find_map(|l| {
+            l.split("error ")
+                .nth(1)?
+                .split(" at ")
+                .next()?
+                .trim()
+                .parse::<i32>()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("cannot read OpenSSL's verdict:\n{text}"));
+    (OpenSsl::Reject(code), text)
+}
+
+/// The runner's verdict on the server's chain (as the client verified it), or why there is none.
+fn server_chain_verdict(c: &CaseResult) -> Result<Verdict, &'static str> {
+    let o = c.observed.as_ref().ok_or("case not run")?;
+    match (o.outcome, o.by, o.reason) {
+        (Outcome::Accepted, _, _) => Ok(Verdict::Accept),
+        (_, _, Some(r)) if r.is_transport() => Err("transport failure"),
+        (_, _, Some(Reason::ProtocolVersion | Reason::HandshakeFailure)) => {
+            Err("rejected in negotiation, before any certificate")
+        }
+        // The client verifies the server before the server sees the client's certificate.
+        (_, Some(Side::Server), Some(_)) => Ok(Verdict::Accept),
+        // Pins are checked only after the WebPKI verification succeeded.
+        (_, Some(Side::Client), Some(Reason::PinMismatch)) => Ok(Verdict::Accept),
+        (_, Some(Side::Client), Some(r)) => Ok(Verdict::Reject(r)),
+        _ => Err("no verdict"),
+    }
+}
+
+/// The runner's verdict on the client's chain (as the server verified it), or why there is none.
+fn client_chain_verdict(
+    lab: &Lab,
+    case: &mtls_lab::lab::Case,
+    c: &CaseResult,
+) -> Result<Verdict, &'static str> {
+    if case.client.certificate.is_none() {
+        return Err("no client certificate sent");
+    }
+    if lab.servers[case.server].client_auth == ClientAuth::None {
+        return Err("the server does not ask for a client certificate");
+    }
+    let o = c.observed.as_ref().ok_or("case not run")?;
+    match (o.outcome, o.by, o.reason) {
+        (Outcome::Accepted, _, _) => Ok(Verdict::Accept),
+        (_, _, Some(r)) if r.is_transport() => Err("transport failure"),
+        (_, _, Some(Reason::ProtocolVersion | Reason::HandshakeFailure)) => {
+            Err("rejected in negotiation, before any certificate")
+        }
+        (_, Some(Side::Client), _) => {
+            Err("the client rejected first; the server never verified the client's chain")
+        }
+        (_, Some(Side::Server), Some(r)) => Ok(Verdict::Reject(r)),
+        _ => Err("no verdict"),
+    }
+}
+
+#[test]
+fn openssl_agrees_with_the_runner_on_every_chain() {
+    openssl_available();
+    let labs_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("labs");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&labs_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    let tmp = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+
+    let mut checked = 0;
+    let mut agreed = 0;
+    let mut skipped: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let mut differences: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
+    let mut disagreements = Vec::new();
+    let mut unmapped: BTreeMap<(i32, &'static str), usize> = BTreeMap::new();
+
+    for file in &files {
+        let lab = mtls_lab::lab::load(file, time::OffsetDateTime::now_utc())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let pki = Arc::new(mtls_lab::pki::build(&lab).unwrap());
+        let dir = tmp.path().join(&lab.name);
+        export(&lab, &pki, &dir, false).unwrap();
+        let result = runtime.block_on(mtls_lab::run::run_lab_with_pki(&lab, pki.clone()));
+        assert!(result.error.is_none(), "{}: {:?}", lab.name, result.error);
+
+        for (i, (case, c)) in lab.cases.iter().zip(&result.cases).enumerate() {
+            let at = time::OffsetDateTime::parse(
+                &c.context.verification_time,
+                &time::format_description::well_known::Rfc3339,
+            )
+            .unwrap()
+            .unix_timestamp();
+            let server = &lab.servers[case.server];
+            let chains = [
+                (
+                    "server chain",
+                    server_chain_verdict(c),
+                    server.certificate,
+                    &server.chain,
+                    case.client.trust.as_slice(),
+                    "sslserver",
+                    Some(case.client.server_name.as_str()),
+                    case.client.revocation,
+                ),
+                (
+                    "client chain",
+                    client_chain_verdict(&lab, case, c),
+                    case.client.certificate.unwrap_or(0),
+                    &case.client.chain,
+                    server.trust.as_slice(),
+                    "sslclient",
+                    None,
+                    server.revocation,
+                ),
+            ];
+            for (j, (what, runner, leaf, chain, trust, purpose, name, revocation)) in
+                chains.into_iter().enumerate()
+            {
+                let runner = match runner {
+                    Ok(v) => v,
+                    Err(why) => {
+                        *skipped.entry(why).or_default() += 1;
+                        continue;
+                    }
+                };
+                let presented = mtls_lab::tls::presented_chain(&pki, leaf, chain);
+                let leaf_name = &lab.certificates[leaf].name;
+                let (openssl, output) = openssl_verify(
+                    &dir,
+                    &format!("case{i}-{j}"),
+                    &lab,
+                    &pki,
+                    &presented,
+                    leaf_name,
+                    trust,
+                    purpose,
+                    name,
+                    revocation,
+                    at,
+                );
+                checked += 1;
+                let same = match (runner, openssl) {
+                    (Verdict::Accept, OpenSsl::Accept) => true,
+                    (Verdict::Reject(r), OpenSsl::Reject(code)) => match openssl_reason(code) {
+                        Some(o) => o == r,
+                        None => {
+                            // OpenSSL names no equivalent reason: only accept/reject is compared.
+                            *unmapped.entry((code, r.code())).or_default() += 1;
+                            true
+                        }
+                    },
+                    _ => false,
+                };
+                let label = format!("{} › {} ({what})", lab.name, case.name);
+                if same {
+                    agreed += 1;
+                    continue;
+                }
+                let check = Check {
+                    lab: &lab,
+                    leaf,
+                    trust,
+                    revocation,
+                    runner,
+                    openssl,
+                };
+                match DIFFERENCES.iter().find(|d| (d.applies)(&check)) {
+                    Some(d) => differences.entry(d.id).or_default().push(label),
+                    None => disagreements.push(format!(
+                        "{label}: runner {runner:?}, OpenSSL {openssl:?}\n    {}",
+                        output.trim().replace('\n', "\n    ")
+                    )),
+                }
+            }
+        }
+    }
+
+    eprintln!("OpenSSL cross-check: {checked} chains checked, {agreed} agree");
+    for d in DIFFERENCES {
+        let seen = differences.get(d.id).map_or(0, Vec::len);
+        eprintln!("  known difference {} ({seen}): {}", d.id, d.why);
+        for l in differences.get(d.id).into_iter().flatten() {
+            eprintln!("    - {l}");
+        }
+    }
+    for ((code, reason), n) in &unmapped {
+        eprintln!(
+            "  {n} rejection(s) where OpenSSL error {code} has no reason code (runner: {reason})"
+        );
+    }
+    for (why, n) in &skipped {
+        eprintln!("  skipped {n}: {why}");
+    }
+    assert!(checked > 50, "too few chains checked: {checked}");
+    assert!(
+        disagreements.is_empty(),
+        "OpenSSL disagrees with the runner on {} chain(s):\n{}",
+        disagreements.len(),
+        disagreements.join("\n")
+    );
+}
