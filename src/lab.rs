@@ -173,6 +173,8 @@ pub struct Certificate {
     pub serial: Option<u64>,
     /// Whether the leaf says it is a CA.
     pub ca: bool,
+    /// Whether the leaf carries a critical extension no verifier understands.
+    pub unknown_critical_extension: bool,
 }
 
 /// A subject alternative name.
@@ -989,6 +991,7 @@ impl Validator<'_> {
             key_usage: c.key_usage.clone(),
             serial: c.serial,
             ca: c.ca.unwrap_or(false),
+            unknown_critical_extension: c.unknown_critical_extension.unwrap_or(false),
         })
     }
 

@@ -165,6 +165,15 @@ pub fn build(lab: &Lab) -> Result<Pki, PkiError> {
                 v
             }
         };
+        if c.unknown_critical_extension {
+            // ASN.1 NULL as the value of a private-arc OID nobody implements.
+            let mut ext = rcgen::CustomExtension::from_oid_content(
+                &[1, 3, 6, 1, 4, 1, 55555, 1],
+                vec![0x05, 0x00],
+            );
+            ext.set_criticality(true);
+            params.custom_extensions.push(ext);
+        }
         if c.ca {
             params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
             if !params.key_usages.contains(&KeyUsagePurpose::KeyCertSign) {

@@ -305,6 +305,10 @@ pub struct CertificateSpec {
     #[serde(default)]
     #[schemars(example = 1001)]
     pub serial: Option<u64>,
+    /// `true` adds a critical extension that no verifier understands (private OID 1.3.6.1.4.1.55555.1): a verifier must then refuse the certificate (`bad_encoding`). Default `false`.
+    #[serde(default)]
+    #[schemars(example = true)]
+    pub unknown_critical_extension: Option<bool>,
     /// `true` issues this leaf with basicConstraints `cA: TRUE` (and key usage keyCertSign): a CA certificate presented as an end entity (`ca_used_as_leaf`). Default `false`.
     #[serde(default)]
     #[schemars(example = true)]

@@ -7,6 +7,7 @@ use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::server::WebPkiClientVerifier;
+use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::time_provider::{DefaultTimeProvider, TimeProvider};
 use rustls::SupportedProtocolVersion;
 use rustls::{
@@ -170,13 +171,13 @@ pub fn server_config(
         }
     };
     let cert = &pki.certificates[server.certificate];
-    let config = builder
-        .with_single_cert(
-            presented_chain(pki, server.certificate, &server.chain),
-            cert.key(),
-        )
-        .map_err(|e| fail(format!("certificate `{}`: {e}", cert.name)))?;
-    Ok(Arc::new(config))
+    let key = certified_key(
+        &provider_with(None),
+        presented_chain(pki, server.certificate, &server.chain),
+        cert,
+    )
+    .map_err(|e| fail(format!("certificate `{}`: {e}", cert.name)))?;
+    Ok(Arc::new(builder.with_cert_resolver(key)))
 }
 
 /// The configuration of a built-in client for one case, verifying at `at` (now when `None`).
@@ -199,7 +200,8 @@ pub fn client_config(
     let builder = if client.revocation.is_none() && client.pins.is_empty() {
         builder.with_root_certificates(roots)
     } else {
-        let verifier = server_verifier(pki, roots, provider, client.revocation).map_err(fail)?;
+        let verifier =
+            server_verifier(pki, roots, provider.clone(), client.revocation).map_err(fail)?;
         let verifier: Arc<dyn ServerCertVerifier> = if client.pins.is_empty() {
             verifier
         } else {
@@ -229,12 +231,26 @@ pub fn client_config(
         None => builder.with_no_client_auth(),
         Some(i) => {
             let cert = &pki.certificates[i];
-            builder
-                .with_client_auth_cert(presented_chain(pki, i, &client.chain), cert.key())
-                .map_err(|e| fail(format!("certificate `{}`: {e}", cert.name)))?
+            let key = certified_key(&provider, presented_chain(pki, i, &client.chain), cert)
+                .map_err(|e| fail(format!("certificate `{}`: {e}", cert.name)))?;
+            builder.with_client_cert_resolver(key)
         }
     };
     Ok(Arc::new(config))
+}
+
+/// The chain and key a peer presents. Unlike `with_single_cert`, this does not parse the leaf: a lab may
+/// present a certificate that rustls itself would refuse (e.g. one with an unknown critical extension), so
+/// that the peer's verifier is the one that refuses it. The key was generated with the certificate.
+fn certified_key(
+    provider: &CryptoProvider,
+    chain: Vec<CertificateDer<'static>>,
+    cert: &crate::pki::Issued,
+) -> Result<Arc<SingleCertAndKey>, rustls::Error> {
+    let key = provider.key_provider.load_private_key(cert.key())?;
+    Ok(Arc::new(SingleCertAndKey::from(CertifiedKey::new(
+        chain, key,
+    ))))
 }
 
 fn server_verifier(

@@ -338,6 +338,7 @@ const REQUIRED: &[(Reason, &[Side])] = &[
     (Reason::ProtocolVersion, &[Side::Server]),
     (Reason::HandshakeFailure, &[Side::Server]),
     (Reason::CertificateRequired, &[Side::Server]),
+    (Reason::BadEncoding, &[Side::Server, Side::Client]),
 ];
 
 #[test]
@@ -527,4 +528,99 @@ fn the_pki_command_refuses_a_non_empty_directory_with_exit_2() {
     assert_eq!(second.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&second.stderr).contains("not empty"));
     assert_eq!(run(true).status.code(), Some(0));
+}
+
+/// Writes `text` as a lab file and returns the first line of the load error.
+fn load_error(text: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.yaml");
+    std::fs::write(&path, text).unwrap();
+    let err = mtls_lab::lab::load(&path, time::OffsetDateTime::now_utc()).unwrap_err();
+    let pos = err.pos.expect("the error has a position");
+    format!("{}:{}: {}", pos.line, pos.col, err.error)
+}
+
+const BASE: &str = "lab: bad
+authorities:
+  ca:
+    subject: { CN: CA }
+  other:
+    subject: { CN: Other }
+certificates:
+  server: { issuer: ca, subject: { CN: localhost } }
+  client: { issuer: ca, subject: { CN: client } }
+";
+
+#[test]
+fn errors_in_the_new_fields_point_at_file_line_and_field() {
+    let case = |client: &str| {
+        format!(
+            "{BASE}servers:\n  web: {{ certificate: server, trust: [ca] }}\ncases:\n  - name: c\n    client: {client}\n    expect: accepted\n"
+        )
+    };
+    let e = load_error(&format!(
+        "{}servers:\n  web: {{ certificate: server, trust: [ca], revocation: {{}} }}\ncases:\n  - name: c\n    client: {{ trust: [ca] }}\n    expect: accepted\n",
+        BASE
+    ));
+    assert!(
+        e.contains("servers.web.revocation") && e.contains("no authority of the lab publishes"),
+        "{e}"
+    );
+    assert!(e.starts_with("11:"), "{e}");
+
+    let e = load_error(&BASE.replace(
+        "    subject: { CN: Other }",
+        "    subject: { CN: Other }\n    revokes: [ { certificate: client } ]",
+    ));
+    assert!(
+        e.starts_with("7:")
+            && e.contains("authorities.other.revokes[0].certificate")
+            && e.contains("not issued by `other`"),
+        "{e}"
+    );
+
+    let e = load_error(&BASE.replace(
+        "    subject: { CN: CA }",
+        "    subject: { CN: CA }\n    name_constraints: { permitted: [ip:10.0.0.0] }",
+    ));
+    assert!(
+        e.starts_with("5:37:")
+            && e.contains("authorities.ca.name_constraints.permitted[0]")
+            && e.contains("prefix"),
+        "{e}"
+    );
+
+    let e = load_error(&case("{ trust: [ca], chain: [nowhere] }"));
+    assert!(
+        e.starts_with("14:") && e.contains("cases[0].client.chain[0]") && e.contains("nowhere"),
+        "{e}"
+    );
+
+    let e = load_error(&case("{ trust: [ca], pin: [sha256/YWJj] }"));
+    assert!(
+        e.contains("cases[0].client.pin[0]") && e.contains("32 bytes"),
+        "{e}"
+    );
+
+    let e = load_error(&case("{ trust: [], pin: [server] }"));
+    assert!(
+        e.contains("cases[0].client.trust") && e.contains("at least one trusted authority"),
+        "{e}"
+    );
+
+    let e = load_error(&case(
+        "{ trust: [ca], tls: [\"1.2\"], ciphers: [TLS13_AES_128_GCM_SHA256] }",
+    ));
+    assert!(
+        e.contains("cases[0].client.ciphers") && e.contains("TLS 1.3"),
+        "{e}"
+    );
+
+    let e = load_error(&case(
+        "{ trust: [ca], ciphers: [TLS_RSA_WITH_RC4_128_MD5] }",
+    ));
+    assert!(e.contains("TLS_RSA_WITH_RC4_128_MD5"), "{e}");
+
+    let e = load_error(&format!("{}at: next week\n", case("{ trust: [ca] }")));
+    assert!(e.contains("at: ") && e.contains("is not a time"), "{e}");
 }
