@@ -692,6 +692,16 @@ impl Validator<'_> {
                     .as_ref()
                     .map(|n| names.authorities[n]),
             };
+            if issuer.is_none() {
+                return Err(self.invalid(
+                    &format!("{f}.certificate"),
+                    &r.certificate,
+                    format!(
+                        "`{}` is a root authority: no CRL can revoke a trust anchor",
+                        r.certificate
+                    ),
+                ));
+            }
             if issuer != names.authorities.get(name).copied() {
                 return Err(self.invalid(
                     &format!("{f}.certificate"),
