@@ -624,3 +624,28 @@ fn errors_in_the_new_fields_point_at_file_line_and_field() {
     let e = load_error(&format!("{}at: next week\n", case("{ trust: [ca] }")));
     assert!(e.contains("at: ") && e.contains("is not a time"), "{e}");
 }
+
+#[test]
+fn the_committed_schema_includes_the_catalogue_fields() {
+    let committed = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schemas/lab.schema.json"),
+    )
+    .unwrap();
+    assert_eq!(
+        committed,
+        mtls_lab::schema_json(),
+        "regenerate with `cargo run -- schema > schemas/lab.schema.json`"
+    );
+    for field in [
+        "revokes",
+        "name_constraints",
+        "unknown_critical_extension",
+        "pin",
+        "ciphers",
+        "chain",
+        "revocation",
+        "\"at\"",
+    ] {
+        assert!(committed.contains(field), "{field}");
+    }
+}
