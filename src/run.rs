@@ -172,7 +172,7 @@ async fn run_lab_with(lab: &Lab, pki: Arc<pki::Pki>, started: Instant) -> LabRes
         if !lab.cases.iter().any(|c| c.server == i) {
             continue;
         }
-        let config = match tls::server_config(lab, &pki, s, lab.at) {
+        let config = match tls::server_config_at(lab, &pki, s, lab.at) {
             Ok(c) => c,
             Err(e) => return errored(lab, e.to_string(), started),
         };
@@ -246,11 +246,11 @@ async fn run_case(
 ) -> Result<Observed, String> {
     let clock = case.clock(lab);
     let config =
-        tls::client_config(pki, &case.client, &case.name, clock).map_err(|e| e.to_string())?;
+        tls::client_config_at(pki, &case.client, &case.name, clock).map_err(|e| e.to_string())?;
     // A case with its own clock needs the server to verify at that time too: a configuration for this connection only.
     let server_override = match case.at {
         Some(at) if Some(at) != lab.at => Some(
-            tls::server_config(lab, pki, &lab.servers[case.server], Some(at))
+            tls::server_config_at(lab, pki, &lab.servers[case.server], Some(at))
                 .map_err(|e| e.to_string())?,
         ),
         _ => None,

@@ -129,8 +129,17 @@ pub fn spki_sha256(der: &[u8]) -> Option<[u8; 32]> {
     digest.as_ref().try_into().ok()
 }
 
-/// The configuration of a built-in server, verifying at `at` (now when `None`).
+/// The configuration of a built-in server, verifying with the system clock.
 pub fn server_config(
+    lab: &Lab,
+    pki: &Pki,
+    server: &Server,
+) -> Result<Arc<ServerConfig>, TlsSetupError> {
+    server_config_at(lab, pki, server, None)
+}
+
+/// The configuration of a built-in server, verifying at `at` (the virtual clock; now when `None`).
+pub fn server_config_at(
     _lab: &Lab,
     pki: &Pki,
     server: &Server,
@@ -180,8 +189,17 @@ pub fn server_config(
     Ok(Arc::new(builder.with_cert_resolver(key)))
 }
 
-/// The configuration of a built-in client for one case, verifying at `at` (now when `None`).
+/// The configuration of a built-in client for one case, verifying with the system clock.
 pub fn client_config(
+    pki: &Pki,
+    client: &Client,
+    case: &str,
+) -> Result<Arc<ClientConfig>, TlsSetupError> {
+    client_config_at(pki, client, case, None)
+}
+
+/// The configuration of a built-in client for one case, verifying at `at` (the virtual clock; now when `None`).
+pub fn client_config_at(
     pki: &Pki,
     client: &Client,
     case: &str,

@@ -29,8 +29,11 @@ fn run_labs(files: &[&str]) -> Vec<LabResult> {
     runtime.block_on(mtls_lab::run::run_all(labs, 2))
 }
 
-/// (lab file, case name, the side that must reject and why; `None` = accepted).
-const VERDICTS: &[(&str, &str, Option<(Side, Reason)>)] = &[
+/// The side that must reject and why; `None` = accepted.
+type Expected = Option<(Side, Reason)>;
+
+/// (lab file, case name, expected verdict).
+const VERDICTS: &[(&str, &str, Expected)] = &[
     (
         "expired-both-ways.yaml",
         "the server rejects an expired client certificate",
