@@ -214,7 +214,7 @@ async fn run_case(pki: &pki::Pki, case: &crate::lab::Case, server: &RunningServe
     let started = Instant::now();
     let (socket, local) = client::bind_local().map_err(|e| format!("cannot bind a client socket on 127.0.0.1: {e}"))?;
     let verdict_rx = server.expect_connection(local);
-    let client_obs = client::run(socket, server.addr, config, &case.client.server_name).await;
+    let client_obs = client::run(socket, server.addr, config, &case.client.server_name, client::CLIENT_WAIT).await;
     // The server reports as soon as its handshake ends; bound the wait in case it never saw the connection.
     let never_connected = matches!(
         client_obs.failure,
