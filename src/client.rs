@@ -77,9 +77,15 @@ pub async fn run(
     };
     let name = match ServerName::try_from(server_name.to_string()) {
         Ok(n) => n,
-        Err(e) => return fail(obs, ClientFailure::Io(format!("server name `{server_name}`: {e}"))),
+        Err(e) => {
+            return fail(
+                obs,
+                ClientFailure::Io(format!("server name `{server_name}`: {e}")),
+            )
+        }
     };
-    let tls = match tokio::time::timeout(wait, TlsConnector::from(config).connect(name, tcp)).await {
+    let tls = match tokio::time::timeout(wait, TlsConnector::from(config).connect(name, tcp)).await
+    {
         Err(_) => return fail(obs, ClientFailure::Timeout("handshake")),
         Ok(Err(e)) => return fail(obs, io_failure(&e)),
         Ok(Ok(tls)) => tls,
@@ -92,14 +98,18 @@ pub async fn run(
         .and_then(|c| c.first())
         .and_then(|c| Identity::from_der(c));
 
-    let (mut sender, connection) = match hyper::client::conn::http1::handshake(TokioIo::new(tls)).await {
-        Ok(pair) => pair,
-        Err(e) => return fail(obs, hyper_failure(&e)),
-    };
+    let (mut sender, connection) =
+        match hyper::client::conn::http1::handshake(TokioIo::new(tls)).await {
+            Ok(pair) => pair,
+            Err(e) => return fail(obs, hyper_failure(&e)),
+        };
     let conn_task = tokio::spawn(connection);
     let request = hyper::Request::get("/")
         .header("host", server_name)
-        .header("user-agent", concat!("mtls-lab/", env!("CARGO_PKG_VERSION")))
+        .header(
+            "user-agent",
+            concat!("mtls-lab/", env!("CARGO_PKG_VERSION")),
+        )
         .body(Empty::<Bytes>::new());
     let request = match request {
         Ok(r) => r,
@@ -126,7 +136,9 @@ pub async fn run(
             // In TLS 1.3 the server's alert may surface in send_request or only in the connection task.
             let mut failure = hyper_failure(&e);
             if !matches!(failure, ClientFailure::Tls(_)) {
-                if let Ok(Ok(Err(conn_err))) = tokio::time::timeout(Duration::from_secs(2), conn_task).await {
+                if let Ok(Ok(Err(conn_err))) =
+                    tokio::time::timeout(Duration::from_secs(2), conn_task).await
+                {
                     if let f @ ClientFailure::Tls(_) = hyper_failure(&conn_err) {
                         failure = f;
                     }

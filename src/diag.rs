@@ -27,7 +27,12 @@ pub fn render(e: &LoadError) -> String {
         let (start, len) = underline(&text, pos.col, e.token.as_deref());
         let _ = writeln!(out, "{pad} |");
         let _ = writeln!(out, "{} | {}", pos.line, text.trim_end());
-        let _ = writeln!(out, "{pad} | {}{}", " ".repeat(start), "^".repeat(len.max(1)));
+        let _ = writeln!(
+            out,
+            "{pad} | {}{}",
+            " ".repeat(start),
+            "^".repeat(len.max(1))
+        );
     }
     if let Some(h) = &e.help {
         let _ = writeln!(out, "{pad} = help: {h}");
@@ -39,7 +44,10 @@ pub fn render(e: &LoadError) -> String {
 fn underline(text: &str, col: usize, token: Option<&str>) -> (usize, usize) {
     let start = col.saturating_sub(1).min(text.chars().count());
     if let Some(tok) = token.filter(|t| !t.is_empty()) {
-        let byte_start = text.char_indices().nth(start).map_or(text.len(), |(b, _)| b);
+        let byte_start = text
+            .char_indices()
+            .nth(start)
+            .map_or(text.len(), |(b, _)| b);
         if let Some(found) = text[byte_start..].find(tok) {
             let char_at = text[..byte_start + found].chars().count();
             return (char_at, tok.chars().count());
@@ -50,9 +58,7 @@ fn underline(text: &str, col: usize, token: Option<&str>) -> (usize, usize) {
     }
     // Underline the scalar at `col`: up to the next delimiter.
     let rest: String = text.chars().skip(start).collect();
-    let len = rest
-        .find([',', '}', ']', '#'])
-        .unwrap_or(rest.len());
+    let len = rest.find([',', '}', ']', '#']).unwrap_or(rest.len());
     (start, rest[..len].trim_end().chars().count().max(1))
 }
 
@@ -62,7 +68,10 @@ mod tests {
 
     #[test]
     fn underline_prefers_the_token() {
-        assert_eq!(underline("    client: { certificate: clinet }", 5, Some("clinet")), (27, 6));
+        assert_eq!(
+            underline("    client: { certificate: clinet }", 5, Some("clinet")),
+            (27, 6)
+        );
         assert_eq!(underline("  key: rsa1024", 8, None), (7, 7));
     }
 }

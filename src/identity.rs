@@ -37,8 +37,14 @@ impl Identity {
                     GeneralName::URI(u) => format!("uri:{u}"),
                     GeneralName::RFC822Name(e) => format!("email:{e}"),
                     GeneralName::IPAddress(bytes) => match bytes.len() {
-                        4 => format!("ip:{}", std::net::Ipv4Addr::from(<[u8; 4]>::try_from(*bytes).ok()?)),
-                        16 => format!("ip:{}", std::net::Ipv6Addr::from(<[u8; 16]>::try_from(*bytes).ok()?)),
+                        4 => format!(
+                            "ip:{}",
+                            std::net::Ipv4Addr::from(<[u8; 4]>::try_from(*bytes).ok()?)
+                        ),
+                        16 => format!(
+                            "ip:{}",
+                            std::net::Ipv6Addr::from(<[u8; 16]>::try_from(*bytes).ok()?)
+                        ),
                         _ => "ip:?".to_string(),
                     },
                     other => format!("{other}"),
@@ -47,8 +53,16 @@ impl Identity {
         }
         let identity = Identity {
             subject: subject.to_string(),
-            common_name: subject.iter_common_name().next().and_then(|a| a.as_str().ok()).map(str::to_string),
-            organization: subject.iter_organization().next().and_then(|a| a.as_str().ok()).map(str::to_string),
+            common_name: subject
+                .iter_common_name()
+                .next()
+                .and_then(|a| a.as_str().ok())
+                .map(str::to_string),
+            organization: subject
+                .iter_organization()
+                .next()
+                .and_then(|a| a.as_str().ok())
+                .map(str::to_string),
             unit: subject
                 .iter_organizational_unit()
                 .next()
@@ -89,7 +103,10 @@ pub fn mismatches(expected: &IdentitySpec, seen: Option<&Identity>) -> Vec<Strin
     };
     let mut out = Vec::new();
     if expected.none {
-        out.push(format!("expected no client certificate, the server saw {}", seen.short()));
+        out.push(format!(
+            "expected no client certificate, the server saw {}",
+            seen.short()
+        ));
     }
     for (field, want, got) in [
         ("CN", &expected.common_name, &seen.common_name),
@@ -100,15 +117,21 @@ pub fn mismatches(expected: &IdentitySpec, seen: Option<&Identity>) -> Vec<Strin
             if Some(w) != got.as_ref() {
                 out.push(format!(
                     "{field}: expected `{w}`, the server saw {}",
-                    got.as_ref().map_or("none".to_string(), |g| format!("`{g}`"))
+                    got.as_ref()
+                        .map_or("none".to_string(), |g| format!("`{g}`"))
                 ));
             }
         }
     }
     for s in &expected.san {
-        let canonical = San::parse(s).map(|s| s.to_string()).unwrap_or_else(|_| s.clone());
+        let canonical = San::parse(s)
+            .map(|s| s.to_string())
+            .unwrap_or_else(|_| s.clone());
         if !seen.san.contains(&canonical) {
-            out.push(format!("SAN `{canonical}` missing; the server saw [{}]", seen.san.join(", ")));
+            out.push(format!(
+                "SAN `{canonical}` missing; the server saw [{}]",
+                seen.san.join(", ")
+            ));
         }
     }
     out

@@ -201,7 +201,14 @@ pub struct LoadError {
 impl std::fmt::Display for LoadError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.pos {
-            Some(p) => write!(f, "{}:{}:{}: {}", self.file.display(), p.line, p.col, self.error),
+            Some(p) => write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file.display(),
+                p.line,
+                p.col,
+                self.error
+            ),
             None => write!(f, "{}: {}", self.file.display(), self.error),
         }
     }
@@ -228,7 +235,9 @@ pub fn load(path: &Path, now: OffsetDateTime) -> Result<Lab, LoadError> {
     }
     let bytes = std::fs::read(path).map_err(|e| bare(LabError::Read(e.to_string())))?;
     let text = match String::from_utf8(bytes) {
-        Ok(t) if t.contains('\0') => return Err(bare(LabError::NotText(t.find('\0').unwrap_or(0)))),
+        Ok(t) if t.contains('\0') => {
+            return Err(bare(LabError::NotText(t.find('\0').unwrap_or(0))))
+        }
         Ok(t) => t,
         Err(e) => return Err(bare(LabError::NotText(e.utf8_error().valid_up_to()))),
     };
@@ -296,7 +305,10 @@ pub fn parse(path: &Path, text: &str, now: OffsetDateTime) -> Result<Lab, LoadEr
 }
 
 /// Suggests the candidate closest to `found`, if any is close.
-pub fn did_you_mean<'a>(found: &str, candidates: impl Iterator<Item = &'a String>) -> Option<String> {
+pub fn did_you_mean<'a>(
+    found: &str,
+    candidates: impl Iterator<Item = &'a String>,
+) -> Option<String> {
     candidates
         .map(|c| (strsim::jaro_winkler(found, c), c))
         .filter(|(score, _)| *score > 0.8)
@@ -311,7 +323,13 @@ struct Validator<'a> {
 }
 
 impl Validator<'_> {
-    fn err(&self, field: &str, token: Option<&str>, error: LabError, help: Option<String>) -> LoadError {
+    fn err(
+        &self,
+        field: &str,
+        token: Option<&str>,
+        error: LabError,
+        help: Option<String>,
+    ) -> LoadError {
         LoadError {
             file: self.path.to_path_buf(),
             pos: Some(self.positions.value(field)),
@@ -359,7 +377,11 @@ impl Validator<'_> {
                 } else {
                     format!(
                         "defined {kind} names: {}",
-                        known.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                        known
+                            .iter()
+                            .map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     )
                 });
             }
@@ -445,7 +467,14 @@ impl Validator<'_> {
                     Some("case names identify results in reports; make each unique".into()),
                 ));
             }
-            cases.push(self.case(&field, c, &servers, &server_index, &authority_index, &certificate_index)?);
+            cases.push(self.case(
+                &field,
+                c,
+                &servers,
+                &server_index,
+                &authority_index,
+                &certificate_index,
+            )?);
         }
         if cases.is_empty() {
             return Err(self.invalid("cases", "cases", "the lab has no cases to run"));
@@ -462,11 +491,23 @@ impl Validator<'_> {
     }
 
     /// Orders authorities so that every issuer comes first, and rejects cycles and dangling issuers.
-    fn authorities(&self, specs: &BTreeMap<String, spec::AuthoritySpec>) -> Result<Vec<Authority>, LoadError> {
-        let names: HashMap<String, usize> = specs.keys().enumerate().map(|(i, n)| (n.clone(), i)).collect();
+    fn authorities(
+        &self,
+        specs: &BTreeMap<String, spec::AuthoritySpec>,
+    ) -> Result<Vec<Authority>, LoadError> {
+        let names: HashMap<String, usize> = specs
+            .keys()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), i))
+            .collect();
         for (name, a) in specs {
             if let Some(issuer) = &a.issuer {
-                self.resolve(&format!("authorities.{name}.issuer"), issuer, "authority", &names)?;
+                self.resolve(
+                    &format!("authorities.{name}.issuer"),
+                    issuer,
+                    "authority",
+                    &names,
+                )?;
             }
         }
         let mut ordered: Vec<Authority> = Vec::new();
@@ -509,7 +550,10 @@ impl Validator<'_> {
                 let mut chain = vec![start.clone()];
                 let mut cur = start.clone();
                 loop {
-                    let next = specs[&cur].issuer.clone().expect("unplaced authorities have issuers");
+                    let next = specs[&cur]
+                        .issuer
+                        .clone()
+                        .expect("unplaced authorities have issuers");
                     if let Some(at) = chain.iter().position(|n| *n == next) {
                         let mut cycle: Vec<String> = chain[at..].to_vec();
                         cycle.push(next.clone());
@@ -517,7 +561,10 @@ impl Validator<'_> {
                             &format!("authorities.{next}.issuer"),
                             specs[&next].issuer.as_deref(),
                             LabError::IssuerCycle(cycle.join(" -> ")),
-                            Some("a root authority has no `issuer`; remove it from one of these".into()),
+                            Some(
+                                "a root authority has no `issuer`; remove it from one of these"
+                                    .into(),
+                            ),
                         ));
                     }
                     chain.push(next.clone());
@@ -531,12 +578,27 @@ impl Validator<'_> {
     fn subject(&self, field: &str, s: &Subject) -> Result<(), LoadError> {
         if let Some(c) = &s.country {
             if c.len() != 2 || !c.chars().all(|ch| ch.is_ascii_alphabetic()) {
-                return Err(self.invalid(&format!("{field}.subject.C"), c, "a country is two letters, e.g. `US`"));
+                return Err(self.invalid(
+                    &format!("{field}.subject.C"),
+                    c,
+                    "a country is two letters, e.g. `US`",
+                ));
             }
         }
-        let all = [&s.country, &s.state, &s.locality, &s.organization, &s.unit, &s.common_name];
+        let all = [
+            &s.country,
+            &s.state,
+            &s.locality,
+            &s.organization,
+            &s.unit,
+            &s.common_name,
+        ];
         if all.iter().all(|f| f.is_none()) {
-            return Err(self.invalid(&format!("{field}.subject"), "subject", "a subject needs at least one field, e.g. `CN`"));
+            return Err(self.invalid(
+                &format!("{field}.subject"),
+                "subject",
+                "a subject needs at least one field, e.g. `CN`",
+            ));
         }
         Ok(())
     }
@@ -548,9 +610,15 @@ impl Validator<'_> {
         authorities: &HashMap<String, usize>,
     ) -> Result<Certificate, LoadError> {
         let field = format!("certificates.{name}");
-        let issuer = self.resolve(&format!("{field}.issuer"), &c.issuer, "authority", authorities)?;
+        let issuer = self.resolve(
+            &format!("{field}.issuer"),
+            &c.issuer,
+            "authority",
+            authorities,
+        )?;
         self.subject(&field, &c.subject)?;
-        let (not_before, not_after) = self.validity(&field, c.valid.as_ref(), Duration::days(90))?;
+        let (not_before, not_after) =
+            self.validity(&field, c.valid.as_ref(), Duration::days(90))?;
         let default_san = || {
             c.subject
                 .common_name
@@ -628,8 +696,18 @@ impl Validator<'_> {
         certificates: &HashMap<String, usize>,
     ) -> Result<Server, LoadError> {
         let field = format!("servers.{name}");
-        let certificate = self.resolve(&format!("{field}.certificate"), &s.certificate, "certificate", certificates)?;
-        let trust = self.names(&format!("{field}.trust"), &s.trust, "authority", authorities)?;
+        let certificate = self.resolve(
+            &format!("{field}.certificate"),
+            &s.certificate,
+            "certificate",
+            certificates,
+        )?;
+        let trust = self.names(
+            &format!("{field}.trust"),
+            &s.trust,
+            "authority",
+            authorities,
+        )?;
         let client_auth = s.client_auth.unwrap_or(ClientAuth::Required);
         if client_auth != ClientAuth::None && trust.is_empty() {
             return Err(self.err(
@@ -654,7 +732,11 @@ impl Validator<'_> {
         })
     }
 
-    fn versions(&self, field: &str, v: Option<&[TlsVersion]>) -> Result<Vec<TlsVersion>, LoadError> {
+    fn versions(
+        &self,
+        field: &str,
+        v: Option<&[TlsVersion]>,
+    ) -> Result<Vec<TlsVersion>, LoadError> {
         match v {
             None => Ok(vec![TlsVersion::Tls13, TlsVersion::Tls12]),
             Some([]) => Err(self.invalid(field, "[]", "list at least one TLS version")),
@@ -703,11 +785,22 @@ impl Validator<'_> {
         };
         let cf = format!("{field}.client");
         let certificate = match &c.client.certificate {
-            Some(n) => Some(self.resolve(&format!("{cf}.certificate"), n, "certificate", certificates)?),
+            Some(n) => {
+                Some(self.resolve(&format!("{cf}.certificate"), n, "certificate", certificates)?)
+            }
             None => None,
         };
-        let trust = self.names(&format!("{cf}.trust"), &c.client.trust, "authority", authorities)?;
-        let server_name = c.client.server_name.clone().unwrap_or_else(|| "localhost".into());
+        let trust = self.names(
+            &format!("{cf}.trust"),
+            &c.client.trust,
+            "authority",
+            authorities,
+        )?;
+        let server_name = c
+            .client
+            .server_name
+            .clone()
+            .unwrap_or_else(|| "localhost".into());
         if rustls::pki_types::ServerName::try_from(server_name.as_str()).is_err() {
             return Err(self.invalid(
                 &format!("{cf}.server_name"),
@@ -768,7 +861,12 @@ impl Validator<'_> {
                     ));
                 }
                 if let Some(s) = &server_saw {
-                    if s.none && (s.common_name.is_some() || s.organization.is_some() || s.unit.is_some() || !s.san.is_empty()) {
+                    if s.none
+                        && (s.common_name.is_some()
+                            || s.organization.is_some()
+                            || s.unit.is_some()
+                            || !s.san.is_empty())
+                    {
                         return Err(self.invalid(
                             &format!("{field}.server_saw.none"),
                             "none",
@@ -776,26 +874,50 @@ impl Validator<'_> {
                         ));
                     }
                     for (i, san) in s.san.iter().enumerate() {
-                        San::parse(san).map_err(|why| self.invalid(&format!("{field}.server_saw.san[{i}]"), san, why))?;
+                        San::parse(san).map_err(|why| {
+                            self.invalid(&format!("{field}.server_saw.san[{i}]"), san, why)
+                        })?;
                     }
                 }
                 Ok(Expectation::Accepted { server_saw, status })
             }
             Outcome::Rejected => {
                 if server_saw.is_some() || status.is_some() {
-                    let f = if server_saw.is_some() { "server_saw" } else { "status" };
+                    let f = if server_saw.is_some() {
+                        "server_saw"
+                    } else {
+                        "status"
+                    };
                     return Err(self.invalid(
                         &format!("{field}.{f}"),
                         f,
                         "`server_saw` and `status` describe an accepted connection; this case expects a rejection",
                     ));
                 }
-                let help = Some("a rejection names both: `by: server|client` and `reason: CODE`".to_string());
+                let help = Some(
+                    "a rejection names both: `by: server|client` and `reason: CODE`".to_string(),
+                );
                 let by = by.ok_or_else(|| {
-                    self.err(field, None, LabError::Invalid { field: format!("{field}.by"), why: "missing: which side rejects?".into() }, help.clone())
+                    self.err(
+                        field,
+                        None,
+                        LabError::Invalid {
+                            field: format!("{field}.by"),
+                            why: "missing: which side rejects?".into(),
+                        },
+                        help.clone(),
+                    )
                 })?;
                 let reason = reason.ok_or_else(|| {
-                    self.err(field, None, LabError::Invalid { field: format!("{field}.reason"), why: "missing: why is the handshake rejected?".into() }, help.clone())
+                    self.err(
+                        field,
+                        None,
+                        LabError::Invalid {
+                            field: format!("{field}.reason"),
+                            why: "missing: why is the handshake rejected?".into(),
+                        },
+                        help.clone(),
+                    )
                 })?;
                 Ok(Expectation::Rejected { by, reason })
             }
@@ -809,7 +931,9 @@ pub fn parse_time(s: &str, now: OffsetDateTime) -> Result<OffsetDateTime, String
     if let Ok(abs) = OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339) {
         return Ok(abs);
     }
-    if let Ok(date) = time::Date::parse(t, time::macros::format_description!("[year]-[month]-[day]")) {
+    if let Ok(date) =
+        time::Date::parse(t, time::macros::format_description!("[year]-[month]-[day]"))
+    {
         return Ok(date.midnight().assume_utc());
     }
     let (sign, rest) = match t.as_bytes().first() {
@@ -817,9 +941,13 @@ pub fn parse_time(s: &str, now: OffsetDateTime) -> Result<OffsetDateTime, String
         Some(b'+') => (1, &t[1..]),
         _ => (1, t),
     };
-    let split = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+    let split = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
     let (digits, unit) = rest.split_at(split);
-    let why = || format!("`{s}` is not a time: use an offset such as `-1d`, `+365d`, `12h` (units s, m, h, d, w) or an RFC 3339 time such as `2030-01-01T00:00:00Z`");
+    let why = || {
+        format!("`{s}` is not a time: use an offset such as `-1d`, `+365d`, `12h` (units s, m, h, d, w) or an RFC 3339 time such as `2030-01-01T00:00:00Z`")
+    };
     let n: i64 = digits.parse().map_err(|_| why())?;
     if n > 100 * 366 * 24 * 3600 {
         return Err(format!("`{s}` is too far away"));
@@ -832,7 +960,8 @@ pub fn parse_time(s: &str, now: OffsetDateTime) -> Result<OffsetDateTime, String
         "w" => Duration::weeks(n),
         _ => return Err(why()),
     };
-    now.checked_add(d * sign).ok_or_else(|| format!("`{s}` is too far away"))
+    now.checked_add(d * sign)
+        .ok_or_else(|| format!("`{s}` is too far away"))
 }
 
 #[cfg(test)]
@@ -842,10 +971,22 @@ mod tests {
     #[test]
     fn times_parse_as_offsets_and_absolutes() {
         let now = time::macros::datetime!(2026-01-01 00:00 UTC);
-        assert_eq!(parse_time("-1d", now).unwrap(), time::macros::datetime!(2025-12-31 00:00 UTC));
-        assert_eq!(parse_time("+365d", now).unwrap(), time::macros::datetime!(2027-01-01 00:00 UTC));
-        assert_eq!(parse_time("12h", now).unwrap(), time::macros::datetime!(2026-01-01 12:00 UTC));
-        assert_eq!(parse_time("2030-01-01", now).unwrap(), time::macros::datetime!(2030-01-01 00:00 UTC));
+        assert_eq!(
+            parse_time("-1d", now).unwrap(),
+            time::macros::datetime!(2025-12-31 00:00 UTC)
+        );
+        assert_eq!(
+            parse_time("+365d", now).unwrap(),
+            time::macros::datetime!(2027-01-01 00:00 UTC)
+        );
+        assert_eq!(
+            parse_time("12h", now).unwrap(),
+            time::macros::datetime!(2026-01-01 12:00 UTC)
+        );
+        assert_eq!(
+            parse_time("2030-01-01", now).unwrap(),
+            time::macros::datetime!(2030-01-01 00:00 UTC)
+        );
         assert_eq!(
             parse_time("2030-01-01T10:00:00Z", now).unwrap(),
             time::macros::datetime!(2030-01-01 10:00 UTC)
@@ -856,9 +997,18 @@ mod tests {
 
     #[test]
     fn sans_parse_with_and_without_prefix() {
-        assert_eq!(San::parse("dns:localhost").unwrap(), San::Dns("localhost".into()));
-        assert_eq!(San::parse("127.0.0.1").unwrap(), San::Ip("127.0.0.1".parse().unwrap()));
-        assert_eq!(San::parse("ip:::1").unwrap(), San::Ip("::1".parse().unwrap()));
+        assert_eq!(
+            San::parse("dns:localhost").unwrap(),
+            San::Dns("localhost".into())
+        );
+        assert_eq!(
+            San::parse("127.0.0.1").unwrap(),
+            San::Ip("127.0.0.1".parse().unwrap())
+        );
+        assert_eq!(
+            San::parse("ip:::1").unwrap(),
+            San::Ip("::1".parse().unwrap())
+        );
         assert!(San::parse("ip:localhost").is_err());
         assert!(San::parse("dns:bad name").is_err());
     }

@@ -23,7 +23,9 @@ pub mod yaml;
 /// The JSON Schema of the lab format (draft-07), as committed in `schemas/lab.schema.json`.
 pub fn schema_json() -> String {
     let settings = schemars::generate::SchemaSettings::draft07();
-    let schema = settings.into_generator().into_root_schema_for::<spec::LabFile>();
+    let schema = settings
+        .into_generator()
+        .into_root_schema_for::<spec::LabFile>();
     let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
     text.push('\n');
     text

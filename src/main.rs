@@ -20,7 +20,11 @@ mod exit {
 }
 
 #[derive(Parser)]
-#[command(name = "mtls-lab", version, about = "Run declarative mutual-TLS labs with real rustls handshakes")]
+#[command(
+    name = "mtls-lab",
+    version,
+    about = "Run declarative mutual-TLS labs with real rustls handshakes"
+)]
 struct Cli {
     /// More detail on stderr (-v: per case, -vv: handshakes); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -83,9 +87,13 @@ fn lab_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     for p in paths {
         if p.is_dir() {
             let before = out.len();
-            collect_dir(p, &mut out).map_err(|e| format!("{}: cannot read directory: {e}", p.display()))?;
+            collect_dir(p, &mut out)
+                .map_err(|e| format!("{}: cannot read directory: {e}", p.display()))?;
             if out.len() == before {
-                return Err(format!("{}: no *.yaml lab files in this directory", p.display()));
+                return Err(format!(
+                    "{}: no *.yaml lab files in this directory",
+                    p.display()
+                ));
             }
         } else {
             out.push(p.clone());
@@ -95,7 +103,9 @@ fn lab_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
 }
 
 fn collect_dir(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
     entries.sort();
     for p in entries {
         if p.is_dir() {
@@ -132,7 +142,10 @@ fn run_command(paths: &[PathBuf], report_json: Option<&Path>, jobs: Option<usize
         return exit::INPUT;
     }
     let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -153,7 +166,10 @@ fn run_command(paths: &[PathBuf], report_json: Option<&Path>, jobs: Option<usize
     };
     if let Some(path) = report_json {
         if let Err(e) = report::write_atomic(path, &report::json(&results)) {
-            eprintln!("error: cannot write the JSON report {}: {e}", path.display());
+            eprintln!(
+                "error: cannot write the JSON report {}: {e}",
+                path.display()
+            );
             code = exit::RUN;
         }
     }

@@ -89,7 +89,10 @@ pub fn build(lab: &Lab) -> Result<Pki, PkiError> {
             Some(i) => {
                 params.use_authority_key_identifier_extension = true;
                 let cert = params.signed_by(&key, &issuers[i]).map_err(issue)?;
-                (cert, authorities[i].chain_without_root(&lab.authorities[i].issuer))
+                (
+                    cert,
+                    authorities[i].chain_without_root(&lab.authorities[i].issuer),
+                )
             }
         };
         authorities.push(issued(&a.name, cert, &key, intermediates));
@@ -111,7 +114,10 @@ pub fn build(lab: &Lab) -> Result<Pki, PkiError> {
                 source: e,
             })?;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        if matches!(c.key, KeyType::Rsa2048 | KeyType::Rsa3072 | KeyType::Rsa4096) {
+        if matches!(
+            c.key,
+            KeyType::Rsa2048 | KeyType::Rsa3072 | KeyType::Rsa4096
+        ) {
             params.key_usages.push(KeyUsagePurpose::KeyEncipherment);
         }
         params.extended_key_usages = match c.usage {
@@ -129,7 +135,8 @@ pub fn build(lab: &Lab) -> Result<Pki, PkiError> {
                 name: c.name.clone(),
                 source: e,
             })?;
-        let intermediates = authorities[c.issuer].chain_without_root(&lab.authorities[c.issuer].issuer);
+        let intermediates =
+            authorities[c.issuer].chain_without_root(&lab.authorities[c.issuer].issuer);
         certificates.push(issued(&c.name, cert, &key, intermediates));
     }
     Ok(Pki {
@@ -148,7 +155,12 @@ impl Issued {
     }
 }
 
-fn issued(name: &str, cert: rcgen::Certificate, key: &KeyPair, intermediates: Vec<CertificateDer<'static>>) -> Issued {
+fn issued(
+    name: &str,
+    cert: rcgen::Certificate,
+    key: &KeyPair,
+    intermediates: Vec<CertificateDer<'static>>,
+) -> Issued {
     Issued {
         name: name.to_string(),
         der: cert.der().clone(),
@@ -230,8 +242,11 @@ fn generate_key(key: KeyType) -> Result<KeyPair, rcgen::Error> {
 
 /// Generates the keys on all cores; RSA keys dominate, so they are spread first.
 fn generate_keys(wanted: &[(String, KeyType)]) -> Result<Vec<KeyPair>, PkiError> {
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(wanted.len().max(1));
-    let mut slots: Vec<Option<Result<KeyPair, rcgen::Error>>> = (0..wanted.len()).map(|_| None).collect();
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(wanted.len().max(1));
+    let mut slots: Vec<Option<Result<KeyPair, rcgen::Error>>> =
+        (0..wanted.len()).map(|_| None).collect();
     let next = std::sync::atomic::AtomicUsize::new(0);
     let results = std::sync::Mutex::new(&mut slots);
     std::thread::scope(|scope| {

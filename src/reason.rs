@@ -139,7 +139,11 @@ pub struct PinMismatch {
 
 impl fmt::Display for PinMismatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "server public key sha256/{} is not pinned", self.presented)
+        write!(
+            f,
+            "server public key sha256/{} is not pinned",
+            self.presented
+        )
     }
 }
 
@@ -341,6 +345,12 @@ mod tests {
         let e = TlsError::InvalidCertificate(CertificateError::Other(rustls::OtherError(
             std::sync::Arc::new(webpki::Error::CaUsedAsEndEntity),
         )));
-        assert!(matches!(classify(&e), Verdict::Rejected { reason: Reason::CaUsedAsLeaf, .. }));
+        assert!(matches!(
+            classify(&e),
+            Verdict::Rejected {
+                reason: Reason::CaUsedAsLeaf,
+                ..
+            }
+        ));
     }
 }

@@ -121,7 +121,11 @@ pub fn console(results: &[LabResult]) -> String {
     }
     let t = totals(results);
     if t.errors > 0 {
-        let _ = writeln!(out, "{} case(s) could not run (counted as failed)", t.errors);
+        let _ = writeln!(
+            out,
+            "{} case(s) could not run (counted as failed)",
+            t.errors
+        );
     }
     let _ = writeln!(out, "{} passed, {} failed", t.passed, t.failed + t.errors);
     out
@@ -189,13 +193,15 @@ fn expected_json(e: &Expectation) -> JsonExpected<'_> {
             outcome: Outcome::Accepted,
             by: None,
             reason: None,
-            server_saw: server_saw.as_ref().map(|s: &IdentitySpec| JsonIdentitySpec {
-                common_name: s.common_name.as_deref(),
-                organization: s.organization.as_deref(),
-                unit: s.unit.as_deref(),
-                san: &s.san,
-                none: s.none,
-            }),
+            server_saw: server_saw
+                .as_ref()
+                .map(|s: &IdentitySpec| JsonIdentitySpec {
+                    common_name: s.common_name.as_deref(),
+                    organization: s.organization.as_deref(),
+                    unit: s.unit.as_deref(),
+                    san: &s.san,
+                    none: s.none,
+                }),
             status: *status,
         },
         Expectation::Rejected { by, reason } => JsonExpected {
@@ -237,7 +243,8 @@ pub fn json(results: &[LabResult]) -> String {
             })
             .collect(),
     };
-    let mut s = serde_json::to_string_pretty(&report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    let mut s =
+        serde_json::to_string_pretty(&report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     s.push('\n');
     s
 }
@@ -248,7 +255,10 @@ pub fn write_atomic(path: &Path, contents: &str) -> std::io::Result<()> {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => std::path::PathBuf::from("."),
     };
-    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
     std::fs::write(&tmp, contents)?;
     std::fs::rename(&tmp, path).inspect_err(|_| {

@@ -40,12 +40,19 @@ pub struct CaseContext {
 }
 
 impl CaseContext {
-    pub fn of(lab: &Lab, case: &crate::lab::Case, verification_time: time::OffsetDateTime) -> CaseContext {
+    pub fn of(
+        lab: &Lab,
+        case: &crate::lab::Case,
+        verification_time: time::OffsetDateTime,
+    ) -> CaseContext {
         let authority = |i: &usize| lab.authorities[*i].name.clone();
         let server = &lab.servers[case.server];
         CaseContext {
             server: server.name.clone(),
-            client_certificate: case.client.certificate.map(|i| lab.certificates[i].name.clone()),
+            client_certificate: case
+                .client
+                .certificate
+                .map(|i| lab.certificates[i].name.clone()),
             server_certificate: lab.certificates[server.certificate].name.clone(),
             client_trusts: case.client.trust.iter().map(authority).collect(),
             server_trusts: server.trust.iter().map(authority).collect(),
@@ -181,7 +188,11 @@ pub async fn run_lab(lab: &Lab) -> LabResult {
                     name: case.name.clone(),
                     line: case.line,
                     context,
-                    status: if messages.is_empty() { Status::Passed } else { Status::Failed },
+                    status: if messages.is_empty() {
+                        Status::Passed
+                    } else {
+                        Status::Failed
+                    },
                     expected: case.expect.clone(),
                     observed: Some(observed),
                     messages,
@@ -209,12 +220,24 @@ pub async fn run_lab(lab: &Lab) -> LabResult {
     }
 }
 
-async fn run_case(pki: &pki::Pki, case: &crate::lab::Case, server: &RunningServer) -> Result<Observed, String> {
+async fn run_case(
+    pki: &pki::Pki,
+    case: &crate::lab::Case,
+    server: &RunningServer,
+) -> Result<Observed, String> {
     let config = tls::client_config(pki, &case.client, &case.name).map_err(|e| e.to_string())?;
     let started = Instant::now();
-    let (socket, local) = client::bind_local().map_err(|e| format!("cannot bind a client socket on 127.0.0.1: {e}"))?;
+    let (socket, local) = client::bind_local()
+        .map_err(|e| format!("cannot bind a client socket on 127.0.0.1: {e}"))?;
     let verdict_rx = server.expect_connection(local);
-    let client_obs = client::run(socket, server.addr, config, &case.client.server_name, client::CLIENT_WAIT).await;
+    let client_obs = client::run(
+        socket,
+        server.addr,
+        config,
+        &case.client.server_name,
+        client::CLIENT_WAIT,
+    )
+    .await;
     // The server reports as soon as its handshake ends; bound the wait in case it never saw the connection.
     let never_connected = matches!(
         client_obs.failure,

@@ -305,7 +305,8 @@ impl<'de> Deserialize<'de> for Expect {
                 Outcome::deserialize(de::value::StrDeserializer::<E>::new(v)).map(Expect::Short)
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Expect, A::Error> {
-                ExpectFull::deserialize(de::value::MapAccessDeserializer::new(map)).map(Expect::Full)
+                ExpectFull::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(Expect::Full)
             }
         }
         d.deserialize_any(V)

@@ -39,14 +39,21 @@ fn roots(pki: &Pki, trust: &[usize], who: &str) -> Result<RootCertStore, TlsSetu
             .add(pki.authorities[i].der.clone())
             .map_err(|e| TlsSetupError {
                 who: who.to_string(),
-                message: format!("authority `{}` is not a usable trust anchor: {e}", pki.authorities[i].name),
+                message: format!(
+                    "authority `{}` is not a usable trust anchor: {e}",
+                    pki.authorities[i].name
+                ),
             })?;
     }
     Ok(store)
 }
 
 /// The configuration of a built-in server.
-pub fn server_config(_lab: &Lab, pki: &Pki, server: &Server) -> Result<Arc<ServerConfig>, TlsSetupError> {
+pub fn server_config(
+    _lab: &Lab,
+    pki: &Pki,
+    server: &Server,
+) -> Result<Arc<ServerConfig>, TlsSetupError> {
     let who = format!("server `{}`", server.name);
     let fail = |message: String| TlsSetupError {
         who: who.clone(),
@@ -77,7 +84,11 @@ pub fn server_config(_lab: &Lab, pki: &Pki, server: &Server) -> Result<Arc<Serve
 }
 
 /// The configuration of a built-in client for one case.
-pub fn client_config(pki: &Pki, client: &Client, case: &str) -> Result<Arc<ClientConfig>, TlsSetupError> {
+pub fn client_config(
+    pki: &Pki,
+    client: &Client,
+    case: &str,
+) -> Result<Arc<ClientConfig>, TlsSetupError> {
     let who = format!("the client of case `{case}`");
     let fail = |message: String| TlsSetupError {
         who: who.clone(),

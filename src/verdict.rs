@@ -73,7 +73,11 @@ fn received_alert(e: &rustls::Error) -> Option<String> {
 }
 
 /// Combines the server's verdict (`None`: it never reported one) and the client's observation.
-pub fn observe(server: Option<&ServerVerdict>, client: &ClientObservation, duration_ms: u64) -> Observed {
+pub fn observe(
+    server: Option<&ServerVerdict>,
+    client: &ClientObservation,
+    duration_ms: u64,
+) -> Observed {
     let mut o = Observed {
         outcome: Outcome::Rejected,
         by: None,
@@ -117,8 +121,14 @@ pub fn observe(server: Option<&ServerVerdict>, client: &ClientObservation, durat
         }
     }
     // 3. Both sides completed and the server answered.
-    if let (Some(ServerVerdict::Accepted { client: seen, version }), None, Some(_)) =
-        (server, &client.failure, client.status)
+    if let (
+        Some(ServerVerdict::Accepted {
+            client: seen,
+            version,
+        }),
+        None,
+        Some(_),
+    ) = (server, &client.failure, client.status)
     {
         o.outcome = Outcome::Accepted;
         o.server_saw = seen.clone();
@@ -129,12 +139,21 @@ pub fn observe(server: Option<&ServerVerdict>, client: &ClientObservation, durat
     o.by = Some(Side::Client);
     let (reason, detail) = match (&client.failure, server) {
         (Some(ClientFailure::Refused(m)), _) => (Reason::ConnectionRefused, m.clone()),
-        (Some(ClientFailure::Timeout(stage)), _) => (Reason::Timeout, format!("no answer within the {stage} wait")),
-        (_, Some(ServerVerdict::Timeout)) => (Reason::Timeout, "the server's handshake wait ran out".into()),
+        (Some(ClientFailure::Timeout(stage)), _) => (
+            Reason::Timeout,
+            format!("no answer within the {stage} wait"),
+        ),
+        (_, Some(ServerVerdict::Timeout)) => (
+            Reason::Timeout,
+            "the server's handshake wait ran out".into(),
+        ),
         (Some(ClientFailure::Tls(e)), _) => {
             // The client received an alert but the server reported no local rejection.
             o.alert = received_alert(e);
-            (Reason::HandshakeFailure, format!("client: {e}; the server reported no verdict"))
+            (
+                Reason::HandshakeFailure,
+                format!("client: {e}; the server reported no verdict"),
+            )
         }
         (Some(ClientFailure::Io(m)), _) => (Reason::ConnectionClosed, m.clone()),
         (None, _) => (
@@ -153,7 +172,10 @@ pub fn judge(expected: &Expectation, observed: &Observed) -> Vec<String> {
     match expected {
         Expectation::Accepted { server_saw, status } => {
             if observed.outcome != Outcome::Accepted {
-                out.push(format!("expected accepted, observed {}", observed.summary()));
+                out.push(format!(
+                    "expected accepted, observed {}",
+                    observed.summary()
+                ));
                 return out;
             }
             if let Some(spec) = server_saw {
@@ -163,7 +185,9 @@ pub fn judge(expected: &Expectation, observed: &Observed) -> Vec<String> {
                 if observed.http_status != Some(*want) {
                     out.push(format!(
                         "HTTP status: expected {want}, observed {}",
-                        observed.http_status.map_or("none".into(), |s| s.to_string())
+                        observed
+                            .http_status
+                            .map_or("none".into(), |s| s.to_string())
                     ));
                 }
             }

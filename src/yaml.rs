@@ -42,7 +42,13 @@ impl Positions {
             }
             match p.rfind(['.', '[']) {
                 Some(i) => p = &p[..i],
-                None => return self.values.get("").copied().unwrap_or(Pos { line: 1, col: 1 }),
+                None => {
+                    return self
+                        .values
+                        .get("")
+                        .copied()
+                        .unwrap_or(Pos { line: 1, col: 1 })
+                }
             }
         }
     }
@@ -205,7 +211,10 @@ impl MarkedEventReceiver for Indexer {
     fn on_event(&mut self, ev: Event, mark: Marker) {
         let pos = to_pos(mark);
         match ev {
-            Event::Scalar(..) | Event::Alias(_) | Event::MappingStart(..) | Event::SequenceStart(..) => {
+            Event::Scalar(..)
+            | Event::Alias(_)
+            | Event::MappingStart(..)
+            | Event::SequenceStart(..) => {
                 let Some(path) = self.node_path(&ev, pos) else {
                     return;
                 };
@@ -236,7 +245,9 @@ fn index(src: &str) -> Result<Positions, YamlError> {
         if let Err(se) = serde_yaml::from_str::<serde_yaml::Value>(src) {
             if let Some(l) = se.location() {
                 let text = se.to_string();
-                let msg = text.rfind(" at line ").map_or(text.clone(), |i| text[..i].to_string());
+                let msg = text
+                    .rfind(" at line ")
+                    .map_or(text.clone(), |i| text[..i].to_string());
                 return Err(YamlError {
                     pos: Pos {
                         line: l.line(),
@@ -267,7 +278,10 @@ mod tests {
         let p = index(src).unwrap();
         assert_eq!(p.key("cases"), Pos { line: 2, col: 1 });
         assert_eq!(p.value("cases[0].name"), Pos { line: 3, col: 11 });
-        assert_eq!(p.value("cases[0].client.certificate"), Pos { line: 4, col: 28 });
+        assert_eq!(
+            p.value("cases[0].client.certificate"),
+            Pos { line: 4, col: 28 }
+        );
         assert_eq!(p.value("cases[0].client.missing"), Pos { line: 4, col: 13 });
     }
 
@@ -281,7 +295,8 @@ mod tests {
     #[test]
     fn unknown_names_are_extracted() {
         let (found, expected) =
-            unknown_name("unknown field `certficate`, expected one of `certificate`, `trust`").unwrap();
+            unknown_name("unknown field `certficate`, expected one of `certificate`, `trust`")
+                .unwrap();
         assert_eq!(found, "certficate");
         assert_eq!(expected, vec!["certificate", "trust"]);
     }

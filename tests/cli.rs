@@ -14,7 +14,12 @@ fn root() -> PathBuf {
 }
 
 fn run_in(dir: &Path, args: &[&str]) -> Output {
-    bin().current_dir(dir).args(args).env_remove("RUST_LOG").output().expect("run mtls-lab")
+    bin()
+        .current_dir(dir)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run mtls-lab")
 }
 
 /// Compares `actual` with the golden file, or rewrites it under UPDATE_GOLDEN=1.
@@ -23,8 +28,12 @@ fn golden(path: &Path, actual: &str) {
         std::fs::write(path, actual).unwrap();
         return;
     }
-    let expected = std::fs::read_to_string(path)
-        .unwrap_or_else(|_| panic!("missing golden file {} (run with UPDATE_GOLDEN=1)", path.display()));
+    let expected = std::fs::read_to_string(path).unwrap_or_else(|_| {
+        panic!(
+            "missing golden file {} (run with UPDATE_GOLDEN=1)",
+            path.display()
+        )
+    });
     assert_eq!(actual, expected, "output differs from {}", path.display());
 }
 
@@ -32,17 +41,28 @@ fn golden(path: &Path, actual: &str) {
 fn every_lab_in_labs_passes() {
     let out = run_in(&root(), &["run", "labs"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "stdout:\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let last = stdout.lines().last().unwrap_or_default();
     assert!(last.ends_with(" passed, 0 failed"), "{last}");
-    assert!(!stdout.contains("FAIL") && !stdout.contains("ERROR"), "{stdout}");
+    assert!(
+        !stdout.contains("FAIL") && !stdout.contains("ERROR"),
+        "{stdout}"
+    );
 }
 
 #[test]
 fn seed_lab_output_is_golden() {
     let out = run_in(&root(), &["run", "labs/seed-mtls.yaml"]);
     assert_eq!(out.status.code(), Some(0));
-    golden(&root().join("tests/golden/run/seed-mtls.stdout"), &String::from_utf8_lossy(&out.stdout));
+    golden(
+        &root().join("tests/golden/run/seed-mtls.stdout"),
+        &String::from_utf8_lossy(&out.stdout),
+    );
 }
 
 #[test]
@@ -50,7 +70,10 @@ fn a_failed_case_shows_expected_observed_file_and_line_and_exits_1() {
     let dir = root().join("tests/golden/run");
     let out = run_in(&dir, &["run", "wrong-reason.yaml"]);
     assert_eq!(out.status.code(), Some(1));
-    golden(&dir.join("wrong-reason.stdout"), &String::from_utf8_lossy(&out.stdout));
+    golden(
+        &dir.join("wrong-reason.stdout"),
+        &String::from_utf8_lossy(&out.stdout),
+    );
 }
 
 #[test]
@@ -62,16 +85,28 @@ fn every_bad_input_exits_2_with_a_golden_message() {
         .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
         .collect();
     inputs.sort();
-    assert!(inputs.len() >= 15, "expected the bad-input corpus, found {}", inputs.len());
+    assert!(
+        inputs.len() >= 15,
+        "expected the bad-input corpus, found {}",
+        inputs.len()
+    );
     for input in inputs {
         let name = input.file_name().unwrap().to_str().unwrap();
         let started = std::time::Instant::now();
         let out = run_in(&dir, &["run", name]);
         assert!(started.elapsed().as_secs() < 20, "{name} took too long");
-        assert_eq!(out.status.code(), Some(2), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(out.stdout.is_empty(), "{name}: nothing may run");
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains(name), "{name}: the message must name the file:\n{stderr}");
+        assert!(
+            stderr.contains(name),
+            "{name}: the message must name the file:\n{stderr}"
+        );
         golden(&input.with_extension("stderr"), &stderr);
     }
 }
@@ -81,7 +116,10 @@ fn a_missing_file_exits_2() {
     let out = run_in(&root(), &["run", "labs/no-such-lab.yaml"]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("labs/no-such-lab.yaml") && stderr.contains("cannot read"), "{stderr}");
+    assert!(
+        stderr.contains("labs/no-such-lab.yaml") && stderr.contains("cannot read"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -94,7 +132,14 @@ fn a_directory_without_labs_exits_2() {
 
 #[test]
 fn one_bad_lab_stops_the_whole_run() {
-    let out = run_in(&root(), &["run", "labs/seed-mtls.yaml", "tests/golden/bad/dangling-reference.yaml"]);
+    let out = run_in(
+        &root(),
+        &[
+            "run",
+            "labs/seed-mtls.yaml",
+            "tests/golden/bad/dangling-reference.yaml",
+        ],
+    );
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
 }
@@ -103,9 +148,18 @@ fn one_bad_lab_stops_the_whole_run() {
 fn json_report_has_the_documented_fields() {
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.json");
-    let out = run_in(&root(), &["run", "labs/seed-mtls.yaml", "--report-json", report.to_str().unwrap()]);
+    let out = run_in(
+        &root(),
+        &[
+            "run",
+            "labs/seed-mtls.yaml",
+            "--report-json",
+            report.to_str().unwrap(),
+        ],
+    );
     assert_eq!(out.status.code(), Some(0));
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     let lab = &json["labs"][0];
     assert_eq!(lab["file"], "labs/seed-mtls.yaml");
     let cases = lab["cases"].as_array().unwrap();
@@ -117,7 +171,10 @@ fn json_report_has_the_documented_fields() {
     assert_eq!(accepted["observed"]["outcome"], "accepted");
     assert_eq!(accepted["observed"]["server_saw"]["CN"], "labclient");
     assert_eq!(accepted["observed"]["client_saw"]["CN"], "localhost");
-    assert!(accepted["observed"]["tls_version"].as_str().unwrap().starts_with("TLSv1."));
+    assert!(accepted["observed"]["tls_version"]
+        .as_str()
+        .unwrap()
+        .starts_with("TLSv1."));
     assert!(accepted["observed"]["duration_ms"].is_u64());
     assert_eq!(accepted["client_certificate"], "client");
     assert_eq!(accepted["server_certificate"], "server");
@@ -130,12 +187,23 @@ fn json_report_has_the_documented_fields() {
     assert_eq!(rejected["observed"]["alert_sent"], "certificate_required");
     assert!(rejected["client_certificate"].is_null());
     let text = std::fs::read_to_string(&report).unwrap();
-    assert!(!text.contains("PRIVATE KEY"), "a report must never contain a private key");
+    assert!(
+        !text.contains("PRIVATE KEY"),
+        "a report must never contain a private key"
+    );
 }
 
 #[test]
 fn an_unwritable_report_exits_3() {
-    let out = run_in(&root(), &["run", "labs/seed-mtls.yaml", "--report-json", "/nonexistent-dir/report.json"]);
+    let out = run_in(
+        &root(),
+        &[
+            "run",
+            "labs/seed-mtls.yaml",
+            "--report-json",
+            "/nonexistent-dir/report.json",
+        ],
+    );
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write the JSON report"));
 }
@@ -174,5 +242,8 @@ fn every_schema_property_has_a_description() {
     }
     let mut missing = Vec::new();
     walk(&schema, "", &mut missing);
-    assert!(missing.is_empty(), "properties without a description: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "properties without a description: {missing:?}"
+    );
 }

@@ -46,8 +46,18 @@ fn unknown_issuer_from_both_sides() {
     expect: { outcome: rejected, by: client, reason: unknown_issuer }
 "#,
     ));
-    assert_rejected(&r, "server does not know the client's CA", Side::Server, Reason::UnknownIssuer);
-    assert_rejected(&r, "client does not know the server's CA", Side::Client, Reason::UnknownIssuer);
+    assert_rejected(
+        &r,
+        "server does not know the client's CA",
+        Side::Server,
+        Reason::UnknownIssuer,
+    );
+    assert_rejected(
+        &r,
+        "client does not know the server's CA",
+        Side::Client,
+        Reason::UnknownIssuer,
+    );
 }
 
 #[test]
@@ -72,8 +82,18 @@ fn bad_signature_from_a_rogue_ca_with_the_trusted_name() {
         "certificates:",
         "  rogue: { subject: { O: Test Lab, CN: Test Lab CA } }\ncertificates:",
     ));
-    assert_rejected(&r, "server rejects a client signed by the rogue", Side::Server, Reason::BadSignature);
-    assert_rejected(&r, "client rejects a server signed by the rogue", Side::Client, Reason::BadSignature);
+    assert_rejected(
+        &r,
+        "server rejects a client signed by the rogue",
+        Side::Server,
+        Reason::BadSignature,
+    );
+    assert_rejected(
+        &r,
+        "client rejects a server signed by the rogue",
+        Side::Client,
+        Reason::BadSignature,
+    );
 }
 
 #[test]
@@ -105,9 +125,19 @@ fn expired_and_not_yet_valid_from_both_sides() {
 "#,
     ));
     assert_rejected(&r, "expired client", Side::Server, Reason::Expired);
-    assert_rejected(&r, "not yet valid client", Side::Server, Reason::NotYetValid);
+    assert_rejected(
+        &r,
+        "not yet valid client",
+        Side::Server,
+        Reason::NotYetValid,
+    );
     assert_rejected(&r, "expired server", Side::Client, Reason::Expired);
-    assert_rejected(&r, "not yet valid server", Side::Client, Reason::NotYetValid);
+    assert_rejected(
+        &r,
+        "not yet valid server",
+        Side::Client,
+        Reason::NotYetValid,
+    );
 }
 
 #[test]
@@ -150,8 +180,18 @@ fn wrong_purpose_from_both_sides() {
     expect: { outcome: rejected, by: client, reason: wrong_purpose }
 "#,
     ));
-    assert_rejected(&r, "client presents a server-only certificate", Side::Server, Reason::WrongPurpose);
-    assert_rejected(&r, "server presents a client-only certificate", Side::Client, Reason::WrongPurpose);
+    assert_rejected(
+        &r,
+        "client presents a server-only certificate",
+        Side::Server,
+        Reason::WrongPurpose,
+    );
+    assert_rejected(
+        &r,
+        "server presents a client-only certificate",
+        Side::Client,
+        Reason::WrongPurpose,
+    );
 }
 
 #[test]
@@ -174,8 +214,18 @@ fn protocol_version_when_versions_do_not_overlap() {
     expect: accepted
 "#,
     ));
-    assert_rejected(&r, "tls12 client, tls13 server", Side::Server, Reason::ProtocolVersion);
-    assert_rejected(&r, "tls13 client, tls12 server", Side::Server, Reason::ProtocolVersion);
+    assert_rejected(
+        &r,
+        "tls12 client, tls13 server",
+        Side::Server,
+        Reason::ProtocolVersion,
+    );
+    assert_rejected(
+        &r,
+        "tls13 client, tls12 server",
+        Side::Server,
+        Reason::ProtocolVersion,
+    );
     assert_accepted(&r, "tls12 both");
     let o = common::case(&r, "tls12 both").observed.clone().unwrap();
     assert_eq!(o.tls_version.as_deref(), Some("TLSv1.2"));
@@ -205,7 +255,10 @@ fn accepted_checks_the_identity_the_server_saw() {
     assert_accepted(&r, "optional auth, no certificate");
     let wrong = common::case(&r, "wrong identity");
     assert_eq!(wrong.status, mtls_lab::run::Status::Failed);
-    assert_eq!(wrong.messages, vec!["CN: expected `bob`, the server saw `alice`".to_string()]);
+    assert_eq!(
+        wrong.messages,
+        vec!["CN: expected `bob`, the server saw `alice`".to_string()]
+    );
 }
 
 #[test]

@@ -28,7 +28,10 @@ cases:
 "#;
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 /// Runs the built-in client of the lab's only case against `addr`, with a short wait.
@@ -41,14 +44,22 @@ async fn client_against(addr: std::net::SocketAddr, wait: Duration) -> ClientObs
 }
 
 fn assert_transport(o: &Observed, reason: Reason) {
-    assert_eq!((o.outcome, o.by, o.reason), (Outcome::Rejected, Some(Side::Client), Some(reason)), "{o:#?}");
+    assert_eq!(
+        (o.outcome, o.by, o.reason),
+        (Outcome::Rejected, Some(Side::Client), Some(reason)),
+        "{o:#?}"
+    );
 }
 
 #[test]
 fn connection_refused_when_nothing_listens() {
     runtime().block_on(async {
         // Bind then drop a listener: its port is free and refuses connections.
-        let addr = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+        let addr = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap()
+            .local_addr()
+            .unwrap();
         let obs = client_against(addr, Duration::from_secs(5)).await;
         assert_transport(&observe(None, &obs, 0), Reason::ConnectionRefused);
     });
@@ -80,7 +91,10 @@ fn timeout_when_the_peer_never_answers() {
         });
         let started = std::time::Instant::now();
         let obs = client_against(addr, Duration::from_millis(500)).await;
-        assert!(started.elapsed() < Duration::from_secs(10), "the wait was not bounded");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the wait was not bounded"
+        );
         assert_transport(&observe(None, &obs, 0), Reason::Timeout);
         hold.abort();
     });
@@ -97,8 +111,10 @@ fn handshake_failure_when_no_cipher_suite_is_shared() {
                 ..rustls::crypto::aws_lc_rs::default_provider()
             })
         };
-        let server_provider = only(rustls::crypto::aws_lc_rs::cipher_suite::TLS13_AES_128_GCM_SHA256);
-        let client_provider = only(rustls::crypto::aws_lc_rs::cipher_suite::TLS13_CHACHA20_POLY1305_SHA256);
+        let server_provider =
+            only(rustls::crypto::aws_lc_rs::cipher_suite::TLS13_AES_128_GCM_SHA256);
+        let client_provider =
+            only(rustls::crypto::aws_lc_rs::cipher_suite::TLS13_CHACHA20_POLY1305_SHA256);
         let cert = &pki.certificates[0];
         let server_config = rustls::ServerConfig::builder_with_provider(server_provider)
             .with_protocol_versions(&[&rustls::version::TLS13])
@@ -113,13 +129,29 @@ fn handshake_failure_when_no_cipher_suite_is_shared() {
             .unwrap()
             .with_root_certificates(roots)
             .with_no_client_auth();
-        let server = RunningServer::start("web", Arc::new(server_config)).await.unwrap();
+        let server = RunningServer::start("web", Arc::new(server_config))
+            .await
+            .unwrap();
         let (socket, local) = client::bind_local().unwrap();
         let verdict = server.expect_connection(local);
-        let obs = client::run(socket, server.addr, Arc::new(client_config), "localhost", Duration::from_secs(5)).await;
-        let verdict = tokio::time::timeout(Duration::from_secs(5), verdict).await.unwrap().unwrap();
+        let obs = client::run(
+            socket,
+            server.addr,
+            Arc::new(client_config),
+            "localhost",
+            Duration::from_secs(5),
+        )
+        .await;
+        let verdict = tokio::time::timeout(Duration::from_secs(5), verdict)
+            .await
+            .unwrap()
+            .unwrap();
         let o = observe(Some(&verdict), &obs, 0);
-        assert_eq!((o.by, o.reason), (Some(Side::Server), Some(Reason::HandshakeFailure)), "{o:#?}");
+        assert_eq!(
+            (o.by, o.reason),
+            (Some(Side::Server), Some(Reason::HandshakeFailure)),
+            "{o:#?}"
+        );
         assert_eq!(o.alert.as_deref(), Some("handshake_failure"));
     });
 }

@@ -10,7 +10,11 @@ use mtls_lab::spec::{Outcome, Side};
 
 /// Validates lab text as if it came from `inline.yaml`.
 pub fn lab(yaml: &str) -> Lab {
-    match lab::parse(Path::new("inline.yaml"), yaml, time::OffsetDateTime::now_utc()) {
+    match lab::parse(
+        Path::new("inline.yaml"),
+        yaml,
+        time::OffsetDateTime::now_utc(),
+    ) {
         Ok(l) => l,
         Err(e) => panic!("lab does not validate:\n{}", mtls_lab::diag::render(&e)),
     }
@@ -36,7 +40,10 @@ pub fn case<'a>(r: &'a LabResult, name: &str) -> &'a CaseResult {
 /// Asserts the case was rejected by `by` for `reason`, as observed (not merely as expected), and passed.
 pub fn assert_rejected(r: &LabResult, name: &str, by: Side, reason: Reason) {
     let c = case(r, name);
-    let o = c.observed.as_ref().unwrap_or_else(|| panic!("{name}: not run: {:?}", c.messages));
+    let o = c
+        .observed
+        .as_ref()
+        .unwrap_or_else(|| panic!("{name}: not run: {:?}", c.messages));
     assert_eq!(
         (o.outcome, o.by, o.reason),
         (Outcome::Rejected, Some(by), Some(reason)),
@@ -48,7 +55,10 @@ pub fn assert_rejected(r: &LabResult, name: &str, by: Side, reason: Reason) {
 /// Asserts the case was accepted (observed) and passed.
 pub fn assert_accepted(r: &LabResult, name: &str) {
     let c = case(r, name);
-    let o = c.observed.as_ref().unwrap_or_else(|| panic!("{name}: not run: {:?}", c.messages));
+    let o = c
+        .observed
+        .as_ref()
+        .unwrap_or_else(|| panic!("{name}: not run: {:?}", c.messages));
     assert_eq!(o.outcome, Outcome::Accepted, "{name}: observed {o:#?}");
     assert_eq!(c.status, Status::Passed, "{name}: {:?}", c.messages);
 }
