@@ -6,6 +6,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod check;
 pub mod client;
 pub mod diag;
 pub mod identity;
@@ -14,8 +15,10 @@ pub mod pki;
 pub mod reason;
 pub mod report;
 pub mod run;
+pub mod select;
 pub mod server;
 pub mod spec;
+pub mod starter;
 pub mod tls;
 pub mod verdict;
 pub mod yaml;
