@@ -9,6 +9,7 @@
 pub mod check;
 pub mod client;
 pub mod diag;
+pub mod explain;
 pub mod identity;
 pub mod lab;
 pub mod pki;
