@@ -43,9 +43,8 @@ enum Command {
         paths: Vec<PathBuf>,
         #[command(flatten)]
         selection: Selection,
-        /// Write a JSON report to FILE.
-        #[arg(long, value_name = "FILE")]
-        report_json: Option<PathBuf>,
+        #[command(flatten)]
+        reports: Reports,
         /// Labs run at the same time (default: the number of cores; 1 runs them one after another).
         #[arg(long, short = 'j', value_name = "N")]
         jobs: Option<usize>,
@@ -87,6 +86,44 @@ enum Command {
     },
     /// Print the JSON Schema of the lab format.
     Schema,
+}
+
+/// Report files; each is written even when the run errors, and replaced atomically.
+#[derive(clap::Args)]
+struct Reports {
+    /// Write the JSON report to FILE.
+    #[arg(long, value_name = "FILE")]
+    report_json: Option<PathBuf>,
+    /// Write a JUnit XML report to FILE (one testsuite per lab, one testcase per case).
+    #[arg(long, value_name = "FILE")]
+    report_junit: Option<PathBuf>,
+    /// Write a TAP version 14 report to FILE.
+    #[arg(long, value_name = "FILE")]
+    report_tap: Option<PathBuf>,
+}
+
+impl Reports {
+    /// Writes every requested report; false if one could not be written.
+    fn write(&self, results: &[run::LabResult]) -> bool {
+        let wanted: [(&Option<PathBuf>, &str, fn(&[run::LabResult]) -> String); 3] = [
+            (&self.report_json, "JSON", report::json),
+            (&self.report_junit, "JUnit", report::junit),
+            (&self.report_tap, "TAP", report::tap),
+        ];
+        let mut ok = true;
+        for (path, kind, render) in wanted {
+            if let Some(path) = path {
+                if let Err(e) = report::write_atomic(path, &render(results)) {
+                    eprintln!(
+                        "error: cannot write the {kind} report {}: {e}",
+                        path.display()
+                    );
+                    ok = false;
+                }
+            }
+        }
+        ok
+    }
 }
 
 #[derive(clap::Args)]
@@ -137,14 +174,14 @@ fn main() -> ExitCode {
         Command::Run {
             paths,
             selection,
-            report_json,
+            reports,
             jobs,
             fail_fast,
             color,
         } => run_command(
             &paths,
             &selection,
-            report_json.as_deref(),
+            &reports,
             jobs,
             fail_fast,
             color.enabled(),
@@ -296,7 +333,7 @@ fn paint_diagnostic(color: bool, text: &str) -> String {
 fn run_command(
     paths: &[PathBuf],
     selection: &Selection,
-    report_json: Option<&Path>,
+    reports: &Reports,
     jobs: Option<usize>,
     fail_fast: bool,
     color: bool,
@@ -355,14 +392,8 @@ fn run_command(
             exit::OK
         }
     };
-    if let Some(path) = report_json {
-        if let Err(e) = report::write_atomic(path, &report::json(&results)) {
-            eprintln!(
-                "error: cannot write the JSON report {}: {e}",
-                path.display()
-            );
-            code = exit::RUN;
-        }
+    if !reports.write(&results) {
+        code = exit::RUN;
     }
     code
 }

@@ -1,4 +1,11 @@
-//! Output of a run: one console line per case with the details of failures, the summary line, and the JSON report.
+//! Output of a run: one console line per case with the details of failures, the summary line, and the JSON report;
+//! the CI formats live in submodules.
+
+mod junit;
+mod tap;
+
+pub use junit::junit;
+pub use tap::tap;
 
 use std::fmt::Write as _;
 use std::path::Path;
