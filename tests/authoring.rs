@@ -1,35 +1,13 @@
 //! Authoring tools as users run them: `check`, `init`, `list`, `--filter`, `--partition`, `--fail-fast`.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
-use std::process::{Command, Output};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod common;
 
-fn mtls(dir: &std::path::Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mtls-lab"))
-        .current_dir(dir)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run mtls-lab")
-}
+use common::{golden, mtls, root};
 
-fn stdout(o: &Output) -> String {
+fn stdout(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn golden(path: &std::path::Path, actual: &str) {
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(path)
-        .unwrap_or_else(|_| panic!("missing golden {}", path.display()));
-    assert_eq!(actual, expected, "differs from {}", path.display());
 }
 
 #[test]

@@ -2,44 +2,15 @@
 //!
 //! Golden files live in `tests/golden/`; `UPDATE_GOLDEN=1 cargo test --test cli` rewrites them.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_mtls-lab"))
-}
+mod common;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn run_in(dir: &Path, args: &[&str]) -> Output {
-    bin()
-        .current_dir(dir)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run mtls-lab")
-}
-
-/// Compares `actual` with the golden file, or rewrites it under UPDATE_GOLDEN=1.
-fn golden(path: &Path, actual: &str) {
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(path).unwrap_or_else(|_| {
-        panic!(
-            "missing golden file {} (run with UPDATE_GOLDEN=1)",
-            path.display()
-        )
-    });
-    assert_eq!(actual, expected, "output differs from {}", path.display());
-}
+use common::{golden, mtls, root};
 
 #[test]
 fn every_lab_in_labs_passes() {
-    let out = run_in(&root(), &["run", "labs"]);
+    let out = mtls(&root(), &["run", "labs"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         out.status.code(),
@@ -57,7 +28,7 @@ fn every_lab_in_labs_passes() {
 
 #[test]
 fn seed_lab_output_is_golden() {
-    let out = run_in(&root(), &["run", "labs/seed-mtls.yaml"]);
+    let out = mtls(&root(), &["run", "labs/seed-mtls.yaml"]);
     assert_eq!(out.status.code(), Some(0));
     golden(
         &root().join("tests/golden/run/seed-mtls.stdout"),
@@ -68,7 +39,7 @@ fn seed_lab_output_is_golden() {
 #[test]
 fn a_failed_case_shows_expected_observed_file_and_line_and_exits_1() {
     let dir = root().join("tests/golden/run");
-    let out = run_in(&dir, &["run", "wrong-reason.yaml"]);
+    let out = mtls(&dir, &["run", "wrong-reason.yaml"]);
     assert_eq!(out.status.code(), Some(1));
     golden(
         &dir.join("wrong-reason.stdout"),
@@ -93,7 +64,7 @@ fn every_bad_input_exits_2_with_a_golden_message() {
     for input in inputs {
         let name = input.file_name().unwrap().to_str().unwrap();
         let started = std::time::Instant::now();
-        let out = run_in(&dir, &["run", name]);
+        let out = mtls(&dir, &["run", name]);
         assert!(started.elapsed().as_secs() < 20, "{name} took too long");
         assert_eq!(
             out.status.code(),
@@ -113,7 +84,7 @@ fn every_bad_input_exits_2_with_a_golden_message() {
 
 #[test]
 fn a_missing_file_exits_2() {
-    let out = run_in(&root(), &["run", "labs/no-such-lab.yaml"]);
+    let out = mtls(&root(), &["run", "labs/no-such-lab.yaml"]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -125,14 +96,14 @@ fn a_missing_file_exits_2() {
 #[test]
 fn a_directory_without_labs_exits_2() {
     let dir = tempfile::tempdir().unwrap();
-    let out = run_in(dir.path(), &["run", "."]);
+    let out = mtls(dir.path(), &["run", "."]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no *.yaml lab files"));
 }
 
 #[test]
 fn one_bad_lab_stops_the_whole_run() {
-    let out = run_in(
+    let out = mtls(
         &root(),
         &[
             "run",
@@ -148,7 +119,7 @@ fn one_bad_lab_stops_the_whole_run() {
 fn json_report_has_the_documented_fields() {
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.json");
-    let out = run_in(
+    let out = mtls(
         &root(),
         &[
             "run",
@@ -195,7 +166,7 @@ fn json_report_has_the_documented_fields() {
 
 #[test]
 fn an_unwritable_report_exits_3() {
-    let out = run_in(
+    let out = mtls(
         &root(),
         &[
             "run",
@@ -216,7 +187,7 @@ fn committed_schema_matches_the_code() {
         mtls_lab::schema_json(),
         "schemas/lab.schema.json is stale: run `cargo run -- schema > schemas/lab.schema.json`"
     );
-    let out = bin().arg("schema").output().unwrap();
+    let out = mtls(&root(), &["schema"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), committed);
 }
 
