@@ -16,7 +16,7 @@ use crate::identity::Identity;
 use crate::reason::find_tls_error;
 use crate::server::version_name;
 
-/// How long the client waits for TCP connect, the handshake, and the response.
+/// How long the client waits, by default, for TCP connect, the handshake, and the response.
 pub const CLIENT_WAIT: Duration = Duration::from_secs(10);
 
 /// Where the client stopped, when it did not get a response.
@@ -53,18 +53,21 @@ pub fn bind_local() -> std::io::Result<(TcpSocket, SocketAddr)> {
 }
 
 /// Connects with `config`, verifies `server_name`, sends `GET /` and reads the response.
+///
+/// Each of the three stages (connect, handshake, response) may take up to `wait`.
 pub async fn run(
     socket: TcpSocket,
     addr: SocketAddr,
     config: Arc<ClientConfig>,
     server_name: &str,
+    wait: Duration,
 ) -> ClientObservation {
     let mut obs = ClientObservation::default();
     let fail = |mut obs: ClientObservation, f: ClientFailure| {
         obs.failure = Some(f);
         obs
     };
-    let tcp = match tokio::time::timeout(CLIENT_WAIT, socket.connect(addr)).await {
+    let tcp = match tokio::time::timeout(wait, socket.connect(addr)).await {
         Err(_) => return fail(obs, ClientFailure::Timeout("connect")),
         Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
             return fail(obs, ClientFailure::Refused(format!("{addr}: {e}")))
@@ -81,8 +84,7 @@ pub async fn run(
             )
         }
     };
-    let tls = match tokio::time::timeout(CLIENT_WAIT, TlsConnector::from(config).connect(name, tcp))
-        .await
+    let tls = match tokio::time::timeout(wait, TlsConnector::from(config).connect(name, tcp)).await
     {
         Err(_) => return fail(obs, ClientFailure::Timeout("handshake")),
         Ok(Err(e)) => return fail(obs, io_failure(&e)),
@@ -119,7 +121,7 @@ pub async fn run(
         let body = response.into_body().collect().await?.to_bytes();
         Ok::<_, hyper::Error>((status, body))
     };
-    match tokio::time::timeout(CLIENT_WAIT, exchange).await {
+    match tokio::time::timeout(wait, exchange).await {
         Err(_) => {
             conn_task.abort();
             fail(obs, ClientFailure::Timeout("response"))

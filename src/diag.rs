@@ -4,27 +4,62 @@ use std::fmt::Write;
 
 use crate::lab::LoadError;
 
-/// The full multi-line rendering of `e`, without colour.
+/// How serious a diagnostic is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// Anything that points into a lab file.
+#[derive(Debug, Clone)]
+pub struct Diagnostic<'a> {
+    pub severity: Severity,
+    pub file: &'a std::path::Path,
+    pub pos: Option<crate::yaml::Pos>,
+    pub message: String,
+    pub token: Option<&'a str>,
+    pub help: Option<&'a str>,
+    pub source: Option<&'a str>,
+}
+
+/// The full multi-line rendering of a load error, without colour.
 pub fn render(e: &LoadError) -> String {
-    let mut out = format!("error: {}\n", e.error);
-    let file = e.file.display();
-    let Some(pos) = e.pos else {
+    render_diagnostic(&Diagnostic {
+        severity: Severity::Error,
+        file: &e.file,
+        pos: e.pos,
+        message: e.error.to_string(),
+        token: e.token.as_deref(),
+        help: e.help.as_deref(),
+        source: e.source.as_deref(),
+    })
+}
+
+/// Renders any diagnostic like rustc.
+pub fn render_diagnostic(d: &Diagnostic) -> String {
+    let label = match d.severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    };
+    let mut out = format!("{label}: {}\n", d.message);
+    let file = d.file.display();
+    let Some(pos) = d.pos else {
         let _ = writeln!(out, "  --> {file}");
-        if let Some(h) = &e.help {
+        if let Some(h) = &d.help {
             let _ = writeln!(out, "   = help: {h}");
         }
         return out;
     };
-    let line_text = e
+    let line_text = d
         .source
-        .as_deref()
         .and_then(|s| s.lines().nth(pos.line.saturating_sub(1)))
         .map(|l| l.replace('\t', " "));
     let gutter = pos.line.to_string().len();
     let pad = " ".repeat(gutter);
     let _ = writeln!(out, "{pad}--> {file}:{}:{}", pos.line, pos.col);
     if let Some(text) = line_text {
-        let (start, len) = underline(&text, pos.col, e.token.as_deref());
+        let (start, len) = underline(&text, pos.col, d.token);
         let _ = writeln!(out, "{pad} |");
         let _ = writeln!(out, "{} | {}", pos.line, text.trim_end());
         let _ = writeln!(
@@ -34,7 +69,7 @@ pub fn render(e: &LoadError) -> String {
             "^".repeat(len.max(1))
         );
     }
-    if let Some(h) = &e.help {
+    if let Some(h) = &d.help {
         let _ = writeln!(out, "{pad} = help: {h}");
     }
     out

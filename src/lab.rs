@@ -485,6 +485,14 @@ impl Validator<'_> {
         }
     }
 
+    /// An error about a mapping key itself (a name), pointing at the key.
+    fn key_err(&self, field: &str, token: &str, error: LabError) -> LoadError {
+        LoadError {
+            pos: Some(self.positions.key(field)),
+            ..self.err(field, Some(token), error, None)
+        }
+    }
+
     fn invalid(&self, field: &str, token: &str, why: impl Into<String>) -> LoadError {
         self.err(
             field,
@@ -541,11 +549,10 @@ impl Validator<'_> {
         }
         for name in file.certificates.keys() {
             if file.authorities.contains_key(name) {
-                return Err(self.err(
+                return Err(self.key_err(
                     &format!("certificates.{name}"),
-                    Some(name),
+                    name,
                     LabError::DuplicateName { name: name.clone() },
-                    None,
                 ));
             }
         }
@@ -561,10 +568,14 @@ impl Validator<'_> {
                         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
                     || name.starts_with('.')
                 {
-                    return Err(self.invalid(
-                        &format!("{kind}.{name}"),
+                    let field = format!("{kind}.{name}");
+                    return Err(self.key_err(
+                        &field,
                         name,
-                        "names may use letters, digits, `-`, `_` and `.` (they become directory and file names)",
+                        LabError::Invalid {
+                            field: field.clone(),
+                            why: "names may use letters, digits, `-`, `_` and `.` (they become directory and file names)".into(),
+                        },
                     ));
                 }
             }

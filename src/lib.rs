@@ -6,8 +6,10 @@
 
 #![forbid(unsafe_code)]
 
+pub mod check;
 pub mod client;
 pub mod diag;
+pub mod explain;
 pub mod export;
 pub mod identity;
 pub mod lab;
@@ -15,8 +17,10 @@ pub mod pki;
 pub mod reason;
 pub mod report;
 pub mod run;
+pub mod select;
 pub mod server;
 pub mod spec;
+pub mod starter;
 pub mod tls;
 pub mod verdict;
 pub mod yaml;

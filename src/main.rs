@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use mtls_lab::{diag, lab, report, run};
+use mtls_lab::select::{self, Filter, Partition};
+use mtls_lab::{check, diag, lab, report, run};
 
 /// Exit codes, documented in the README.
 mod exit {
@@ -40,12 +41,48 @@ enum Command {
         /// Lab files or directories.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
-        /// Write a JSON report to FILE.
-        #[arg(long, value_name = "FILE")]
-        report_json: Option<PathBuf>,
-        /// Labs run at the same time (default: the number of cores).
+        #[command(flatten)]
+        selection: Selection,
+        #[command(flatten)]
+        reports: Reports,
+        /// Labs run at the same time (default: the number of cores; 1 runs them one after another).
         #[arg(long, short = 'j', value_name = "N")]
         jobs: Option<usize>,
+        /// Stop after the first lab with a failed case; the labs not run are reported as not run.
+        #[arg(long)]
+        fail_fast: bool,
+        /// Colour: auto (on a terminal, unless NO_COLOR is set), always, never.
+        #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+        color: ColorChoice,
+    },
+    /// Validate labs (syntax, schema, references, semantics) without generating keys or opening sockets.
+    Check {
+        /// Lab files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Treat warnings as errors (exit 2).
+        #[arg(long)]
+        deny_warnings: bool,
+        /// Colour: auto, always, never.
+        #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+        color: ColorChoice,
+    },
+    /// List the cases that `run` would run, after filtering and partitioning.
+    List {
+        /// Lab files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        selection: Selection,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+        format: ListFormat,
+    },
+    /// Write a starter lab NAME.yaml (default `my-lab`) that passes as written.
+    Init {
+        /// The lab's name; the file is NAME.yaml in the current directory.
+        #[arg(default_value = "my-lab")]
+        name: String,
     },
     /// Print the JSON Schema of the lab format.
     Schema,
@@ -62,19 +99,115 @@ enum Command {
     },
 }
 
+/// Report files; each is written even when the run errors, and replaced atomically.
+#[derive(clap::Args)]
+struct Reports {
+    /// Write the JSON report to FILE.
+    #[arg(long, value_name = "FILE")]
+    report_json: Option<PathBuf>,
+    /// Write a JUnit XML report to FILE (one testsuite per lab, one testcase per case).
+    #[arg(long, value_name = "FILE")]
+    report_junit: Option<PathBuf>,
+    /// Write a TAP version 14 report to FILE.
+    #[arg(long, value_name = "FILE")]
+    report_tap: Option<PathBuf>,
+}
+
+impl Reports {
+    /// Writes every requested report; false if one could not be written.
+    fn write(&self, results: &[run::LabResult]) -> bool {
+        let wanted: [(&Option<PathBuf>, &str, fn(&[run::LabResult]) -> String); 3] = [
+            (&self.report_json, "JSON", report::json),
+            (&self.report_junit, "JUnit", report::junit),
+            (&self.report_tap, "TAP", report::tap),
+        ];
+        let mut ok = true;
+        for (path, kind, render) in wanted {
+            if let Some(path) = path {
+                if let Err(e) = report::write_atomic(path, &render(results)) {
+                    eprintln!(
+                        "error: cannot write the {kind} report {}: {e}",
+                        path.display()
+                    );
+                    ok = false;
+                }
+            }
+        }
+        ok
+    }
+}
+
+#[derive(clap::Args)]
+struct Selection {
+    /// Run only cases whose name (or lab name) contains TEXT, or matches a glob with * and ?; repeatable (any may match).
+    #[arg(long, value_name = "TEXT|GLOB")]
+    filter: Vec<String>,
+    /// Run only the M-th of N disjoint slices of the selected cases, e.g. slice:1/4 (for CI sharding).
+    #[arg(long, value_name = "slice:M/N")]
+    partition: Option<Partition>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    fn enabled(self) -> bool {
+        use std::io::IsTerminal;
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                    && std::io::stdout().is_terminal()
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ListFormat {
+    Text,
+    Json,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.verbose);
     ExitCode::from(match cli.command {
         Command::Schema => {
-            print!("{}", mtls_lab::schema_json());
+            emit(&mtls_lab::schema_json());
             exit::OK
         }
         Command::Run {
             paths,
-            report_json,
+            selection,
+            reports,
             jobs,
-        } => run_command(&paths, report_json.as_deref(), jobs),
+            fail_fast,
+            color,
+        } => run_command(
+            &paths,
+            &selection,
+            &reports,
+            jobs,
+            fail_fast,
+            color.enabled(),
+        ),
+        Command::Check {
+            paths,
+            deny_warnings,
+            color,
+        } => check_command(&paths, deny_warnings, color.enabled()),
+        Command::List {
+            paths,
+            selection,
+            format,
+        } => list_command(&paths, &selection, format),
+        Command::Init { name } => init_command(&name),
         Command::Pki { lab, out, force } => pki_command(&lab, &out, force),
     })
 }
@@ -108,6 +241,12 @@ fn pki_command(path: &Path, out: &Path, force: bool) -> u8 {
             exit::RUN
         }
     }
+}
+
+/// Writes to stdout; a closed pipe (`mtls-lab list | head`) ends output quietly instead of panicking.
+fn emit(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
 fn init_tracing(verbose: u8) {
@@ -160,15 +299,15 @@ fn collect_dir(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-fn run_command(paths: &[PathBuf], report_json: Option<&Path>, jobs: Option<usize>) -> u8 {
+/// Loads every lab; on any invalid one prints every diagnostic and returns `None` (exit 2).
+fn load_all(paths: &[PathBuf], now: time::OffsetDateTime, color: bool) -> Option<Vec<lab::Lab>> {
     let files = match lab_files(paths) {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("error: {e}");
-            return exit::INPUT;
+            eprintln!("{}", paint(color, RED, &format!("error: {e}")));
+            return None;
         }
     };
-    let now = time::OffsetDateTime::now_utc();
     let mut labs = Vec::new();
     let mut bad = 0;
     for f in &files {
@@ -176,12 +315,79 @@ fn run_command(paths: &[PathBuf], report_json: Option<&Path>, jobs: Option<usize
             Ok(l) => labs.push(l),
             Err(e) => {
                 bad += 1;
-                eprint!("{}", diag::render(&e));
+                eprint!("{}", paint_diagnostic(color, &diag::render(&e)));
             }
         }
     }
     if bad > 0 {
         eprintln!("{bad} lab file(s) invalid; nothing was run");
+        return None;
+    }
+    Some(labs)
+}
+
+fn selected(labs: Vec<lab::Lab>, selection: &Selection) -> Vec<lab::Lab> {
+    let filters: Vec<Filter> = selection.filter.iter().map(|f| Filter::parse(f)).collect();
+    select::select(labs, &filters, selection.partition)
+}
+
+const RED: &str = "\x1b[31m";
+const GREEN: &str = "\x1b[32m";
+const YELLOW: &str = "\x1b[33m";
+
+fn paint(color: bool, code: &str, text: &str) -> String {
+    if color {
+        format!("{code}{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
+}
+
+/// Colours the status word of each result line and the label of each diagnostic.
+fn paint_lines(color: bool, text: &str) -> String {
+    if !color {
+        return text.to_string();
+    }
+    text.lines()
+        .map(|l| {
+            for (word, code) in [
+                ("PASS ", GREEN),
+                ("FAIL ", RED),
+                ("ERROR", RED),
+                ("SKIP ", YELLOW),
+            ] {
+                if let Some(rest) = l.strip_prefix(word) {
+                    return format!("{}{rest}\n", paint(true, code, word));
+                }
+            }
+            format!("{l}\n")
+        })
+        .collect()
+}
+
+fn paint_diagnostic(color: bool, text: &str) -> String {
+    if !color {
+        return text.to_string();
+    }
+    text.replacen("error:", &paint(true, RED, "error:"), 1)
+        .replacen("warning:", &paint(true, YELLOW, "warning:"), 1)
+}
+
+fn run_command(
+    paths: &[PathBuf],
+    selection: &Selection,
+    reports: &Reports,
+    jobs: Option<usize>,
+    fail_fast: bool,
+    color: bool,
+) -> u8 {
+    let now = time::OffsetDateTime::now_utc();
+    let Some(labs) = load_all(paths, now, color) else {
+        return exit::INPUT;
+    };
+    let labs = selected(labs, selection);
+    if labs.is_empty() {
+        eprintln!("error: no case matches the filter and partition given");
         return exit::INPUT;
     }
     let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
@@ -195,8 +401,30 @@ fn run_command(paths: &[PathBuf], report_json: Option<&Path>, jobs: Option<usize
             return exit::RUN;
         }
     };
-    let results = runtime.block_on(run::run_all(labs, jobs));
-    print!("{}", report::console(&results));
+    let total = labs.len();
+    let results = if fail_fast {
+        runtime.block_on(async {
+            let mut out = Vec::new();
+            for lab in &labs {
+                let r = run::run_lab(lab).await;
+                let stop = r.cases.iter().any(|c| c.status != run::Status::Passed);
+                out.push(r);
+                if stop {
+                    break;
+                }
+            }
+            out
+        })
+    } else {
+        runtime.block_on(run::run_all(labs, jobs))
+    };
+    emit(&paint_lines(color, &report::console(&results)));
+    if results.len() < total {
+        eprintln!(
+            "--fail-fast: stopped after the first failing lab; {} lab(s) not run",
+            total - results.len()
+        );
+    }
     let mut code = {
         let t = report::totals(&results);
         if t.errors > 0 || results.iter().any(|r| r.error.is_some()) {
@@ -207,14 +435,128 @@ fn run_command(paths: &[PathBuf], report_json: Option<&Path>, jobs: Option<usize
             exit::OK
         }
     };
-    if let Some(path) = report_json {
-        if let Err(e) = report::write_atomic(path, &report::json(&results)) {
-            eprintln!(
-                "error: cannot write the JSON report {}: {e}",
-                path.display()
-            );
-            code = exit::RUN;
-        }
+    if !reports.write(&results) {
+        code = exit::RUN;
     }
     code
+}
+
+fn check_command(paths: &[PathBuf], deny_warnings: bool, color: bool) -> u8 {
+    let now = time::OffsetDateTime::now_utc();
+    let Some(labs) = load_all(paths, now, color) else {
+        return exit::INPUT;
+    };
+    let mut warnings = 0;
+    for l in &labs {
+        let source = std::fs::read_to_string(&l.file).ok();
+        for w in check::warnings(l, now) {
+            warnings += 1;
+            let col = source
+                .as_deref()
+                .and_then(|s| s.lines().nth(w.line.saturating_sub(1)))
+                .and_then(|t| t.find(|c: char| c.is_alphanumeric()))
+                .map_or(1, |i| i + 1);
+            let d = diag::Diagnostic {
+                severity: diag::Severity::Warning,
+                file: &l.file,
+                pos: Some(mtls_lab::yaml::Pos { line: w.line, col }),
+                message: w.message.clone(),
+                token: None,
+                help: w.help.as_deref(),
+                source: source.as_deref(),
+            };
+            eprint!("{}", paint_diagnostic(color, &diag::render_diagnostic(&d)));
+        }
+    }
+    let cases: usize = labs.iter().map(|l| l.cases.len()).sum();
+    emit(&format!(
+        "{} lab(s), {cases} case(s) checked: {warnings} warning(s)\n",
+        labs.len()
+    ));
+    if warnings > 0 && deny_warnings {
+        exit::INPUT
+    } else {
+        exit::OK
+    }
+}
+
+fn list_command(paths: &[PathBuf], selection: &Selection, format: ListFormat) -> u8 {
+    let Some(labs) = load_all(paths, time::OffsetDateTime::now_utc(), false) else {
+        return exit::INPUT;
+    };
+    let labs = selected(labs, selection);
+    match format {
+        ListFormat::Text => {
+            for l in &labs {
+                for c in &l.cases {
+                    emit(&format!("{} › {}\n", l.name, c.name));
+                }
+            }
+        }
+        ListFormat::Json => {
+            let items: Vec<serde_json::Value> = labs
+                .iter()
+                .flat_map(|l| {
+                    l.cases.iter().map(move |c| {
+                        serde_json::json!({
+                            "file": l.file.display().to_string(),
+                            "lab": l.name,
+                            "case": c.name,
+                            "line": c.line,
+                            "server": l.servers[c.server].name,
+                            "expect": mtls_lab::verdict::expectation_summary(&c.expect),
+                        })
+                    })
+                })
+                .collect();
+            emit(&format!(
+                "{}\n",
+                serde_json::to_string_pretty(&items).unwrap_or_default()
+            ));
+        }
+    }
+    exit::OK
+}
+
+fn init_command(name: &str) -> u8 {
+    let valid = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'));
+    if !valid {
+        eprintln!("error: `{name}` is not a lab name: use letters, digits, `-` and `_`");
+        return exit::INPUT;
+    }
+    let path = PathBuf::from(format!("{name}.yaml"));
+    if path.exists() {
+        eprintln!(
+            "error: {} already exists; not overwriting it",
+            path.display()
+        );
+        return exit::INPUT;
+    }
+    // Inside a checkout's labs/ the committed schema is one level up; elsewhere write a copy beside the lab.
+    let schema_path = if Path::new("../schemas/lab.schema.json").exists() {
+        "../schemas/lab.schema.json".to_string()
+    } else {
+        let p = Path::new("lab.schema.json");
+        if !p.exists() {
+            if let Err(e) = std::fs::write(p, mtls_lab::schema_json()) {
+                eprintln!("error: cannot write lab.schema.json: {e}");
+                return exit::RUN;
+            }
+            emit(&format!("wrote lab.schema.json (for editor completion)\n"));
+        }
+        "lab.schema.json".to_string()
+    };
+    if let Err(e) = std::fs::write(&path, mtls_lab::starter::starter_lab(name, &schema_path)) {
+        eprintln!("error: cannot write {}: {e}", path.display());
+        return exit::RUN;
+    }
+    emit(&format!(
+        "wrote {}; run it with: mtls-lab run {}\n",
+        path.display(),
+        path.display()
+    ));
+    exit::OK
 }

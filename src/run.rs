@@ -259,7 +259,14 @@ async fn run_case(
     let (socket, local) = client::bind_local()
         .map_err(|e| format!("cannot bind a client socket on 127.0.0.1: {e}"))?;
     let verdict_rx = server.expect_connection(local, server_override);
-    let client_obs = client::run(socket, server.addr, config, &case.client.server_name).await;
+    let client_obs = client::run(
+        socket,
+        server.addr,
+        config,
+        &case.client.server_name,
+        client::CLIENT_WAIT,
+    )
+    .await;
     // The server reports as soon as its handshake ends; bound the wait in case it never saw the connection.
     let never_connected = matches!(
         client_obs.failure,

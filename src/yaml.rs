@@ -241,6 +241,22 @@ fn index(src: &str) -> Result<Positions, YamlError> {
     let mut indexer = Indexer::default();
     let mut parser = Parser::new_from_str(src);
     if let Err(e) = parser.load(&mut indexer, true) {
+        // libyaml (behind serde_yaml) words syntax errors the way most tools do; prefer its message.
+        if let Err(se) = serde_yaml::from_str::<serde_yaml::Value>(src) {
+            if let Some(l) = se.location() {
+                let text = se.to_string();
+                let msg = text
+                    .rfind(" at line ")
+                    .map_or(text.clone(), |i| text[..i].to_string());
+                return Err(YamlError {
+                    pos: Pos {
+                        line: l.line(),
+                        col: l.column(),
+                    },
+                    kind: YamlErrorKind::Syntax(msg),
+                });
+            }
+        }
         return Err(YamlError {
             pos: to_pos(*e.marker()),
             kind: YamlErrorKind::Syntax(e.info().to_string()),

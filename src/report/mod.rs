@@ -1,4 +1,11 @@
-//! Output of a run: one console line per case with the details of failures, the summary line, and the JSON report.
+//! Output of a run: one console line per case with the details of failures, the summary line, and the JSON report;
+//! the CI formats live in submodules.
+
+mod junit;
+mod tap;
+
+pub use junit::junit;
+pub use tap::tap;
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -88,18 +95,18 @@ pub fn case_details(lab: &LabResult, case: &CaseResult) -> String {
         }
         return out;
     }
-    let _ = writeln!(
-        out,
-        "      expected: {}",
-        expectation_summary(&case.expected)
-    );
+    let expected = expectation_summary(&case.expected);
+    let _ = writeln!(out, "      expected: {expected}");
+    let mut outcome_differs = false;
     if let Some(o) = &case.observed {
+        outcome_differs = o.summary() != expected;
         let _ = writeln!(out, "      observed: {}", observed_text(o));
         if let Some(d) = &o.detail {
             let _ = writeln!(out, "      detail:   {d}");
         }
     }
-    for m in &case.messages {
+    // When the outcome itself differs, the first message only repeats the two lines above.
+    for m in case.messages.iter().skip(usize::from(outcome_differs)) {
         let _ = writeln!(out, "      - {m}");
     }
     out

@@ -1,0 +1,117 @@
+//! Semantic warnings on a valid lab, found without generating keys or opening sockets (`mtls-lab check`).
+//!
+//! Each warning names a case whose expectation cannot come true as written.
+
+use crate::lab::{Expectation, Lab};
+use crate::spec::ClientAuth;
+
+/// A warning about one case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    pub line: usize,
+    pub message: String,
+    pub help: Option<String>,
+}
+
+/// The authorities a certificate chains through, nearest first, up to its root.
+fn issuers_of(lab: &Lab, certificate: usize) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut next = Some(lab.certificates[certificate].issuer);
+    while let Some(i) = next {
+        if out.contains(&i) {
+            break;
+        }
+        out.push(i);
+        next = lab.authorities[i].issuer;
+    }
+    out
+}
+
+fn names(lab: &Lab, idx: &[usize]) -> String {
+    idx.iter()
+        .map(|i| format!("`{}`", lab.authorities[*i].name))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Warnings for cases expecting `accepted` that cannot be accepted as written.
+pub fn warnings(lab: &Lab, now: time::OffsetDateTime) -> Vec<Warning> {
+    let mut out = Vec::new();
+    for case in &lab.cases {
+        if !matches!(case.expect, Expectation::Accepted { .. }) {
+            continue;
+        }
+        // Certificates are checked at the case's virtual clock, as the handshake will check them.
+        let now = case.clock(lab).unwrap_or(now);
+        let server = &lab.servers[case.server];
+        let mut warn = |message: String, help: Option<String>| {
+            out.push(Warning {
+                line: case.line,
+                message,
+                help,
+            })
+        };
+        let chain = issuers_of(lab, server.certificate);
+        if !chain.iter().any(|a| case.client.trust.contains(a)) {
+            warn(
+                format!(
+                    "case `{}` expects `accepted`, but its client trusts none of the authorities behind server certificate `{}` ({})",
+                    case.name,
+                    lab.certificates[server.certificate].name,
+                    names(lab, &chain)
+                ),
+                Some(format!(
+                    "add `{}` to the client's `trust`, or expect `{{ outcome: rejected, by: client, reason: unknown_issuer }}`",
+                    chain.last().map_or("?", |r| lab.authorities[*r].name.as_str())
+                )),
+            );
+        }
+        match (case.client.certificate, server.client_auth) {
+            (None, ClientAuth::Required) => warn(
+                format!(
+                    "case `{}` expects `accepted`, but server `{}` requires a client certificate and the client presents none",
+                    case.name, server.name
+                ),
+                Some("give the client a `certificate`, or expect `{ outcome: rejected, by: server, reason: certificate_required }`".into()),
+            ),
+            (Some(c), ClientAuth::Required | ClientAuth::Optional) => {
+                let chain = issuers_of(lab, c);
+                if !chain.iter().any(|a| server.trust.contains(a)) {
+                    warn(
+                        format!(
+                            "case `{}` expects `accepted`, but server `{}` trusts none of the authorities behind client certificate `{}` ({})",
+                            case.name,
+                            server.name,
+                            lab.certificates[c].name,
+                            names(lab, &chain)
+                        ),
+                        Some("add the client's authority to the server's `trust`, or expect `{ outcome: rejected, by: server, reason: unknown_issuer }`".into()),
+                    );
+                }
+            }
+            _ => {}
+        }
+        let presented = std::iter::once(server.certificate).chain(case.client.certificate);
+        for c in presented {
+            let cert = &lab.certificates[c];
+            if cert.not_after < now {
+                warn(
+                    format!(
+                        "case `{}` expects `accepted`, but certificate `{}` has already expired",
+                        case.name, cert.name
+                    ),
+                    None,
+                );
+            } else if cert.not_before > now {
+                warn(
+                    format!(
+                        "case `{}` expects `accepted`, but certificate `{}` is not valid yet",
+                        case.name, cert.name
+                    ),
+                    None,
+                );
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,220 @@
+//! The command line as a user sees it: exit codes, golden output for runs and for every kind of bad input, the JSON report.
+//!
+//! Golden files live in `tests/golden/`; `UPDATE_GOLDEN=1 cargo test --test cli` rewrites them.
+
+use std::path::PathBuf;
+
+mod common;
+
+use common::{golden, mtls, root};
+
+#[test]
+fn every_lab_in_labs_passes() {
+    let out = mtls(&root(), &["run", "labs"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last = stdout.lines().last().unwrap_or_default();
+    assert!(last.ends_with(" passed, 0 failed"), "{last}");
+    assert!(
+        !stdout.contains("FAIL") && !stdout.contains("ERROR"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn seed_lab_output_is_golden() {
+    let out = mtls(&root(), &["run", "labs/seed-mtls.yaml"]);
+    assert_eq!(out.status.code(), Some(0));
+    golden(
+        &root().join("tests/golden/run/seed-mtls.stdout"),
+        &String::from_utf8_lossy(&out.stdout),
+    );
+}
+
+#[test]
+fn a_failed_case_shows_expected_observed_file_and_line_and_exits_1() {
+    let dir = root().join("tests/golden/run");
+    let out = mtls(&dir, &["run", "wrong-reason.yaml"]);
+    assert_eq!(out.status.code(), Some(1));
+    golden(
+        &dir.join("wrong-reason.stdout"),
+        &String::from_utf8_lossy(&out.stdout),
+    );
+}
+
+#[test]
+fn every_bad_input_exits_2_with_a_golden_message() {
+    let dir = root().join("tests/golden/bad");
+    let mut inputs: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    inputs.sort();
+    assert!(
+        inputs.len() >= 15,
+        "expected the bad-input corpus, found {}",
+        inputs.len()
+    );
+    for input in inputs {
+        let name = input.file_name().unwrap().to_str().unwrap();
+        let started = std::time::Instant::now();
+        let out = mtls(&dir, &["run", name]);
+        assert!(started.elapsed().as_secs() < 20, "{name} took too long");
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.stdout.is_empty(), "{name}: nothing may run");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(name),
+            "{name}: the message must name the file:\n{stderr}"
+        );
+        golden(&input.with_extension("stderr"), &stderr);
+    }
+}
+
+#[test]
+fn a_missing_file_exits_2() {
+    let out = mtls(&root(), &["run", "labs/no-such-lab.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("labs/no-such-lab.yaml") && stderr.contains("cannot read"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_directory_without_labs_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = mtls(dir.path(), &["run", "."]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no *.yaml lab files"));
+}
+
+#[test]
+fn one_bad_lab_stops_the_whole_run() {
+    let out = mtls(
+        &root(),
+        &[
+            "run",
+            "labs/seed-mtls.yaml",
+            "tests/golden/bad/dangling-reference.yaml",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn json_report_has_the_documented_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    let out = mtls(
+        &root(),
+        &[
+            "run",
+            "labs/seed-mtls.yaml",
+            "--report-json",
+            report.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let lab = &json["labs"][0];
+    assert_eq!(lab["file"], "labs/seed-mtls.yaml");
+    let cases = lab["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 3);
+    let accepted = &cases[0];
+    assert_eq!(accepted["name"], "valid client is accepted");
+    assert_eq!(accepted["status"], "passed");
+    assert_eq!(accepted["expected"]["outcome"], "accepted");
+    assert_eq!(accepted["observed"]["outcome"], "accepted");
+    assert_eq!(accepted["observed"]["server_saw"]["CN"], "labclient");
+    assert_eq!(accepted["observed"]["client_saw"]["CN"], "localhost");
+    assert!(accepted["observed"]["tls_version"]
+        .as_str()
+        .unwrap()
+        .starts_with("TLSv1."));
+    assert!(accepted["observed"]["duration_ms"].is_u64());
+    assert_eq!(accepted["client_certificate"], "client");
+    assert_eq!(accepted["server_certificate"], "server");
+    assert_eq!(accepted["server_name"], "localhost");
+    let rejected = &cases[1];
+    assert_eq!(rejected["expected"]["by"], "server");
+    assert_eq!(rejected["expected"]["reason"], "certificate_required");
+    assert_eq!(rejected["observed"]["by"], "server");
+    assert_eq!(rejected["observed"]["reason"], "certificate_required");
+    assert_eq!(rejected["observed"]["alert_sent"], "certificate_required");
+    assert!(rejected["client_certificate"].is_null());
+    let text = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        !text.contains("PRIVATE KEY"),
+        "a report must never contain a private key"
+    );
+}
+
+#[test]
+fn an_unwritable_report_exits_3() {
+    let out = mtls(
+        &root(),
+        &[
+            "run",
+            "labs/seed-mtls.yaml",
+            "--report-json",
+            "/nonexistent-dir/report.json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write the JSON report"));
+}
+
+#[test]
+fn committed_schema_matches_the_code() {
+    let committed = std::fs::read_to_string(root().join("schemas/lab.schema.json")).unwrap();
+    assert_eq!(
+        committed,
+        mtls_lab::schema_json(),
+        "schemas/lab.schema.json is stale: run `cargo run -- schema > schemas/lab.schema.json`"
+    );
+    let out = mtls(&root(), &["schema"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), committed);
+}
+
+#[test]
+fn every_schema_property_has_a_description() {
+    let schema: serde_json::Value = serde_json::from_str(&mtls_lab::schema_json()).unwrap();
+    fn walk(v: &serde_json::Value, path: &str, missing: &mut Vec<String>) {
+        if let Some(props) = v.get("properties").and_then(|p| p.as_object()) {
+            for (k, p) in props {
+                let has = p.get("description").is_some()
+                    || p.get("$ref").is_some() && p.get("description").is_some();
+                if !has {
+                    missing.push(format!("{path}.{k}"));
+                }
+                walk(p, &format!("{path}.{k}"), missing);
+            }
+        }
+        if let Some(defs) = v.get("definitions").and_then(|d| d.as_object()) {
+            for (k, d) in defs {
+                walk(d, k, missing);
+            }
+        }
+    }
+    let mut missing = Vec::new();
+    walk(&schema, "", &mut missing);
+    assert!(
+        missing.is_empty(),
+        "properties without a description: {missing:?}"
+    );
+}

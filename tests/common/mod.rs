@@ -1,0 +1,105 @@
+//! Shared helpers: run a lab written inline, and assert a case's exact verdict.
+#![allow(dead_code)]
+
+use std::path::Path;
+
+use mtls_lab::lab::{self, Lab};
+use mtls_lab::reason::Reason;
+use mtls_lab::run::{self, CaseResult, LabResult, Status};
+use mtls_lab::spec::{Outcome, Side};
+
+/// Validates lab text as if it came from `inline.yaml`.
+pub fn lab(yaml: &str) -> Lab {
+    match lab::parse(
+        Path::new("inline.yaml"),
+        yaml,
+        time::OffsetDateTime::now_utc(),
+    ) {
+        Ok(l) => l,
+        Err(e) => panic!("lab does not validate:\n{}", mtls_lab::diag::render(&e)),
+    }
+}
+
+/// Runs lab text end to end with real handshakes.
+pub fn run(yaml: &str) -> LabResult {
+    let lab = lab(yaml);
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(run::run_lab(&lab))
+}
+
+pub fn case<'a>(r: &'a LabResult, name: &str) -> &'a CaseResult {
+    r.cases
+        .iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no case named {name:?}"))
+}
+
+/// Asserts the case was rejected by `by` for `reason`, as observed (not merely as expected), and passed.
+pub fn assert_rejected(r: &LabResult, name: &str, by: Side, reason: Reason) {
+    let c = case(r, name);
+    let o = c
+        .observed
+        .as_ref()
+        .unwrap_or_else(|| panic!("{name}: not run: {:?}", c.messages));
+    assert_eq!(
+        (o.outcome, o.by, o.reason),
+        (Outcome::Rejected, Some(by), Some(reason)),
+        "{name}: observed {o:#?}"
+    );
+    assert_eq!(c.status, Status::Passed, "{name}: {:?}", c.messages);
+}
+
+/// Asserts the case was accepted (observed) and passed.
+pub fn assert_accepted(r: &LabResult, name: &str) {
+    let c = case(r, name);
+    let o = c
+        .observed
+        .as_ref()
+        .unwrap_or_else(|| panic!("{name}: not run: {:?}", c.messages));
+    assert_eq!(o.outcome, Outcome::Accepted, "{name}: observed {o:#?}");
+    assert_eq!(c.status, Status::Passed, "{name}: {:?}", c.messages);
+}
+
+/// The common PKI of the reason tests: one CA, a server and a client certificate.
+pub const PKI: &str = r#"
+authorities:
+  ca: { subject: { O: Test Lab, CN: Test Lab CA } }
+  other-ca: { subject: { O: Elsewhere, CN: Other CA } }
+certificates:
+  server: { issuer: ca, subject: { CN: localhost }, san: [dns:localhost, ip:127.0.0.1], usage: server }
+  client: { issuer: ca, subject: { O: Test Lab, CN: alice }, usage: client }
+"#;
+
+/// The crate's root directory.
+pub fn root() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs the `mtls-lab` binary in `dir`, without colour or RUST_LOG.
+pub fn mtls(dir: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_mtls-lab"))
+        .current_dir(dir)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run mtls-lab")
+}
+
+/// Compares `actual` with a golden file, or rewrites it under `UPDATE_GOLDEN=1`.
+pub fn golden(path: &Path, actual: &str) {
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(path, actual).expect("write golden file");
+        return;
+    }
+    let expected = std::fs::read_to_string(path).unwrap_or_else(|_| {
+        panic!(
+            "missing golden file {} (run with UPDATE_GOLDEN=1)",
+            path.display()
+        )
+    });
+    assert_eq!(actual, expected, "output differs from {}", path.display());
+}
