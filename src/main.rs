@@ -85,7 +85,11 @@ enum Command {
         name: String,
     },
     /// Print the JSON Schema of the lab format.
-    Schema,
+    Schema {
+        /// The schema of an included fragment (`_*.yaml`) instead.
+        #[arg(long)]
+        fragment: bool,
+    },
     /// Write a lab's certificates, keys and CRLs as PEM files: DIR/NAME/NAME.crt, .key, .chain.pem, .crl.
     Pki {
         /// The lab file.
@@ -178,8 +182,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.verbose);
     ExitCode::from(match cli.command {
-        Command::Schema => {
-            emit(&mtls_lab::schema_json());
+        Command::Schema { fragment } => {
+            emit(&if fragment {
+                mtls_lab::fragment_schema_json()
+            } else {
+                mtls_lab::schema_json()
+            });
             exit::OK
         }
         Command::Run {
@@ -263,7 +271,7 @@ fn init_tracing(verbose: u8) {
         .try_init();
 }
 
-/// Expands directories into their `*.yaml` / `*.yml` files, sorted, recursively.
+/// Expands directories into their `*.yaml` / `*.yml` files, sorted, recursively, skipping `_*.yaml` fragments.
 fn lab_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     let mut out = Vec::new();
     for p in paths {
@@ -292,7 +300,13 @@ fn collect_dir(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for p in entries {
         if p.is_dir() {
             collect_dir(&p, out)?;
-        } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
+        } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+            && !p
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with('_'))
+        {
+            // `_name.yaml` files are shared fragments for `include`, not labs.
             out.push(p);
         }
     }
@@ -311,8 +325,8 @@ fn load_all(paths: &[PathBuf], now: time::OffsetDateTime, color: bool) -> Option
     let mut labs = Vec::new();
     let mut bad = 0;
     for f in &files {
-        match lab::load(f, now) {
-            Ok(l) => labs.push(l),
+        match lab::load_all(f, now) {
+            Ok(l) => labs.extend(l),
             Err(e) => {
                 bad += 1;
                 eprint!("{}", paint_diagnostic(color, &diag::render(&e)));

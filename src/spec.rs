@@ -37,6 +37,60 @@ pub struct LabFile {
     #[serde(default)]
     #[schemars(example = &"+400d")]
     pub at: Option<String>,
+    /// Tags for every case of this lab, for `--filter tag:NAME`.
+    #[serde(default)]
+    #[schemars(example = tags_example())]
+    pub tags: Vec<String>,
+    /// Files whose `authorities`, `certificates` and `servers` this lab uses as if written here (paths relative to this file). An included file holds only those three sections.
+    #[serde(default)]
+    #[schemars(example = include_example())]
+    pub include: Vec<String>,
+    /// Variations: each variable lists its values, and the lab runs once per combination, with `${NAME}` in the lab file replaced by the value. Values are plain scalars (letters, digits, `. _ + - : /`).
+    #[serde(default)]
+    #[schemars(example = matrix_example())]
+    pub matrix: Option<BTreeMap<String, Vec<MatrixValue>>>,
+}
+
+fn tags_example() -> Vec<&'static str> {
+    vec!["basics", "week-1"]
+}
+
+fn include_example() -> Vec<&'static str> {
+    vec!["common/pki.yaml"]
+}
+
+fn matrix_example() -> serde_json::Value {
+    serde_json::json!({ "key": ["ecdsa-p256", "rsa2048"], "tls": ["1.2", "1.3"] })
+}
+
+/// One value of a matrix variable.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum MatrixValue {
+    /// A string.
+    Text(String),
+    /// A number, as written.
+    Number(f64),
+    /// A boolean.
+    Flag(bool),
+}
+
+/// An included file: shared PKI and server definitions.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Fragment {
+    /// What the shared definitions are for.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Certificate authorities by name.
+    #[serde(default)]
+    pub authorities: BTreeMap<String, AuthoritySpec>,
+    /// End-entity certificates by name.
+    #[serde(default)]
+    pub certificates: BTreeMap<String, CertificateSpec>,
+    /// TLS servers by name.
+    #[serde(default)]
+    pub servers: BTreeMap<String, ServerSpec>,
 }
 
 /// A certificate authority, generated when the lab runs.
@@ -518,6 +572,10 @@ pub struct CaseSpec {
     /// What the case shows, as a sentence; unique within the lab.
     #[schemars(example = &"valid client is accepted")]
     pub name: String,
+    /// Tags for `--filter tag:NAME` (added to the lab's tags).
+    #[serde(default)]
+    #[schemars(example = tags_example())]
+    pub tags: Vec<String>,
     /// The server to connect to (a name under `servers`); may be omitted when the lab has one server.
     #[serde(default)]
     #[schemars(example = &"web")]

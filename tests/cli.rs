@@ -189,6 +189,12 @@ fn committed_schema_matches_the_code() {
     );
     let out = mtls(&root(), &["schema"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), committed);
+    let fragment = std::fs::read_to_string(root().join("schemas/fragment.schema.json")).unwrap();
+    assert_eq!(
+        fragment,
+        mtls_lab::fragment_schema_json(),
+        "schemas/fragment.schema.json is stale: run `cargo run -- schema --fragment > schemas/fragment.schema.json`"
+    );
 }
 
 #[test]
