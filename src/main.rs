@@ -54,6 +54,9 @@ enum Command {
         /// Colour: auto (on a terminal, unless NO_COLOR is set), always, never.
         #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
         color: ColorChoice,
+        /// Explain every rejection (what it means and the usual fix), not only failed cases.
+        #[arg(long)]
+        explain: bool,
     },
     /// Validate labs (syntax, schema, references, semantics) without generating keys or opening sockets.
     Check {
@@ -197,13 +200,17 @@ fn main() -> ExitCode {
             jobs,
             fail_fast,
             color,
+            explain,
         } => run_command(
             &paths,
             &selection,
             &reports,
-            jobs,
-            fail_fast,
-            color.enabled(),
+            RunOptions {
+                jobs,
+                fail_fast,
+                color: color.enabled(),
+                explain,
+            },
         ),
         Command::Check {
             paths,
@@ -387,14 +394,40 @@ fn paint_diagnostic(color: bool, text: &str) -> String {
         .replacen("warning:", &paint(true, YELLOW, "warning:"), 1)
 }
 
+/// How `run` runs and prints.
+struct RunOptions {
+    jobs: Option<usize>,
+    fail_fast: bool,
+    color: bool,
+    explain: bool,
+}
+
+/// A one-line progress display on stderr, when stderr is a terminal: `[3/26 labs] seed-mtls`.
+fn progress_display(total: usize) -> run::Progress {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return std::sync::Arc::new(|_: &run::LabResult| {});
+    }
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    std::sync::Arc::new(move |r: &run::LabResult| {
+        let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let end = if n == total { "\r\x1b[2K" } else { "" };
+        eprint!("\r\x1b[2K[{n}/{total} labs] {}{end}", r.lab);
+    })
+}
+
 fn run_command(
     paths: &[PathBuf],
     selection: &Selection,
     reports: &Reports,
-    jobs: Option<usize>,
-    fail_fast: bool,
-    color: bool,
+    options: RunOptions,
 ) -> u8 {
+    let RunOptions {
+        jobs,
+        fail_fast,
+        color,
+        explain,
+    } = options;
     let now = time::OffsetDateTime::now_utc();
     let Some(labs) = load_all(paths, now, color) else {
         return exit::INPUT;
@@ -430,9 +463,16 @@ fn run_command(
             out
         })
     } else {
-        runtime.block_on(run::run_all(labs, jobs))
+        runtime.block_on(run::run_all_with_progress(
+            labs,
+            jobs,
+            progress_display(total),
+        ))
     };
-    emit(&paint_lines(color, &report::console(&results)));
+    emit(&paint_lines(
+        color,
+        &report::console_with(&results, explain),
+    ));
     if results.len() < total {
         eprintln!(
             "--fail-fast: stopped after the first failing lab; {} lab(s) not run",
