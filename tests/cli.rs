@@ -198,15 +198,15 @@ fn committed_schema_matches_the_code() {
 }
 
 #[test]
-fn every_schema_property_has_a_description() {
-    let schema: serde_json::Value = serde_json::from_str(&mtls_lab::schema_json()).unwrap();
+fn every_schema_property_has_a_description_and_an_example() {
     fn walk(v: &serde_json::Value, path: &str, missing: &mut Vec<String>) {
         if let Some(props) = v.get("properties").and_then(|p| p.as_object()) {
             for (k, p) in props {
-                let has = p.get("description").is_some()
-                    || p.get("$ref").is_some() && p.get("description").is_some();
-                if !has {
-                    missing.push(format!("{path}.{k}"));
+                if p.get("description").is_none() {
+                    missing.push(format!("{path}.{k}: description"));
+                }
+                if p.get("examples").is_none() {
+                    missing.push(format!("{path}.{k}: example"));
                 }
                 walk(p, &format!("{path}.{k}"), missing);
             }
@@ -217,10 +217,14 @@ fn every_schema_property_has_a_description() {
             }
         }
     }
-    let mut missing = Vec::new();
-    walk(&schema, "", &mut missing);
-    assert!(
-        missing.is_empty(),
-        "properties without a description: {missing:?}"
-    );
+    for text in [mtls_lab::schema_json(), mtls_lab::fragment_schema_json()] {
+        let schema: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(schema["$schema"], "http://json-schema.org/draft-07/schema#");
+        let mut missing = Vec::new();
+        walk(&schema, "", &mut missing);
+        assert!(
+            missing.is_empty(),
+            "properties without a description or an example: {missing:?}"
+        );
+    }
 }
