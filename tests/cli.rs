@@ -228,3 +228,31 @@ fn every_schema_property_has_a_description_and_an_example() {
         );
     }
 }
+
+#[test]
+fn every_reason_code_is_documented_in_one_readme_line() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    for r in mtls_lab::reason::Reason::ALL {
+        let rows = readme
+            .lines()
+            .filter(|l| l.starts_with(&format!("| `{}` |", r.code())))
+            .count();
+        assert_eq!(
+            rows,
+            1,
+            "reason `{}` must have exactly one README line",
+            r.code()
+        );
+    }
+}
+
+#[test]
+fn every_exit_code_is_documented() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    for code in 0..=3 {
+        assert!(
+            readme.contains(&format!("\n| {code} |")),
+            "exit code {code} is not in the README"
+        );
+    }
+}
