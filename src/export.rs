@@ -78,6 +78,10 @@ pub fn export(lab: &Lab, pki: &Pki, dir: &Path, force: bool) -> Result<Vec<PathB
             (format!("{name}.chain.pem"), chain_pem(issued), false),
         ];
         for (file, text, secret) in files {
+            // A loaded certificate without a key (or one that could not be loaded) has nothing to write.
+            if text.is_empty() {
+                continue;
+            }
             let path = sub.join(file);
             write_file(&path, text.as_bytes(), secret)?;
             written.push(path);

@@ -9,8 +9,8 @@ use time::{Duration, OffsetDateTime};
 use crate::reason::Reason;
 use crate::spec::{
     self, ChainMode, ChainSpec, CipherSuiteName, ClientAuth, Expect, ExpectFull, IdentitySpec,
-    KeyType, KeyUsage, LabFile, Outcome, Policy, RevocationDepth, RevocationReasonSpec, Side,
-    Subject, TlsVersion, Usage,
+    KeyAlgorithm, KeyType, KeyUsage, LabFile, Outcome, Policy, Purpose, RevocationDepth,
+    RevocationReasonSpec, ScorePart, Side, Subject, TlsVersion, Usage,
 };
 use crate::yaml::{self, Pos, Positions, YamlErrorKind};
 
@@ -32,6 +32,72 @@ pub struct Lab {
     pub at: Option<OffsetDateTime>,
     /// For a matrix lab: the variable values of this variant, in the matrix's order.
     pub variant: Vec<(String, String)>,
+    /// Certificate checks, run before the cases.
+    pub checks: Vec<Check>,
+    /// Whether the lab gives points explicitly (`points` or `score` on a case or check): reports then show points.
+    pub graded: bool,
+}
+
+/// Values of the `${NAME}` variables of `from` paths, given on the command line (`--var NAME=VALUE`).
+pub type Vars = BTreeMap<String, String>;
+
+/// PEM files a certificate is loaded from, resolved; the labels are the paths as written, without a leading `${VAR}/`, for messages that read the same for every submission.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub cert: PathBuf,
+    pub cert_label: String,
+    pub key: Option<(PathBuf, String)>,
+}
+
+/// How a case or check is graded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grading {
+    /// The item's points when it counts (the sum of `score` when given).
+    pub points: f64,
+    /// Points per part of a case's expectation; empty: all or nothing.
+    pub score: Vec<(ScorePart, f64)>,
+    /// Names of checks or earlier cases that must pass first.
+    pub requires: Vec<String>,
+    pub hidden: bool,
+}
+
+impl Default for Grading {
+    fn default() -> Self {
+        Grading {
+            points: 1.0,
+            score: Vec::new(),
+            requires: Vec::new(),
+            hidden: false,
+        }
+    }
+}
+
+/// A key requirement of a check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyRequirement {
+    pub kind: KeyAlgorithm,
+    pub min_bits: Option<u32>,
+}
+
+/// Properties a certificate must have.
+#[derive(Debug, Clone)]
+pub struct Check {
+    pub name: String,
+    pub line: usize,
+    pub certificate: CertRef,
+    pub chains_to: Option<usize>,
+    pub subject: Option<Subject>,
+    pub san_contains: Vec<San>,
+    pub eku: Option<Purpose>,
+    pub key: Option<KeyRequirement>,
+    pub ca: Option<bool>,
+    pub path_len: Option<u8>,
+    pub key_usage: Vec<KeyUsage>,
+    pub valid_now: bool,
+    pub valid_for_at_least: Option<Duration>,
+    pub v3: bool,
+    pub key_matches: bool,
+    pub grading: Grading,
 }
 
 impl Lab {
@@ -158,6 +224,8 @@ pub struct Authority {
     pub name_constraints: Option<NameConstraints>,
     /// The CRL this authority publishes, if any.
     pub crl: Option<Crl>,
+    /// Loaded from files instead of generated (`subject`, `key` and validity are then placeholders).
+    pub from: Option<Source>,
 }
 
 #[derive(Debug, Clone)]
@@ -177,6 +245,8 @@ pub struct Certificate {
     pub ca: bool,
     /// Whether the leaf carries a critical extension no verifier understands.
     pub unknown_critical_extension: bool,
+    /// Loaded from files instead of generated (`subject`, `san`, `key`, validity are then placeholders).
+    pub from: Option<Source>,
 }
 
 /// A subject alternative name.
@@ -261,6 +331,7 @@ pub struct Case {
     pub at: Option<OffsetDateTime>,
     /// The lab's tags and the case's own.
     pub tags: Vec<String>,
+    pub grading: Grading,
 }
 
 impl Case {
@@ -391,7 +462,12 @@ pub fn load(path: &Path, now: OffsetDateTime) -> Result<Lab, LoadError> {
 
 /// Reads and validates a lab file; a matrix lab gives one lab per combination of its variables.
 pub fn load_all(path: &Path, now: OffsetDateTime) -> Result<Vec<Lab>, LoadError> {
-    parse_all(path, &read_text(path)?, now)
+    load_all_with(path, now, &Vars::new())
+}
+
+/// Like [`load_all`], with the values of `${NAME}` path variables given on the command line.
+pub fn load_all_with(path: &Path, now: OffsetDateTime, vars: &Vars) -> Result<Vec<Lab>, LoadError> {
+    parse_all_with(path, &read_text(path)?, now, vars)
 }
 
 /// Validates lab text that claims to come from `path`; a lab with a matrix is refused (use [`parse_all`]).
@@ -415,11 +491,22 @@ pub fn parse(path: &Path, text: &str, now: OffsetDateTime) -> Result<Lab, LoadEr
 
 /// Validates lab text, expanding its matrix.
 pub fn parse_all(path: &Path, text: &str, now: OffsetDateTime) -> Result<Vec<Lab>, LoadError> {
+    parse_all_with(path, text, now, &Vars::new())
+}
+
+/// Like [`parse_all`], with the values of `${NAME}` path variables given on the command line.
+pub fn parse_all_with(
+    path: &Path,
+    text: &str,
+    now: OffsetDateTime,
+    cli_vars: &Vars,
+) -> Result<Vec<Lab>, LoadError> {
     let with_source = |mut e: LoadError| {
         e.source.get_or_insert_with(|| text.to_string());
         e
     };
-    let matrix = yaml::matrix(text).map_err(|m| {
+    let cli_names: Vec<&str> = cli_vars.keys().map(String::as_str).collect();
+    let matrix = yaml::matrix(text, &cli_names).map_err(|m| {
         with_source(LoadError {
             file: path.to_path_buf(),
             pos: Some(m.pos),
@@ -433,7 +520,7 @@ pub fn parse_all(path: &Path, text: &str, now: OffsetDateTime) -> Result<Vec<Lab
         })
     })?;
     let Some(vars) = matrix else {
-        return Ok(vec![parse_one(path, text, now, Vec::new())?]);
+        return Ok(vec![parse_one(path, text, now, Vec::new(), cli_vars)?]);
     };
     let mut labs = Vec::new();
     for variant in combinations(&vars) {
@@ -441,7 +528,7 @@ pub fn parse_all(path: &Path, text: &str, now: OffsetDateTime) -> Result<Vec<Lab
         for (name, value) in &variant {
             expanded = expanded.replace(&format!("${{{name}}}"), value);
         }
-        labs.push(parse_one(path, &expanded, now, variant)?);
+        labs.push(parse_one(path, &expanded, now, variant, cli_vars)?);
     }
     Ok(labs)
 }
@@ -583,6 +670,7 @@ fn parse_one(
     text: &str,
     now: OffsetDateTime,
     variant: Vec<(String, String)>,
+    cli_vars: &Vars,
 ) -> Result<Lab, LoadError> {
     let with_source = |mut e: LoadError| {
         e.source.get_or_insert_with(|| text.to_string());
@@ -604,11 +692,21 @@ fn parse_one(
     let (mut file, positions) =
         yaml::parse::<LabFile>(text).map_err(|e| yaml_error(path, text, e))?;
     let origins = include(path, &mut file, &positions).map_err(with_source)?;
+    // Path variables: the lab's defaults (relative to the lab file), overridden by the command line.
+    let base = path.parent().unwrap_or(Path::new("."));
+    let mut vars: Vars = file
+        .vars
+        .iter()
+        .map(|(k, v)| (k.clone(), base.join(v).display().to_string()))
+        .collect();
+    vars.extend(cli_vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let vars = &vars;
     let mut lab = Validator {
         path,
         positions: &positions,
         origins: &origins,
         now,
+        vars,
     }
     .lab(file)
     .map_err(with_source)?;
@@ -644,6 +742,8 @@ struct Validator<'a> {
     /// Included files, for errors in the definitions they bring.
     origins: &'a [Origin],
     now: OffsetDateTime,
+    /// Path variables from the command line; the lab's `vars` give defaults.
+    vars: &'a Vars,
 }
 
 impl Validator<'_> {
@@ -807,6 +907,36 @@ impl Validator<'_> {
                 &file.authorities,
             )?;
         }
+        // A loaded authority signs only with its key; a loaded certificate is presented only with its key.
+        let keyless = |i: usize| {
+            authorities[i]
+                .from
+                .as_ref()
+                .is_some_and(|f| f.key.is_none())
+        };
+        for a in &authorities {
+            if let (None, Some(i)) = (&a.from, a.issuer) {
+                if keyless(i) {
+                    return Err(self.invalid(
+                        &format!("authorities.{}.issuer", a.name),
+                        &authorities[i].name,
+                        format!("authority `{}` is loaded without a key (`from.key`) and cannot sign `{}`", authorities[i].name, a.name),
+                    ));
+                }
+            }
+        }
+        for c in &certificates {
+            if c.from.is_none() && keyless(c.issuer) {
+                return Err(self.invalid(
+                    &format!("certificates.{}.issuer", c.name),
+                    &authorities[c.issuer].name,
+                    format!(
+                        "authority `{}` is loaded without a key (`from.key`) and cannot sign `{}`",
+                        authorities[c.issuer].name, c.name
+                    ),
+                ));
+            }
+        }
         let publishes_crl = authorities.iter().any(|a| a.crl.is_some());
         let mut servers = Vec::new();
         let mut server_index = HashMap::new();
@@ -814,12 +944,52 @@ impl Validator<'_> {
             server_index.insert(name.clone(), servers.len());
             servers.push(self.server(name, s, &names, publishes_crl)?);
         }
+        for (i, s) in servers.iter().enumerate() {
+            let _ = i;
+            self.presentable(
+                &format!("servers.{}.certificate", s.name),
+                &certificates[s.certificate],
+            )?;
+        }
         let at = match &file.at {
             Some(t) => Some(self.time("at", t)?),
             None => None,
         };
-        let mut cases = Vec::new();
+        for name in file.vars.keys() {
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                let field = format!("vars.{name}");
+                return Err(self.key_err(
+                    &field,
+                    name,
+                    LabError::Invalid {
+                        field: field.clone(),
+                        why: "a variable name uses letters, digits and `_`".into(),
+                    },
+                ));
+            }
+        }
+        let mut checks = Vec::new();
         let mut case_names = HashSet::new();
+        for (i, c) in file.checks.iter().enumerate() {
+            let field = format!("checks[{i}]");
+            if !case_names.insert(c.name.clone()) {
+                return Err(self.err(
+                    &format!("{field}.name"),
+                    Some(&c.name),
+                    LabError::DuplicateCase {
+                        name: c.name.clone(),
+                    },
+                    Some(
+                        "check and case names identify results in reports; make each unique".into(),
+                    ),
+                ));
+            }
+            let check = self.check(&field, c, &names, &certificates, &authorities)?;
+            let earlier: Vec<&str> = file.checks[..i].iter().map(|c| c.name.as_str()).collect();
+            self.requires(&field, &c.requires, &earlier, &c.name, "an earlier check")?;
+            checks.push(check);
+        }
+        let mut cases = Vec::new();
         for (i, c) in file.cases.iter().enumerate() {
             let field = format!("cases[{i}]");
             if !case_names.insert(c.name.clone()) {
@@ -832,7 +1002,24 @@ impl Validator<'_> {
                     Some("case names identify results in reports; make each unique".into()),
                 ));
             }
-            cases.push(self.case(&field, c, &servers, &server_index, &names, publishes_crl)?);
+            let case = self.case(&field, c, &servers, &server_index, &names, publishes_crl)?;
+            if let Some(cert) = case.client.certificate {
+                self.presentable(&format!("{field}.client.certificate"), &certificates[cert])?;
+            }
+            let earlier: Vec<&str> = file
+                .checks
+                .iter()
+                .map(|c| c.name.as_str())
+                .chain(file.cases[..i].iter().map(|c| c.name.as_str()))
+                .collect();
+            self.requires(
+                &field,
+                &c.requires,
+                &earlier,
+                &c.name,
+                "a check or an earlier case",
+            )?;
+            cases.push(case);
         }
         if cases.is_empty() {
             return Err(self.invalid("cases", "cases", "the lab has no cases to run"));
@@ -854,7 +1041,232 @@ impl Validator<'_> {
             cases,
             at,
             variant: Vec::new(),
+            graded: file
+                .cases
+                .iter()
+                .any(|c| c.points.is_some() || c.score.is_some())
+                || file.checks.iter().any(|c| c.points.is_some()),
+            checks,
         })
+    }
+
+    /// Refuses to present a certificate loaded without its key.
+    fn presentable(&self, field: &str, c: &Certificate) -> Result<(), LoadError> {
+        if c.from.as_ref().is_some_and(|f| f.key.is_none()) {
+            return Err(self.invalid(
+                field,
+                &c.name,
+                format!("certificate `{}` is loaded without a key (`from.key`); a peer cannot present it", c.name),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks `requires` names: each must be in `earlier`.
+    fn requires(
+        &self,
+        field: &str,
+        requires: &[String],
+        earlier: &[&str],
+        own: &str,
+        what: &str,
+    ) -> Result<(), LoadError> {
+        for (j, r) in requires.iter().enumerate() {
+            if !earlier.contains(&r.as_str()) {
+                let why = if r == own {
+                    "an item cannot require itself".to_string()
+                } else {
+                    format!("`{r}` is not {what}: an item requires only items that run before it")
+                };
+                let mut e = self.invalid(&format!("{field}.requires[{j}]"), r, why);
+                e.help = did_you_mean(
+                    r,
+                    earlier
+                        .iter()
+                        .map(|s| s.to_string())
+                        .collect::<Vec<_>>()
+                        .iter(),
+                );
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Points, score parts and the rest of an item's grading.
+    fn grading(
+        &self,
+        field: &str,
+        points: Option<f64>,
+        score: Option<&BTreeMap<ScorePart, f64>>,
+        requires: &[String],
+        hidden: bool,
+        expect: Option<&Expectation>,
+    ) -> Result<Grading, LoadError> {
+        let bad = |v: f64| !v.is_finite() || v < 0.0 || v > 1e6;
+        if let Some(p) = points {
+            if bad(p) {
+                return Err(self.invalid(
+                    &format!("{field}.points"),
+                    &p.to_string(),
+                    "points are a number from 0 up",
+                ));
+            }
+        }
+        let mut parts = Vec::new();
+        if let Some(score) = score {
+            if points.is_some() {
+                return Err(self.invalid(
+                    &format!("{field}.score"),
+                    "score",
+                    "give either `points` (all or nothing) or `score` (points per part), not both",
+                ));
+            }
+            for (part, weight) in score {
+                let name = serde_json::to_value(part)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                let pf = format!("{field}.score.{name}");
+                if bad(*weight) {
+                    return Err(self.invalid(&pf, &name, "points are a number from 0 up"));
+                }
+                let applies = match (part, expect) {
+                    (ScorePart::Outcome, _) => true,
+                    (ScorePart::By | ScorePart::Reason, Some(Expectation::Rejected { .. })) => true,
+                    (ScorePart::ServerSaw, Some(Expectation::Accepted { server_saw, .. })) => {
+                        server_saw.is_some()
+                    }
+                    (ScorePart::Status, Some(Expectation::Accepted { status, .. })) => {
+                        status.is_some()
+                    }
+                    _ => false,
+                };
+                if !applies {
+                    return Err(self.invalid(
+                        &pf,
+                        &name,
+                        format!("`{name}` is not part of this case's `expect`; score only what it expects"),
+                    ));
+                }
+                parts.push((*part, *weight));
+            }
+        }
+        Ok(Grading {
+            points: if parts.is_empty() {
+                points.unwrap_or(1.0)
+            } else {
+                parts.iter().map(|p| p.1).sum()
+            },
+            score: parts,
+            requires: requires.to_vec(),
+            hidden,
+        })
+    }
+
+    fn check(
+        &self,
+        field: &str,
+        c: &spec::CheckSpec,
+        names: &Names,
+        certificates: &[Certificate],
+        authorities: &[Authority],
+    ) -> Result<Check, LoadError> {
+        if c.name.trim().is_empty() {
+            return Err(self.invalid(&format!("{field}.name"), "", "a check needs a name"));
+        }
+        let certificate = self.cert_ref(&format!("{field}.certificate"), &c.certificate, names)?;
+        let chains_to = match &c.chains_to {
+            Some(a) => Some(self.resolve(
+                &format!("{field}.chains_to"),
+                a,
+                "authority",
+                names.authorities,
+            )?),
+            None => None,
+        };
+        if let Some(s) = &c.subject {
+            self.subject(field, s)?;
+        }
+        let mut san_contains = Vec::new();
+        for (i, s) in c.san_contains.iter().enumerate() {
+            san_contains.push(
+                San::parse(s)
+                    .map_err(|why| self.invalid(&format!("{field}.san_contains[{i}]"), s, why))?,
+            );
+        }
+        let valid_for_at_least = match &c.valid_for_at_least {
+            Some(d) => {
+                let f = format!("{field}.valid_for_at_least");
+                let t = self.time(&f, d)?;
+                let span = t - self.now;
+                if span <= Duration::ZERO
+                    || d.trim_start().starts_with(['-', '+']) && d.trim_start().starts_with('-')
+                {
+                    return Err(self.invalid(&f, d, "a length of time such as `30d`"));
+                }
+                Some(span)
+            }
+            None => None,
+        };
+        let key_matches = c.key_matches == Some(true);
+        if key_matches {
+            let from = match certificate {
+                CertRef::Authority(i) => &authorities[i].from,
+                CertRef::Certificate(i) => &certificates[i].from,
+            };
+            if from.as_ref().is_some_and(|f| f.key.is_none()) {
+                return Err(self.invalid(
+                    &format!("{field}.key_matches"),
+                    "key_matches",
+                    format!(
+                        "`{}` is loaded without a key: give `from.key` to check that it matches",
+                        c.certificate
+                    ),
+                ));
+            }
+        }
+        let check = Check {
+            name: c.name.clone(),
+            line: self.positions.value(field).line,
+            certificate,
+            chains_to,
+            subject: c.subject.clone(),
+            san_contains,
+            eku: c.eku,
+            key: c.key.as_ref().map(|k| KeyRequirement {
+                kind: k.kind,
+                min_bits: k.min_bits,
+            }),
+            ca: c.ca,
+            path_len: c.path_len,
+            key_usage: c.key_usage.clone(),
+            valid_now: c.valid_now == Some(true),
+            valid_for_at_least,
+            v3: c.v3 == Some(true),
+            key_matches,
+            grading: self.grading(field, c.points, None, &c.requires, c.hidden, None)?,
+        };
+        let checks_something = check.chains_to.is_some()
+            || check.subject.is_some()
+            || !check.san_contains.is_empty()
+            || check.eku.is_some()
+            || check.key.is_some()
+            || check.ca.is_some()
+            || check.path_len.is_some()
+            || !check.key_usage.is_empty()
+            || check.valid_now
+            || check.valid_for_at_least.is_some()
+            || check.v3
+            || check.key_matches;
+        if !checks_something {
+            return Err(self.invalid(
+                field,
+                &c.name,
+                "the check names no property: give e.g. `chains_to`, `san_contains`, `eku`, `key`, `valid_now`",
+            ));
+        }
+        Ok(check)
     }
 
     /// Resolves a name that may be an authority or a certificate.
@@ -1070,13 +1482,51 @@ impl Validator<'_> {
                     },
                 };
                 let field = format!("authorities.{name}");
+                let from = match &a.from {
+                    Some(f) => {
+                        let generated = [
+                            ("subject", a.subject.is_some()),
+                            ("key", a.key.is_some()),
+                            ("valid", a.valid.is_some()),
+                            ("path_len", a.path_len.is_some()),
+                            ("serial", a.serial.is_some()),
+                            ("ca", a.ca.is_some()),
+                            ("name_constraints", a.name_constraints.is_some()),
+                        ];
+                        self.not_with_from(&field, "authority", &generated)?;
+                        let source = self.source(&format!("{field}.from"), f)?;
+                        if (a.revokes.is_some() || a.crl.is_some()) && source.key.is_none() {
+                            return Err(self.invalid(
+                                &format!("{field}.from"),
+                                "from",
+                                "an authority that publishes a CRL signs it: give its key with `from.key`",
+                            ));
+                        }
+                        Some(source)
+                    }
+                    None => None,
+                };
                 let (not_before, not_after) =
                     self.validity(&field, a.valid.as_ref(), Duration::days(3650))?;
-                self.subject(&field, &a.subject)?;
+                let subject = match (&a.subject, &from) {
+                    (Some(s), _) => {
+                        self.subject(&field, s)?;
+                        s.clone()
+                    }
+                    (None, Some(_)) => Subject::default(),
+                    (None, None) => {
+                        return Err(self.invalid(
+                            &field,
+                            name,
+                            "a generated authority needs a `subject` (or load it with `from`)",
+                        ))
+                    }
+                };
                 placed.insert(name.clone(), ordered.len());
                 ordered.push(Authority {
+                    from,
                     name: name.clone(),
-                    subject: a.subject.clone(),
+                    subject,
                     issuer,
                     key: a.key.unwrap_or(KeyType::EcdsaP256),
                     not_before,
@@ -1193,11 +1643,45 @@ impl Validator<'_> {
             "authority",
             authorities,
         )?;
-        self.subject(&field, &c.subject)?;
+        let from = match &c.from {
+            Some(f) => {
+                let generated = [
+                    ("subject", c.subject.is_some()),
+                    ("san", c.san.is_some()),
+                    ("key", c.key.is_some()),
+                    ("valid", c.valid.is_some()),
+                    ("usage", c.usage.is_some()),
+                    ("key_usage", c.key_usage.is_some()),
+                    ("serial", c.serial.is_some()),
+                    ("ca", c.ca.is_some()),
+                    (
+                        "unknown_critical_extension",
+                        c.unknown_critical_extension.is_some(),
+                    ),
+                ];
+                self.not_with_from(&field, "certificate", &generated)?;
+                Some(self.source(&format!("{field}.from"), f)?)
+            }
+            None => None,
+        };
+        let subject = match (&c.subject, &from) {
+            (Some(s), _) => {
+                self.subject(&field, s)?;
+                s.clone()
+            }
+            (None, Some(_)) => Subject::default(),
+            (None, None) => {
+                return Err(self.invalid(
+                    &field,
+                    name,
+                    "a generated certificate needs a `subject` (or load it with `from`)",
+                ))
+            }
+        };
         let (not_before, not_after) =
             self.validity(&field, c.valid.as_ref(), Duration::days(90))?;
         let default_san = || {
-            c.subject
+            subject
                 .common_name
                 .iter()
                 .map(|cn| cn.to_string())
@@ -1211,9 +1695,10 @@ impl Validator<'_> {
             san.push(San::parse(s).map_err(|why| self.invalid(&f, s, why))?);
         }
         Ok(Certificate {
+            from,
             name: name.to_string(),
             issuer,
-            subject: c.subject.clone(),
+            subject,
             san,
             key: c.key.unwrap_or(KeyType::EcdsaP256),
             not_before,
@@ -1224,6 +1709,72 @@ impl Validator<'_> {
             ca: c.ca.unwrap_or(false),
             unknown_critical_extension: c.unknown_critical_extension.unwrap_or(false),
         })
+    }
+
+    /// Refuses the fields that describe a generated certificate on one loaded with `from`.
+    fn not_with_from(
+        &self,
+        field: &str,
+        kind: &str,
+        given: &[(&str, bool)],
+    ) -> Result<(), LoadError> {
+        match given.iter().find(|(_, g)| *g) {
+            Some((f, _)) => Err(self.invalid(
+                &format!("{field}.{f}"),
+                f,
+                format!("`{f}` describes a generated {kind}; one loaded with `from` takes it from its file"),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Resolves the paths of a `from`.
+    fn source(&self, field: &str, f: &spec::FromSpec) -> Result<Source, LoadError> {
+        let (cert, cert_label) = self.path(&format!("{field}.cert"), &f.cert)?;
+        let key = match &f.key {
+            Some(k) => Some(self.path(&format!("{field}.key"), k)?),
+            None => None,
+        };
+        Ok(Source {
+            cert,
+            cert_label,
+            key,
+        })
+    }
+
+    /// A `from` path with its `${NAME}` variables replaced, relative to the lab file; and its label for messages:
+    /// the path as written without a leading `${NAME}/`, so that messages read `client/client.crt` whatever the submission's directory.
+    fn path(&self, field: &str, written: &str) -> Result<(PathBuf, String), LoadError> {
+        let mut resolved = String::new();
+        let mut rest = written;
+        while let Some(i) = rest.find("${") {
+            resolved.push_str(&rest[..i]);
+            let Some(j) = rest[i..].find('}') else {
+                return Err(self.invalid(field, written, "`${` without a closing `}`"));
+            };
+            let name = &rest[i + 2..i + j];
+            let Some(value) = self.vars.get(name) else {
+                let mut e = self.invalid(field, written, format!("`${{{name}}}` is not set"));
+                e.help = Some(format!(
+                    "give it on the command line, `--var {name}=DIR`, or a default under `vars:`"
+                ));
+                return Err(e);
+            };
+            resolved.push_str(value);
+            rest = &rest[i + j + 1..];
+        }
+        resolved.push_str(rest);
+        if resolved.trim().is_empty() {
+            return Err(self.invalid(field, written, "an empty path"));
+        }
+        let mut label = written;
+        if let Some(after) = written.strip_prefix("${") {
+            if let Some((_, tail)) = after.split_once("}/") {
+                label = tail;
+            }
+        }
+        let base = self.path.parent().unwrap_or(Path::new("."));
+        Ok((base.join(resolved), label.to_string()))
     }
 
     fn validity(
@@ -1445,6 +1996,17 @@ impl Validator<'_> {
                     publishes_crl,
                 )?,
                 pins,
+            },
+            grading: {
+                let expect = self.expectation(&format!("{field}.expect"), &c.expect)?;
+                self.grading(
+                    field,
+                    c.points,
+                    c.score.as_ref(),
+                    &c.requires,
+                    c.hidden,
+                    Some(&expect),
+                )?
             },
             expect: self.expectation(&format!("{field}.expect"), &c.expect)?,
             at,

@@ -6,6 +6,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod certcheck;
 pub mod check;
 pub mod client;
 pub mod diag;

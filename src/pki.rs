@@ -8,11 +8,12 @@ use rcgen::{
     KeyPair, KeyUsagePurpose, RevocationReason, RevokedCertParams, RsaKeySize, SanType,
     SerialNumber,
 };
-use rustls::pki_types::{
-    CertificateDer, CertificateRevocationListDer, PrivateKeyDer, PrivatePkcs8KeyDer,
-};
+use std::collections::HashMap;
 
-use crate::lab::{CertRef, Lab, NameConstraints, San, Subtree};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
+
+use crate::lab::{CertRef, Lab, NameConstraints, San, Source, Subtree};
 use crate::spec::{KeyType, KeyUsage, RevocationReasonSpec, Subject, Usage};
 
 /// A certificate with its key, ready for rustls and for export.
@@ -21,7 +22,8 @@ pub struct Issued {
     pub name: String,
     pub der: CertificateDer<'static>,
     pub pem: String,
-    key_der: Arc<Vec<u8>>,
+    key_der: Option<Arc<PrivateKeyDer<'static>>>,
+    /// The private key as PEM; empty for a certificate loaded without one.
     pub key_pem: String,
     /// The intermediates between this certificate and its root, nearest first (the root itself is not included).
     pub intermediates: Vec<CertificateDer<'static>>,
@@ -32,9 +34,23 @@ pub struct Issued {
 }
 
 impl Issued {
-    /// The private key, in PKCS#8.
-    pub fn key(&self) -> PrivateKeyDer<'static> {
-        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key_der.as_ref().clone()))
+    /// The private key (PKCS#8 when generated; as written in the file when loaded); `None` for a certificate loaded without one.
+    pub fn key(&self) -> Option<PrivateKeyDer<'static>> {
+        self.key_der.as_ref().map(|k| k.clone_key())
+    }
+
+    /// A stand-in for a certificate that could not be loaded or issued; [`Pki::problem`] says why.
+    fn unusable(name: &str) -> Issued {
+        Issued {
+            name: name.to_string(),
+            der: CertificateDer::from(Vec::new()),
+            pem: String::new(),
+            key_der: None,
+            key_pem: String::new(),
+            intermediates: Vec::new(),
+            serial: SerialNumber::from(0u64),
+            crl: None,
+        }
     }
 
     /// The certificate followed by its intermediates, as a TLS peer sends it.
@@ -50,6 +66,10 @@ impl Issued {
 pub struct Pki {
     pub authorities: Vec<Issued>,
     pub certificates: Vec<Issued>,
+    /// Certificates that could not be loaded (file missing or malformed) or issued (their issuer is unusable), with why.
+    pub cert_problems: HashMap<CertRef, String>,
+    /// Loaded certificates whose key could not be used (missing, malformed, not the certificate's), with why; the certificate itself can still be checked.
+    pub key_problems: HashMap<CertRef, String>,
 }
 
 impl Pki {
@@ -59,6 +79,14 @@ impl Pki {
             CertRef::Authority(i) => &self.authorities[i],
             CertRef::Certificate(i) => &self.certificates[i],
         }
+    }
+
+    /// Why a certificate cannot be used in a handshake or to sign, if it cannot.
+    pub fn problem(&self, r: CertRef) -> Option<&str> {
+        self.cert_problems
+            .get(&r)
+            .or_else(|| self.key_problems.get(&r))
+            .map(String::as_str)
     }
 
     /// Every CRL the lab publishes.
@@ -89,15 +117,47 @@ pub fn build(lab: &Lab) -> Result<Pki, PkiError> {
     let wanted: Vec<(String, KeyType)> = lab
         .authorities
         .iter()
+        .filter(|a| a.from.is_none())
         .map(|a| (a.name.clone(), a.key))
-        .chain(lab.certificates.iter().map(|c| (c.name.clone(), c.key)))
+        .chain(
+            lab.certificates
+                .iter()
+                .filter(|c| c.from.is_none())
+                .map(|c| (c.name.clone(), c.key)),
+        )
         .collect();
     let mut keys = generate_keys(&wanted)?.into_iter();
+    let mut cert_problems = HashMap::new();
+    let mut key_problems = HashMap::new();
 
-    let mut issuers: Vec<Issuer<'static, KeyPair>> = Vec::new();
+    let mut issuers: Vec<Option<Issuer<'static, KeyPair>>> = Vec::new();
     let mut authorities: Vec<Issued> = Vec::new();
-    for a in &lab.authorities {
-        let key = keys.next().expect("one key per authority");
+    for (index, a) in lab.authorities.iter().enumerate() {
+        let me = CertRef::Authority(index);
+        if let Some(source) = &a.from {
+            let (issued, signer) = load(&a.name, source, me, &mut cert_problems, &mut key_problems);
+            let intermediates = match a.issuer {
+                Some(i) => authorities[i].chain_without_root(&lab.authorities[i].issuer),
+                None => Vec::new(),
+            };
+            let issuer = signer.and_then(|k| Issuer::from_ca_cert_der(&issued.der, k).ok());
+            authorities.push(Issued {
+                intermediates,
+                ..issued
+            });
+            issuers.push(issuer);
+            continue;
+        }
+        let key = keys.next().expect("one key per generated authority");
+        if let Some(i) = a.issuer {
+            if issuers[i].is_none() {
+                let why = unusable_issuer(lab, &a.name, i, &cert_problems, &key_problems);
+                cert_problems.insert(me, why);
+                authorities.push(Issued::unusable(&a.name));
+                issuers.push(None);
+                continue;
+            }
+        }
         let mut params = base_params(&a.subject, a.serial, a.not_before, a.not_after);
         params.is_ca = if a.ca {
             IsCa::Ca(match a.path_len {
@@ -121,7 +181,8 @@ pub fn build(lab: &Lab) -> Result<Pki, PkiError> {
             None => (params.self_signed(&key).map_err(issue)?, Vec::new()),
             Some(i) => {
                 params.use_authority_key_identifier_extension = true;
-                let cert = params.signed_by(&key, &issuers[i]).map_err(issue)?;
+                let signer = issuers[i].as_ref().expect("checked above");
+                let cert = params.signed_by(&key, signer).map_err(issue)?;
                 (
                     cert,
                     authorities[i].chain_without_root(&lab.authorities[i].issuer),
@@ -135,12 +196,29 @@ pub fn build(lab: &Lab) -> Result<Pki, PkiError> {
             intermediates,
             params.serial_number.clone(),
         ));
-        issuers.push(Issuer::new(params, key));
+        issuers.push(Some(Issuer::new(params, key)));
     }
 
     let mut certificates = Vec::new();
-    for c in &lab.certificates {
-        let key = keys.next().expect("one key per certificate");
+    for (index, c) in lab.certificates.iter().enumerate() {
+        let me = CertRef::Certificate(index);
+        let intermediates =
+            authorities[c.issuer].chain_without_root(&lab.authorities[c.issuer].issuer);
+        if let Some(source) = &c.from {
+            let (issued, _) = load(&c.name, source, me, &mut cert_problems, &mut key_problems);
+            certificates.push(Issued {
+                intermediates,
+                ..issued
+            });
+            continue;
+        }
+        let key = keys.next().expect("one key per generated certificate");
+        let Some(signer) = issuers[c.issuer].as_ref() else {
+            let why = unusable_issuer(lab, &c.name, c.issuer, &cert_problems, &key_problems);
+            cert_problems.insert(me, why);
+            certificates.push(Issued::unusable(&c.name));
+            continue;
+        };
         let mut params = base_params(&c.subject, c.serial, c.not_before, c.not_after);
         params.use_authority_key_identifier_extension = true;
         params.subject_alt_names = c
@@ -191,13 +269,11 @@ pub fn build(lab: &Lab) -> Result<Pki, PkiError> {
             Usage::CodeSigning => vec![ExtendedKeyUsagePurpose::CodeSigning],
         };
         let cert = params
-            .signed_by(&key, &issuers[c.issuer])
+            .signed_by(&key, signer)
             .map_err(|e| PkiError::Issue {
                 name: c.name.clone(),
                 source: e,
             })?;
-        let intermediates =
-            authorities[c.issuer].chain_without_root(&lab.authorities[c.issuer].issuer);
         certificates.push(issued(
             &c.name,
             cert,
@@ -236,14 +312,188 @@ pub fn build(lab: &Lab) -> Result<Pki, PkiError> {
             name: a.name.clone(),
             source: e,
         };
-        let signed = params.signed_by(&issuers[i]).map_err(fail)?;
+        let Some(signer) = issuers[i].as_ref() else {
+            // A loaded authority whose files are broken publishes no CRL; its problem is recorded.
+            continue;
+        };
+        let signed = params.signed_by(signer).map_err(fail)?;
         let pem = signed.pem().map_err(fail)?;
         authorities[i].crl = Some((signed.der().clone(), pem));
     }
     Ok(Pki {
         authorities,
         certificates,
+        cert_problems,
+        key_problems,
     })
+}
+
+/// Why `name` could not be issued: its issuer (authority `issuer`) is unusable.
+fn unusable_issuer(
+    lab: &Lab,
+    name: &str,
+    issuer: usize,
+    cert_problems: &HashMap<CertRef, String>,
+    key_problems: &HashMap<CertRef, String>,
+) -> String {
+    let r = CertRef::Authority(issuer);
+    let why = cert_problems
+        .get(&r)
+        .or_else(|| key_problems.get(&r))
+        .map_or("it cannot sign".to_string(), |w| w.clone());
+    format!(
+        "cannot issue `{name}`: its issuer `{}` is unusable: {why}",
+        lab.authorities[issuer].name
+    )
+}
+
+/// Files larger than this are not certificates or keys.
+const MAX_PEM_BYTES: u64 = 1024 * 1024;
+
+/// Reads a small file, with a message that names it by its label and reads the same on every machine.
+fn read_small(path: &std::path::Path, label: &str) -> Result<Vec<u8>, String> {
+    let fail = |e: std::io::Error| {
+        let why = match e.kind() {
+            std::io::ErrorKind::NotFound => "no such file".to_string(),
+            std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+            _ if path.is_dir() => "it is a directory".to_string(),
+            _ => e.to_string(),
+        };
+        format!("{label}: cannot read: {why}")
+    };
+    let meta = std::fs::metadata(path).map_err(fail)?;
+    if meta.is_dir() {
+        return Err(format!("{label}: cannot read: it is a directory"));
+    }
+    if meta.len() > MAX_PEM_BYTES {
+        return Err(format!(
+            "{label}: larger than 1 MiB; not a certificate or key"
+        ));
+    }
+    std::fs::read(path).map_err(fail)
+}
+
+/// Parses a certificate file: PEM (the first certificate) or DER.
+pub fn parse_certificate_file(
+    bytes: &[u8],
+    label: &str,
+) -> Result<CertificateDer<'static>, String> {
+    let der = match CertificateDer::pem_slice_iter(bytes).next() {
+        Some(Ok(der)) => der,
+        Some(Err(e)) => return Err(format!("{label}: malformed PEM: {e}")),
+        None if bytes.first() == Some(&0x30) => CertificateDer::from(bytes.to_vec()),
+        None => {
+            let text = String::from_utf8_lossy(bytes);
+            let hint = if text.contains("PRIVATE KEY-----") {
+                " (it holds a private key: the certificate and key files are swapped?)"
+            } else if text.contains("CERTIFICATE REQUEST-----") {
+                " (it holds a certificate signing request: sign it with `openssl x509 -req`)"
+            } else {
+                ""
+            };
+            return Err(format!(
+                "{label}: not a PEM certificate: no `-----BEGIN CERTIFICATE-----` block{hint}"
+            ));
+        }
+    };
+    use x509_parser::prelude::FromDer;
+    x509_parser::certificate::X509Certificate::from_der(&der)
+        .map_err(|e| format!("{label}: not a valid X.509 certificate: {e}"))?;
+    Ok(der)
+}
+
+/// Loads a certificate (and its key) from files. Problems are recorded under `me`; a broken certificate
+/// gives a stand-in. Returns the key as a signer when the key loaded and matches.
+fn load(
+    name: &str,
+    source: &Source,
+    me: CertRef,
+    cert_problems: &mut HashMap<CertRef, String>,
+    key_problems: &mut HashMap<CertRef, String>,
+) -> (Issued, Option<KeyPair>) {
+    let der = match read_small(&source.cert, &source.cert_label)
+        .and_then(|b| parse_certificate_file(&b, &source.cert_label))
+    {
+        Ok(der) => der,
+        Err(why) => {
+            cert_problems.insert(me, why);
+            return (Issued::unusable(name), None);
+        }
+    };
+    use x509_parser::prelude::FromDer;
+    let (serial, spki) = match x509_parser::certificate::X509Certificate::from_der(&der) {
+        Ok((_, x)) => (
+            SerialNumber::from_slice(x.raw_serial()),
+            x.tbs_certificate
+                .subject_pki
+                .subject_public_key
+                .data
+                .to_vec(),
+        ),
+        Err(_) => (SerialNumber::from(0u64), Vec::new()),
+    };
+    let pem = pem_of("CERTIFICATE", &der);
+    let mut issued = Issued {
+        name: name.to_string(),
+        der,
+        pem,
+        key_der: None,
+        key_pem: String::new(),
+        intermediates: Vec::new(),
+        serial,
+        crl: None,
+    };
+    let Some((key_path, key_label)) = &source.key else {
+        return (issued, None);
+    };
+    let key = read_small(key_path, key_label).and_then(|bytes| {
+        let text = String::from_utf8_lossy(&bytes);
+        if text.contains("ENCRYPTED PRIVATE KEY") || text.contains("Proc-Type: 4,ENCRYPTED") {
+            return Err(format!(
+                "{key_label}: the private key is encrypted; the lab needs it unencrypted (`openssl genrsa` without `-aes256`)"
+            ));
+        }
+        let der = PrivateKeyDer::from_pem_slice(&bytes).map_err(|_| {
+            let hint = if text.contains("BEGIN CERTIFICATE") {
+                " (it holds a certificate: the certificate and key files are swapped?)"
+            } else {
+                ""
+            };
+            format!("{key_label}: not a PEM private key: no `-----BEGIN PRIVATE KEY-----` (or RSA / EC) block{hint}")
+        })?;
+        let pair = KeyPair::try_from(&der)
+            .map_err(|e| format!("{key_label}: unsupported private key: {e}"))?;
+        if pair.public_key_raw() != spki.as_slice() {
+            return Err(format!(
+                "{key_label} does not match {}: the key's public key is not the certificate's",
+                source.cert_label
+            ));
+        }
+        Ok((der, text.into_owned(), pair))
+    });
+    match key {
+        Ok((der, text, pair)) => {
+            issued.key_der = Some(Arc::new(der));
+            issued.key_pem = text;
+            (issued, Some(pair))
+        }
+        Err(why) => {
+            key_problems.insert(me, why);
+            (issued, None)
+        }
+    }
+}
+
+fn pem_of(tag: &str, der: &[u8]) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {tag}-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(chunk));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {tag}-----\n"));
+    out
 }
 
 fn revocation_reason(r: RevocationReasonSpec) -> RevocationReason {
@@ -307,7 +557,7 @@ fn issued(
         name: name.to_string(),
         der: cert.der().clone(),
         pem: cert.pem(),
-        key_der: Arc::new(key.serialize_der()),
+        key_der: Some(Arc::new(PrivateKeyDer::Pkcs8(key.serialize_der().into()))),
         key_pem: key.serialize_pem(),
         intermediates,
         serial: serial.unwrap_or_else(|| SerialNumber::from(0u64)),

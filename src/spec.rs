@@ -53,6 +53,22 @@ pub struct LabFile {
     #[serde(default)]
     #[schemars(example = matrix_example())]
     pub matrix: Option<BTreeMap<String, Vec<MatrixValue>>>,
+    /// Variables for the paths in `from`, with their default values: `${NAME}` in a path is replaced by the value given with `--var NAME=VALUE` on the command line, else by the default here. A relative default is relative to this file.
+    #[serde(default)]
+    #[schemars(example = vars_example())]
+    pub vars: BTreeMap<String, String>,
+    /// Properties certificates must have (generated or loaded with `from`), each check with its own points; checks run before the cases.
+    #[serde(default)]
+    #[schemars(example = checks_example())]
+    pub checks: Vec<CheckSpec>,
+}
+
+fn vars_example() -> serde_json::Value {
+    serde_json::json!({ "submission": "submission" })
+}
+
+fn checks_example() -> serde_json::Value {
+    serde_json::json!([{ "name": "server certificate names localhost", "certificate": "server", "chains_to": "ca", "san_contains": ["dns:localhost"], "points": 2 }])
 }
 
 fn tags_example() -> Vec<&'static str> {
@@ -105,9 +121,14 @@ pub struct Fragment {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuthoritySpec {
-    /// The authority's distinguished name. Give every authority a distinct one.
+    /// Load the authority from PEM files instead of generating it; the generation fields (`subject`, `key`, `valid`, `path_len`, `serial`, `ca`, `name_constraints`) then do not apply. With `from.key` it can sign the lab's generated certificates and CRLs.
+    #[serde(default)]
+    #[schemars(example = example_authorityspec_from())]
+    pub from: Option<FromSpec>,
+    /// The authority's distinguished name (required unless `from` loads it). Give every authority a distinct one.
+    #[serde(default)]
     #[schemars(example = example_authorityspec_subject())]
-    pub subject: Subject,
+    pub subject: Option<Subject>,
     /// The authority that signs this one; omit it for a self-signed root.
     #[serde(default)]
     #[schemars(example = &"root")]
@@ -144,6 +165,193 @@ pub struct AuthoritySpec {
     #[serde(default)]
     #[schemars(example = example_authorityspec_crl())]
     pub crl: Option<CrlSpec>,
+}
+
+/// PEM files to load a certificate (and its private key) from. Paths are relative to the lab file and may use `${NAME}` variables (`vars`, `--var NAME=VALUE`). A missing, malformed or mismatched file fails the cases and checks that need it, with a message naming the file.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FromSpec {
+    /// The certificate, PEM (the first certificate in the file is used).
+    #[schemars(example = &"${submission}/ca/ca.crt")]
+    pub cert: String,
+    /// Its private key, PEM (PKCS#8, PKCS#1 or SEC1, unencrypted); needed to sign or to present the certificate.
+    #[serde(default)]
+    #[schemars(example = &"${submission}/ca/ca.key")]
+    pub key: Option<String>,
+}
+
+/// Properties a certificate must have. Every property given is checked, and each one that fails gets its own message; the check passes when all hold.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckSpec {
+    /// What the check shows, as a sentence; unique among the lab's checks and cases.
+    #[schemars(example = &"server certificate names localhost")]
+    pub name: String,
+    /// The certificate or authority checked (a name under `certificates` or `authorities`).
+    #[schemars(example = &"server")]
+    pub certificate: String,
+    /// The authority the certificate must chain to: each signature up to it verifies, through the lab's other authorities as intermediates.
+    #[serde(default)]
+    #[schemars(example = &"ca")]
+    pub chains_to: Option<String>,
+    /// Subject fields that must match exactly (fields not given are not checked).
+    #[serde(default)]
+    #[schemars(example = example_checkspec_subject())]
+    pub subject: Option<Subject>,
+    /// Subject alternative names the certificate must carry, written as in `certificates.*.san`.
+    #[serde(default)]
+    #[schemars(example = san_example())]
+    pub san_contains: Vec<String>,
+    /// The TLS use the extended key usage must allow: `server`, `client` or `both` (a certificate without the extension allows every use).
+    #[serde(default)]
+    #[schemars(example = example_checkspec_eku())]
+    pub eku: Option<Purpose>,
+    /// The key's algorithm and minimum size.
+    #[serde(default)]
+    #[schemars(example = example_checkspec_key())]
+    pub key: Option<KeyCheck>,
+    /// `true`: a CA certificate (basicConstraints cA TRUE); `false`: an end-entity certificate.
+    #[serde(default)]
+    #[schemars(example = false)]
+    pub ca: Option<bool>,
+    /// The basicConstraints path length the certificate must carry, exactly.
+    #[serde(default)]
+    #[schemars(example = 0)]
+    pub path_len: Option<u8>,
+    /// Key usage bits the certificate must allow (a certificate without the extension allows every use).
+    #[serde(default)]
+    #[schemars(example = example_checkspec_key_usage())]
+    pub key_usage: Vec<KeyUsage>,
+    /// `true`: within its validity period at verification time (the lab's `at`, else now).
+    #[serde(default)]
+    #[schemars(example = true)]
+    pub valid_now: Option<bool>,
+    /// At least this much validity left at verification time (`30d`, `12w`; units s, m, h, d, w).
+    #[serde(default)]
+    #[schemars(example = &"30d")]
+    pub valid_for_at_least: Option<String>,
+    /// `true`: an X.509 version 3 certificate (TLS verifiers refuse older versions).
+    #[serde(default)]
+    #[schemars(example = true)]
+    pub v3: Option<bool>,
+    /// `true`: the private key loaded with `from.key` belongs to the certificate.
+    #[serde(default)]
+    #[schemars(example = true)]
+    pub key_matches: Option<bool>,
+    /// Points for the check, all or nothing; default 1.
+    #[serde(default)]
+    #[schemars(example = 2)]
+    pub points: Option<f64>,
+    /// Checks (by name) that must pass first; when one did not, this check is skipped, with the reason, and its points leave the total.
+    #[serde(default)]
+    #[schemars(example = example_requires())]
+    pub requires: Vec<String>,
+    /// `true`: student-facing output shows only the check's name and whether it passed.
+    #[serde(default)]
+    #[schemars(example = true)]
+    pub hidden: bool,
+}
+
+/// A TLS use of a certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Purpose {
+    /// TLS server authentication (serverAuth).
+    Server,
+    /// TLS client authentication (clientAuth).
+    Client,
+    /// Both.
+    Both,
+}
+
+/// A key requirement.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeyCheck {
+    /// The key algorithm.
+    #[serde(rename = "type")]
+    #[schemars(example = example_keycheck_type())]
+    pub kind: KeyAlgorithm,
+    /// The minimum key size in bits (RSA modulus; curve size for ECDSA: 256, 384, 521; 256 for Ed25519).
+    #[serde(default)]
+    #[schemars(example = 2048)]
+    pub min_bits: Option<u32>,
+}
+
+/// A key algorithm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyAlgorithm {
+    /// RSA.
+    Rsa,
+    /// ECDSA on a NIST curve.
+    Ecdsa,
+    /// Ed25519.
+    Ed25519,
+}
+
+/// A part of a case's expectation that can earn points of its own: each names a field of `expect`.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Deserialize,
+    JsonSchema,
+    serde::Serialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ScorePart {
+    /// The outcome (accepted or rejected) is as expected.
+    Outcome,
+    /// For a rejection: the expected side rejected.
+    By,
+    /// For a rejection: for the expected reason.
+    Reason,
+    /// For an acceptance: the server saw the expected client identity.
+    ServerSaw,
+    /// For an acceptance: the expected HTTP status.
+    Status,
+}
+
+fn example_requires() -> Vec<&'static str> {
+    vec!["CA certificate is a CA"]
+}
+
+fn example_checkspec_subject() -> serde_json::Value {
+    serde_json::json!({"CN": "localhost", "O": "MyLabServer"})
+}
+
+fn example_checkspec_eku() -> serde_json::Value {
+    serde_json::json!("server")
+}
+
+fn example_checkspec_key() -> serde_json::Value {
+    serde_json::json!({"type": "rsa", "min_bits": 2048})
+}
+
+fn example_keycheck_type() -> serde_json::Value {
+    serde_json::json!("rsa")
+}
+
+fn example_checkspec_key_usage() -> serde_json::Value {
+    serde_json::json!(["key_cert_sign", "crl_sign"])
+}
+
+fn example_casespec_score() -> serde_json::Value {
+    serde_json::json!({"outcome": 2, "server_saw": 1})
+}
+
+fn example_authorityspec_from() -> serde_json::Value {
+    serde_json::json!({"cert": "${submission}/ca/ca.crt", "key": "${submission}/ca/ca.key"})
+}
+
+fn example_certificatespec_from() -> serde_json::Value {
+    serde_json::json!({"cert": "${submission}/server/server.crt", "key": "${submission}/server/server.key"})
 }
 
 /// Name constraints of an authority. Each entry is `dns:SUFFIX` (e.g. `dns:lab.test`, which also permits its subdomains), `ip:ADDRESS/PREFIX` (e.g. `ip:10.0.0.0/8`) or `email:DOMAIN`.
@@ -351,12 +559,17 @@ impl CipherSuiteName {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CertificateSpec {
-    /// The authority that signs this certificate.
+    /// Load the certificate from PEM files instead of generating it; the generation fields (`subject`, `san`, `key`, `valid`, `usage`, `key_usage`, `serial`, `ca`, `unknown_critical_extension`) then do not apply. `from.key` is needed to present it in a handshake.
+    #[serde(default)]
+    #[schemars(example = example_certificatespec_from())]
+    pub from: Option<FromSpec>,
+    /// The authority that signs this certificate. For a loaded certificate: the authority expected to have signed it, whose intermediates are sent with it.
     #[schemars(example = &"ca")]
     pub issuer: String,
-    /// The certificate's distinguished name.
+    /// The certificate's distinguished name (required unless `from` loads it).
+    #[serde(default)]
     #[schemars(example = example_certificatespec_subject())]
-    pub subject: Subject,
+    pub subject: Option<Subject>,
     /// Subject alternative names: `dns:NAME`, `ip:ADDRESS`, `uri:URI`, `email:ADDRESS`. A bare name is a DNS name, a bare address an IP address. An empty list writes no SAN extension (TLS clients then ignore the CN and reject the name).
     #[serde(default)]
     #[schemars(example = san_example())]
@@ -615,6 +828,22 @@ pub struct CaseSpec {
     /// The outcome the handshake must have.
     #[schemars(example = example_casespec_expect())]
     pub expect: Expect,
+    /// Points for the case, all or nothing; default 1. Use `score` instead to split them.
+    #[serde(default)]
+    #[schemars(example = 3)]
+    pub points: Option<f64>,
+    /// Points per part of the expectation, instead of `points`: each key names a field of `expect` (`outcome`, `by`, `reason`, `server_saw`, `status`) and earns its points when that part matches (every part after a wrong outcome fails). The case's points are their sum.
+    #[serde(default)]
+    #[schemars(example = example_casespec_score())]
+    pub score: Option<BTreeMap<ScorePart, f64>>,
+    /// Checks or earlier cases (by name) that must pass first; when one did not, this case is skipped, with the reason, and its points leave the total, so one mistake does not cost points twice.
+    #[serde(default)]
+    #[schemars(example = example_requires())]
+    pub requires: Vec<String>,
+    /// `true`: student-facing output (console, JUnit, TAP, Gradescope, Classroom) shows only the case's name and whether it passed; the JSON report keeps every detail.
+    #[serde(default)]
+    #[schemars(example = true)]
+    pub hidden: bool,
 }
 
 /// A built-in client (hyper over rustls) that connects, verifies the server and sends `GET /`.

@@ -265,7 +265,10 @@ fn certified_key(
     chain: Vec<CertificateDer<'static>>,
     cert: &crate::pki::Issued,
 ) -> Result<Arc<SingleCertAndKey>, rustls::Error> {
-    let key = provider.key_provider.load_private_key(cert.key())?;
+    let key = cert
+        .key()
+        .ok_or_else(|| rustls::Error::General("loaded without a private key".into()))?;
+    let key = provider.key_provider.load_private_key(key)?;
     Ok(Arc::new(SingleCertAndKey::from(CertifiedKey::new(
         chain, key,
     ))))

@@ -118,7 +118,11 @@ fn without_placeholders(src: &str) -> String {
 /// The lab's `matrix`, variables in file order with their values as text; `None` without one.
 ///
 /// Also checks that every variable is used as `${NAME}` and that no `${NAME}` is undefined.
-pub fn matrix(src: &str) -> Result<Option<Vec<(String, Vec<String>)>>, MatrixError> {
+/// `${NAME}` of a path variable (the lab's `vars`, or `cli_vars` from the command line) is left for `from` paths.
+pub fn matrix(
+    src: &str,
+    cli_vars: &[&str],
+) -> Result<Option<Vec<(String, Vec<String>)>>, MatrixError> {
     let probe = without_placeholders(src);
     let Ok(serde_yaml::Value::Mapping(doc)) = serde_yaml::from_str::<serde_yaml::Value>(&probe)
     else {
@@ -128,6 +132,10 @@ pub fn matrix(src: &str) -> Result<Option<Vec<(String, Vec<String>)>>, MatrixErr
     let Some(m) = doc.get("matrix") else {
         return Ok(None);
     };
+    let mut path_vars: Vec<String> = cli_vars.iter().map(|v| v.to_string()).collect();
+    if let Some(serde_yaml::Value::Mapping(v)) = doc.get("vars") {
+        path_vars.extend(v.keys().filter_map(|k| k.as_str().map(str::to_string)));
+    }
     let at =
         |path: &str, message: String, token: Option<String>, help: Option<String>| MatrixError {
             pos: positions.value(path),
@@ -210,7 +218,7 @@ pub fn matrix(src: &str) -> Result<Option<Vec<(String, Vec<String>)>>, MatrixErr
         while let Some(i) = rest.find("${") {
             let after = &rest[i + 2..];
             let name = after.split('}').next().unwrap_or("");
-            if !vars.iter().any(|(n, _)| n == name) {
+            if !vars.iter().any(|(n, _)| n == name) && !path_vars.iter().any(|n| n == name) {
                 return Err(MatrixError {
                     pos: Pos {
                         line: line_no + 1,
