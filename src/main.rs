@@ -57,6 +57,11 @@ enum Command {
         /// Explain every rejection (what it means and the usual fix), not only failed cases.
         #[arg(long)]
         explain: bool,
+        #[command(flatten)]
+        vars: VarArgs,
+        /// Show the details of hidden checks and cases on the console and in every report (the JSON report always has them).
+        #[arg(long)]
+        show_hidden: bool,
     },
     /// Validate labs (syntax, schema, references, semantics) without generating keys or opening sockets.
     Check {
@@ -66,6 +71,8 @@ enum Command {
         /// Treat warnings as errors (exit 2).
         #[arg(long)]
         deny_warnings: bool,
+        #[command(flatten)]
+        vars: VarArgs,
         /// Colour: auto, always, never.
         #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
         color: ColorChoice,
@@ -80,6 +87,8 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = ListFormat::Text)]
         format: ListFormat,
+        #[command(flatten)]
+        vars: VarArgs,
     },
     /// Write a starter lab NAME.yaml (default `my-lab`) that passes as written.
     Init {
@@ -103,7 +112,41 @@ enum Command {
         /// Write into a non-empty directory, overwriting files of the same name.
         #[arg(long)]
         force: bool,
+        #[command(flatten)]
+        vars: VarArgs,
     },
+}
+
+/// `${NAME}` values for the paths of `from` in lab files.
+#[derive(clap::Args)]
+struct VarArgs {
+    /// Set the path variable NAME (used as `${NAME}` in `from` paths), e.g. --var submission=DIR; repeatable. A relative VALUE is relative to the current directory.
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+    vars: Vec<(String, String)>,
+}
+
+impl VarArgs {
+    fn map(&self) -> lab::Vars {
+        self.vars.iter().cloned().collect()
+    }
+}
+
+fn parse_var(s: &str) -> Result<(String, String), String> {
+    let (name, value) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not NAME=VALUE"))?;
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(format!(
+            "`{name}` is not a variable name (letters, digits, `_`)"
+        ));
+    }
+    if value.is_empty() {
+        return Err(format!("`{name}` has an empty value"));
+    }
+    let value = std::path::absolute(value)
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| value.to_string());
+    Ok((name.to_string(), value))
 }
 
 /// Report files; each is written even when the run errors, and replaced atomically.
@@ -118,18 +161,43 @@ struct Reports {
     /// Write a TAP version 14 report to FILE.
     #[arg(long, value_name = "FILE")]
     report_tap: Option<PathBuf>,
+    /// Write Gradescope's results.json to FILE (tests with score, max_score, status, output; the total score).
+    #[arg(long, value_name = "FILE")]
+    report_gradescope: Option<PathBuf>,
+    /// Write a GitHub Classroom grader result to FILE (version, status, max_score, tests).
+    #[arg(long, value_name = "FILE")]
+    report_classroom: Option<PathBuf>,
 }
 
 impl Reports {
-    /// Writes every requested report; false if one could not be written.
-    fn write(&self, results: &[run::LabResult]) -> bool {
-        let wanted: [(&Option<PathBuf>, &str, fn(&[run::LabResult]) -> String); 3] = [
-            (&self.report_json, "JSON", report::json),
-            (&self.report_junit, "JUnit", report::junit),
-            (&self.report_tap, "TAP", report::tap),
+    /// Writes every requested report; false if one could not be written. Every format but JSON shows hidden
+    /// checks and cases as name and pass/fail only, unless `show_hidden`.
+    fn write(&self, results: &[run::LabResult], show_hidden: bool) -> bool {
+        let student = if show_hidden {
+            results.to_vec()
+        } else {
+            report::student_view(results)
+        };
+        type Render = fn(&[run::LabResult]) -> String;
+        let wanted: [(&Option<PathBuf>, &str, Render, &[run::LabResult]); 5] = [
+            (&self.report_json, "JSON", report::json, results),
+            (&self.report_junit, "JUnit", report::junit, &student),
+            (&self.report_tap, "TAP", report::tap, &student),
+            (
+                &self.report_gradescope,
+                "Gradescope",
+                report::gradescope,
+                &student,
+            ),
+            (
+                &self.report_classroom,
+                "Classroom",
+                report::classroom,
+                &student,
+            ),
         ];
         let mut ok = true;
-        for (path, kind, render) in wanted {
+        for (path, kind, render, results) in wanted {
             if let Some(path) = path {
                 if let Err(e) = report::write_atomic(path, &render(results)) {
                     eprintln!(
@@ -201,6 +269,8 @@ fn main() -> ExitCode {
             fail_fast,
             color,
             explain,
+            vars,
+            show_hidden,
         } => run_command(
             &paths,
             &selection,
@@ -210,26 +280,42 @@ fn main() -> ExitCode {
                 fail_fast,
                 color: color.enabled(),
                 explain,
+                vars: vars.map(),
+                show_hidden,
             },
         ),
         Command::Check {
             paths,
             deny_warnings,
             color,
-        } => check_command(&paths, deny_warnings, color.enabled()),
+            vars,
+        } => check_command(&paths, deny_warnings, color.enabled(), &vars.map()),
         Command::List {
             paths,
             selection,
             format,
-        } => list_command(&paths, &selection, format),
+            vars,
+        } => list_command(&paths, &selection, format, &vars.map()),
         Command::Init { name } => init_command(&name),
-        Command::Pki { lab, out, force } => pki_command(&lab, &out, force),
+        Command::Pki {
+            lab,
+            out,
+            force,
+            vars,
+        } => pki_command(&lab, &out, force, &vars.map()),
     })
 }
 
-fn pki_command(path: &Path, out: &Path, force: bool) -> u8 {
-    let lab = match lab::load(path, time::OffsetDateTime::now_utc()) {
-        Ok(l) => l,
+fn pki_command(path: &Path, out: &Path, force: bool, vars: &lab::Vars) -> u8 {
+    let lab = match lab::load_all_with(path, time::OffsetDateTime::now_utc(), vars) {
+        Ok(mut l) if l.len() == 1 => l.remove(0),
+        Ok(_) => {
+            eprintln!(
+                "error: {}: this lab declares a matrix; export one variant at a time",
+                path.display()
+            );
+            return exit::INPUT;
+        }
         Err(e) => {
             eprint!("{}", diag::render(&e));
             return exit::INPUT;
@@ -321,30 +407,58 @@ fn collect_dir(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 }
 
 /// Loads every lab; on any invalid one prints every diagnostic and returns `None` (exit 2).
-fn load_all(paths: &[PathBuf], now: time::OffsetDateTime, color: bool) -> Option<Vec<lab::Lab>> {
+fn load_all(
+    paths: &[PathBuf],
+    now: time::OffsetDateTime,
+    color: bool,
+    vars: &lab::Vars,
+) -> Option<Vec<lab::Lab>> {
+    load_or_errors(paths, now, color, vars).ok()
+}
+
+/// Loads every lab; on any invalid one prints every diagnostic and returns, per bad file, a lab result
+/// that says why, so that reports can still be written.
+fn load_or_errors(
+    paths: &[PathBuf],
+    now: time::OffsetDateTime,
+    color: bool,
+    vars: &lab::Vars,
+) -> Result<Vec<lab::Lab>, Vec<run::LabResult>> {
+    let failed = |file: PathBuf, why: String| run::LabResult {
+        lab: file
+            .file_stem()
+            .map_or("?".into(), |s| s.to_string_lossy().into_owned()),
+        file,
+        checks: Vec::new(),
+        cases: Vec::new(),
+        graded: false,
+        error: Some(why),
+        duration_ms: 0,
+    };
     let files = match lab_files(paths) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("{}", paint(color, RED, &format!("error: {e}")));
-            return None;
+            let file = paths.first().cloned().unwrap_or_default();
+            return Err(vec![failed(file, e)]);
         }
     };
     let mut labs = Vec::new();
-    let mut bad = 0;
+    let mut bad = Vec::new();
     for f in &files {
-        match lab::load_all(f, now) {
+        match lab::load_all_with(f, now, vars) {
             Ok(l) => labs.extend(l),
             Err(e) => {
-                bad += 1;
                 eprint!("{}", paint_diagnostic(color, &diag::render(&e)));
+                bad.push(failed(f.clone(), format!("invalid lab file: {e}")));
             }
         }
     }
-    if bad > 0 {
-        eprintln!("{bad} lab file(s) invalid; nothing was run");
-        return None;
+    if !bad.is_empty() {
+        eprintln!("{} lab file(s) invalid; nothing was run", bad.len());
+        return Err(bad);
     }
-    Some(labs)
+    Ok(labs)
 }
 
 fn selected(labs: Vec<lab::Lab>, selection: &Selection) -> Vec<lab::Lab> {
@@ -400,6 +514,8 @@ struct RunOptions {
     fail_fast: bool,
     color: bool,
     explain: bool,
+    vars: lab::Vars,
+    show_hidden: bool,
 }
 
 /// A one-line progress display on stderr, when stderr is a terminal: `[3/26 labs] seed-mtls`.
@@ -427,16 +543,35 @@ fn run_command(
         fail_fast,
         color,
         explain,
+        vars,
+        show_hidden,
     } = options;
     let now = time::OffsetDateTime::now_utc();
-    let Some(labs) = load_all(paths, now, color) else {
-        return exit::INPUT;
+    let labs = match load_or_errors(paths, now, color, &vars) {
+        Ok(labs) => labs,
+        Err(failed) => {
+            // Reports say why nothing ran, so a grading platform never finds its file missing.
+            reports.write(&failed, show_hidden);
+            return exit::INPUT;
+        }
     };
     let labs = selected(labs, selection);
     if labs.is_empty() {
         eprintln!("error: no case matches the filter and partition given");
         return exit::INPUT;
     }
+    // A skeleton first: if the run is killed (a platform's timeout), the reports already list every item as not run.
+    let skeleton: Vec<run::LabResult> = labs
+        .iter()
+        .map(|l| {
+            run::errored(
+                l,
+                "not run: the run stopped before this ran".into(),
+                std::time::Instant::now(),
+            )
+        })
+        .collect();
+    reports.write(&skeleton, show_hidden);
     let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -469,10 +604,12 @@ fn run_command(
             progress_display(total),
         ))
     };
-    emit(&paint_lines(
-        color,
-        &report::console_with(&results, explain),
-    ));
+    let shown = if show_hidden {
+        results.clone()
+    } else {
+        report::student_view(&results)
+    };
+    emit(&paint_lines(color, &report::console_with(&shown, explain)));
     if results.len() < total {
         eprintln!(
             "--fail-fast: stopped after the first failing lab; {} lab(s) not run",
@@ -489,15 +626,15 @@ fn run_command(
             exit::OK
         }
     };
-    if !reports.write(&results) {
+    if !reports.write(&results, show_hidden) {
         code = exit::RUN;
     }
     code
 }
 
-fn check_command(paths: &[PathBuf], deny_warnings: bool, color: bool) -> u8 {
+fn check_command(paths: &[PathBuf], deny_warnings: bool, color: bool, vars: &lab::Vars) -> u8 {
     let now = time::OffsetDateTime::now_utc();
-    let Some(labs) = load_all(paths, now, color) else {
+    let Some(labs) = load_all(paths, now, color, vars) else {
         return exit::INPUT;
     };
     let mut warnings = 0;
@@ -534,8 +671,13 @@ fn check_command(paths: &[PathBuf], deny_warnings: bool, color: bool) -> u8 {
     }
 }
 
-fn list_command(paths: &[PathBuf], selection: &Selection, format: ListFormat) -> u8 {
-    let Some(labs) = load_all(paths, time::OffsetDateTime::now_utc(), false) else {
+fn list_command(
+    paths: &[PathBuf],
+    selection: &Selection,
+    format: ListFormat,
+    vars: &lab::Vars,
+) -> u8 {
+    let Some(labs) = load_all(paths, time::OffsetDateTime::now_utc(), false, vars) else {
         return exit::INPUT;
     };
     let labs = selected(labs, selection);

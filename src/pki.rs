@@ -34,9 +34,18 @@ pub struct Issued {
 }
 
 impl Issued {
-    /// The private key (PKCS#8 when generated; as written in the file when loaded); `None` for a certificate loaded without one.
-    pub fn key(&self) -> Option<PrivateKeyDer<'static>> {
-        self.key_der.as_ref().map(|k| k.clone_key())
+    /// The private key (PKCS#8 when generated; as written in the file when loaded). A certificate loaded without
+    /// a key gives an empty one, which no provider loads: validation refuses to present such a certificate.
+    pub fn key(&self) -> PrivateKeyDer<'static> {
+        match &self.key_der {
+            Some(k) => k.clone_key(),
+            None => PrivateKeyDer::Pkcs8(Vec::new().into()),
+        }
+    }
+
+    /// Whether the private key is known.
+    pub fn has_key(&self) -> bool {
+        self.key_der.is_some()
     }
 
     /// A stand-in for a certificate that could not be loaded or issued; [`Pki::problem`] says why.
@@ -672,4 +681,77 @@ fn generate_keys(wanted: &[(String, KeyType)]) -> Result<Vec<KeyPair>, PkiError>
             }),
         })
         .collect()
+}
+
+/// `lab` with the subject, names and validity of every loaded certificate read from its file, in place of
+/// the placeholders validation left (explanations and warnings then name what the files say).
+pub fn with_loaded_facts(lab: &Lab, pki: &Pki) -> Lab {
+    use x509_parser::prelude::FromDer;
+    let mut out = lab.clone();
+    let facts = |der: &[u8]| -> Option<(
+        Subject,
+        time::OffsetDateTime,
+        time::OffsetDateTime,
+        Vec<San>,
+    )> {
+        let (_, x) = x509_parser::certificate::X509Certificate::from_der(der).ok()?;
+        let first = |it: &mut dyn Iterator<
+            Item = &x509_parser::x509::AttributeTypeAndValue<'_>,
+        >| { it.next().and_then(|a| a.as_str().ok().map(str::to_string)) };
+        let s = x.subject();
+        let subject = Subject {
+            country: first(&mut s.iter_country()),
+            state: first(&mut s.iter_state_or_province()),
+            locality: first(&mut s.iter_locality()),
+            organization: first(&mut s.iter_organization()),
+            unit: first(&mut s.iter_organizational_unit()),
+            common_name: first(&mut s.iter_common_name()),
+        };
+        let mut san = Vec::new();
+        if let Ok(Some(ext)) = x.subject_alternative_name() {
+            for g in &ext.value.general_names {
+                match g {
+                    x509_parser::extensions::GeneralName::DNSName(d) => {
+                        san.push(San::Dns(d.to_string()))
+                    }
+                    x509_parser::extensions::GeneralName::IPAddress(b) => {
+                        if let Ok(a) = <[u8; 4]>::try_from(*b) {
+                            san.push(San::Ip(a.into()));
+                        } else if let Ok(a) = <[u8; 16]>::try_from(*b) {
+                            san.push(San::Ip(a.into()));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Some((
+            subject,
+            x.validity().not_before.to_datetime(),
+            x.validity().not_after.to_datetime(),
+            san,
+        ))
+    };
+    for (i, a) in out.authorities.iter_mut().enumerate() {
+        if a.from.is_none() || pki.cert_problems.contains_key(&CertRef::Authority(i)) {
+            continue;
+        }
+        if let Some((subject, nb, na, _)) = facts(&pki.authorities[i].der) {
+            a.subject = subject;
+            a.not_before = nb;
+            a.not_after = na;
+        }
+    }
+    for (i, c) in out.certificates.iter_mut().enumerate() {
+        if c.from.is_none() || pki.cert_problems.contains_key(&CertRef::Certificate(i)) {
+            continue;
+        }
+        if let Some((subject, nb, na, san)) = facts(&pki.certificates[i].der) {
+            c.subject = subject;
+            c.not_before = nb;
+            c.not_after = na;
+            c.san = san;
+        }
+    }
+    out
 }

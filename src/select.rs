@@ -79,6 +79,25 @@ pub fn select(labs: Vec<Lab>, filters: &[Filter], partition: Option<Partition>) 
     labs.into_iter()
         .filter_map(|mut lab| {
             let name = lab.name.clone();
+            // Checks are selected like cases (by name; they carry no tags), and numbered before them.
+            lab.checks.retain(|c| {
+                if !filters.is_empty()
+                    && !filters.iter().any(|f| match f {
+                        Filter::Tag(_) => false,
+                        Filter::Glob(g) => {
+                            glob(g, &c.name) || glob(g, &format!("{name} › {}", c.name))
+                        }
+                        Filter::Substring(s) => {
+                            c.name.to_lowercase().contains(s) || name.to_lowercase().contains(s)
+                        }
+                    })
+                {
+                    return false;
+                }
+                let keep = partition.is_none_or(|p| k % p.n + 1 == p.m);
+                k += 1;
+                keep
+            });
             lab.cases.retain(|c| {
                 if !filters.is_empty() && !filters.iter().any(|f| f.matches(&name, c)) {
                     return false;
@@ -87,7 +106,7 @@ pub fn select(labs: Vec<Lab>, filters: &[Filter], partition: Option<Partition>) 
                 k += 1;
                 keep
             });
-            (!lab.cases.is_empty()).then_some(lab)
+            (!lab.cases.is_empty() || !lab.checks.is_empty()).then_some(lab)
         })
         .collect()
 }

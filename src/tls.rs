@@ -265,10 +265,7 @@ fn certified_key(
     chain: Vec<CertificateDer<'static>>,
     cert: &crate::pki::Issued,
 ) -> Result<Arc<SingleCertAndKey>, rustls::Error> {
-    let key = cert
-        .key()
-        .ok_or_else(|| rustls::Error::General("loaded without a private key".into()))?;
-    let key = provider.key_provider.load_private_key(key)?;
+    let key = provider.key_provider.load_private_key(cert.key())?;
     Ok(Arc::new(SingleCertAndKey::from(CertifiedKey::new(
         chain, key,
     ))))

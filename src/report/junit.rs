@@ -46,70 +46,129 @@ fn suite_names(results: &[LabResult]) -> Vec<String> {
         .collect()
 }
 
-/// The JUnit report of a run.
+/// The JUnit report of a run: checks and cases as testcases, skipped items as `<skipped>`, points as testcase properties in graded labs.
 pub fn junit(results: &[LabResult]) -> String {
     let t = super::totals(results);
     let total_ms: u64 = results.iter().map(|r| r.duration_ms).sum();
+    // A lab that could not run at all (e.g. an invalid lab file) and has nothing to list gets one errored testcase.
+    let empty_errors = results
+        .iter()
+        .filter(|r| r.error.is_some() && r.cases.is_empty() && r.checks.is_empty())
+        .count();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
-        "<testsuites name=\"mtls-lab\" tests=\"{}\" failures=\"{}\" errors=\"{}\" time=\"{}\">",
-        t.passed + t.failed + t.errors,
+        "<testsuites name=\"mtls-lab\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{}\">",
+        t.passed + t.failed + t.errors + t.skipped + empty_errors,
         t.failed,
-        t.errors,
+        t.errors + empty_errors,
+        t.skipped,
         seconds(total_ms)
     );
     for (lab, suite) in results.iter().zip(suite_names(results)) {
+        let items = super::items(lab);
+        let lab_error = lab.error.is_some() && items.is_empty();
         let _ = writeln!(
             out,
-            "  <testsuite name=\"{}\" file=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"0\" time=\"{}\">",
+            "  <testsuite name=\"{}\" file=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{}\">",
             xml(&suite),
             xml(&lab.file.display().to_string()),
-            lab.cases.len(),
+            items.len() + usize::from(lab_error),
             lab.count(Status::Failed),
-            lab.count(Status::Error),
+            lab.count(Status::Error) + usize::from(lab_error),
+            lab.count(Status::Skipped),
             seconds(lab.duration_ms)
         );
-        for case in &lab.cases {
-            let ms = case.observed.as_ref().map_or(0, |o| o.duration_ms);
-            let _ = write!(
+        if lab_error {
+            let e = lab.error.as_deref().unwrap_or_default();
+            let _ = writeln!(
                 out,
-                "    <testcase name=\"{}\" classname=\"{}\" file=\"{}\" line=\"{}\" time=\"{}\"",
-                xml(&case.name),
+                "    <testcase name=\"(lab could not run)\" classname=\"{}\" file=\"{}\" time=\"0.000\">\n      <error message=\"{}\" type=\"error\">{}</error>\n    </testcase>",
                 xml(&suite),
                 xml(&lab.file.display().to_string()),
-                case.line,
-                seconds(ms)
+                xml(e),
+                xml(e)
             );
-            let expected = expectation_summary(&case.expected);
-            let observed = case
-                .observed
-                .as_ref()
-                .map_or("not run".to_string(), |o| o.summary());
-            match case.status {
-                Status::Passed => out.push_str("/>\n"),
-                Status::Failed => {
+        }
+        for item in &items {
+            let _ = write!(
+                out,
+                "    <testcase name=\"{}\" classname=\"{}\" file=\"{}\" line=\"{}\" time=\"{}\">\n",
+                xml(item.name),
+                xml(&suite),
+                xml(&lab.file.display().to_string()),
+                item.line,
+                seconds(item.duration_ms())
+            );
+            if lab.graded {
+                let _ = writeln!(
+                    out,
+                    "      <properties>\n        <property name=\"points\" value=\"{}\"/>\n        <property name=\"max_points\" value=\"{}\"/>\n      </properties>",
+                    super::points_text(item.grade.points),
+                    super::points_text(item.grade.max_points)
+                );
+            }
+            let hidden = item.grade.hidden;
+            match item.status {
+                Status::Passed => {}
+                Status::Skipped => {
+                    let why = item.messages.first().map_or("skipped", String::as_str);
+                    let _ = writeln!(out, "      <skipped message=\"{}\"/>", xml(why));
+                }
+                Status::Failed if hidden => {
                     let _ = writeln!(
                         out,
-                        ">\n      <failure message=\"{}\" type=\"mismatch\">{}</failure>\n    </testcase>",
-                        xml(&format!("expected {expected}, observed {observed}")),
-                        xml(&super::case_details(lab, case))
+                        "      <failure message=\"hidden test failed\" type=\"hidden\"></failure>"
+                    );
+                }
+                Status::Failed => {
+                    let body = match item.case {
+                        Some(case) if case.observed.is_some() => super::case_details(lab, case),
+                        _ => item
+                            .messages
+                            .iter()
+                            .map(|m| format!("{m}\n"))
+                            .collect::<String>(),
+                    };
+                    let _ = writeln!(
+                        out,
+                        "      <failure message=\"{}\" type=\"mismatch\">{}</failure>",
+                        xml(&failure_message(item)),
+                        xml(&body)
                     );
                 }
                 Status::Error => {
                     let _ = writeln!(
                         out,
-                        ">\n      <error message=\"{}\" type=\"error\">{}</error>\n    </testcase>",
-                        xml(case.messages.first().map_or("not run", String::as_str)),
-                        xml(&case.messages.join("\n"))
+                        "      <error message=\"{}\" type=\"error\">{}</error>",
+                        xml(item.messages.first().map_or("not run", String::as_str)),
+                        xml(&item.messages.join("\n"))
                     );
                 }
             }
+            out.push_str("    </testcase>\n");
         }
         out.push_str("  </testsuite>\n");
     }
     out.push_str("</testsuites>\n");
     out
+}
+
+/// The failure message: expected vs observed for a handshake, the first failed property for a check.
+fn failure_message(item: &super::Item<'_>) -> String {
+    match item.case {
+        Some(case) => {
+            let expected = expectation_summary(&case.expected);
+            match &case.observed {
+                Some(o) => format!("expected {expected}, observed {}", o.summary()),
+                None => format!(
+                    "expected {expected}, not run: {}",
+                    item.messages.first().map_or("", String::as_str)
+                ),
+            }
+        }
+        None => item.messages.join("; "),
+    }
 }
 
 #[cfg(test)]

@@ -1,9 +1,13 @@
 //! Output of a run: one console line per case with the details of failures, the summary line, and the JSON report;
 //! the CI formats live in submodules.
 
+mod classroom;
+mod gradescope;
 mod junit;
 mod tap;
 
+pub use classroom::classroom;
+pub use gradescope::gradescope;
 pub use junit::junit;
 pub use tap::tap;
 
@@ -14,7 +18,7 @@ use serde::Serialize;
 
 use crate::lab::Expectation;
 use crate::reason::Reason;
-use crate::run::{CaseResult, LabResult, Status};
+use crate::run::{CaseResult, CheckResult, Grade, LabResult, Status};
 use crate::spec::{IdentitySpec, Outcome, Side};
 use crate::verdict::{expectation_summary, Observed};
 
@@ -24,30 +28,202 @@ pub struct Totals {
     pub passed: usize,
     pub failed: usize,
     pub errors: usize,
+    pub skipped: usize,
 }
 
+/// Counts of cases and checks by status.
 pub fn totals(results: &[LabResult]) -> Totals {
     let mut t = Totals::default();
     for r in results {
         t.passed += r.count(Status::Passed);
         t.failed += r.count(Status::Failed);
         t.errors += r.count(Status::Error);
+        t.skipped += r.count(Status::Skipped);
     }
     t
 }
 
-/// The console line of one case, e.g. `PASS seed-mtls › no client certificate: rejected by server: certificate_required`.
-pub fn case_line(lab: &LabResult, case: &CaseResult) -> String {
-    let tag = match case.status {
+/// Points earned and counted maximum over every lab.
+pub fn points(results: &[LabResult]) -> (f64, f64) {
+    let (mut p, mut m) = (0.0, 0.0);
+    for r in results {
+        let (a, b) = r.points();
+        p += a;
+        m += b;
+    }
+    (crate::run::round_points(p), crate::run::round_points(m))
+}
+
+/// Points as people write them: `2`, `2.5`.
+pub fn points_text(p: f64) -> String {
+    let r = crate::run::round_points(p);
+    if r.fract() == 0.0 {
+        format!("{}", r as i64)
+    } else {
+        format!("{r}")
+    }
+}
+
+/// A check or a case, the way every report lists them: a lab's checks first, then its cases, each in file order.
+pub struct Item<'a> {
+    pub name: &'a str,
+    pub line: usize,
+    pub status: Status,
+    pub grade: &'a Grade,
+    pub messages: &'a [String],
+    pub check: Option<&'a CheckResult>,
+    pub case: Option<&'a CaseResult>,
+}
+
+impl Item<'_> {
+    /// The handshake's duration (0 for a check or a case not run).
+    pub fn duration_ms(&self) -> u64 {
+        self.case
+            .and_then(|c| c.observed.as_ref())
+            .map_or(0, |o| o.duration_ms)
+    }
+
+    /// One line saying what happened, for student-facing output: expected vs observed, or why it did not pass.
+    pub fn summary(&self) -> String {
+        if let Some(c) = self.case {
+            let expected = expectation_summary(&c.expected);
+            return match (&c.observed, self.status) {
+                (_, Status::Skipped) => self.messages.first().cloned().unwrap_or_default(),
+                (Some(o), _) => format!("expected {expected}, observed {}", o.summary()),
+                (None, Status::Error) => format!(
+                    "could not run: {}",
+                    self.messages.first().map_or("not run", String::as_str)
+                ),
+                (None, _) => format!("expected {expected}; not run: {}", self.messages.join("; ")),
+            };
+        }
+        match self.status {
+            Status::Passed => "every property holds".into(),
+            Status::Error => format!(
+                "could not run: {}",
+                self.messages.first().map_or("not run", String::as_str)
+            ),
+            _ => self.messages.join("; "),
+        }
+    }
+}
+
+/// A lab's checks and cases, in report order.
+pub fn items(lab: &LabResult) -> Vec<Item<'_>> {
+    let checks = lab.checks.iter().map(|c| Item {
+        name: &c.name,
+        line: c.line,
+        status: c.status,
+        grade: &c.grade,
+        messages: &c.messages,
+        check: Some(c),
+        case: None,
+    });
+    let cases = lab.cases.iter().map(|c| Item {
+        name: &c.name,
+        line: c.line,
+        status: c.status,
+        grade: &c.grade,
+        messages: &c.messages,
+        check: None,
+        case: Some(c),
+    });
+    checks.chain(cases).collect()
+}
+
+/// The results as students may see them: hidden checks and cases keep only their name, status and points.
+pub fn student_view(results: &[LabResult]) -> Vec<LabResult> {
+    let mut out = results.to_vec();
+    for lab in &mut out {
+        for c in lab.checks.iter_mut().filter(|c| c.grade.hidden) {
+            c.messages.clear();
+            c.properties.clear();
+            c.grade.parts.clear();
+        }
+        for c in lab.cases.iter_mut().filter(|c| c.grade.hidden) {
+            c.messages.clear();
+            c.observed = None;
+            c.explanation = None;
+            c.grade.parts.clear();
+        }
+    }
+    out
+}
+
+fn tag(status: Status) -> &'static str {
+    match status {
         Status::Passed => "PASS ",
         Status::Failed => "FAIL ",
         Status::Error => "ERROR",
+        Status::Skipped => "SKIP ",
+    }
+}
+
+/// The console line of a check.
+pub fn check_line(lab: &LabResult, check: &CheckResult) -> String {
+    let what = match check.status {
+        _ if check.grade.hidden => "(hidden)".to_string(),
+        Status::Skipped | Status::Error => check.messages.first().cloned().unwrap_or_default(),
+        _ if check.properties.is_empty() => check.messages.first().cloned().unwrap_or_default(),
+        _ => {
+            let mut names: Vec<&str> = Vec::new();
+            for p in &check.properties {
+                if !names.contains(&p.property) {
+                    names.push(p.property);
+                }
+            }
+            let failed = check.properties.iter().filter(|p| !p.passed).count();
+            if failed == 0 {
+                format!("`{}`: {} hold", check.certificate, names.join(", "))
+            } else {
+                format!(
+                    "`{}`: {failed} problem(s) in {}",
+                    check.certificate,
+                    names.join(", ")
+                )
+            }
+        }
     };
+    format!(
+        "{} {} › {}: {what}{}",
+        tag(check.status),
+        lab.lab,
+        check.name,
+        points_suffix(lab, &check.grade)
+    )
+}
+
+fn points_suffix(lab: &LabResult, g: &Grade) -> String {
+    if !lab.graded {
+        return String::new();
+    }
+    if g.max_points == 0.0 && g.points == 0.0 {
+        return " [0 points]".into();
+    }
+    format!(
+        " [{}/{} points]",
+        points_text(g.points),
+        points_text(g.max_points)
+    )
+}
+
+/// The console line of one case, e.g. `PASS seed-mtls › no client certificate: rejected by server: certificate_required`.
+pub fn case_line(lab: &LabResult, case: &CaseResult) -> String {
     let what = match &case.observed {
+        _ if case.grade.hidden => "(hidden)".to_string(),
         Some(o) => observed_text(o),
+        None if case.status == Status::Skipped => {
+            case.messages.first().cloned().unwrap_or_default()
+        }
         None => "not run".to_string(),
     };
-    format!("{tag} {} › {}: {what}", lab.lab, case.name)
+    format!(
+        "{} {} › {}: {what}{}",
+        tag(case.status),
+        lab.lab,
+        case.name,
+        points_suffix(lab, &case.grade)
+    )
 }
 
 fn observed_text(o: &Observed) -> String {
@@ -95,6 +271,17 @@ pub fn case_details(lab: &LabResult, case: &CaseResult) -> String {
         }
         return out;
     }
+    if case.observed.is_none() {
+        let _ = writeln!(
+            out,
+            "      expected: {}",
+            expectation_summary(&case.expected)
+        );
+        for m in &case.messages {
+            let _ = writeln!(out, "      - {m}");
+        }
+        return out;
+    }
     let expected = expectation_summary(&case.expected);
     let _ = writeln!(out, "      expected: {expected}");
     let mut outcome_differs = false;
@@ -132,8 +319,22 @@ pub fn console_with(results: &[LabResult], explain_all: bool) -> String {
         if let Some(e) = &lab.error {
             let _ = writeln!(out, "ERROR {} ({}): {e}", lab.lab, lab.file.display());
         }
+        for check in &lab.checks {
+            let _ = writeln!(out, "{}", check_line(lab, check));
+            let details = check.status == Status::Failed
+                || (check.status == Status::Error && lab.error.is_none());
+            if details && !check.grade.hidden {
+                let _ = writeln!(out, "      --> {}:{}", lab.file.display(), check.line);
+                for m in &check.messages {
+                    let _ = writeln!(out, "      - {m}");
+                }
+            }
+        }
         for case in &lab.cases {
             let _ = writeln!(out, "{}", case_line(lab, case));
+            if case.grade.hidden || case.status == Status::Skipped {
+                continue;
+            }
             if case.status != Status::Passed && lab.error.is_none() {
                 out.push_str(&case_details(lab, case));
                 out.push_str(&explanation_lines(case));
@@ -150,7 +351,26 @@ pub fn console_with(results: &[LabResult], explain_all: bool) -> String {
             t.errors
         );
     }
-    let _ = writeln!(out, "{} passed, {} failed", t.passed, t.failed + t.errors);
+    if results.iter().any(|r| r.graded) {
+        let (p, m) = points(results);
+        let _ = writeln!(
+            out,
+            "score: {} of {} points",
+            points_text(p),
+            points_text(m)
+        );
+    }
+    if t.skipped > 0 {
+        let _ = writeln!(
+            out,
+            "{} passed, {} failed, {} skipped",
+            t.passed,
+            t.failed + t.errors,
+            t.skipped
+        );
+    } else {
+        let _ = writeln!(out, "{} passed, {} failed", t.passed, t.failed + t.errors);
+    }
     out
 }
 
@@ -158,8 +378,16 @@ pub fn console_with(results: &[LabResult], explain_all: bool) -> String {
 struct JsonReport<'a> {
     version: u32,
     tool: &'static str,
-    summary: Totals,
+    summary: JsonSummary,
     labs: Vec<JsonLab<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonSummary {
+    #[serde(flatten)]
+    totals: Totals,
+    points: f64,
+    max_points: f64,
 }
 
 #[derive(Serialize)]
@@ -168,7 +396,22 @@ struct JsonLab<'a> {
     lab: &'a str,
     error: Option<&'a str>,
     duration_ms: u64,
+    points: f64,
+    max_points: f64,
+    checks: Vec<JsonCheck<'a>>,
     cases: Vec<JsonCase<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonCheck<'a> {
+    name: &'a str,
+    line: usize,
+    status: Status,
+    certificate: &'a str,
+    #[serde(flatten)]
+    grade: &'a Grade,
+    properties: &'a [crate::certcheck::Property],
+    messages: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -183,6 +426,8 @@ struct JsonCase<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     explanation: Option<&'a crate::explain::Explanation>,
     messages: &'a [String],
+    #[serde(flatten)]
+    grade: &'a Grade,
 }
 
 #[derive(Serialize)]
@@ -241,10 +486,15 @@ fn expected_json(e: &Expectation) -> JsonExpected<'_> {
 
 /// The JSON report of a run.
 pub fn json(results: &[LabResult]) -> String {
+    let (p, m) = points(results);
     let report = JsonReport {
         version: 1,
         tool: concat!("mtls-lab ", env!("CARGO_PKG_VERSION")),
-        summary: totals(results),
+        summary: JsonSummary {
+            totals: totals(results),
+            points: p,
+            max_points: m,
+        },
         labs: results
             .iter()
             .map(|l| JsonLab {
@@ -252,6 +502,21 @@ pub fn json(results: &[LabResult]) -> String {
                 lab: &l.lab,
                 error: l.error.as_deref(),
                 duration_ms: l.duration_ms,
+                points: l.points().0,
+                max_points: l.points().1,
+                checks: l
+                    .checks
+                    .iter()
+                    .map(|c| JsonCheck {
+                        name: &c.name,
+                        line: c.line,
+                        status: c.status,
+                        certificate: &c.certificate,
+                        grade: &c.grade,
+                        properties: &c.properties,
+                        messages: &c.messages,
+                    })
+                    .collect(),
                 cases: l
                     .cases
                     .iter()
@@ -264,6 +529,7 @@ pub fn json(results: &[LabResult]) -> String {
                         observed: c.observed.as_ref(),
                         explanation: c.explanation.as_ref(),
                         messages: &c.messages,
+                        grade: &c.grade,
                     })
                     .collect(),
             })

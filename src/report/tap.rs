@@ -17,34 +17,61 @@ fn description(s: &str) -> String {
         .replace(['\n', '\r'], " ")
 }
 
-/// The TAP report of a run.
+/// The TAP report of a run: checks, then cases, one test point each; skipped items carry `# SKIP`.
 pub fn tap(results: &[LabResult]) -> String {
-    let total: usize = results.iter().map(|r| r.cases.len()).sum();
+    let lab_errors =
+        |lab: &LabResult| lab.error.is_some() && lab.cases.is_empty() && lab.checks.is_empty();
+    let total: usize = results
+        .iter()
+        .map(|r| r.cases.len() + r.checks.len() + usize::from(lab_errors(r)))
+        .sum();
     let mut out = format!("TAP version 14\n1..{total}\n");
     let mut n = 0;
     for lab in results {
-        for case in &lab.cases {
+        if lab_errors(lab) {
             n += 1;
-            let name = description(&format!("{} › {}", lab.lab, case.name));
-            if case.status == Status::Passed {
-                let _ = writeln!(out, "ok {n} - {name}");
-                continue;
+            let _ = writeln!(
+                out,
+                "not ok {n} - {}\n  ---\n  message: {}\n  severity: error\n  at:\n    file: {}\n  ...",
+                description(&format!("{} › (lab could not run)", lab.lab)),
+                quoted(lab.error.as_deref().unwrap_or_default()),
+                quoted(&lab.file.display().to_string())
+            );
+        }
+        for item in super::items(lab) {
+            n += 1;
+            let name = description(&format!("{} › {}", lab.lab, item.name));
+            match item.status {
+                Status::Passed => {
+                    let _ = writeln!(out, "ok {n} - {name}");
+                    continue;
+                }
+                Status::Skipped => {
+                    let why = item.messages.first().map_or("skipped", String::as_str);
+                    let why = why.strip_prefix("skipped: ").unwrap_or(why);
+                    let _ = writeln!(out, "ok {n} - {name} # SKIP {}", description(why));
+                    continue;
+                }
+                _ => {}
             }
             let _ = writeln!(out, "not ok {n} - {name}");
+            if item.grade.hidden {
+                continue;
+            }
             out.push_str("  ---\n");
-            let message = match case.status {
-                Status::Error => case
+            let message = match item.status {
+                Status::Error => item
                     .messages
                     .first()
                     .cloned()
                     .unwrap_or_else(|| "not run".into()),
-                _ => case.messages.first().cloned().unwrap_or_default(),
+                _ => item.messages.first().cloned().unwrap_or_default(),
             };
             let _ = writeln!(out, "  message: {}", quoted(&message));
             let _ = writeln!(
                 out,
                 "  severity: {}",
-                if case.status == Status::Error {
+                if item.status == Status::Error {
                     "error"
                 } else {
                     "fail"
@@ -54,21 +81,45 @@ pub fn tap(results: &[LabResult]) -> String {
                 out,
                 "  at:\n    file: {}\n    line: {}",
                 quoted(&lab.file.display().to_string()),
-                case.line
+                item.line
             );
-            let _ = writeln!(
-                out,
-                "  expected: {}",
-                quoted(&expectation_summary(&case.expected))
-            );
-            if let Some(o) = &case.observed {
-                let _ = writeln!(out, "  observed: {}", quoted(&o.summary()));
-                if let Some(d) = &o.detail {
-                    let _ = writeln!(out, "  detail: {}", quoted(d));
+            if let Some(case) = item.case {
+                let _ = writeln!(
+                    out,
+                    "  expected: {}",
+                    quoted(&expectation_summary(&case.expected))
+                );
+                if let Some(o) = &case.observed {
+                    let _ = writeln!(out, "  observed: {}", quoted(&o.summary()));
+                    if let Some(d) = &o.detail {
+                        let _ = writeln!(out, "  detail: {}", quoted(d));
+                    }
                 }
+            } else if item.messages.len() > 1 {
+                out.push_str("  problems:\n");
+                for m in item.messages {
+                    let _ = writeln!(out, "    - {}", quoted(m));
+                }
+            }
+            if lab.graded {
+                let _ = writeln!(
+                    out,
+                    "  points: {}\n  max_points: {}",
+                    super::points_text(item.grade.points),
+                    super::points_text(item.grade.max_points)
+                );
             }
             out.push_str("  ...\n");
         }
+    }
+    if results.iter().any(|r| r.graded) {
+        let (p, m) = super::points(results);
+        let _ = writeln!(
+            out,
+            "# score: {} of {} points",
+            super::points_text(p),
+            super::points_text(m)
+        );
     }
     out
 }

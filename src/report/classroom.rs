@@ -1,0 +1,83 @@
+//! GitHub Classroom's grader result (`version`, `status`, `max_score`, `tests[]`), the shape autograding-grading-reporter reads from `RUNNER_RESULTS`.
+
+use serde::Serialize;
+
+use super::items;
+use crate::run::{round_points, LabResult, Status};
+
+#[derive(Serialize)]
+struct Result {
+    version: u32,
+    status: &'static str,
+    max_score: f64,
+    tests: Vec<Test>,
+}
+
+#[derive(Serialize)]
+struct Test {
+    name: String,
+    status: &'static str,
+    score: f64,
+    message: String,
+    test_code: String,
+    filename: String,
+    line_no: usize,
+    duration: u64,
+}
+
+fn status(s: Status) -> &'static str {
+    match s {
+        Status::Passed => "pass",
+        Status::Error => "error",
+        Status::Failed | Status::Skipped => "fail",
+    }
+}
+
+/// The Classroom result of a run; `tests[].score` adds up to the points earned, `max_score` is the counted maximum.
+pub fn classroom(results: &[LabResult]) -> String {
+    let mut tests = Vec::new();
+    for lab in results {
+        let file = lab.file.display().to_string();
+        if lab.error.is_some() && lab.cases.is_empty() && lab.checks.is_empty() {
+            tests.push(Test {
+                name: super::gradescope::test_name(results, lab, "(lab could not run)"),
+                status: "error",
+                score: 0.0,
+                message: lab.error.clone().unwrap_or_default(),
+                test_code: String::new(),
+                filename: file.clone(),
+                line_no: 0,
+                duration: 0,
+            });
+        }
+        for item in items(lab) {
+            tests.push(Test {
+                name: super::gradescope::test_name(results, lab, item.name),
+                status: status(item.status),
+                score: item.grade.points,
+                message: super::gradescope::output(lab, &item),
+                test_code: String::new(),
+                filename: file.clone(),
+                line_no: item.line,
+                duration: item.duration_ms(),
+            });
+        }
+    }
+    let overall = if tests.iter().any(|t| t.status == "error") {
+        "error"
+    } else if tests.iter().any(|t| t.status == "fail") {
+        "fail"
+    } else {
+        "pass"
+    };
+    let result = Result {
+        version: 1,
+        status: overall,
+        max_score: round_points(super::points(results).1),
+        tests,
+    };
+    let mut s = serde_json::to_string_pretty(&result)
+        .unwrap_or_else(|e| format!("{{\"version\": 1, \"status\": \"error\", \"max_score\": 0, \"tests\": [], \"error\": \"{e}\"}}"));
+    s.push('\n');
+    s
+}

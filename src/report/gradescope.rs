@@ -1,0 +1,149 @@
+//! Gradescope's `results.json`: one test per check and case, with score, max_score, status, output and visibility; the top-level score is the sum of the tests'.
+
+use serde::Serialize;
+
+use super::{items, points_text, Item};
+use crate::run::{round_points, LabResult, Status};
+
+#[derive(Serialize)]
+struct Results {
+    score: f64,
+    execution_time: u64,
+    output: String,
+    output_format: &'static str,
+    test_output_format: &'static str,
+    test_name_format: &'static str,
+    tests: Vec<Test>,
+}
+
+#[derive(Serialize)]
+struct Test {
+    name: String,
+    number: String,
+    score: f64,
+    max_score: f64,
+    status: &'static str,
+    output: String,
+    visibility: &'static str,
+}
+
+/// The text under a test: what happened and, for a failure, why and the usual fix; only pass/fail for a hidden test.
+pub(super) fn output(lab: &LabResult, item: &Item<'_>) -> String {
+    if item.grade.hidden {
+        return match item.status {
+            Status::Passed => "Hidden test: passed.".into(),
+            _ => "Hidden test: not passed.".into(),
+        };
+    }
+    match item.status {
+        Status::Skipped => format!(
+            "Skipped: {}. Its points are not counted.",
+            item.messages
+                .first()
+                .map_or("a test it requires did not pass", |m| m
+                    .strip_prefix("skipped: ")
+                    .unwrap_or(m))
+        ),
+        Status::Error => format!(
+            "The grader could not run this test (a problem on the grader's side, not in your submission): {}",
+            item.messages.join("; ")
+        ),
+        Status::Passed => match item.case.and_then(|c| c.observed.as_ref()) {
+            Some(o) => format!("Passed: {}.", o.summary()),
+            None => "Passed: every property holds.".into(),
+        },
+        Status::Failed => match item.case {
+            Some(case) if case.observed.is_some() => {
+                let mut s = super::case_details(lab, case)
+                    .lines()
+                    .skip(1) // the lab file and line: for instructors
+                    .map(|l| l.trim_start().to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                if let Some(e) = &case.explanation {
+                    s.push_str(&format!("\nwhy: {}\nfix: {}", e.what, e.fix));
+                }
+                s
+            }
+            _ => item.messages.join("\n"),
+        },
+    }
+}
+
+/// Test names: the item's name, prefixed with its lab's when the run has several labs.
+pub(super) fn test_name(results: &[LabResult], lab: &LabResult, item: &str) -> String {
+    if results.len() > 1 {
+        format!("{} › {item}", lab.lab)
+    } else {
+        item.to_string()
+    }
+}
+
+/// The Gradescope report of a run.
+pub fn gradescope(results: &[LabResult]) -> String {
+    let mut tests = Vec::new();
+    for (l, lab) in results.iter().enumerate() {
+        if lab.error.is_some() && lab.cases.is_empty() && lab.checks.is_empty() {
+            tests.push(Test {
+                name: test_name(results, lab, "(lab could not run)"),
+                number: format!("{}.0", l + 1),
+                score: 0.0,
+                max_score: 0.0,
+                status: "failed",
+                output: format!(
+                    "The grader could not run (a problem on the grader's side): {}",
+                    lab.error.as_deref().unwrap_or_default()
+                ),
+                visibility: "visible",
+            });
+        }
+        for (i, item) in items(lab).iter().enumerate() {
+            tests.push(Test {
+                name: test_name(results, lab, item.name),
+                number: format!("{}.{}", l + 1, i + 1),
+                score: item.grade.points,
+                max_score: item.grade.max_points,
+                status: if item.status == Status::Passed {
+                    "passed"
+                } else {
+                    "failed"
+                },
+                output: output(lab, item),
+                visibility: "visible",
+            });
+        }
+    }
+    let score = round_points(tests.iter().map(|t| t.score).sum());
+    let max: f64 = round_points(tests.iter().map(|t| t.max_score).sum());
+    let t = super::totals(results);
+    let mut output = format!(
+        "{} of {} points: {} passed, {} failed",
+        points_text(score),
+        points_text(max),
+        t.passed,
+        t.failed + t.errors
+    );
+    if t.skipped > 0 {
+        output.push_str(&format!(", {} skipped", t.skipped));
+    }
+    if t.errors > 0 || results.iter().any(|r| r.error.is_some()) {
+        output.push_str(". Some tests could not run because of a problem on the grader's side; tell your instructor.");
+    }
+    let results = Results {
+        score,
+        execution_time: results
+            .iter()
+            .map(|r| r.duration_ms)
+            .sum::<u64>()
+            .div_ceil(1000),
+        output,
+        output_format: "text",
+        test_output_format: "text",
+        test_name_format: "text",
+        tests,
+    };
+    let mut s = serde_json::to_string_pretty(&results)
+        .unwrap_or_else(|e| format!("{{\"score\": 0, \"output\": \"{e}\", \"tests\": []}}"));
+    s.push('\n');
+    s
+}
