@@ -50,7 +50,8 @@ pub struct PartResult {
 
 /// Rounds points to 4 decimals, so that sums of fractions print the same everywhere.
 pub fn round_points(p: f64) -> f64 {
-    (p * 10_000.0).round() / 10_000.0
+    // `+ 0.0` turns the -0.0 of an empty float sum into 0.
+    (p * 10_000.0).round() / 10_000.0 + 0.0
 }
 
 impl Grade {

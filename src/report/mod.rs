@@ -164,25 +164,16 @@ pub fn check_line(lab: &LabResult, check: &CheckResult) -> String {
     let what = match check.status {
         _ if check.grade.hidden => "(hidden)".to_string(),
         Status::Skipped | Status::Error => check.messages.first().cloned().unwrap_or_default(),
-        _ if check.properties.is_empty() => check.messages.first().cloned().unwrap_or_default(),
-        _ => {
-            let mut names: Vec<&str> = Vec::new();
-            for p in &check.properties {
-                if !names.contains(&p.property) {
-                    names.push(p.property);
-                }
-            }
-            let failed = check.properties.iter().filter(|p| !p.passed).count();
-            if failed == 0 {
-                format!("`{}`: {} hold", check.certificate, names.join(", "))
-            } else {
-                format!(
-                    "`{}`: {failed} problem(s) in {}",
-                    check.certificate,
-                    names.join(", ")
-                )
-            }
-        }
+        Status::Passed => format!(
+            "`{}`: {} properties hold",
+            check.certificate,
+            check.properties.len()
+        ),
+        Status::Failed => format!(
+            "`{}`: {} problem(s)",
+            check.certificate,
+            check.messages.len()
+        ),
     };
     format!(
         "{} {} › {}: {what}{}",
