@@ -1,0 +1,602 @@
+//! Grading: certificates loaded from a submission, certificate checks, points, requires and hidden items,
+//! and the reports grading platforms read (Gradescope, GitHub Classroom, JUnit, TAP, JSON).
+//!
+//! The fixtures under `tests/fixtures/seed/` are made by `make.sh` with the seed lab's openssl commands.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+mod common;
+
+use common::{mtls, root};
+use mtls_lab::run::Status;
+
+fn fixture(name: &str) -> PathBuf {
+    root().join("tests/fixtures/seed").join(name)
+}
+
+/// Runs the grading lab on a submission with every report; returns (exit code, stdout, the report directory).
+fn grade(submission: &Path) -> (i32, String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let var = format!("submission={}", submission.display());
+    let out = mtls(
+        &root(),
+        &[
+            "run",
+            "labs/grade-seed.yaml",
+            "--var",
+            &var,
+            "--report-json",
+            dir.path().join("report.json").to_str().unwrap(),
+            "--report-gradescope",
+            dir.path().join("results.json").to_str().unwrap(),
+            "--report-classroom",
+            dir.path().join("classroom.json").to_str().unwrap(),
+            "--report-junit",
+            dir.path().join("junit.xml").to_str().unwrap(),
+            "--report-tap",
+            dir.path().join("report.tap").to_str().unwrap(),
+        ],
+    );
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        dir,
+    )
+}
+
+fn json(dir: &tempfile::TempDir, file: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.path().join(file))
+        .unwrap_or_else(|e| panic!("{file} was not written: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file} is not JSON: {e}\n{text}"))
+}
+
+/// (points, max_points) of the JSON report, and the status of each item by name.
+fn score(dir: &tempfile::TempDir) -> (f64, f64, Vec<(String, String, f64)>) {
+    let r = json(dir, "report.json");
+    let lab = &r["labs"][0];
+    let mut items = Vec::new();
+    for section in ["checks", "cases"] {
+        for i in lab[section].as_array().unwrap() {
+            items.push((
+                i["name"].as_str().unwrap().to_string(),
+                i["status"].as_str().unwrap().to_string(),
+                i["points"].as_f64().unwrap(),
+            ));
+        }
+    }
+    (
+        r["summary"]["points"].as_f64().unwrap(),
+        r["summary"]["max_points"].as_f64().unwrap(),
+        items,
+    )
+}
+
+const FULL: f64 = 12.0;
+
+#[test]
+fn the_good_submission_scores_full_marks() {
+    let (code, stdout, dir) = grade(&fixture("good"));
+    assert_eq!(code, 0, "{stdout}");
+    let (points, max, items) = score(&dir);
+    assert_eq!((points, max), (FULL, FULL), "{items:?}");
+    assert!(stdout.contains("score: 12 of 12 points"), "{stdout}");
+}
+
+#[test]
+fn a_server_certificate_without_san_loses_the_server_check_and_skips_the_handshake() {
+    let (code, stdout, dir) = grade(&fixture("no-san"));
+    assert_eq!(code, 1);
+    let (points, max, items) = score(&dir);
+    // The server check (3 points) fails; the handshake that requires it is skipped and leaves the total (3 points).
+    assert_eq!((points, max), (FULL - 6.0, FULL - 3.0), "{items:?}");
+    assert!(
+        stdout.contains("server/server.crt: no subjectAltName; TLS clients such as rustls and browsers ignore the CN"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("server/server.crt: X.509 version 1"),
+        "{stdout}"
+    );
+    let skipped: Vec<_> = items.iter().filter(|i| i.1 == "skipped").collect();
+    assert_eq!(skipped.len(), 1, "{items:?}");
+    assert_eq!(
+        skipped[0].0,
+        "your certificates complete a mutual TLS handshake"
+    );
+}
+
+#[test]
+fn an_expired_client_certificate_loses_the_client_check() {
+    let (code, stdout, dir) = grade(&fixture("expired-client"));
+    assert_eq!(code, 1);
+    let (points, max, _) = score(&dir);
+    assert_eq!((points, max), (FULL - 6.0, FULL - 3.0));
+    assert!(
+        stdout.contains("client/client.crt: expired on 2021-01-01T00:00:00Z (expired)"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn submissions_whose_certificates_are_right_score_full_marks_on_the_certificates() {
+    for v in ["server-no-client-auth", "client-no-verify"] {
+        let (_, stdout, dir) = grade(&fixture(v));
+        let (points, max, items) = score(&dir);
+        let cert_items: f64 = items
+            .iter()
+            .filter(|i| i.0.contains("certificate") || i.0.contains("CA"))
+            .map(|i| i.2)
+            .sum();
+        assert!(points <= max, "{v}");
+        assert_eq!(cert_items, FULL, "{v}: {stdout}");
+    }
+}
+
+#[test]
+fn a_missing_submission_fails_every_item_with_a_clear_message_and_crashes_nothing() {
+    let empty = tempfile::tempdir().unwrap();
+    let (code, stdout, dir) = grade(empty.path());
+    assert_eq!(
+        code, 1,
+        "a student's missing files are failures, not errors:\n{stdout}"
+    );
+    assert!(
+        stdout.contains("ca/ca.crt: cannot read: no such file"),
+        "{stdout}"
+    );
+    let (points, max, items) = score(&dir);
+    assert_eq!(points, 0.0);
+    // Only the CA check counts: everything else requires it and is skipped.
+    assert_eq!(max, 2.0, "{items:?}");
+    assert!(
+        items.iter().all(|i| i.1 == "failed" || i.1 == "skipped"),
+        "{items:?}"
+    );
+    // Every report was written and reads.
+    let gs = json(&dir, "results.json");
+    assert_eq!(gs["score"], 0.0);
+    let xml = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
+    roxmltree::Document::parse(&xml).expect("JUnit is XML");
+}
+
+#[test]
+fn a_key_that_does_not_match_its_certificate_fails_what_needs_it() {
+    let sub = tempfile::tempdir().unwrap();
+    copy_dir(&fixture("good"), sub.path());
+    // The client's key in place of the server's.
+    std::fs::copy(
+        sub.path().join("client/client.key"),
+        sub.path().join("server/server.key"),
+    )
+    .unwrap();
+    let (_, stdout, dir) = grade(sub.path());
+    assert!(
+        stdout.contains("server/server.key does not match server/server.crt"),
+        "{stdout}"
+    );
+    let (points, max, items) = score(&dir);
+    // The server check fails on key_matches alone (3); the handshake that requires it is skipped (3).
+    assert_eq!((points, max), (FULL - 6.0, FULL - 3.0), "{items:?}");
+    let r = json(&dir, "report.json");
+    let server_check = r["labs"][0]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["certificate"] == "server")
+        .unwrap()
+        .clone();
+    let failed: Vec<&str> = server_check["properties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["passed"] == false)
+        .map(|p| p["property"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, ["key_matches"]);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn the_gradescope_report_has_the_documented_fields_and_its_score_is_the_sum_of_the_tests() {
+    let (_, _, dir) = grade(&fixture("no-san"));
+    let gs = json(&dir, "results.json");
+    let tests = gs["tests"].as_array().unwrap();
+    assert_eq!(tests.len(), 5);
+    let mut sum = 0.0;
+    for t in tests {
+        for field in [
+            "name",
+            "score",
+            "max_score",
+            "status",
+            "output",
+            "visibility",
+        ] {
+            assert!(t.get(field).is_some(), "test without {field}: {t}");
+        }
+        assert!(["passed", "failed"].contains(&t["status"].as_str().unwrap()));
+        assert!(t["score"].as_f64().unwrap() <= t["max_score"].as_f64().unwrap());
+        sum += t["score"].as_f64().unwrap();
+    }
+    assert_eq!(gs["score"].as_f64().unwrap(), sum);
+    assert_eq!(sum, FULL - 6.0);
+    // The hidden check shows only its name and whether it passed.
+    let hidden = tests
+        .iter()
+        .find(|t| t["name"] == "CA key is as strong as the lab asks")
+        .unwrap();
+    assert_eq!(hidden["output"], "Hidden test: passed.");
+    // A failed check's output carries each failed property's message.
+    let server = tests
+        .iter()
+        .find(|t| t["name"] == "server certificate is usable by TLS clients")
+        .unwrap();
+    assert!(server["output"]
+        .as_str()
+        .unwrap()
+        .contains("no subjectAltName"));
+    // The JSON report keeps the hidden check's details for instructors.
+    let r = json(&dir, "report.json");
+    let hidden = &r["labs"][0]["checks"][1];
+    assert_eq!(hidden["hidden"], true);
+    assert!(!hidden["properties"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn the_classroom_report_adds_up() {
+    let (_, _, dir) = grade(&fixture("expired-client"));
+    let c = json(&dir, "classroom.json");
+    assert_eq!(c["version"], 1);
+    assert_eq!(c["status"], "fail");
+    let tests = c["tests"].as_array().unwrap();
+    let sum: f64 = tests.iter().map(|t| t["score"].as_f64().unwrap()).sum();
+    assert_eq!(sum, FULL - 6.0);
+    assert_eq!(c["max_score"].as_f64().unwrap(), FULL - 3.0);
+    for t in tests {
+        assert!(["pass", "fail", "error"].contains(&t["status"].as_str().unwrap()));
+        for field in [
+            "name",
+            "message",
+            "test_code",
+            "filename",
+            "line_no",
+            "duration",
+        ] {
+            assert!(t.get(field).is_some(), "{field}: {t}");
+        }
+    }
+}
+
+#[test]
+fn junit_and_tap_list_checks_and_cases_with_skips() {
+    let (_, _, dir) = grade(&fixture("no-san"));
+    let text = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
+    let doc = roxmltree::Document::parse(&text).expect("JUnit is XML");
+    let mut names = BTreeSet::new();
+    for case in doc.descendants().filter(|n| n.has_tag_name("testcase")) {
+        assert!(names.insert(case.attribute("name").unwrap().to_string()));
+        let t: f64 = case.attribute("time").unwrap().parse().unwrap();
+        assert!(t >= 0.0);
+    }
+    assert_eq!(names.len(), 5);
+    assert_eq!(
+        doc.descendants()
+            .filter(|n| n.has_tag_name("skipped"))
+            .count(),
+        1
+    );
+    assert!(text.chars().all(|c| c >= ' ' || c == '\n' || c == '\t'));
+
+    let tap = std::fs::read_to_string(dir.path().join("report.tap")).unwrap();
+    assert!(tap.starts_with("TAP version 14\n1..5\n"), "{tap}");
+    assert_eq!(tap.lines().filter(|l| l.starts_with("1..")).count(), 1);
+    let points: Vec<&str> = tap
+        .lines()
+        .filter(|l| l.starts_with("ok ") || l.starts_with("not ok "))
+        .collect();
+    assert_eq!(points.len(), 5);
+    assert_eq!(points.iter().filter(|l| l.contains(" # SKIP ")).count(), 1);
+    assert!(tap.contains("# score: 6 of 9 points"), "{tap}");
+}
+
+#[test]
+fn the_same_submission_gives_the_same_reports_except_durations() {
+    let strip = |dir: &tempfile::TempDir| {
+        let mut gs = json(dir, "results.json");
+        gs["execution_time"] = 0.into();
+        let mut r = json(dir, "report.json");
+        r["labs"][0]["duration_ms"] = 0.into();
+        for c in r["labs"][0]["cases"].as_array_mut().unwrap() {
+            c["observed"]["duration_ms"] = 0.into();
+            c["verification_time"] = "".into();
+        }
+        let tap = std::fs::read_to_string(dir.path().join("report.tap")).unwrap();
+        (gs, r, tap)
+    };
+    let (_, _, a) = grade(&fixture("no-san"));
+    let (_, _, b) = grade(&fixture("no-san"));
+    assert_eq!(strip(&a), strip(&b));
+}
+
+#[test]
+fn no_report_contains_a_private_key() {
+    let (_, stdout, dir) = grade(&fixture("good"));
+    assert!(!stdout.contains("PRIVATE KEY"));
+    for f in std::fs::read_dir(dir.path()).unwrap() {
+        let text = std::fs::read_to_string(f.unwrap().path()).unwrap();
+        assert!(!text.contains("PRIVATE KEY"));
+    }
+}
+
+#[test]
+fn an_invalid_lab_still_writes_every_requested_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = [
+        "report.json",
+        "results.json",
+        "classroom.json",
+        "junit.xml",
+        "report.tap",
+    ];
+    let p = |f: &str| dir.path().join(f).display().to_string();
+    // `${submission}` is not given and the lab has no default: invalid input, exit 2.
+    let lab = dir.path().join("lab.yaml");
+    std::fs::write(
+        &lab,
+        "lab: no-var\nauthorities:\n  ca: { from: { cert: \"${submission}/ca/ca.crt\" } }\nchecks:\n  - { name: ca, certificate: ca, ca: true }\n",
+    )
+    .unwrap();
+    let out = mtls(
+        dir.path(),
+        &[
+            "run",
+            "lab.yaml",
+            "--report-json",
+            &p(files[0]),
+            "--report-gradescope",
+            &p(files[1]),
+            "--report-classroom",
+            &p(files[2]),
+            "--report-junit",
+            &p(files[3]),
+            "--report-tap",
+            &p(files[4]),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("`${submission}` is not set"), "{stderr}");
+    assert!(stderr.contains("lab.yaml:3:"), "{stderr}");
+    for f in files {
+        assert!(dir.path().join(f).exists(), "{f} not written");
+    }
+    let gs = json(&dir, "results.json");
+    assert_eq!(gs["score"], 0.0);
+    assert_eq!(gs["tests"][0]["status"], "failed");
+    assert_eq!(json(&dir, "classroom.json")["status"], "error");
+    let xml = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    assert_eq!(
+        doc.descendants()
+            .filter(|n| n.has_tag_name("error"))
+            .count(),
+        1
+    );
+    let tap = std::fs::read_to_string(dir.path().join("report.tap")).unwrap();
+    assert!(
+        tap.starts_with("TAP version 14\n1..1\nnot ok 1 - "),
+        "{tap}"
+    );
+}
+
+// ---- The lab format: loading, checks, points, requires, validation ----
+
+fn load_err(yaml: &str) -> String {
+    match mtls_lab::lab::parse(
+        Path::new("inline.yaml"),
+        yaml,
+        time::OffsetDateTime::now_utc(),
+    ) {
+        Ok(_) => panic!("expected an error"),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn good_ca() -> String {
+    fixture("good/ca").display().to_string()
+}
+
+#[test]
+fn a_loaded_authority_with_its_key_signs_generated_certificates() {
+    let lab = format!(
+        r#"
+lab: signs
+authorities:
+  ca: {{ from: {{ cert: "{ca}/ca.crt", key: "{ca}/ca.key" }} }}
+certificates:
+  server: {{ issuer: ca, subject: {{ CN: localhost }}, usage: server }}
+  client: {{ issuer: ca, subject: {{ CN: alice }}, usage: client }}
+servers:
+  web: {{ certificate: server, trust: [ca] }}
+checks:
+  - {{ name: generated client chains to the loaded CA, certificate: client, chains_to: ca, v3: true, key_matches: true }}
+cases:
+  - name: generated certificates signed by the loaded CA
+    client: {{ certificate: client, trust: [ca] }}
+    expect: {{ outcome: accepted, server_saw: {{ CN: alice }} }}
+"#,
+        ca = good_ca()
+    );
+    let r = common::run(&lab);
+    assert_eq!(r.checks[0].status, Status::Passed, "{:?}", r.checks[0]);
+    common::assert_accepted(&r, "generated certificates signed by the loaded CA");
+}
+
+#[test]
+fn each_failed_property_gets_its_own_message() {
+    let r = common::run(
+        r#"
+lab: properties
+authorities:
+  ca: { subject: { CN: Lab CA } }
+  other: { subject: { CN: Other CA } }
+certificates:
+  leaf: { issuer: other, subject: { CN: wrong }, san: [dns:example.test], usage: client, key: ecdsa-p256, valid: { until: +10d } }
+checks:
+  - name: everything wrong
+    certificate: leaf
+    chains_to: ca
+    subject: { CN: localhost }
+    san_contains: [dns:localhost]
+    eku: server
+    key: { type: rsa, min_bits: 2048 }
+    ca: true
+    valid_for_at_least: 30d
+    points: 4
+  - name: everything right
+    certificate: leaf
+    chains_to: other
+    subject: { CN: wrong }
+    san_contains: [dns:example.test]
+    eku: client
+    key: { type: ecdsa, min_bits: 256 }
+    ca: false
+    v3: true
+    valid_now: true
+    key_matches: true
+  - name: the CA
+    certificate: ca
+    ca: true
+    path_len: 0
+    key_usage: [key_cert_sign, crl_sign]
+"#,
+    );
+    let wrong = &r.checks[0];
+    assert_eq!(wrong.status, Status::Failed);
+    let m = &wrong.messages;
+    let expect = [
+        "`leaf`: does not chain to `ca` (CN=Lab CA): it is issued by CN=Other CA (unknown_issuer)",
+        "`leaf`: subject CN is `wrong`, expected `localhost`",
+        "`leaf`: subjectAltName lacks dns:localhost (it has dns:example.test)",
+        "`leaf`: extended key usage does not allow TLS server authentication (it allows clientAuth); clients reject it as a server certificate (wrong_purpose)",
+        "`leaf`: the key is ECDSA P-256, expected RSA",
+        "`leaf`: not a CA certificate (no basicConstraints CA:TRUE); verifiers refuse it as an issuer (issuer_not_ca)",
+    ];
+    for e in expect {
+        assert!(m.iter().any(|x| x == e), "missing {e:?} in {m:#?}");
+    }
+    assert!(
+        m.iter()
+            .any(|x| x.contains("less than the 30 days required")),
+        "{m:#?}"
+    );
+    assert_eq!(m.len(), 7, "{m:#?}");
+    assert_eq!(wrong.grade.points, 0.0);
+    assert_eq!(wrong.grade.max_points, 4.0);
+    assert_eq!(
+        r.checks[1].status,
+        Status::Passed,
+        "{:?}",
+        r.checks[1].messages
+    );
+    assert_eq!(
+        r.checks[2].messages,
+        ["`ca`: basicConstraints path length is not set (unlimited), expected 0"]
+    );
+}
+
+#[test]
+fn score_parts_give_partial_points_and_requires_skips() {
+    let r = common::run(&format!(
+        r#"
+lab: partial
+{}
+servers:
+  web: {{ certificate: server, trust: [ca] }}
+cases:
+  - name: rejected but for another reason
+    client: {{ certificate: client, trust: [] }}
+    expect: {{ outcome: rejected, by: server, reason: certificate_required }}
+    score: {{ outcome: 2, by: 1, reason: 1 }}
+  - name: needs the first
+    client: {{ certificate: client, trust: [ca] }}
+    expect: accepted
+    points: 5
+    requires: [rejected but for another reason]
+  - name: accepted with the wrong identity
+    client: {{ certificate: client, trust: [ca] }}
+    expect: {{ outcome: accepted, server_saw: {{ CN: bob }} }}
+    score: {{ outcome: 3, server_saw: 2 }}
+"#,
+        common::PKI
+    ));
+    let first = common::case(&r, "rejected but for another reason");
+    assert_eq!(first.status, Status::Failed);
+    assert_eq!((first.grade.points, first.grade.max_points), (2.0, 4.0));
+    let second = common::case(&r, "needs the first");
+    assert_eq!(second.status, Status::Skipped);
+    assert_eq!(
+        second.messages,
+        ["skipped: requires `rejected but for another reason`, which failed"]
+    );
+    assert_eq!((second.grade.points, second.grade.max_points), (0.0, 0.0));
+    let third = common::case(&r, "accepted with the wrong identity");
+    assert_eq!((third.grade.points, third.grade.max_points), (3.0, 5.0));
+    assert_eq!(r.points(), (5.0, 9.0));
+}
+
+#[test]
+fn grading_fields_are_validated_with_file_line_and_column() {
+    let pki = common::PKI;
+    let base = format!("lab: v\n{pki}servers:\n  web: {{ certificate: server, trust: [ca] }}\n");
+    let e = load_err(&format!(
+        "{base}cases:\n  - name: a\n    client: {{ certificate: client, trust: [ca] }}\n    expect: accepted\n    score: {{ reason: 1 }}\n"
+    ));
+    assert!(
+        e.contains("`reason` is not part of this case's `expect`"),
+        "{e}"
+    );
+    assert!(e.starts_with("inline.yaml:15:"), "{e}");
+    let e = load_err(&format!(
+        "{base}cases:\n  - name: a\n    client: {{ certificate: client, trust: [ca] }}\n    expect: accepted\n    requires: [b]\n  - name: b\n    client: {{ trust: [ca] }}\n    expect: {{ outcome: rejected, by: server, reason: certificate_required }}\n"
+    ));
+    assert!(e.contains("`b` is not a check or an earlier case"), "{e}");
+    let e = load_err(
+        "lab: v\nauthorities:\n  ca: { from: { cert: ca.crt }, subject: { CN: x } }\nchecks:\n  - { name: c, certificate: ca, ca: true }\n",
+    );
+    assert!(
+        e.contains("`subject` describes a generated authority; one loaded with `from` takes it from its file"),
+        "{e}"
+    );
+    let e = load_err(
+        "lab: v\nauthorities:\n  ca: { from: { cert: ca.crt } }\ncertificates:\n  leaf: { issuer: ca, subject: { CN: x } }\nchecks:\n  - { name: c, certificate: leaf, ca: false }\n",
+    );
+    assert!(
+        e.contains("loaded without a key (`from.key`) and cannot sign `leaf`"),
+        "{e}"
+    );
+    let e = load_err(
+        "lab: v\nauthorities:\n  ca: { from: { cert: ca.crt } }\nchecks:\n  - { name: c, certificate: ca, key_matches: true }\n",
+    );
+    assert!(
+        e.contains("give `from.key` to check that it matches"),
+        "{e}"
+    );
+    let e = load_err(
+        "lab: v\nauthorities:\n  ca: { subject: { CN: x } }\nchecks:\n  - { name: c, certificate: ca }\n",
+    );
+    assert!(e.contains("the check names no property"), "{e}");
+}
