@@ -692,13 +692,9 @@ fn parse_one(
     let (mut file, positions) =
         yaml::parse::<LabFile>(text).map_err(|e| yaml_error(path, text, e))?;
     let origins = include(path, &mut file, &positions).map_err(with_source)?;
-    // Path variables: the lab's defaults (relative to the lab file), overridden by the command line.
-    let base = path.parent().unwrap_or(Path::new("."));
-    let mut vars: Vars = file
-        .vars
-        .iter()
-        .map(|(k, v)| (k.clone(), base.join(v).display().to_string()))
-        .collect();
+    // Path variables: the lab's defaults, overridden by the command line (whose values are absolute);
+    // a path still relative after substitution is relative to the lab file.
+    let mut vars: Vars = file.vars.clone();
     vars.extend(cli_vars.iter().map(|(k, v)| (k.clone(), v.clone())));
     let vars = &vars;
     let mut lab = Validator {
