@@ -214,7 +214,7 @@ fn expected_json(e: &Expectation) -> JsonExpected<'_> {
         Expectation::Rejected { by, reason } => JsonExpected {
             outcome: Outcome::Rejected,
             by: Some(*by),
-            reason: Some(*reason),
+            reason: *reason,
             server_saw: None,
             status: None,
         },
