@@ -38,6 +38,9 @@ pub struct Observed {
     /// The exit status of a client command.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exit_status: Option<i32>,
+    /// The side that is an external program, whose own verdict is not observable (its reason is read from its alert).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external: Option<Side>,
 }
 
 impl Observed {
@@ -96,6 +99,7 @@ pub fn observe(
         http_status: client.status,
         duration_ms,
         exit_status: None,
+        external: None,
     };
     let client_tls = match &client.failure {
         Some(ClientFailure::Tls(e)) => Some(e),
@@ -254,6 +258,7 @@ pub fn observe_external_server(client: &ClientObservation, duration_ms: u64) -> 
     };
     let server = (client.failure.is_none() && client.status.is_some()).then_some(&went_through);
     let mut o = observe(server, client, duration_ms);
+    o.external = Some(Side::Server);
     if let Some(ClientFailure::Tls(e)) = &client.failure {
         if let Some(alert) = received_alert_name(e) {
             o.by = Some(Side::Server);
@@ -292,6 +297,7 @@ pub fn observe_command(
         http_status: None,
         duration_ms,
         exit_status: exit,
+        external: Some(Side::Client),
     };
     let server_rejection = verdicts.iter().find_map(|v| match v {
         ServerVerdict::Tls(e) => match classify(e) {
