@@ -93,7 +93,7 @@ fn main() {
         .expect("labs/")
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .map(|p| lab::load(&p, time::OffsetDateTime::now_utc()).expect("lab"))
+        .flat_map(|p| lab::load_all(&p, time::OffsetDateTime::now_utc()).expect("lab"))
         .collect();
     let cases: usize = labs.iter().map(|l| l.cases.len()).sum();
     let t = Instant::now();

@@ -31,6 +31,8 @@ pub struct Lab {
     pub cases: Vec<Case>,
     /// The lab's virtual clock, if it sets one.
     pub at: Option<OffsetDateTime>,
+    /// For a matrix lab: the variable values of this variant, in the matrix's order.
+    pub variant: Vec<(String, String)>,
 }
 
 impl Lab {
@@ -301,6 +303,8 @@ pub struct Case {
     pub checks: Checks,
     /// The case's own virtual clock, if it sets one.
     pub at: Option<OffsetDateTime>,
+    /// The lab's tags and the case's own.
+    pub tags: Vec<String>,
 }
 
 impl Case {
@@ -409,8 +413,8 @@ impl std::fmt::Display for LoadError {
 
 impl std::error::Error for LoadError {}
 
-/// Reads and validates a lab file, resolving relative times against `now`.
-pub fn load(path: &Path, now: OffsetDateTime) -> Result<Lab, LoadError> {
+/// Reads a lab file's text, refusing missing, oversized and binary files.
+fn read_text(path: &Path) -> Result<String, LoadError> {
     let bare = |error| LoadError {
         file: path.to_path_buf(),
         pos: None,
@@ -427,20 +431,215 @@ pub fn load(path: &Path, now: OffsetDateTime) -> Result<Lab, LoadError> {
         return Err(bare(LabError::TooLarge));
     }
     let bytes = std::fs::read(path).map_err(|e| bare(LabError::Read(e.to_string())))?;
-    let text = match String::from_utf8(bytes) {
-        Ok(t) if t.contains('\0') => {
-            return Err(bare(LabError::NotText(t.find('\0').unwrap_or(0))))
-        }
-        Ok(t) => t,
-        Err(e) => return Err(bare(LabError::NotText(e.utf8_error().valid_up_to()))),
-    };
-    parse(path, &text, now)
+    match String::from_utf8(bytes) {
+        Ok(t) if t.contains('\0') => Err(bare(LabError::NotText(t.find('\0').unwrap_or(0)))),
+        Ok(t) => Ok(t),
+        Err(e) => Err(bare(LabError::NotText(e.utf8_error().valid_up_to()))),
+    }
 }
 
-/// Validates lab text that claims to come from `path`.
+/// Reads and validates a lab file without a matrix, resolving relative times against `now`.
+pub fn load(path: &Path, now: OffsetDateTime) -> Result<Lab, LoadError> {
+    parse(path, &read_text(path)?, now)
+}
+
+/// Reads and validates a lab file; a matrix lab gives one lab per combination of its variables.
+pub fn load_all(path: &Path, now: OffsetDateTime) -> Result<Vec<Lab>, LoadError> {
+    parse_all(path, &read_text(path)?, now)
+}
+
+/// Validates lab text that claims to come from `path`; a lab with a matrix is refused (use [`parse_all`]).
 pub fn parse(path: &Path, text: &str, now: OffsetDateTime) -> Result<Lab, LoadError> {
+    let mut labs = parse_all(path, text, now)?;
+    if labs.len() != 1 || !labs[0].variant.is_empty() {
+        return Err(LoadError {
+            file: path.to_path_buf(),
+            pos: None,
+            error: LabError::Invalid {
+                field: "matrix".into(),
+                why: "this lab declares a matrix and expands into several labs".into(),
+            },
+            token: None,
+            help: Some("load it with `load_all` / `parse_all`".into()),
+            source: Some(text.to_string()),
+        });
+    }
+    Ok(labs.remove(0))
+}
+
+/// Validates lab text, expanding its matrix.
+pub fn parse_all(path: &Path, text: &str, now: OffsetDateTime) -> Result<Vec<Lab>, LoadError> {
     let with_source = |mut e: LoadError| {
-        e.source = Some(text.to_string());
+        e.source.get_or_insert_with(|| text.to_string());
+        e
+    };
+    let matrix = yaml::matrix(text).map_err(|m| {
+        with_source(LoadError {
+            file: path.to_path_buf(),
+            pos: Some(m.pos),
+            error: LabError::Invalid {
+                field: "matrix".into(),
+                why: m.message,
+            },
+            token: m.token,
+            help: m.help,
+            source: None,
+        })
+    })?;
+    let Some(vars) = matrix else {
+        return Ok(vec![parse_one(path, text, now, Vec::new())?]);
+    };
+    let mut labs = Vec::new();
+    for variant in combinations(&vars) {
+        let mut expanded = text.to_string();
+        for (name, value) in &variant {
+            expanded = expanded.replace(&format!("${{{name}}}"), value);
+        }
+        labs.push(parse_one(path, &expanded, now, variant)?);
+    }
+    Ok(labs)
+}
+
+/// Every combination of the variables' values, the first variable varying slowest.
+fn combinations(vars: &[(String, Vec<String>)]) -> Vec<Vec<(String, String)>> {
+    let mut out: Vec<Vec<(String, String)>> = vec![Vec::new()];
+    for (name, values) in vars {
+        out = out
+            .into_iter()
+            .flat_map(|prefix| {
+                values.iter().map(move |v| {
+                    let mut p = prefix.clone();
+                    p.push((name.clone(), v.clone()));
+                    p
+                })
+            })
+            .collect();
+    }
+    out
+}
+
+/// A YAML error as a load error of `path`.
+fn yaml_error(path: &Path, text: &str, e: yaml::YamlError) -> LoadError {
+    let (error, token, help) = match e.kind {
+        YamlErrorKind::Syntax(m) => (LabError::Syntax(m), None, None),
+        YamlErrorKind::DuplicateKey { key, .. } => (
+            LabError::DuplicateKey { key: key.clone() },
+            Some(key),
+            Some("each name may be defined once; rename or remove one of them".into()),
+        ),
+        YamlErrorKind::Shape {
+            path: field,
+            message,
+            unknown,
+        } => {
+            let message = match field {
+                Some(p) => format!("{p}: {message}"),
+                None => message,
+            };
+            let help = unknown
+                .as_ref()
+                .and_then(|(found, expected)| did_you_mean(found, expected.iter()));
+            (LabError::Shape { message }, unknown.map(|u| u.0), help)
+        }
+    };
+    LoadError {
+        file: path.to_path_buf(),
+        pos: Some(e.pos),
+        error,
+        token,
+        help,
+        source: Some(text.to_string()),
+    }
+}
+
+/// Where the definitions of an included file come from, for pointing errors into it.
+struct Origin {
+    /// `authorities.NAME`, `certificates.NAME`, `servers.NAME` defined by the file.
+    prefixes: Vec<String>,
+    path: PathBuf,
+    positions: Positions,
+    source: String,
+}
+
+/// Reads the lab's `include` files and merges their definitions into `file`.
+fn include(
+    path: &Path,
+    file: &mut LabFile,
+    positions: &Positions,
+) -> Result<Vec<Origin>, LoadError> {
+    let mut origins = Vec::new();
+    let base = path.parent().unwrap_or(Path::new("."));
+    for (i, inc) in file.include.clone().iter().enumerate() {
+        let field = format!("include[{i}]");
+        let at = |error: LabError, help: Option<String>| LoadError {
+            file: path.to_path_buf(),
+            pos: Some(positions.value(&field)),
+            error,
+            token: Some(inc.clone()),
+            help,
+            source: None,
+        };
+        let inc_path = base.join(inc);
+        let text = read_text(&inc_path).map_err(|e| {
+            at(
+                LabError::Invalid {
+                    field: field.clone(),
+                    why: format!("cannot include `{inc}`: {}", e.error),
+                },
+                Some("include paths are relative to the including lab file".into()),
+            )
+        })?;
+        let included_by = |mut e: LoadError| {
+            e.help = Some(match e.help.take() {
+                Some(h) => format!("{h} (in a file included by {})", path.display()),
+                None => format!("this file is included by {}", path.display()),
+            });
+            e
+        };
+        let (fragment, frag_positions) = yaml::parse::<spec::Fragment>(&text)
+            .map_err(|e| included_by(yaml_error(&inc_path, &text, e)))?;
+        let mut prefixes = Vec::new();
+        macro_rules! merge {
+            ($section:ident, $kind:literal) => {
+                for (name, spec) in fragment.$section {
+                    if file.$section.contains_key(&name) {
+                        return Err(at(
+                            LabError::Invalid {
+                                field: field.clone(),
+                                why: format!(
+                                    "{} `{name}` is defined both in this lab and in `{inc}`",
+                                    $kind
+                                ),
+                            },
+                            Some("rename one of them".into()),
+                        ));
+                    }
+                    prefixes.push(format!("{}.{name}", stringify!($section)));
+                    file.$section.insert(name, spec);
+                }
+            };
+        }
+        merge!(authorities, "authority");
+        merge!(certificates, "certificate");
+        merge!(servers, "server");
+        origins.push(Origin {
+            prefixes,
+            path: inc_path,
+            positions: frag_positions,
+            source: text,
+        });
+    }
+    Ok(origins)
+}
+
+fn parse_one(
+    path: &Path,
+    text: &str,
+    now: OffsetDateTime,
+    variant: Vec<(String, String)>,
+) -> Result<Lab, LoadError> {
+    let with_source = |mut e: LoadError| {
+        e.source.get_or_insert_with(|| text.to_string());
         e
     };
     if text
@@ -456,45 +655,23 @@ pub fn parse(path: &Path, text: &str, now: OffsetDateTime) -> Result<Lab, LoadEr
             source: None,
         }));
     }
-    let (file, positions) = yaml::parse::<LabFile>(text).map_err(|e| {
-        let (error, token, help) = match e.kind {
-            YamlErrorKind::Syntax(m) => (LabError::Syntax(m), None, None),
-            YamlErrorKind::DuplicateKey { key, .. } => (
-                LabError::DuplicateKey { key: key.clone() },
-                Some(key),
-                Some("each name may be defined once; rename or remove one of them".into()),
-            ),
-            YamlErrorKind::Shape {
-                path,
-                message,
-                unknown,
-            } => {
-                let message = match path {
-                    Some(p) => format!("{p}: {message}"),
-                    None => message,
-                };
-                let help = unknown
-                    .as_ref()
-                    .and_then(|(found, expected)| did_you_mean(found, expected.iter()));
-                (LabError::Shape { message }, unknown.map(|u| u.0), help)
-            }
-        };
-        with_source(LoadError {
-            file: path.to_path_buf(),
-            pos: Some(e.pos),
-            error,
-            token,
-            help,
-            source: None,
-        })
-    })?;
-    Validator {
+    let (mut file, positions) =
+        yaml::parse::<LabFile>(text).map_err(|e| yaml_error(path, text, e))?;
+    let origins = include(path, &mut file, &positions).map_err(with_source)?;
+    let mut lab = Validator {
         path,
         positions: &positions,
+        origins: &origins,
         now,
     }
     .lab(file)
-    .map_err(with_source)
+    .map_err(with_source)?;
+    if !variant.is_empty() {
+        let label: Vec<String> = variant.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        lab.name = format!("{}[{}]", lab.name, label.join(", "));
+        lab.variant = variant;
+    }
+    Ok(lab)
 }
 
 /// Suggests the candidate closest to `found`, if any is close.
@@ -520,6 +697,8 @@ struct Names<'a> {
 struct Validator<'a> {
     path: &'a Path,
     positions: &'a Positions,
+    /// Included files, for errors in the definitions they bring.
+    origins: &'a [Origin],
     now: OffsetDateTime,
 }
 
@@ -531,20 +710,43 @@ impl Validator<'_> {
         error: LabError,
         help: Option<String>,
     ) -> LoadError {
+        let (file, positions, source, included_by) = self.origin(field);
+        let help = match (help, included_by) {
+            (h, None) => h,
+            (Some(h), Some(lab)) => Some(format!("{h} (in a file included by {})", lab.display())),
+            (None, Some(lab)) => Some(format!("this file is included by {}", lab.display())),
+        };
         LoadError {
-            file: self.path.to_path_buf(),
-            pos: Some(self.positions.value(field)),
+            file: file.to_path_buf(),
+            pos: Some(positions.value(field)),
             error,
             token: token.map(str::to_string),
             help,
-            source: None,
+            source: source.map(str::to_string),
         }
+    }
+
+    /// The file that defines `field`: an included one, or the lab itself.
+    /// The last item is the including lab, when `field` comes from an included file.
+    fn origin(&self, field: &str) -> (&Path, &Positions, Option<&str>, Option<&Path>) {
+        for o in self.origins {
+            let defines = o.prefixes.iter().any(|p| {
+                field == p
+                    || field
+                        .strip_prefix(p.as_str())
+                        .is_some_and(|rest| rest.starts_with(['.', '[']))
+            });
+            if defines {
+                return (&o.path, &o.positions, Some(&o.source), Some(self.path));
+            }
+        }
+        (self.path, self.positions, None, None)
     }
 
     /// An error about a mapping key itself (a name), pointing at the key.
     fn key_err(&self, field: &str, token: &str, error: LabError) -> LoadError {
         LoadError {
-            pos: Some(self.positions.key(field)),
+            pos: Some(self.origin(field).1.key(field)),
             ..self.err(field, Some(token), error, None)
         }
     }
@@ -697,6 +899,13 @@ impl Validator<'_> {
         if cases.is_empty() {
             return Err(self.invalid("cases", "cases", "the lab has no cases to run"));
         }
+        for case in &mut cases {
+            for t in &file.tags {
+                if !case.tags.contains(t) {
+                    case.tags.push(t.clone());
+                }
+            }
+        }
         Ok(Lab {
             name: file.lab,
             description: file.description,
@@ -706,6 +915,7 @@ impl Validator<'_> {
             servers,
             cases,
             at,
+            variant: Vec::new(),
         })
     }
 
@@ -1560,6 +1770,7 @@ impl Validator<'_> {
                 command.is_some(),
             )?,
             at,
+            tags: c.tags.clone(),
         })
     }
 

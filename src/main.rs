@@ -56,6 +56,9 @@ enum Command {
         /// Colour: auto (on a terminal, unless NO_COLOR is set), always, never.
         #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
         color: ColorChoice,
+        /// Explain every rejection (what it means and the usual fix), not only failed cases.
+        #[arg(long)]
+        explain: bool,
     },
     /// Validate labs (syntax, schema, references, semantics) without generating keys or opening sockets.
     Check {
@@ -87,7 +90,11 @@ enum Command {
         name: String,
     },
     /// Print the JSON Schema of the lab format.
-    Schema,
+    Schema {
+        /// The schema of an included fragment (`_*.yaml`) instead.
+        #[arg(long)]
+        fragment: bool,
+    },
     /// Write a lab's certificates, keys and CRLs as PEM files: DIR/NAME/NAME.crt, .key, .chain.pem, .crl.
     Pki {
         /// The lab file.
@@ -186,8 +193,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.verbose);
     ExitCode::from(match cli.command {
-        Command::Schema => {
-            emit(&mtls_lab::schema_json());
+        Command::Schema { fragment } => {
+            emit(&if fragment {
+                mtls_lab::fragment_schema_json()
+            } else {
+                mtls_lab::schema_json()
+            });
             exit::OK
         }
         Command::Run {
@@ -197,13 +208,17 @@ fn main() -> ExitCode {
             jobs,
             fail_fast,
             color,
+            explain,
         } => run_command(
             &paths,
             &selection,
             &reports,
-            jobs,
-            fail_fast,
-            color.enabled(),
+            RunOptions {
+                jobs,
+                fail_fast,
+                color: color.enabled(),
+                explain,
+            },
         ),
         Command::Check {
             paths,
@@ -284,7 +299,7 @@ fn init_tracing(verbose: u8) {
         .try_init();
 }
 
-/// Expands directories into their `*.yaml` / `*.yml` files, sorted, recursively.
+/// Expands directories into their `*.yaml` / `*.yml` files, sorted, recursively, skipping `_*.yaml` fragments.
 fn lab_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     let mut out = Vec::new();
     for p in paths {
@@ -313,7 +328,13 @@ fn collect_dir(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for p in entries {
         if p.is_dir() {
             collect_dir(&p, out)?;
-        } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
+        } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+            && !p
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with('_'))
+        {
+            // `_name.yaml` files are shared fragments for `include`, not labs.
             out.push(p);
         }
     }
@@ -332,8 +353,8 @@ fn load_all(paths: &[PathBuf], now: time::OffsetDateTime, color: bool) -> Option
     let mut labs = Vec::new();
     let mut bad = 0;
     for f in &files {
-        match lab::load(f, now) {
-            Ok(l) => labs.push(l),
+        match lab::load_all(f, now) {
+            Ok(l) => labs.extend(l),
             Err(e) => {
                 bad += 1;
                 eprint!("{}", paint_diagnostic(color, &diag::render(&e)));
@@ -394,14 +415,40 @@ fn paint_diagnostic(color: bool, text: &str) -> String {
         .replacen("warning:", &paint(true, YELLOW, "warning:"), 1)
 }
 
+/// How `run` runs and prints.
+struct RunOptions {
+    jobs: Option<usize>,
+    fail_fast: bool,
+    color: bool,
+    explain: bool,
+}
+
+/// A one-line progress display on stderr, when stderr is a terminal: `[3/26 labs] seed-mtls`.
+fn progress_display(total: usize) -> run::Progress {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return std::sync::Arc::new(|_: &run::LabResult| {});
+    }
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    std::sync::Arc::new(move |r: &run::LabResult| {
+        let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let end = if n == total { "\r\x1b[2K" } else { "" };
+        eprint!("\r\x1b[2K[{n}/{total} labs] {}{end}", r.lab);
+    })
+}
+
 fn run_command(
     paths: &[PathBuf],
     selection: &Selection,
     reports: &Reports,
-    jobs: Option<usize>,
-    fail_fast: bool,
-    color: bool,
+    options: RunOptions,
 ) -> u8 {
+    let RunOptions {
+        jobs,
+        fail_fast,
+        color,
+        explain,
+    } = options;
     let now = time::OffsetDateTime::now_utc();
     let Some(labs) = load_all(paths, now, color) else {
         return exit::INPUT;
@@ -436,7 +483,7 @@ fn run_command(
             }
             out
         } else {
-            run::run_all(labs, jobs).await
+            run::run_all_with_progress(labs, jobs, progress_display(total)).await
         }
     };
     // Ctrl-C: stop every child process group (server and client commands), then exit 130.
@@ -459,7 +506,10 @@ fn run_command(
             return exit::INTERRUPTED;
         }
     };
-    emit(&paint_lines(color, &report::console(&results)));
+    emit(&paint_lines(
+        color,
+        &report::console_with(&results, explain),
+    ));
     if results.len() < total {
         eprintln!(
             "--fail-fast: stopped after the first failing lab; {} lab(s) not run",

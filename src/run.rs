@@ -82,6 +82,8 @@ pub struct CaseResult {
     pub observed: Option<Observed>,
     /// For a failed case: each difference; for an errored case: why it could not run.
     pub messages: Vec<String>,
+    /// For a rejected case: what the rejection means and the usual fix.
+    pub explanation: Option<crate::explain::Explanation>,
 }
 
 #[derive(Debug, Clone)]
@@ -102,13 +104,28 @@ impl LabResult {
 
 /// Runs labs, at most `jobs` at a time, and returns their results in input order.
 pub async fn run_all(labs: Vec<Lab>, jobs: usize) -> Vec<LabResult> {
+    run_all_with_progress(labs, jobs, Arc::new(|_: &LabResult| {})).await
+}
+
+/// Called as each lab finishes, in completion order.
+pub type Progress = Arc<dyn Fn(&LabResult) + Send + Sync>;
+
+/// Like [`run_all`], reporting each finished lab to `progress`.
+pub async fn run_all_with_progress(
+    labs: Vec<Lab>,
+    jobs: usize,
+    progress: Progress,
+) -> Vec<LabResult> {
     let limit = Arc::new(tokio::sync::Semaphore::new(jobs.max(1)));
     let mut handles = Vec::new();
     for lab in labs {
         let limit = limit.clone();
+        let progress = progress.clone();
         handles.push(tokio::spawn(async move {
             let _permit = limit.acquire_owned().await;
-            run_lab(&lab).await
+            let result = run_lab(&lab).await;
+            progress(&result);
+            result
         }));
     }
     let mut out = Vec::new();
@@ -146,6 +163,7 @@ fn errored(lab: &Lab, why: String, started: Instant) -> LabResult {
                 expected: c.expect.clone(),
                 observed: None,
                 messages: vec![why.clone()],
+                explanation: None,
             })
             .collect(),
         error: Some(why),
@@ -335,6 +353,7 @@ async fn run_lab_with(lab: &Lab, pki: Arc<pki::Pki>, started: Instant) -> LabRes
             expected: case.expect.clone(),
             observed: None,
             messages: vec![why],
+            explanation: None,
         };
         let outcome: Result<(Observed, Option<String>, Vec<String>), String> = match endpoint {
             Endpoint::Failed(why) => Err(why.clone()),
@@ -401,6 +420,13 @@ async fn run_lab_with(lab: &Lab, pki: Arc<pki::Pki>, started: Instant) -> LabRes
                     context,
                     status,
                     expected: case.expect.clone(),
+                    explanation: crate::explain::explain(
+                        lab,
+                        case,
+                        &observed,
+                        case.clock(lab)
+                            .unwrap_or_else(time::OffsetDateTime::now_utc),
+                    ),
                     observed: Some(observed),
                     messages,
                 }

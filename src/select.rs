@@ -9,19 +9,26 @@ pub enum Filter {
     Glob(String),
     /// Case-insensitive substring of the case name or the lab name.
     Substring(String),
+    /// `tag:NAME`: the case or its lab carries this tag.
+    Tag(String),
 }
 
 impl Filter {
     pub fn parse(s: &str) -> Filter {
-        if s.contains(['*', '?']) {
+        if let Some(tag) = s.strip_prefix("tag:") {
+            Filter::Tag(tag.to_string())
+        } else if s.contains(['*', '?']) {
             Filter::Glob(s.to_string())
         } else {
             Filter::Substring(s.to_lowercase())
         }
     }
 
-    pub fn matches(&self, lab: &str, case: &str) -> bool {
+    pub fn matches(&self, lab: &str, case: &crate::lab::Case) -> bool {
+        let tags = &case.tags;
+        let case = case.name.as_str();
         match self {
+            Filter::Tag(t) => tags.iter().any(|x| x == t),
             Filter::Glob(g) => {
                 glob(g, case)
                     || glob(g, &format!("{lab} › {case}"))
@@ -73,7 +80,7 @@ pub fn select(labs: Vec<Lab>, filters: &[Filter], partition: Option<Partition>) 
         .filter_map(|mut lab| {
             let name = lab.name.clone();
             lab.cases.retain(|c| {
-                if !filters.is_empty() && !filters.iter().any(|f| f.matches(&name, &c.name)) {
+                if !filters.is_empty() && !filters.iter().any(|f| f.matches(&name, c)) {
                     return false;
                 }
                 let keep = partition.is_none_or(|p| k % p.n + 1 == p.m);

@@ -23,20 +23,82 @@ pub struct LabFile {
     pub description: Option<String>,
     /// Certificate authorities by name: roots (no `issuer`) and intermediates (an `issuer` naming another authority).
     #[serde(default)]
+    #[schemars(example = example_labfile_authorities())]
     pub authorities: BTreeMap<String, AuthoritySpec>,
     /// End-entity certificates by name, each issued by a named authority.
     #[serde(default)]
+    #[schemars(example = example_labfile_certificates())]
     pub certificates: BTreeMap<String, CertificateSpec>,
     /// TLS servers to start on 127.0.0.1, by name.
     #[serde(default)]
+    #[schemars(example = example_labfile_servers())]
     pub servers: BTreeMap<String, ServerSpec>,
     /// The handshakes to try, top to bottom, each with its expected outcome.
     #[serde(default)]
+    #[schemars(example = example_labfile_cases())]
     pub cases: Vec<CaseSpec>,
     /// Virtual clock: the time at which both sides verify certificates and CRLs in every case (an offset from now such as `+400d`, or an RFC 3339 time); default now. A case's own `at` overrides it.
     #[serde(default)]
     #[schemars(example = &"+400d")]
     pub at: Option<String>,
+    /// Tags for every case of this lab, for `--filter tag:NAME`.
+    #[serde(default)]
+    #[schemars(example = tags_example())]
+    pub tags: Vec<String>,
+    /// Files whose `authorities`, `certificates` and `servers` this lab uses as if written here (paths relative to this file). An included file holds only those three sections.
+    #[serde(default)]
+    #[schemars(example = include_example())]
+    pub include: Vec<String>,
+    /// Variations: each variable lists its values, and the lab runs once per combination, with `${NAME}` in the lab file replaced by the value. Values are plain scalars (letters, digits, `. _ + - : /`).
+    #[serde(default)]
+    #[schemars(example = matrix_example())]
+    pub matrix: Option<BTreeMap<String, Vec<MatrixValue>>>,
+}
+
+fn tags_example() -> Vec<&'static str> {
+    vec!["basics", "week-1"]
+}
+
+fn include_example() -> Vec<&'static str> {
+    vec!["common/pki.yaml"]
+}
+
+fn matrix_example() -> serde_json::Value {
+    serde_json::json!({ "key": ["ecdsa-p256", "rsa2048"], "tls": ["1.2", "1.3"] })
+}
+
+/// One value of a matrix variable.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum MatrixValue {
+    /// A string.
+    Text(String),
+    /// A number, as written.
+    Number(f64),
+    /// A boolean.
+    Flag(bool),
+}
+
+/// An included file: shared PKI and server definitions.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Fragment {
+    /// What the shared definitions are for.
+    #[serde(default)]
+    #[schemars(example = example_fragment_description())]
+    pub description: Option<String>,
+    /// Certificate authorities by name.
+    #[serde(default)]
+    #[schemars(example = example_fragment_authorities())]
+    pub authorities: BTreeMap<String, AuthoritySpec>,
+    /// End-entity certificates by name.
+    #[serde(default)]
+    #[schemars(example = example_fragment_certificates())]
+    pub certificates: BTreeMap<String, CertificateSpec>,
+    /// TLS servers by name.
+    #[serde(default)]
+    #[schemars(example = example_fragment_servers())]
+    pub servers: BTreeMap<String, ServerSpec>,
 }
 
 /// A certificate authority, generated when the lab runs.
@@ -44,6 +106,7 @@ pub struct LabFile {
 #[serde(deny_unknown_fields)]
 pub struct AuthoritySpec {
     /// The authority's distinguished name. Give every authority a distinct one.
+    #[schemars(example = example_authorityspec_subject())]
     pub subject: Subject,
     /// The authority that signs this one; omit it for a self-signed root.
     #[serde(default)]
@@ -51,9 +114,11 @@ pub struct AuthoritySpec {
     pub issuer: Option<String>,
     /// Key type; default `ecdsa-p256`.
     #[serde(default)]
+    #[schemars(example = example_authorityspec_key())]
     pub key: Option<KeyType>,
     /// Validity period; default from one hour ago until ten years from now.
     #[serde(default)]
+    #[schemars(example = example_authorityspec_valid())]
     pub valid: Option<Validity>,
     /// Maximum number of intermediates that may follow this authority in a chain (basicConstraints pathLenConstraint); default unlimited.
     #[serde(default)]
@@ -69,12 +134,15 @@ pub struct AuthoritySpec {
     pub ca: Option<bool>,
     /// Name constraints written into this authority's certificate: every name in a chain below it must be inside `permitted` (when given) and outside `excluded`.
     #[serde(default)]
+    #[schemars(example = example_authorityspec_name_constraints())]
     pub name_constraints: Option<NameConstraintsSpec>,
     /// Certificates (or intermediate authorities) this authority revokes, by name; each must be issued directly by this authority. Giving `revokes` (even `[]`) makes the authority publish a CRL.
     #[serde(default)]
+    #[schemars(example = example_authorityspec_revokes())]
     pub revokes: Option<Vec<RevocationSpec>>,
     /// The authority's CRL: its validity window. Giving `crl` (or `revokes`) makes the authority publish a CRL; default from one hour ago for seven days.
     #[serde(default)]
+    #[schemars(example = example_authorityspec_crl())]
     pub crl: Option<CrlSpec>,
 }
 
@@ -109,6 +177,7 @@ pub struct RevocationSpec {
     pub certificate: String,
     /// The CRL reason code; default `unspecified`.
     #[serde(default)]
+    #[schemars(example = example_revocationspec_reason())]
     pub reason: Option<RevocationReasonSpec>,
     /// When it was revoked: an offset from now or an RFC 3339 time; default one hour ago.
     #[serde(default)]
@@ -160,12 +229,15 @@ pub struct CrlSpec {
 pub struct RevocationCheckSpec {
     /// Which certificates are checked: `chain` (every certificate below the trust anchor; default) or `end_entity` (the leaf only).
     #[serde(default)]
+    #[schemars(example = example_revocationcheckspec_check())]
     pub check: Option<RevocationDepth>,
     /// What to do with a certificate whose issuer published no CRL: `deny` (default; `revocation_unknown`) or `allow`.
     #[serde(default)]
+    #[schemars(example = example_revocationcheckspec_unknown())]
     pub unknown: Option<Policy>,
     /// What to do with a CRL past its nextUpdate: `allow` (default: the CRL is still used) or `deny` (`revocation_unknown`).
     #[serde(default)]
+    #[schemars(example = example_revocationcheckspec_expired())]
     pub expired: Option<Policy>,
 }
 
@@ -283,6 +355,7 @@ pub struct CertificateSpec {
     #[schemars(example = &"ca")]
     pub issuer: String,
     /// The certificate's distinguished name.
+    #[schemars(example = example_certificatespec_subject())]
     pub subject: Subject,
     /// Subject alternative names: `dns:NAME`, `ip:ADDRESS`, `uri:URI`, `email:ADDRESS`. A bare name is a DNS name, a bare address an IP address. An empty list writes no SAN extension (TLS clients then ignore the CN and reject the name).
     #[serde(default)]
@@ -290,12 +363,15 @@ pub struct CertificateSpec {
     pub san: Option<Vec<String>>,
     /// Key type; default `ecdsa-p256`.
     #[serde(default)]
+    #[schemars(example = example_certificatespec_key())]
     pub key: Option<KeyType>,
     /// Validity period; default from one hour ago until 90 days from now.
     #[serde(default)]
+    #[schemars(example = example_certificatespec_valid())]
     pub valid: Option<Validity>,
     /// Extended key usage; default `both`.
     #[serde(default)]
+    #[schemars(example = example_certificatespec_usage())]
     pub usage: Option<Usage>,
     /// Key usage bits; default `[digital_signature]`, plus `key_encipherment` for RSA keys. `[]` writes no key usage extension.
     #[serde(default)]
@@ -436,6 +512,7 @@ pub struct ServerSpec {
     pub trust: Vec<String>,
     /// Whether the server asks for a client certificate; default `required`.
     #[serde(default)]
+    #[schemars(example = example_serverspec_client_auth())]
     pub client_auth: Option<ClientAuth>,
     /// TLS versions the server accepts; default both 1.2 and 1.3.
     #[serde(default)]
@@ -447,9 +524,11 @@ pub struct ServerSpec {
     pub ciphers: Option<Vec<CipherSuiteName>>,
     /// The chain the server sends: `full` (default), `leaf`, or the names sent after its certificate.
     #[serde(default)]
+    #[schemars(example = example_serverspec_chain())]
     pub chain: Option<ChainSpec>,
     /// Check client certificates against the lab's CRLs; default no revocation checking.
     #[serde(default)]
+    #[schemars(example = example_serverspec_revocation())]
     pub revocation: Option<RevocationCheckSpec>,
     /// The address the server listens on: for the built-in server `127.0.0.1:PORT` (default an ephemeral port; a fixed port is for client commands that connect to one); for a server `command`, the loopback address it listens on, `localhost:4443`, `127.0.0.1:8443` or `[::1]:8443` (port 0 or omitted: a free port, passed as `{port}`).
     #[serde(default)]
@@ -465,9 +544,11 @@ pub struct ServerSpec {
     pub cwd: Option<String>,
     /// Environment variables added for the server command (placeholders allowed). `PYTHONUNBUFFERED=1` is always set.
     #[serde(default)]
+    #[schemars(example = server_env_example())]
     pub env: BTreeMap<String, String>,
     /// How the runner knows the server command is ready: `tls` (default: it accepts a TCP connection and answers a TLS handshake) or `tcp` (it accepts a TCP connection).
     #[serde(default)]
+    #[schemars(example = &"tls")]
     pub ready: Option<ReadySpec>,
     /// How long the server command may take to become ready: `10s` (default), `500ms`, `1m`.
     #[serde(default)]
@@ -481,6 +562,17 @@ pub struct ServerSpec {
 
 fn command_example() -> Vec<&'static str> {
     vec!["python3", "{dir}/seed/server/server.py"]
+}
+
+fn server_env_example() -> BTreeMap<&'static str, &'static str> {
+    BTreeMap::from([
+        ("SERVER_CERT", "{cert:server}"),
+        ("SERVER_KEY", "{key:server}"),
+    ])
+}
+
+fn client_env_example() -> BTreeMap<&'static str, &'static str> {
+    BTreeMap::from([("SSL_CERT_FILE", "{cert:ca}")])
 }
 
 fn client_command_example() -> Vec<&'static str> {
@@ -572,17 +664,23 @@ pub struct CaseSpec {
     /// What the case shows, as a sentence; unique within the lab.
     #[schemars(example = &"valid client is accepted")]
     pub name: String,
+    /// Tags for `--filter tag:NAME` (added to the lab's tags).
+    #[serde(default)]
+    #[schemars(example = tags_example())]
+    pub tags: Vec<String>,
     /// The server to connect to (a name under `servers`); may be omitted when the lab has one server.
     #[serde(default)]
     #[schemars(example = &"web")]
     pub server: Option<String>,
     /// The client that connects.
+    #[schemars(example = example_casespec_client())]
     pub client: ClientSpec,
     /// Virtual clock for this case: the time at which both sides verify (an offset from now such as `+400d`, or an RFC 3339 time); default the lab's `at`, else now.
     #[serde(default)]
     #[schemars(example = &"+400d")]
     pub at: Option<String>,
     /// The outcome the handshake must have.
+    #[schemars(example = example_casespec_expect())]
     pub expect: Expect,
 }
 
@@ -612,9 +710,11 @@ pub struct ClientSpec {
     pub ciphers: Option<Vec<CipherSuiteName>>,
     /// The chain the client sends: `full` (default), `leaf`, or the names sent after its certificate.
     #[serde(default)]
+    #[schemars(example = example_clientspec_chain())]
     pub chain: Option<ChainSpec>,
     /// Check the server's certificate against the lab's CRLs; default no revocation checking.
     #[serde(default)]
+    #[schemars(example = example_clientspec_revocation())]
     pub revocation: Option<RevocationCheckSpec>,
     /// Public-key pins: after normal verification the server's SubjectPublicKeyInfo SHA-256 must equal one of these. Each is a certificate or authority name (its key is pinned) or a literal `sha256/BASE64`.
     #[serde(default)]
@@ -630,6 +730,7 @@ pub struct ClientSpec {
     pub cwd: Option<String>,
     /// Environment variables added for the client command (placeholders allowed).
     #[serde(default)]
+    #[schemars(example = client_env_example())]
     pub env: BTreeMap<String, String>,
     /// How long the client command may run: `20s` (default), `500ms`, `1m`.
     #[serde(default)]
@@ -676,15 +777,19 @@ impl<'de> Deserialize<'de> for Expect {
 #[serde(deny_unknown_fields)]
 pub struct ExpectFull {
     /// `accepted` or `rejected`.
+    #[schemars(example = example_expectfull_outcome())]
     pub outcome: Outcome,
     /// For a rejection: the side whose verifier rejects the handshake.
     #[serde(default)]
+    #[schemars(example = example_expectfull_by())]
     pub by: Option<Side>,
     /// For a rejection: why, as a reason code (see the README). Required unless the rejecting side is an external program, whose reason is only observable through its alert.
     #[serde(default)]
+    #[schemars(example = example_expectfull_reason())]
     pub reason: Option<Reason>,
     /// For an acceptance: the client identity the server must have seen. Each field given must match exactly; each SAN listed must be present. `{}` with no fields means the server saw no client certificate.
     #[serde(default)]
+    #[schemars(example = example_expectfull_server_saw())]
     pub server_saw: Option<IdentitySpec>,
     /// For an acceptance: the HTTP status the server must answer with (the built-in server answers 200).
     #[serde(default)]
@@ -751,3 +856,137 @@ pub enum Side {
 }
 
 pub use crate::reason::Reason;
+
+// Examples for the JSON Schema (editors show them on hover).
+
+fn example_labfile_authorities() -> serde_json::Value {
+    serde_json::json!({"ca": {"subject": {"O": "MyLabCA", "CN": "Lab Certificate Authority"}}})
+}
+
+fn example_labfile_certificates() -> serde_json::Value {
+    serde_json::json!({"server": {"issuer": "ca", "subject": {"CN": "localhost"}, "san": ["dns:localhost"], "usage": "server"}})
+}
+
+fn example_labfile_servers() -> serde_json::Value {
+    serde_json::json!({"web": {"certificate": "server", "trust": ["ca"], "client_auth": "required"}})
+}
+
+fn example_labfile_cases() -> serde_json::Value {
+    serde_json::json!([{"name": "valid client is accepted", "client": {"certificate": "client", "trust": ["ca"]}, "expect": "accepted"}])
+}
+
+fn example_fragment_authorities() -> serde_json::Value {
+    serde_json::json!({"ca": {"subject": {"O": "MyLabCA", "CN": "Lab Certificate Authority"}}})
+}
+
+fn example_fragment_certificates() -> serde_json::Value {
+    serde_json::json!({"client": {"issuer": "ca", "subject": {"CN": "alice"}, "usage": "client"}})
+}
+
+fn example_fragment_servers() -> serde_json::Value {
+    serde_json::json!({"web": {"certificate": "server", "trust": ["ca"]}})
+}
+
+fn example_fragment_description() -> serde_json::Value {
+    serde_json::json!("One CA and a client certificate shared by several labs.")
+}
+
+fn example_authorityspec_crl() -> serde_json::Value {
+    serde_json::json!({"this_update": "-1h", "next_update": "+7d"})
+}
+
+fn example_authorityspec_key() -> serde_json::Value {
+    serde_json::json!("rsa4096")
+}
+
+fn example_authorityspec_name_constraints() -> serde_json::Value {
+    serde_json::json!({"permitted": ["dns:lab.test", "ip:127.0.0.0/8"], "excluded": ["dns:admin.lab.test"]})
+}
+
+fn example_authorityspec_revokes() -> serde_json::Value {
+    serde_json::json!([{"certificate": "stolen-client", "reason": "key_compromise", "at": "-1h"}])
+}
+
+fn example_authorityspec_subject() -> serde_json::Value {
+    serde_json::json!({"C": "US", "O": "MyLabCA", "CN": "Lab Certificate Authority"})
+}
+
+fn example_authorityspec_valid() -> serde_json::Value {
+    serde_json::json!({"from": "-1h", "until": "+365d"})
+}
+
+fn example_certificatespec_key() -> serde_json::Value {
+    serde_json::json!("ecdsa-p256")
+}
+
+fn example_certificatespec_subject() -> serde_json::Value {
+    serde_json::json!({"O": "MyLabClient", "CN": "labclient"})
+}
+
+fn example_certificatespec_usage() -> serde_json::Value {
+    serde_json::json!("client")
+}
+
+fn example_certificatespec_valid() -> serde_json::Value {
+    serde_json::json!({"from": "-30d", "until": "-1d"})
+}
+
+fn example_casespec_client() -> serde_json::Value {
+    serde_json::json!({"certificate": "client", "trust": ["ca"]})
+}
+
+fn example_casespec_expect() -> serde_json::Value {
+    serde_json::json!({"outcome": "rejected", "by": "server", "reason": "certificate_required"})
+}
+
+fn example_clientspec_chain() -> serde_json::Value {
+    serde_json::json!("leaf")
+}
+
+fn example_clientspec_revocation() -> serde_json::Value {
+    serde_json::json!({"check": "chain", "unknown": "deny"})
+}
+
+fn example_serverspec_chain() -> serde_json::Value {
+    serde_json::json!("full")
+}
+
+fn example_serverspec_client_auth() -> serde_json::Value {
+    serde_json::json!("required")
+}
+
+fn example_serverspec_revocation() -> serde_json::Value {
+    serde_json::json!({"check": "end_entity", "unknown": "deny"})
+}
+
+fn example_expectfull_by() -> serde_json::Value {
+    serde_json::json!("server")
+}
+
+fn example_expectfull_outcome() -> serde_json::Value {
+    serde_json::json!("rejected")
+}
+
+fn example_expectfull_reason() -> serde_json::Value {
+    serde_json::json!("certificate_required")
+}
+
+fn example_expectfull_server_saw() -> serde_json::Value {
+    serde_json::json!({"CN": "labclient", "O": "MyLabClient"})
+}
+
+fn example_revocationcheckspec_check() -> serde_json::Value {
+    serde_json::json!("chain")
+}
+
+fn example_revocationcheckspec_expired() -> serde_json::Value {
+    serde_json::json!("allow")
+}
+
+fn example_revocationcheckspec_unknown() -> serde_json::Value {
+    serde_json::json!("deny")
+}
+
+fn example_revocationspec_reason() -> serde_json::Value {
+    serde_json::json!("key_compromise")
+}

@@ -77,6 +77,163 @@ pub enum YamlErrorKind {
     },
 }
 
+/// A problem with a lab's `matrix`, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatrixError {
+    pub pos: Pos,
+    pub message: String,
+    pub token: Option<String>,
+    pub help: Option<String>,
+}
+
+/// Characters a matrix value may use: it is pasted into YAML text as a plain scalar.
+fn plain_scalar(v: &str) -> bool {
+    !v.is_empty()
+        && !v.starts_with(':')
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '+' | '-' | ':' | '/'))
+}
+
+/// `src` with each `${NAME}` replaced by a plain scalar of the same length, so it parses even in flow context.
+fn without_placeholders(src: &str) -> String {
+    let mut out = String::with_capacity(src.len());
+    let mut rest = src;
+    while let Some(i) = rest.find("${") {
+        out.push_str(&rest[..i]);
+        match rest[i..].find('}') {
+            Some(j) if !rest[i..i + j].contains('\n') => {
+                out.push_str(&"x".repeat(j + 1));
+                rest = &rest[i + j + 1..];
+            }
+            _ => {
+                out.push_str("${");
+                rest = &rest[i + 2..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The lab's `matrix`, variables in file order with their values as text; `None` without one.
+///
+/// Also checks that every variable is used as `${NAME}` and that no `${NAME}` is undefined.
+pub fn matrix(src: &str) -> Result<Option<Vec<(String, Vec<String>)>>, MatrixError> {
+    let probe = without_placeholders(src);
+    let Ok(serde_yaml::Value::Mapping(doc)) = serde_yaml::from_str::<serde_yaml::Value>(&probe)
+    else {
+        return Ok(None);
+    };
+    let positions = index(&probe).unwrap_or_default();
+    let Some(m) = doc.get("matrix") else {
+        return Ok(None);
+    };
+    let at =
+        |path: &str, message: String, token: Option<String>, help: Option<String>| MatrixError {
+            pos: positions.value(path),
+            message,
+            token,
+            help,
+        };
+    let serde_yaml::Value::Mapping(m) = m else {
+        return Err(at(
+            "matrix",
+            "`matrix` maps variable names to lists of values".into(),
+            None,
+            None,
+        ));
+    };
+    let mut vars = Vec::new();
+    for (k, v) in m {
+        let Some(name) = k.as_str() else {
+            return Err(at(
+                "matrix",
+                "matrix variable names are strings".into(),
+                None,
+                None,
+            ));
+        };
+        let field = format!("matrix.{name}");
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(at(
+                &field,
+                format!("`{name}` is not a variable name (letters, digits, `_`)"),
+                Some(name.into()),
+                None,
+            ));
+        }
+        let Some(list) = v.as_sequence().filter(|l| !l.is_empty()) else {
+            return Err(at(
+                &field,
+                format!("`{name}` needs a non-empty list of values"),
+                Some(name.into()),
+                None,
+            ));
+        };
+        let mut values = Vec::new();
+        for (i, item) in list.iter().enumerate() {
+            let text = match item {
+                serde_yaml::Value::String(s) => s.clone(),
+                serde_yaml::Value::Number(n) => n.to_string(),
+                serde_yaml::Value::Bool(b) => b.to_string(),
+                _ => String::new(),
+            };
+            if !plain_scalar(&text) {
+                return Err(at(
+                    &format!("{field}[{i}]"),
+                    match item {
+                        serde_yaml::Value::String(t) => format!("value `{t}` of `{name}` is not a plain scalar (letters, digits, `. _ + - : /`)"),
+                        _ => format!("a value of `{name}` is not a scalar"),
+                    },
+                    None,
+                    None,
+                ));
+            }
+            values.push(text);
+        }
+        if !src.contains(&format!("${{{name}}}")) {
+            return Err(at(
+                &field,
+                format!("variable `{name}` is never used"),
+                Some(name.into()),
+                Some(format!(
+                    "write `${{{name}}}` where its value goes, e.g. `key: ${{{name}}}`"
+                )),
+            ));
+        }
+        vars.push((name.to_string(), values));
+    }
+    // Any `${...}` left must name a variable.
+    for (line_no, line) in src.lines().enumerate() {
+        let mut rest = line;
+        let mut offset = 0;
+        while let Some(i) = rest.find("${") {
+            let after = &rest[i + 2..];
+            let name = after.split('}').next().unwrap_or("");
+            if !vars.iter().any(|(n, _)| n == name) {
+                return Err(MatrixError {
+                    pos: Pos {
+                        line: line_no + 1,
+                        col: line[..offset + i].chars().count() + 1,
+                    },
+                    message: format!("`${{{name}}}` names no variable"),
+                    token: Some(format!("${{{name}}}")),
+                    help: Some(format!(
+                        "the matrix defines {}",
+                        vars.iter()
+                            .map(|(n, _)| format!("`{n}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+                });
+            }
+            offset += i + 2;
+            rest = &rest[i + 2..];
+        }
+    }
+    Ok(Some(vars))
+}
+
 /// Parses `src` into `T`, with the positions of its nodes.
 pub fn parse<T: DeserializeOwned>(src: &str) -> Result<(T, Positions), YamlError> {
     let positions = index(src)?;

@@ -151,3 +151,74 @@ fn fail_fast_stops_after_the_first_failing_lab() {
     assert!(!stdout(&o).contains("seed-mtls"), "{}", stdout(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("1 lab(s) not run"));
 }
+
+#[test]
+fn a_matrix_expands_into_one_lab_per_combination_with_readable_names() {
+    let cases = listed(&["--filter", "tag:variations"]);
+    assert_eq!(cases.len(), 12, "{cases:#?}");
+    assert!(cases.contains(
+        &"variations[key=ed25519, tls=1.2] › a ed25519 server over TLS 1.2 accepts the client"
+            .to_string()
+    ));
+    assert!(cases.contains(
+        &"variations[key=ecdsa-p384, tls=1.3] › without a client certificate over TLS 1.3"
+            .to_string()
+    ));
+    let o = mtls(&root(), &["run", "labs/variations-key-and-version.yaml"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    // Each variant really ran with its own key type and TLS version.
+    assert!(stdout(&o).contains("variations[key=ed25519, tls=1.2] › a ed25519 server over TLS 1.2 accepts the client: accepted (TLSv1.2;"));
+    assert!(stdout(&o).contains("variations[key=ecdsa-p256, tls=1.3] › a ecdsa-p256 server over TLS 1.3 accepts the client: accepted (TLSv1.3;"));
+    assert!(stdout(&o).ends_with("12 passed, 0 failed\n"));
+}
+
+#[test]
+fn matrix_values_reach_typed_fields() {
+    let now = time::OffsetDateTime::now_utc();
+    let labs =
+        mtls_lab::lab::load_all(&root().join("labs/variations-key-and-version.yaml"), now).unwrap();
+    let keys: Vec<_> = labs
+        .iter()
+        .map(|l| {
+            l.certificates
+                .iter()
+                .find(|c| c.name == "server")
+                .unwrap()
+                .key
+        })
+        .collect();
+    use mtls_lab::spec::KeyType::*;
+    assert_eq!(
+        keys,
+        vec![EcdsaP256, EcdsaP256, EcdsaP384, EcdsaP384, Ed25519, Ed25519]
+    );
+    // A matrix lab is refused by the single-lab loader, with a pointer to the right one.
+    assert!(
+        mtls_lab::lab::load(&root().join("labs/variations-key-and-version.yaml"), now).is_err()
+    );
+}
+
+#[test]
+fn include_brings_shared_definitions_and_fragments_are_not_run_as_labs() {
+    let now = time::OffsetDateTime::now_utc();
+    let labs =
+        mtls_lab::lab::load_all(&root().join("labs/variations-key-and-version.yaml"), now).unwrap();
+    let names: Vec<&str> = labs[0]
+        .authorities
+        .iter()
+        .map(|a| a.name.as_str())
+        .collect();
+    assert_eq!(names, vec!["ca"]);
+    assert!(labs[0].certificates.iter().any(|c| c.name == "client"));
+    let all = listed(&[]);
+    assert!(all.iter().all(|c| !c.contains("_variations-pki")));
+}
+
+#[test]
+fn tags_select_cases_from_the_lab_and_the_case() {
+    let required = listed(&["--filter", "tag:certificate_required"]);
+    assert_eq!(required.len(), 6);
+    assert!(required
+        .iter()
+        .all(|c| c.contains("without a client certificate")));
+}

@@ -189,18 +189,24 @@ fn committed_schema_matches_the_code() {
     );
     let out = mtls(&root(), &["schema"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), committed);
+    let fragment = std::fs::read_to_string(root().join("schemas/fragment.schema.json")).unwrap();
+    assert_eq!(
+        fragment,
+        mtls_lab::fragment_schema_json(),
+        "schemas/fragment.schema.json is stale: run `cargo run -- schema --fragment > schemas/fragment.schema.json`"
+    );
 }
 
 #[test]
-fn every_schema_property_has_a_description() {
-    let schema: serde_json::Value = serde_json::from_str(&mtls_lab::schema_json()).unwrap();
+fn every_schema_property_has_a_description_and_an_example() {
     fn walk(v: &serde_json::Value, path: &str, missing: &mut Vec<String>) {
         if let Some(props) = v.get("properties").and_then(|p| p.as_object()) {
             for (k, p) in props {
-                let has = p.get("description").is_some()
-                    || p.get("$ref").is_some() && p.get("description").is_some();
-                if !has {
-                    missing.push(format!("{path}.{k}"));
+                if p.get("description").is_none() {
+                    missing.push(format!("{path}.{k}: description"));
+                }
+                if p.get("examples").is_none() {
+                    missing.push(format!("{path}.{k}: example"));
                 }
                 walk(p, &format!("{path}.{k}"), missing);
             }
@@ -211,10 +217,42 @@ fn every_schema_property_has_a_description() {
             }
         }
     }
-    let mut missing = Vec::new();
-    walk(&schema, "", &mut missing);
-    assert!(
-        missing.is_empty(),
-        "properties without a description: {missing:?}"
-    );
+    for text in [mtls_lab::schema_json(), mtls_lab::fragment_schema_json()] {
+        let schema: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(schema["$schema"], "http://json-schema.org/draft-07/schema#");
+        let mut missing = Vec::new();
+        walk(&schema, "", &mut missing);
+        assert!(
+            missing.is_empty(),
+            "properties without a description or an example: {missing:?}"
+        );
+    }
+}
+
+#[test]
+fn every_reason_code_is_documented_in_one_readme_line() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    for r in mtls_lab::reason::Reason::ALL {
+        let rows = readme
+            .lines()
+            .filter(|l| l.starts_with(&format!("| `{}` |", r.code())))
+            .count();
+        assert_eq!(
+            rows,
+            1,
+            "reason `{}` must have exactly one README line",
+            r.code()
+        );
+    }
+}
+
+#[test]
+fn every_exit_code_is_documented() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    for code in 0..=3 {
+        assert!(
+            readme.contains(&format!("\n| {code} |")),
+            "exit code {code} is not in the README"
+        );
+    }
 }

@@ -297,9 +297,11 @@ fn openssl_agrees_with_the_runner_on_every_chain() {
     let mut disagreements = Vec::new();
     let mut unmapped: BTreeMap<(i32, &'static str), usize> = BTreeMap::new();
 
-    for file in &files {
-        let lab = mtls_lab::lab::load(file, time::OffsetDateTime::now_utc())
-            .unwrap_or_else(|e| panic!("{e}"));
+    let labs = files.iter().flat_map(|file| {
+        mtls_lab::lab::load_all(file, time::OffsetDateTime::now_utc())
+            .unwrap_or_else(|e| panic!("{e}"))
+    });
+    for lab in labs {
         let pki = Arc::new(mtls_lab::pki::build(&lab).unwrap());
         let dir = tmp.path().join(&lab.name);
         export(&lab, &pki, &dir, false).unwrap();

@@ -120,6 +120,19 @@ fn indent_continuation(m: &str) -> String {
 
 /// The whole console report, ending with `N passed, N failed`.
 pub fn console(results: &[LabResult]) -> String {
+    console_with(results, false)
+}
+
+/// The explanation lines of a case: what happened and the usual fix.
+pub fn explanation_lines(case: &CaseResult) -> String {
+    match &case.explanation {
+        Some(e) => format!("      why:      {}\n      fix:      {}\n", e.what, e.fix),
+        None => String::new(),
+    }
+}
+
+/// The console report; with `explain_all`, explanations also under passing rejected cases (failed ones always have them).
+pub fn console_with(results: &[LabResult], explain_all: bool) -> String {
     let mut out = String::new();
     for lab in results {
         if let Some(e) = &lab.error {
@@ -129,6 +142,9 @@ pub fn console(results: &[LabResult]) -> String {
             let _ = writeln!(out, "{}", case_line(lab, case));
             if case.status != Status::Passed && lab.error.is_none() {
                 out.push_str(&case_details(lab, case));
+                out.push_str(&explanation_lines(case));
+            } else if explain_all {
+                out.push_str(&explanation_lines(case));
             }
         }
     }
@@ -170,6 +186,8 @@ struct JsonCase<'a> {
     context: &'a crate::run::CaseContext,
     expected: JsonExpected<'a>,
     observed: Option<&'a Observed>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    explanation: Option<&'a crate::explain::Explanation>,
     messages: &'a [String],
 }
 
@@ -250,6 +268,7 @@ pub fn json(results: &[LabResult]) -> String {
                         context: &c.context,
                         expected: expected_json(&c.expected),
                         observed: c.observed.as_ref(),
+                        explanation: c.explanation.as_ref(),
                         messages: &c.messages,
                     })
                     .collect(),

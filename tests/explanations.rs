@@ -1,0 +1,126 @@
+//! Every reason code has a learner-facing explanation with the case's facts filled in, and a fix.
+
+mod common;
+
+use mtls_lab::explain::explain;
+use mtls_lab::reason::Reason;
+use mtls_lab::spec::{Outcome, Side};
+use mtls_lab::verdict::Observed;
+
+const LAB: &str = r#"
+lab: explain
+authorities:
+  ca: { subject: { O: Explain Lab, CN: Explain Root } }
+certificates:
+  server: { issuer: ca, subject: { CN: localhost }, san: [dns:localhost, ip:127.0.0.1], usage: server }
+  client: { issuer: ca, subject: { CN: alice }, usage: client, valid: { from: -10d, until: -1d } }
+servers:
+  web: { certificate: server, trust: [ca], tls: [1.3] }
+cases:
+  - name: by the server
+    client: { certificate: client, trust: [ca], server_name: api.example.com, tls: [1.2] }
+    expect: { outcome: rejected, by: server, reason: expired }
+"#;
+
+fn observed(by: Side, reason: Reason) -> Observed {
+    Observed {
+        outcome: Outcome::Rejected,
+        by: Some(by),
+        reason: Some(reason),
+        detail: Some("rustls's own words".into()),
+        alert_sent: None,
+        alert: None,
+        tls_version: None,
+        server_saw: None,
+        client_saw: None,
+        http_status: None,
+        duration_ms: 0,
+        exit_status: None,
+        external: None,
+    }
+}
+
+/// What each explanation must mention, beyond being non-empty: the case's facts.
+fn facts(reason: Reason) -> &'static [&'static str] {
+    match reason {
+        Reason::CertificateRequired => &["`web`", "--cert", "load_cert_chain"],
+        Reason::UnknownIssuer => &["`client`", "CN=Explain Root", "trusted `ca`", "--cacert"],
+        Reason::Expired => &["`client`", "expired at"],
+        Reason::NameMismatch => &[
+            "api.example.com",
+            "dns:localhost, ip:127.0.0.1",
+            "subjectAltName",
+        ],
+        Reason::WrongPurpose => &["`client`", "clientAuth"],
+        Reason::ProtocolVersion => &["TLS 1.2", "TLS 1.3", "`web`"],
+        Reason::Other => &["rustls's own words"],
+        _ => &[],
+    }
+}
+
+#[test]
+fn every_reason_code_is_explained_with_the_facts_of_the_case() {
+    let lab = common::lab(LAB);
+    let case = &lab.cases[0];
+    let now = time::OffsetDateTime::now_utc();
+    for &reason in Reason::ALL {
+        let by = if reason == Reason::NameMismatch {
+            Side::Client
+        } else {
+            Side::Server
+        };
+        let e = explain(&lab, case, &observed(by, reason), now)
+            .unwrap_or_else(|| panic!("{reason} has no explanation"));
+        assert_eq!(e.reason, reason);
+        assert!(e.what.len() > 20 && e.fix.len() > 20, "{reason}: {e:?}");
+        for fact in facts(reason) {
+            assert!(
+                e.what.contains(fact) || e.fix.contains(fact),
+                "{reason}: `{fact}` missing from {e:#?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn accepted_cases_have_no_explanation() {
+    let lab = common::lab(LAB);
+    let mut o = observed(Side::Server, Reason::Expired);
+    o.outcome = Outcome::Accepted;
+    o.by = None;
+    o.reason = None;
+    assert!(explain(&lab, &lab.cases[0], &o, time::OffsetDateTime::now_utc()).is_none());
+}
+
+#[test]
+fn explanations_reach_the_console_and_the_json_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("r.json");
+    let out = common::mtls(
+        &common::root(),
+        &[
+            "run",
+            "labs/seed-mtls.yaml",
+            "--explain",
+            "--report-json",
+            report.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(
+            "      why:      server `web` requires a client certificate, and the client sent none."
+        ),
+        "{stdout}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let case = &json["labs"][0]["cases"][1];
+    assert_eq!(case["explanation"]["reason"], "certificate_required");
+    assert!(case["explanation"]["fix"]
+        .as_str()
+        .unwrap()
+        .contains("--cert client.crt"));
+    assert!(json["labs"][0]["cases"][0].get("explanation").is_none());
+}
