@@ -486,10 +486,28 @@ fn run_command(
             run::run_all_with_progress(labs, jobs, progress_display(total)).await
         }
     };
-    // Ctrl-C: stop every child process group (server and client commands), then exit 130.
+    // Ctrl-C (or SIGTERM, SIGHUP): stop every child process group (server and client commands), then exit 130.
     let interrupted = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
+        use tokio::signal::unix::{signal, SignalKind};
+        let term = signal(SignalKind::terminate());
+        let hup = signal(SignalKind::hangup());
+        match (term, hup) {
+            (Ok(mut term), Ok(mut hup)) => {
+                tokio::select! {
+                    r = tokio::signal::ctrl_c() => {
+                        if r.is_err() {
+                            std::future::pending::<()>().await;
+                        }
+                    }
+                    _ = term.recv() => {}
+                    _ = hup.recv() => {}
+                }
+            }
+            _ => {
+                if tokio::signal::ctrl_c().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
         }
     };
     let results = match runtime.block_on(async {

@@ -381,7 +381,16 @@ async fn run_lab_with(lab: &Lab, pki: Arc<pki::Pki>, started: Instant) -> LabRes
                     let observed = run_case_against(lab, &pki, case, addr).await;
                     // Give the server a moment to write what it logs about this connection.
                     tokio::time::sleep(Duration::from_millis(50)).await;
-                    observed.map(|o| (o, None, running.child.tail()))
+                    let mut tail = running.child.tail();
+                    if let Some(status) = running.child.try_exit() {
+                        running.child.drain().await;
+                        tail = running.child.tail();
+                        tail.push(format!(
+                            "[the server command {} during this case]",
+                            process::describe_exit(status)
+                        ));
+                    }
+                    observed.map(|o| (o, None, tail))
                 }
             }
             Endpoint::Target(t) => {
@@ -510,9 +519,15 @@ async fn run_command_case(
     let run = external::run_client(&spec, command.timeout).await;
     // A verdict the server reaches as the command exits may still be on its way.
     let mut verdicts = Vec::new();
-    let settle = Instant::now() + Duration::from_millis(300);
+    let settle = Instant::now() + Duration::from_millis(500);
     loop {
-        match tokio::time::timeout_at(settle.into(), verdicts_rx.recv()).await {
+        // Wait for a first verdict; once there is one, only briefly for more.
+        let until = if verdicts.is_empty() {
+            settle
+        } else {
+            (Instant::now() + Duration::from_millis(30)).min(settle)
+        };
+        match tokio::time::timeout_at(until.into(), verdicts_rx.recv()).await {
             Ok(Some(v)) => verdicts.push(v),
             _ => break,
         }
