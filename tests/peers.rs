@@ -339,7 +339,7 @@ fn a_command_listening_on_another_address_is_an_error_naming_it() {
     let marker = "mtls-peers-wrong-port";
     let r = run_inline(&server_command_lab(
         "wrong-port",
-        &format!("    command: [python3, -c, \"import socket, time; s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(); time.sleep(60) # {marker}\"]\n    start_timeout: 1s"),
+        &format!("    command: [python3, -c, \"import socket, time; s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(); time.sleep(60) # {marker}\"]\n    start_timeout: 3s"),
     ));
     let m = error_message(&r);
     assert!(
@@ -632,4 +632,46 @@ fn pki_writes_pkcs12_files_that_openssl_reads() {
     let o = mtls(dir.path(), &["pki", "p12.yaml", "--out", "plain"]);
     assert_eq!(o.status.code(), Some(0));
     assert!(!dir.path().join("plain/client/client.p12").exists());
+}
+
+#[test]
+fn client_commands_that_cannot_run_or_hang_are_errors_and_are_stopped() {
+    require("python3", "--version");
+    let _turn = programs();
+    let marker = "mtls-peers-client-hangs";
+    let r = run_inline(&format!(
+        "lab: bad-clients\n{PKI}servers:\n  web: {{ certificate: server, trust: [ca] }}\ncases:\n  - name: missing\n    client: {{ command: [no-such-client-mtls-lab, \"{{url}}\"] }}\n    expect: accepted\n  - name: hangs\n    client: {{ command: [python3, -c, \"import time; time.sleep(60) # {marker}\"], timeout: 1s }}\n    expect: accepted\n  - name: exits 3 without connecting\n    client: {{ command: [python3, -c, \"import sys; print('no route'); sys.exit(3)\"] }}\n    expect: {{ outcome: rejected, by: client, exit: 3, output: no route }}\n"
+    ));
+    let missing = case(&r, "missing");
+    assert_eq!(missing.status, Status::Error);
+    assert!(
+        missing.messages[0].contains("`no-such-client-mtls-lab` was not found"),
+        "{:?}",
+        missing.messages
+    );
+    let hangs = case(&r, "hangs");
+    assert_eq!(hangs.status, Status::Error);
+    assert!(
+        hangs.messages[0].contains("did not exit within 1 s (stopped)"),
+        "{:?}",
+        hangs.messages
+    );
+    assert_no_process(marker);
+    // A command that never reaches the server is a rejection by the client with no reason.
+    assert_verdict(
+        &r,
+        "exits 3 without connecting",
+        Some(Side::Client),
+        None,
+        None,
+    );
+    let o = case(&r, "exits 3 without connecting")
+        .observed
+        .clone()
+        .unwrap();
+    assert_eq!(o.exit_status, Some(3));
+    assert!(
+        o.detail.unwrap().contains("never connected to the server"),
+        "detail"
+    );
 }
