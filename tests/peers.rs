@@ -207,6 +207,7 @@ fn curl_and_openssl_with_and_without_a_client_certificate() {
     let _turn = programs();
     let r = run_file("labs/peers/curl-and-openssl.yaml");
     assert_verdict(&r, "curl with the client certificate", None, None, None);
+    assert_verdict(&r, "curl with the client's PKCS#12 file", None, None, None);
     assert_verdict(
         &r,
         "curl trusting the lab CA without a client certificate",
