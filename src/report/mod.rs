@@ -77,7 +77,13 @@ fn observed_text(o: &Observed) -> String {
                 }
                 (None, _) => {
                     if let Some(a) = &o.alert_sent {
-                        let _ = write!(s, " (alert {a} sent; {other} saw the connection close)");
+                        // What an external program saw is not observable.
+                        if o.external.is_some() {
+                            let _ = write!(s, " (alert {a} sent)");
+                        } else {
+                            let _ =
+                                write!(s, " (alert {a} sent; {other} saw the connection close)");
+                        }
                     }
                 }
             }
