@@ -18,6 +18,8 @@ mod exit {
     pub const INPUT: u8 = 2;
     /// The run itself could not proceed (a server could not start, a report could not be written, ...).
     pub const RUN: u8 = 3;
+    /// Interrupted by Ctrl-C (SIGINT): child processes were stopped.
+    pub const INTERRUPTED: u8 = 130;
 }
 
 #[derive(Parser)]
@@ -103,6 +105,12 @@ enum Command {
         /// Write into a non-empty directory, overwriting files of the same name.
         #[arg(long)]
         force: bool,
+        /// Also write NAME.p12 (PKCS#12: the key, the certificate, its intermediates and root) for browsers and Java tools.
+        #[arg(long)]
+        p12: bool,
+        /// The password of the .p12 files (default `mtls-lab`); implies --p12.
+        #[arg(long, value_name = "PASSWORD")]
+        p12_password: Option<String>,
     },
 }
 
@@ -223,11 +231,24 @@ fn main() -> ExitCode {
             format,
         } => list_command(&paths, &selection, format),
         Command::Init { name } => init_command(&name),
-        Command::Pki { lab, out, force } => pki_command(&lab, &out, force),
+        Command::Pki {
+            lab,
+            out,
+            force,
+            p12,
+            p12_password,
+        } => {
+            let password = match (p12, p12_password) {
+                (_, Some(p)) => Some(p),
+                (true, None) => Some(mtls_lab::export::RUN_P12_PASSWORD.to_string()),
+                (false, None) => None,
+            };
+            pki_command(&lab, &out, force, password.as_deref())
+        }
     })
 }
 
-fn pki_command(path: &Path, out: &Path, force: bool) -> u8 {
+fn pki_command(path: &Path, out: &Path, force: bool, p12_password: Option<&str>) -> u8 {
     let lab = match lab::load(path, time::OffsetDateTime::now_utc()) {
         Ok(l) => l,
         Err(e) => {
@@ -242,7 +263,7 @@ fn pki_command(path: &Path, out: &Path, force: bool) -> u8 {
             return exit::RUN;
         }
     };
-    match mtls_lab::export::export(&lab, &pki, out, force) {
+    match mtls_lab::export::export_with(&lab, &pki, out, force, p12_password) {
         Ok(files) => {
             println!("wrote {} files to {}", files.len(), out.display());
             exit::OK
@@ -449,8 +470,8 @@ fn run_command(
         }
     };
     let total = labs.len();
-    let results = if fail_fast {
-        runtime.block_on(async {
+    let work = async {
+        if fail_fast {
             let mut out = Vec::new();
             for lab in &labs {
                 let r = run::run_lab(lab).await;
@@ -461,13 +482,47 @@ fn run_command(
                 }
             }
             out
-        })
-    } else {
-        runtime.block_on(run::run_all_with_progress(
-            labs,
-            jobs,
-            progress_display(total),
-        ))
+        } else {
+            run::run_all_with_progress(labs, jobs, progress_display(total)).await
+        }
+    };
+    // Ctrl-C (or SIGTERM, SIGHUP): stop every child process group (server and client commands), then exit 130.
+    let interrupted = async {
+        use tokio::signal::unix::{signal, SignalKind};
+        let term = signal(SignalKind::terminate());
+        let hup = signal(SignalKind::hangup());
+        match (term, hup) {
+            (Ok(mut term), Ok(mut hup)) => {
+                tokio::select! {
+                    r = tokio::signal::ctrl_c() => {
+                        if r.is_err() {
+                            std::future::pending::<()>().await;
+                        }
+                    }
+                    _ = term.recv() => {}
+                    _ = hup.recv() => {}
+                }
+            }
+            _ => {
+                if tokio::signal::ctrl_c().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+        }
+    };
+    let results = match runtime.block_on(async {
+        tokio::select! {
+            r = work => Some(r),
+            _ = interrupted => None,
+        }
+    }) {
+        Some(r) => r,
+        None => {
+            let n = mtls_lab::process::kill_all();
+            eprintln!("interrupted: stopped {n} child process group(s); no report written");
+            runtime.shutdown_timeout(std::time::Duration::from_secs(3));
+            return exit::INTERRUPTED;
+        }
     };
     emit(&paint_lines(
         color,
