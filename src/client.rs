@@ -52,6 +52,17 @@ pub fn bind_local() -> std::io::Result<(TcpSocket, SocketAddr)> {
     Ok((socket, local))
 }
 
+/// Binds a local port on the loopback interface of `addr`'s family (127.0.0.1 or ::1).
+pub fn bind_local_for(addr: SocketAddr) -> std::io::Result<(TcpSocket, SocketAddr)> {
+    if addr.is_ipv4() {
+        return bind_local();
+    }
+    let socket = TcpSocket::new_v6()?;
+    socket.bind((std::net::Ipv6Addr::LOCALHOST, 0).into())?;
+    let local = socket.local_addr()?;
+    Ok((socket, local))
+}
+
 /// Connects with `config`, verifies `server_name`, sends `GET /` and reads the response.
 ///
 /// Each of the three stages (connect, handshake, response) may take up to `wait`.

@@ -1,8 +1,8 @@
 //! Writes a lab's PKI to disk as PEM files, one directory per certificate name, the layout the seed lab's openssl commands produce.
 //!
 //! `DIR/NAME/NAME.crt` (the certificate), `NAME.key` (its PKCS#8 private key, mode 0600),
-//! `NAME.chain.pem` (the certificate followed by its intermediates) and, for an authority
-//! that publishes a CRL, `NAME.crl`.
+//! `NAME.chain.pem` (the certificate followed by its intermediates), for an authority
+//! that publishes a CRL `NAME.crl`, and on request `NAME.p12` (PKCS#12: key, certificate, chain, root; mode 0600).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -55,6 +55,55 @@ pub fn chain_pem(issued: &Issued) -> String {
 /// Writes every certificate, key and CRL of `lab` under `dir`; refuses a non-empty `dir` unless `force`.
 /// Returns the files written, in order.
 pub fn export(lab: &Lab, pki: &Pki, dir: &Path, force: bool) -> Result<Vec<PathBuf>, ExportError> {
+    export_with(lab, pki, dir, force, None)
+}
+
+/// The password of the PKCS#12 files the runner exports for external peers (`{p12:NAME}`).
+pub const RUN_P12_PASSWORD: &str = "mtls-lab";
+
+/// The root authority above authority `a` (itself when it is a root).
+fn root_of(lab: &Lab, mut a: usize) -> usize {
+    while let Some(up) = lab.authorities[a].issuer {
+        a = up;
+    }
+    a
+}
+
+/// PKCS#12 (PBES2 with AES-256-CBC and PBKDF2-SHA256, HMAC-SHA256 MAC, as OpenSSL 3 writes by default) of
+/// `issued`'s key and its chain: the certificate, its intermediates, and its root unless it is the root.
+pub fn pkcs12(issued: &Issued, root: Option<&Issued>, password: &str) -> Result<Vec<u8>, String> {
+    use p12_keystore::{
+        Certificate, KeyStore, KeyStoreEntry, LocalKeyId, PrivateKey, PrivateKeyChain,
+    };
+    let mut certs = Vec::new();
+    let ders = std::iter::once(&issued.der)
+        .chain(issued.intermediates.iter())
+        .chain(root.map(|r| &r.der));
+    for der in ders {
+        certs.push(Certificate::from_der(der).map_err(|e| e.to_string())?);
+    }
+    let key = PrivateKey::from_der(issued.key().secret_der()).map_err(|e| e.to_string())?;
+    let key_id = {
+        let digest =
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, &issued.der);
+        LocalKeyId(digest.as_ref().to_vec())
+    };
+    let mut store = KeyStore::new();
+    store.add_entry(
+        &issued.name,
+        KeyStoreEntry::PrivateKeyChain(PrivateKeyChain::new(key_id, key, certs)),
+    );
+    store.writer(password).write().map_err(|e| e.to_string())
+}
+
+/// Like [`export`]; with `p12_password`, also writes `NAME.p12` for every certificate and authority.
+pub fn export_with(
+    lab: &Lab,
+    pki: &Pki,
+    dir: &Path,
+    force: bool,
+    p12_password: Option<&str>,
+) -> Result<Vec<PathBuf>, ExportError> {
     if dir.exists() {
         let mut entries = std::fs::read_dir(dir).map_err(io(dir))?;
         if entries.next().is_some() && !force {
@@ -84,6 +133,24 @@ pub fn export(lab: &Lab, pki: &Pki, dir: &Path, force: bool) -> Result<Vec<PathB
             }
             let path = sub.join(file);
             write_file(&path, text.as_bytes(), secret)?;
+            written.push(path);
+        }
+        if let Some(password) = p12_password {
+            let root = match lab.authorities.iter().position(|a| a.name == issued.name) {
+                Some(a) if lab.authorities[a].issuer.is_none() => None,
+                Some(a) => Some(&pki.authorities[root_of(lab, a)]),
+                None => lab
+                    .certificates
+                    .iter()
+                    .position(|c| c.name == issued.name)
+                    .map(|c| &pki.authorities[root_of(lab, lab.certificates[c].issuer)]),
+            };
+            let path = sub.join(format!("{name}.p12"));
+            let bytes = pkcs12(issued, root, password).map_err(|e| ExportError::Io {
+                path: path.clone(),
+                source: std::io::Error::other(e),
+            })?;
+            write_file(&path, &bytes, true)?;
             written.push(path);
         }
         if let Some((_, crl_pem)) = &issued.crl {

@@ -1,11 +1,12 @@
 //! The validated lab: every name resolved to an index, every time resolved, every rule of the format checked, each error pointing into the file.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use time::{Duration, OffsetDateTime};
 
+use crate::external::{self, CommandTemplate, Loopback, Ready};
 use crate::reason::Reason;
 use crate::spec::{
     self, ChainMode, ChainSpec, CipherSuiteName, ClientAuth, Expect, ExpectFull, IdentitySpec,
@@ -306,9 +307,51 @@ fn valid_dns(s: &str) -> bool {
         })
 }
 
+/// What runs a server.
+#[derive(Debug, Clone)]
+pub enum ServerKind {
+    /// The built-in server, on an ephemeral port or this fixed address.
+    BuiltIn { listen: Option<SocketAddr> },
+    /// A command the runner starts, waits for and stops.
+    Command(ServerCommand),
+    /// A server already running at this address.
+    Target(Loopback),
+}
+
+/// An external server command.
+#[derive(Debug, Clone)]
+pub struct ServerCommand {
+    pub template: CommandTemplate,
+    /// Port 0: a free port is chosen when the lab runs.
+    pub listen: Loopback,
+    pub ready: Ready,
+    pub start_timeout: std::time::Duration,
+}
+
+/// An external client command.
+#[derive(Debug, Clone)]
+pub struct ClientCommand {
+    pub template: CommandTemplate,
+    pub timeout: std::time::Duration,
+}
+
+/// Default wait for a server command to become ready.
+pub const START_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Default time a client command may run.
+pub const CLIENT_COMMAND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Checks beyond the outcome: the alert the other side received, a client command's exit status and output.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Checks {
+    pub alert: Option<String>,
+    pub exit: Option<i32>,
+    pub output: Option<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Server {
     pub name: String,
+    pub kind: ServerKind,
     pub certificate: usize,
     pub trust: Vec<usize>,
     pub client_auth: ClientAuth,
@@ -327,6 +370,7 @@ pub struct Case {
     pub server: usize,
     pub client: Client,
     pub expect: Expectation,
+    pub checks: Checks,
     /// The case's own virtual clock, if it sets one.
     pub at: Option<OffsetDateTime>,
     /// The lab's tags and the case's own.
@@ -351,6 +395,8 @@ pub struct Client {
     pub chain: Chain,
     pub revocation: Option<RevocationCheck>,
     pub pins: Vec<Pin>,
+    /// A client command instead of the built-in client.
+    pub command: Option<ClientCommand>,
 }
 
 /// What a case requires of the handshake.
@@ -362,8 +408,16 @@ pub enum Expectation {
     },
     Rejected {
         by: Side,
-        reason: Reason,
+        /// `None` only when the rejecting side is an external program and the lab leaves the reason open.
+        reason: Option<Reason>,
     },
+}
+
+impl Server {
+    /// Whether the server is an external program (its own verdict is not observable).
+    pub fn is_external(&self) -> bool {
+        !matches!(self.kind, ServerKind::BuiltIn { .. })
+    }
 }
 
 /// What went wrong in a lab file.
@@ -730,6 +784,8 @@ pub fn did_you_mean<'a>(
 struct Names<'a> {
     authorities: &'a HashMap<String, usize>,
     certificates: &'a HashMap<String, usize>,
+    /// Authorities that publish a CRL.
+    crls: HashSet<String>,
 }
 
 struct Validator<'a> {
@@ -890,9 +946,10 @@ impl Validator<'_> {
             certificate_index.insert(name.clone(), certificates.len());
             certificates.push(self.certificate(name, c, &authority_index)?);
         }
-        let names = Names {
+        let mut names = Names {
             authorities: &authority_index,
             certificates: &certificate_index,
+            crls: HashSet::new(),
         };
         for a in authorities.iter_mut() {
             a.crl = self.crl(
@@ -934,6 +991,11 @@ impl Validator<'_> {
             }
         }
         let publishes_crl = authorities.iter().any(|a| a.crl.is_some());
+        names.crls = authorities
+            .iter()
+            .filter(|a| a.crl.is_some())
+            .map(|a| a.name.clone())
+            .collect();
         let mut servers = Vec::new();
         let mut server_index = HashMap::new();
         for (name, s) in &file.servers {
@@ -1096,7 +1158,7 @@ impl Validator<'_> {
         score: Option<&BTreeMap<ScorePart, f64>>,
         requires: &[String],
         hidden: bool,
-        expect: Option<&Expectation>,
+        expect: Option<(&Expectation, &Checks)>,
     ) -> Result<Grading, LoadError> {
         let bad = |v: f64| !v.is_finite() || v < 0.0 || v > 1e6;
         if let Some(p) = points {
@@ -1127,14 +1189,21 @@ impl Validator<'_> {
                     return Err(self.invalid(&pf, &name, "points are a number from 0 up"));
                 }
                 let applies = match (part, expect) {
+                    (_, None) => false,
                     (ScorePart::Outcome, _) => true,
-                    (ScorePart::By | ScorePart::Reason, Some(Expectation::Rejected { .. })) => true,
-                    (ScorePart::ServerSaw, Some(Expectation::Accepted { server_saw, .. })) => {
+                    (ScorePart::By, Some((Expectation::Rejected { .. }, _))) => true,
+                    (ScorePart::Reason, Some((Expectation::Rejected { reason, .. }, _))) => {
+                        reason.is_some()
+                    }
+                    (ScorePart::ServerSaw, Some((Expectation::Accepted { server_saw, .. }, _))) => {
                         server_saw.is_some()
                     }
-                    (ScorePart::Status, Some(Expectation::Accepted { status, .. })) => {
+                    (ScorePart::Status, Some((Expectation::Accepted { status, .. }, _))) => {
                         status.is_some()
                     }
+                    (ScorePart::Alert, Some((_, c))) => c.alert.is_some(),
+                    (ScorePart::Exit, Some((_, c))) => c.exit.is_some(),
+                    (ScorePart::Output, Some((_, c))) => c.output.is_some(),
                     _ => false,
                 };
                 if !applies {
@@ -1850,8 +1919,10 @@ impl Validator<'_> {
             ));
         }
         let versions = self.versions(&format!("{field}.tls"), s.tls.as_deref())?;
+        let kind = self.server_kind(&field, s, names)?;
         Ok(Server {
             name: name.to_string(),
+            kind,
             certificate,
             trust,
             client_auth,
@@ -1863,6 +1934,179 @@ impl Validator<'_> {
                 s.revocation.as_ref(),
                 publishes_crl,
             )?,
+        })
+    }
+
+    fn server_kind(
+        &self,
+        field: &str,
+        s: &spec::ServerSpec,
+        names: &Names,
+    ) -> Result<ServerKind, LoadError> {
+        let listen = match &s.listen {
+            Some(l) => Some(
+                Loopback::parse(l)
+                    .map_err(|why| self.invalid(&format!("{field}.listen"), l, why))?,
+            ),
+            None => None,
+        };
+        let command_only = [
+            ("cwd", s.cwd.is_some()),
+            ("env", !s.env.is_empty()),
+            ("ready", s.ready.is_some()),
+            ("start_timeout", s.start_timeout.is_some()),
+        ];
+        match (&s.command, &s.target) {
+            (Some(_), Some(t)) => Err(self.invalid(
+                &format!("{field}.target"),
+                t,
+                "a server is either a `command` the runner starts or a `target` already running, not both",
+            )),
+            (None, target) => {
+                if let Some((f, _)) = command_only.iter().find(|(_, given)| *given) {
+                    return Err(self.invalid(
+                        &format!("{field}.{f}"),
+                        f,
+                        format!("`{f}` applies to a server `command` only"),
+                    ));
+                }
+                match target {
+                    Some(t) => {
+                        if listen.is_some() {
+                            return Err(self.invalid(
+                                &format!("{field}.listen"),
+                                "listen",
+                                "a `target` is where the server already listens; `listen` does not apply",
+                            ));
+                        }
+                        let l = Loopback::parse(t)
+                            .map_err(|why| self.invalid(&format!("{field}.target"), t, why))?;
+                        if l.port == 0 {
+                            return Err(self.invalid(
+                                &format!("{field}.target"),
+                                t,
+                                "a target needs the port it listens on",
+                            ));
+                        }
+                        Ok(ServerKind::Target(l))
+                    }
+                    None => {
+                        let addr = match listen {
+                            None => None,
+                            Some(l) => {
+                                let ip = match l.host.parse::<IpAddr>() {
+                                    Ok(ip) => ip,
+                                    Err(_) => IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+                                };
+                                Some(SocketAddr::new(ip, l.port))
+                            }
+                        };
+                        Ok(ServerKind::BuiltIn { listen: addr })
+                    }
+                }
+            }
+            (Some(argv), None) => {
+                let template = self.command(
+                    field,
+                    argv,
+                    s.cwd.as_ref(),
+                    &s.env,
+                    names,
+                )?;
+                let listen = listen.unwrap_or(Loopback {
+                    host: "127.0.0.1".into(),
+                    port: 0,
+                });
+                let start_timeout = match &s.start_timeout {
+                    Some(t) => external::parse_duration(t)
+                        .map_err(|why| self.invalid(&format!("{field}.start_timeout"), t, why))?,
+                    None => START_TIMEOUT,
+                };
+                Ok(ServerKind::Command(ServerCommand {
+                    template,
+                    listen,
+                    ready: match s.ready {
+                        Some(spec::ReadySpec::Tcp) => Ready::Tcp,
+                        _ => Ready::Tls,
+                    },
+                    start_timeout,
+                }))
+            }
+        }
+    }
+
+    /// Parses a command's argv, working directory and environment, checking every placeholder's name.
+    fn command(
+        &self,
+        field: &str,
+        argv: &[String],
+        cwd: Option<&String>,
+        env: &BTreeMap<String, String>,
+        names: &Names,
+    ) -> Result<CommandTemplate, LoadError> {
+        if argv.is_empty() || argv[0].trim().is_empty() {
+            return Err(self.invalid(
+                &format!("{field}.command"),
+                "command",
+                "give the program and its arguments, e.g. `[python3, server.py]`",
+            ));
+        }
+        let template = |f: String, text: &str| -> Result<Vec<external::Piece>, LoadError> {
+            let pieces = external::parse_template(text)
+                .map_err(|(token, why)| self.invalid(&f, &token, why))?;
+            for p in &pieces {
+                let external::Piece::Var(v) = p else { continue };
+                use external::Placeholder as P;
+                let (name, crl) = match v {
+                    P::Cert(n) | P::Key(n) | P::Chain(n) | P::P12(n) => (n, false),
+                    P::Crl(n) => (n, true),
+                    _ => continue,
+                };
+                if crl {
+                    self.resolve(&f, name, "authority", names.authorities)?;
+                    if !names.crls.contains(name.as_str()) {
+                        return Err(self.invalid(
+                            &f,
+                            name,
+                            format!("`{name}` publishes no CRL (give it `revokes: [...]` or `crl: {{}}`)"),
+                        ));
+                    }
+                } else if !names.authorities.contains_key(name.as_str()) {
+                    let all: HashMap<String, usize> = names
+                        .certificates
+                        .iter()
+                        .chain(names.authorities.iter())
+                        .map(|(k, v)| (k.clone(), *v))
+                        .collect();
+                    self.resolve(&f, name, "certificate or authority", &all)?;
+                }
+            }
+            Ok(pieces)
+        };
+        let argv = argv
+            .iter()
+            .enumerate()
+            .map(|(i, a)| template(format!("{field}.command[{i}]"), a))
+            .collect::<Result<Vec<_>, _>>()?;
+        let cwd = match cwd {
+            Some(c) => Some(template(format!("{field}.cwd"), c)?),
+            None => None,
+        };
+        let mut vars = Vec::new();
+        for (k, v) in env {
+            if k.is_empty() || k.contains('=') || k.contains('\0') {
+                return Err(self.invalid(
+                    &format!("{field}.env.{k}"),
+                    k,
+                    "not an environment variable name",
+                ));
+            }
+            vars.push((k.clone(), template(format!("{field}.env.{k}"), v)?));
+        }
+        Ok(CommandTemplate {
+            argv,
+            cwd,
+            env: vars,
         })
     }
 
@@ -1918,6 +2162,79 @@ impl Validator<'_> {
             }
         };
         let cf = format!("{field}.client");
+        let command = match &c.client.command {
+            None => {
+                for (f, given) in [
+                    ("cwd", c.client.cwd.is_some()),
+                    ("env", !c.client.env.is_empty()),
+                    ("timeout", c.client.timeout.is_some()),
+                ] {
+                    if given {
+                        return Err(self.invalid(
+                            &format!("{cf}.{f}"),
+                            f,
+                            format!("`{f}` applies to a client `command` only"),
+                        ));
+                    }
+                }
+                None
+            }
+            Some(argv) => {
+                let cl = &c.client;
+                for (f, given) in [
+                    ("certificate", cl.certificate.is_some()),
+                    ("trust", cl.trust.is_some()),
+                    ("server_name", cl.server_name.is_some()),
+                    ("tls", cl.tls.is_some()),
+                    ("ciphers", cl.ciphers.is_some()),
+                    ("chain", cl.chain.is_some()),
+                    ("revocation", cl.revocation.is_some()),
+                    ("pin", cl.pin.is_some()),
+                ] {
+                    if given {
+                        return Err(self.err(
+                            &format!("{cf}.{f}"),
+                            Some(f),
+                            LabError::Invalid {
+                                field: format!("{cf}.{f}"),
+                                why: format!("`{f}` configures the built-in client; a client `command` is configured by its own arguments"),
+                            },
+                            Some("pass the certificate, key and CA to the command with placeholders, e.g. `--cert {cert:client}`".into()),
+                        ));
+                    }
+                }
+                if servers[server].is_external() {
+                    return Err(self.invalid(
+                        &format!("{cf}.command"),
+                        "command",
+                        format!("server `{}` is external: a client command runs against a built-in server (with two external programs nothing is observable)", servers[server].name),
+                    ));
+                }
+                let timeout = match &cl.timeout {
+                    Some(t) => external::parse_duration(t)
+                        .map_err(|why| self.invalid(&format!("{cf}.timeout"), t, why))?,
+                    None => CLIENT_COMMAND_TIMEOUT,
+                };
+                Some(ClientCommand {
+                    template: self.command(&cf, argv, cl.cwd.as_ref(), &cl.env, names)?,
+                    timeout,
+                })
+            }
+        };
+        let trust_names = match (&c.client.trust, &command) {
+            (Some(t), _) => t.clone(),
+            (None, Some(_)) => Vec::new(),
+            (None, None) => {
+                return Err(self.err(
+                    &cf,
+                    None,
+                    LabError::Shape {
+                        message: format!("{cf}: missing field `trust`"),
+                    },
+                    Some("list the authorities the client trusts, e.g. `trust: [ca]` (`[]` trusts nothing)".into()),
+                ))
+            }
+        };
         let certificate = match &c.client.certificate {
             Some(n) => Some(self.resolve(
                 &format!("{cf}.certificate"),
@@ -1929,7 +2246,7 @@ impl Validator<'_> {
         };
         let trust = self.names(
             &format!("{cf}.trust"),
-            &c.client.trust,
+            &trust_names,
             "authority",
             names.authorities,
         )?;
@@ -1991,25 +2308,121 @@ impl Validator<'_> {
                     publishes_crl,
                 )?,
                 pins,
+                command: command.clone(),
             },
             grading: {
-                let expect = self.expectation(&format!("{field}.expect"), &c.expect)?;
+                let expect = self.expectation(
+                    &format!("{field}.expect"),
+                    &c.expect,
+                    servers[server].is_external(),
+                    command.is_some(),
+                )?;
+                let checks = self.checks(
+                    &format!("{field}.expect"),
+                    &c.expect,
+                    servers[server].is_external(),
+                    command.is_some(),
+                )?;
                 self.grading(
                     field,
                     c.points,
                     c.score.as_ref(),
                     &c.requires,
                     c.hidden,
-                    Some(&expect),
+                    Some((&expect, &checks)),
                 )?
             },
-            expect: self.expectation(&format!("{field}.expect"), &c.expect)?,
+            expect: self.expectation(
+                &format!("{field}.expect"),
+                &c.expect,
+                servers[server].is_external(),
+                command.is_some(),
+            )?,
+            checks: self.checks(
+                &format!("{field}.expect"),
+                &c.expect,
+                servers[server].is_external(),
+                command.is_some(),
+            )?,
             at,
             tags: c.tags.clone(),
         })
     }
 
-    fn expectation(&self, field: &str, e: &Expect) -> Result<Expectation, LoadError> {
+    /// `expect.alert`, `expect.exit`, `expect.output`, and which fields an external peer makes unobservable.
+    fn checks(
+        &self,
+        field: &str,
+        e: &Expect,
+        external_server: bool,
+        client_command: bool,
+    ) -> Result<Checks, LoadError> {
+        let Expect::Full(f) = e else {
+            return Ok(Checks::default());
+        };
+        if let Some(a) = &f.alert {
+            if f.outcome == Outcome::Accepted {
+                return Err(self.invalid(
+                    &format!("{field}.alert"),
+                    a,
+                    "`alert` describes a rejection; this case expects `accepted`",
+                ));
+            }
+            if !crate::reason::ALERT_NAMES.contains(&a.as_str()) {
+                let names: Vec<String> = crate::reason::ALERT_NAMES
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect();
+                return Err(self.err(
+                    &format!("{field}.alert"),
+                    Some(a),
+                    LabError::Invalid {
+                        field: format!("{field}.alert"),
+                        why: format!("`{a}` is not a TLS alert name"),
+                    },
+                    did_you_mean(a, names.iter()),
+                ));
+            }
+        }
+        if !client_command {
+            for (name, given) in [("exit", f.exit.is_some()), ("output", f.output.is_some())] {
+                if given {
+                    return Err(self.invalid(
+                        &format!("{field}.{name}"),
+                        name,
+                        format!("`{name}` checks a client command; this case's client is the built-in one"),
+                    ));
+                }
+            }
+        }
+        if client_command && f.status.is_some() {
+            return Err(self.invalid(
+                &format!("{field}.status"),
+                "status",
+                "the HTTP status a client command received is not observable; check its `exit` or `output` instead",
+            ));
+        }
+        if external_server && f.server_saw.is_some() {
+            return Err(self.invalid(
+                &format!("{field}.server_saw"),
+                "server_saw",
+                "the client identity an external server saw is not observable; check its `output` in a client-command case, or drop `server_saw`",
+            ));
+        }
+        Ok(Checks {
+            alert: f.alert.clone(),
+            exit: f.exit,
+            output: f.output.clone(),
+        })
+    }
+
+    fn expectation(
+        &self,
+        field: &str,
+        e: &Expect,
+        external_server: bool,
+        client_command: bool,
+    ) -> Result<Expectation, LoadError> {
         let full = match e {
             Expect::Short(Outcome::Accepted) => {
                 return Ok(Expectation::Accepted {
@@ -2036,6 +2449,7 @@ impl Validator<'_> {
             reason,
             server_saw,
             status,
+            ..
         } = full.clone();
         match outcome {
             Outcome::Accepted => {
@@ -2095,6 +2509,38 @@ impl Validator<'_> {
                         help.clone(),
                     )
                 })?;
+                // The rejecting side is an external program: only its alert (or exit status) is observable.
+                let external = match by {
+                    Side::Server => external_server,
+                    Side::Client => client_command,
+                };
+                if external {
+                    if let Some(r) = reason {
+                        if !crate::reason::readable_from_alert(r) {
+                            let readable: Vec<&str> = crate::reason::ALERT_REASONS
+                                .iter()
+                                .map(|(_, r)| r.code())
+                                .collect();
+                            return Err(self.err(
+                                &format!("{field}.reason"),
+                                Some(r.code()),
+                                LabError::Invalid {
+                                    field: format!("{field}.reason"),
+                                    why: format!(
+                                        "the {} is an external program: its reason is only observable through the alert it sends, and no alert names `{}` alone",
+                                        if by == Side::Server { "server" } else { "client" },
+                                        r.code()
+                                    ),
+                                },
+                                Some(format!(
+                                    "expect the alert instead, e.g. `alert: certificate_expired`, or one of the reasons an alert names: {}",
+                                    readable.join(", ")
+                                )),
+                            ));
+                        }
+                    }
+                    return Ok(Expectation::Rejected { by, reason });
+                }
                 let reason = reason.ok_or_else(|| {
                     self.err(
                         field,
@@ -2106,7 +2552,10 @@ impl Validator<'_> {
                         help.clone(),
                     )
                 })?;
-                Ok(Expectation::Rejected { by, reason })
+                Ok(Expectation::Rejected {
+                    by,
+                    reason: Some(reason),
+                })
             }
         }
     }

@@ -2,7 +2,8 @@
 //!
 //! The pipeline, one module a stage: lab file ([`spec`], parsed by [`yaml`]) → validated model
 //! ([`lab`]) → PKI ([`pki`]) → real handshakes ([`tls`], [`server`], [`client`], run by [`run`]) →
-//! verdicts ([`reason`], [`verdict`]) → output ([`report`], [`diag`]); [`export`] writes the PKI as PEM files.
+//! verdicts ([`reason`], [`verdict`]) → output ([`report`], [`diag`]); [`export`] writes the PKI as PEM
+//! and PKCS#12 files; external peers (commands, running servers) are [`external`], their processes [`process`].
 
 #![forbid(unsafe_code)]
 
@@ -12,9 +13,11 @@ pub mod client;
 pub mod diag;
 pub mod explain;
 pub mod export;
+pub mod external;
 pub mod identity;
 pub mod lab;
 pub mod pki;
+pub mod process;
 pub mod reason;
 pub mod report;
 pub mod run;

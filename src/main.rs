@@ -18,6 +18,8 @@ mod exit {
     pub const INPUT: u8 = 2;
     /// The run itself could not proceed (a server could not start, a report could not be written, ...).
     pub const RUN: u8 = 3;
+    /// Interrupted by Ctrl-C (SIGINT): child processes were stopped.
+    pub const INTERRUPTED: u8 = 130;
 }
 
 #[derive(Parser)]
@@ -112,6 +114,12 @@ enum Command {
         /// Write into a non-empty directory, overwriting files of the same name.
         #[arg(long)]
         force: bool,
+        /// Also write NAME.p12 (PKCS#12: the key, the certificate, its intermediates and root) for browsers and Java tools.
+        #[arg(long)]
+        p12: bool,
+        /// The password of the .p12 files (default `mtls-lab`); implies --p12.
+        #[arg(long, value_name = "PASSWORD")]
+        p12_password: Option<String>,
         #[command(flatten)]
         vars: VarArgs,
     },
@@ -301,12 +309,27 @@ fn main() -> ExitCode {
             lab,
             out,
             force,
+            p12,
+            p12_password,
             vars,
-        } => pki_command(&lab, &out, force, &vars.map()),
+        } => {
+            let password = match (p12, p12_password) {
+                (_, Some(p)) => Some(p),
+                (true, None) => Some(mtls_lab::export::RUN_P12_PASSWORD.to_string()),
+                (false, None) => None,
+            };
+            pki_command(&lab, &out, force, password.as_deref(), &vars.map())
+        }
     })
 }
 
-fn pki_command(path: &Path, out: &Path, force: bool, vars: &lab::Vars) -> u8 {
+fn pki_command(
+    path: &Path,
+    out: &Path,
+    force: bool,
+    p12_password: Option<&str>,
+    vars: &lab::Vars,
+) -> u8 {
     let lab = match lab::load_all_with(path, time::OffsetDateTime::now_utc(), vars) {
         Ok(mut l) if l.len() == 1 => l.remove(0),
         Ok(_) => {
@@ -328,7 +351,7 @@ fn pki_command(path: &Path, out: &Path, force: bool, vars: &lab::Vars) -> u8 {
             return exit::RUN;
         }
     };
-    match mtls_lab::export::export(&lab, &pki, out, force) {
+    match mtls_lab::export::export_with(&lab, &pki, out, force, p12_password) {
         Ok(files) => {
             println!("wrote {} files to {}", files.len(), out.display());
             exit::OK
@@ -584,8 +607,8 @@ fn run_command(
         }
     };
     let total = labs.len();
-    let results = if fail_fast {
-        runtime.block_on(async {
+    let work = async {
+        if fail_fast {
             let mut out = Vec::new();
             for lab in &labs {
                 let r = run::run_lab(lab).await;
@@ -596,13 +619,47 @@ fn run_command(
                 }
             }
             out
-        })
-    } else {
-        runtime.block_on(run::run_all_with_progress(
-            labs,
-            jobs,
-            progress_display(total),
-        ))
+        } else {
+            run::run_all_with_progress(labs, jobs, progress_display(total)).await
+        }
+    };
+    // Ctrl-C (or SIGTERM, SIGHUP): stop every child process group (server and client commands), then exit 130.
+    let interrupted = async {
+        use tokio::signal::unix::{signal, SignalKind};
+        let term = signal(SignalKind::terminate());
+        let hup = signal(SignalKind::hangup());
+        match (term, hup) {
+            (Ok(mut term), Ok(mut hup)) => {
+                tokio::select! {
+                    r = tokio::signal::ctrl_c() => {
+                        if r.is_err() {
+                            std::future::pending::<()>().await;
+                        }
+                    }
+                    _ = term.recv() => {}
+                    _ = hup.recv() => {}
+                }
+            }
+            _ => {
+                if tokio::signal::ctrl_c().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+        }
+    };
+    let results = match runtime.block_on(async {
+        tokio::select! {
+            r = work => Some(r),
+            _ = interrupted => None,
+        }
+    }) {
+        Some(r) => r,
+        None => {
+            let n = mtls_lab::process::kill_all();
+            eprintln!("interrupted: stopped {n} child process group(s); no report written");
+            runtime.shutdown_timeout(std::time::Duration::from_secs(3));
+            return exit::INTERRUPTED;
+        }
     };
     let shown = if show_hidden {
         results.clone()

@@ -303,6 +303,73 @@ pub fn alert_name(alert: AlertDescription) -> String {
     out.replace("unknown_c_a", "unknown_ca")
 }
 
+/// The reason an alert names unambiguously, for a peer whose own verdict is not observable (an external
+/// program): the reason is then read from the alert it sent, and only where one alert means one reason.
+/// `unknown_ca` is read as `unknown_issuer` although a peer checking revocation sends it for an unknown
+/// revocation status too (documented in the README); `certificate_expired` (expired or not yet valid),
+/// `bad_certificate` and `certificate_unknown` name no single reason.
+pub const ALERT_REASONS: &[(&str, Reason)] = &[
+    ("certificate_required", Reason::CertificateRequired),
+    ("unknown_ca", Reason::UnknownIssuer),
+    ("certificate_revoked", Reason::Revoked),
+    ("decrypt_error", Reason::BadSignature),
+    ("unsupported_certificate", Reason::WrongPurpose),
+    ("protocol_version", Reason::ProtocolVersion),
+    ("handshake_failure", Reason::HandshakeFailure),
+];
+
+/// TLS alert names (RFC 8446 and RFC 5246), as `expect.alert` accepts them.
+pub const ALERT_NAMES: &[&str] = &[
+    "close_notify",
+    "unexpected_message",
+    "bad_record_mac",
+    "record_overflow",
+    "handshake_failure",
+    "bad_certificate",
+    "unsupported_certificate",
+    "certificate_revoked",
+    "certificate_expired",
+    "certificate_unknown",
+    "illegal_parameter",
+    "unknown_ca",
+    "access_denied",
+    "decode_error",
+    "decrypt_error",
+    "protocol_version",
+    "insufficient_security",
+    "internal_error",
+    "inappropriate_fallback",
+    "user_canceled",
+    "missing_extension",
+    "unsupported_extension",
+    "unrecognized_name",
+    "bad_certificate_status_response",
+    "unknown_psk_identity",
+    "certificate_required",
+    "no_application_protocol",
+];
+
+/// The reason an alert name determines (see [`ALERT_REASONS`]).
+pub fn reason_for_alert(alert: &str) -> Option<Reason> {
+    ALERT_REASONS
+        .iter()
+        .find(|(a, _)| *a == alert)
+        .map(|(_, r)| *r)
+}
+
+/// Whether a reason can be read from an alert (a rejection by an external program can only be expected with these).
+pub fn readable_from_alert(reason: Reason) -> bool {
+    ALERT_REASONS.iter().any(|(_, r)| *r == reason)
+}
+
+/// The alert a rustls error says this side received, if it is one.
+pub fn received_alert_name(err: &TlsError) -> Option<String> {
+    match err {
+        TlsError::AlertReceived(a) => Some(alert_name(*a)),
+        _ => None,
+    }
+}
+
 /// Finds the rustls error inside an error chain (io::Error hides it from `source()`).
 pub fn find_tls_error<'a>(mut e: &'a (dyn std::error::Error + 'static)) -> Option<&'a TlsError> {
     loop {

@@ -1,14 +1,18 @@
 //! Runs validated labs: one PKI per lab, one in-process server per server definition, the cases in file order.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::certcheck::{self, Property};
 use crate::client;
-use crate::lab::{CertRef, Chain, Expectation, Grading, Lab, Pin};
+use crate::export;
+use crate::external::{self, Loopback};
+use crate::lab::{CertRef, Chain, Expectation, Grading, Lab, Pin, ServerKind};
 use crate::pki;
+use crate::process;
 use crate::server::{RunningServer, SERVER_WAIT};
 use crate::spec::{Outcome, ScorePart};
 use crate::tls;
@@ -85,41 +89,67 @@ impl Grade {
     }
 }
 
-/// Which parts of an expectation the observation matched (for `score`).
+/// Which parts of an expectation the observation matched (for `score`); `stdout` is a client command's output.
 pub fn matched_parts(
     expected: &Expectation,
+    checks: &crate::lab::Checks,
     observed: Option<&Observed>,
+    stdout: Option<&str>,
 ) -> Vec<(ScorePart, bool)> {
     let Some(o) = observed else {
         return Vec::new();
     };
+    let outcome_ok = match expected {
+        Expectation::Accepted { .. } => o.outcome == Outcome::Accepted,
+        Expectation::Rejected { .. } => o.outcome == Outcome::Rejected,
+    };
+    let mut out = vec![(ScorePart::Outcome, outcome_ok)];
     match expected {
         Expectation::Accepted { server_saw, status } => {
-            let accepted = o.outcome == Outcome::Accepted;
-            vec![
-                (ScorePart::Outcome, accepted),
-                (
-                    ScorePart::ServerSaw,
-                    accepted
-                        && server_saw.as_ref().is_none_or(|spec| {
-                            crate::identity::mismatches(spec, o.server_saw.as_ref()).is_empty()
-                        }),
-                ),
-                (
-                    ScorePart::Status,
-                    accepted && status.is_none_or(|s| o.http_status == Some(s)),
-                ),
-            ]
+            out.push((
+                ScorePart::ServerSaw,
+                outcome_ok
+                    && server_saw.as_ref().is_none_or(|spec| {
+                        crate::identity::mismatches(spec, o.server_saw.as_ref()).is_empty()
+                    }),
+            ));
+            out.push((
+                ScorePart::Status,
+                outcome_ok && status.is_none_or(|s| o.http_status == Some(s)),
+            ));
         }
         Expectation::Rejected { by, reason } => {
-            let rejected = o.outcome == Outcome::Rejected;
-            vec![
-                (ScorePart::Outcome, rejected),
-                (ScorePart::By, rejected && o.by == Some(*by)),
-                (ScorePart::Reason, rejected && o.reason == Some(*reason)),
-            ]
+            out.push((ScorePart::By, outcome_ok && o.by == Some(*by)));
+            out.push((
+                ScorePart::Reason,
+                outcome_ok && reason.is_none_or(|r| o.reason == Some(r)),
+            ));
         }
     }
+    // Each of the other fields on its own: it holds when judging it alone finds nothing.
+    let only = |c: crate::lab::Checks| verdict::judge_checks(&c, o, stdout).is_empty();
+    out.push((
+        ScorePart::Alert,
+        only(crate::lab::Checks {
+            alert: checks.alert.clone(),
+            ..Default::default()
+        }),
+    ));
+    out.push((
+        ScorePart::Exit,
+        only(crate::lab::Checks {
+            exit: checks.exit,
+            ..Default::default()
+        }),
+    ));
+    out.push((
+        ScorePart::Output,
+        only(crate::lab::Checks {
+            output: checks.output.clone(),
+            ..Default::default()
+        }),
+    ));
+    out
 }
 
 /// The result of a certificate check.
@@ -152,6 +182,9 @@ pub struct CaseContext {
     pub server_name: String,
     /// The time at which both sides verified certificates (RFC 3339).
     pub verification_time: String,
+    /// For an external server: the address it answered on (a `localhost` server is probed on 127.0.0.1 and ::1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_address: Option<String>,
 }
 
 impl CaseContext {
@@ -175,6 +208,7 @@ impl CaseContext {
             verification_time: verification_time
                 .format(&time::format_description::well_known::Rfc3339)
                 .unwrap_or_default(),
+            server_address: None,
         }
     }
 }
@@ -275,7 +309,6 @@ pub async fn run_all_with_progress(
     out
 }
 
-/// The result of a lab none of whose checks and cases could run, each an error with `why`.
 pub fn errored(lab: &Lab, why: String, started: Instant) -> LabResult {
     LabResult {
         file: lab.file.clone(),
@@ -334,6 +367,61 @@ pub async fn run_lab(lab: &Lab) -> LabResult {
 /// Runs one lab with a PKI already built (e.g. one that was also exported).
 pub async fn run_lab_with_pki(lab: &Lab, pki: Arc<pki::Pki>) -> LabResult {
     run_lab_with(lab, pki, Instant::now()).await
+}
+
+/// A server of a running lab.
+enum Endpoint {
+    BuiltIn(RunningServer),
+    Command(external::RunningCommand),
+    Target(Loopback),
+    /// It could not start: every case against it is an error with this message.
+    Failed(String),
+}
+
+/// Locks on fixed ports, so that labs of one run that use the same port (the seed's 4443) take turns.
+fn port_lock(port: u16) -> Arc<tokio::sync::Mutex<()>> {
+    static LOCKS: OnceLock<Mutex<HashMap<u16, Arc<tokio::sync::Mutex<()>>>>> = OnceLock::new();
+    let mut locks = LOCKS
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    locks.entry(port).or_default().clone()
+}
+
+/// The fixed ports a lab's servers listen on.
+fn fixed_ports(lab: &Lab) -> Vec<u16> {
+    let mut ports: Vec<u16> = lab
+        .servers
+        .iter()
+        .filter_map(|s| match &s.kind {
+            ServerKind::BuiltIn { listen: Some(a) } => Some(a.port()),
+            ServerKind::Command(c) => Some(c.listen.port),
+            _ => None,
+        })
+        .filter(|p| *p != 0)
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    ports
+}
+
+/// Whether the lab runs a command (and so needs its PKI exported).
+fn has_commands(lab: &Lab) -> bool {
+    lab.servers
+        .iter()
+        .any(|s| matches!(s.kind, ServerKind::Command(_)))
+        || lab.cases.iter().any(|c| c.client.command.is_some())
+}
+
+/// The lab file's directory, absolute.
+fn lab_dir(lab: &Lab) -> PathBuf {
+    let dir = lab.file.parent().map(Path::to_path_buf).unwrap_or_default();
+    let dir = if dir.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        dir
+    };
+    std::fs::canonicalize(&dir).unwrap_or(dir)
 }
 
 /// Why an item that requires `requires` cannot run, given the results so far; `None` when every prerequisite passed
@@ -433,6 +521,12 @@ pub fn run_checks(
     out
 }
 
+/// A lab result with the checks that did run before the lab errored.
+fn with_checks(mut r: LabResult, checks: Vec<CheckResult>) -> LabResult {
+    r.checks = checks;
+    r
+}
+
 async fn run_lab_with(lab: &Lab, pki: Arc<pki::Pki>, started: Instant) -> LabResult {
     let span = tracing::info_span!("lab", lab = %lab.name);
     let _enter = span.enter();
@@ -442,56 +536,126 @@ async fn run_lab_with(lab: &Lab, pki: Arc<pki::Pki>, started: Instant) -> LabRes
 
     let mut done: HashMap<String, Status> = HashMap::new();
     let checks = run_checks(lab, &pki, &mut done);
+    let errored = |lab: &Lab, why: String, started: Instant| {
+        with_checks(errored(lab, why, started), checks.clone())
+    };
 
-    let mut servers: HashMap<usize, RunningServer> = HashMap::new();
+    let mut _port_guards = Vec::new();
+    for port in fixed_ports(lab) {
+        _port_guards.push(port_lock(port).lock_owned().await);
+    }
+
+    // External programs read the PKI from files: the seed layout, DIR/NAME/NAME.crt and so on.
+    let export_dir = if has_commands(lab) {
+        let dir = match tempfile::Builder::new().prefix("mtls-lab-pki-").tempdir() {
+            Ok(d) => d,
+            Err(e) => {
+                return errored(
+                    lab,
+                    format!("cannot create a directory for the PKI: {e}"),
+                    started,
+                )
+            }
+        };
+        if let Err(e) =
+            export::export_with(lab, &pki, dir.path(), true, Some(export::RUN_P12_PASSWORD))
+        {
+            return errored(lab, format!("cannot export the PKI: {e}"), started);
+        }
+        Some(dir)
+    } else {
+        None
+    };
+    let pki_path = export_dir
+        .as_ref()
+        .map(|d| d.path().to_path_buf())
+        .unwrap_or_default();
+    let lab_dir = lab_dir(lab);
+
+    let mut servers: HashMap<usize, Endpoint> = HashMap::new();
     for (i, s) in lab.servers.iter().enumerate() {
         if !lab.cases.iter().any(|c| c.server == i) {
             continue;
         }
         // A server whose certificate or trust anchors could not be loaded does not start; its cases fail with why.
-        let unusable = std::iter::once(pki.problem(CertRef::Certificate(s.certificate)))
-            .chain(s.trust.iter().map(|t| {
-                pki.cert_problems
-                    .get(&CertRef::Authority(*t))
-                    .map(String::as_str)
-            }))
-            .any(|p| p.is_some());
-        if unusable {
+        let unusable: Vec<String> =
+            std::iter::once(pki.problem(CertRef::Certificate(s.certificate)))
+                .chain(s.trust.iter().map(|t| {
+                    pki.cert_problems
+                        .get(&CertRef::Authority(*t))
+                        .map(String::as_str)
+                }))
+                .flatten()
+                .map(str::to_string)
+                .collect();
+        if !unusable.is_empty() {
+            servers.insert(i, Endpoint::Failed(unusable.join("; ")));
             continue;
         }
-        let config = match tls::server_config_at(lab, &pki, s, lab.at) {
-            Ok(c) => c,
-            Err(e) => return with_checks(errored(lab, e.to_string(), started), checks),
+        let endpoint = match &s.kind {
+            ServerKind::BuiltIn { listen } => {
+                let config = match tls::server_config_at(lab, &pki, s, lab.at) {
+                    Ok(c) => c,
+                    Err(e) => return errored(lab, e.to_string(), started),
+                };
+                let addr = listen.unwrap_or((std::net::Ipv4Addr::LOCALHOST, 0).into());
+                match RunningServer::start_on(&s.name, config, addr).await {
+                    Ok(r) => Endpoint::BuiltIn(r),
+                    Err(e) => {
+                        return errored(
+                            lab,
+                            format!("server `{}` could not listen on {addr}: {e}", s.name),
+                            started,
+                        )
+                    }
+                }
+            }
+            ServerKind::Target(t) => Endpoint::Target(t.clone()),
+            ServerKind::Command(c) => {
+                let port = match c.listen.port {
+                    0 => match external::free_port() {
+                        Ok(p) => p,
+                        Err(e) => {
+                            return errored(lab, format!("cannot find a free port: {e}"), started)
+                        }
+                    },
+                    p => p,
+                };
+                let first = c.listen.candidates(port)[0];
+                let vars = external::Vars {
+                    pki: &pki_path,
+                    lab_dir: &lab_dir,
+                    server: Some((&c.listen.host, first)),
+                };
+                let mut spec = c.template.expand(&vars);
+                if spec.cwd.is_none() {
+                    spec.cwd = Some(pki_path.clone());
+                }
+                match external::start_server(&spec, &c.listen, port, c.ready, c.start_timeout).await
+                {
+                    Ok(r) => Endpoint::Command(r),
+                    Err(e) => Endpoint::Failed(format!("server `{}`: {}", s.name, e.message)),
+                }
+            }
         };
-        match RunningServer::start(&s.name, config).await {
-            Ok(r) => {
-                servers.insert(i, r);
-            }
-            Err(e) => {
-                return with_checks(
-                    errored(
-                        lab,
-                        format!("server `{}` could not listen on 127.0.0.1: {e}", s.name),
-                        started,
-                    ),
-                    checks,
-                )
-            }
-        }
+        servers.insert(i, endpoint);
     }
 
     let mut cases = Vec::new();
     for case in &lab.cases {
+        let endpoint = servers
+            .get_mut(&case.server)
+            .expect("every server with cases was started");
         let clock = case.clock(lab);
-        let context = CaseContext::of(
+        let mut context = CaseContext::of(
             lab,
             case,
             clock.unwrap_or_else(time::OffsetDateTime::now_utc),
         );
-        let not_run = |status: Status, messages: Vec<String>| CaseResult {
+        let not_run = |context: CaseContext, status: Status, messages: Vec<String>| CaseResult {
             name: case.name.clone(),
             line: case.line,
-            context: context.clone(),
+            context,
             status,
             expected: case.expect.clone(),
             observed: None,
@@ -499,57 +663,130 @@ async fn run_lab_with(lab: &Lab, pki: Arc<pki::Pki>, started: Instant) -> LabRes
             explanation: None,
             grade: Grade::of(&case.grading, status, &[]),
         };
-        let result = if let Some(why) = unmet(&case.grading.requires, &done) {
-            not_run(Status::Skipped, vec![why])
-        } else {
-            let problems = case_problems(lab, &pki, case);
-            match servers.get(&case.server) {
-                _ if !problems.is_empty() => not_run(Status::Failed, problems),
-                None => not_run(
-                    Status::Error,
-                    vec![format!(
-                        "server `{}` did not start",
-                        lab.servers[case.server].name
-                    )],
-                ),
-                Some(server) => match run_case(lab, &pki, case, server).await {
-                    Ok(observed) => {
-                        let messages = verdict::judge(&case.expect, &observed);
-                        let status = if messages.is_empty() {
-                            Status::Passed
-                        } else {
-                            Status::Failed
-                        };
-                        CaseResult {
-                            name: case.name.clone(),
-                            line: case.line,
-                            context: context.clone(),
-                            status,
-                            expected: case.expect.clone(),
-                            explanation: crate::explain::explain(
-                                lab,
-                                case,
-                                &observed,
-                                case.clock(lab)
-                                    .unwrap_or_else(time::OffsetDateTime::now_utc),
-                            ),
-                            grade: Grade::of(
-                                &case.grading,
-                                status,
-                                &matched_parts(&case.expect, Some(&observed)),
-                            ),
-                            observed: Some(observed),
-                            messages,
-                        }
+        let error = |context: CaseContext, why: String| not_run(context, Status::Error, vec![why]);
+        if let Some(why) = unmet(&case.grading.requires, &done) {
+            let result = not_run(context, Status::Skipped, vec![why]);
+            done.insert(case.name.clone(), result.status);
+            cases.push(result);
+            continue;
+        }
+        let problems = case_problems(lab, &pki, case);
+        if !problems.is_empty() {
+            // The submission's files are missing or broken: the student's fault, a failure.
+            let result = not_run(context, Status::Failed, problems);
+            done.insert(case.name.clone(), result.status);
+            cases.push(result);
+            continue;
+        }
+        let outcome: Result<(Observed, Option<String>, Vec<String>), String> = match endpoint {
+            Endpoint::Failed(why) => Err(why.clone()),
+            Endpoint::BuiltIn(server) => match &case.client.command {
+                None => run_case(lab, &pki, case, server)
+                    .await
+                    .map(|o| (o, None, Vec::new())),
+                Some(cmd) => {
+                    run_command_case(lab, &pki, case, cmd, server, &pki_path, &lab_dir).await
+                }
+            },
+            Endpoint::Command(running) => {
+                if let Some(status) = running.child.try_exit() {
+                    running.child.drain().await;
+                    Err(format!(
+                        "server `{}` (`{}`) {} during the run\n{}",
+                        lab.servers[case.server].name,
+                        running.command,
+                        process::describe_exit(status),
+                        process::tail_block("its output", &running.child.tail())
+                    ))
+                } else {
+                    context.server_address = Some(running.addr.to_string());
+                    let addr = running.addr;
+                    let observed = run_case_against(lab, &pki, case, addr).await;
+                    // Give the server a moment to write what it logs about this connection.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    let mut tail = running.child.tail();
+                    if let Some(status) = running.child.try_exit() {
+                        running.child.drain().await;
+                        tail = running.child.tail();
+                        tail.push(format!(
+                            "[the server command {} during this case]",
+                            process::describe_exit(status)
+                        ));
                     }
-                    Err(why) => not_run(Status::Error, vec![why]),
-                },
+                    observed.map(|o| (o, None, tail))
+                }
             }
+            Endpoint::Target(t) => {
+                let candidates = t.candidates(t.port);
+                let addr = external::in_use(&candidates).await.unwrap_or(candidates[0]);
+                context.server_address = Some(addr.to_string());
+                run_case_against(lab, &pki, case, addr)
+                    .await
+                    .map(|o| (o, None, Vec::new()))
+            }
+        };
+        let result = match outcome {
+            Ok((observed, stdout, tail)) => {
+                let mut messages = verdict::judge(&case.expect, &observed);
+                messages.extend(verdict::judge_checks(
+                    &case.checks,
+                    &observed,
+                    stdout.as_deref(),
+                ));
+                let status = if messages.is_empty() {
+                    Status::Passed
+                } else {
+                    Status::Failed
+                };
+                if status == Status::Failed && !tail.is_empty() {
+                    let whose = if case.client.command.is_some() {
+                        "the client command's output"
+                    } else {
+                        "the server command's output"
+                    };
+                    messages.push(process::tail_block(whose, &tail));
+                }
+                CaseResult {
+                    name: case.name.clone(),
+                    line: case.line,
+                    context,
+                    status,
+                    expected: case.expect.clone(),
+                    grade: Grade::of(
+                        &case.grading,
+                        status,
+                        &matched_parts(
+                            &case.expect,
+                            &case.checks,
+                            Some(&observed),
+                            stdout.as_deref(),
+                        ),
+                    ),
+                    explanation: crate::explain::explain(
+                        lab,
+                        case,
+                        &observed,
+                        case.clock(lab)
+                            .unwrap_or_else(time::OffsetDateTime::now_utc),
+                    ),
+                    observed: Some(observed),
+                    messages,
+                }
+            }
+            Err(why) => error(context, why),
         };
         tracing::info!(case = %case.name, status = ?result.status, "case done");
         done.insert(case.name.clone(), result.status);
         cases.push(result);
     }
+    for (_, endpoint) in servers.iter_mut() {
+        if let Endpoint::Command(running) = endpoint {
+            let status = running.child.stop().await;
+            tracing::debug!(command = %running.command, status = %process::describe_exit(status), "server command stopped");
+        }
+    }
+    drop(servers);
+    drop(export_dir);
     LabResult {
         file: lab.file.clone(),
         lab: lab.name.clone(),
@@ -561,10 +798,82 @@ async fn run_lab_with(lab: &Lab, pki: Arc<pki::Pki>, started: Instant) -> LabRes
     }
 }
 
-/// A lab result with the checks that did run before the lab errored.
-fn with_checks(mut r: LabResult, checks: Vec<CheckResult>) -> LabResult {
-    r.checks = checks;
-    r
+/// A case of the built-in client against an external server (a command or a target) at `addr`.
+async fn run_case_against(
+    lab: &Lab,
+    pki: &pki::Pki,
+    case: &crate::lab::Case,
+    addr: SocketAddr,
+) -> Result<Observed, String> {
+    let clock = case.clock(lab);
+    let config =
+        tls::client_config_at(pki, &case.client, &case.name, clock).map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let (socket, _local) = client::bind_local_for(addr)
+        .map_err(|e| format!("cannot bind a client socket on loopback: {e}"))?;
+    let client_obs = client::run(
+        socket,
+        addr,
+        config,
+        &case.client.server_name,
+        client::CLIENT_WAIT,
+    )
+    .await;
+    let ms = started.elapsed().as_millis() as u64;
+    tracing::debug!(case = %case.name, client = ?client_obs.failure, "observed (external server)");
+    Ok(verdict::observe_external_server(&client_obs, ms))
+}
+
+/// A case of a client command against a built-in server: returns the observation, the command's stdout and its output's tail.
+async fn run_command_case(
+    lab: &Lab,
+    pki: &pki::Pki,
+    case: &crate::lab::Case,
+    command: &crate::lab::ClientCommand,
+    server: &RunningServer,
+    pki_path: &Path,
+    lab_dir: &Path,
+) -> Result<(Observed, Option<String>, Vec<String>), String> {
+    let server_override = match case.at {
+        Some(at) if Some(at) != lab.at => Some(
+            tls::server_config_at(lab, pki, &lab.servers[case.server], Some(at))
+                .map_err(|e| e.to_string())?,
+        ),
+        _ => None,
+    };
+    let vars = external::Vars {
+        pki: pki_path,
+        lab_dir,
+        server: Some(("localhost", server.addr)),
+    };
+    let mut spec = command.template.expand(&vars);
+    if spec.cwd.is_none() {
+        spec.cwd = Some(pki_path.to_path_buf());
+    }
+    let started = Instant::now();
+    let mut verdicts_rx = server.expect_any(server_override);
+    let run = external::run_client(&spec, command.timeout).await;
+    // A verdict the server reaches as the command exits may still be on its way.
+    let mut verdicts = Vec::new();
+    let settle = Instant::now() + Duration::from_millis(500);
+    loop {
+        // Wait for a first verdict; once there is one, only briefly for more.
+        let until = if verdicts.is_empty() {
+            settle
+        } else {
+            (Instant::now() + Duration::from_millis(30)).min(settle)
+        };
+        match tokio::time::timeout_at(until.into(), verdicts_rx.recv()).await {
+            Ok(Some(v)) => verdicts.push(v),
+            _ => break,
+        }
+    }
+    server.forget_any();
+    let run = run?;
+    let ms = started.elapsed().as_millis() as u64;
+    tracing::debug!(case = %case.name, exit = %run.exit_text, verdicts = ?verdicts, "observed (client command)");
+    let observed = verdict::observe_command(&verdicts, run.code, &run.exit_text, ms);
+    Ok((observed, Some(run.stdout), run.tail))
 }
 
 async fn run_case(

@@ -42,7 +42,25 @@ pub enum ServerVerdict {
 
 /// A registered connection: where to report its verdict, and the configuration to accept it with (the server's own when `None`).
 type Registration = (oneshot::Sender<ServerVerdict>, Option<Arc<ServerConfig>>);
-type Registry = Arc<Mutex<HashMap<SocketAddr, Registration>>>;
+
+/// Connections the server reports on: by the client's address, or (for a client command, whose
+/// address is not known in advance) every connection from an unregistered address.
+#[derive(Default)]
+struct Registrations {
+    by_peer: HashMap<SocketAddr, Registration>,
+    any: Option<(
+        tokio::sync::mpsc::UnboundedSender<ServerVerdict>,
+        Option<Arc<ServerConfig>>,
+    )>,
+}
+
+type Registry = Arc<Mutex<Registrations>>;
+
+/// Where a verdict goes.
+enum Report {
+    Once(oneshot::Sender<ServerVerdict>),
+    Each(tokio::sync::mpsc::UnboundedSender<ServerVerdict>),
+}
 
 /// A server running in this process until dropped.
 pub struct RunningServer {
@@ -55,7 +73,16 @@ pub struct RunningServer {
 impl RunningServer {
     /// Binds 127.0.0.1 on an ephemeral port and starts accepting.
     pub async fn start(name: &str, config: Arc<ServerConfig>) -> std::io::Result<RunningServer> {
-        let listener = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?;
+        Self::start_on(name, config, (std::net::Ipv4Addr::LOCALHOST, 0).into()).await
+    }
+
+    /// Binds `addr` (a fixed port, for programs that connect to one) and starts accepting.
+    pub async fn start_on(
+        name: &str,
+        config: Arc<ServerConfig>,
+        addr: SocketAddr,
+    ) -> std::io::Result<RunningServer> {
+        let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let registry: Registry = Arc::default();
         let acceptor = TlsAcceptor::from(config);
@@ -70,7 +97,16 @@ impl RunningServer {
                 let reg = reg.clone();
                 let server_name = server_name.clone();
                 tokio::spawn(async move {
-                    let registration = reg.lock().ok().and_then(|mut r| r.remove(&peer));
+                    let registration =
+                        reg.lock()
+                            .ok()
+                            .and_then(|mut r| match r.by_peer.remove(&peer) {
+                                Some((tx, config)) => Some((Report::Once(tx), config)),
+                                None => r
+                                    .any
+                                    .as_ref()
+                                    .map(|(tx, config)| (Report::Each(tx.clone()), config.clone())),
+                            });
                     let (report, acceptor) = match registration {
                         Some((tx, Some(config))) => (Some(tx), TlsAcceptor::from(config)),
                         Some((tx, None)) => (Some(tx), acceptor),
@@ -98,15 +134,35 @@ impl RunningServer {
     ) -> oneshot::Receiver<ServerVerdict> {
         let (tx, rx) = oneshot::channel();
         if let Ok(mut r) = self.registry.lock() {
-            r.insert(client, (tx, config));
+            r.by_peer.insert(client, (tx, config));
         }
         rx
+    }
+
+    /// Asks for the verdict on every connection from an address nobody registered (a client command's),
+    /// until [`RunningServer::forget_any`].
+    pub fn expect_any(
+        &self,
+        config: Option<Arc<ServerConfig>>,
+    ) -> tokio::sync::mpsc::UnboundedReceiver<ServerVerdict> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        if let Ok(mut r) = self.registry.lock() {
+            r.any = Some((tx, config));
+        }
+        rx
+    }
+
+    /// Stops reporting on unregistered connections.
+    pub fn forget_any(&self) {
+        if let Ok(mut r) = self.registry.lock() {
+            r.any = None;
+        }
     }
 
     /// Withdraws a registration whose connection never came.
     pub fn forget(&self, client: SocketAddr) {
         if let Ok(mut r) = self.registry.lock() {
-            r.remove(&client);
+            r.by_peer.remove(&client);
         }
     }
 }
@@ -120,13 +176,17 @@ impl Drop for RunningServer {
 async fn serve(
     acceptor: TlsAcceptor,
     tcp: tokio::net::TcpStream,
-    report: Option<oneshot::Sender<ServerVerdict>>,
+    report: Option<Report>,
     server_name: &str,
 ) {
-    let send = |report: Option<oneshot::Sender<ServerVerdict>>, v: ServerVerdict| {
-        if let Some(tx) = report {
+    let send = |report: Option<Report>, v: ServerVerdict| match report {
+        Some(Report::Once(tx)) => {
             let _ = tx.send(v);
         }
+        Some(Report::Each(tx)) => {
+            let _ = tx.send(v);
+        }
+        None => {}
     };
     let tls = match tokio::time::timeout(SERVER_WAIT, acceptor.accept(tcp)).await {
         Err(_) => return send(report, ServerVerdict::Timeout),

@@ -316,6 +316,12 @@ pub enum ScorePart {
     ServerSaw,
     /// For an acceptance: the expected HTTP status.
     Status,
+    /// The TLS alert the other side received (`expect.alert`).
+    Alert,
+    /// A client command's exit status (`expect.exit`).
+    Exit,
+    /// Text a client command's output must contain (`expect.output`).
+    Output,
 }
 
 fn example_requires() -> Vec<&'static str> {
@@ -743,6 +749,73 @@ pub struct ServerSpec {
     #[serde(default)]
     #[schemars(example = example_serverspec_revocation())]
     pub revocation: Option<RevocationCheckSpec>,
+    /// The address the server listens on: for the built-in server `127.0.0.1:PORT` (default an ephemeral port; a fixed port is for client commands that connect to one); for a server `command`, the loopback address it listens on, `localhost:4443`, `127.0.0.1:8443` or `[::1]:8443` (port 0 or omitted: a free port, passed as `{port}`).
+    #[serde(default)]
+    #[schemars(example = &"localhost:4443")]
+    pub listen: Option<String>,
+    /// An external server: the command to start instead of the built-in server, as a list (argv). Arguments may use placeholders such as `{cert:server}`, `{key:server}`, `{cert:ca}`, `{port}` (see the README). `certificate`, `trust` and `client_auth` then describe how the command is set up (for reports and `check`).
+    #[serde(default)]
+    #[schemars(example = command_example())]
+    pub command: Option<Vec<String>>,
+    /// Working directory of the server command (placeholders allowed; relative to the lab file's directory); default the exported PKI's directory.
+    #[serde(default)]
+    #[schemars(example = &"{pki}/server")]
+    pub cwd: Option<String>,
+    /// Environment variables added for the server command (placeholders allowed). `PYTHONUNBUFFERED=1` is always set.
+    #[serde(default)]
+    #[schemars(example = server_env_example())]
+    pub env: BTreeMap<String, String>,
+    /// How the runner knows the server command is ready: `tls` (default: it accepts a TCP connection and answers a TLS handshake) or `tcp` (it accepts a TCP connection).
+    #[serde(default)]
+    #[schemars(example = &"tls")]
+    pub ready: Option<ReadySpec>,
+    /// How long the server command may take to become ready: `10s` (default), `500ms`, `1m`.
+    #[serde(default)]
+    #[schemars(example = &"10s")]
+    pub start_timeout: Option<String>,
+    /// An external server that is already running at this loopback address (`HOST:PORT`); the runner starts nothing.
+    #[serde(default)]
+    #[schemars(example = &"127.0.0.1:8443")]
+    pub target: Option<String>,
+}
+
+fn command_example() -> Vec<&'static str> {
+    vec!["python3", "{dir}/seed/server/server.py"]
+}
+
+fn server_env_example() -> BTreeMap<&'static str, &'static str> {
+    BTreeMap::from([
+        ("SERVER_CERT", "{cert:server}"),
+        ("SERVER_KEY", "{key:server}"),
+    ])
+}
+
+fn client_env_example() -> BTreeMap<&'static str, &'static str> {
+    BTreeMap::from([("SSL_CERT_FILE", "{cert:ca}")])
+}
+
+fn client_command_example() -> Vec<&'static str> {
+    vec![
+        "curl",
+        "--fail",
+        "--cacert",
+        "{cert:ca}",
+        "--cert",
+        "{cert:client}",
+        "--key",
+        "{key:client}",
+        "{url}",
+    ]
+}
+
+/// How a server command is known to be ready.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadySpec {
+    /// It accepts a TCP connection.
+    Tcp,
+    /// It accepts a TCP connection and answers a TLS handshake attempt (with any certificate or alert).
+    Tls,
 }
 
 fn ciphers_example() -> Vec<&'static str> {
@@ -832,7 +905,7 @@ pub struct CaseSpec {
     #[serde(default)]
     #[schemars(example = 3)]
     pub points: Option<f64>,
-    /// Points per part of the expectation, instead of `points`: each key names a field of `expect` (`outcome`, `by`, `reason`, `server_saw`, `status`) and earns its points when that part matches (every part after a wrong outcome fails). The case's points are their sum.
+    /// Points per part of the expectation, instead of `points`: each key names a field of `expect` (`outcome`, `by`, `reason`, `server_saw`, `status`, `alert`, `exit`, `output`) and earns its points when that part matches (every part after a wrong outcome fails). The case's points are their sum.
     #[serde(default)]
     #[schemars(example = example_casespec_score())]
     pub score: Option<BTreeMap<ScorePart, f64>>,
@@ -854,9 +927,10 @@ pub struct ClientSpec {
     #[serde(default)]
     #[schemars(example = &"client")]
     pub certificate: Option<String>,
-    /// Authorities the client trusts to verify the server (names under `authorities`); `[]` trusts nothing.
+    /// Authorities the client trusts to verify the server (names under `authorities`); `[]` trusts nothing. Required for the built-in client; not used with `command`.
+    #[serde(default)]
     #[schemars(example = trust_example())]
-    pub trust: Vec<String>,
+    pub trust: Option<Vec<String>>,
     /// The name the client verifies in the server's certificate (DNS name or IP address); default `localhost`.
     #[serde(default)]
     #[schemars(example = &"localhost")]
@@ -881,6 +955,22 @@ pub struct ClientSpec {
     #[serde(default)]
     #[schemars(example = pin_example())]
     pub pin: Option<Vec<String>>,
+    /// An external client: a command (argv) run against the built-in server instead of the built-in client, e.g. curl, `openssl s_client`, `python3 client.py`. Placeholders as for server commands, plus the server's `{host}`, `{ip}`, `{port}`, `{addr}` and `{url}`. Only `cwd`, `env` and `timeout` go with it.
+    #[serde(default)]
+    #[schemars(example = client_command_example())]
+    pub command: Option<Vec<String>>,
+    /// Working directory of the client command (placeholders allowed; relative to the lab file's directory); default the exported PKI's directory.
+    #[serde(default)]
+    #[schemars(example = &"{pki}/client")]
+    pub cwd: Option<String>,
+    /// Environment variables added for the client command (placeholders allowed).
+    #[serde(default)]
+    #[schemars(example = client_env_example())]
+    pub env: BTreeMap<String, String>,
+    /// How long the client command may run: `20s` (default), `500ms`, `1m`.
+    #[serde(default)]
+    #[schemars(example = &"20s")]
+    pub timeout: Option<String>,
 }
 
 fn pin_example() -> Vec<&'static str> {
@@ -928,7 +1018,7 @@ pub struct ExpectFull {
     #[serde(default)]
     #[schemars(example = example_expectfull_by())]
     pub by: Option<Side>,
-    /// For a rejection: why, as a reason code (see the README).
+    /// For a rejection: why, as a reason code (see the README). Required unless the rejecting side is an external program, whose reason is only observable through its alert.
     #[serde(default)]
     #[schemars(example = example_expectfull_reason())]
     pub reason: Option<Reason>,
@@ -940,6 +1030,18 @@ pub struct ExpectFull {
     #[serde(default)]
     #[schemars(example = 200)]
     pub status: Option<u16>,
+    /// For a rejection: the TLS alert the other side received (`certificate_required`, `unknown_ca`, `certificate_expired`, ...). With an external peer this is what is observable of its verdict.
+    #[serde(default)]
+    #[schemars(example = &"certificate_expired")]
+    pub alert: Option<String>,
+    /// For a client command: its exit status.
+    #[serde(default)]
+    #[schemars(example = 0)]
+    pub exit: Option<i32>,
+    /// For a client command: text its standard output must contain.
+    #[serde(default)]
+    #[schemars(example = &"Mutual TLS authentication worked")]
+    pub output: Option<String>,
 }
 
 /// An identity as seen by a peer.

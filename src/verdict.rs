@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use crate::client::{ClientFailure, ClientObservation};
 use crate::identity::{self, Identity};
-use crate::lab::Expectation;
-use crate::reason::{alert_sent, classify, Reason, Verdict};
+use crate::lab::{Checks, Expectation};
+use crate::reason::{alert_sent, classify, reason_for_alert, received_alert_name, Reason, Verdict};
 use crate::server::ServerVerdict;
 use crate::spec::{Outcome, Side};
 
@@ -35,6 +35,12 @@ pub struct Observed {
     /// The HTTP status of the response.
     pub http_status: Option<u16>,
     pub duration_ms: u64,
+    /// The exit status of a client command.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_status: Option<i32>,
+    /// The side that is an external program, whose own verdict is not observable (its reason is read from its alert).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external: Option<Side>,
 }
 
 impl Observed {
@@ -53,15 +59,17 @@ fn rejection(by: Option<Side>, reason: Option<Reason>) -> String {
         Some(Side::Client) => "client",
         None => "?",
     };
-    let reason = reason.map_or("?".to_string(), |r| r.code().to_string());
-    format!("rejected by {by}: {reason}")
+    match reason {
+        Some(r) => format!("rejected by {by}: {}", r.code()),
+        None => format!("rejected by {by}"),
+    }
 }
 
 /// `accepted` or `rejected by server: certificate_required`, for an expectation.
 pub fn expectation_summary(e: &Expectation) -> String {
     match e {
         Expectation::Accepted { .. } => "accepted".into(),
-        Expectation::Rejected { by, reason } => rejection(Some(*by), Some(*reason)),
+        Expectation::Rejected { by, reason } => rejection(Some(*by), *reason),
     }
 }
 
@@ -90,6 +98,8 @@ pub fn observe(
         client_saw: client.server.clone(),
         http_status: client.status,
         duration_ms,
+        exit_status: None,
+        external: None,
     };
     let client_tls = match &client.failure {
         Some(ClientFailure::Tls(e)) => Some(e),
@@ -195,15 +205,164 @@ pub fn judge(expected: &Expectation, observed: &Observed) -> Vec<String> {
         Expectation::Rejected { by, reason } => {
             if observed.outcome != Outcome::Rejected
                 || observed.by != Some(*by)
-                || observed.reason != Some(*reason)
+                || reason.is_some_and(|r| observed.reason != Some(r))
             {
                 out.push(format!(
                     "expected {}, observed {}",
-                    rejection(Some(*by), Some(*reason)),
+                    rejection(Some(*by), *reason),
                     observed.summary()
                 ));
             }
         }
     }
     out
+}
+
+/// The checks of `expect.alert`, `expect.exit` and `expect.output`; `stdout` is a client command's.
+pub fn judge_checks(checks: &Checks, observed: &Observed, stdout: Option<&str>) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(want) = &checks.alert {
+        if observed.alert.as_deref() != Some(want.as_str()) {
+            out.push(format!(
+                "alert: expected {want}, observed {}",
+                observed.alert.as_deref().unwrap_or("none")
+            ));
+        }
+    }
+    if let Some(want) = checks.exit {
+        if observed.exit_status != Some(want) {
+            out.push(format!(
+                "exit status: expected {want}, observed {}",
+                observed
+                    .exit_status
+                    .map_or("none (killed by a signal)".into(), |c| c.to_string())
+            ));
+        }
+    }
+    if let Some(want) = &checks.output {
+        if !stdout.unwrap_or_default().contains(want.as_str()) {
+            out.push(format!("output: expected stdout to contain {want:?}"));
+        }
+    }
+    out
+}
+
+/// The outcome against an external server: only the built-in client is observable. A rejection by
+/// the server shows as the alert the client received; its reason is read from the alert where the
+/// alert names one reason ([`crate::reason::ALERT_REASONS`]), and is otherwise left open.
+pub fn observe_external_server(client: &ClientObservation, duration_ms: u64) -> Observed {
+    // With no server verdict to wait for, a response over a completed handshake is an acceptance.
+    let went_through = ServerVerdict::Accepted {
+        client: None,
+        version: client.version.clone(),
+    };
+    let server = (client.failure.is_none() && client.status.is_some()).then_some(&went_through);
+    let mut o = observe(server, client, duration_ms);
+    o.external = Some(Side::Server);
+    if let Some(ClientFailure::Tls(e)) = &client.failure {
+        if let Some(alert) = received_alert_name(e) {
+            o.by = Some(Side::Server);
+            o.reason = reason_for_alert(&alert);
+            o.alert = Some(alert.clone());
+            o.alert_sent = None;
+            o.detail = Some(format!("the server sent the alert {alert}"));
+        }
+    }
+    if o.outcome == Outcome::Accepted {
+        // The server's own view (the client identity it saw) is not observable.
+        o.server_saw = None;
+    }
+    o
+}
+
+/// The outcome of a client command against a built-in server: the server's own verdict decides; an
+/// alert the server received from the command is a rejection by the client (its reason read from the
+/// alert where it names one); otherwise the command's exit status says whether the client went through.
+pub fn observe_command(
+    verdicts: &[ServerVerdict],
+    exit: Option<i32>,
+    exit_text: &str,
+    duration_ms: u64,
+) -> Observed {
+    let mut o = Observed {
+        outcome: Outcome::Rejected,
+        by: Some(Side::Client),
+        reason: None,
+        detail: None,
+        alert_sent: None,
+        alert: None,
+        tls_version: None,
+        server_saw: None,
+        client_saw: None,
+        http_status: None,
+        duration_ms,
+        exit_status: exit,
+        external: Some(Side::Client),
+    };
+    let server_rejection = verdicts.iter().find_map(|v| match v {
+        ServerVerdict::Tls(e) => match classify(e) {
+            Verdict::Rejected { reason, detail } => Some((reason, detail, alert_sent(e))),
+            Verdict::AlertReceived { .. } => None,
+        },
+        _ => None,
+    });
+    if let Some((reason, detail, sent)) = server_rejection {
+        o.by = Some(Side::Server);
+        o.reason = Some(reason);
+        o.detail = Some(detail);
+        o.alert_sent = sent;
+        return o;
+    }
+    let client_alert = verdicts.iter().find_map(|v| match v {
+        ServerVerdict::Tls(e) => received_alert_name(e),
+        _ => None,
+    });
+    if let Some(alert) = client_alert {
+        o.reason = reason_for_alert(&alert);
+        o.detail = Some(format!(
+            "the client command sent the alert {alert}; it {exit_text}"
+        ));
+        o.alert = Some(alert);
+        return o;
+    }
+    let accepted = verdicts.iter().find_map(|v| match v {
+        ServerVerdict::Accepted { client, version } => Some((client.clone(), version.clone())),
+        _ => None,
+    });
+    match accepted {
+        Some((seen, version)) => {
+            o.tls_version = version;
+            o.server_saw = seen;
+            if exit == Some(0) {
+                o.outcome = Outcome::Accepted;
+                o.by = None;
+            } else {
+                o.detail = Some(format!(
+                    "the server accepted the handshake, but the client command {exit_text}"
+                ));
+            }
+        }
+        None => {
+            let seen = verdicts
+                .iter()
+                .find_map(|v| match v {
+                    ServerVerdict::Io(m) => Some(format!(" (the server saw: {m})")),
+                    ServerVerdict::Timeout => {
+                        Some(" (the server's handshake wait ran out)".to_string())
+                    }
+                    _ => None,
+                })
+                .unwrap_or_else(|| {
+                    if verdicts.is_empty() {
+                        " (it never connected to the server)".to_string()
+                    } else {
+                        String::new()
+                    }
+                });
+            o.detail = Some(format!(
+                "the client command {exit_text} without completing a handshake{seen}"
+            ));
+        }
+    }
+    o
 }

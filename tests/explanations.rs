@@ -35,6 +35,8 @@ fn observed(by: Side, reason: Reason) -> Observed {
         client_saw: None,
         http_status: None,
         duration_ms: 0,
+        exit_status: None,
+        external: None,
     }
 }
 

@@ -225,9 +225,10 @@ fn observed_text(o: &Observed) -> String {
             if let Some(v) = &o.tls_version {
                 extra.push(v.clone());
             }
-            match &o.server_saw {
-                Some(id) => extra.push(format!("server saw {}", id.short())),
-                None => extra.push("server saw no client certificate".into()),
+            match (&o.server_saw, o.external) {
+                (_, Some(Side::Server)) => {}
+                (Some(id), _) => extra.push(format!("server saw {}", id.short())),
+                (None, _) => extra.push("server saw no client certificate".into()),
             }
             let _ = write!(s, " ({})", extra.join("; "));
         }
@@ -243,7 +244,13 @@ fn observed_text(o: &Observed) -> String {
                 }
                 (None, _) => {
                     if let Some(a) = &o.alert_sent {
-                        let _ = write!(s, " (alert {a} sent; {other} saw the connection close)");
+                        // What an external program saw is not observable.
+                        if o.external.is_some() {
+                            let _ = write!(s, " (alert {a} sent)");
+                        } else {
+                            let _ =
+                                write!(s, " (alert {a} sent; {other} saw the connection close)");
+                        }
                     }
                 }
             }
@@ -258,7 +265,7 @@ pub fn case_details(lab: &LabResult, case: &CaseResult) -> String {
     let _ = writeln!(out, "      --> {}:{}", lab.file.display(), case.line);
     if case.status == Status::Error {
         for m in &case.messages {
-            let _ = writeln!(out, "      error: {m}");
+            let _ = writeln!(out, "      error: {}", indent_continuation(m));
         }
         return out;
     }
@@ -285,9 +292,14 @@ pub fn case_details(lab: &LabResult, case: &CaseResult) -> String {
     }
     // When the outcome itself differs, the first message only repeats the two lines above.
     for m in case.messages.iter().skip(usize::from(outcome_differs)) {
-        let _ = writeln!(out, "      - {m}");
+        let _ = writeln!(out, "      - {}", indent_continuation(m));
     }
     out
+}
+
+/// A multi-line message (a program's output tail) with its later lines indented under the first.
+fn indent_continuation(m: &str) -> String {
+    m.replace('\n', "\n        ")
 }
 
 /// The whole console report, ending with `N passed, N failed`.
@@ -468,7 +480,7 @@ fn expected_json(e: &Expectation) -> JsonExpected<'_> {
         Expectation::Rejected { by, reason } => JsonExpected {
             outcome: Outcome::Rejected,
             by: Some(*by),
-            reason: Some(*reason),
+            reason: *reason,
             server_saw: None,
             status: None,
         },
