@@ -124,7 +124,15 @@ pub fn export_with(
         let files = [
             (format!("{name}.crt"), issued.pem.clone(), false),
             (format!("{name}.key"), issued.key_pem.clone(), true),
-            (format!("{name}.chain.pem"), chain_pem(issued), false),
+            (
+                format!("{name}.chain.pem"),
+                if issued.pem.is_empty() {
+                    String::new()
+                } else {
+                    chain_pem(issued)
+                },
+                false,
+            ),
         ];
         for (file, text, secret) in files {
             // A loaded certificate without a key (or one that could not be loaded) has nothing to write.
@@ -135,6 +143,8 @@ pub fn export_with(
             write_file(&path, text.as_bytes(), secret)?;
             written.push(path);
         }
+        // A certificate that could not be loaded, or was loaded without its key, gets no .p12.
+        let p12_password = p12_password.filter(|_| !issued.pem.is_empty() && issued.has_key());
         if let Some(password) = p12_password {
             let root = match lab.authorities.iter().position(|a| a.name == issued.name) {
                 Some(a) if lab.authorities[a].issuer.is_none() => None,
@@ -145,6 +155,7 @@ pub fn export_with(
                     .position(|c| c.name == issued.name)
                     .map(|c| &pki.authorities[root_of(lab, lab.certificates[c].issuer)]),
             };
+            let root = root.filter(|r| !r.pem.is_empty());
             let path = sub.join(format!("{name}.p12"));
             let bytes = pkcs12(issued, root, password).map_err(|e| ExportError::Io {
                 path: path.clone(),

@@ -1792,6 +1792,47 @@ impl Validator<'_> {
         }
     }
 
+    /// `text` with each `${NAME}` path variable replaced by `value(VALUE)`.
+    fn substitute(
+        &self,
+        field: &str,
+        text: &str,
+        value: impl Fn(&str) -> String,
+    ) -> Result<String, LoadError> {
+        let mut resolved = String::new();
+        let mut rest = text;
+        while let Some(i) = rest.find("${") {
+            resolved.push_str(&rest[..i]);
+            let Some(j) = rest[i..].find('}') else {
+                return Err(self.invalid(field, text, "`${` without a closing `}`"));
+            };
+            let name = &rest[i + 2..i + j];
+            let Some(v) = self.vars.get(name) else {
+                let mut e = self.invalid(field, text, format!("`${{{name}}}` is not set"));
+                e.help = Some(format!(
+                    "give it on the command line, `--var {name}=DIR`, or a default under `vars:`"
+                ));
+                return Err(e);
+            };
+            resolved.push_str(&value(v));
+            rest = &rest[i + j + 1..];
+        }
+        resolved.push_str(rest);
+        Ok(resolved)
+    }
+
+    /// A path variable's value for a command: absolute (a relative default is relative to the lab file),
+    /// with braces doubled so that the command template reads them literally.
+    fn command_value(&self, v: &str) -> String {
+        let base = self.path.parent().unwrap_or(Path::new("."));
+        let p = base.join(v);
+        let p = std::path::absolute(&p).unwrap_or(p);
+        p.display()
+            .to_string()
+            .replace('{', "{{")
+            .replace('}', "}}")
+    }
+
     /// Resolves the paths of a `from`.
     fn source(&self, field: &str, f: &spec::FromSpec) -> Result<Source, LoadError> {
         let (cert, cert_label) = self.path(&format!("{field}.cert"), &f.cert)?;
@@ -1809,25 +1850,7 @@ impl Validator<'_> {
     /// A `from` path with its `${NAME}` variables replaced, relative to the lab file; and its label for messages:
     /// the path as written without a leading `${NAME}/`, so that messages read `client/client.crt` whatever the submission's directory.
     fn path(&self, field: &str, written: &str) -> Result<(PathBuf, String), LoadError> {
-        let mut resolved = String::new();
-        let mut rest = written;
-        while let Some(i) = rest.find("${") {
-            resolved.push_str(&rest[..i]);
-            let Some(j) = rest[i..].find('}') else {
-                return Err(self.invalid(field, written, "`${` without a closing `}`"));
-            };
-            let name = &rest[i + 2..i + j];
-            let Some(value) = self.vars.get(name) else {
-                let mut e = self.invalid(field, written, format!("`${{{name}}}` is not set"));
-                e.help = Some(format!(
-                    "give it on the command line, `--var {name}=DIR`, or a default under `vars:`"
-                ));
-                return Err(e);
-            };
-            resolved.push_str(value);
-            rest = &rest[i + j + 1..];
-        }
-        resolved.push_str(rest);
+        let resolved = self.substitute(field, written, |v| v.to_string())?;
         if resolved.trim().is_empty() {
             return Err(self.invalid(field, written, "an empty path"));
         }
@@ -2052,6 +2075,8 @@ impl Validator<'_> {
             ));
         }
         let template = |f: String, text: &str| -> Result<Vec<external::Piece>, LoadError> {
+            // `${NAME}` path variables first (e.g. the submission's directory), then `{placeholders}`.
+            let text = &self.substitute(&f, text, |v| self.command_value(v))?;
             let pieces = external::parse_template(text)
                 .map_err(|(token, why)| self.invalid(&f, &token, why))?;
             for p in &pieces {

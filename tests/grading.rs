@@ -15,15 +15,19 @@ fn fixture(name: &str) -> PathBuf {
     root().join("tests/fixtures/seed").join(name)
 }
 
-/// Runs the grading lab on a submission with every report; returns (exit code, stdout, the report directory).
-fn grade(submission: &Path) -> (i32, String, tempfile::TempDir) {
+/// One grading run at a time: the seed's programs listen on the fixed port 4443.
+static PORT_4443: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Runs the seed grader (`labs/grade-seed/`) on a submission with every report; returns (exit code, stdout, the report directory).
+fn grade_fresh(submission: &Path) -> (i32, String, tempfile::TempDir) {
+    let _turn = PORT_4443.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let var = format!("submission={}", submission.display());
     let out = mtls(
         &root(),
         &[
             "run",
-            "labs/grade-seed.yaml",
+            "labs/grade-seed/",
             "--var",
             &var,
             "--report-json",
@@ -45,24 +49,44 @@ fn grade(submission: &Path) -> (i32, String, tempfile::TempDir) {
     )
 }
 
+type Graded = std::sync::Arc<(i32, String, tempfile::TempDir)>;
+
+/// Like [`grade_fresh`], once per submission for the whole test binary.
+fn grade(submission: &Path) -> Graded {
+    static CACHE: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<PathBuf, Graded>>,
+    > = std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(g) = cache.lock().unwrap().get(submission) {
+        return g.clone();
+    }
+    let g = std::sync::Arc::new(grade_fresh(submission));
+    cache
+        .lock()
+        .unwrap()
+        .insert(submission.to_path_buf(), g.clone());
+    g
+}
+
 fn json(dir: &tempfile::TempDir, file: &str) -> serde_json::Value {
     let text = std::fs::read_to_string(dir.path().join(file))
         .unwrap_or_else(|e| panic!("{file} was not written: {e}"));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file} is not JSON: {e}\n{text}"))
 }
 
-/// (points, max_points) of the JSON report, and the status of each item by name.
+/// (points, max_points) of the JSON report, and (name, status, points) of every item of every lab.
 fn score(dir: &tempfile::TempDir) -> (f64, f64, Vec<(String, String, f64)>) {
     let r = json(dir, "report.json");
-    let lab = &r["labs"][0];
     let mut items = Vec::new();
-    for section in ["checks", "cases"] {
-        for i in lab[section].as_array().unwrap() {
-            items.push((
-                i["name"].as_str().unwrap().to_string(),
-                i["status"].as_str().unwrap().to_string(),
-                i["points"].as_f64().unwrap(),
-            ));
+    for lab in r["labs"].as_array().unwrap() {
+        for section in ["checks", "cases"] {
+            for i in lab[section].as_array().unwrap() {
+                items.push((
+                    i["name"].as_str().unwrap().to_string(),
+                    i["status"].as_str().unwrap().to_string(),
+                    i["points"].as_f64().unwrap(),
+                ));
+            }
         }
     }
     (
@@ -72,22 +96,25 @@ fn score(dir: &tempfile::TempDir) -> (f64, f64, Vec<(String, String, f64)>) {
     )
 }
 
-const FULL: f64 = 12.0;
+/// The grader's total: certificates 12, server.py 5, client.py 3 + 2.
+const FULL: f64 = 22.0;
 
 #[test]
 fn the_good_submission_scores_full_marks() {
-    let (code, stdout, dir) = grade(&fixture("good"));
-    assert_eq!(code, 0, "{stdout}");
-    let (points, max, items) = score(&dir);
+    let g = grade(&fixture("good"));
+    let (code, stdout, dir) = (&g.0, &g.1, &g.2);
+    assert_eq!(*code, 0, "{stdout}");
+    let (points, max, items) = score(dir);
     assert_eq!((points, max), (FULL, FULL), "{items:?}");
-    assert!(stdout.contains("score: 12 of 12 points"), "{stdout}");
+    assert!(stdout.contains("score: 22 of 22 points"), "{stdout}");
 }
 
 #[test]
 fn a_server_certificate_without_san_loses_the_server_check_and_skips_the_handshake() {
-    let (code, stdout, dir) = grade(&fixture("no-san"));
-    assert_eq!(code, 1);
-    let (points, max, items) = score(&dir);
+    let g = grade(&fixture("no-san"));
+    let (code, stdout, dir) = (&g.0, &g.1, &g.2);
+    assert_eq!(*code, 1);
+    let (points, max, items) = score(dir);
     // The server check (3 points) fails; the handshake that requires it is skipped and leaves the total (3 points).
     assert_eq!((points, max), (FULL - 6.0, FULL - 3.0), "{items:?}");
     assert!(
@@ -108,9 +135,10 @@ fn a_server_certificate_without_san_loses_the_server_check_and_skips_the_handsha
 
 #[test]
 fn an_expired_client_certificate_loses_the_client_check() {
-    let (code, stdout, dir) = grade(&fixture("expired-client"));
-    assert_eq!(code, 1);
-    let (points, max, _) = score(&dir);
+    let g = grade(&fixture("expired-client"));
+    let (code, stdout, dir) = (&g.0, &g.1, &g.2);
+    assert_eq!(*code, 1);
+    let (points, max, _) = score(dir);
     assert_eq!((points, max), (FULL - 6.0, FULL - 3.0));
     assert!(
         stdout.contains("client/client.crt: expired on 2021-01-01T00:00:00Z (expired)"),
@@ -119,24 +147,44 @@ fn an_expired_client_certificate_loses_the_client_check() {
 }
 
 #[test]
-fn submissions_whose_certificates_are_right_score_full_marks_on_the_certificates() {
-    for v in ["server-no-client-auth", "client-no-verify"] {
-        let (_, stdout, dir) = grade(&fixture(v));
-        let (points, max, items) = score(&dir);
-        let cert_items: f64 = items
-            .iter()
-            .filter(|i| i.0.contains("certificate") || i.0.contains("CA"))
-            .map(|i| i.2)
-            .sum();
-        assert!(points <= max, "{v}");
-        assert_eq!(cert_items, FULL, "{v}: {stdout}");
-    }
+fn a_server_that_does_not_require_client_certificates_loses_the_two_rejections() {
+    let g = grade(&fixture("server-no-client-auth"));
+    let (code, stdout, dir) = (&g.0, &g.1, &g.2);
+    assert_eq!(*code, 1);
+    let (points, max, items) = score(dir);
+    assert_eq!((points, max), (FULL - 3.0, FULL), "{items:?}");
+    let failed: Vec<&str> = items
+        .iter()
+        .filter(|i| i.1 == "failed")
+        .map(|i| i.0.as_str())
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            "server.py rejects a client without a certificate",
+            "server.py rejects a client from another CA"
+        ],
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_client_that_does_not_verify_the_server_loses_the_impostor_case() {
+    let g = grade(&fixture("client-no-verify"));
+    let (code, stdout, dir) = (&g.0, &g.1, &g.2);
+    assert_eq!(*code, 1);
+    let (points, max, items) = score(dir);
+    assert_eq!((points, max), (FULL - 2.0, FULL), "{items:?}");
+    assert!(
+        stdout.contains("FAIL  grade-seed-client-impostor › client.py refuses a server from another CA: accepted"),
+        "{stdout}"
+    );
 }
 
 #[test]
 fn a_missing_submission_fails_every_item_with_a_clear_message_and_crashes_nothing() {
     let empty = tempfile::tempdir().unwrap();
-    let (code, stdout, dir) = grade(empty.path());
+    let (code, stdout, dir) = grade_fresh(empty.path());
     assert_eq!(
         code, 1,
         "a student's missing files are failures, not errors:\n{stdout}"
@@ -147,7 +195,7 @@ fn a_missing_submission_fails_every_item_with_a_clear_message_and_crashes_nothin
     );
     let (points, max, items) = score(&dir);
     assert_eq!(points, 0.0);
-    // Only the CA check counts: everything else requires it and is skipped.
+    // Only the CA check counts: everything else requires the CA and is skipped.
     assert_eq!(max, 2.0, "{items:?}");
     assert!(
         items.iter().all(|i| i.1 == "failed" || i.1 == "skipped"),
@@ -170,7 +218,7 @@ fn a_key_that_does_not_match_its_certificate_fails_what_needs_it() {
         sub.path().join("server/server.key"),
     )
     .unwrap();
-    let (_, stdout, dir) = grade(sub.path());
+    let (_, stdout, dir) = grade_fresh(sub.path());
     assert!(
         stdout.contains("server/server.key does not match server/server.crt"),
         "{stdout}"
@@ -179,6 +227,7 @@ fn a_key_that_does_not_match_its_certificate_fails_what_needs_it() {
     // The server check fails on key_matches alone (3); the handshake that requires it is skipped (3).
     assert_eq!((points, max), (FULL - 6.0, FULL - 3.0), "{items:?}");
     let r = json(&dir, "report.json");
+    // The programs are tested with the grader's certificates: the student's server key does not matter there.
     let server_check = r["labs"][0]["checks"]
         .as_array()
         .unwrap()
@@ -211,10 +260,11 @@ fn copy_dir(from: &Path, to: &Path) {
 
 #[test]
 fn the_gradescope_report_has_the_documented_fields_and_its_score_is_the_sum_of_the_tests() {
-    let (_, _, dir) = grade(&fixture("no-san"));
-    let gs = json(&dir, "results.json");
+    let g = grade(&fixture("no-san"));
+    let dir = &g.2;
+    let gs = json(dir, "results.json");
     let tests = gs["tests"].as_array().unwrap();
-    assert_eq!(tests.len(), 5);
+    assert_eq!(tests.len(), 13);
     let mut sum = 0.0;
     for t in tests {
         for field in [
@@ -236,20 +286,22 @@ fn the_gradescope_report_has_the_documented_fields_and_its_score_is_the_sum_of_t
     // The hidden check shows only its name and whether it passed.
     let hidden = tests
         .iter()
-        .find(|t| t["name"] == "CA key is as strong as the lab asks")
+        .find(|t| t["name"] == "grade-seed-certificates › CA key is as strong as the lab asks")
         .unwrap();
     assert_eq!(hidden["output"], "Hidden test: passed.");
     // A failed check's output carries each failed property's message.
     let server = tests
         .iter()
-        .find(|t| t["name"] == "server certificate is usable by TLS clients")
+        .find(|t| {
+            t["name"] == "grade-seed-certificates › server certificate is usable by TLS clients"
+        })
         .unwrap();
     assert!(server["output"]
         .as_str()
         .unwrap()
         .contains("no subjectAltName"));
     // The JSON report keeps the hidden check's details for instructors.
-    let r = json(&dir, "report.json");
+    let r = json(dir, "report.json");
     let hidden = &r["labs"][0]["checks"][1];
     assert_eq!(hidden["hidden"], true);
     assert!(!hidden["properties"].as_array().unwrap().is_empty());
@@ -257,8 +309,8 @@ fn the_gradescope_report_has_the_documented_fields_and_its_score_is_the_sum_of_t
 
 #[test]
 fn the_classroom_report_adds_up() {
-    let (_, _, dir) = grade(&fixture("expired-client"));
-    let c = json(&dir, "classroom.json");
+    let g = grade(&fixture("expired-client"));
+    let c = json(&g.2, "classroom.json");
     assert_eq!(c["version"], 1);
     assert_eq!(c["status"], "fail");
     let tests = c["tests"].as_array().unwrap();
@@ -282,16 +334,22 @@ fn the_classroom_report_adds_up() {
 
 #[test]
 fn junit_and_tap_list_checks_and_cases_with_skips() {
-    let (_, _, dir) = grade(&fixture("no-san"));
+    let g = grade(&fixture("no-san"));
+    let dir = &g.2;
     let text = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
     let doc = roxmltree::Document::parse(&text).expect("JUnit is XML");
     let mut names = BTreeSet::new();
     for case in doc.descendants().filter(|n| n.has_tag_name("testcase")) {
-        assert!(names.insert(case.attribute("name").unwrap().to_string()));
+        let id = format!(
+            "{}::{}",
+            case.attribute("classname").unwrap(),
+            case.attribute("name").unwrap()
+        );
+        assert!(names.insert(id));
         let t: f64 = case.attribute("time").unwrap().parse().unwrap();
         assert!(t >= 0.0);
     }
-    assert_eq!(names.len(), 5);
+    assert_eq!(names.len(), 13);
     assert_eq!(
         doc.descendants()
             .filter(|n| n.has_tag_name("skipped"))
@@ -301,15 +359,15 @@ fn junit_and_tap_list_checks_and_cases_with_skips() {
     assert!(text.chars().all(|c| c >= ' ' || c == '\n' || c == '\t'));
 
     let tap = std::fs::read_to_string(dir.path().join("report.tap")).unwrap();
-    assert!(tap.starts_with("TAP version 14\n1..5\n"), "{tap}");
+    assert!(tap.starts_with("TAP version 14\n1..13\n"), "{tap}");
     assert_eq!(tap.lines().filter(|l| l.starts_with("1..")).count(), 1);
     let points: Vec<&str> = tap
         .lines()
         .filter(|l| l.starts_with("ok ") || l.starts_with("not ok "))
         .collect();
-    assert_eq!(points.len(), 5);
+    assert_eq!(points.len(), 13);
     assert_eq!(points.iter().filter(|l| l.contains(" # SKIP ")).count(), 1);
-    assert!(tap.contains("# score: 6 of 9 points"), "{tap}");
+    assert!(tap.contains("# score: 16 of 19 points"), "{tap}");
 }
 
 #[test]
@@ -318,22 +376,32 @@ fn the_same_submission_gives_the_same_reports_except_durations() {
         let mut gs = json(dir, "results.json");
         gs["execution_time"] = 0.into();
         let mut r = json(dir, "report.json");
-        r["labs"][0]["duration_ms"] = 0.into();
-        for c in r["labs"][0]["cases"].as_array_mut().unwrap() {
-            c["observed"]["duration_ms"] = 0.into();
-            c["verification_time"] = "".into();
+        for lab in r["labs"].as_array_mut().unwrap() {
+            lab["duration_ms"] = 0.into();
+            for c in lab["cases"].as_array_mut().unwrap() {
+                if c["observed"].is_object() {
+                    c["observed"]["duration_ms"] = 0.into();
+                }
+                c["verification_time"] = "".into();
+            }
         }
         let tap = std::fs::read_to_string(dir.path().join("report.tap")).unwrap();
-        (gs, r, tap)
+        let classroom = json(dir, "classroom.json");
+        let mut classroom = classroom.clone();
+        for t in classroom["tests"].as_array_mut().unwrap() {
+            t["duration"] = 0.into();
+        }
+        (gs, r, tap, classroom)
     };
-    let (_, _, a) = grade(&fixture("no-san"));
-    let (_, _, b) = grade(&fixture("no-san"));
-    assert_eq!(strip(&a), strip(&b));
+    let a = grade_fresh(&fixture("no-san"));
+    let b = grade_fresh(&fixture("no-san"));
+    assert_eq!(strip(&a.2), strip(&b.2));
 }
 
 #[test]
 fn no_report_contains_a_private_key() {
-    let (_, stdout, dir) = grade(&fixture("good"));
+    let g = grade(&fixture("good"));
+    let (stdout, dir) = (&g.1, &g.2);
     assert!(!stdout.contains("PRIVATE KEY"));
     for f in std::fs::read_dir(dir.path()).unwrap() {
         let text = std::fs::read_to_string(f.unwrap().path()).unwrap();
