@@ -1160,7 +1160,7 @@ impl Validator<'_> {
         hidden: bool,
         expect: Option<(&Expectation, &Checks)>,
     ) -> Result<Grading, LoadError> {
-        let bad = |v: f64| !v.is_finite() || v < 0.0 || v > 1e6;
+        let bad = |v: f64| !(0.0..=1e6).contains(&v);
         if let Some(p) = points {
             if bad(p) {
                 return Err(self.invalid(
@@ -1264,9 +1264,7 @@ impl Validator<'_> {
                 let f = format!("{field}.valid_for_at_least");
                 let t = self.time(&f, d)?;
                 let span = t - self.now;
-                if span <= Duration::ZERO
-                    || d.trim_start().starts_with(['-', '+']) && d.trim_start().starts_with('-')
-                {
+                if span <= Duration::ZERO {
                     return Err(self.invalid(&f, d, "a length of time such as `30d`"));
                 }
                 Some(span)

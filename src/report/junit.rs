@@ -91,9 +91,9 @@ pub fn junit(results: &[LabResult]) -> String {
             );
         }
         for item in &items {
-            let _ = write!(
+            let _ = writeln!(
                 out,
-                "    <testcase name=\"{}\" classname=\"{}\" file=\"{}\" line=\"{}\" time=\"{}\">\n",
+                "    <testcase name=\"{}\" classname=\"{}\" file=\"{}\" line=\"{}\" time=\"{}\">",
                 xml(item.name),
                 xml(&suite),
                 xml(&lab.file.display().to_string()),
