@@ -82,30 +82,6 @@ impl Item<'_> {
             .and_then(|c| c.observed.as_ref())
             .map_or(0, |o| o.duration_ms)
     }
-
-    /// One line saying what happened, for student-facing output: expected vs observed, or why it did not pass.
-    pub fn summary(&self) -> String {
-        if let Some(c) = self.case {
-            let expected = expectation_summary(&c.expected);
-            return match (&c.observed, self.status) {
-                (_, Status::Skipped) => self.messages.first().cloned().unwrap_or_default(),
-                (Some(o), _) => format!("expected {expected}, observed {}", o.summary()),
-                (None, Status::Error) => format!(
-                    "could not run: {}",
-                    self.messages.first().map_or("not run", String::as_str)
-                ),
-                (None, _) => format!("expected {expected}; not run: {}", self.messages.join("; ")),
-            };
-        }
-        match self.status {
-            Status::Passed => "every property holds".into(),
-            Status::Error => format!(
-                "could not run: {}",
-                self.messages.first().map_or("not run", String::as_str)
-            ),
-            _ => self.messages.join("; "),
-        }
-    }
 }
 
 /// A lab's checks and cases, in report order.
