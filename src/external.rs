@@ -286,6 +286,9 @@ pub enum Ready {
 #[derive(Debug, Clone)]
 pub struct StartError {
     pub message: String,
+    /// The program itself failed (it exited, never listened, or hung): a fault of the program under
+    /// test, not of the runner (a busy port, a program that cannot be started at all).
+    pub program: bool,
 }
 
 /// Something already accepts connections at one of `candidates`.
@@ -471,13 +474,17 @@ pub async fn start_server(
     let candidates = listen.candidates(port);
     if let Some(busy) = in_use(&candidates).await {
         return Err(StartError {
+            program: false,
             message: format!(
                 "{busy} is already in use before `{}` started (another process accepts connections there); stop it or choose another port",
                 spec.display()
             ),
         });
     }
-    let mut child = ChildProcess::spawn(spec).map_err(|message| StartError { message })?;
+    let mut child = ChildProcess::spawn(spec).map_err(|message| StartError {
+        message,
+        program: false,
+    })?;
     match wait_ready(&mut child, &candidates, ready, timeout).await {
         Ok(addr) => {
             tracing::info!(command = %spec.display(), %addr, "server command ready");
@@ -492,6 +499,7 @@ pub async fn start_server(
             child.stop().await;
             child.drain().await;
             Err(StartError {
+                program: true,
                 message: format!(
                     "server command `{}` {why}\n{}",
                     spec.display(),
@@ -513,8 +521,11 @@ pub struct ClientRun {
 }
 
 /// Runs a client command to completion, at most `timeout`.
-pub async fn run_client(spec: &CommandSpec, timeout: Duration) -> Result<ClientRun, String> {
-    let mut child = ChildProcess::spawn(spec)?;
+pub async fn run_client(spec: &CommandSpec, timeout: Duration) -> Result<ClientRun, StartError> {
+    let mut child = ChildProcess::spawn(spec).map_err(|message| StartError {
+        message,
+        program: false,
+    })?;
     match child.wait_for(timeout).await {
         Some(status) => {
             child.drain().await;
@@ -528,12 +539,15 @@ pub async fn run_client(spec: &CommandSpec, timeout: Duration) -> Result<ClientR
         None => {
             child.stop().await;
             child.drain().await;
-            Err(format!(
-                "client command `{}` did not exit within {} s (stopped)\n{}",
-                spec.display(),
-                timeout.as_secs_f64(),
-                tail_block("its output", &child.tail())
-            ))
+            Err(StartError {
+                program: true,
+                message: format!(
+                    "client command `{}` did not exit within {} s (stopped)\n{}",
+                    spec.display(),
+                    timeout.as_secs_f64(),
+                    tail_block("its output", &child.tail())
+                ),
+            })
         }
     }
 }

@@ -374,8 +374,9 @@ enum Endpoint {
     BuiltIn(RunningServer),
     Command(external::RunningCommand),
     Target(Loopback),
-    /// It could not start: every case against it is an error with this message.
-    Failed(String),
+    /// It could not start: every case against it is not run with this message; `Failed` when the
+    /// program under test (or its files) failed, `Error` when the runner could not start it.
+    Failed(Status, String),
 }
 
 /// Locks on fixed ports, so that labs of one run that use the same port (the seed's 4443) take turns.
@@ -589,7 +590,7 @@ async fn run_lab_with(lab: &Lab, pki: Arc<pki::Pki>, started: Instant) -> LabRes
                 .map(str::to_string)
                 .collect();
         if !unusable.is_empty() {
-            servers.insert(i, Endpoint::Failed(unusable.join("; ")));
+            servers.insert(i, Endpoint::Failed(Status::Failed, unusable.join("; ")));
             continue;
         }
         let endpoint = match &s.kind {
@@ -634,7 +635,14 @@ async fn run_lab_with(lab: &Lab, pki: Arc<pki::Pki>, started: Instant) -> LabRes
                 match external::start_server(&spec, &c.listen, port, c.ready, c.start_timeout).await
                 {
                     Ok(r) => Endpoint::Command(r),
-                    Err(e) => Endpoint::Failed(format!("server `{}`: {}", s.name, e.message)),
+                    Err(e) => Endpoint::Failed(
+                        if e.program {
+                            Status::Failed
+                        } else {
+                            Status::Error
+                        },
+                        format!("server `{}`: {}", s.name, e.message),
+                    ),
                 }
             }
         };
@@ -663,7 +671,6 @@ async fn run_lab_with(lab: &Lab, pki: Arc<pki::Pki>, started: Instant) -> LabRes
             explanation: None,
             grade: Grade::of(&case.grading, status, &[]),
         };
-        let error = |context: CaseContext, why: String| not_run(context, Status::Error, vec![why]);
         if let Some(why) = unmet(&case.grading.requires, &done) {
             let result = not_run(context, Status::Skipped, vec![why]);
             done.insert(case.name.clone(), result.status);
@@ -678,53 +685,62 @@ async fn run_lab_with(lab: &Lab, pki: Arc<pki::Pki>, started: Instant) -> LabRes
             cases.push(result);
             continue;
         }
-        let outcome: Result<(Observed, Option<String>, Vec<String>), String> = match endpoint {
-            Endpoint::Failed(why) => Err(why.clone()),
-            Endpoint::BuiltIn(server) => match &case.client.command {
-                None => run_case(lab, &pki, case, server)
-                    .await
-                    .map(|o| (o, None, Vec::new())),
-                Some(cmd) => {
-                    run_command_case(lab, &pki, case, cmd, server, &pki_path, &lab_dir).await
-                }
-            },
-            Endpoint::Command(running) => {
-                if let Some(status) = running.child.try_exit() {
-                    running.child.drain().await;
-                    Err(format!(
-                        "server `{}` (`{}`) {} during the run\n{}",
-                        lab.servers[case.server].name,
-                        running.command,
-                        process::describe_exit(status),
-                        process::tail_block("its output", &running.child.tail())
-                    ))
-                } else {
-                    context.server_address = Some(running.addr.to_string());
-                    let addr = running.addr;
-                    let observed = run_case_against(lab, &pki, case, addr).await;
-                    // Give the server a moment to write what it logs about this connection.
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    let mut tail = running.child.tail();
+        // Err: why the case could not run, and whether that is the program's fault (Failed) or the runner's (Error).
+        let runner = |why: String| (Status::Error, why);
+        let outcome: Result<(Observed, Option<String>, Vec<String>), (Status, String)> =
+            match endpoint {
+                Endpoint::Failed(status, why) => Err((*status, why.clone())),
+                Endpoint::BuiltIn(server) => match &case.client.command {
+                    None => run_case(lab, &pki, case, server)
+                        .await
+                        .map(|o| (o, None, Vec::new()))
+                        .map_err(runner),
+                    Some(cmd) => {
+                        run_command_case(lab, &pki, case, cmd, server, &pki_path, &lab_dir).await
+                    }
+                },
+                Endpoint::Command(running) => {
                     if let Some(status) = running.child.try_exit() {
                         running.child.drain().await;
-                        tail = running.child.tail();
-                        tail.push(format!(
-                            "[the server command {} during this case]",
-                            process::describe_exit(status)
-                        ));
+                        // The program under test stopped: its fault.
+                        Err((
+                            Status::Failed,
+                            format!(
+                                "server `{}` (`{}`) {} during the run\n{}",
+                                lab.servers[case.server].name,
+                                running.command,
+                                process::describe_exit(status),
+                                process::tail_block("its output", &running.child.tail())
+                            ),
+                        ))
+                    } else {
+                        context.server_address = Some(running.addr.to_string());
+                        let addr = running.addr;
+                        let observed = run_case_against(lab, &pki, case, addr).await;
+                        // Give the server a moment to write what it logs about this connection.
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        let mut tail = running.child.tail();
+                        if let Some(status) = running.child.try_exit() {
+                            running.child.drain().await;
+                            tail = running.child.tail();
+                            tail.push(format!(
+                                "[the server command {} during this case]",
+                                process::describe_exit(status)
+                            ));
+                        }
+                        observed.map(|o| (o, None, tail)).map_err(runner)
                     }
-                    observed.map(|o| (o, None, tail))
                 }
-            }
-            Endpoint::Target(t) => {
-                let candidates = t.candidates(t.port);
-                let addr = external::in_use(&candidates).await.unwrap_or(candidates[0]);
-                context.server_address = Some(addr.to_string());
-                run_case_against(lab, &pki, case, addr)
-                    .await
-                    .map(|o| (o, None, Vec::new()))
-            }
-        };
+                Endpoint::Target(t) => {
+                    let candidates = t.candidates(t.port);
+                    let addr = external::in_use(&candidates).await.unwrap_or(candidates[0]);
+                    context.server_address = Some(addr.to_string());
+                    run_case_against(lab, &pki, case, addr)
+                        .await
+                        .map(|o| (o, None, Vec::new()))
+                        .map_err(runner)
+                }
+            };
         let result = match outcome {
             Ok((observed, stdout, tail)) => {
                 let mut messages = verdict::judge(&case.expect, &observed);
@@ -773,7 +789,7 @@ async fn run_lab_with(lab: &Lab, pki: Arc<pki::Pki>, started: Instant) -> LabRes
                     messages,
                 }
             }
-            Err(why) => error(context, why),
+            Err((status, why)) => not_run(context, status, vec![why]),
         };
         tracing::info!(case = %case.name, status = ?result.status, "case done");
         done.insert(case.name.clone(), result.status);
@@ -833,11 +849,11 @@ async fn run_command_case(
     server: &RunningServer,
     pki_path: &Path,
     lab_dir: &Path,
-) -> Result<(Observed, Option<String>, Vec<String>), String> {
+) -> Result<(Observed, Option<String>, Vec<String>), (Status, String)> {
     let server_override = match case.at {
         Some(at) if Some(at) != lab.at => Some(
             tls::server_config_at(lab, pki, &lab.servers[case.server], Some(at))
-                .map_err(|e| e.to_string())?,
+                .map_err(|e| (Status::Error, e.to_string()))?,
         ),
         _ => None,
     };
@@ -869,7 +885,15 @@ async fn run_command_case(
         }
     }
     server.forget_any();
-    let run = run?;
+    // A client program that hung is its own fault; one that could not be started, the runner's.
+    let run = run.map_err(|e| {
+        let status = if e.program {
+            Status::Failed
+        } else {
+            Status::Error
+        };
+        (status, e.message)
+    })?;
     let ms = started.elapsed().as_millis() as u64;
     tracing::debug!(case = %case.name, exit = %run.exit_text, verdicts = ?verdicts, "observed (client command)");
     let observed = verdict::observe_command(&verdicts, run.code, &run.exit_text, ms);

@@ -273,8 +273,14 @@ fn server_command_lab(name: &str, server: &str) -> String {
 }
 
 fn error_message(r: &LabResult) -> String {
+    not_run_message(r, Status::Error)
+}
+
+/// The message of a case that could not run: `Error` when the runner could not start the program,
+/// `Failed` when the program itself did not do its part (the program's fault, as a grader counts it).
+fn not_run_message(r: &LabResult, status: Status) -> String {
     let c = &r.cases[0];
-    assert_eq!(c.status, Status::Error, "{:?}", c.messages);
+    assert_eq!(c.status, status, "{:?}", c.messages);
     assert!(c.observed.is_none());
     c.messages.join("\n")
 }
@@ -295,7 +301,7 @@ fn a_command_that_does_not_exist_is_an_error() {
 }
 
 #[test]
-fn a_command_that_exits_early_is_an_error_with_its_last_lines() {
+fn a_command_that_exits_early_fails_with_its_last_lines() {
     require("python3", "--version");
     let _turn = programs();
     let marker = "mtls-peers-exits-early";
@@ -303,7 +309,7 @@ fn a_command_that_exits_early_is_an_error_with_its_last_lines() {
         "exits-early",
         &format!("    command: [python3, -c, \"import sys; print('cannot load server.crt # {marker}', file=sys.stderr); sys.exit(1)\"]"),
     ));
-    let m = error_message(&r);
+    let m = not_run_message(&r, Status::Failed);
     assert!(
         m.contains("exited with status 1 before listening on 127.0.0.1:")
             && m.contains("cannot load server.crt"),
@@ -313,7 +319,7 @@ fn a_command_that_exits_early_is_an_error_with_its_last_lines() {
 }
 
 #[test]
-fn a_command_that_never_becomes_ready_is_stopped_and_an_error() {
+fn a_command_that_never_becomes_ready_is_stopped_and_fails() {
     require("python3", "--version");
     let _turn = programs();
     let marker = "mtls-peers-never-ready";
@@ -322,7 +328,7 @@ fn a_command_that_never_becomes_ready_is_stopped_and_an_error() {
         "never-ready",
         &format!("    command: [python3, -c, \"import time; time.sleep(60) # {marker}\"]\n    start_timeout: 1s"),
     ));
-    let m = error_message(&r);
+    let m = not_run_message(&r, Status::Failed);
     assert!(
         m.contains("nothing accepted a connection on 127.0.0.1:")
             && m.contains("within 1 s")
@@ -334,7 +340,7 @@ fn a_command_that_never_becomes_ready_is_stopped_and_an_error() {
 }
 
 #[test]
-fn a_command_listening_on_another_address_is_an_error_naming_it() {
+fn a_command_listening_on_another_address_fails_naming_it() {
     require("python3", "--version");
     let _turn = programs();
     let marker = "mtls-peers-wrong-port";
@@ -342,7 +348,7 @@ fn a_command_listening_on_another_address_is_an_error_naming_it() {
         "wrong-port",
         &format!("    command: [python3, -c, \"import socket, time; s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(); time.sleep(60) # {marker}\"]\n    start_timeout: 3s"),
     ));
-    let m = error_message(&r);
+    let m = not_run_message(&r, Status::Failed);
     assert!(
         m.contains("nothing accepted a connection on 127.0.0.1:")
             && m.contains("the process listens on 127.0.0.1:")
@@ -636,7 +642,7 @@ fn pki_writes_pkcs12_files_that_openssl_reads() {
 }
 
 #[test]
-fn client_commands_that_cannot_run_or_hang_are_errors_and_are_stopped() {
+fn client_commands_that_cannot_run_are_errors_and_that_hang_fail_and_are_stopped() {
     require("python3", "--version");
     let _turn = programs();
     let marker = "mtls-peers-client-hangs";
@@ -651,7 +657,7 @@ fn client_commands_that_cannot_run_or_hang_are_errors_and_are_stopped() {
         missing.messages
     );
     let hangs = case(&r, "hangs");
-    assert_eq!(hangs.status, Status::Error);
+    assert_eq!(hangs.status, Status::Failed);
     assert!(
         hangs.messages[0].contains("did not exit within 1 s (stopped)"),
         "{:?}",

@@ -252,7 +252,7 @@ pub fn case_details(lab: &LabResult, case: &CaseResult) -> String {
             expectation_summary(&case.expected)
         );
         for m in &case.messages {
-            let _ = writeln!(out, "      - {m}");
+            let _ = writeln!(out, "      - {}", indent_continuation(m));
         }
         return out;
     }
