@@ -182,7 +182,7 @@ impl Reports {
     /// checks and cases as name and pass/fail only, unless `show_hidden`.
     fn write(&self, results: &[run::LabResult], show_hidden: bool) -> bool {
         let student = if show_hidden {
-            results.to_vec()
+            report::instructor_view(results)
         } else {
             report::student_view(results)
         };
@@ -662,7 +662,7 @@ fn run_command(
         }
     };
     let shown = if show_hidden {
-        results.clone()
+        report::instructor_view(&results)
     } else {
         report::student_view(&results)
     };

@@ -668,3 +668,131 @@ fn grading_fields_are_validated_with_file_line_and_column() {
     );
     assert!(e.contains("the check names no property"), "{e}");
 }
+
+#[test]
+fn a_run_that_errors_still_writes_every_requested_report() {
+    let dir = tempfile::tempdir().unwrap();
+    // The program cannot be started at all: the runner's problem, an error (exit 3).
+    std::fs::write(
+        dir.path().join("lab.yaml"),
+        format!(
+            "lab: cannot-start\n{}servers:\n  ext:\n    command: [no-such-program-mtls-lab]\n    listen: 127.0.0.1:0\n    certificate: server\n    trust: [ca]\ncases:\n  - {{ name: a, client: {{ certificate: client, trust: [ca] }}, expect: accepted, points: 2 }}\n  - {{ name: b, client: {{ trust: [ca] }}, expect: {{ outcome: rejected, by: server, reason: certificate_required }}, hidden: true }}\n",
+            common::PKI
+        ),
+    )
+    .unwrap();
+    let p = |f: &str| dir.path().join(f).display().to_string();
+    let out = mtls(
+        dir.path(),
+        &[
+            "run",
+            "lab.yaml",
+            "--report-gradescope",
+            &p("results.json"),
+            "--report-classroom",
+            &p("classroom.json"),
+            "--report-junit",
+            &p("junit.xml"),
+            "--report-tap",
+            &p("report.tap"),
+            "--report-json",
+            &p("report.json"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3));
+    let gs = json(&dir, "results.json");
+    assert_eq!(gs["score"], 0.0);
+    assert_eq!(gs["tests"].as_array().unwrap().len(), 2);
+    assert!(gs["tests"][0]["output"]
+        .as_str()
+        .unwrap()
+        .starts_with("The grader could not run this test"));
+    // The hidden case shows only its name and result, even as an error.
+    assert_eq!(gs["tests"][1]["output"], "Hidden test: not passed.");
+    assert_eq!(json(&dir, "classroom.json")["status"], "error");
+    let xml = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    assert_eq!(
+        doc.descendants()
+            .filter(|n| n.has_tag_name("error"))
+            .count(),
+        2
+    );
+    let tap = std::fs::read_to_string(dir.path().join("report.tap")).unwrap();
+    assert!(
+        tap.starts_with("TAP version 14\n1..2\nnot ok 1 - "),
+        "{tap}"
+    );
+    assert_eq!(json(&dir, "report.json")["summary"]["errors"], 2);
+}
+
+#[test]
+fn a_run_stopped_midway_leaves_the_skeleton_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = "mtls-grading-skeleton-sleeper";
+    std::fs::write(
+        dir.path().join("lab.yaml"),
+        format!(
+            "lab: slow\n{}servers:\n  web: {{ certificate: server, trust: [ca] }}\ncases:\n  - name: slow client\n    client: {{ command: [python3, -c, \"import time; time.sleep(30) # {marker}\"], timeout: 60s }}\n    expect: accepted\n",
+            common::PKI
+        ),
+    )
+    .unwrap();
+    let results = dir.path().join("results.json");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mtls-lab"))
+        .current_dir(dir.path())
+        .args(["run", "lab.yaml", "--report-gradescope"])
+        .arg(&results)
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the client command runs, then stop the run as a platform's timeout would.
+    let started = std::time::Instant::now();
+    while !results.exists() && started.elapsed().as_secs() < 20 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    let gs = json(&dir, "results.json");
+    assert_eq!(gs["score"], 0.0);
+    assert_eq!(gs["tests"][0]["status"], "failed");
+    assert!(
+        gs["tests"][0]["output"]
+            .as_str()
+            .unwrap()
+            .contains("not run: the run stopped before this ran"),
+        "{gs}"
+    );
+    // Nothing of the run is left behind.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let ps = std::process::Command::new("ps")
+        .args(["-eo", "args"])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&ps.stdout).contains(marker));
+}
+
+#[test]
+fn hidden_details_show_on_the_console_only_with_show_hidden() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("lab.yaml"),
+        format!(
+            "lab: hidden\n{}servers:\n  web: {{ certificate: server, trust: [ca] }}\ncases:\n  - {{ name: secret, client: {{ trust: [ca] }}, expect: accepted, hidden: true }}\n",
+            common::PKI
+        ),
+    )
+    .unwrap();
+    let student = mtls(dir.path(), &["run", "lab.yaml"]);
+    let text = String::from_utf8_lossy(&student.stdout);
+    assert!(text.contains("FAIL  hidden › secret: (hidden)"), "{text}");
+    assert!(!text.contains("certificate_required"), "{text}");
+    let instructor = mtls(dir.path(), &["run", "lab.yaml", "--show-hidden"]);
+    let text = String::from_utf8_lossy(&instructor.stdout);
+    assert!(text.contains("certificate_required"), "{text}");
+}
