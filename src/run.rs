@@ -71,7 +71,12 @@ impl Grade {
                     part: *part,
                     passed,
                     points: if passed { *weight } else { 0.0 },
-                    max_points: *weight,
+                    // A skipped case's parts leave the total with it.
+                    max_points: if status == Status::Skipped {
+                        0.0
+                    } else {
+                        *weight
+                    },
                 }
             })
             .collect();
