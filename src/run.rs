@@ -374,6 +374,10 @@ pub async fn run_lab_with_pki(lab: &Lab, pki: Arc<pki::Pki>) -> LabResult {
     run_lab_with(lab, pki, Instant::now()).await
 }
 
+/// What a case observed (and a client command's stdout and output tail), or why it could not run:
+/// `Failed` when the program under test did not do its part, `Error` when the runner could not run it.
+type CaseRun = Result<(Observed, Option<String>, Vec<String>), (Status, String)>;
+
 /// A server of a running lab.
 enum Endpoint {
     BuiltIn(RunningServer),
@@ -692,60 +696,59 @@ async fn run_lab_with(lab: &Lab, pki: Arc<pki::Pki>, started: Instant) -> LabRes
         }
         // Err: why the case could not run, and whether that is the program's fault (Failed) or the runner's (Error).
         let runner = |why: String| (Status::Error, why);
-        let outcome: Result<(Observed, Option<String>, Vec<String>), (Status, String)> =
-            match endpoint {
-                Endpoint::Failed(status, why) => Err((*status, why.clone())),
-                Endpoint::BuiltIn(server) => match &case.client.command {
-                    None => run_case(lab, &pki, case, server)
-                        .await
-                        .map(|o| (o, None, Vec::new()))
-                        .map_err(runner),
-                    Some(cmd) => {
-                        run_command_case(lab, &pki, case, cmd, server, &pki_path, &lab_dir).await
-                    }
-                },
-                Endpoint::Command(running) => {
+        let outcome: CaseRun = match endpoint {
+            Endpoint::Failed(status, why) => Err((*status, why.clone())),
+            Endpoint::BuiltIn(server) => match &case.client.command {
+                None => run_case(lab, &pki, case, server)
+                    .await
+                    .map(|o| (o, None, Vec::new()))
+                    .map_err(runner),
+                Some(cmd) => {
+                    run_command_case(lab, &pki, case, cmd, server, &pki_path, &lab_dir).await
+                }
+            },
+            Endpoint::Command(running) => {
+                if let Some(status) = running.child.try_exit() {
+                    running.child.drain().await;
+                    // The program under test stopped: its fault.
+                    Err((
+                        Status::Failed,
+                        format!(
+                            "server `{}` (`{}`) {} during the run\n{}",
+                            lab.servers[case.server].name,
+                            running.command,
+                            process::describe_exit(status),
+                            process::tail_block("its output", &running.child.tail())
+                        ),
+                    ))
+                } else {
+                    context.server_address = Some(running.addr.to_string());
+                    let addr = running.addr;
+                    let observed = run_case_against(lab, &pki, case, addr).await;
+                    // Give the server a moment to write what it logs about this connection.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    let mut tail = running.child.tail();
                     if let Some(status) = running.child.try_exit() {
                         running.child.drain().await;
-                        // The program under test stopped: its fault.
-                        Err((
-                            Status::Failed,
-                            format!(
-                                "server `{}` (`{}`) {} during the run\n{}",
-                                lab.servers[case.server].name,
-                                running.command,
-                                process::describe_exit(status),
-                                process::tail_block("its output", &running.child.tail())
-                            ),
-                        ))
-                    } else {
-                        context.server_address = Some(running.addr.to_string());
-                        let addr = running.addr;
-                        let observed = run_case_against(lab, &pki, case, addr).await;
-                        // Give the server a moment to write what it logs about this connection.
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        let mut tail = running.child.tail();
-                        if let Some(status) = running.child.try_exit() {
-                            running.child.drain().await;
-                            tail = running.child.tail();
-                            tail.push(format!(
-                                "[the server command {} during this case]",
-                                process::describe_exit(status)
-                            ));
-                        }
-                        observed.map(|o| (o, None, tail)).map_err(runner)
+                        tail = running.child.tail();
+                        tail.push(format!(
+                            "[the server command {} during this case]",
+                            process::describe_exit(status)
+                        ));
                     }
+                    observed.map(|o| (o, None, tail)).map_err(runner)
                 }
-                Endpoint::Target(t) => {
-                    let candidates = t.candidates(t.port);
-                    let addr = external::in_use(&candidates).await.unwrap_or(candidates[0]);
-                    context.server_address = Some(addr.to_string());
-                    run_case_against(lab, &pki, case, addr)
-                        .await
-                        .map(|o| (o, None, Vec::new()))
-                        .map_err(runner)
-                }
-            };
+            }
+            Endpoint::Target(t) => {
+                let candidates = t.candidates(t.port);
+                let addr = external::in_use(&candidates).await.unwrap_or(candidates[0]);
+                context.server_address = Some(addr.to_string());
+                run_case_against(lab, &pki, case, addr)
+                    .await
+                    .map(|o| (o, None, Vec::new()))
+                    .map_err(runner)
+            }
+        };
         let result = match outcome {
             Ok((observed, stdout, tail)) => {
                 let mut messages = verdict::judge(&case.expect, &observed);
@@ -854,7 +857,7 @@ async fn run_command_case(
     server: &RunningServer,
     pki_path: &Path,
     lab_dir: &Path,
-) -> Result<(Observed, Option<String>, Vec<String>), (Status, String)> {
+) -> CaseRun {
     let server_override = match case.at {
         Some(at) if Some(at) != lab.at => Some(
             tls::server_config_at(lab, pki, &lab.servers[case.server], Some(at))
