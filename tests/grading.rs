@@ -796,3 +796,69 @@ fn hidden_details_show_on_the_console_only_with_show_hidden() {
     let text = String::from_utf8_lossy(&instructor.stdout);
     assert!(text.contains("certificate_required"), "{text}");
 }
+
+#[test]
+fn malformed_and_swapped_files_fail_with_a_message_naming_the_file() {
+    let sub = tempfile::tempdir().unwrap();
+    let good = fixture("good");
+    std::fs::create_dir_all(sub.path().join("ca")).unwrap();
+    std::fs::create_dir_all(sub.path().join("server")).unwrap();
+    // The CA's files swapped; the server certificate garbage.
+    std::fs::copy(good.join("ca/ca.key"), sub.path().join("ca/ca.crt")).unwrap();
+    std::fs::copy(good.join("ca/ca.crt"), sub.path().join("ca/ca.key")).unwrap();
+    std::fs::write(sub.path().join("server/server.crt"), "not a certificate\n").unwrap();
+    std::fs::copy(
+        good.join("server/server.key"),
+        sub.path().join("server/server.key"),
+    )
+    .unwrap();
+    let s = sub.path().display();
+    let r = common::run(&format!(
+        r#"
+lab: malformed
+authorities:
+  ca: {{ from: {{ cert: "{s}/ca/ca.crt", key: "{s}/ca/ca.key" }} }}
+  grader: {{ subject: {{ CN: grader CA }} }}
+certificates:
+  server: {{ issuer: ca, from: {{ cert: "{s}/server/server.crt", key: "{s}/server/server.key" }} }}
+  grader-server: {{ issuer: grader, subject: {{ CN: localhost }}, usage: server }}
+  signed-by-ca: {{ issuer: ca, subject: {{ CN: alice }}, usage: client }}
+servers:
+  web: {{ certificate: grader-server, trust: [ca] }}
+checks:
+  - {{ name: ca, certificate: ca, ca: true }}
+  - {{ name: server, certificate: server, san_contains: [dns:localhost] }}
+cases:
+  - name: a client signed by the broken CA
+    client: {{ certificate: signed-by-ca, trust: [grader] }}
+    expect: accepted
+"#
+    ));
+    // Absolute paths have no `${{VAR}}/` to strip: messages name the files as written.
+    assert_eq!(r.checks[0].status, Status::Failed);
+    assert!(
+        r.checks[0].messages[0].ends_with("ca/ca.crt: not a PEM certificate: no `-----BEGIN CERTIFICATE-----` block (it holds a private key: the certificate and key files are swapped?)"),
+        "{:?}",
+        r.checks[0].messages
+    );
+    assert!(
+        r.checks[1].messages[0].ends_with(
+            "server/server.crt: not a PEM certificate: no `-----BEGIN CERTIFICATE-----` block"
+        ),
+        "{:?}",
+        r.checks[1].messages
+    );
+    let case = common::case(&r, "a client signed by the broken CA");
+    assert_eq!(
+        case.status,
+        Status::Failed,
+        "a student's broken file is a failure"
+    );
+    // Why the case could not run: the server's trust anchor and the client's certificate both come from the broken CA.
+    assert_eq!(case.messages.len(), 2, "{:?}", case.messages);
+    assert!(
+        case.messages[1].starts_with("cannot issue `signed-by-ca`: its issuer `ca` is unusable: "),
+        "{:?}",
+        case.messages
+    );
+}
