@@ -286,9 +286,6 @@ pub enum Ready {
 #[derive(Debug, Clone)]
 pub struct StartError {
     pub message: String,
-    /// The program itself failed (it exited, never listened, or hung): a fault of the program under
-    /// test, not of the runner (a busy port, a program that cannot be started at all).
-    pub program: bool,
 }
 
 /// Something already accepts connections at one of `candidates`.
@@ -474,17 +471,13 @@ pub async fn start_server(
     let candidates = listen.candidates(port);
     if let Some(busy) = in_use(&candidates).await {
         return Err(StartError {
-            program: false,
             message: format!(
                 "{busy} is already in use before `{}` started (another process accepts connections there); stop it or choose another port",
                 spec.display()
             ),
         });
     }
-    let mut child = ChildProcess::spawn(spec).map_err(|message| StartError {
-        message,
-        program: false,
-    })?;
+    let mut child = ChildProcess::spawn(spec).map_err(|message| StartError { message })?;
     match wait_ready(&mut child, &candidates, ready, timeout).await {
         Ok(addr) => {
             tracing::info!(command = %spec.display(), %addr, "server command ready");
@@ -499,7 +492,6 @@ pub async fn start_server(
             child.stop().await;
             child.drain().await;
             Err(StartError {
-                program: true,
                 message: format!(
                     "server command `{}` {why}\n{}",
                     spec.display(),
@@ -522,10 +514,7 @@ pub struct ClientRun {
 
 /// Runs a client command to completion, at most `timeout`.
 pub async fn run_client(spec: &CommandSpec, timeout: Duration) -> Result<ClientRun, StartError> {
-    let mut child = ChildProcess::spawn(spec).map_err(|message| StartError {
-        message,
-        program: false,
-    })?;
+    let mut child = ChildProcess::spawn(spec).map_err(|message| StartError { message })?;
     match child.wait_for(timeout).await {
         Some(status) => {
             child.drain().await;
@@ -540,7 +529,6 @@ pub async fn run_client(spec: &CommandSpec, timeout: Duration) -> Result<ClientR
             child.stop().await;
             child.drain().await;
             Err(StartError {
-                program: true,
                 message: format!(
                     "client command `{}` did not exit within {} s (stopped)\n{}",
                     spec.display(),

@@ -375,7 +375,7 @@ pub async fn run_lab_with_pki(lab: &Lab, pki: Arc<pki::Pki>) -> LabResult {
 }
 
 /// What a case observed (and a client command's stdout and output tail), or why it could not run:
-/// `Failed` when the program under test did not do its part, `Error` when the runner could not run it.
+/// `Failed` when the submission's files are missing or broken, `Error` when a program could not run.
 type CaseRun = Result<(Observed, Option<String>, Vec<String>), (Status, String)>;
 
 /// A server of a running lab.
@@ -384,7 +384,7 @@ enum Endpoint {
     Command(external::RunningCommand),
     Target(Loopback),
     /// It could not start: every case against it is not run with this message; `Failed` when the
-    /// program under test (or its files) failed, `Error` when the runner could not start it.
+    /// submission's files are missing or broken, `Error` when the program could not start.
     Failed(Status, String),
 }
 
@@ -644,12 +644,9 @@ async fn run_lab_with(lab: &Lab, pki: Arc<pki::Pki>, started: Instant) -> LabRes
                 match external::start_server(&spec, &c.listen, port, c.ready, c.start_timeout).await
                 {
                     Ok(r) => Endpoint::Command(r),
+                    // Issue rule: a program that cannot do its part makes its cases errors (exit 3).
                     Err(e) => Endpoint::Failed(
-                        if e.program {
-                            Status::Failed
-                        } else {
-                            Status::Error
-                        },
+                        Status::Error,
                         format!("server `{}`: {}", s.name, e.message),
                     ),
                 }
@@ -694,7 +691,7 @@ async fn run_lab_with(lab: &Lab, pki: Arc<pki::Pki>, started: Instant) -> LabRes
             cases.push(result);
             continue;
         }
-        // Err: why the case could not run, and whether that is the program's fault (Failed) or the runner's (Error).
+        // Err: why the case could not run, with its status (`Error` for a program that could not run).
         let runner = |why: String| (Status::Error, why);
         let outcome: CaseRun = match endpoint {
             Endpoint::Failed(status, why) => Err((*status, why.clone())),
@@ -710,9 +707,9 @@ async fn run_lab_with(lab: &Lab, pki: Arc<pki::Pki>, started: Instant) -> LabRes
             Endpoint::Command(running) => {
                 if let Some(status) = running.child.try_exit() {
                     running.child.drain().await;
-                    // The program under test stopped: its fault.
+                    // The program under test stopped: its cases cannot run, an error.
                     Err((
-                        Status::Failed,
+                        Status::Error,
                         format!(
                             "server `{}` (`{}`) {} during the run\n{}",
                             lab.servers[case.server].name,
@@ -893,15 +890,8 @@ async fn run_command_case(
         }
     }
     server.forget_any();
-    // A client program that hung is its own fault; one that could not be started, the runner's.
-    let run = run.map_err(|e| {
-        let status = if e.program {
-            Status::Failed
-        } else {
-            Status::Error
-        };
-        (status, e.message)
-    })?;
+    // A client program that could not be started or hung: the case could not run, an error.
+    let run = run.map_err(|e| (Status::Error, e.message))?;
     let ms = started.elapsed().as_millis() as u64;
     tracing::debug!(case = %case.name, exit = %run.exit_text, verdicts = ?verdicts, "observed (client command)");
     let observed = verdict::observe_command(&verdicts, run.code, &run.exit_text, ms);
