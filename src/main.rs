@@ -222,8 +222,8 @@ impl Reports {
 
 #[derive(clap::Args)]
 struct Selection {
-    /// Run only cases whose name (or lab name) contains TEXT, or matches a glob with * and ?; repeatable (any may match).
-    #[arg(long, value_name = "TEXT|GLOB")]
+    /// Run only cases whose name (or lab name) contains TEXT, or matches a glob with * and ?, or (tag:NAME) that carry a tag; repeatable (any may match).
+    #[arg(long, value_name = "TEXT|GLOB|tag:NAME")]
     filter: Vec<String>,
     /// Run only the M-th of N disjoint slices of the selected cases, e.g. slice:1/4 (for CI sharding).
     #[arg(long, value_name = "slice:M/N")]
