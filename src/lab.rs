@@ -407,7 +407,9 @@ pub enum Expectation {
         status: Option<u16>,
     },
     Rejected {
-        by: Side,
+        /// `None` only for a client command that must fail on its own, with no TLS verifier rejecting
+        /// (it never connects, or exits non-zero after an accepted handshake).
+        by: Option<Side>,
         /// `None` only when the rejecting side is an external program and the lab leaves the reason open.
         reason: Option<Reason>,
     },
@@ -1191,7 +1193,7 @@ impl Validator<'_> {
                 let applies = match (part, expect) {
                     (_, None) => false,
                     (ScorePart::Outcome, _) => true,
-                    (ScorePart::By, Some((Expectation::Rejected { .. }, _))) => true,
+                    (ScorePart::By, Some((Expectation::Rejected { by, .. }, _))) => by.is_some(),
                     (ScorePart::Reason, Some((Expectation::Rejected { reason, .. }, _))) => {
                         reason.is_some()
                     }
@@ -2521,6 +2523,13 @@ impl Validator<'_> {
                 let help = Some(
                     "a rejection names both: `by: server|client` and `reason: CODE`".to_string(),
                 );
+                if by.is_none() && reason.is_none() && client_command {
+                    // A client command expected to fail on its own: no verifier rejects.
+                    return Ok(Expectation::Rejected {
+                        by: None,
+                        reason: None,
+                    });
+                }
                 let by = by.ok_or_else(|| {
                     self.err(
                         field,
@@ -2562,7 +2571,10 @@ impl Validator<'_> {
                             ));
                         }
                     }
-                    return Ok(Expectation::Rejected { by, reason });
+                    return Ok(Expectation::Rejected {
+                        by: Some(by),
+                        reason,
+                    });
                 }
                 let reason = reason.ok_or_else(|| {
                     self.err(
@@ -2576,7 +2588,7 @@ impl Validator<'_> {
                     )
                 })?;
                 Ok(Expectation::Rejected {
-                    by,
+                    by: Some(by),
                     reason: Some(reason),
                 })
             }

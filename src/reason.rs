@@ -179,7 +179,9 @@ pub fn classify(err: &TlsError) -> Verdict {
         TlsError::InvalidCertificate(e) => rejected(certificate_reason(e)),
         TlsError::PeerIncompatible(p) => rejected(incompatible_reason(p)),
         TlsError::InvalidCertRevocationList(_) => rejected(Reason::RevocationUnknown),
-        _ => rejected(Reason::HandshakeFailure),
+        // Anything else (a malformed message, a peer that misbehaved) is not a negotiation failure:
+        // report it as `other`, with rustls's own words in the detail.
+        _ => rejected(Reason::Other),
     }
 }
 
@@ -312,11 +314,12 @@ pub const ALERT_REASONS: &[(&str, Reason)] = &[
     ("certificate_required", Reason::CertificateRequired),
     ("unknown_ca", Reason::UnknownIssuer),
     ("certificate_revoked", Reason::Revoked),
-    ("decrypt_error", Reason::BadSignature),
     ("unsupported_certificate", Reason::WrongPurpose),
     ("protocol_version", Reason::ProtocolVersion),
-    ("handshake_failure", Reason::HandshakeFailure),
 ];
+// Not read from alerts: `handshake_failure` (TLS 1.2 OpenSSL servers send it for a missing client
+// certificate, others for no shared cipher suite) and `decrypt_error` (a bad chain signature or a
+// bad CertificateVerify) each name several reasons.
 
 /// TLS alert names (RFC 8446 and RFC 5246), as `expect.alert` accepts them.
 pub const ALERT_NAMES: &[&str] = &[

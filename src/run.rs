@@ -124,10 +124,10 @@ pub fn matched_parts(
             ));
         }
         Expectation::Rejected { by, reason } => {
-            out.push((ScorePart::By, outcome_ok && o.by == Some(*by)));
+            out.push((ScorePart::By, outcome_ok && o.by == *by));
             out.push((
                 ScorePart::Reason,
-                outcome_ok && reason.is_none_or(|r| o.reason == Some(r)),
+                outcome_ok && o.by == *by && reason.is_none_or(|r| o.reason == Some(r)),
             ));
         }
     }

@@ -57,7 +57,10 @@ fn rejection(by: Option<Side>, reason: Option<Reason>) -> String {
     let by = match by {
         Some(Side::Server) => "server",
         Some(Side::Client) => "client",
-        None => "?",
+        None => {
+            return "rejected without a TLS verdict (the client command failed on its own)"
+                .to_string()
+        }
     };
     match reason {
         Some(r) => format!("rejected by {by}: {}", r.code()),
@@ -69,7 +72,7 @@ fn rejection(by: Option<Side>, reason: Option<Reason>) -> String {
 pub fn expectation_summary(e: &Expectation) -> String {
     match e {
         Expectation::Accepted { .. } => "accepted".into(),
-        Expectation::Rejected { by, reason } => rejection(Some(*by), *reason),
+        Expectation::Rejected { by, reason } => rejection(*by, *reason),
     }
 }
 
@@ -145,7 +148,19 @@ pub fn observe(
         o.tls_version = version.clone().or(o.tls_version);
         return o;
     }
-    // 4. Nobody's verifier decided: what the transport showed.
+    // 4. The client received an alert, but the server's own verdict is missing: the server rejected;
+    //    the reason is read from the alert only where one alert means one reason.
+    if let Some(ClientFailure::Tls(e)) = &client.failure {
+        let alert = received_alert(e);
+        o.by = Some(Side::Server);
+        o.reason = alert.as_deref().and_then(reason_for_alert);
+        o.alert = alert;
+        o.detail = Some(format!(
+            "client: {e}; the server's own verdict was not available"
+        ));
+        return o;
+    }
+    // 5. Nobody's verifier decided: what the transport showed.
     o.by = Some(Side::Client);
     let (reason, detail) = match (&client.failure, server) {
         (Some(ClientFailure::Refused(m)), _) => (Reason::ConnectionRefused, m.clone()),
@@ -157,14 +172,7 @@ pub fn observe(
             Reason::Timeout,
             "the server's handshake wait ran out".into(),
         ),
-        (Some(ClientFailure::Tls(e)), _) => {
-            // The client received an alert but the server reported no local rejection.
-            o.alert = received_alert(e);
-            (
-                Reason::HandshakeFailure,
-                format!("client: {e}; the server reported no verdict"),
-            )
-        }
+        (Some(ClientFailure::Tls(_)), _) => unreachable!("handled in step 4"),
         (Some(ClientFailure::Io(m)), _) => (Reason::ConnectionClosed, m.clone()),
         (None, _) => (
             Reason::ConnectionClosed,
@@ -204,12 +212,12 @@ pub fn judge(expected: &Expectation, observed: &Observed) -> Vec<String> {
         }
         Expectation::Rejected { by, reason } => {
             if observed.outcome != Outcome::Rejected
-                || observed.by != Some(*by)
+                || observed.by != *by
                 || reason.is_some_and(|r| observed.reason != Some(r))
             {
                 out.push(format!(
                     "expected {}, observed {}",
-                    rejection(Some(*by), *reason),
+                    rejection(*by, *reason),
                     observed.summary()
                 ));
             }
@@ -337,6 +345,8 @@ pub fn observe_command(
                 o.outcome = Outcome::Accepted;
                 o.by = None;
             } else {
+                // No verifier rejected anything: the TLS handshake went through.
+                o.by = None;
                 o.detail = Some(format!(
                     "the server accepted the handshake, but the client command {exit_text}"
                 ));
@@ -359,6 +369,10 @@ pub fn observe_command(
                         String::new()
                     }
                 });
+            if verdicts.is_empty() {
+                // It never reached the server: no TLS verifier rejected anything.
+                o.by = None;
+            }
             o.detail = Some(format!(
                 "the client command {exit_text} without completing a handshake{seen}"
             ));

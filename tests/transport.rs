@@ -153,5 +153,41 @@ fn handshake_failure_when_no_cipher_suite_is_shared() {
             "{o:#?}"
         );
         assert_eq!(o.alert.as_deref(), Some("handshake_failure"));
+        // For this reason, not merely any server-side protocol error.
+        assert!(
+            o.detail
+                .as_deref()
+                .unwrap_or_default()
+                .contains("NoCipherSuitesInCommon"),
+            "{o:#?}"
+        );
     });
+}
+
+#[test]
+fn an_alert_without_the_servers_own_verdict_is_the_servers_rejection() {
+    // The client received certificate_required but the server's verdict never arrived: the server
+    // rejected (an alert is sent by the rejecting side), and only this unambiguous alert names a reason.
+    let mut obs = ClientObservation::default();
+    obs.failure = Some(client::ClientFailure::Tls(rustls::Error::AlertReceived(
+        rustls::AlertDescription::CertificateRequired,
+    )));
+    let o = observe(None, &obs, 0);
+    assert_eq!(
+        (o.outcome, o.by, o.reason),
+        (
+            Outcome::Rejected,
+            Some(Side::Server),
+            Some(Reason::CertificateRequired)
+        )
+    );
+    obs.failure = Some(client::ClientFailure::Tls(rustls::Error::AlertReceived(
+        rustls::AlertDescription::HandshakeFailure,
+    )));
+    let o = observe(None, &obs, 0);
+    assert_eq!(
+        (o.by, o.reason),
+        (Some(Side::Server), None),
+        "handshake_failure names several reasons"
+    );
 }

@@ -469,7 +469,7 @@ fn expected_json(e: &Expectation) -> JsonExpected<'_> {
         },
         Expectation::Rejected { by, reason } => JsonExpected {
             outcome: Outcome::Rejected,
-            by: Some(*by),
+            by: *by,
             reason: *reason,
             server_saw: None,
             status: None,
