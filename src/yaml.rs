@@ -211,7 +211,17 @@ pub fn matrix(
         }
         vars.push((name.to_string(), values));
     }
-    // Any `${...}` left must name a variable.
+    // Path variables (`vars:`, `--var`) also use `${NAME}`: leave the names the lab declares there.
+    let path_vars: Vec<String> = doc
+        .get("vars")
+        .and_then(|v| v.as_mapping())
+        .map(|m| {
+            m.keys()
+                .filter_map(|k| k.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    // Any other `${...}` must name a matrix variable.
     for (line_no, line) in src.lines().enumerate() {
         let mut rest = line;
         let mut offset = 0;
@@ -224,7 +234,7 @@ pub fn matrix(
                         line: line_no + 1,
                         col: line[..offset + i].chars().count() + 1,
                     },
-                    message: format!("`${{{name}}}` names no variable"),
+                    message: format!("`${{{name}}}` names no matrix variable (nor a path variable under `vars:`)"),
                     token: Some(format!("${{{name}}}")),
                     help: Some(format!(
                         "the matrix defines {}",

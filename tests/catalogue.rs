@@ -35,6 +35,16 @@ type Expected = Option<(Side, Reason)>;
 /// (lab file, case name, expected verdict).
 const VERDICTS: &[(&str, &str, Expected)] = &[
     (
+        "legacy-certificates.yaml",
+        "an X.509 v1 server certificate is refused by the client",
+        Some((Side::Client, Reason::UnsupportedCertVersion)),
+    ),
+    (
+        "legacy-certificates.yaml",
+        "a SHA-1-signed server certificate is refused by the client",
+        Some((Side::Client, Reason::UnsupportedAlgorithm)),
+    ),
+    (
         "expired-both-ways.yaml",
         "the server rejects an expired client certificate",
         Some((Side::Server, Reason::Expired)),
@@ -342,6 +352,8 @@ const REQUIRED: &[(Reason, &[Side])] = &[
     (Reason::HandshakeFailure, &[Side::Server]),
     (Reason::CertificateRequired, &[Side::Server]),
     (Reason::BadEncoding, &[Side::Server, Side::Client]),
+    (Reason::UnsupportedCertVersion, &[Side::Client]),
+    (Reason::UnsupportedAlgorithm, &[Side::Client]),
 ];
 
 #[test]

@@ -70,6 +70,20 @@ struct Difference {
 /// Every real difference the labs exhibit, one line each. Anything else must agree.
 const DIFFERENCES: &[Difference] = &[
     Difference {
+        id: "x509-v1-accepted",
+        why: "OpenSSL still verifies X.509 v1 certificates (no extensions, so no purpose or name constraints to fail); webpki accepts only v3",
+        applies: |c| {
+            c.runner == Verdict::Reject(Reason::UnsupportedCertVersion) && c.openssl == OpenSsl::Accept
+        },
+    },
+    Difference {
+        id: "sha1-signature-accepted",
+        why: "`openssl verify` at its default security level still accepts a SHA-1 signature in the chain; webpki supports no SHA-1 signature algorithm",
+        applies: |c| {
+            c.runner == Verdict::Reject(Reason::UnsupportedAlgorithm) && c.openssl == OpenSsl::Accept
+        },
+    },
+    Difference {
         id: "cn-fallback",
         why: "a certificate without SANs: OpenSSL falls back to the subject CN for a host name, webpki never reads the CN",
         applies: |c| {
