@@ -40,21 +40,45 @@ fn observed(by: Side, reason: Reason) -> Observed {
     }
 }
 
-/// What each explanation must mention, beyond being non-empty: the case's facts.
+/// The side that rejects for `reason` in the test (client-only reasons from the client).
+fn side(reason: Reason) -> Side {
+    match reason {
+        Reason::NameMismatch | Reason::PinMismatch => Side::Client,
+        r if r.is_transport() => Side::Client,
+        _ => Side::Server,
+    }
+}
+
+/// What each explanation must mention: the case's facts (names, times, what was trusted) and a fix.
 fn facts(reason: Reason) -> &'static [&'static str] {
     match reason {
         Reason::CertificateRequired => &["`web`", "--cert", "load_cert_chain"],
         Reason::UnknownIssuer => &["`client`", "CN=Explain Root", "trusted `ca`", "--cacert"],
+        Reason::BadSignature => &["`client`", "same name"],
         Reason::Expired => &["`client`", "expired at"],
+        Reason::NotYetValid => &["`client`", "valid only from"],
         Reason::NameMismatch => &[
             "api.example.com",
             "dns:localhost, ip:127.0.0.1",
             "subjectAltName",
         ],
         Reason::WrongPurpose => &["`client`", "clientAuth"],
+        Reason::Revoked => &["`client`", "revocation list"],
+        Reason::RevocationUnknown => &["the server", "`client`", "CRL"],
+        Reason::CaUsedAsLeaf => &["`client`", "CA certificate"],
+        Reason::IssuerNotCa => &["`client`", "not a CA"],
+        Reason::PathLenExceeded => &["`client`", "path length"],
+        Reason::NameConstraints => &["`client`", "name constraints"],
+        Reason::PinMismatch => &["`server`", "pinned"],
         Reason::ProtocolVersion => &["TLS 1.2", "TLS 1.3", "`web`"],
+        Reason::HandshakeFailure => &["cipher suite"],
+        Reason::UnsupportedAlgorithm | Reason::UnsupportedCertVersion | Reason::BadEncoding => {
+            &["the server", "`client`", "rustls's own words"]
+        }
+        Reason::ConnectionRefused => &["listening"],
+        Reason::ConnectionClosed => &["closed"],
+        Reason::Timeout => &["in time"],
         Reason::Other => &["rustls's own words"],
-        _ => &[],
     }
 }
 
@@ -64,21 +88,38 @@ fn every_reason_code_is_explained_with_the_facts_of_the_case() {
     let case = &lab.cases[0];
     let now = time::OffsetDateTime::now_utc();
     for &reason in Reason::ALL {
-        let by = if reason == Reason::NameMismatch {
-            Side::Client
-        } else {
-            Side::Server
-        };
-        let e = explain(&lab, case, &observed(by, reason), now)
+        let e = explain(&lab, case, &observed(side(reason), reason), now)
             .unwrap_or_else(|| panic!("{reason} has no explanation"));
         assert_eq!(e.reason, reason);
         assert!(e.what.len() > 20 && e.fix.len() > 20, "{reason}: {e:?}");
+        assert!(
+            !facts(reason).is_empty(),
+            "{reason}: name the facts its explanation must carry"
+        );
         for fact in facts(reason) {
             assert!(
                 e.what.contains(fact) || e.fix.contains(fact),
                 "{reason}: `{fact}` missing from {e:#?}"
             );
         }
+    }
+}
+
+#[test]
+fn an_explanation_names_the_certificate_of_the_side_that_was_verified() {
+    let lab = common::lab(LAB);
+    let now = time::OffsetDateTime::now_utc();
+    for reason in [Reason::UnknownIssuer, Reason::Expired, Reason::WrongPurpose] {
+        let by_client = explain(&lab, &lab.cases[0], &observed(Side::Client, reason), now).unwrap();
+        assert!(
+            by_client.what.contains("server certificate `server`"),
+            "{reason}: {by_client:#?}"
+        );
+        let by_server = explain(&lab, &lab.cases[0], &observed(Side::Server, reason), now).unwrap();
+        assert!(
+            by_server.what.contains("client certificate `client`"),
+            "{reason}: {by_server:#?}"
+        );
     }
 }
 
