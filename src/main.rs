@@ -798,7 +798,7 @@ fn init_command(name: &str) -> u8 {
                 eprintln!("error: cannot write lab.schema.json: {e}");
                 return exit::RUN;
             }
-            emit(&format!("wrote lab.schema.json (for editor completion)\n"));
+            emit("wrote lab.schema.json (for editor completion)\n");
         }
         "lab.schema.json".to_string()
     };

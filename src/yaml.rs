@@ -211,16 +211,6 @@ pub fn matrix(
         }
         vars.push((name.to_string(), values));
     }
-    // Path variables (`vars:`, `--var`) also use `${NAME}`: leave the names the lab declares there.
-    let path_vars: Vec<String> = doc
-        .get("vars")
-        .and_then(|v| v.as_mapping())
-        .map(|m| {
-            m.keys()
-                .filter_map(|k| k.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
     // Any other `${...}` must name a matrix variable.
     for (line_no, line) in src.lines().enumerate() {
         let mut rest = line;

@@ -168,10 +168,12 @@ fn handshake_failure_when_no_cipher_suite_is_shared() {
 fn an_alert_without_the_servers_own_verdict_is_the_servers_rejection() {
     // The client received certificate_required but the server's verdict never arrived: the server
     // rejected (an alert is sent by the rejecting side), and only this unambiguous alert names a reason.
-    let mut obs = ClientObservation::default();
-    obs.failure = Some(client::ClientFailure::Tls(rustls::Error::AlertReceived(
-        rustls::AlertDescription::CertificateRequired,
-    )));
+    let mut obs = ClientObservation {
+        failure: Some(client::ClientFailure::Tls(rustls::Error::AlertReceived(
+            rustls::AlertDescription::CertificateRequired,
+        ))),
+        ..ClientObservation::default()
+    };
     let o = observe(None, &obs, 0);
     assert_eq!(
         (o.outcome, o.by, o.reason),
