@@ -1572,20 +1572,13 @@ impl Validator<'_> {
                 };
                 let (not_before, not_after) =
                     self.validity(&field, a.valid.as_ref(), Duration::days(3650))?;
-                let subject = match (&a.subject, &from) {
-                    (Some(s), _) => {
-                        self.subject(&field, s)?;
-                        s.clone()
-                    }
-                    (None, Some(_)) => Subject::default(),
-                    (None, None) => {
-                        return Err(self.invalid(
-                            &field,
-                            name,
-                            "a generated authority needs a `subject` (or load it with `from`)",
-                        ))
-                    }
-                };
+                let subject = self.subject_or_loaded(
+                    &field,
+                    name,
+                    "authority",
+                    a.subject.as_ref(),
+                    from.is_some(),
+                )?;
                 placed.insert(name.clone(), ordered.len());
                 ordered.push(Authority {
                     from,
@@ -1666,6 +1659,30 @@ impl Validator<'_> {
         Ok(Some(out))
     }
 
+    /// The subject of a generated authority or certificate (checked), or an empty one for a loaded
+    /// one, whose file carries it; a generated one without a subject is an error.
+    fn subject_or_loaded(
+        &self,
+        field: &str,
+        name: &str,
+        kind: &str,
+        subject: Option<&Subject>,
+        loaded: bool,
+    ) -> Result<Subject, LoadError> {
+        match (subject, loaded) {
+            (Some(s), _) => {
+                self.subject(field, s)?;
+                Ok(s.clone())
+            }
+            (None, true) => Ok(Subject::default()),
+            (None, false) => Err(self.invalid(
+                field,
+                name,
+                format!("a generated {kind} needs a `subject` (or load it with `from`)"),
+            )),
+        }
+    }
+
     fn subject(&self, field: &str, s: &Subject) -> Result<(), LoadError> {
         if let Some(c) = &s.country {
             if c.len() != 2 || !c.chars().all(|ch| ch.is_ascii_alphabetic()) {
@@ -1728,20 +1745,13 @@ impl Validator<'_> {
             }
             None => None,
         };
-        let subject = match (&c.subject, &from) {
-            (Some(s), _) => {
-                self.subject(&field, s)?;
-                s.clone()
-            }
-            (None, Some(_)) => Subject::default(),
-            (None, None) => {
-                return Err(self.invalid(
-                    &field,
-                    name,
-                    "a generated certificate needs a `subject` (or load it with `from`)",
-                ))
-            }
-        };
+        let subject = self.subject_or_loaded(
+            &field,
+            name,
+            "certificate",
+            c.subject.as_ref(),
+            from.is_some(),
+        )?;
         let (not_before, not_after) =
             self.validity(&field, c.valid.as_ref(), Duration::days(90))?;
         let default_san = || {
