@@ -16,7 +16,7 @@ pub enum Severity {
 pub struct Diagnostic<'a> {
     pub severity: Severity,
     pub file: &'a std::path::Path,
-    pub pos: Option<crate::yaml::Pos>,
+    pub pos: Option<crate::lab::Pos>,
     pub message: String,
     pub token: Option<&'a str>,
     pub help: Option<&'a str>,

@@ -1,48 +1,42 @@
 //! mtls-lab: declarative mutual-TLS labs.
 //!
-//! The pipeline, one module a stage: lab file ([`spec`], parsed by [`yaml`]) → validated model
-//! ([`lab`]) → PKI ([`pki`]) → real handshakes ([`tls`], [`server`], [`client`], run by [`run`]) →
-//! verdicts ([`reason`], [`verdict`]) → output ([`report`], [`diag`]); [`export`] writes the PKI as PEM
-//! and PKCS#12 files; external peers (commands, running servers) are [`external`], their processes [`process`].
+//! One pipeline, one folder a stage; each stage imports only the stages before it:
+//!
+//! ```text
+//! spec  →  lab  →  pki  →  tls  →  peer  →  verdict  →  run  →  report
+//! what     the      keys,   rustls   external  observe,   one lab,  console, JSON,
+//! the      validated certs, configs, programs  judge,     one case  JUnit, TAP,
+//! user     model     CRLs,  built-in (process  explain              Gradescope,
+//! wrote              export server,  groups)                         Classroom
+//!                           client
+//! ```
+//!
+//! [`reason`] (reason codes, [`reason::Side`], [`reason::Outcome`]; the only module naming rustls and
+//! webpki error variants) and [`diag`] (rustc-style rendering of input errors) are leaves every stage
+//! may use. Only [`lab`] reads [`spec`]; later stages take the validated model. The command line is
+//! the binary's `cli` module, beside the pipeline.
 
 #![forbid(unsafe_code)]
 
-pub mod certcheck;
-pub mod check;
-pub mod client;
 pub mod diag;
-pub mod explain;
-pub mod export;
-pub mod external;
-pub mod identity;
-pub mod lab;
-pub mod pki;
-pub mod process;
 pub mod reason;
-pub mod report;
-pub mod run;
-pub mod select;
-pub mod server;
+
 pub mod spec;
-pub mod starter;
+
+pub mod lab;
+
+pub mod pki;
+
 pub mod tls;
+
+pub mod peer;
+
 pub mod verdict;
-pub mod yaml;
 
-/// The JSON Schema of the lab format (draft-07), as committed in `schemas/lab.schema.json`.
-pub fn schema_json() -> String {
-    schema_of::<spec::LabFile>()
-}
+pub mod run;
 
-/// The JSON Schema of an included fragment (`_*.yaml`), as committed in `schemas/fragment.schema.json`.
-pub fn fragment_schema_json() -> String {
-    schema_of::<spec::Fragment>()
-}
+pub mod report;
 
-fn schema_of<T: schemars::JsonSchema>() -> String {
-    let settings = schemars::generate::SchemaSettings::draft07();
-    let schema = settings.into_generator().into_root_schema_for::<T>();
-    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
-    text.push('\n');
-    text
-}
+pub mod starter;
+
+pub use spec::schema::{fragment_schema_json, schema_json};

@@ -5,8 +5,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use mtls_lab::select::{self, Filter, Partition};
-use mtls_lab::{check, diag, lab, report, run};
+use mtls_lab::lab::lint;
+use mtls_lab::lab::select::{self, Filter, Partition};
+use mtls_lab::{diag, lab, report, run};
 
 /// Exit codes, documented in the README.
 mod exit {
@@ -315,7 +316,7 @@ fn main() -> ExitCode {
         } => {
             let password = match (p12, p12_password) {
                 (_, Some(p)) => Some(p),
-                (true, None) => Some(mtls_lab::export::RUN_P12_PASSWORD.to_string()),
+                (true, None) => Some(mtls_lab::pki::export::RUN_P12_PASSWORD.to_string()),
                 (false, None) => None,
             };
             pki_command(&lab, &out, force, password.as_deref(), &vars.map())
@@ -351,12 +352,12 @@ fn pki_command(
             return exit::RUN;
         }
     };
-    match mtls_lab::export::export_with(&lab, &pki, out, force, p12_password) {
+    match mtls_lab::pki::export::export_with(&lab, &pki, out, force, p12_password) {
         Ok(files) => {
             println!("wrote {} files to {}", files.len(), out.display());
             exit::OK
         }
-        Err(e @ mtls_lab::export::ExportError::NotEmpty(_)) => {
+        Err(e @ mtls_lab::pki::export::ExportError::NotEmpty(_)) => {
             eprintln!("error: {e}");
             exit::INPUT
         }
@@ -655,7 +656,7 @@ fn run_command(
     }) {
         Some(r) => r,
         None => {
-            let n = mtls_lab::process::kill_all();
+            let n = mtls_lab::peer::process::kill_all();
             eprintln!("interrupted: stopped {n} child process group(s); no report written");
             runtime.shutdown_timeout(std::time::Duration::from_secs(3));
             return exit::INTERRUPTED;
@@ -697,7 +698,7 @@ fn check_command(paths: &[PathBuf], deny_warnings: bool, color: bool, vars: &lab
     let mut warnings = 0;
     for l in &labs {
         let source = std::fs::read_to_string(&l.file).ok();
-        for w in check::warnings(l, now) {
+        for w in lint::warnings(l, now) {
             warnings += 1;
             let col = source
                 .as_deref()
@@ -707,7 +708,7 @@ fn check_command(paths: &[PathBuf], deny_warnings: bool, color: bool, vars: &lab
             let d = diag::Diagnostic {
                 severity: diag::Severity::Warning,
                 file: &l.file,
-                pos: Some(mtls_lab::yaml::Pos { line: w.line, col }),
+                pos: Some(mtls_lab::spec::yaml::Pos { line: w.line, col }),
                 message: w.message.clone(),
                 token: None,
                 help: w.help.as_deref(),

@@ -388,6 +388,26 @@ pub fn find_tls_error<'a>(mut e: &'a (dyn std::error::Error + 'static)) -> Optio
     }
 }
 
+/// Whether the handshake (and the HTTP request over it) went through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The handshake completed on both sides and the server answered.
+    Accepted,
+    /// One side rejected the handshake.
+    Rejected,
+}
+
+/// A side of the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    /// The TLS client.
+    Client,
+    /// The TLS server.
+    Server,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -489,7 +489,7 @@ fn export_writes_the_seed_layout_with_private_keys_0600() {
     )
     .unwrap();
     let pki = mtls_lab::pki::build(&lab).unwrap();
-    let files = mtls_lab::export::export(&lab, &pki, &out, false).unwrap();
+    let files = mtls_lab::pki::export::export(&lab, &pki, &out, false).unwrap();
     assert!(files.contains(&out.join("ca/ca.crt")));
     assert!(files.contains(&out.join("ca/ca.crl")));
     assert!(files.contains(&out.join("revoked-client/revoked-client.key")));
@@ -506,12 +506,12 @@ fn export_writes_the_seed_layout_with_private_keys_0600() {
     }
     let key = std::fs::read_to_string(out.join("client/client.key")).unwrap();
     assert!(key.starts_with("-----BEGIN PRIVATE KEY-----"));
-    let err = mtls_lab::export::export(&lab, &pki, &out, false).unwrap_err();
+    let err = mtls_lab::pki::export::export(&lab, &pki, &out, false).unwrap_err();
     assert!(
-        matches!(err, mtls_lab::export::ExportError::NotEmpty(_)),
+        matches!(err, mtls_lab::pki::export::ExportError::NotEmpty(_)),
         "{err}"
     );
-    mtls_lab::export::export(&lab, &pki, &out, true).unwrap();
+    mtls_lab::pki::export::export(&lab, &pki, &out, true).unwrap();
 }
 
 #[test]

@@ -2,9 +2,9 @@
 
 mod common;
 
-use mtls_lab::explain::explain;
 use mtls_lab::reason::Reason;
 use mtls_lab::spec::{Outcome, Side};
+use mtls_lab::verdict::explain::explain;
 use mtls_lab::verdict::Observed;
 
 const LAB: &str = r#"

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
-use mtls_lab::export::{export, pem_block};
 use mtls_lab::lab::{Lab, RevocationCheck};
+use mtls_lab::pki::export::{export, pem_block};
 use mtls_lab::reason::Reason;
 use mtls_lab::run::CaseResult;
 use mtls_lab::spec::{ClientAuth, Outcome, Side};

@@ -421,7 +421,7 @@ fn a_target_already_running_is_tested_with_the_runners_clients() {
     let server = rt.block_on(async {
         let config =
             mtls_lab::tls::server_config(&server_lab, &pki, &server_lab.servers[0]).unwrap();
-        mtls_lab::server::RunningServer::start("web", config)
+        mtls_lab::tls::server::RunningServer::start("web", config)
             .await
             .unwrap()
     });

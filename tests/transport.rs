@@ -5,10 +5,10 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mtls_lab::client::{self, ClientObservation};
 use mtls_lab::reason::Reason;
-use mtls_lab::server::RunningServer;
 use mtls_lab::spec::{Outcome, Side};
+use mtls_lab::tls::client::{self, ClientObservation};
+use mtls_lab::tls::server::RunningServer;
 use mtls_lab::verdict::{observe, Observed};
 use mtls_lab::{pki, tls};
 

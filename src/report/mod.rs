@@ -17,9 +17,10 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::lab::Expectation;
+use crate::lab::IdentitySpec;
 use crate::reason::Reason;
+use crate::reason::{Outcome, Side};
 use crate::run::{CaseResult, CheckResult, Grade, LabResult, Status};
-use crate::spec::{IdentitySpec, Outcome, Side};
 use crate::verdict::{expectation_summary, Observed};
 
 /// Totals over all labs.
@@ -403,7 +404,7 @@ struct JsonCheck<'a> {
     certificate: &'a str,
     #[serde(flatten)]
     grade: &'a Grade,
-    properties: &'a [crate::certcheck::Property],
+    properties: &'a [crate::verdict::certcheck::Property],
     messages: &'a [String],
 }
 
@@ -417,7 +418,7 @@ struct JsonCase<'a> {
     expected: JsonExpected<'a>,
     observed: Option<&'a Observed>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    explanation: Option<&'a crate::explain::Explanation>,
+    explanation: Option<&'a crate::verdict::explain::Explanation>,
     messages: &'a [String],
     #[serde(flatten)]
     grade: &'a Grade,

@@ -6,8 +6,8 @@ use x509_parser::prelude::FromDer;
 use x509_parser::x509::X509Name;
 
 use crate::lab::{CertRef, Check, Lab, San};
+use crate::lab::{KeyAlgorithm, KeyUsage, Purpose, Subject};
 use crate::pki::Pki;
-use crate::spec::{KeyAlgorithm, KeyUsage, Purpose, Subject};
 
 /// One property of a check, and why it failed.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

@@ -2,6 +2,9 @@
 //!
 //! Nothing here is checked beyond its shape; `lab` turns a [`LabFile`] into a validated model.
 
+pub mod schema;
+pub mod yaml;
+
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -1070,27 +1073,7 @@ pub struct IdentitySpec {
     pub none: bool,
 }
 
-/// Whether the handshake (and the HTTP request over it) went through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// The handshake completed on both sides and the server answered.
-    Accepted,
-    /// One side rejected the handshake.
-    Rejected,
-}
-
-/// A side of the connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Side {
-    /// The TLS client.
-    Client,
-    /// The TLS server.
-    Server,
-}
-
-pub use crate::reason::Reason;
+pub use crate::reason::{Outcome, Reason, Side};
 
 // Examples for the JSON Schema (editors show them on hover).
 

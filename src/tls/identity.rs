@@ -4,8 +4,8 @@ use serde::Serialize;
 use x509_parser::extensions::GeneralName;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
+use crate::lab::IdentitySpec;
 use crate::lab::San;
-use crate::spec::IdentitySpec;
 
 /// What one side saw of the other's certificate.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

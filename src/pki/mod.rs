@@ -1,5 +1,7 @@
 //! The lab's PKI, generated with rcgen: keys (in parallel), authorities in issuer order, then leaves.
 
+pub mod export;
+
 use std::sync::Arc;
 
 use rcgen::{
@@ -14,7 +16,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
 
 use crate::lab::{CertRef, Lab, NameConstraints, San, Source, Subtree};
-use crate::spec::{KeyType, KeyUsage, RevocationReasonSpec, Subject, Usage};
+use crate::lab::{KeyType, KeyUsage, RevocationReasonSpec, Subject, Usage};
 
 /// A certificate with its key, ready for rustls and for export.
 #[derive(Debug, Clone)]

@@ -1,5 +1,9 @@
 //! rustls configurations for a lab's servers and clients, all on the aws-lc-rs provider.
 
+pub mod client;
+pub mod identity;
+pub mod server;
+
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -16,8 +20,8 @@ use rustls::{
 };
 
 use crate::lab::{Chain, Client, Lab, Pin, RevocationCheck, Server};
+use crate::lab::{CipherSuiteName, ClientAuth, TlsVersion};
 use crate::pki::Pki;
-use crate::spec::{CipherSuiteName, ClientAuth, TlsVersion};
 
 /// A configuration rustls refused to build.
 #[derive(Debug, thiserror::Error)]

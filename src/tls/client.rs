@@ -12,9 +12,9 @@ use rustls::ClientConfig;
 use tokio::net::TcpSocket;
 use tokio_rustls::TlsConnector;
 
-use crate::identity::Identity;
 use crate::reason::find_tls_error;
-use crate::server::version_name;
+use crate::tls::identity::Identity;
+use crate::tls::server::version_name;
 
 /// How long the client waits, by default, for TCP connect, the handshake, and the response.
 pub const CLIENT_WAIT: Duration = Duration::from_secs(10);

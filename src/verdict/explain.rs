@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use crate::lab::{Case, Lab};
 use crate::reason::Reason;
-use crate::spec::Side;
+use crate::reason::Side;
 use crate::verdict::Observed;
 
 /// What a rejection means and how it is usually fixed.
@@ -186,11 +186,11 @@ pub fn explain(
     Some(Explanation { reason, what, fix })
 }
 
-fn versions(v: &[crate::spec::TlsVersion]) -> String {
+fn versions(v: &[crate::lab::TlsVersion]) -> String {
     v.iter()
         .map(|v| match v {
-            crate::spec::TlsVersion::Tls12 => "TLS 1.2",
-            crate::spec::TlsVersion::Tls13 => "TLS 1.3",
+            crate::lab::TlsVersion::Tls12 => "TLS 1.2",
+            crate::lab::TlsVersion::Tls13 => "TLS 1.3",
         })
         .collect::<Vec<_>>()
         .join(" and ")

@@ -1,118 +1,15 @@
 //! External peers: placeholders over the exported PKI, server commands started and probed until ready, client commands run to completion.
 
+pub mod process;
+
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use tokio::net::TcpStream;
 
-use crate::process::{describe_exit, tail_block, ChildProcess, CommandSpec};
-
-/// One `{...}` placeholder of a command's argument, working directory or environment value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Placeholder {
-    /// `{cert:NAME}`: the PEM certificate of a certificate or authority.
-    Cert(String),
-    /// `{key:NAME}`: its PKCS#8 PEM private key.
-    Key(String),
-    /// `{chain:NAME}`: the certificate followed by its intermediates.
-    Chain(String),
-    /// `{crl:NAME}`: an authority's CRL (PEM).
-    Crl(String),
-    /// `{p12:NAME}`: PKCS#12 of the certificate, its key and its chain up to the root (password `mtls-lab`).
-    P12(String),
-    /// `{pki}`: the directory the PKI was exported to.
-    Pki,
-    /// `{dir}`: the directory of the lab file (absolute).
-    Dir,
-    /// `{host}`: the server's host name (`localhost`, or the IP address given).
-    Host,
-    /// `{ip}`: the server's IP address.
-    Ip,
-    /// `{port}`: the server's port.
-    Port,
-    /// `{addr}`: `IP:PORT` (IPv6 in brackets).
-    Addr,
-    /// `{url}`: `https://HOST:PORT/`.
-    Url,
-}
-
-/// A piece of a template.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Piece {
-    Text(String),
-    Var(Placeholder),
-}
-
-/// Parses a template: `{{` and `}}` are literal braces. Errors name the offending placeholder.
-pub fn parse_template(s: &str) -> Result<Vec<Piece>, (String, String)> {
-    let mut out = Vec::new();
-    let mut text = String::new();
-    let mut chars = s.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        match c {
-            '{' if chars.peek().map(|x| x.1) == Some('{') => {
-                chars.next();
-                text.push('{');
-            }
-            '}' if chars.peek().map(|x| x.1) == Some('}') => {
-                chars.next();
-                text.push('}');
-            }
-            '{' => {
-                let Some(end) = s[i..].find('}') else {
-                    return Err((
-                        s[i..].to_string(),
-                        "unclosed `{` (write `{{` for a literal brace)".into(),
-                    ));
-                };
-                let inner = &s[i + 1..i + end];
-                let token = format!("{{{inner}}}");
-                let var = match inner.split_once(':') {
-                    Some((kind, name)) => {
-                        let name = name.to_string();
-                        match kind {
-                            "cert" => Placeholder::Cert(name),
-                            "key" => Placeholder::Key(name),
-                            "chain" => Placeholder::Chain(name),
-                            "crl" => Placeholder::Crl(name),
-                            "p12" => Placeholder::P12(name),
-                            _ => return Err((token, format!("unknown placeholder kind `{kind}`: use cert, key, chain, crl or p12"))),
-                        }
-                    }
-                    None => match inner {
-                        "pki" => Placeholder::Pki,
-                        "dir" => Placeholder::Dir,
-                        "host" => Placeholder::Host,
-                        "ip" => Placeholder::Ip,
-                        "port" => Placeholder::Port,
-                        "addr" => Placeholder::Addr,
-                        "url" => Placeholder::Url,
-                        _ => return Err((token.clone(), format!("unknown placeholder `{token}`: use {{cert:NAME}}, {{key:NAME}}, {{chain:NAME}}, {{crl:NAME}}, {{p12:NAME}}, {{pki}}, {{dir}}, {{host}}, {{ip}}, {{port}}, {{addr}} or {{url}}"))),
-                    },
-                };
-                if !text.is_empty() {
-                    out.push(Piece::Text(std::mem::take(&mut text)));
-                }
-                out.push(Piece::Var(var));
-                while chars.peek().is_some_and(|(j, _)| *j <= i + end) {
-                    chars.next();
-                }
-            }
-            '}' => {
-                return Err((
-                    "}".into(),
-                    "unmatched `}` (write `}}` for a literal brace)".into(),
-                ))
-            }
-            c => text.push(c),
-        }
-    }
-    if !text.is_empty() {
-        out.push(Piece::Text(text));
-    }
-    Ok(out)
-}
+use crate::lab::command::{CommandTemplate, Loopback, Piece, Placeholder, Ready};
+use crate::peer::process::{describe_exit, tail_block, ChildProcess, CommandSpec};
 
 /// Where a template's placeholders point.
 #[derive(Debug, Clone)]
@@ -164,97 +61,24 @@ pub fn expand(template: &[Piece], vars: &Vars) -> String {
     out
 }
 
-/// A command of a lab, its parts parsed.
-#[derive(Debug, Clone)]
-pub struct CommandTemplate {
-    pub argv: Vec<Vec<Piece>>,
-    pub cwd: Option<Vec<Piece>>,
-    pub env: Vec<(String, Vec<Piece>)>,
-}
-
-impl CommandTemplate {
-    pub fn expand(&self, vars: &Vars) -> CommandSpec {
-        CommandSpec {
-            argv: self.argv.iter().map(|a| expand(a, vars)).collect(),
-            cwd: self.cwd.as_ref().map(|c| {
-                let p = PathBuf::from(expand(c, vars));
-                if p.is_relative() {
-                    vars.lab_dir.join(p)
-                } else {
-                    p
-                }
-            }),
-            env: self
-                .env
-                .iter()
-                .map(|(k, v)| (k.clone(), expand(v, vars)))
-                .collect(),
-        }
-    }
-}
-
-/// A loopback address as a lab writes it: `localhost:4443`, `127.0.0.1:8443`, `[::1]:8443`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Loopback {
-    pub host: String,
-    /// 0: a free port is chosen when the lab runs.
-    pub port: u16,
-}
-
-impl Loopback {
-    /// Parses `HOST:PORT` where HOST is `localhost` or a loopback IP address.
-    pub fn parse(s: &str) -> Result<Loopback, String> {
-        let (host, port) = s
-            .rsplit_once(':')
-            .ok_or_else(|| format!("`{s}` is not HOST:PORT, e.g. `localhost:4443`"))?;
-        let port: u16 = port
-            .parse()
-            .map_err(|_| format!("`{port}` is not a port number"))?;
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        if host != "localhost" {
-            let ip: IpAddr = host
-                .parse()
-                .map_err(|_| format!("`{host}` is not `localhost` or an IP address"))?;
-            if !ip.is_loopback() {
-                return Err(format!(
-                    "`{host}` is not a loopback address: labs run on loopback only (127.0.0.1, ::1, localhost)"
-                ));
+/// The command a template names once its placeholders are filled from `vars`; a relative `cwd` is taken
+/// from the lab's directory.
+pub fn expand_command(template: &CommandTemplate, vars: &Vars) -> CommandSpec {
+    CommandSpec {
+        argv: template.argv.iter().map(|a| expand(a, vars)).collect(),
+        cwd: template.cwd.as_ref().map(|c| {
+            let p = PathBuf::from(expand(c, vars));
+            if p.is_relative() {
+                vars.lab_dir.join(p)
+            } else {
+                p
             }
-        }
-        Ok(Loopback {
-            host: host.to_string(),
-            port,
-        })
-    }
-
-    /// The addresses to try, in order: both 127.0.0.1 and ::1 for `localhost`.
-    pub fn candidates(&self, port: u16) -> Vec<SocketAddr> {
-        match self.host.parse::<IpAddr>() {
-            Ok(ip) => vec![SocketAddr::new(ip, port)],
-            Err(_) => vec![
-                SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port),
-                SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), port),
-            ],
-        }
-    }
-
-    /// `127.0.0.1:4443 or [::1]:4443`.
-    pub fn describe(&self, port: u16) -> String {
-        self.candidates(port)
+        }),
+        env: template
+            .env
             .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(" or ")
-    }
-}
-
-impl std::fmt::Display for Loopback {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.host.contains(':') {
-            write!(f, "[{}]:{}", self.host, self.port)
-        } else {
-            write!(f, "{}:{}", self.host, self.port)
-        }
+            .map(|(k, v)| (k.clone(), expand(v, vars)))
+            .collect(),
     }
 }
 
@@ -271,15 +95,6 @@ pub fn free_port() -> std::io::Result<u16> {
     }
     let l = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
     Ok(l.local_addr()?.port())
-}
-
-/// How a server command is known to be ready.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ready {
-    /// A TCP connection is accepted.
-    Tcp,
-    /// A TCP connection is accepted and a TLS handshake attempt gets a TLS answer (any: a ServerHello or an alert).
-    Tls,
 }
 
 /// Why a server command is not usable: a message and the tail of its output.
@@ -540,29 +355,10 @@ pub async fn run_client(spec: &CommandSpec, timeout: Duration) -> Result<ClientR
     }
 }
 
-/// Parses `10s`, `500ms`, `2m`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (n, unit) = t.split_at(split);
-    let n: u64 = n
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration: write e.g. `10s`, `500ms`, `2m`"))?;
-    let d = match unit {
-        "ms" => Duration::from_millis(n),
-        "s" | "" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n * 60),
-        _ => return Err(format!("`{s}` is not a duration: units ms, s, m")),
-    };
-    if d.is_zero() || d > Duration::from_secs(600) {
-        return Err(format!("`{s}`: a duration is between 1 ms and 10 minutes"));
-    }
-    Ok(d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lab::command::parse_template;
 
     #[test]
     fn templates_parse_and_expand() {
@@ -578,19 +374,6 @@ mod tests {
         );
         assert!(parse_template("{nope}").is_err());
         assert!(parse_template("{cert:x").is_err());
-    }
-
-    #[test]
-    fn loopback_addresses() {
-        assert_eq!(
-            Loopback::parse("localhost:4443")
-                .unwrap()
-                .candidates(4443)
-                .len(),
-            2
-        );
-        assert!(Loopback::parse("10.0.0.1:80").is_err());
-        assert_eq!(Loopback::parse("[::1]:80").unwrap().host, "::1");
     }
 
     #[test]

@@ -1,19 +1,29 @@
 //! The validated lab: every name resolved to an index, every time resolved, every rule of the format checked, each error pointing into the file.
 
+pub mod command;
+pub mod lint;
+pub mod select;
+
+/// Plain values the user wrote that need no resolving; later stages take them from here, not from `spec`.
+pub use crate::reason::{Outcome, Side};
+pub use crate::spec::yaml::Pos;
+pub use crate::spec::{
+    CipherSuiteName, ClientAuth, IdentitySpec, KeyAlgorithm, KeyType, KeyUsage, Purpose,
+    RevocationReasonSpec, ScorePart, Subject, TlsVersion, Usage,
+};
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use time::{Duration, OffsetDateTime};
 
-use crate::external::{self, CommandTemplate, Loopback, Ready};
+use self::command::{CommandTemplate, Loopback, Ready};
 use crate::reason::Reason;
+use crate::spec::yaml::{self, Positions, YamlErrorKind};
 use crate::spec::{
-    self, ChainMode, ChainSpec, CipherSuiteName, ClientAuth, Expect, ExpectFull, IdentitySpec,
-    KeyAlgorithm, KeyType, KeyUsage, LabFile, Outcome, Policy, Purpose, RevocationDepth,
-    RevocationReasonSpec, ScorePart, Side, Subject, TlsVersion, Usage,
+    self, ChainMode, ChainSpec, Expect, ExpectFull, LabFile, Policy, RevocationDepth,
 };
-use crate::yaml::{self, Pos, Positions, YamlErrorKind};
 
 /// Lab files larger than this are refused before parsing.
 pub const MAX_FILE_BYTES: usize = 4 * 1024 * 1024;
@@ -2051,7 +2061,7 @@ impl Validator<'_> {
                     port: 0,
                 });
                 let start_timeout = match &s.start_timeout {
-                    Some(t) => external::parse_duration(t)
+                    Some(t) => command::parse_duration(t)
                         .map_err(|why| self.invalid(&format!("{field}.start_timeout"), t, why))?,
                     None => START_TIMEOUT,
                 };
@@ -2084,14 +2094,14 @@ impl Validator<'_> {
                 "give the program and its arguments, e.g. `[python3, server.py]`",
             ));
         }
-        let template = |f: String, text: &str| -> Result<Vec<external::Piece>, LoadError> {
+        let template = |f: String, text: &str| -> Result<Vec<command::Piece>, LoadError> {
             // `${NAME}` path variables first (e.g. the submission's directory), then `{placeholders}`.
             let text = &self.substitute(&f, text, |v| self.command_value(v))?;
-            let pieces = external::parse_template(text)
+            let pieces = command::parse_template(text)
                 .map_err(|(token, why)| self.invalid(&f, &token, why))?;
             for p in &pieces {
-                let external::Piece::Var(v) = p else { continue };
-                use external::Placeholder as P;
+                let command::Piece::Var(v) = p else { continue };
+                use command::Placeholder as P;
                 let (name, crl) = match v {
                     P::Cert(n) | P::Key(n) | P::Chain(n) | P::P12(n) => (n, false),
                     P::Crl(n) => (n, true),
@@ -2246,7 +2256,7 @@ impl Validator<'_> {
                     ));
                 }
                 let timeout = match &cl.timeout {
-                    Some(t) => external::parse_duration(t)
+                    Some(t) => command::parse_duration(t)
                         .map_err(|why| self.invalid(&format!("{cf}.timeout"), t, why))?,
                     None => CLIENT_COMMAND_TIMEOUT,
                 };

@@ -6,16 +6,18 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::certcheck::{self, Property};
-use crate::client;
-use crate::export;
-use crate::external::{self, Loopback};
+use crate::lab::command::Loopback;
+use crate::lab::ScorePart;
 use crate::lab::{CertRef, Chain, Expectation, Grading, Lab, Pin, ServerKind};
+use crate::peer;
+use crate::peer::process;
 use crate::pki;
-use crate::process;
-use crate::server::{RunningServer, SERVER_WAIT};
-use crate::spec::{Outcome, ScorePart};
+use crate::pki::export;
+use crate::reason::Outcome;
 use crate::tls;
+use crate::tls::client;
+use crate::tls::server::{RunningServer, SERVER_WAIT};
+use crate::verdict::certcheck::{self, Property};
 use crate::verdict::{self, Observed};
 
 /// A case's final status.
@@ -115,7 +117,7 @@ pub fn matched_parts(
                 ScorePart::ServerSaw,
                 outcome_ok
                     && server_saw.as_ref().is_none_or(|spec| {
-                        crate::identity::mismatches(spec, o.server_saw.as_ref()).is_empty()
+                        crate::tls::identity::mismatches(spec, o.server_saw.as_ref()).is_empty()
                     }),
             ));
             out.push((
@@ -229,7 +231,7 @@ pub struct CaseResult {
     /// For a failed case: each difference; for an errored case: why it could not run.
     pub messages: Vec<String>,
     /// For a rejected case: what the rejection means and the usual fix.
-    pub explanation: Option<crate::explain::Explanation>,
+    pub explanation: Option<crate::verdict::explain::Explanation>,
     pub grade: Grade,
 }
 
@@ -381,7 +383,7 @@ type CaseRun = Result<(Observed, Option<String>, Vec<String>), (Status, String)>
 /// A server of a running lab.
 enum Endpoint {
     BuiltIn(RunningServer),
-    Command(external::RunningCommand),
+    Command(peer::RunningCommand),
     Target(Loopback),
     /// It could not start: every case against it is not run with this message; `Failed` when the
     /// submission's files are missing or broken, `Error` when the program could not start.
@@ -623,7 +625,7 @@ async fn run_lab_with(lab: &Lab, pki: Arc<pki::Pki>, started: Instant) -> LabRes
             ServerKind::Target(t) => Endpoint::Target(t.clone()),
             ServerKind::Command(c) => {
                 let port = match c.listen.port {
-                    0 => match external::free_port() {
+                    0 => match peer::free_port() {
                         Ok(p) => p,
                         Err(e) => {
                             return errored(lab, format!("cannot find a free port: {e}"), started)
@@ -632,17 +634,16 @@ async fn run_lab_with(lab: &Lab, pki: Arc<pki::Pki>, started: Instant) -> LabRes
                     p => p,
                 };
                 let first = c.listen.candidates(port)[0];
-                let vars = external::Vars {
+                let vars = peer::Vars {
                     pki: &pki_path,
                     lab_dir: &lab_dir,
                     server: Some((&c.listen.host, first)),
                 };
-                let mut spec = c.template.expand(&vars);
+                let mut spec = peer::expand_command(&c.template, &vars);
                 if spec.cwd.is_none() {
                     spec.cwd = Some(pki_path.clone());
                 }
-                match external::start_server(&spec, &c.listen, port, c.ready, c.start_timeout).await
-                {
+                match peer::start_server(&spec, &c.listen, port, c.ready, c.start_timeout).await {
                     Ok(r) => Endpoint::Command(r),
                     // Issue rule: a program that cannot do its part makes its cases errors (exit 3).
                     Err(e) => Endpoint::Failed(
@@ -738,7 +739,7 @@ async fn run_lab_with(lab: &Lab, pki: Arc<pki::Pki>, started: Instant) -> LabRes
             }
             Endpoint::Target(t) => {
                 let candidates = t.candidates(t.port);
-                let addr = external::in_use(&candidates).await.unwrap_or(candidates[0]);
+                let addr = peer::in_use(&candidates).await.unwrap_or(candidates[0]);
                 context.server_address = Some(addr.to_string());
                 run_case_against(lab, &pki, case, addr)
                     .await
@@ -783,7 +784,7 @@ async fn run_lab_with(lab: &Lab, pki: Arc<pki::Pki>, started: Instant) -> LabRes
                             stdout.as_deref(),
                         ),
                     ),
-                    explanation: crate::explain::explain(
+                    explanation: crate::verdict::explain::explain(
                         lab,
                         case,
                         &observed,
@@ -862,18 +863,18 @@ async fn run_command_case(
         ),
         _ => None,
     };
-    let vars = external::Vars {
+    let vars = peer::Vars {
         pki: pki_path,
         lab_dir,
         server: Some(("localhost", server.addr)),
     };
-    let mut spec = command.template.expand(&vars);
+    let mut spec = peer::expand_command(&command.template, &vars);
     if spec.cwd.is_none() {
         spec.cwd = Some(pki_path.to_path_buf());
     }
     let started = Instant::now();
     let mut verdicts_rx = server.expect_any(server_override);
-    let run = external::run_client(&spec, command.timeout).await;
+    let run = peer::run_client(&spec, command.timeout).await;
     // A verdict the server reaches as the command exits may still be on its way.
     let mut verdicts = Vec::new();
     let settle = Instant::now() + Duration::from_millis(500);

@@ -19,7 +19,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
-use crate::identity::Identity;
+use crate::tls::identity::Identity;
 
 /// How long the server waits for a handshake, and for a request after it.
 pub const SERVER_WAIT: Duration = Duration::from_secs(10);

@@ -4,14 +4,17 @@
 //! side contributes only the alert it received. In TLS 1.3 the client's handshake completes before
 //! the server checks the client's certificate, so the server's in-process verdict is authoritative.
 
+pub mod certcheck;
+pub mod explain;
+
 use serde::Serialize;
 
-use crate::client::{ClientFailure, ClientObservation};
-use crate::identity::{self, Identity};
 use crate::lab::{Checks, Expectation};
 use crate::reason::{alert_sent, classify, reason_for_alert, received_alert_name, Reason, Verdict};
-use crate::server::ServerVerdict;
-use crate::spec::{Outcome, Side};
+use crate::reason::{Outcome, Side};
+use crate::tls::client::{ClientFailure, ClientObservation};
+use crate::tls::identity::{self, Identity};
+use crate::tls::server::ServerVerdict;
 
 /// What actually happened in one case.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
