@@ -53,9 +53,7 @@ impl ServerCertVerifier for PinningVerifier {
             ocsp_response,
             now,
         )?;
-        let hash = spki_sha256(end_entity).ok_or(rustls::Error::InvalidCertificate(
-            rustls::CertificateError::BadEncoding,
-        ))?;
+        let hash = spki_sha256(end_entity).ok_or_else(crate::reason::bad_encoding_error)?;
         if self.pins.contains(&hash) {
             Ok(ServerCertVerified::assertion())
         } else {
