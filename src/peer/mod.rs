@@ -52,7 +52,10 @@ pub struct Vars<'a> {
     pub server: Option<(&'a str, SocketAddr)>,
 }
 
-/// Expands a template validated at load time.
+/// Expands a template validated at load time: `{cert:NAME}`, `{key:NAME}`, `{chain:NAME}`, `{crl:NAME}` and
+/// `{p12:NAME}` name files of the exported PKI (`PKI/NAME/NAME.crt` and so on); `{host}`, `{ip}`, `{port}`,
+/// `{addr}` and `{url}` (`https://HOST:PORT/`, an IPv6 host in brackets, RFC 3986) the server's address,
+/// empty when there is none.
 pub fn expand(template: &[Piece], vars: &Vars) -> String {
     let file = |name: &str, ext: &str| {
         vars.pki

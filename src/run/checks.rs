@@ -8,7 +8,9 @@ use crate::pki::Pki;
 use crate::run::result::{CheckResult, Grade, Status};
 use crate::verdict::certcheck;
 
-/// Runs the lab's certificate checks, in order.
+/// Runs the lab's certificate checks in file order, at the lab's clock (now when it has none), and records
+/// each status in `done` for later `requires`. A check whose certificate could not be loaded fails with why;
+/// one whose prerequisite did not pass is skipped.
 pub fn run_checks(lab: &Lab, pki: &Pki, done: &mut HashMap<String, Status>) -> Vec<CheckResult> {
     let at = lab.at.unwrap_or_else(time::OffsetDateTime::now_utc);
     let mut out = Vec::new();

@@ -121,6 +121,8 @@ pub struct CaseContext {
 }
 
 impl CaseContext {
+    /// The facts of `case` in `lab`, verified at `verification_time`; the server's address is filled in
+    /// later, for an external server.
     pub fn of(lab: &Lab, case: &Case, verification_time: time::OffsetDateTime) -> CaseContext {
         let authority = |i: &usize| lab.authorities[*i].name.clone();
         let server = &lab.servers[case.server];
@@ -142,6 +144,7 @@ impl CaseContext {
     }
 }
 
+/// One case as it ran (or why it did not): what the reports print for it.
 #[derive(Debug, Clone)]
 pub struct CaseResult {
     pub name: String,
@@ -157,6 +160,7 @@ pub struct CaseResult {
     pub grade: Grade,
 }
 
+/// One lab as it ran: its checks and cases in file order, or why it could not run.
 #[derive(Debug, Clone)]
 pub struct LabResult {
     pub file: PathBuf,
