@@ -156,6 +156,11 @@ pub fn pin_mismatch_error(presented: String) -> TlsError {
     )))
 }
 
+/// The error of a verifier that cannot read the presented certificate (rustls's `BadEncoding`).
+pub fn bad_encoding_error() -> TlsError {
+    TlsError::InvalidCertificate(CertificateError::BadEncoding)
+}
+
 /// What one side's own rustls error says about a handshake.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {

@@ -1,11 +1,11 @@
 //! The identity a peer presented, read from its certificate with x509-parser, and matched against a lab's expectation.
 
 use serde::Serialize;
-use x509_parser::extensions::GeneralName;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use crate::lab::IdentitySpec;
 use crate::lab::San;
+use crate::pki::inspect;
 
 /// What one side saw of the other's certificate.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -25,50 +25,22 @@ pub struct Identity {
 }
 
 impl Identity {
-    /// Reads the identity of a DER certificate; `None` if it does not parse.
+    /// Reads the identity of a DER certificate (subjectAltNames as `dns:…`, `ip:…`, `uri:…`, `email:…`, in
+    /// certificate order); `None` if it does not parse.
     pub fn from_der(der: &[u8]) -> Option<Identity> {
         let (_, cert) = X509Certificate::from_der(der).ok()?;
         let subject = cert.subject();
-        let mut san = Vec::new();
-        if let Ok(Some(ext)) = cert.subject_alternative_name() {
-            for name in &ext.value.general_names {
-                san.push(match name {
-                    GeneralName::DNSName(d) => format!("dns:{d}"),
-                    GeneralName::URI(u) => format!("uri:{u}"),
-                    GeneralName::RFC822Name(e) => format!("email:{e}"),
-                    GeneralName::IPAddress(bytes) => match bytes.len() {
-                        4 => format!(
-                            "ip:{}",
-                            std::net::Ipv4Addr::from(<[u8; 4]>::try_from(*bytes).ok()?)
-                        ),
-                        16 => format!(
-                            "ip:{}",
-                            std::net::Ipv6Addr::from(<[u8; 16]>::try_from(*bytes).ok()?)
-                        ),
-                        _ => "ip:?".to_string(),
-                    },
-                    other => format!("{other}"),
-                });
-            }
-        }
+        let names = inspect::subject(subject);
         let identity = Identity {
             subject: subject.to_string(),
-            common_name: subject
-                .iter_common_name()
-                .next()
-                .and_then(|a| a.as_str().ok())
-                .map(str::to_string),
-            organization: subject
-                .iter_organization()
-                .next()
-                .and_then(|a| a.as_str().ok())
-                .map(str::to_string),
-            unit: subject
-                .iter_organizational_unit()
-                .next()
-                .and_then(|a| a.as_str().ok())
-                .map(str::to_string),
-            san,
+            common_name: names.common_name,
+            organization: names.organization,
+            unit: names.unit,
+            san: inspect::san_entries(&cert)
+                .unwrap_or_default()
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
             issuer: cert.issuer().to_string(),
             serial: cert.raw_serial_as_string(),
         };

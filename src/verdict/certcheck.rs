@@ -7,6 +7,7 @@ use x509_parser::x509::X509Name;
 
 use crate::lab::{CertRef, Check, Lab, San};
 use crate::lab::{KeyAlgorithm, KeyUsage, Purpose, Subject};
+use crate::pki::inspect::{self, SanEntry};
 use crate::pki::Pki;
 
 /// One property of a check, and why it failed.
@@ -243,23 +244,15 @@ fn chains_to(
     )]
 }
 
-fn first<'a>(
-    it: impl Iterator<Item = &'a x509_parser::x509::AttributeTypeAndValue<'a>>,
-) -> Option<String> {
-    it.into_iter()
-        .next()
-        .and_then(|a| a.as_str().ok().map(str::to_string))
-}
-
 fn subject(x: &X509Certificate<'_>, want: &Subject, label: &str) -> Vec<String> {
-    let s = x.subject();
+    let s = inspect::subject(x.subject());
     let fields: [(&str, &Option<String>, Option<String>); 6] = [
-        ("C", &want.country, first(s.iter_country())),
-        ("ST", &want.state, first(s.iter_state_or_province())),
-        ("L", &want.locality, first(s.iter_locality())),
-        ("O", &want.organization, first(s.iter_organization())),
-        ("OU", &want.unit, first(s.iter_organizational_unit())),
-        ("CN", &want.common_name, first(s.iter_common_name())),
+        ("C", &want.country, s.country),
+        ("ST", &want.state, s.state),
+        ("L", &want.locality, s.locality),
+        ("O", &want.organization, s.organization),
+        ("OU", &want.unit, s.unit),
+        ("CN", &want.common_name, s.common_name),
     ];
     let mut out = Vec::new();
     for (f, want, have) in fields {
@@ -274,30 +267,18 @@ fn subject(x: &X509Certificate<'_>, want: &Subject, label: &str) -> Vec<String> 
 }
 
 fn san(x: &X509Certificate<'_>, want: &[San], label: &str) -> Vec<String> {
-    use x509_parser::extensions::GeneralName;
-    let Ok(Some(ext)) = x.subject_alternative_name() else {
+    let Some(entries) = inspect::san_entries(x) else {
         return vec![format!(
             "{label}: no subjectAltName; TLS clients such as rustls and browsers ignore the CN"
         )];
     };
-    let have: Vec<San> = ext
-        .value
-        .general_names
-        .iter()
-        .filter_map(|g| match g {
-            GeneralName::DNSName(d) => Some(San::Dns(d.to_ascii_lowercase())),
-            GeneralName::IPAddress(b) => match b.len() {
-                4 => Some(San::Ip(std::net::IpAddr::from(
-                    <[u8; 4]>::try_from(*b).ok()?,
-                ))),
-                16 => Some(San::Ip(std::net::IpAddr::from(
-                    <[u8; 16]>::try_from(*b).ok()?,
-                ))),
-                _ => None,
-            },
-            GeneralName::URI(u) => Some(San::Uri(u.to_string())),
-            GeneralName::RFC822Name(e) => Some(San::Email(e.to_string())),
-            _ => None,
+    // DNS names compare without case (RFC 4343); other entry kinds are not names a check asks for.
+    let have: Vec<San> = entries
+        .into_iter()
+        .filter_map(|e| match e {
+            SanEntry::Name(San::Dns(d)) => Some(San::Dns(d.to_ascii_lowercase())),
+            SanEntry::Name(s) => Some(s),
+            SanEntry::Other(_) => None,
         })
         .collect();
     let listed = if have.is_empty() {

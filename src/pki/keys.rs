@@ -1,0 +1,78 @@
+//! Key generation: every generated authority's and certificate's key, on all cores at once (RSA keys
+//! dominate the time a PKI takes).
+
+use rcgen::{KeyPair, RsaKeySize};
+
+use crate::lab::{KeyType, Lab};
+use crate::pki::PkiError;
+
+/// The keys `lab` generates, in order: each authority without `from:`, then each certificate without `from:`.
+pub fn wanted(lab: &Lab) -> Vec<(String, KeyType)> {
+    lab.authorities
+        .iter()
+        .filter(|a| a.from.is_none())
+        .map(|a| (a.name.clone(), a.key))
+        .chain(
+            lab.certificates
+                .iter()
+                .filter(|c| c.from.is_none())
+                .map(|c| (c.name.clone(), c.key)),
+        )
+        .collect()
+}
+
+/// One key of type `key`: RSA with PKCS#1 v1.5 SHA-256 signatures, ECDSA on its curve's hash, or Ed25519.
+pub fn generate_key(key: KeyType) -> Result<KeyPair, rcgen::Error> {
+    match key {
+        KeyType::Rsa2048 => KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, RsaKeySize::_2048),
+        KeyType::Rsa3072 => KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, RsaKeySize::_3072),
+        KeyType::Rsa4096 => KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, RsaKeySize::_4096),
+        KeyType::EcdsaP256 => KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256),
+        KeyType::EcdsaP384 => KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384),
+        KeyType::EcdsaP521 => KeyPair::generate_for(&rcgen::PKCS_ECDSA_P521_SHA512),
+        KeyType::Ed25519 => KeyPair::generate_for(&rcgen::PKCS_ED25519),
+    }
+}
+
+/// Generates the `wanted` keys (name and type) on all cores; returns them in the same order.
+///
+/// # Errors
+/// [`PkiError::KeyGeneration`] for the first key (in order) that rcgen could not generate.
+pub fn generate_keys(wanted: &[(String, KeyType)]) -> Result<Vec<KeyPair>, PkiError> {
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(wanted.len().max(1));
+    let mut slots: Vec<Option<Result<KeyPair, rcgen::Error>>> =
+        (0..wanted.len()).map(|_| None).collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results = std::sync::Mutex::new(&mut slots);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some((_, key)) = wanted.get(i) else { break };
+                let k = generate_key(*key);
+                if let Ok(mut r) = results.lock() {
+                    r[i] = Some(k);
+                }
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .zip(wanted)
+        .map(|(slot, (name, key))| match slot {
+            Some(Ok(k)) => Ok(k),
+            Some(Err(source)) => Err(PkiError::KeyGeneration {
+                name: name.clone(),
+                key: *key,
+                source,
+            }),
+            None => Err(PkiError::KeyGeneration {
+                name: name.clone(),
+                key: *key,
+                source: rcgen::Error::KeyGenerationUnavailable,
+            }),
+        })
+        .collect()
+}

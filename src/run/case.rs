@@ -1,0 +1,502 @@
+//! One case: the built-in client against the built-in server, a server command or a target, or a client
+//! command against the built-in server; then the observation judged against the expectation.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use crate::lab::{Case, CertRef, Chain, Checks, ClientCommand, Expectation, Lab, Pin, ScorePart};
+use crate::peer::process;
+use crate::peer::{self, PeerError, RunningCommand};
+use crate::pki::Pki;
+use crate::reason::Outcome;
+use crate::run::checks::unmet;
+use crate::run::endpoint::{Endpoint, EndpointDown};
+use crate::run::lab::Workspace;
+use crate::run::result::{CaseContext, CaseResult, Grade, Status};
+use crate::tls::client;
+use crate::tls::server::{RunningServer, SERVER_WAIT};
+use crate::tls::{self, TlsSetupError};
+use crate::verdict::{self, Observed};
+
+/// Why a case could not run. Its [`CaseError::status`] says whose fault that is.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CaseError {
+    /// A client socket could not be bound on loopback (`on`: `127.0.0.1` or `loopback`).
+    #[error("cannot bind a client socket on {on}: {error}")]
+    Bind {
+        on: &'static str,
+        error: std::io::Error,
+    },
+    /// The client command could not start or did not exit in time.
+    #[error(transparent)]
+    ClientCommand(Box<PeerError>),
+    /// rustls refused the configuration of the case's client, or of its server at the case's clock.
+    #[error(transparent)]
+    Config(TlsSetupError),
+    /// The case's server did not start.
+    #[error(transparent)]
+    Server(EndpointDown),
+    /// The server command `server` (`command`) stopped before this case; `exit` says how, `output` is
+    /// the tail of its output.
+    #[error("server `{server}` (`{command}`) {exit} during the run\n{output}")]
+    ServerStopped {
+        server: String,
+        command: String,
+        exit: String,
+        output: String,
+    },
+    /// Certificates the case needs could not be loaded (the submission's files); one entry per problem.
+    #[error("{}", .0.join("\n"))]
+    Unusable(Vec<String>),
+}
+
+impl CaseError {
+    /// `Failed` when the submission's files are missing or broken (the student's fault), `Error` when a
+    /// program or configuration could not run.
+    pub fn status(&self) -> Status {
+        match self {
+            CaseError::Unusable(_) => Status::Failed,
+            CaseError::Server(down) => down.status(),
+            _ => Status::Error,
+        }
+    }
+
+    /// The case's messages: one per unusable file, otherwise this error's text.
+    fn into_messages(self) -> Vec<String> {
+        match self {
+            CaseError::Unusable(problems) => problems,
+            other => vec![other.to_string()],
+        }
+    }
+}
+
+/// What a case observed, with a client command's stdout and the tail of the external program's output.
+struct Ran {
+    observed: Observed,
+    stdout: Option<String>,
+    tail: Vec<String>,
+}
+
+impl From<Observed> for Ran {
+    fn from(observed: Observed) -> Ran {
+        Ran {
+            observed,
+            stdout: None,
+            tail: Vec::new(),
+        }
+    }
+}
+
+/// Runs one case against its server's `endpoint`, given the statuses of the items `done` so far (for
+/// `requires`). Never fails: a case that cannot run is a `Skipped`, `Failed` or `Error` result.
+pub(super) async fn run(
+    lab: &Lab,
+    work: &Workspace<'_>,
+    case: &Case,
+    endpoint: &mut Endpoint,
+    done: &HashMap<String, Status>,
+) -> CaseResult {
+    let clock = case.clock(lab);
+    let mut context = CaseContext::of(
+        lab,
+        case,
+        clock.unwrap_or_else(time::OffsetDateTime::now_utc),
+    );
+    if let Some(why) = unmet(&case.grading.requires, done) {
+        return not_run(case, context, Status::Skipped, vec![why]);
+    }
+    match observe(lab, work, case, endpoint, &mut context).await {
+        Ok(ran) => judged(lab, case, context, ran),
+        Err(e) => not_run(case, context, e.status(), e.into_messages()),
+    }
+}
+
+/// A case that did not run, with `status` and why.
+fn not_run(case: &Case, context: CaseContext, status: Status, messages: Vec<String>) -> CaseResult {
+    CaseResult {
+        name: case.name.clone(),
+        line: case.line,
+        context,
+        status,
+        expected: case.expect.clone(),
+        observed: None,
+        messages,
+        explanation: None,
+        grade: Grade::of(&case.grading, status, &[]),
+    }
+}
+
+/// Runs the handshake of a case whose files are usable, on the kind of endpoint it has; records in
+/// `context` the address an external server answered on.
+async fn observe(
+    lab: &Lab,
+    work: &Workspace<'_>,
+    case: &Case,
+    endpoint: &mut Endpoint,
+    context: &mut CaseContext,
+) -> Result<Ran, CaseError> {
+    let pki = work.pki;
+    let problems = case_problems(lab, pki, case);
+    if !problems.is_empty() {
+        return Err(CaseError::Unusable(problems));
+    }
+    match endpoint {
+        Endpoint::Down(down) => Err(CaseError::Server(down.clone())),
+        Endpoint::BuiltIn(server) => match &case.client.command {
+            None => Ok(client_against_builtin(lab, pki, case, server).await?.into()),
+            Some(cmd) => command_against_builtin(lab, work, case, cmd, server).await,
+        },
+        Endpoint::Command(running) => {
+            client_against_command(lab, pki, case, running, context).await
+        }
+        Endpoint::Target(t) => {
+            let candidates = t.candidates(t.port);
+            let addr = peer::in_use(&candidates).await.unwrap_or(candidates[0]);
+            context.server_address = Some(addr.to_string());
+            Ok(client_against_external(lab, pki, case, addr).await?.into())
+        }
+    }
+}
+
+/// The case's result from what it observed: passed when the expectation and every check hold.
+fn judged(lab: &Lab, case: &Case, context: CaseContext, ran: Ran) -> CaseResult {
+    let Ran {
+        observed,
+        stdout,
+        tail,
+    } = ran;
+    let mut messages = verdict::judge(&case.expect, &observed);
+    messages.extend(verdict::judge_checks(
+        &case.checks,
+        &observed,
+        stdout.as_deref(),
+    ));
+    let status = if messages.is_empty() {
+        Status::Passed
+    } else {
+        Status::Failed
+    };
+    if status == Status::Failed && !tail.is_empty() {
+        let whose = if case.client.command.is_some() {
+            "the client command's output"
+        } else {
+            "the server command's output"
+        };
+        messages.push(process::tail_block(whose, &tail));
+    }
+    CaseResult {
+        name: case.name.clone(),
+        line: case.line,
+        context,
+        status,
+        expected: case.expect.clone(),
+        grade: Grade::of(
+            &case.grading,
+            status,
+            &matched_parts(
+                &case.expect,
+                &case.checks,
+                Some(&observed),
+                stdout.as_deref(),
+            ),
+        ),
+        explanation: verdict::explain::explain(
+            lab,
+            case,
+            &observed,
+            case.clock(lab)
+                .unwrap_or_else(time::OffsetDateTime::now_utc),
+        ),
+        observed: Some(observed),
+        messages,
+    }
+}
+
+/// Which parts of an expectation the observation matched (for `score`); `stdout` is a client command's output.
+pub fn matched_parts(
+    expected: &Expectation,
+    checks: &Checks,
+    observed: Option<&Observed>,
+    stdout: Option<&str>,
+) -> Vec<(ScorePart, bool)> {
+    let Some(o) = observed else {
+        return Vec::new();
+    };
+    let outcome_ok = match expected {
+        Expectation::Accepted { .. } => o.outcome == Outcome::Accepted,
+        Expectation::Rejected { .. } => o.outcome == Outcome::Rejected,
+    };
+    let mut out = vec![(ScorePart::Outcome, outcome_ok)];
+    match expected {
+        Expectation::Accepted { server_saw, status } => {
+            out.push((
+                ScorePart::ServerSaw,
+                outcome_ok
+                    && server_saw.as_ref().is_none_or(|spec| {
+                        tls::identity::mismatches(spec, o.server_saw.as_ref()).is_empty()
+                    }),
+            ));
+            out.push((
+                ScorePart::Status,
+                outcome_ok && status.is_none_or(|s| o.http_status == Some(s)),
+            ));
+        }
+        Expectation::Rejected { by, reason } => {
+            out.push((ScorePart::By, outcome_ok && o.by == *by));
+            out.push((
+                ScorePart::Reason,
+                outcome_ok && o.by == *by && reason.is_none_or(|r| o.reason == Some(r)),
+            ));
+        }
+    }
+    // Each of the other fields on its own: it holds when judging it alone finds nothing.
+    let only = |c: Checks| verdict::judge_checks(&c, o, stdout).is_empty();
+    out.push((
+        ScorePart::Alert,
+        only(Checks {
+            alert: checks.alert.clone(),
+            ..Default::default()
+        }),
+    ));
+    out.push((
+        ScorePart::Exit,
+        only(Checks {
+            exit: checks.exit,
+            ..Default::default()
+        }),
+    ));
+    out.push((
+        ScorePart::Output,
+        only(Checks {
+            output: checks.output.clone(),
+            ..Default::default()
+        }),
+    ));
+    out
+}
+
+/// The certificates a case's server and client need, and why any of them is unusable (missing or broken files).
+fn case_problems(lab: &Lab, pki: &Pki, case: &Case) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut add = |why: Option<&str>| {
+        if let Some(w) = why {
+            if !out.iter().any(|o| o == w) {
+                out.push(w.to_string());
+            }
+        }
+    };
+    let only_cert = |r: CertRef| pki.cert_problems.get(&r).map(String::as_str);
+    let chain_refs = |chain: &Chain| match chain {
+        Chain::List(l) => l.clone(),
+        _ => Vec::new(),
+    };
+    let server = &lab.servers[case.server];
+    add(pki.problem(CertRef::Certificate(server.certificate)));
+    for r in chain_refs(&server.chain) {
+        add(only_cert(r));
+    }
+    for t in &server.trust {
+        add(only_cert(CertRef::Authority(*t)));
+    }
+    if let Some(c) = case.client.certificate {
+        add(pki.problem(CertRef::Certificate(c)));
+    }
+    for r in chain_refs(&case.client.chain) {
+        add(only_cert(r));
+    }
+    for t in &case.client.trust {
+        add(only_cert(CertRef::Authority(*t)));
+    }
+    for p in &case.client.pins {
+        if let Pin::Key(r) = p {
+            add(only_cert(*r));
+        }
+    }
+    out
+}
+
+/// The built-in client against a server command: first checks the command is still running, then runs the
+/// case against the address it answered on and keeps the tail of its output (noting when it stopped
+/// during this case).
+async fn client_against_command(
+    lab: &Lab,
+    pki: &Pki,
+    case: &Case,
+    running: &mut RunningCommand,
+    context: &mut CaseContext,
+) -> Result<Ran, CaseError> {
+    if let Some(status) = running.child.try_exit() {
+        running.child.drain().await;
+        // The program under test stopped: its cases cannot run, an error.
+        return Err(CaseError::ServerStopped {
+            server: lab.servers[case.server].name.clone(),
+            command: running.command.clone(),
+            exit: process::describe_exit(status),
+            output: process::tail_block("its output", &running.child.tail()),
+        });
+    }
+    context.server_address = Some(running.addr.to_string());
+    let observed = client_against_external(lab, pki, case, running.addr).await;
+    // Give the server a moment to write what it logs about this connection.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut tail = running.child.tail();
+    if let Some(status) = running.child.try_exit() {
+        running.child.drain().await;
+        tail = running.child.tail();
+        tail.push(format!(
+            "[the server command {} during this case]",
+            process::describe_exit(status)
+        ));
+    }
+    Ok(Ran {
+        observed: observed?,
+        stdout: None,
+        tail,
+    })
+}
+
+/// The built-in client against an external server (a command or a target) at `addr`: only the client's
+/// side is observable ([`verdict::observe_external_server`]).
+async fn client_against_external(
+    lab: &Lab,
+    pki: &Pki,
+    case: &Case,
+    addr: SocketAddr,
+) -> Result<Observed, CaseError> {
+    let clock = case.clock(lab);
+    let config =
+        tls::client_config_at(pki, &case.client, &case.name, clock).map_err(CaseError::Config)?;
+    let started = Instant::now();
+    let (socket, _local) = client::bind_local_for(addr).map_err(|error| CaseError::Bind {
+        on: "loopback",
+        error,
+    })?;
+    let client_obs = client::run(
+        socket,
+        addr,
+        config,
+        &case.client.server_name,
+        client::CLIENT_WAIT,
+    )
+    .await;
+    let ms = started.elapsed().as_millis() as u64;
+    tracing::debug!(case = %case.name, client = ?client_obs.failure, "observed (external server)");
+    Ok(verdict::observe_external_server(&client_obs, ms))
+}
+
+/// The server configuration for a case with its own clock (`at:` other than the lab's), so that the
+/// server verifies at that time too; `None` when the server's own configuration applies.
+fn server_override(
+    lab: &Lab,
+    pki: &Pki,
+    case: &Case,
+) -> Result<Option<std::sync::Arc<rustls::ServerConfig>>, CaseError> {
+    match case.at {
+        Some(at) if Some(at) != lab.at => {
+            tls::server_config_at(lab, pki, &lab.servers[case.server], Some(at))
+                .map(Some)
+                .map_err(CaseError::Config)
+        }
+        _ => Ok(None),
+    }
+}
+
+/// A client command against a built-in server: returns the observation, the command's stdout and its
+/// output's tail. Verdicts the server reaches within 500 ms of the command's exit still count.
+async fn command_against_builtin(
+    lab: &Lab,
+    work: &Workspace<'_>,
+    case: &Case,
+    command: &ClientCommand,
+    server: &RunningServer,
+) -> Result<Ran, CaseError> {
+    let server_override = server_override(lab, work.pki, case)?;
+    let vars = peer::Vars {
+        pki: work.pki_path,
+        lab_dir: work.lab_dir,
+        server: Some(("localhost", server.addr)),
+    };
+    let mut spec = peer::expand_command(&command.template, &vars);
+    if spec.cwd.is_none() {
+        spec.cwd = Some(work.pki_path.to_path_buf());
+    }
+    let started = Instant::now();
+    let mut verdicts_rx = server.expect_any(server_override);
+    let run = peer::run_client(&spec, command.timeout).await;
+    // A verdict the server reaches as the command exits may still be on its way.
+    let mut verdicts = Vec::new();
+    let settle = Instant::now() + Duration::from_millis(500);
+    loop {
+        // Wait for a first verdict; once there is one, only briefly for more.
+        let until = if verdicts.is_empty() {
+            settle
+        } else {
+            (Instant::now() + Duration::from_millis(30)).min(settle)
+        };
+        match tokio::time::timeout_at(until.into(), verdicts_rx.recv()).await {
+            Ok(Some(v)) => verdicts.push(v),
+            _ => break,
+        }
+    }
+    server.forget_any();
+    // A client program that could not be started or hung: the case could not run, an error.
+    let run = run.map_err(|e| CaseError::ClientCommand(Box::new(e)))?;
+    let ms = started.elapsed().as_millis() as u64;
+    tracing::debug!(case = %case.name, exit = %run.exit_text, verdicts = ?verdicts, "observed (client command)");
+    let observed = verdict::observe_command(&verdicts, run.code, &run.exit_text, ms);
+    Ok(Ran {
+        observed,
+        stdout: Some(run.stdout),
+        tail: run.tail,
+    })
+}
+
+/// The built-in client against the built-in server: both sides' verdicts are observed
+/// ([`verdict::observe`]).
+async fn client_against_builtin(
+    lab: &Lab,
+    pki: &Pki,
+    case: &Case,
+    server: &RunningServer,
+) -> Result<Observed, CaseError> {
+    let clock = case.clock(lab);
+    let config =
+        tls::client_config_at(pki, &case.client, &case.name, clock).map_err(CaseError::Config)?;
+    // A case with its own clock needs the server to verify at that time too: a configuration for this connection only.
+    let server_override = server_override(lab, pki, case)?;
+    let started = Instant::now();
+    let (socket, local) = client::bind_local().map_err(|error| CaseError::Bind {
+        on: "127.0.0.1",
+        error,
+    })?;
+    let verdict_rx = server.expect_connection(local, server_override);
+    let client_obs = client::run(
+        socket,
+        server.addr,
+        config,
+        &case.client.server_name,
+        client::CLIENT_WAIT,
+    )
+    .await;
+    // The server reports as soon as its handshake ends; bound the wait in case it never saw the connection.
+    let never_connected = matches!(
+        client_obs.failure,
+        Some(client::ClientFailure::Refused(_) | client::ClientFailure::Timeout("connect"))
+    );
+    let server_verdict = if never_connected {
+        None
+    } else {
+        tokio::time::timeout(SERVER_WAIT + Duration::from_secs(1), verdict_rx)
+            .await
+            .ok()
+            .and_then(Result::ok)
+    };
+    if server_verdict.is_none() {
+        server.forget(local);
+    }
+    let ms = started.elapsed().as_millis() as u64;
+    tracing::debug!(case = %case.name, server = ?server_verdict, client = ?client_obs.failure, "observed");
+    Ok(verdict::observe(server_verdict.as_ref(), &client_obs, ms))
+}

@@ -1,0 +1,138 @@
+//! A lab's servers, started once before its cases: the built-in server (in this process), a server command
+//! (started and probed until ready), or a target someone else runs; and stopped after the cases.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use crate::lab::command::Loopback;
+use crate::lab::{CertRef, Lab, Server, ServerKind};
+use crate::peer::process;
+use crate::peer::{self, PeerError, RunningCommand};
+use crate::run::lab::{LabError, Workspace};
+use crate::run::result::Status;
+use crate::tls;
+use crate::tls::server::RunningServer;
+
+/// A server of a running lab.
+pub(super) enum Endpoint {
+    BuiltIn(RunningServer),
+    Command(RunningCommand),
+    Target(Loopback),
+    /// It could not start: every case against it is not run, with this reason.
+    Down(EndpointDown),
+}
+
+/// Why a server did not start; each of its cases reports it.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum EndpointDown {
+    /// Its certificate or trust anchors could not be loaded (the submission's files are missing or
+    /// broken): its cases fail. Each entry is one file's problem.
+    #[error("{}", .0.join("; "))]
+    Unusable(Vec<String>),
+    /// The server command `server` could not start or never became ready: its cases are errors.
+    #[error("server `{server}`: {error}")]
+    NotStarted {
+        server: String,
+        error: Box<PeerError>,
+    },
+}
+
+impl EndpointDown {
+    /// `Failed` when the submission's files are broken (the student's fault), `Error` when a program
+    /// could not run (exit code 3).
+    pub fn status(&self) -> Status {
+        match self {
+            EndpointDown::Unusable(_) => Status::Failed,
+            EndpointDown::NotStarted { .. } => Status::Error,
+        }
+    }
+}
+
+/// Starts every server that has a case, indexed like `Lab::servers`.
+///
+/// # Errors
+/// [`LabError`] when the lab cannot run at all: a built-in server's configuration is refused or it cannot
+/// listen, or no free port is left for a server command. Servers already started are stopped (dropped).
+/// A server command that fails to start is not an error here: it becomes [`Endpoint::Down`].
+pub(super) async fn start_all(
+    lab: &Lab,
+    work: &Workspace<'_>,
+) -> Result<HashMap<usize, Endpoint>, LabError> {
+    let mut servers = HashMap::new();
+    for (i, s) in lab.servers.iter().enumerate() {
+        if !lab.cases.iter().any(|c| c.server == i) {
+            continue;
+        }
+        servers.insert(i, start(lab, work, s).await?);
+    }
+    Ok(servers)
+}
+
+/// Starts one server.
+async fn start(lab: &Lab, work: &Workspace<'_>, s: &Server) -> Result<Endpoint, LabError> {
+    let pki = work.pki;
+    // A server whose certificate or trust anchors could not be loaded does not start; its cases fail with why.
+    let unusable: Vec<String> = std::iter::once(pki.problem(CertRef::Certificate(s.certificate)))
+        .chain(s.trust.iter().map(|t| {
+            pki.cert_problems
+                .get(&CertRef::Authority(*t))
+                .map(String::as_str)
+        }))
+        .flatten()
+        .map(str::to_string)
+        .collect();
+    if !unusable.is_empty() {
+        return Ok(Endpoint::Down(EndpointDown::Unusable(unusable)));
+    }
+    Ok(match &s.kind {
+        ServerKind::BuiltIn { listen } => {
+            let config = tls::server_config_at(lab, pki, s, lab.at).map_err(LabError::Tls)?;
+            let addr: SocketAddr = listen.unwrap_or((std::net::Ipv4Addr::LOCALHOST, 0).into());
+            let server = RunningServer::start_on(&s.name, config, addr)
+                .await
+                .map_err(|error| LabError::Listen {
+                    server: s.name.clone(),
+                    addr,
+                    error,
+                })?;
+            Endpoint::BuiltIn(server)
+        }
+        ServerKind::Target(t) => Endpoint::Target(t.clone()),
+        ServerKind::Command(c) => {
+            let port = match c.listen.port {
+                0 => peer::free_port().map_err(LabError::FreePort)?,
+                p => p,
+            };
+            let first = c.listen.candidates(port)[0];
+            let vars = peer::Vars {
+                pki: work.pki_path,
+                lab_dir: work.lab_dir,
+                server: Some((&c.listen.host, first)),
+            };
+            let mut spec = peer::expand_command(&c.template, &vars);
+            if spec.cwd.is_none() {
+                spec.cwd = Some(work.pki_path.to_path_buf());
+            }
+            match peer::start_server(&spec, &c.listen, port, c.ready, c.start_timeout).await {
+                Ok(r) => Endpoint::Command(r),
+                // Issue rule: a program that cannot do its part makes its cases errors (exit 3).
+                Err(error) => Endpoint::Down(EndpointDown::NotStarted {
+                    server: s.name.clone(),
+                    error: Box::new(error),
+                }),
+            }
+        }
+    })
+}
+
+/// Stops every server command (TERM, then KILL after a grace period) and reaps it; built-in servers stop
+/// when dropped.
+pub(super) async fn stop_all(servers: &mut HashMap<usize, Endpoint>) {
+    for endpoint in servers.values_mut() {
+        if let Endpoint::Command(running) = endpoint {
+            let status = running.child.stop().await;
+            tracing::debug!(command = %running.command, status = %process::describe_exit(status), "server command stopped");
+        }
+    }
+}

@@ -1,0 +1,353 @@
+//! rustls configurations for a lab's built-in servers and clients, all on the aws-lc-rs provider: protocol
+//! versions and cipher suites as the lab restricts them, the lab's virtual clock, trust anchors,
+//! revocation (CRLs) and the chain each side presents.
+
+use std::sync::Arc;
+
+use rustls::client::danger::ServerCertVerifier;
+use rustls::client::{ServerCertVerifierBuilder, WebPkiServerVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, UnixTime};
+use rustls::server::{ClientCertVerifierBuilder, WebPkiClientVerifier};
+use rustls::sign::{CertifiedKey, SingleCertAndKey};
+use rustls::time_provider::{DefaultTimeProvider, TimeProvider};
+use rustls::{
+    ClientConfig, ConfigBuilder, ConfigSide, RootCertStore, ServerConfig, SupportedCipherSuite,
+    SupportedProtocolVersion, WantsVerifier, WantsVersions,
+};
+
+use crate::lab::{Chain, Client, Lab, Pin, RevocationCheck, Server};
+use crate::lab::{CipherSuiteName, ClientAuth, TlsVersion};
+use crate::pki::Pki;
+use crate::tls::verifier::{spki_sha256, PinningVerifier};
+use crate::tls::TlsSetupError;
+
+/// The crypto provider every configuration uses.
+pub fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+/// The provider restricted to `ciphers` (all suites when `None`).
+fn provider_with(ciphers: Option<&[CipherSuiteName]>) -> Arc<CryptoProvider> {
+    let Some(ciphers) = ciphers else {
+        return provider();
+    };
+    Arc::new(CryptoProvider {
+        cipher_suites: ciphers.iter().map(|c| cipher_suite(*c)).collect(),
+        ..rustls::crypto::aws_lc_rs::default_provider()
+    })
+}
+
+fn cipher_suite(c: CipherSuiteName) -> SupportedCipherSuite {
+    use rustls::crypto::aws_lc_rs::cipher_suite as s;
+    match c {
+        CipherSuiteName::Tls13Aes128GcmSha256 => s::TLS13_AES_128_GCM_SHA256,
+        CipherSuiteName::Tls13Aes256GcmSha384 => s::TLS13_AES_256_GCM_SHA384,
+        CipherSuiteName::Tls13Chacha20Poly1305Sha256 => s::TLS13_CHACHA20_POLY1305_SHA256,
+        CipherSuiteName::EcdheEcdsaAes128GcmSha256 => s::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        CipherSuiteName::EcdheEcdsaAes256GcmSha384 => s::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        CipherSuiteName::EcdheEcdsaChacha20Poly1305Sha256 => {
+            s::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256
+        }
+        CipherSuiteName::EcdheRsaAes128GcmSha256 => s::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        CipherSuiteName::EcdheRsaAes256GcmSha384 => s::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+        CipherSuiteName::EcdheRsaChacha20Poly1305Sha256 => {
+            s::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256
+        }
+    }
+}
+
+/// The clock a configuration verifies with: a fixed virtual time, or the system clock.
+#[derive(Debug)]
+struct FixedTime(UnixTime);
+
+impl TimeProvider for FixedTime {
+    fn current_time(&self) -> Option<UnixTime> {
+        Some(self.0)
+    }
+}
+
+fn time_provider(at: Option<time::OffsetDateTime>) -> Arc<dyn TimeProvider> {
+    match at {
+        Some(t) => Arc::new(FixedTime(UnixTime::since_unix_epoch(
+            std::time::Duration::from_secs(t.unix_timestamp().max(0) as u64),
+        ))),
+        None => Arc::new(DefaultTimeProvider),
+    }
+}
+
+fn versions(v: &[TlsVersion]) -> Vec<&'static SupportedProtocolVersion> {
+    v.iter()
+        .map(|v| match v {
+            TlsVersion::Tls12 => &rustls::version::TLS12,
+            TlsVersion::Tls13 => &rustls::version::TLS13,
+        })
+        .collect()
+}
+
+fn roots(pki: &Pki, trust: &[usize], who: &str) -> Result<RootCertStore, TlsSetupError> {
+    let mut store = RootCertStore::empty();
+    for &i in trust {
+        store
+            .add(pki.authorities[i].der.clone())
+            .map_err(|e| TlsSetupError {
+                who: who.to_string(),
+                message: format!(
+                    "authority `{}` is not a usable trust anchor: {e}",
+                    pki.authorities[i].name
+                ),
+            })?;
+    }
+    Ok(store)
+}
+
+/// The chain a peer presenting certificate `cert` sends, shaped by `chain`.
+pub fn presented_chain(pki: &Pki, cert: usize, chain: &Chain) -> Vec<CertificateDer<'static>> {
+    let leaf = &pki.certificates[cert];
+    match chain {
+        Chain::Full => leaf.chain(),
+        Chain::Leaf => vec![leaf.der.clone()],
+        Chain::List(list) => std::iter::once(leaf.der.clone())
+            .chain(list.iter().map(|r| pki.get(*r).der.clone()))
+            .collect(),
+    }
+}
+
+/// `ServerConfig::builder_with_details` or `ClientConfig::builder_with_details`.
+type Start<S> = fn(Arc<CryptoProvider>, Arc<dyn TimeProvider>) -> ConfigBuilder<S, WantsVersions>;
+
+/// The start every configuration shares: the provider restricted to `ciphers`, the clock `at` (now when
+/// `None`) and the protocol `versions`. `start` is `ServerConfig::builder_with_details` or the client's.
+/// Returns the builder and the restricted provider (the verifiers use it too).
+fn preamble<S: ConfigSide>(
+    start: Start<S>,
+    ciphers: Option<&[CipherSuiteName]>,
+    tls_versions: &[TlsVersion],
+    at: Option<time::OffsetDateTime>,
+) -> Result<(ConfigBuilder<S, WantsVerifier>, Arc<CryptoProvider>), rustls::Error> {
+    let provider = provider_with(ciphers);
+    let builder = start(provider.clone(), time_provider(at))
+        .with_protocol_versions(&versions(tls_versions))?;
+    Ok((builder, provider))
+}
+
+/// The options of a WebPKI verifier builder that revocation sets: server side
+/// ([`ClientCertVerifierBuilder`]) and client side ([`ServerCertVerifierBuilder`]) alike.
+trait RevocationOptions: Sized {
+    fn with_crls(self, crls: Vec<CertificateRevocationListDer<'static>>) -> Self;
+    fn only_check_end_entity_revocation(self) -> Self;
+    fn allow_unknown_revocation_status(self) -> Self;
+    fn enforce_revocation_expiration(self) -> Self;
+}
+
+impl RevocationOptions for ClientCertVerifierBuilder {
+    fn with_crls(self, crls: Vec<CertificateRevocationListDer<'static>>) -> Self {
+        ClientCertVerifierBuilder::with_crls(self, crls)
+    }
+    fn only_check_end_entity_revocation(self) -> Self {
+        ClientCertVerifierBuilder::only_check_end_entity_revocation(self)
+    }
+    fn allow_unknown_revocation_status(self) -> Self {
+        ClientCertVerifierBuilder::allow_unknown_revocation_status(self)
+    }
+    fn enforce_revocation_expiration(self) -> Self {
+        ClientCertVerifierBuilder::enforce_revocation_expiration(self)
+    }
+}
+
+impl RevocationOptions for ServerCertVerifierBuilder {
+    fn with_crls(self, crls: Vec<CertificateRevocationListDer<'static>>) -> Self {
+        ServerCertVerifierBuilder::with_crls(self, crls)
+    }
+    fn only_check_end_entity_revocation(self) -> Self {
+        ServerCertVerifierBuilder::only_check_end_entity_revocation(self)
+    }
+    fn allow_unknown_revocation_status(self) -> Self {
+        ServerCertVerifierBuilder::allow_unknown_revocation_status(self)
+    }
+    fn enforce_revocation_expiration(self) -> Self {
+        ServerCertVerifierBuilder::enforce_revocation_expiration(self)
+    }
+}
+
+/// Sets revocation checking on a verifier builder: every CRL of the lab, then the lab's policy (rustls's
+/// defaults otherwise: the whole chain, unknown status is an error, expired CRLs are accepted).
+fn with_revocation<B: RevocationOptions>(mut v: B, pki: &Pki, r: RevocationCheck) -> B {
+    v = v.with_crls(pki.crls());
+    if r.end_entity_only {
+        v = v.only_check_end_entity_revocation();
+    }
+    if r.allow_unknown {
+        v = v.allow_unknown_revocation_status();
+    }
+    if r.deny_expired {
+        v = v.enforce_revocation_expiration();
+    }
+    v
+}
+
+/// The configuration of a built-in server, verifying with the system clock.
+pub fn server_config(
+    lab: &Lab,
+    pki: &Pki,
+    server: &Server,
+) -> Result<Arc<ServerConfig>, TlsSetupError> {
+    server_config_at(lab, pki, server, None)
+}
+
+/// The configuration of a built-in server, verifying client certificates at `at` (the virtual clock; now
+/// when `None`) against the server's trust anchors, as its `client_auth` asks (none, optional, required).
+///
+/// # Errors
+/// [`TlsSetupError`] when rustls refuses the versions, a trust anchor, the verifier or the server's key.
+pub fn server_config_at(
+    _lab: &Lab,
+    pki: &Pki,
+    server: &Server,
+    at: Option<time::OffsetDateTime>,
+) -> Result<Arc<ServerConfig>, TlsSetupError> {
+    let who = format!("server `{}`", server.name);
+    let fail = |message: String| TlsSetupError {
+        who: who.clone(),
+        message,
+    };
+    let (builder, provider) = preamble(
+        ServerConfig::builder_with_details,
+        server.ciphers.as_deref(),
+        &server.versions,
+        at,
+    )
+    .map_err(|e| fail(e.to_string()))?;
+    let builder = match server.client_auth {
+        ClientAuth::None => builder.with_no_client_auth(),
+        auth => {
+            let mut v = WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots(pki, &server.trust, &who)?),
+                provider,
+            );
+            if auth == ClientAuth::Optional {
+                v = v.allow_unauthenticated();
+            }
+            if let Some(r) = server.revocation {
+                v = with_revocation(v, pki, r);
+            }
+            builder.with_client_cert_verifier(v.build().map_err(|e| fail(e.to_string()))?)
+        }
+    };
+    let cert = &pki.certificates[server.certificate];
+    let key = certified_key(
+        &provider_with(None),
+        presented_chain(pki, server.certificate, &server.chain),
+        cert,
+    )
+    .map_err(|e| fail(format!("certificate `{}`: {e}", cert.name)))?;
+    Ok(Arc::new(builder.with_cert_resolver(key)))
+}
+
+/// The configuration of a built-in client for one case, verifying with the system clock.
+pub fn client_config(
+    pki: &Pki,
+    client: &Client,
+    case: &str,
+) -> Result<Arc<ClientConfig>, TlsSetupError> {
+    client_config_at(pki, client, case, None)
+}
+
+/// The configuration of a built-in client for case `case`, verifying the server at `at` (the virtual
+/// clock; now when `None`) against the client's trust anchors, with revocation and key pins when it has
+/// them, and presenting its certificate when it has one.
+///
+/// # Errors
+/// [`TlsSetupError`] when rustls refuses the versions, a trust anchor, the verifier or the client's key,
+/// or a pinned certificate's public key cannot be read.
+pub fn client_config_at(
+    pki: &Pki,
+    client: &Client,
+    case: &str,
+    at: Option<time::OffsetDateTime>,
+) -> Result<Arc<ClientConfig>, TlsSetupError> {
+    let who = format!("the client of case `{case}`");
+    let fail = |message: String| TlsSetupError {
+        who: who.clone(),
+        message,
+    };
+    let (builder, provider) = preamble(
+        ClientConfig::builder_with_details,
+        client.ciphers.as_deref(),
+        &client.versions,
+        at,
+    )
+    .map_err(|e| fail(e.to_string()))?;
+    let roots = Arc::new(roots(pki, &client.trust, &who)?);
+    let builder = if client.revocation.is_none() && client.pins.is_empty() {
+        builder.with_root_certificates(roots)
+    } else {
+        let verifier =
+            server_verifier(pki, roots, provider.clone(), client.revocation).map_err(fail)?;
+        let verifier: Arc<dyn ServerCertVerifier> = if client.pins.is_empty() {
+            verifier
+        } else {
+            let pins = client
+                .pins
+                .iter()
+                .map(|p| match p {
+                    Pin::Sha256(h) => Ok(*h),
+                    Pin::Key(r) => spki_sha256(&pki.get(*r).der).ok_or_else(|| {
+                        fail(format!(
+                            "cannot read the public key of `{}`",
+                            pki.get(*r).name
+                        ))
+                    }),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Arc::new(PinningVerifier::new(verifier, pins))
+        };
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
+    };
+    let config = match client.certificate {
+        None => builder.with_no_client_auth(),
+        Some(i) => {
+            let cert = &pki.certificates[i];
+            let key = certified_key(&provider, presented_chain(pki, i, &client.chain), cert)
+                .map_err(|e| fail(format!("certificate `{}`: {e}", cert.name)))?;
+            builder.with_client_cert_resolver(key)
+        }
+    };
+    Ok(Arc::new(config))
+}
+
+/// The chain and key a peer presents. Unlike `with_single_cert`, this does not parse the leaf: a lab may
+/// present a certificate that rustls itself would refuse (e.g. one with an unknown critical extension), so
+/// that the peer's verifier is the one that refuses it. The key was generated with the certificate.
+fn certified_key(
+    provider: &CryptoProvider,
+    chain: Vec<CertificateDer<'static>>,
+    cert: &crate::pki::Issued,
+) -> Result<Arc<SingleCertAndKey>, rustls::Error> {
+    let key = provider.key_provider.load_private_key(cert.key())?;
+    Ok(Arc::new(SingleCertAndKey::from(CertifiedKey::new(
+        chain, key,
+    ))))
+}
+
+/// The WebPKI verifier of a client that pins or checks revocation.
+fn server_verifier(
+    pki: &Pki,
+    roots: Arc<RootCertStore>,
+    provider: Arc<CryptoProvider>,
+    revocation: Option<RevocationCheck>,
+) -> Result<Arc<WebPkiServerVerifier>, String> {
+    if roots.is_empty() {
+        // The WebPKI builder refuses an empty store; a verifier that trusts nothing rejects every server.
+        return Err(
+            "a client that pins or checks revocation must trust at least one authority".into(),
+        );
+    }
+    let mut v = WebPkiServerVerifier::builder_with_provider(roots, provider);
+    if let Some(r) = revocation {
+        v = with_revocation(v, pki, r);
+    }
+    v.build().map_err(|e| e.to_string())
+}

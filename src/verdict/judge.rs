@@ -1,0 +1,85 @@
+//! From expected vs observed to pass or fail: each difference as one sentence, empty when the case passes.
+
+use crate::lab::{Checks, Expectation};
+use crate::reason::Outcome;
+use crate::tls::identity;
+use crate::verdict::observe::{rejection, Observed};
+
+/// `accepted` or `rejected by server: certificate_required`, for an expectation.
+pub fn expectation_summary(e: &Expectation) -> String {
+    match e {
+        Expectation::Accepted { .. } => "accepted".into(),
+        Expectation::Rejected { by, reason } => rejection(*by, *reason),
+    }
+}
+
+/// Every way `observed` differs from `expected`; empty when the case passes.
+pub fn judge(expected: &Expectation, observed: &Observed) -> Vec<String> {
+    let mut out = Vec::new();
+    match expected {
+        Expectation::Accepted { server_saw, status } => {
+            if observed.outcome != Outcome::Accepted {
+                out.push(format!(
+                    "expected accepted, observed {}",
+                    observed.summary()
+                ));
+                return out;
+            }
+            if let Some(spec) = server_saw {
+                out.extend(identity::mismatches(spec, observed.server_saw.as_ref()));
+            }
+            if let Some(want) = status {
+                if observed.http_status != Some(*want) {
+                    out.push(format!(
+                        "HTTP status: expected {want}, observed {}",
+                        observed
+                            .http_status
+                            .map_or("none".into(), |s| s.to_string())
+                    ));
+                }
+            }
+        }
+        Expectation::Rejected { by, reason } => {
+            if observed.outcome != Outcome::Rejected
+                || observed.by != *by
+                || reason.is_some_and(|r| observed.reason != Some(r))
+            {
+                out.push(format!(
+                    "expected {}, observed {}",
+                    rejection(*by, *reason),
+                    observed.summary()
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// The checks of `expect.alert`, `expect.exit` and `expect.output`; `stdout` is a client command's.
+pub fn judge_checks(checks: &Checks, observed: &Observed, stdout: Option<&str>) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(want) = &checks.alert {
+        if observed.alert.as_deref() != Some(want.as_str()) {
+            out.push(format!(
+                "alert: expected {want}, observed {}",
+                observed.alert.as_deref().unwrap_or("none")
+            ));
+        }
+    }
+    if let Some(want) = checks.exit {
+        if observed.exit_status != Some(want) {
+            out.push(format!(
+                "exit status: expected {want}, observed {}",
+                observed
+                    .exit_status
+                    .map_or("none (killed by a signal)".into(), |c| c.to_string())
+            ));
+        }
+    }
+    if let Some(want) = &checks.output {
+        if !stdout.unwrap_or_default().contains(want.as_str()) {
+            out.push(format!("output: expected stdout to contain {want:?}"));
+        }
+    }
+    out
+}

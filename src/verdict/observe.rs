@@ -1,0 +1,305 @@
+//! From what each side saw to one observed outcome: the built-in client against the built-in server
+//! ([`observe`]), against an external server ([`observe_external_server`]), or a client command against
+//! the built-in server ([`observe_command`]).
+//!
+//! The reason always comes from the side whose own rustls error rejected the handshake; the other side
+//! contributes only the alert it received. In TLS 1.3 the client's handshake completes before the server
+//! checks the client's certificate (RFC 8446 §4.4.2), so the server's in-process verdict is authoritative.
+
+use serde::Serialize;
+
+use crate::reason::{alert_sent, classify, reason_for_alert, received_alert_name, Reason, Verdict};
+use crate::reason::{Outcome, Side};
+use crate::tls::client::{ClientFailure, ClientObservation};
+use crate::tls::identity::Identity;
+use crate::tls::server::ServerVerdict;
+
+/// What actually happened in one case.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Observed {
+    pub outcome: Outcome,
+    /// The side that rejected (for transport reasons: the side that observed the failure).
+    pub by: Option<Side>,
+    pub reason: Option<Reason>,
+    /// The rejecting side's own error, as rustls words it.
+    pub detail: Option<String>,
+    /// The TLS alert the rejecting side sent, as rustls decides it.
+    pub alert_sent: Option<String>,
+    /// The TLS alert the other side received, when it saw one (in TLS 1.3 a client may see only a closed connection).
+    pub alert: Option<String>,
+    /// The negotiated TLS version, when the handshake got that far.
+    pub tls_version: Option<String>,
+    /// The client identity the server saw.
+    pub server_saw: Option<Identity>,
+    /// The server identity the client saw.
+    pub client_saw: Option<Identity>,
+    /// The HTTP status of the response.
+    pub http_status: Option<u16>,
+    pub duration_ms: u64,
+    /// The exit status of a client command.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_status: Option<i32>,
+    /// The side that is an external program, whose own verdict is not observable (its reason is read from its alert).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external: Option<Side>,
+}
+
+impl Observed {
+    /// `accepted`, or `rejected by server: certificate_required`.
+    pub fn summary(&self) -> String {
+        match self.outcome {
+            Outcome::Accepted => "accepted".into(),
+            Outcome::Rejected => rejection(self.by, self.reason),
+        }
+    }
+}
+
+/// `rejected by server: certificate_required`; `by` is `None` when no TLS verifier decided.
+pub(crate) fn rejection(by: Option<Side>, reason: Option<Reason>) -> String {
+    let by = match by {
+        Some(Side::Server) => "server",
+        Some(Side::Client) => "client",
+        None => {
+            return "rejected without a TLS verdict (the client command failed on its own)"
+                .to_string()
+        }
+    };
+    match reason {
+        Some(r) => format!("rejected by {by}: {}", r.code()),
+        None => format!("rejected by {by}"),
+    }
+}
+
+fn received_alert(e: &rustls::Error) -> Option<String> {
+    match classify(e) {
+        Verdict::AlertReceived { alert } => Some(alert),
+        Verdict::Rejected { .. } => None,
+    }
+}
+
+/// Combines the server's verdict (`None`: it never reported one) and the client's observation.
+pub fn observe(
+    server: Option<&ServerVerdict>,
+    client: &ClientObservation,
+    duration_ms: u64,
+) -> Observed {
+    let mut o = Observed {
+        outcome: Outcome::Rejected,
+        by: None,
+        reason: None,
+        detail: None,
+        alert_sent: None,
+        alert: None,
+        tls_version: client.version.clone(),
+        server_saw: None,
+        client_saw: client.server.clone(),
+        http_status: client.status,
+        duration_ms,
+        exit_status: None,
+        external: None,
+    };
+    let client_tls = match &client.failure {
+        Some(ClientFailure::Tls(e)) => Some(e),
+        _ => None,
+    };
+    // 1. The server's own verifier (or negotiation) rejected.
+    if let Some(ServerVerdict::Tls(e)) = server {
+        if let Verdict::Rejected { reason, detail } = classify(e) {
+            o.by = Some(Side::Server);
+            o.reason = Some(reason);
+            o.detail = Some(detail);
+            o.alert_sent = alert_sent(e);
+            o.alert = client_tls.and_then(received_alert);
+            return o;
+        }
+    }
+    // 2. The client's own verifier (or negotiation) rejected.
+    if let Some(e) = client_tls {
+        if let Verdict::Rejected { reason, detail } = classify(e) {
+            o.by = Some(Side::Client);
+            o.reason = Some(reason);
+            o.detail = Some(detail);
+            o.alert_sent = alert_sent(e);
+            o.alert = match server {
+                Some(ServerVerdict::Tls(s)) => received_alert(s),
+                _ => None,
+            };
+            return o;
+        }
+    }
+    // 3. Both sides completed and the server answered.
+    if let (
+        Some(ServerVerdict::Accepted {
+            client: seen,
+            version,
+        }),
+        None,
+        Some(_),
+    ) = (server, &client.failure, client.status)
+    {
+        o.outcome = Outcome::Accepted;
+        o.server_saw = seen.clone();
+        o.tls_version = version.clone().or(o.tls_version);
+        return o;
+    }
+    // 4. The client received an alert, but the server's own verdict is missing: the server rejected;
+    //    the reason is read from the alert only where one alert means one reason.
+    if let Some(ClientFailure::Tls(e)) = &client.failure {
+        let alert = received_alert(e);
+        o.by = Some(Side::Server);
+        o.reason = alert.as_deref().and_then(reason_for_alert);
+        o.alert = alert;
+        o.detail = Some(format!(
+            "client: {e}; the server's own verdict was not available"
+        ));
+        return o;
+    }
+    // 5. Nobody's verifier decided: what the transport showed.
+    o.by = Some(Side::Client);
+    let (reason, detail) = match (&client.failure, server) {
+        (Some(ClientFailure::Refused(m)), _) => (Reason::ConnectionRefused, m.clone()),
+        (Some(ClientFailure::Timeout(stage)), _) => (
+            Reason::Timeout,
+            format!("no answer within the {stage} wait"),
+        ),
+        (_, Some(ServerVerdict::Timeout)) => (
+            Reason::Timeout,
+            "the server's handshake wait ran out".into(),
+        ),
+        (Some(ClientFailure::Tls(_)), _) => unreachable!("handled in step 4"),
+        (Some(ClientFailure::Io(m)), _) => (Reason::ConnectionClosed, m.clone()),
+        (None, _) => (
+            Reason::ConnectionClosed,
+            "the client got a response but the server reported no accepted handshake".into(),
+        ),
+    };
+    o.reason = Some(reason);
+    o.detail = Some(detail);
+    o
+}
+
+/// The outcome against an external server: only the built-in client is observable. A rejection by
+/// the server shows as the alert the client received; its reason is read from the alert where the
+/// alert names one reason ([`crate::reason::ALERT_REASONS`]), and is otherwise left open.
+pub fn observe_external_server(client: &ClientObservation, duration_ms: u64) -> Observed {
+    // With no server verdict to wait for, a response over a completed handshake is an acceptance.
+    let went_through = ServerVerdict::Accepted {
+        client: None,
+        version: client.version.clone(),
+    };
+    let server = (client.failure.is_none() && client.status.is_some()).then_some(&went_through);
+    let mut o = observe(server, client, duration_ms);
+    o.external = Some(Side::Server);
+    if let Some(ClientFailure::Tls(e)) = &client.failure {
+        if let Some(alert) = received_alert_name(e) {
+            o.by = Some(Side::Server);
+            o.reason = reason_for_alert(&alert);
+            o.alert = Some(alert.clone());
+            o.alert_sent = None;
+            o.detail = Some(format!("the server sent the alert {alert}"));
+        }
+    }
+    if o.outcome == Outcome::Accepted {
+        // The server's own view (the client identity it saw) is not observable.
+        o.server_saw = None;
+    }
+    o
+}
+
+/// The outcome of a client command against a built-in server: the server's own verdict decides; an
+/// alert the server received from the command is a rejection by the client (its reason read from the
+/// alert where it names one); otherwise the command's exit status says whether the client went through.
+pub fn observe_command(
+    verdicts: &[ServerVerdict],
+    exit: Option<i32>,
+    exit_text: &str,
+    duration_ms: u64,
+) -> Observed {
+    let mut o = Observed {
+        outcome: Outcome::Rejected,
+        by: Some(Side::Client),
+        reason: None,
+        detail: None,
+        alert_sent: None,
+        alert: None,
+        tls_version: None,
+        server_saw: None,
+        client_saw: None,
+        http_status: None,
+        duration_ms,
+        exit_status: exit,
+        external: Some(Side::Client),
+    };
+    let server_rejection = verdicts.iter().find_map(|v| match v {
+        ServerVerdict::Tls(e) => match classify(e) {
+            Verdict::Rejected { reason, detail } => Some((reason, detail, alert_sent(e))),
+            Verdict::AlertReceived { .. } => None,
+        },
+        _ => None,
+    });
+    if let Some((reason, detail, sent)) = server_rejection {
+        o.by = Some(Side::Server);
+        o.reason = Some(reason);
+        o.detail = Some(detail);
+        o.alert_sent = sent;
+        return o;
+    }
+    let client_alert = verdicts.iter().find_map(|v| match v {
+        ServerVerdict::Tls(e) => received_alert_name(e),
+        _ => None,
+    });
+    if let Some(alert) = client_alert {
+        o.reason = reason_for_alert(&alert);
+        o.detail = Some(format!(
+            "the client command sent the alert {alert}; it {exit_text}"
+        ));
+        o.alert = Some(alert);
+        return o;
+    }
+    let accepted = verdicts.iter().find_map(|v| match v {
+        ServerVerdict::Accepted { client, version } => Some((client.clone(), version.clone())),
+        _ => None,
+    });
+    match accepted {
+        Some((seen, version)) => {
+            o.tls_version = version;
+            o.server_saw = seen;
+            if exit == Some(0) {
+                o.outcome = Outcome::Accepted;
+                o.by = None;
+            } else {
+                // No verifier rejected anything: the TLS handshake went through.
+                o.by = None;
+                o.detail = Some(format!(
+                    "the server accepted the handshake, but the client command {exit_text}"
+                ));
+            }
+        }
+        None => {
+            let seen = verdicts
+                .iter()
+                .find_map(|v| match v {
+                    ServerVerdict::Io(m) => Some(format!(" (the server saw: {m})")),
+                    ServerVerdict::Timeout => {
+                        Some(" (the server's handshake wait ran out)".to_string())
+                    }
+                    _ => None,
+                })
+                .unwrap_or_else(|| {
+                    if verdicts.is_empty() {
+                        " (it never connected to the server)".to_string()
+                    } else {
+                        String::new()
+                    }
+                });
+            if verdicts.is_empty() {
+                // It never reached the server: no TLS verifier rejected anything.
+                o.by = None;
+            }
+            o.detail = Some(format!(
+                "the client command {exit_text} without completing a handshake{seen}"
+            ));
+        }
+    }
+    o
+}
