@@ -200,39 +200,50 @@ pub fn explanation_lines(case: &CaseResult) -> String {
 pub fn console_with(results: &[LabResult], explain_all: bool, style: &dyn Style) -> String {
     let mut out = String::new();
     for lab in results {
-        if let Some(e) = &lab.error {
-            let _ = writeln!(
-                out,
-                "{} {} ({}): {e}",
-                style.tag(Status::Error, "ERROR"),
-                lab.lab,
-                lab.file.display()
-            );
-        }
-        for check in &lab.checks {
-            let _ = writeln!(out, "{}", check_line(lab, check, style));
-            let details = check.status == Status::Failed
-                || (check.status == Status::Error && lab.error.is_none());
-            if details && !check.grade.hidden {
-                let _ = writeln!(out, "      --> {}:{}", lab.file.display(), check.line);
-                for m in &check.messages {
-                    let _ = writeln!(out, "      - {m}");
-                }
-            }
-        }
-        for case in &lab.cases {
-            let _ = writeln!(out, "{}", case_line(lab, case, style));
-            if case.grade.hidden || case.status == Status::Skipped {
-                continue;
-            }
-            if case.status != Status::Passed && lab.error.is_none() {
-                out.push_str(&case_details(lab, case));
-                out.push_str(&explanation_lines(case));
-            } else if explain_all {
-                out.push_str(&explanation_lines(case));
+        lab_lines(&mut out, lab, explain_all, style);
+    }
+    summary(&mut out, results);
+    out
+}
+
+/// A lab's lines: its error, then each check and case with the details of those not passed.
+fn lab_lines(out: &mut String, lab: &LabResult, explain_all: bool, style: &dyn Style) {
+    if let Some(e) = &lab.error {
+        let _ = writeln!(
+            out,
+            "{} {} ({}): {e}",
+            style.tag(Status::Error, "ERROR"),
+            lab.lab,
+            lab.file.display()
+        );
+    }
+    for check in &lab.checks {
+        let _ = writeln!(out, "{}", check_line(lab, check, style));
+        let details = check.status == Status::Failed
+            || (check.status == Status::Error && lab.error.is_none());
+        if details && !check.grade.hidden {
+            let _ = writeln!(out, "      --> {}:{}", lab.file.display(), check.line);
+            for m in &check.messages {
+                let _ = writeln!(out, "      - {m}");
             }
         }
     }
+    for case in &lab.cases {
+        let _ = writeln!(out, "{}", case_line(lab, case, style));
+        if case.grade.hidden || case.status == Status::Skipped {
+            continue;
+        }
+        if case.status != Status::Passed && lab.error.is_none() {
+            out.push_str(&case_details(lab, case));
+            out.push_str(&explanation_lines(case));
+        } else if explain_all {
+            out.push_str(&explanation_lines(case));
+        }
+    }
+}
+
+/// The totals: cases that could not run, the score of graded labs, passed and failed (and skipped).
+fn summary(out: &mut String, results: &[LabResult]) {
     let t = totals(results);
     if t.errors > 0 {
         let _ = writeln!(
@@ -261,5 +272,4 @@ pub fn console_with(results: &[LabResult], explain_all: bool, style: &dyn Style)
     } else {
         let _ = writeln!(out, "{} passed, {} failed", t.passed, t.failed + t.errors);
     }
-    out
 }
