@@ -97,9 +97,13 @@ pub fn any_error(results: &[LabResult]) -> bool {
 /// Totals over all labs.
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
 pub struct Totals {
+    /// Checks and cases that met their expectation.
     pub passed: usize,
+    /// Checks and cases that did not.
     pub failed: usize,
+    /// Checks and cases that could not run.
     pub errors: usize,
+    /// Checks and cases skipped because one they require did not pass.
     pub skipped: usize,
 }
 
@@ -138,12 +142,19 @@ pub fn points_text(p: f64) -> String {
 
 /// A check or a case, the way every report lists them: a lab's checks first, then its cases, each in file order.
 pub struct Item<'a> {
+    /// The check's or case's name.
     pub name: &'a str,
+    /// Its line in the lab file.
     pub line: usize,
+    /// How it went.
     pub status: Status,
+    /// Its points, and whether it is hidden.
     pub grade: &'a Grade,
+    /// Its messages: each difference, or why it could not run or was skipped.
     pub messages: &'a [String],
+    /// The check, when the item is one.
     pub check: Option<&'a CheckResult>,
+    /// The case, when the item is one.
     pub case: Option<&'a CaseResult>,
 }
 
