@@ -1,6 +1,7 @@
 //! The validated lab: every name resolved to an index, every time resolved, every rule of the format checked, each error pointing into the file.
 
 pub mod command;
+pub mod discover;
 pub mod lint;
 pub mod select;
 

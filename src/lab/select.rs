@@ -14,6 +14,8 @@ pub enum Filter {
 }
 
 impl Filter {
+    /// The filter a `--filter` value means: `tag:NAME` a tag, text with `*` or `?` a glob, any
+    /// other text a case-insensitive substring. Every text is a filter, so this cannot fail.
     pub fn parse(s: &str) -> Filter {
         if let Some(tag) = s.strip_prefix("tag:") {
             Filter::Tag(tag.to_string())
@@ -24,6 +26,7 @@ impl Filter {
         }
     }
 
+    /// Whether `case` of the lab named `lab` is selected by this filter.
     pub fn matches(&self, lab: &str, case: &crate::lab::Case) -> bool {
         let tags = &case.tags;
         let case = case.name.as_str();
@@ -48,14 +51,21 @@ pub struct Partition {
     pub n: usize,
 }
 
-impl std::str::FromStr for Partition {
-    type Err = String;
+/// A `--partition` value that is not `slice:M/N` with 1 <= M <= N.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{text}` is not a partition: write `slice:M/N` with 1 <= M <= N, e.g. `slice:2/4`")]
+pub struct PartitionError {
+    /// The value given.
+    pub text: String,
+}
 
-    fn from_str(s: &str) -> Result<Partition, String> {
-        let why = || {
-            format!(
-                "`{s}` is not a partition: write `slice:M/N` with 1 <= M <= N, e.g. `slice:2/4`"
-            )
+impl std::str::FromStr for Partition {
+    type Err = PartitionError;
+
+    /// Parses `slice:M/N`; errors with [`PartitionError`] on anything else, or when M is 0 or over N.
+    fn from_str(s: &str) -> Result<Partition, PartitionError> {
+        let why = || PartitionError {
+            text: s.to_string(),
         };
         let rest = s.strip_prefix("slice:").ok_or_else(why)?;
         let (m, n) = rest.split_once('/').ok_or_else(why)?;
@@ -68,6 +78,14 @@ impl std::str::FromStr for Partition {
         }
         Ok(Partition { m, n })
     }
+}
+
+/// The labs `run` and `list` work on: `select` with the `--filter` values parsed by
+/// [`Filter::parse`]. Labs left without checks or cases are dropped; an empty result means nothing
+/// matched.
+pub fn selected(labs: Vec<Lab>, filters: &[String], partition: Option<Partition>) -> Vec<Lab> {
+    let filters: Vec<Filter> = filters.iter().map(|f| Filter::parse(f)).collect();
+    select(labs, &filters, partition)
 }
 
 /// Keeps the cases that match every filter (any filter when several are given) and fall in the partition.

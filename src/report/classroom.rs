@@ -38,12 +38,12 @@ pub fn classroom(results: &[LabResult]) -> String {
     let mut tests = Vec::new();
     for lab in results {
         let file = lab.file.display().to_string();
-        if lab.error.is_some() && lab.cases.is_empty() && lab.checks.is_empty() {
+        if let Some(e) = lab.could_not_run() {
             tests.push(Test {
-                name: super::gradescope::test_name(results, lab, "(lab could not run)"),
+                name: super::gradescope::test_name(results, lab, super::COULD_NOT_RUN),
                 status: "error",
                 score: 0.0,
-                message: lab.error.clone().unwrap_or_default(),
+                message: e.to_string(),
                 test_code: String::new(),
                 filename: file.clone(),
                 line_no: 0,

@@ -83,17 +83,14 @@ pub(super) fn test_name(results: &[LabResult], lab: &LabResult, item: &str) -> S
 pub fn gradescope(results: &[LabResult]) -> String {
     let mut tests = Vec::new();
     for (l, lab) in results.iter().enumerate() {
-        if lab.error.is_some() && lab.cases.is_empty() && lab.checks.is_empty() {
+        if let Some(e) = lab.could_not_run() {
             tests.push(Test {
-                name: test_name(results, lab, "(lab could not run)"),
+                name: test_name(results, lab, super::COULD_NOT_RUN),
                 number: format!("{}.0", l + 1),
                 score: 0.0,
                 max_score: 0.0,
                 status: "failed",
-                output: format!(
-                    "The grader could not run (a problem on the grader's side): {}",
-                    lab.error.as_deref().unwrap_or_default()
-                ),
+                output: format!("The grader could not run (a problem on the grader's side): {e}"),
                 visibility: "visible",
             });
         }
@@ -126,7 +123,7 @@ pub fn gradescope(results: &[LabResult]) -> String {
     if t.skipped > 0 {
         output.push_str(&format!(", {} skipped", t.skipped));
     }
-    if t.errors > 0 || results.iter().any(|r| r.error.is_some()) {
+    if super::any_error(results) {
         output.push_str(". Some tests could not run because of a problem on the grader's side; tell your instructor.");
     }
     let results = Results {

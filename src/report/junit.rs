@@ -53,7 +53,7 @@ pub fn junit(results: &[LabResult]) -> String {
     // A lab that could not run at all (e.g. an invalid lab file) and has nothing to list gets one errored testcase.
     let empty_errors = results
         .iter()
-        .filter(|r| r.error.is_some() && r.cases.is_empty() && r.checks.is_empty())
+        .filter(|r| r.could_not_run().is_some())
         .count();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
@@ -67,23 +67,23 @@ pub fn junit(results: &[LabResult]) -> String {
     );
     for (lab, suite) in results.iter().zip(suite_names(results)) {
         let items = super::items(lab);
-        let lab_error = lab.error.is_some() && items.is_empty();
+        let lab_error = lab.could_not_run();
         let _ = writeln!(
             out,
             "  <testsuite name=\"{}\" file=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{}\">",
             xml(&suite),
             xml(&lab.file.display().to_string()),
-            items.len() + usize::from(lab_error),
+            items.len() + usize::from(lab_error.is_some()),
             lab.count(Status::Failed),
-            lab.count(Status::Error) + usize::from(lab_error),
+            lab.count(Status::Error) + usize::from(lab_error.is_some()),
             lab.count(Status::Skipped),
             seconds(lab.duration_ms)
         );
-        if lab_error {
-            let e = lab.error.as_deref().unwrap_or_default();
+        if let Some(e) = lab_error {
             let _ = writeln!(
                 out,
-                "    <testcase name=\"(lab could not run)\" classname=\"{}\" file=\"{}\" time=\"0.000\">\n      <error message=\"{}\" type=\"error\">{}</error>\n    </testcase>",
+                "    <testcase name=\"{}\" classname=\"{}\" file=\"{}\" time=\"0.000\">\n      <error message=\"{}\" type=\"error\">{}</error>\n    </testcase>",
+                xml(super::COULD_NOT_RUN),
                 xml(&suite),
                 xml(&lab.file.display().to_string()),
                 xml(e),

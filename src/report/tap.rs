@@ -19,22 +19,20 @@ fn description(s: &str) -> String {
 
 /// The TAP report of a run: checks, then cases, one test point each; skipped items carry `# SKIP`.
 pub fn tap(results: &[LabResult]) -> String {
-    let lab_errors =
-        |lab: &LabResult| lab.error.is_some() && lab.cases.is_empty() && lab.checks.is_empty();
     let total: usize = results
         .iter()
-        .map(|r| r.cases.len() + r.checks.len() + usize::from(lab_errors(r)))
+        .map(|r| r.cases.len() + r.checks.len() + usize::from(r.could_not_run().is_some()))
         .sum();
     let mut out = format!("TAP version 14\n1..{total}\n");
     let mut n = 0;
     for lab in results {
-        if lab_errors(lab) {
+        if let Some(e) = lab.could_not_run() {
             n += 1;
             let _ = writeln!(
                 out,
                 "not ok {n} - {}\n  ---\n  message: {}\n  severity: error\n  at:\n    file: {}\n  ...",
-                description(&format!("{} › (lab could not run)", lab.lab)),
-                quoted(lab.error.as_deref().unwrap_or_default()),
+                description(&format!("{} › {}", lab.lab, super::COULD_NOT_RUN)),
+                quoted(e),
                 quoted(&lab.file.display().to_string())
             );
         }

@@ -1,0 +1,224 @@
+//! The command line as clap parses it, and the exit codes: no logic beyond checking what the user typed.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use mtls_lab::lab::select::Partition;
+
+/// Exit codes, documented in the README.
+pub mod exit {
+    /// Every case met its expectation.
+    pub const OK: u8 = 0;
+    /// Some case did not.
+    pub const FAILED: u8 = 1;
+    /// Invalid input: nothing was run.
+    pub const INPUT: u8 = 2;
+    /// The run itself could not proceed (a server could not start, a report could not be written, ...).
+    pub const RUN: u8 = 3;
+    /// Interrupted by Ctrl-C (SIGINT): child processes were stopped.
+    pub const INTERRUPTED: u8 = 130;
+}
+
+#[derive(Parser)]
+#[command(
+    name = "mtls-lab",
+    version,
+    about = "Run declarative mutual-TLS labs with real rustls handshakes"
+)]
+pub struct Cli {
+    /// More detail on stderr (-v: per case, -vv: handshakes); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run labs: lab files, or directories searched for *.yaml.
+    Run(RunArgs),
+    /// Validate labs (syntax, schema, references, semantics) without generating keys or opening sockets.
+    Check(CheckArgs),
+    /// List the cases that `run` would run, after filtering and partitioning.
+    List(ListArgs),
+    /// Write a starter lab NAME.yaml (default `my-lab`) that passes as written.
+    Init(InitArgs),
+    /// Print the JSON Schema of the lab format.
+    Schema(SchemaArgs),
+    /// Write a lab's certificates, keys and CRLs as PEM files: DIR/NAME/NAME.crt, .key, .chain.pem, .crl.
+    Pki(PkiArgs),
+}
+
+// The argument structs carry no doc comment: clap would take it for the subcommand's about text.
+
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// Lab files or directories.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub selection: Selection,
+    #[command(flatten)]
+    pub reports: Reports,
+    /// Labs run at the same time (default: the number of cores; 1 runs them one after another).
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Stop after the first lab with a failed case; the labs not run are reported as not run.
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// Colour: auto (on a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// Explain every rejection (what it means and the usual fix), not only failed cases.
+    #[arg(long)]
+    pub explain: bool,
+    #[command(flatten)]
+    pub vars: VarArgs,
+    /// Show the details of hidden checks and cases on the console and in every report (the JSON report always has them).
+    #[arg(long)]
+    pub show_hidden: bool,
+}
+
+#[derive(clap::Args)]
+pub struct CheckArgs {
+    /// Lab files or directories.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Treat warnings as errors (exit 2).
+    #[arg(long)]
+    pub deny_warnings: bool,
+    #[command(flatten)]
+    pub vars: VarArgs,
+    /// Colour: auto, always, never.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+#[derive(clap::Args)]
+pub struct ListArgs {
+    /// Lab files or directories.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+    pub format: ListFormat,
+    #[command(flatten)]
+    pub vars: VarArgs,
+}
+
+#[derive(clap::Args)]
+pub struct InitArgs {
+    /// The lab's name; the file is NAME.yaml in the current directory.
+    #[arg(default_value = "my-lab")]
+    pub name: String,
+}
+
+#[derive(clap::Args)]
+pub struct SchemaArgs {
+    /// The schema of an included fragment (`_*.yaml`) instead.
+    #[arg(long)]
+    pub fragment: bool,
+}
+
+#[derive(clap::Args)]
+pub struct PkiArgs {
+    /// The lab file.
+    pub lab: PathBuf,
+    /// The directory to write into.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Write into a non-empty directory, overwriting files of the same name.
+    #[arg(long)]
+    pub force: bool,
+    /// Also write NAME.p12 (PKCS#12: the key, the certificate, its intermediates and root) for browsers and Java tools.
+    #[arg(long)]
+    pub p12: bool,
+    /// The password of the .p12 files (default `mtls-lab`); implies --p12.
+    #[arg(long, value_name = "PASSWORD")]
+    pub p12_password: Option<String>,
+    #[command(flatten)]
+    pub vars: VarArgs,
+}
+
+/// `${NAME}` values for the paths of `from` in lab files.
+#[derive(clap::Args)]
+pub struct VarArgs {
+    /// Set the path variable NAME (used as `${NAME}` in `from` paths), e.g. --var submission=DIR; repeatable. A relative VALUE is relative to the current directory.
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+}
+
+impl VarArgs {
+    /// The variables as the loader takes them.
+    pub fn map(&self) -> mtls_lab::lab::Vars {
+        self.vars.iter().cloned().collect()
+    }
+}
+
+/// Parses `NAME=VALUE`, making VALUE absolute; errors (shown by clap) name what is wrong.
+fn parse_var(s: &str) -> Result<(String, String), String> {
+    let (name, value) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not NAME=VALUE"))?;
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(format!(
+            "`{name}` is not a variable name (letters, digits, `_`)"
+        ));
+    }
+    if value.is_empty() {
+        return Err(format!("`{name}` has an empty value"));
+    }
+    let value = std::path::absolute(value)
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| value.to_string());
+    Ok((name.to_string(), value))
+}
+
+/// Report files; each is written even when the run errors, and replaced atomically.
+#[derive(clap::Args)]
+pub struct Reports {
+    /// Write the JSON report to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub report_json: Option<PathBuf>,
+    /// Write a JUnit XML report to FILE (one testsuite per lab, one testcase per case).
+    #[arg(long, value_name = "FILE")]
+    pub report_junit: Option<PathBuf>,
+    /// Write a TAP version 14 report to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub report_tap: Option<PathBuf>,
+    /// Write Gradescope's results.json to FILE (tests with score, max_score, status, output; the total score).
+    #[arg(long, value_name = "FILE")]
+    pub report_gradescope: Option<PathBuf>,
+    /// Write a GitHub Classroom grader result to FILE (version, status, max_score, tests).
+    #[arg(long, value_name = "FILE")]
+    pub report_classroom: Option<PathBuf>,
+}
+
+// `--filter` and `--partition`, as given.
+#[derive(clap::Args)]
+pub struct Selection {
+    /// Run only cases whose name (or lab name) contains TEXT, or matches a glob with * and ?, or (tag:NAME) that carry a tag; repeatable (any may match).
+    #[arg(long, value_name = "TEXT|GLOB|tag:NAME")]
+    pub filter: Vec<String>,
+    /// Run only the M-th of N disjoint slices of the selected cases, e.g. slice:1/4 (for CI sharding).
+    #[arg(long, value_name = "slice:M/N")]
+    pub partition: Option<Partition>,
+}
+
+/// `--color`.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// `list --format`.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ListFormat {
+    Text,
+    Json,
+}

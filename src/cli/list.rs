@@ -1,0 +1,61 @@
+//! `mtls-lab list`: the cases `run` would run, as `LAB › CASE` lines or as JSON.
+
+use serde::Serialize;
+
+use mtls_lab::lab::{select, Lab};
+
+use super::args::{exit, ListArgs, ListFormat};
+use super::load::load_all;
+use super::term::{self, Painter};
+
+/// Lists the selected cases of the labs of `args`; returns OK, or INPUT for an invalid lab.
+pub fn list(args: ListArgs) -> u8 {
+    let now = time::OffsetDateTime::now_utc();
+    let Some(labs) = load_all(&args.paths, now, Painter::plain(), &args.vars.map()) else {
+        return exit::INPUT;
+    };
+    let labs = select::selected(labs, &args.selection.filter, args.selection.partition);
+    match args.format {
+        ListFormat::Text => {
+            for l in &labs {
+                for c in &l.cases {
+                    term::emit(&format!("{} › {}\n", l.name, c.name));
+                }
+            }
+        }
+        ListFormat::Json => term::emit(&json(&labs)),
+    }
+    exit::OK
+}
+
+/// One case in `list --format json`; the fields are in alphabetical order, as the first version wrote them.
+#[derive(Serialize)]
+struct Item<'a> {
+    case: &'a str,
+    expect: String,
+    file: String,
+    lab: &'a str,
+    line: usize,
+    server: &'a str,
+}
+
+/// The cases of `labs` as a pretty-printed JSON array, with a final newline.
+fn json(labs: &[Lab]) -> String {
+    let items: Vec<Item<'_>> = labs
+        .iter()
+        .flat_map(|l| {
+            l.cases.iter().map(move |c| Item {
+                case: &c.name,
+                expect: mtls_lab::verdict::expectation_summary(&c.expect),
+                file: l.file.display().to_string(),
+                lab: &l.name,
+                line: c.line,
+                server: &l.servers[c.server].name,
+            })
+        })
+        .collect();
+    format!(
+        "{}\n",
+        serde_json::to_string_pretty(&items).unwrap_or_default()
+    )
+}

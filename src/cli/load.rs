@@ -1,0 +1,68 @@
+//! Loading the labs named on the command line: discovery, then every file, printing each diagnostic.
+
+use std::path::PathBuf;
+
+use mtls_lab::diag::{self, Severity};
+use mtls_lab::lab::{self, discover};
+use mtls_lab::run::LabResult;
+
+use super::term::Painter;
+
+/// Every lab of `paths` (directories expanded), or `None` once every diagnostic is printed.
+pub fn load_all(
+    paths: &[PathBuf],
+    now: time::OffsetDateTime,
+    painter: Painter,
+    vars: &lab::Vars,
+) -> Option<Vec<lab::Lab>> {
+    load_or_errors(paths, now, painter, vars).ok()
+}
+
+/// Every lab of `paths`; when any is invalid, prints every diagnostic and returns instead, per bad
+/// file, a lab result that says why, so that reports can still be written.
+pub fn load_or_errors(
+    paths: &[PathBuf],
+    now: time::OffsetDateTime,
+    painter: Painter,
+    vars: &lab::Vars,
+) -> Result<Vec<lab::Lab>, Vec<LabResult>> {
+    let files = match discover::lab_files(paths) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("{}", painter.error(&format!("error: {e}")));
+            let file = paths.first().cloned().unwrap_or_default();
+            return Err(vec![not_loaded(file, e.to_string())]);
+        }
+    };
+    let mut labs = Vec::new();
+    let mut bad = Vec::new();
+    for f in &files {
+        match lab::load_all_with(f, now, vars) {
+            Ok(l) => labs.extend(l),
+            Err(e) => {
+                eprint!("{}", painter.diagnostic(Severity::Error, &diag::render(&e)));
+                bad.push(not_loaded(f.clone(), format!("invalid lab file: {e}")));
+            }
+        }
+    }
+    if !bad.is_empty() {
+        eprintln!("{} lab file(s) invalid; nothing was run", bad.len());
+        return Err(bad);
+    }
+    Ok(labs)
+}
+
+/// The result of a lab file that could not be loaded: named after the file, nothing run, `why` as its error.
+fn not_loaded(file: PathBuf, why: String) -> LabResult {
+    LabResult {
+        lab: file
+            .file_stem()
+            .map_or("?".into(), |s| s.to_string_lossy().into_owned()),
+        file,
+        checks: Vec::new(),
+        cases: Vec::new(),
+        graded: false,
+        error: Some(why),
+        duration_ms: 0,
+    }
+}

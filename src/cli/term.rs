@@ -1,0 +1,116 @@
+//! The terminal: whether to colour, colours chosen from what is printed (a status, a severity), never
+//! by matching rendered text; stdout that survives a closed pipe; the progress line; tracing on stderr.
+
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use mtls_lab::diag::Severity;
+use mtls_lab::report::console::Style;
+use mtls_lab::run::{self, Status};
+
+use super::args::ColorChoice;
+
+const RED: &str = "\x1b[31m";
+const GREEN: &str = "\x1b[32m";
+const YELLOW: &str = "\x1b[33m";
+const RESET: &str = "\x1b[0m";
+
+/// Paints text for the terminal, or leaves it as it is when colour is off.
+#[derive(Debug, Clone, Copy)]
+pub struct Painter {
+    color: bool,
+}
+
+impl Painter {
+    /// Colour as `--color` asks: `auto` colours when stdout is a terminal and `NO_COLOR` is unset or empty.
+    pub fn new(choice: ColorChoice) -> Painter {
+        let color = match choice {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                    && std::io::stdout().is_terminal()
+            }
+        };
+        Painter { color }
+    }
+
+    /// Never colours.
+    pub fn plain() -> Painter {
+        Painter { color: false }
+    }
+
+    /// `text` in `code`, then reset; `text` unchanged without colour.
+    fn paint(self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("{code}{text}{RESET}")
+        } else {
+            text.to_string()
+        }
+    }
+
+    /// A whole `error: ...` line, in red.
+    pub fn error(self, text: &str) -> String {
+        self.paint(RED, text)
+    }
+
+    /// A diagnostic rendered by `diag` (which starts with its severity's label, `error:` or
+    /// `warning:`), with that label in red or yellow.
+    pub fn diagnostic(self, severity: Severity, rendered: &str) -> String {
+        let (label, code) = match severity {
+            Severity::Error => ("error:", RED),
+            Severity::Warning => ("warning:", YELLOW),
+        };
+        match rendered.strip_prefix(label) {
+            Some(rest) if self.color => format!("{}{rest}", self.paint(code, label)),
+            _ => rendered.to_string(),
+        }
+    }
+}
+
+/// The console report's status words: PASS green, FAIL and ERROR red, SKIP yellow.
+impl Style for Painter {
+    fn tag(&self, status: Status, word: &str) -> String {
+        let code = match status {
+            Status::Passed => GREEN,
+            Status::Failed | Status::Error => RED,
+            Status::Skipped => YELLOW,
+        };
+        self.paint(code, word)
+    }
+}
+
+/// Writes to stdout; a closed pipe (`mtls-lab list | head`) ends output quietly instead of panicking.
+pub fn emit(text: &str) {
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
+/// A one-line progress display on stderr, when stderr is a terminal: `[3/26 labs] seed-mtls`; erased
+/// after the last of `total` labs.
+pub fn progress(total: usize) -> run::Progress {
+    if !std::io::stderr().is_terminal() {
+        return Arc::new(|_: &run::LabResult| {});
+    }
+    let done = AtomicUsize::new(0);
+    Arc::new(move |r: &run::LabResult| {
+        let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+        let end = if n == total { "\r\x1b[2K" } else { "" };
+        eprint!("\r\x1b[2K[{n}/{total} labs] {}{end}", r.lab);
+    })
+}
+
+/// Logs to stderr: warnings by default, more with `-v` (per case) and `-vv` (handshakes); `RUST_LOG` overrides.
+pub fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "mtls_lab=info",
+        _ => "mtls_lab=debug,rustls=debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

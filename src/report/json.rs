@@ -1,0 +1,177 @@
+//! The JSON report: every lab, check and case with every detail (hidden ones included), the totals and
+//! the points; `version` changes only when a field changes meaning or goes away.
+
+use serde::Serialize;
+
+use super::{points, totals, Totals};
+use crate::lab::{Expectation, IdentitySpec};
+use crate::reason::{Outcome, Reason, Side};
+use crate::run::{Grade, LabResult, Status};
+use crate::verdict::Observed;
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    version: u32,
+    tool: &'static str,
+    summary: JsonSummary,
+    labs: Vec<JsonLab<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonSummary {
+    #[serde(flatten)]
+    totals: Totals,
+    points: f64,
+    max_points: f64,
+}
+
+#[derive(Serialize)]
+struct JsonLab<'a> {
+    file: String,
+    lab: &'a str,
+    error: Option<&'a str>,
+    duration_ms: u64,
+    points: f64,
+    max_points: f64,
+    checks: Vec<JsonCheck<'a>>,
+    cases: Vec<JsonCase<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonCheck<'a> {
+    name: &'a str,
+    line: usize,
+    status: Status,
+    certificate: &'a str,
+    #[serde(flatten)]
+    grade: &'a Grade,
+    properties: &'a [crate::verdict::certcheck::Property],
+    messages: &'a [String],
+}
+
+#[derive(Serialize)]
+struct JsonCase<'a> {
+    name: &'a str,
+    line: usize,
+    status: Status,
+    #[serde(flatten)]
+    context: &'a crate::run::CaseContext,
+    expected: JsonExpected<'a>,
+    observed: Option<&'a Observed>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    explanation: Option<&'a crate::verdict::explain::Explanation>,
+    messages: &'a [String],
+    #[serde(flatten)]
+    grade: &'a Grade,
+}
+
+#[derive(Serialize)]
+struct JsonExpected<'a> {
+    outcome: Outcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    by: Option<Side>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<Reason>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server_saw: Option<JsonIdentitySpec<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<u16>,
+}
+
+#[derive(Serialize)]
+struct JsonIdentitySpec<'a> {
+    #[serde(rename = "CN", skip_serializing_if = "Option::is_none")]
+    common_name: Option<&'a str>,
+    #[serde(rename = "O", skip_serializing_if = "Option::is_none")]
+    organization: Option<&'a str>,
+    #[serde(rename = "OU", skip_serializing_if = "Option::is_none")]
+    unit: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    san: &'a [String],
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    none: bool,
+}
+
+fn expected_json(e: &Expectation) -> JsonExpected<'_> {
+    match e {
+        Expectation::Accepted { server_saw, status } => JsonExpected {
+            outcome: Outcome::Accepted,
+            by: None,
+            reason: None,
+            server_saw: server_saw
+                .as_ref()
+                .map(|s: &IdentitySpec| JsonIdentitySpec {
+                    common_name: s.common_name.as_deref(),
+                    organization: s.organization.as_deref(),
+                    unit: s.unit.as_deref(),
+                    san: &s.san,
+                    none: s.none,
+                }),
+            status: *status,
+        },
+        Expectation::Rejected { by, reason } => JsonExpected {
+            outcome: Outcome::Rejected,
+            by: *by,
+            reason: *reason,
+            server_saw: None,
+            status: None,
+        },
+    }
+}
+
+/// The JSON report of a run.
+pub fn json(results: &[LabResult]) -> String {
+    let (p, m) = points(results);
+    let report = JsonReport {
+        version: 1,
+        tool: concat!("mtls-lab ", env!("CARGO_PKG_VERSION")),
+        summary: JsonSummary {
+            totals: totals(results),
+            points: p,
+            max_points: m,
+        },
+        labs: results
+            .iter()
+            .map(|l| JsonLab {
+                file: l.file.display().to_string(),
+                lab: &l.lab,
+                error: l.error.as_deref(),
+                duration_ms: l.duration_ms,
+                points: l.points().0,
+                max_points: l.points().1,
+                checks: l
+                    .checks
+                    .iter()
+                    .map(|c| JsonCheck {
+                        name: &c.name,
+                        line: c.line,
+                        status: c.status,
+                        certificate: &c.certificate,
+                        grade: &c.grade,
+                        properties: &c.properties,
+                        messages: &c.messages,
+                    })
+                    .collect(),
+                cases: l
+                    .cases
+                    .iter()
+                    .map(|c| JsonCase {
+                        name: &c.name,
+                        line: c.line,
+                        status: c.status,
+                        context: &c.context,
+                        expected: expected_json(&c.expected),
+                        observed: c.observed.as_ref(),
+                        explanation: c.explanation.as_ref(),
+                        messages: &c.messages,
+                        grade: &c.grade,
+                    })
+                    .collect(),
+            })
+            .collect(),
+    };
+    let mut s =
+        serde_json::to_string_pretty(&report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    s.push('\n');
+    s
+}
