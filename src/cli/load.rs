@@ -31,7 +31,7 @@ pub fn load_or_errors(
         Err(e) => {
             eprintln!("{}", painter.error(&format!("error: {e}")));
             let file = paths.first().cloned().unwrap_or_default();
-            return Err(vec![not_loaded(file, e.to_string())]);
+            return Err(vec![LabResult::not_loaded(file, e.to_string())]);
         }
     };
     let mut labs = Vec::new();
@@ -41,7 +41,10 @@ pub fn load_or_errors(
             Ok(l) => labs.extend(l),
             Err(e) => {
                 eprint!("{}", painter.diagnostic(Severity::Error, &diag::render(&e)));
-                bad.push(not_loaded(f.clone(), format!("invalid lab file: {e}")));
+                bad.push(LabResult::not_loaded(
+                    f.clone(),
+                    format!("invalid lab file: {e}"),
+                ));
             }
         }
     }
@@ -50,19 +53,4 @@ pub fn load_or_errors(
         return Err(bad);
     }
     Ok(labs)
-}
-
-/// The result of a lab file that could not be loaded: named after the file, nothing run, `why` as its error.
-fn not_loaded(file: PathBuf, why: String) -> LabResult {
-    LabResult {
-        lab: file
-            .file_stem()
-            .map_or("?".into(), |s| s.to_string_lossy().into_owned()),
-        file,
-        checks: Vec::new(),
-        cases: Vec::new(),
-        graded: false,
-        error: Some(why),
-        duration_ms: 0,
-    }
 }

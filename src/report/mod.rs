@@ -77,17 +77,6 @@ pub fn view(results: &[LabResult], show_hidden: bool) -> Vec<LabResult> {
 /// The name of the one item that reports list for a lab that could not run and has no check or case to say so.
 pub const COULD_NOT_RUN: &str = "(lab could not run)";
 
-impl LabResult {
-    /// Why the lab could not run, when it has no check or case to carry that (an invalid lab file,
-    /// a directory without labs): every report then lists one [`COULD_NOT_RUN`] item with this
-    /// message. `None` when the lab ran, or when its items already say why they did not.
-    pub fn could_not_run(&self) -> Option<&str> {
-        self.error
-            .as_deref()
-            .filter(|_| self.cases.is_empty() && self.checks.is_empty())
-    }
-}
-
 /// Whether anything could not run: a check or case in error, or a lab with an error. The run then
 /// exits with the "could not run" code, and Gradescope's summary tells students to ask their instructor.
 pub fn any_error(results: &[LabResult]) -> bool {

@@ -198,6 +198,33 @@ impl LabResult {
     }
 }
 
+impl LabResult {
+    /// The result of a lab file that could not be loaded (`file`, with `why` rendered): no check or
+    /// case, named after the file's stem, so every report lists it as one "could not run" item.
+    pub fn not_loaded(file: PathBuf, why: String) -> LabResult {
+        LabResult {
+            lab: file
+                .file_stem()
+                .map_or("?".into(), |s| s.to_string_lossy().into_owned()),
+            file,
+            checks: Vec::new(),
+            cases: Vec::new(),
+            graded: false,
+            error: Some(why),
+            duration_ms: 0,
+        }
+    }
+
+    /// Why the lab could not run, when it has no check or case to carry that (an invalid lab file,
+    /// a directory without labs): every report then lists one `report::COULD_NOT_RUN` item with this
+    /// message. `None` when the lab ran, or when its items already say why they did not.
+    pub fn could_not_run(&self) -> Option<&str> {
+        self.error
+            .as_deref()
+            .filter(|_| self.cases.is_empty() && self.checks.is_empty())
+    }
+}
+
 /// The result of a lab that could not run (`why`): every check and case is an error with that message.
 /// `started` is when the lab started, for its duration.
 pub fn errored(lab: &Lab, why: String, started: Instant) -> LabResult {
