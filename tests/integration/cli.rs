@@ -4,12 +4,13 @@
 
 use std::path::PathBuf;
 
-mod common;
+use crate::common;
 
 use common::{golden, mtls, root};
 
 #[test]
 fn every_lab_in_labs_passes() {
+    let _turn = common::seed_port();
     let out = mtls(&root(), &["run", "labs"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-mod common;
+use crate::common;
 
 use common::{golden, mtls, root};
 
