@@ -2,7 +2,8 @@
 //! addresses, readiness probes and durations. Their expansion over a run's values is `peer`'s.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::time::Duration;
+
+pub use super::time::parse_duration;
 
 /// One `{...}` placeholder of a command's argument, working directory or environment value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -190,26 +191,6 @@ pub enum Ready {
     Tcp,
     /// A TCP connection is accepted and a TLS handshake attempt gets a TLS answer (any: a ServerHello or an alert).
     Tls,
-}
-
-/// Parses `10s`, `500ms`, `2m`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (n, unit) = t.split_at(split);
-    let n: u64 = n
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration: write e.g. `10s`, `500ms`, `2m`"))?;
-    let d = match unit {
-        "ms" => Duration::from_millis(n),
-        "s" | "" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n * 60),
-        _ => return Err(format!("`{s}` is not a duration: units ms, s, m")),
-    };
-    if d.is_zero() || d > Duration::from_secs(600) {
-        return Err(format!("`{s}`: a duration is between 1 ms and 10 minutes"));
-    }
-    Ok(d)
 }
 
 #[cfg(test)]

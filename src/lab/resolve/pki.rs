@@ -1,0 +1,430 @@
+//! Resolving the PKI: authorities in issuer order, certificates, subjects, validity, name constraints, CRLs,
+//! and which loaded certificates have a key to sign or be presented with.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use ::time::{Duration, OffsetDateTime};
+
+use super::{Names, Resolver};
+use crate::lab::error::{LabError, LoadError};
+use crate::lab::{
+    Authority, CertRef, Certificate, Crl, KeyType, NameConstraints, Revocation,
+    RevocationReasonSpec, San, Subject, Subtree, Usage,
+};
+use crate::spec;
+
+impl Resolver<'_> {
+    /// Refuses to present a certificate loaded without its key.
+    pub(super) fn presentable(&self, field: &str, c: &Certificate) -> Result<(), LoadError> {
+        if c.from.as_ref().is_some_and(|f| f.key.is_none()) {
+            return Err(self.invalid(
+                field,
+                &c.name,
+                format!("certificate `{}` is loaded without a key (`from.key`); a peer cannot present it", c.name),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The CRL of authority `name`, if it publishes one.
+    pub(super) fn crl(
+        &self,
+        name: &str,
+        a: &spec::AuthoritySpec,
+        names: &Names,
+        certificates: &[Certificate],
+        specs: &BTreeMap<String, spec::AuthoritySpec>,
+    ) -> Result<Option<Crl>, LoadError> {
+        if a.revokes.is_none() && a.crl.is_none() {
+            return Ok(None);
+        }
+        let field = format!("authorities.{name}");
+        let spec = a.crl.clone().unwrap_or_default();
+        let this_update = match &spec.this_update {
+            Some(t) => self.time(&format!("{field}.crl.this_update"), t)?,
+            None => self.now - Duration::hours(1),
+        };
+        let next_update = match &spec.next_update {
+            Some(t) => self.time(&format!("{field}.crl.next_update"), t)?,
+            None => this_update + Duration::days(7),
+        };
+        if next_update <= this_update {
+            return Err(self.invalid(
+                &format!("{field}.crl.next_update"),
+                spec.next_update.as_deref().unwrap_or("next_update"),
+                "nextUpdate must be later than thisUpdate",
+            ));
+        }
+        let mut revoked = Vec::new();
+        let mut seen = HashSet::new();
+        for (i, r) in a.revokes.iter().flatten().enumerate() {
+            let f = format!("{field}.revokes[{i}]");
+            let target = self.cert_ref(&format!("{f}.certificate"), &r.certificate, names)?;
+            let issuer = match target {
+                CertRef::Certificate(c) => Some(certificates[c].issuer),
+                CertRef::Authority(_) => specs[&r.certificate]
+                    .issuer
+                    .as_ref()
+                    .map(|n| names.authorities[n]),
+            };
+            if issuer.is_none() {
+                return Err(self.invalid(
+                    &format!("{f}.certificate"),
+                    &r.certificate,
+                    format!(
+                        "`{}` is a root authority: no CRL can revoke a trust anchor",
+                        r.certificate
+                    ),
+                ));
+            }
+            if issuer != names.authorities.get(name).copied() {
+                return Err(self.invalid(
+                    &format!("{f}.certificate"),
+                    &r.certificate,
+                    format!(
+                        "`{}` is not issued by `{name}`; only its issuer can revoke it",
+                        r.certificate
+                    ),
+                ));
+            }
+            if !seen.insert(target) {
+                return Err(self.invalid(
+                    &format!("{f}.certificate"),
+                    &r.certificate,
+                    "revoked twice",
+                ));
+            }
+            let at = match &r.at {
+                Some(t) => self.time(&format!("{f}.at"), t)?,
+                None => self.now - Duration::hours(1),
+            };
+            revoked.push(Revocation {
+                target,
+                reason: r.reason.unwrap_or(RevocationReasonSpec::Unspecified),
+                at,
+            });
+        }
+        Ok(Some(Crl {
+            this_update,
+            next_update,
+            revoked,
+        }))
+    }
+
+    /// Orders authorities so that every issuer comes first, and rejects cycles and dangling issuers.
+    pub(super) fn authorities(
+        &self,
+        specs: &BTreeMap<String, spec::AuthoritySpec>,
+    ) -> Result<Vec<Authority>, LoadError> {
+        let names: HashMap<String, usize> = specs
+            .keys()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), i))
+            .collect();
+        for (name, a) in specs {
+            if let Some(issuer) = &a.issuer {
+                self.resolve(
+                    &format!("authorities.{name}.issuer"),
+                    issuer,
+                    "authority",
+                    &names,
+                )?;
+            }
+        }
+        let mut ordered: Vec<Authority> = Vec::new();
+        let mut placed: HashMap<String, usize> = HashMap::new();
+        while placed.len() < specs.len() {
+            let before = placed.len();
+            for (name, a) in specs {
+                if placed.contains_key(name) {
+                    continue;
+                }
+                let issuer = match &a.issuer {
+                    None => None,
+                    Some(i) => match placed.get(i) {
+                        Some(idx) => Some(*idx),
+                        None => continue,
+                    },
+                };
+                let field = format!("authorities.{name}");
+                let from = match &a.from {
+                    Some(f) => {
+                        let generated = [
+                            ("subject", a.subject.is_some()),
+                            ("key", a.key.is_some()),
+                            ("valid", a.valid.is_some()),
+                            ("path_len", a.path_len.is_some()),
+                            ("serial", a.serial.is_some()),
+                            ("ca", a.ca.is_some()),
+                            ("name_constraints", a.name_constraints.is_some()),
+                        ];
+                        self.not_with_from(&field, "authority", &generated)?;
+                        let source = self.source(&format!("{field}.from"), f)?;
+                        if (a.revokes.is_some() || a.crl.is_some()) && source.key.is_none() {
+                            return Err(self.invalid(
+                                &format!("{field}.from"),
+                                "from",
+                                "an authority that publishes a CRL signs it: give its key with `from.key`",
+                            ));
+                        }
+                        Some(source)
+                    }
+                    None => None,
+                };
+                let (not_before, not_after) =
+                    self.validity(&field, a.valid.as_ref(), Duration::days(3650))?;
+                let subject = self.subject_or_loaded(
+                    &field,
+                    name,
+                    "authority",
+                    a.subject.as_ref(),
+                    from.is_some(),
+                )?;
+                placed.insert(name.clone(), ordered.len());
+                ordered.push(Authority {
+                    from,
+                    name: name.clone(),
+                    subject,
+                    issuer,
+                    key: a.key.unwrap_or(KeyType::EcdsaP256),
+                    not_before,
+                    not_after,
+                    path_len: a.path_len,
+                    serial: a.serial,
+                    ca: a.ca.unwrap_or(true),
+                    name_constraints: self.name_constraints(&field, a.name_constraints.as_ref())?,
+                    crl: None,
+                });
+            }
+            if placed.len() == before {
+                // Every remaining authority waits on another remaining one: a cycle.
+                let (start, _) = specs
+                    .iter()
+                    .find(|(n, _)| !placed.contains_key(*n))
+                    .expect("at least one authority is unplaced");
+                let mut chain = vec![start.clone()];
+                let mut cur = start.clone();
+                loop {
+                    let next = specs[&cur]
+                        .issuer
+                        .clone()
+                        .expect("unplaced authorities have issuers");
+                    if let Some(at) = chain.iter().position(|n| *n == next) {
+                        let mut cycle: Vec<String> = chain[at..].to_vec();
+                        cycle.push(next.clone());
+                        return Err(self.err(
+                            &format!("authorities.{next}.issuer"),
+                            specs[&next].issuer.as_deref(),
+                            LabError::IssuerCycle(cycle.join(" -> ")),
+                            Some(
+                                "a root authority has no `issuer`; remove it from one of these"
+                                    .into(),
+                            ),
+                        ));
+                    }
+                    chain.push(next.clone());
+                    cur = next;
+                }
+            }
+        }
+        Ok(ordered)
+    }
+
+    pub(super) fn name_constraints(
+        &self,
+        field: &str,
+        nc: Option<&spec::NameConstraintsSpec>,
+    ) -> Result<Option<NameConstraints>, LoadError> {
+        let Some(nc) = nc else { return Ok(None) };
+        let parse = |kind: &str, list: &[String]| -> Result<Vec<Subtree>, LoadError> {
+            list.iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    Subtree::parse(s).map_err(|why| {
+                        self.invalid(&format!("{field}.name_constraints.{kind}[{i}]"), s, why)
+                    })
+                })
+                .collect()
+        };
+        let out = NameConstraints {
+            permitted: parse("permitted", &nc.permitted)?,
+            excluded: parse("excluded", &nc.excluded)?,
+        };
+        if out.permitted.is_empty() && out.excluded.is_empty() {
+            return Err(self.invalid(
+                &format!("{field}.name_constraints"),
+                "name_constraints",
+                "give at least one `permitted` or `excluded` subtree",
+            ));
+        }
+        Ok(Some(out))
+    }
+
+    /// The subject of a generated authority or certificate (checked), or an empty one for a loaded
+    /// one, whose file carries it; a generated one without a subject is an error.
+    pub(super) fn subject_or_loaded(
+        &self,
+        field: &str,
+        name: &str,
+        kind: &str,
+        subject: Option<&Subject>,
+        loaded: bool,
+    ) -> Result<Subject, LoadError> {
+        match (subject, loaded) {
+            (Some(s), _) => {
+                self.subject(field, s)?;
+                Ok(s.clone())
+            }
+            (None, true) => Ok(Subject::default()),
+            (None, false) => Err(self.invalid(
+                field,
+                name,
+                format!("a generated {kind} needs a `subject` (or load it with `from`)"),
+            )),
+        }
+    }
+
+    pub(super) fn subject(&self, field: &str, s: &Subject) -> Result<(), LoadError> {
+        if let Some(c) = &s.country {
+            if c.len() != 2 || !c.chars().all(|ch| ch.is_ascii_alphabetic()) {
+                return Err(self.invalid(
+                    &format!("{field}.subject.C"),
+                    c,
+                    "a country is two letters, e.g. `US`",
+                ));
+            }
+        }
+        let all = [
+            &s.country,
+            &s.state,
+            &s.locality,
+            &s.organization,
+            &s.unit,
+            &s.common_name,
+        ];
+        if all.iter().all(|f| f.is_none()) {
+            return Err(self.invalid(
+                &format!("{field}.subject"),
+                "subject",
+                "a subject needs at least one field, e.g. `CN`",
+            ));
+        }
+        Ok(())
+    }
+
+    pub(super) fn certificate(
+        &self,
+        name: &str,
+        c: &spec::CertificateSpec,
+        authorities: &HashMap<String, usize>,
+    ) -> Result<Certificate, LoadError> {
+        let field = format!("certificates.{name}");
+        let issuer = self.resolve(
+            &format!("{field}.issuer"),
+            &c.issuer,
+            "authority",
+            authorities,
+        )?;
+        let from = match &c.from {
+            Some(f) => {
+                let generated = [
+                    ("subject", c.subject.is_some()),
+                    ("san", c.san.is_some()),
+                    ("key", c.key.is_some()),
+                    ("valid", c.valid.is_some()),
+                    ("usage", c.usage.is_some()),
+                    ("key_usage", c.key_usage.is_some()),
+                    ("serial", c.serial.is_some()),
+                    ("ca", c.ca.is_some()),
+                    (
+                        "unknown_critical_extension",
+                        c.unknown_critical_extension.is_some(),
+                    ),
+                ];
+                self.not_with_from(&field, "certificate", &generated)?;
+                Some(self.source(&format!("{field}.from"), f)?)
+            }
+            None => None,
+        };
+        let subject = self.subject_or_loaded(
+            &field,
+            name,
+            "certificate",
+            c.subject.as_ref(),
+            from.is_some(),
+        )?;
+        let (not_before, not_after) =
+            self.validity(&field, c.valid.as_ref(), Duration::days(90))?;
+        let default_san = || {
+            subject
+                .common_name
+                .iter()
+                .map(|cn| cn.to_string())
+                .filter(|cn| San::parse(cn).is_ok())
+                .collect::<Vec<_>>()
+        };
+        let san_specs = c.san.clone().unwrap_or_else(default_san);
+        let mut san = Vec::new();
+        for (i, s) in san_specs.iter().enumerate() {
+            let f = format!("{field}.san[{i}]");
+            san.push(San::parse(s).map_err(|why| self.invalid(&f, s, why))?);
+        }
+        Ok(Certificate {
+            from,
+            name: name.to_string(),
+            issuer,
+            subject,
+            san,
+            key: c.key.unwrap_or(KeyType::EcdsaP256),
+            not_before,
+            not_after,
+            usage: c.usage.unwrap_or(Usage::Both),
+            key_usage: c.key_usage.clone(),
+            serial: c.serial,
+            ca: c.ca.unwrap_or(false),
+            unknown_critical_extension: c.unknown_critical_extension.unwrap_or(false),
+        })
+    }
+
+    /// Refuses the fields that describe a generated certificate on one loaded with `from`.
+    pub(super) fn not_with_from(
+        &self,
+        field: &str,
+        kind: &str,
+        given: &[(&str, bool)],
+    ) -> Result<(), LoadError> {
+        match given.iter().find(|(_, g)| *g) {
+            Some((f, _)) => Err(self.invalid(
+                &format!("{field}.{f}"),
+                f,
+                format!("`{f}` describes a generated {kind}; one loaded with `from` takes it from its file"),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    pub(super) fn validity(
+        &self,
+        field: &str,
+        v: Option<&spec::Validity>,
+        default_life: Duration,
+    ) -> Result<(OffsetDateTime, OffsetDateTime), LoadError> {
+        let from = match v.and_then(|v| v.from.as_deref()) {
+            Some(s) => self.time(&format!("{field}.valid.from"), s)?,
+            None => self.now - Duration::hours(1),
+        };
+        let until = match v.and_then(|v| v.until.as_deref()) {
+            Some(s) => self.time(&format!("{field}.valid.until"), s)?,
+            None => self.now + default_life,
+        };
+        if until <= from {
+            return Err(self.invalid(
+                &format!("{field}.valid.until"),
+                v.and_then(|v| v.until.as_deref()).unwrap_or("until"),
+                "the validity ends before it starts",
+            ));
+        }
+        Ok((from, until))
+    }
+
+}
