@@ -293,4 +293,3 @@ fn parse_one(
     }
     Ok(lab)
 }
-

@@ -13,6 +13,10 @@ mod resolve;
 pub mod select;
 pub mod time;
 
+pub use self::error::{did_you_mean, LabError, LoadError};
+pub use self::load::{load, load_all, load_all_with, parse, parse_all, parse_all_with};
+pub use self::name::{San, Subtree};
+pub use self::time::parse_time;
 /// Plain values the user wrote that need no resolving; later stages take them from here, not from `spec`.
 pub use crate::reason::{Outcome, Side};
 pub use crate::spec::yaml::Pos;
@@ -20,10 +24,6 @@ pub use crate::spec::{
     CipherSuiteName, ClientAuth, IdentitySpec, KeyAlgorithm, KeyType, KeyUsage, Purpose,
     RevocationReasonSpec, ScorePart, Subject, TlsVersion, Usage,
 };
-pub use self::error::{did_you_mean, LabError, LoadError};
-pub use self::load::{load, load_all, load_all_with, parse, parse_all, parse_all_with};
-pub use self::name::{San, Subtree};
-pub use self::time::parse_time;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

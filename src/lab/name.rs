@@ -103,7 +103,6 @@ pub(crate) fn valid_dns(s: &str) -> bool {
         })
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

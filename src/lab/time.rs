@@ -42,7 +42,6 @@ pub fn parse_time(s: &str, now: OffsetDateTime) -> Result<OffsetDateTime, String
         .ok_or_else(|| format!("`{s}` is too far away"))
 }
 
-
 /// Parses `10s`, `500ms`, `2m`.
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let t = s.trim();

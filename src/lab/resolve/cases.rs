@@ -1,111 +1,212 @@
 //! Resolving cases: the server a case connects to, its client (built-in or command), and its expectation
 //! and checks, each computed once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::{Names, Resolver};
 use crate::lab::command;
 use crate::lab::error::{did_you_mean, LabError, LoadError};
 use crate::lab::{
-    Case, Checks, Client, ClientCommand, Expectation, Outcome, San, Server, Side,
+    Case, Certificate, Checks, Client, ClientCommand, Expectation, Outcome, San, Server, Side,
     CLIENT_COMMAND_TIMEOUT,
 };
-use crate::spec::{self, Expect, ExpectFull};
+use crate::spec::{self, Expect, ExpectFull, LabFile};
 
 impl Resolver<'_> {
+    /// Resolves the cases, in order; each name goes into `item_names`, which holds the checks' names already.
+    pub(super) fn cases(
+        &self,
+        file: &LabFile,
+        names: &Names,
+        certificates: &[Certificate],
+        servers: &[Server],
+        server_index: &HashMap<String, usize>,
+        item_names: &mut HashSet<String>,
+    ) -> Result<Vec<Case>, LoadError> {
+        let mut cases = Vec::new();
+        for (i, c) in file.cases.iter().enumerate() {
+            let field = format!("cases[{i}]");
+            if !item_names.insert(c.name.clone()) {
+                return Err(self.err(
+                    &format!("{field}.name"),
+                    Some(&c.name),
+                    LabError::DuplicateCase {
+                        name: c.name.clone(),
+                    },
+                    Some("case names identify results in reports; make each unique".into()),
+                ));
+            }
+            let case = self.case(&field, c, servers, server_index, names)?;
+            if let Some(cert) = case.client.certificate {
+                self.presentable(&format!("{field}.client.certificate"), &certificates[cert])?;
+            }
+            let earlier: Vec<&str> = file
+                .checks
+                .iter()
+                .map(|c| c.name.as_str())
+                .chain(file.cases[..i].iter().map(|c| c.name.as_str()))
+                .collect();
+            self.requires(
+                &field,
+                &c.requires,
+                &earlier,
+                &c.name,
+                "a check or an earlier case",
+            )?;
+            cases.push(case);
+        }
+        Ok(cases)
+    }
 
-    pub(super) fn case(
+    /// Resolves one case: its server, its client, its expectation and checks (each computed once), its grading.
+    fn case(
         &self,
         field: &str,
         c: &spec::CaseSpec,
         servers: &[Server],
         server_index: &HashMap<String, usize>,
         names: &Names,
-        publishes_crl: bool,
     ) -> Result<Case, LoadError> {
         if c.name.trim().is_empty() {
             return Err(self.invalid(&format!("{field}.name"), "", "a case needs a name"));
         }
-        let server = match &c.server {
-            Some(s) => self.resolve(&format!("{field}.server"), s, "server", server_index)?,
-            None if servers.len() == 1 => 0,
-            None => {
-                return Err(self.err(
-                    field,
-                    None,
-                    LabError::Invalid {
-                        field: format!("{field}.server"),
-                        why: if servers.is_empty() {
-                            "the lab defines no server to connect to".into()
-                        } else {
-                            "the lab has several servers; name the one this case connects to".into()
-                        },
-                    },
-                    None,
-                ))
-            }
+        let server = self.case_server(field, c, servers, server_index)?;
+        let client = self.client(field, c, &servers[server], names)?;
+        let at = match &c.at {
+            Some(t) => Some(self.time(&format!("{field}.at"), t)?),
+            None => None,
         };
-        let cf = format!("{field}.client");
-        let command = match &c.client.command {
-            None => {
-                for (f, given) in [
-                    ("cwd", c.client.cwd.is_some()),
-                    ("env", !c.client.env.is_empty()),
-                    ("timeout", c.client.timeout.is_some()),
-                ] {
-                    if given {
-                        return Err(self.invalid(
-                            &format!("{cf}.{f}"),
-                            f,
-                            format!("`{f}` applies to a client `command` only"),
-                        ));
-                    }
-                }
-                None
-            }
-            Some(argv) => {
-                let cl = &c.client;
-                for (f, given) in [
-                    ("certificate", cl.certificate.is_some()),
-                    ("trust", cl.trust.is_some()),
-                    ("server_name", cl.server_name.is_some()),
-                    ("tls", cl.tls.is_some()),
-                    ("ciphers", cl.ciphers.is_some()),
-                    ("chain", cl.chain.is_some()),
-                    ("revocation", cl.revocation.is_some()),
-                    ("pin", cl.pin.is_some()),
-                ] {
-                    if given {
-                        return Err(self.err(
-                            &format!("{cf}.{f}"),
-                            Some(f),
-                            LabError::Invalid {
-                                field: format!("{cf}.{f}"),
-                                why: format!("`{f}` configures the built-in client; a client `command` is configured by its own arguments"),
-                            },
-                            Some("pass the certificate, key and CA to the command with placeholders, e.g. `--cert {cert:client}`".into()),
-                        ));
-                    }
-                }
-                if servers[server].is_external() {
+        let ef = format!("{field}.expect");
+        let external_server = servers[server].is_external();
+        let client_command = client.command.is_some();
+        let expect = self.expectation(&ef, &c.expect, external_server, client_command)?;
+        let checks = self.checks(&ef, &c.expect, external_server, client_command)?;
+        let grading = self.grading(
+            field,
+            c.points,
+            c.score.as_ref(),
+            &c.requires,
+            c.hidden,
+            Some((&expect, &checks)),
+        )?;
+        Ok(Case {
+            name: c.name.clone(),
+            line: self.positions.value(field).line,
+            server,
+            client,
+            expect,
+            checks,
+            at,
+            tags: c.tags.clone(),
+            grading,
+        })
+    }
+
+    /// The server a case connects to: the one it names, or the lab's only server.
+    fn case_server(
+        &self,
+        field: &str,
+        c: &spec::CaseSpec,
+        servers: &[Server],
+        server_index: &HashMap<String, usize>,
+    ) -> Result<usize, LoadError> {
+        match &c.server {
+            Some(s) => self.resolve(&format!("{field}.server"), s, "server", server_index),
+            None if servers.len() == 1 => Ok(0),
+            None => Err(self.err(
+                field,
+                None,
+                LabError::Invalid {
+                    field: format!("{field}.server"),
+                    why: if servers.is_empty() {
+                        "the lab defines no server to connect to".into()
+                    } else {
+                        "the lab has several servers; name the one this case connects to".into()
+                    },
+                },
+                None,
+            )),
+        }
+    }
+
+    /// A case's client command, if it has one; a command is configured by its own arguments, not by the
+    /// built-in client's fields, and runs against a built-in server.
+    fn client_command(
+        &self,
+        cf: &str,
+        cl: &spec::ClientSpec,
+        server: &Server,
+        names: &Names,
+    ) -> Result<Option<ClientCommand>, LoadError> {
+        let Some(argv) = &cl.command else {
+            for (f, given) in [
+                ("cwd", cl.cwd.is_some()),
+                ("env", !cl.env.is_empty()),
+                ("timeout", cl.timeout.is_some()),
+            ] {
+                if given {
                     return Err(self.invalid(
-                        &format!("{cf}.command"),
-                        "command",
-                        format!("server `{}` is external: a client command runs against a built-in server (with two external programs nothing is observable)", servers[server].name),
+                        &format!("{cf}.{f}"),
+                        f,
+                        format!("`{f}` applies to a client `command` only"),
                     ));
                 }
-                let timeout = match &cl.timeout {
-                    Some(t) => command::parse_duration(t)
-                        .map_err(|why| self.invalid(&format!("{cf}.timeout"), t, why))?,
-                    None => CLIENT_COMMAND_TIMEOUT,
-                };
-                Some(ClientCommand {
-                    template: self.command(&cf, argv, cl.cwd.as_ref(), &cl.env, names)?,
-                    timeout,
-                })
             }
+            return Ok(None);
         };
-        let trust_names = match (&c.client.trust, &command) {
+        for (f, given) in [
+            ("certificate", cl.certificate.is_some()),
+            ("trust", cl.trust.is_some()),
+            ("server_name", cl.server_name.is_some()),
+            ("tls", cl.tls.is_some()),
+            ("ciphers", cl.ciphers.is_some()),
+            ("chain", cl.chain.is_some()),
+            ("revocation", cl.revocation.is_some()),
+            ("pin", cl.pin.is_some()),
+        ] {
+            if given {
+                return Err(self.err(
+                    &format!("{cf}.{f}"),
+                    Some(f),
+                    LabError::Invalid {
+                        field: format!("{cf}.{f}"),
+                        why: format!("`{f}` configures the built-in client; a client `command` is configured by its own arguments"),
+                    },
+                    Some("pass the certificate, key and CA to the command with placeholders, e.g. `--cert {cert:client}`".into()),
+                ));
+            }
+        }
+        if server.is_external() {
+            return Err(self.invalid(
+                &format!("{cf}.command"),
+                "command",
+                format!("server `{}` is external: a client command runs against a built-in server (with two external programs nothing is observable)", server.name),
+            ));
+        }
+        let timeout = match &cl.timeout {
+            Some(t) => command::parse_duration(t)
+                .map_err(|why| self.invalid(&format!("{cf}.timeout"), t, why))?,
+            None => CLIENT_COMMAND_TIMEOUT,
+        };
+        Ok(Some(ClientCommand {
+            template: self.command(cf, argv, cl.cwd.as_ref(), &cl.env, names)?,
+            timeout,
+        }))
+    }
+
+    /// A case's client: a command, or the built-in client with its certificate, trust, name, versions,
+    /// suites, chain, revocation checking and pins.
+    fn client(
+        &self,
+        field: &str,
+        c: &spec::CaseSpec,
+        server: &Server,
+        names: &Names,
+    ) -> Result<Client, LoadError> {
+        let cf = format!("{field}.client");
+        let cl = &c.client;
+        let command = self.client_command(&cf, cl, server, names)?;
+        let trust_names = match (&cl.trust, &command) {
             (Some(t), _) => t.clone(),
             (None, Some(_)) => Vec::new(),
             (None, None) => {
@@ -119,7 +220,7 @@ impl Resolver<'_> {
                 ))
             }
         };
-        let certificate = match &c.client.certificate {
+        let certificate = match &cl.certificate {
             Some(n) => Some(self.resolve(
                 &format!("{cf}.certificate"),
                 n,
@@ -146,20 +247,20 @@ impl Resolver<'_> {
                 "not a DNS name or IP address",
             ));
         }
-        let versions = self.versions(&format!("{cf}.tls"), c.client.tls.as_deref())?;
+        let versions = self.versions(&format!("{cf}.tls"), cl.tls.as_deref())?;
         let pins = self.pins(
             &format!("{cf}.pin"),
-            c.client.pin.as_deref().unwrap_or_default(),
+            cl.pin.as_deref().unwrap_or_default(),
             names,
         )?;
-        if c.client.pin.as_ref().is_some_and(|p| p.is_empty()) {
+        if cl.pin.as_ref().is_some_and(|p| p.is_empty()) {
             return Err(self.invalid(
                 &format!("{cf}.pin"),
                 "[]",
                 "list at least one pin, or omit `pin`",
             ));
         }
-        if trust.is_empty() && (!pins.is_empty() || c.client.revocation.is_some()) {
+        if trust.is_empty() && (!pins.is_empty() || cl.revocation.is_some()) {
             let what = if pins.is_empty() { "revocation" } else { "pin" };
             return Err(self.invalid(
                 &format!("{cf}.trust"),
@@ -167,69 +268,20 @@ impl Resolver<'_> {
                 format!("a client with `{what}` verifies the chain first and needs at least one trusted authority"),
             ));
         }
-        let at = match &c.at {
-            Some(t) => Some(self.time(&format!("{field}.at"), t)?),
-            None => None,
-        };
-        Ok(Case {
-            name: c.name.clone(),
-            line: self.positions.value(field).line,
-            server,
-            client: Client {
-                certificate,
-                trust,
-                server_name,
-                ciphers: self.ciphers(
-                    &format!("{cf}.ciphers"),
-                    c.client.ciphers.as_deref(),
-                    &versions,
-                )?,
-                versions,
-                chain: self.chain(&format!("{cf}.chain"), c.client.chain.as_ref(), names)?,
-                revocation: self.revocation(
-                    &format!("{cf}.revocation"),
-                    c.client.revocation.as_ref(),
-                    publishes_crl,
-                )?,
-                pins,
-                command: command.clone(),
-            },
-            grading: {
-                let expect = self.expectation(
-                    &format!("{field}.expect"),
-                    &c.expect,
-                    servers[server].is_external(),
-                    command.is_some(),
-                )?;
-                let checks = self.checks(
-                    &format!("{field}.expect"),
-                    &c.expect,
-                    servers[server].is_external(),
-                    command.is_some(),
-                )?;
-                self.grading(
-                    field,
-                    c.points,
-                    c.score.as_ref(),
-                    &c.requires,
-                    c.hidden,
-                    Some((&expect, &checks)),
-                )?
-            },
-            expect: self.expectation(
-                &format!("{field}.expect"),
-                &c.expect,
-                servers[server].is_external(),
-                command.is_some(),
+        Ok(Client {
+            certificate,
+            trust,
+            server_name,
+            ciphers: self.ciphers(&format!("{cf}.ciphers"), cl.ciphers.as_deref(), &versions)?,
+            versions,
+            chain: self.chain(&format!("{cf}.chain"), cl.chain.as_ref(), names)?,
+            revocation: self.revocation(
+                &format!("{cf}.revocation"),
+                cl.revocation.as_ref(),
+                !names.crls.is_empty(),
             )?,
-            checks: self.checks(
-                &format!("{field}.expect"),
-                &c.expect,
-                servers[server].is_external(),
-                command.is_some(),
-            )?,
-            at,
-            tags: c.tags.clone(),
+            pins,
+            command,
         })
     }
 

@@ -1,18 +1,50 @@
 //! Resolving certificate checks and grading: points, score parts, `requires` order.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use ::time::Duration;
 
+use super::pki::Pki;
 use super::{Names, Resolver};
-use crate::lab::error::{did_you_mean, LoadError};
+use crate::lab::error::{did_you_mean, LabError, LoadError};
 use crate::lab::{
     Authority, CertRef, Certificate, Check, Checks, Expectation, Grading, KeyRequirement, San,
     ScorePart,
 };
-use crate::spec;
+use crate::spec::{self, LabFile};
 
 impl Resolver<'_> {
+    /// Resolves the certificate checks, in order; each name goes into `item_names`, which must not hold it yet.
+    pub(super) fn certificate_checks(
+        &self,
+        file: &LabFile,
+        names: &Names,
+        pki: &Pki,
+        item_names: &mut HashSet<String>,
+    ) -> Result<Vec<Check>, LoadError> {
+        let mut checks = Vec::new();
+        for (i, c) in file.checks.iter().enumerate() {
+            let field = format!("checks[{i}]");
+            if !item_names.insert(c.name.clone()) {
+                return Err(self.err(
+                    &format!("{field}.name"),
+                    Some(&c.name),
+                    LabError::DuplicateCase {
+                        name: c.name.clone(),
+                    },
+                    Some(
+                        "check and case names identify results in reports; make each unique".into(),
+                    ),
+                ));
+            }
+            let check = self.check(&field, c, names, &pki.certificates, &pki.authorities)?;
+            let earlier: Vec<&str> = file.checks[..i].iter().map(|c| c.name.as_str()).collect();
+            self.requires(&field, &c.requires, &earlier, &c.name, "an earlier check")?;
+            checks.push(check);
+        }
+        Ok(checks)
+    }
+
     /// Checks `requires` names: each must be in `earlier`.
     pub(super) fn requires(
         &self,
@@ -224,5 +256,4 @@ impl Resolver<'_> {
         }
         Ok(check)
     }
-
 }

@@ -137,7 +137,66 @@ impl Resolver<'_> {
         })
     }
 
+    /// Resolves a whole lab file: names first, then the PKI, servers, certificate checks and cases.
     pub(in crate::lab) fn lab(&self, file: LabFile) -> Result<Lab, LoadError> {
+        self.lab_names(&file)?;
+        let pki = self.pki(&file)?;
+        let names = Names {
+            authorities: &pki.authority_index,
+            certificates: &pki.certificate_index,
+            crls: pki
+                .authorities
+                .iter()
+                .filter(|a| a.crl.is_some())
+                .map(|a| a.name.clone())
+                .collect(),
+        };
+        let (servers, server_index) = self.servers(&file, &names, &pki.certificates)?;
+        let at = match &file.at {
+            Some(t) => Some(self.time("at", t)?),
+            None => None,
+        };
+        let mut item_names = HashSet::new();
+        let checks = self.certificate_checks(&file, &names, &pki, &mut item_names)?;
+        let mut cases = self.cases(
+            &file,
+            &names,
+            &pki.certificates,
+            &servers,
+            &server_index,
+            &mut item_names,
+        )?;
+        if cases.is_empty() && checks.is_empty() {
+            return Err(self.invalid("cases", "cases", "the lab has no cases to run"));
+        }
+        for case in &mut cases {
+            for t in &file.tags {
+                if !case.tags.contains(t) {
+                    case.tags.push(t.clone());
+                }
+            }
+        }
+        Ok(Lab {
+            graded: file
+                .cases
+                .iter()
+                .any(|c| c.points.is_some() || c.score.is_some())
+                || file.checks.iter().any(|c| c.points.is_some()),
+            name: file.lab,
+            description: file.description,
+            file: self.path.to_path_buf(),
+            authorities: pki.authorities,
+            certificates: pki.certificates,
+            servers,
+            cases,
+            at,
+            variant: Vec::new(),
+            checks,
+        })
+    }
+
+    /// Checks the names the lab gives: its own, and those of its authorities, certificates, servers and variables.
+    fn lab_names(&self, file: &LabFile) -> Result<(), LoadError> {
         if file.lab.trim().is_empty() {
             return Err(self.invalid("lab", "", "the lab needs a name"));
         }
@@ -174,84 +233,6 @@ impl Resolver<'_> {
                 }
             }
         }
-        let mut authorities = self.authorities(&file.authorities)?;
-        let authority_index: HashMap<String, usize> = authorities
-            .iter()
-            .enumerate()
-            .map(|(i, a)| (a.name.clone(), i))
-            .collect();
-        let mut certificates = Vec::new();
-        let mut certificate_index = HashMap::new();
-        for (name, c) in &file.certificates {
-            certificate_index.insert(name.clone(), certificates.len());
-            certificates.push(self.certificate(name, c, &authority_index)?);
-        }
-        let mut names = Names {
-            authorities: &authority_index,
-            certificates: &certificate_index,
-            crls: HashSet::new(),
-        };
-        for a in authorities.iter_mut() {
-            a.crl = self.crl(
-                &a.name,
-                &file.authorities[&a.name],
-                &names,
-                &certificates,
-                &file.authorities,
-            )?;
-        }
-        // A loaded authority signs only with its key; a loaded certificate is presented only with its key.
-        let keyless = |i: usize| {
-            authorities[i]
-                .from
-                .as_ref()
-                .is_some_and(|f| f.key.is_none())
-        };
-        for a in &authorities {
-            if let (None, Some(i)) = (&a.from, a.issuer) {
-                if keyless(i) {
-                    return Err(self.invalid(
-                        &format!("authorities.{}.issuer", a.name),
-                        &authorities[i].name,
-                        format!("authority `{}` is loaded without a key (`from.key`) and cannot sign `{}`", authorities[i].name, a.name),
-                    ));
-                }
-            }
-        }
-        for c in &certificates {
-            if c.from.is_none() && keyless(c.issuer) {
-                return Err(self.invalid(
-                    &format!("certificates.{}.issuer", c.name),
-                    &authorities[c.issuer].name,
-                    format!(
-                        "authority `{}` is loaded without a key (`from.key`) and cannot sign `{}`",
-                        authorities[c.issuer].name, c.name
-                    ),
-                ));
-            }
-        }
-        let publishes_crl = authorities.iter().any(|a| a.crl.is_some());
-        names.crls = authorities
-            .iter()
-            .filter(|a| a.crl.is_some())
-            .map(|a| a.name.clone())
-            .collect();
-        let mut servers = Vec::new();
-        let mut server_index = HashMap::new();
-        for (name, s) in &file.servers {
-            server_index.insert(name.clone(), servers.len());
-            servers.push(self.server(name, s, &names, publishes_crl)?);
-        }
-        for s in &servers {
-            self.presentable(
-                &format!("servers.{}.certificate", s.name),
-                &certificates[s.certificate],
-            )?;
-        }
-        let at = match &file.at {
-            Some(t) => Some(self.time("at", t)?),
-            None => None,
-        };
         for name in file.vars.keys() {
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                 let field = format!("vars.{name}");
@@ -265,86 +246,7 @@ impl Resolver<'_> {
                 ));
             }
         }
-        let mut checks = Vec::new();
-        let mut case_names = HashSet::new();
-        for (i, c) in file.checks.iter().enumerate() {
-            let field = format!("checks[{i}]");
-            if !case_names.insert(c.name.clone()) {
-                return Err(self.err(
-                    &format!("{field}.name"),
-                    Some(&c.name),
-                    LabError::DuplicateCase {
-                        name: c.name.clone(),
-                    },
-                    Some(
-                        "check and case names identify results in reports; make each unique".into(),
-                    ),
-                ));
-            }
-            let check = self.check(&field, c, &names, &certificates, &authorities)?;
-            let earlier: Vec<&str> = file.checks[..i].iter().map(|c| c.name.as_str()).collect();
-            self.requires(&field, &c.requires, &earlier, &c.name, "an earlier check")?;
-            checks.push(check);
-        }
-        let mut cases = Vec::new();
-        for (i, c) in file.cases.iter().enumerate() {
-            let field = format!("cases[{i}]");
-            if !case_names.insert(c.name.clone()) {
-                return Err(self.err(
-                    &format!("{field}.name"),
-                    Some(&c.name),
-                    LabError::DuplicateCase {
-                        name: c.name.clone(),
-                    },
-                    Some("case names identify results in reports; make each unique".into()),
-                ));
-            }
-            let case = self.case(&field, c, &servers, &server_index, &names, publishes_crl)?;
-            if let Some(cert) = case.client.certificate {
-                self.presentable(&format!("{field}.client.certificate"), &certificates[cert])?;
-            }
-            let earlier: Vec<&str> = file
-                .checks
-                .iter()
-                .map(|c| c.name.as_str())
-                .chain(file.cases[..i].iter().map(|c| c.name.as_str()))
-                .collect();
-            self.requires(
-                &field,
-                &c.requires,
-                &earlier,
-                &c.name,
-                "a check or an earlier case",
-            )?;
-            cases.push(case);
-        }
-        if cases.is_empty() && checks.is_empty() {
-            return Err(self.invalid("cases", "cases", "the lab has no cases to run"));
-        }
-        for case in &mut cases {
-            for t in &file.tags {
-                if !case.tags.contains(t) {
-                    case.tags.push(t.clone());
-                }
-            }
-        }
-        Ok(Lab {
-            name: file.lab,
-            description: file.description,
-            file: self.path.to_path_buf(),
-            authorities,
-            certificates,
-            servers,
-            cases,
-            at,
-            variant: Vec::new(),
-            graded: file
-                .cases
-                .iter()
-                .any(|c| c.points.is_some() || c.score.is_some())
-                || file.checks.iter().any(|c| c.points.is_some()),
-            checks,
-        })
+        Ok(())
     }
 
     /// Resolves a name that may be an authority or a certificate.

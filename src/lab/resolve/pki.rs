@@ -11,9 +11,91 @@ use crate::lab::{
     Authority, CertRef, Certificate, Crl, KeyType, NameConstraints, Revocation,
     RevocationReasonSpec, San, Subject, Subtree, Usage,
 };
-use crate::spec;
+use crate::spec::{self, LabFile};
+
+/// The lab's PKI, resolved: authorities in issuer order, certificates, and their name indices.
+pub(super) struct Pki {
+    pub(super) authorities: Vec<Authority>,
+    pub(super) certificates: Vec<Certificate>,
+    pub(super) authority_index: HashMap<String, usize>,
+    pub(super) certificate_index: HashMap<String, usize>,
+}
 
 impl Resolver<'_> {
+    /// Resolves authorities (issuers first), certificates and CRLs, and checks that every signer has a key.
+    pub(super) fn pki(&self, file: &LabFile) -> Result<Pki, LoadError> {
+        let mut authorities = self.authorities(&file.authorities)?;
+        let authority_index: HashMap<String, usize> = authorities
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.name.clone(), i))
+            .collect();
+        let mut certificates = Vec::new();
+        let mut certificate_index = HashMap::new();
+        for (name, c) in &file.certificates {
+            certificate_index.insert(name.clone(), certificates.len());
+            certificates.push(self.certificate(name, c, &authority_index)?);
+        }
+        let names = Names {
+            authorities: &authority_index,
+            certificates: &certificate_index,
+            crls: HashSet::new(),
+        };
+        for a in authorities.iter_mut() {
+            a.crl = self.crl(
+                &a.name,
+                &file.authorities[&a.name],
+                &names,
+                &certificates,
+                &file.authorities,
+            )?;
+        }
+        self.signers_have_keys(&authorities, &certificates)?;
+        Ok(Pki {
+            authorities,
+            certificates,
+            authority_index,
+            certificate_index,
+        })
+    }
+
+    /// A loaded authority signs only with its key: refuses generated authorities and certificates it would sign.
+    fn signers_have_keys(
+        &self,
+        authorities: &[Authority],
+        certificates: &[Certificate],
+    ) -> Result<(), LoadError> {
+        let keyless = |i: usize| {
+            authorities[i]
+                .from
+                .as_ref()
+                .is_some_and(|f| f.key.is_none())
+        };
+        for a in authorities {
+            if let (None, Some(i)) = (&a.from, a.issuer) {
+                if keyless(i) {
+                    return Err(self.invalid(
+                        &format!("authorities.{}.issuer", a.name),
+                        &authorities[i].name,
+                        format!("authority `{}` is loaded without a key (`from.key`) and cannot sign `{}`", authorities[i].name, a.name),
+                    ));
+                }
+            }
+        }
+        for c in certificates {
+            if c.from.is_none() && keyless(c.issuer) {
+                return Err(self.invalid(
+                    &format!("certificates.{}.issuer", c.name),
+                    &authorities[c.issuer].name,
+                    format!(
+                        "authority `{}` is loaded without a key (`from.key`) and cannot sign `{}`",
+                        authorities[c.issuer].name, c.name
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
     /// Refuses to present a certificate loaded without its key.
     pub(super) fn presentable(&self, field: &str, c: &Certificate) -> Result<(), LoadError> {
         if c.from.as_ref().is_some_and(|f| f.key.is_none()) {
@@ -426,5 +508,4 @@ impl Resolver<'_> {
         }
         Ok((from, until))
     }
-
 }

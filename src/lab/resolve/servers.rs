@@ -8,14 +8,41 @@ use super::{Names, Resolver};
 use crate::lab::command::{self, CommandTemplate, Loopback, Ready};
 use crate::lab::error::{LabError, LoadError};
 use crate::lab::{
-    Chain, CipherSuiteName, ClientAuth, Pin, RevocationCheck, Server, ServerCommand, ServerKind,
-    TlsVersion, START_TIMEOUT,
+    Certificate, Chain, CipherSuiteName, ClientAuth, Pin, RevocationCheck, Server, ServerCommand,
+    ServerKind, TlsVersion, START_TIMEOUT,
 };
-use crate::spec::{self, ChainMode, ChainSpec, Policy, RevocationDepth};
+use crate::spec::{self, ChainMode, ChainSpec, LabFile, Policy, RevocationDepth};
 
 impl Resolver<'_> {
+    /// Resolves every server, with its name index; a server presents only a certificate it has the key of.
+    pub(super) fn servers(
+        &self,
+        file: &LabFile,
+        names: &Names,
+        certificates: &[Certificate],
+    ) -> Result<(Vec<Server>, HashMap<String, usize>), LoadError> {
+        let publishes_crl = !names.crls.is_empty();
+        let mut servers = Vec::new();
+        let mut server_index = HashMap::new();
+        for (name, s) in &file.servers {
+            server_index.insert(name.clone(), servers.len());
+            servers.push(self.server(name, s, names, publishes_crl)?);
+        }
+        for s in &servers {
+            self.presentable(
+                &format!("servers.{}.certificate", s.name),
+                &certificates[s.certificate],
+            )?;
+        }
+        Ok((servers, server_index))
+    }
 
-    pub(super) fn chain(&self, field: &str, c: Option<&ChainSpec>, names: &Names) -> Result<Chain, LoadError> {
+    pub(super) fn chain(
+        &self,
+        field: &str,
+        c: Option<&ChainSpec>,
+        names: &Names,
+    ) -> Result<Chain, LoadError> {
         Ok(match c {
             None | Some(ChainSpec::Mode(ChainMode::Full)) => Chain::Full,
             Some(ChainSpec::Mode(ChainMode::Leaf)) => Chain::Leaf,
@@ -72,7 +99,12 @@ impl Resolver<'_> {
         Ok(Some(c.to_vec()))
     }
 
-    pub(super) fn pins(&self, field: &str, pins: &[String], names: &Names) -> Result<Vec<Pin>, LoadError> {
+    pub(super) fn pins(
+        &self,
+        field: &str,
+        pins: &[String],
+        names: &Names,
+    ) -> Result<Vec<Pin>, LoadError> {
         use base64::Engine;
         let mut out = Vec::new();
         for (i, p) in pins.iter().enumerate() {

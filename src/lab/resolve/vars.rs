@@ -8,7 +8,6 @@ use crate::lab::Source;
 use crate::spec;
 
 impl Resolver<'_> {
-
     /// `text` with each `${NAME}` path variable replaced by `value(VALUE)`.
     pub(super) fn substitute(
         &self,
