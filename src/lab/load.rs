@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use time::OffsetDateTime;
 
-use super::error::{did_you_mean, LabError, LoadError};
+use super::error::{did_you_mean, LabError, LoadError, Problem};
 use super::resolve::Resolver;
 use super::{Lab, Vars, MAX_FILE_BYTES};
 use crate::spec::yaml::{self, Positions, YamlErrorKind};
@@ -22,7 +22,7 @@ fn read_text(path: &Path) -> Result<String, LoadError> {
     };
     let meta = std::fs::metadata(path).map_err(|e| bare(LabError::Read(e.to_string())))?;
     if meta.is_dir() {
-        return Err(bare(LabError::Read("it is a directory".into())));
+        return Err(bare(LabError::ReadDirectory));
     }
     if meta.len() > MAX_FILE_BYTES as u64 {
         return Err(bare(LabError::TooLarge));
@@ -57,10 +57,7 @@ pub fn parse(path: &Path, text: &str, now: OffsetDateTime) -> Result<Lab, LoadEr
         return Err(LoadError {
             file: path.to_path_buf(),
             pos: None,
-            error: LabError::Invalid {
-                field: "matrix".into(),
-                why: "this lab declares a matrix and expands into several labs".into(),
-            },
+            error: LabError::invalid("matrix", Problem::MatrixInSingle),
             token: None,
             help: Some("load it with `load_all` / `parse_all`".into()),
             source: Some(text.to_string()),
@@ -90,10 +87,7 @@ pub fn parse_all_with(
         with_source(LoadError {
             file: path.to_path_buf(),
             pos: Some(m.pos),
-            error: LabError::Invalid {
-                field: "matrix".into(),
-                why: m.message,
-            },
+            error: LabError::invalid("matrix", Problem::Matrix { message: m.message }),
             token: m.token,
             help: m.help,
             source: None,
@@ -195,10 +189,13 @@ fn include(
         let inc_path = base.join(inc);
         let text = read_text(&inc_path).map_err(|e| {
             at(
-                LabError::Invalid {
-                    field: field.clone(),
-                    why: format!("cannot include `{inc}`: {}", e.error),
-                },
+                LabError::invalid(
+                    field.clone(),
+                    Problem::Include {
+                        include: inc.clone(),
+                        error: e.error,
+                    },
+                ),
                 Some("include paths are relative to the including lab file".into()),
             )
         })?;
@@ -217,13 +214,14 @@ fn include(
                 for (name, spec) in fragment.$section {
                     if file.$section.contains_key(&name) {
                         return Err(at(
-                            LabError::Invalid {
-                                field: field.clone(),
-                                why: format!(
-                                    "{} `{name}` is defined both in this lab and in `{inc}`",
-                                    $kind
-                                ),
-                            },
+                            LabError::invalid(
+                                field.clone(),
+                                Problem::IncludeDuplicate {
+                                    kind: $kind,
+                                    name: name.clone(),
+                                    include: inc.clone(),
+                                },
+                            ),
                             Some("rename one of them".into()),
                         ));
                     }
@@ -285,7 +283,7 @@ fn parse_one(
         vars,
     }
     .lab(file)
-    .map_err(with_source)?;
+    .map_err(|e| with_source(*e))?;
     if !variant.is_empty() {
         let label: Vec<String> = variant.iter().map(|(k, v)| format!("{k}={v}")).collect();
         lab.name = format!("{}[{}]", lab.name, label.join(", "));

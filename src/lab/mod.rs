@@ -13,7 +13,7 @@ mod resolve;
 pub mod select;
 pub mod time;
 
-pub use self::error::{did_you_mean, LabError, LoadError};
+pub use self::error::{did_you_mean, LabError, LoadError, LoadErrors, Problem};
 pub use self::load::{load, load_all, load_all_with, parse, parse_all, parse_all_with};
 pub use self::name::{San, Subtree};
 pub use self::time::parse_time;

@@ -2,6 +2,36 @@
 
 use std::net::IpAddr;
 
+/// Why a SAN or a name-constraint subtree does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NameError {
+    /// `ip:ADDRESS` without `/PREFIX` in a subtree.
+    #[error("`{value}` needs a prefix length, e.g. `10.0.0.0/8`")]
+    NoPrefix { value: String },
+    /// A `dns:` value that is not a DNS name.
+    #[error("`{value}` is not a DNS name")]
+    NotDns { value: String },
+    /// An `email:` value without `@`.
+    #[error("`{value}` is not an email address")]
+    NotEmail { value: String },
+    /// An `ip:` value that is not an IP address.
+    #[error("`{value}` is not an IP address")]
+    NotIp { value: String },
+    /// A prefix length that is not a number.
+    #[error("`{value}` is not a prefix length")]
+    NotPrefix { value: String },
+    /// A subtree without a known `dns:`, `ip:` or `email:` prefix.
+    #[error("`{value}` is not a name constraint: write `dns:lab.test`, `ip:10.0.0.0/8` or `email:lab.test`")]
+    NotSubtree { value: String },
+    /// A `uri:` value without a scheme.
+    #[error("`{value}` is not a URI (no scheme)")]
+    NotUri { value: String },
+    /// A prefix longer than the address.
+    #[error("prefix /{prefix} is longer than {max} bits")]
+    PrefixTooLong { prefix: u8, max: u8 },
+}
+
 /// A subtree of a name constraint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Subtree {
@@ -22,25 +52,35 @@ impl std::fmt::Display for Subtree {
 
 impl Subtree {
     /// Parses `dns:SUFFIX`, `ip:ADDRESS/PREFIX` or `email:DOMAIN`.
-    pub fn parse(s: &str) -> Result<Subtree, String> {
+    pub fn parse(s: &str) -> Result<Subtree, NameError> {
         let s = s.trim();
         match s.split_once(':') {
-            Some(("dns", v)) if valid_dns(v.trim_start_matches('.')) => Ok(Subtree::Dns(v.to_string())),
-            Some(("dns", v)) => Err(format!("`{v}` is not a DNS name")),
+            Some(("dns", v)) if valid_dns(v.trim_start_matches('.')) => {
+                Ok(Subtree::Dns(v.to_string()))
+            }
+            Some(("dns", v)) => Err(NameError::NotDns {
+                value: v.to_string(),
+            }),
             Some(("email", v)) if !v.is_empty() => Ok(Subtree::Email(v.to_string())),
             Some(("ip", v)) => {
-                let (addr, prefix) = v
-                    .rsplit_once('/')
-                    .ok_or_else(|| format!("`{v}` needs a prefix length, e.g. `10.0.0.0/8`"))?;
-                let addr: IpAddr = addr.parse().map_err(|_| format!("`{addr}` is not an IP address"))?;
-                let prefix: u8 = prefix.parse().map_err(|_| format!("`{prefix}` is not a prefix length"))?;
+                let (addr, prefix) = v.rsplit_once('/').ok_or_else(|| NameError::NoPrefix {
+                    value: v.to_string(),
+                })?;
+                let addr: IpAddr = addr.parse().map_err(|_| NameError::NotIp {
+                    value: addr.to_string(),
+                })?;
+                let prefix: u8 = prefix.parse().map_err(|_| NameError::NotPrefix {
+                    value: prefix.to_string(),
+                })?;
                 let max = if addr.is_ipv4() { 32 } else { 128 };
                 if prefix > max {
-                    return Err(format!("prefix /{prefix} is longer than {max} bits"));
+                    return Err(NameError::PrefixTooLong { prefix, max });
                 }
                 Ok(Subtree::Ip(addr, prefix))
             }
-            _ => Err(format!("`{s}` is not a name constraint: write `dns:lab.test`, `ip:10.0.0.0/8` or `email:lab.test`")),
+            _ => Err(NameError::NotSubtree {
+                value: s.to_string(),
+            }),
         }
     }
 }
@@ -56,7 +96,7 @@ pub enum San {
 
 impl San {
     /// Parses `dns:x`, `ip:x`, `uri:x`, `email:x`, or a bare DNS name or IP address.
-    pub fn parse(s: &str) -> Result<San, String> {
+    pub fn parse(s: &str) -> Result<San, NameError> {
         let s = s.trim();
         let (kind, value) = match s.split_once(':') {
             Some((k, v)) if matches!(k, "dns" | "ip" | "uri" | "email") => (k, v),
@@ -67,15 +107,20 @@ impl San {
         };
         match kind {
             "dns" if valid_dns(value) => Ok(San::Dns(value.to_string())),
-            "dns" => Err(format!("`{value}` is not a DNS name")),
-            "ip" => value
-                .parse()
-                .map(San::Ip)
-                .map_err(|_| format!("`{value}` is not an IP address")),
+            "dns" => Err(NameError::NotDns {
+                value: value.to_string(),
+            }),
+            "ip" => value.parse().map(San::Ip).map_err(|_| NameError::NotIp {
+                value: value.to_string(),
+            }),
             "uri" if value.contains(':') => Ok(San::Uri(value.to_string())),
-            "uri" => Err(format!("`{value}` is not a URI (no scheme)")),
+            "uri" => Err(NameError::NotUri {
+                value: value.to_string(),
+            }),
             _ if value.contains('@') => Ok(San::Email(value.to_string())),
-            _ => Err(format!("`{value}` is not an email address")),
+            _ => Err(NameError::NotEmail {
+                value: value.to_string(),
+            }),
         }
     }
 }

@@ -3,8 +3,35 @@
 
 use time::{Duration, OffsetDateTime};
 
+/// Why a time does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TimeError {
+    /// Neither an offset nor an RFC 3339 time nor a date.
+    #[error("`{value}` is not a time: use an offset such as `-1d`, `+365d`, `12h` (units s, m, h, d, w) or an RFC 3339 time such as `2030-01-01T00:00:00Z`")]
+    NotTime { value: String },
+    /// An offset beyond a hundred years, or beyond the calendar.
+    #[error("`{value}` is too far away")]
+    TooFar { value: String },
+}
+
+/// Why a duration does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DurationError {
+    /// A unit other than `ms`, `s` or `m`.
+    #[error("`{value}` is not a duration: units ms, s, m")]
+    BadUnit { value: String },
+    /// No leading number.
+    #[error("`{value}` is not a duration: write e.g. `10s`, `500ms`, `2m`")]
+    NotDuration { value: String },
+    /// Zero, or over ten minutes.
+    #[error("`{value}`: a duration is between 1 ms and 10 minutes")]
+    OutOfRange { value: String },
+}
+
 /// Parses `-1d`, `+365d`, `12h`, `30m`, `45s`, `2w`, an RFC 3339 time or a date.
-pub fn parse_time(s: &str, now: OffsetDateTime) -> Result<OffsetDateTime, String> {
+pub fn parse_time(s: &str, now: OffsetDateTime) -> Result<OffsetDateTime, TimeError> {
     let t = s.trim();
     if let Ok(abs) = OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339) {
         return Ok(abs);
@@ -23,12 +50,14 @@ pub fn parse_time(s: &str, now: OffsetDateTime) -> Result<OffsetDateTime, String
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(rest.len());
     let (digits, unit) = rest.split_at(split);
-    let why = || {
-        format!("`{s}` is not a time: use an offset such as `-1d`, `+365d`, `12h` (units s, m, h, d, w) or an RFC 3339 time such as `2030-01-01T00:00:00Z`")
+    let why = || TimeError::NotTime {
+        value: s.to_string(),
     };
     let n: i64 = digits.parse().map_err(|_| why())?;
     if n > 100 * 366 * 24 * 3600 {
-        return Err(format!("`{s}` is too far away"));
+        return Err(TimeError::TooFar {
+            value: s.to_string(),
+        });
     }
     let d = match unit {
         "s" => Duration::seconds(n),
@@ -38,26 +67,33 @@ pub fn parse_time(s: &str, now: OffsetDateTime) -> Result<OffsetDateTime, String
         "w" => Duration::weeks(n),
         _ => return Err(why()),
     };
-    now.checked_add(d * sign)
-        .ok_or_else(|| format!("`{s}` is too far away"))
+    now.checked_add(d * sign).ok_or_else(|| TimeError::TooFar {
+        value: s.to_string(),
+    })
 }
 
 /// Parses `10s`, `500ms`, `2m`.
-pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, DurationError> {
     let t = s.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (n, unit) = t.split_at(split);
-    let n: u64 = n
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration: write e.g. `10s`, `500ms`, `2m`"))?;
+    let n: u64 = n.parse().map_err(|_| DurationError::NotDuration {
+        value: s.to_string(),
+    })?;
     let d = match unit {
         "ms" => std::time::Duration::from_millis(n),
         "s" | "" => std::time::Duration::from_secs(n),
         "m" => std::time::Duration::from_secs(n * 60),
-        _ => return Err(format!("`{s}` is not a duration: units ms, s, m")),
+        _ => {
+            return Err(DurationError::BadUnit {
+                value: s.to_string(),
+            })
+        }
     };
     if d.is_zero() || d > std::time::Duration::from_secs(600) {
-        return Err(format!("`{s}`: a duration is between 1 ms and 10 minutes"));
+        return Err(DurationError::OutOfRange {
+            value: s.to_string(),
+        });
     }
     Ok(d)
 }

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::{Names, Resolver};
 use crate::lab::command;
-use crate::lab::error::{did_you_mean, LabError, LoadError};
+use crate::lab::error::{did_you_mean, LabError, LoadError, Problem};
 use crate::lab::{
     Case, Certificate, Checks, Client, ClientCommand, Expectation, Outcome, San, Server, Side,
     CLIENT_COMMAND_TIMEOUT,
@@ -22,7 +22,7 @@ impl Resolver<'_> {
         servers: &[Server],
         server_index: &HashMap<String, usize>,
         item_names: &mut HashSet<String>,
-    ) -> Result<Vec<Case>, LoadError> {
+    ) -> Result<Vec<Case>, Box<LoadError>> {
         let mut cases = Vec::new();
         for (i, c) in file.cases.iter().enumerate() {
             let field = format!("cases[{i}]");
@@ -66,9 +66,13 @@ impl Resolver<'_> {
         servers: &[Server],
         server_index: &HashMap<String, usize>,
         names: &Names,
-    ) -> Result<Case, LoadError> {
+    ) -> Result<Case, Box<LoadError>> {
         if c.name.trim().is_empty() {
-            return Err(self.invalid(&format!("{field}.name"), "", "a case needs a name"));
+            return Err(self.invalid(
+                &format!("{field}.name"),
+                "",
+                Problem::NoName { kind: "case" },
+            ));
         }
         let server = self.case_server(field, c, servers, server_index)?;
         let client = self.client(field, c, &servers[server], names)?;
@@ -109,21 +113,21 @@ impl Resolver<'_> {
         c: &spec::CaseSpec,
         servers: &[Server],
         server_index: &HashMap<String, usize>,
-    ) -> Result<usize, LoadError> {
+    ) -> Result<usize, Box<LoadError>> {
         match &c.server {
             Some(s) => self.resolve(&format!("{field}.server"), s, "server", server_index),
             None if servers.len() == 1 => Ok(0),
             None => Err(self.err(
                 field,
                 None,
-                LabError::Invalid {
-                    field: format!("{field}.server"),
-                    why: if servers.is_empty() {
-                        "the lab defines no server to connect to".into()
+                LabError::invalid(
+                    format!("{field}.server"),
+                    if servers.is_empty() {
+                        Problem::NoServer
                     } else {
-                        "the lab has several servers; name the one this case connects to".into()
+                        Problem::WhichServer
                     },
-                },
+                ),
                 None,
             )),
         }
@@ -137,7 +141,7 @@ impl Resolver<'_> {
         cl: &spec::ClientSpec,
         server: &Server,
         names: &Names,
-    ) -> Result<Option<ClientCommand>, LoadError> {
+    ) -> Result<Option<ClientCommand>, Box<LoadError>> {
         let Some(argv) = &cl.command else {
             for (f, given) in [
                 ("cwd", cl.cwd.is_some()),
@@ -148,7 +152,10 @@ impl Resolver<'_> {
                     return Err(self.invalid(
                         &format!("{cf}.{f}"),
                         f,
-                        format!("`{f}` applies to a client `command` only"),
+                        Problem::CommandOnly {
+                            field: f,
+                            side: Side::Client,
+                        },
                     ));
                 }
             }
@@ -168,10 +175,7 @@ impl Resolver<'_> {
                 return Err(self.err(
                     &format!("{cf}.{f}"),
                     Some(f),
-                    LabError::Invalid {
-                        field: format!("{cf}.{f}"),
-                        why: format!("`{f}` configures the built-in client; a client `command` is configured by its own arguments"),
-                    },
+                    LabError::invalid(format!("{cf}.{f}"), Problem::BuiltInClientOnly { field: f }),
                     Some("pass the certificate, key and CA to the command with placeholders, e.g. `--cert {cert:client}`".into()),
                 ));
             }
@@ -180,7 +184,9 @@ impl Resolver<'_> {
             return Err(self.invalid(
                 &format!("{cf}.command"),
                 "command",
-                format!("server `{}` is external: a client command runs against a built-in server (with two external programs nothing is observable)", server.name),
+                Problem::ClientCommandAgainstExternal {
+                    server: server.name.clone(),
+                },
             ));
         }
         let timeout = match &cl.timeout {
@@ -202,7 +208,7 @@ impl Resolver<'_> {
         c: &spec::CaseSpec,
         server: &Server,
         names: &Names,
-    ) -> Result<Client, LoadError> {
+    ) -> Result<Client, Box<LoadError>> {
         let cf = format!("{field}.client");
         let cl = &c.client;
         let command = self.client_command(&cf, cl, server, names)?;
@@ -244,7 +250,7 @@ impl Resolver<'_> {
             return Err(self.invalid(
                 &format!("{cf}.server_name"),
                 &server_name,
-                "not a DNS name or IP address",
+                Problem::NotServerName,
             ));
         }
         let versions = self.versions(&format!("{cf}.tls"), cl.tls.as_deref())?;
@@ -254,18 +260,14 @@ impl Resolver<'_> {
             names,
         )?;
         if cl.pin.as_ref().is_some_and(|p| p.is_empty()) {
-            return Err(self.invalid(
-                &format!("{cf}.pin"),
-                "[]",
-                "list at least one pin, or omit `pin`",
-            ));
+            return Err(self.invalid(&format!("{cf}.pin"), "[]", Problem::EmptyPins));
         }
         if trust.is_empty() && (!pins.is_empty() || cl.revocation.is_some()) {
             let what = if pins.is_empty() { "revocation" } else { "pin" };
             return Err(self.invalid(
                 &format!("{cf}.trust"),
                 "[]",
-                format!("a client with `{what}` verifies the chain first and needs at least one trusted authority"),
+                Problem::VerifyWithoutTrust { what },
             ));
         }
         Ok(Client {
@@ -292,17 +294,13 @@ impl Resolver<'_> {
         e: &Expect,
         external_server: bool,
         client_command: bool,
-    ) -> Result<Checks, LoadError> {
+    ) -> Result<Checks, Box<LoadError>> {
         let Expect::Full(f) = e else {
             return Ok(Checks::default());
         };
         if let Some(a) = &f.alert {
             if f.outcome == Outcome::Accepted {
-                return Err(self.invalid(
-                    &format!("{field}.alert"),
-                    a,
-                    "`alert` describes a rejection; this case expects `accepted`",
-                ));
+                return Err(self.invalid(&format!("{field}.alert"), a, Problem::AlertOnAccepted));
             }
             if !crate::reason::ALERT_NAMES.contains(&a.as_str()) {
                 let names: Vec<String> = crate::reason::ALERT_NAMES
@@ -312,10 +310,10 @@ impl Resolver<'_> {
                 return Err(self.err(
                     &format!("{field}.alert"),
                     Some(a),
-                    LabError::Invalid {
-                        field: format!("{field}.alert"),
-                        why: format!("`{a}` is not a TLS alert name"),
-                    },
+                    LabError::invalid(
+                        format!("{field}.alert"),
+                        Problem::UnknownAlert { name: a.clone() },
+                    ),
                     did_you_mean(a, names.iter()),
                 ));
             }
@@ -326,7 +324,7 @@ impl Resolver<'_> {
                     return Err(self.invalid(
                         &format!("{field}.{name}"),
                         name,
-                        format!("`{name}` checks a client command; this case's client is the built-in one"),
+                        Problem::ClientCommandCheck { field: name },
                     ));
                 }
             }
@@ -335,14 +333,14 @@ impl Resolver<'_> {
             return Err(self.invalid(
                 &format!("{field}.status"),
                 "status",
-                "the HTTP status a client command received is not observable; check its `exit` or `output` instead",
+                Problem::StatusOfCommand,
             ));
         }
         if external_server && f.server_saw.is_some() {
             return Err(self.invalid(
                 &format!("{field}.server_saw"),
                 "server_saw",
-                "the client identity an external server saw is not observable; check its `output` in a client-command case, or drop `server_saw`",
+                Problem::ServerSawOfExternal,
             ));
         }
         Ok(Checks {
@@ -358,7 +356,7 @@ impl Resolver<'_> {
         e: &Expect,
         external_server: bool,
         client_command: bool,
-    ) -> Result<Expectation, LoadError> {
+    ) -> Result<Expectation, Box<LoadError>> {
         let full = match e {
             Expect::Short(Outcome::Accepted) => {
                 return Ok(Expectation::Accepted {
@@ -370,10 +368,7 @@ impl Resolver<'_> {
                 return Err(self.err(
                     field,
                     Some("rejected"),
-                    LabError::Invalid {
-                        field: field.to_string(),
-                        why: "a rejection must name the side that rejects and the reason".into(),
-                    },
+                    LabError::invalid(field, Problem::BareRejection),
                     Some("write `expect: { outcome: rejected, by: server, reason: certificate_required }`".into()),
                 ))
             }
@@ -394,7 +389,7 @@ impl Resolver<'_> {
                     return Err(self.invalid(
                         &format!("{field}.{f}"),
                         f,
-                        "`by` and `reason` describe a rejection; this case expects `accepted`",
+                        Problem::RejectionFieldOnAccepted,
                     ));
                 }
                 if let Some(s) = &server_saw {
@@ -407,7 +402,7 @@ impl Resolver<'_> {
                         return Err(self.invalid(
                             &format!("{field}.server_saw.none"),
                             "none",
-                            "`none: true` means no client certificate; it cannot be combined with identity fields",
+                            Problem::NoneWithIdentity,
                         ));
                     }
                     for (i, san) in s.san.iter().enumerate() {
@@ -428,7 +423,7 @@ impl Resolver<'_> {
                     return Err(self.invalid(
                         &format!("{field}.{f}"),
                         f,
-                        "`server_saw` and `status` describe an accepted connection; this case expects a rejection",
+                        Problem::AcceptanceFieldOnRejected,
                     ));
                 }
                 let help = Some(
@@ -445,10 +440,7 @@ impl Resolver<'_> {
                     self.err(
                         field,
                         None,
-                        LabError::Invalid {
-                            field: format!("{field}.by"),
-                            why: "missing: which side rejects?".into(),
-                        },
+                        LabError::invalid(format!("{field}.by"), Problem::MissingBy),
                         help.clone(),
                     )
                 })?;
@@ -467,14 +459,10 @@ impl Resolver<'_> {
                             return Err(self.err(
                                 &format!("{field}.reason"),
                                 Some(r.code()),
-                                LabError::Invalid {
-                                    field: format!("{field}.reason"),
-                                    why: format!(
-                                        "the {} is an external program: its reason is only observable through the alert it sends, and no alert names `{}` alone",
-                                        if by == Side::Server { "server" } else { "client" },
-                                        r.code()
-                                    ),
-                                },
+                                LabError::invalid(
+                                    format!("{field}.reason"),
+                                    Problem::ReasonNotObservable { side: by, reason: r },
+                                ),
                                 Some(format!(
                                     "expect the alert instead, e.g. `alert: certificate_expired`, or one of the reasons an alert names: {}",
                                     readable.join(", ")
@@ -491,10 +479,7 @@ impl Resolver<'_> {
                     self.err(
                         field,
                         None,
-                        LabError::Invalid {
-                            field: format!("{field}.reason"),
-                            why: "missing: why is the handshake rejected?".into(),
-                        },
+                        LabError::invalid(format!("{field}.reason"), Problem::MissingReason),
                         help.clone(),
                     )
                 })?;

@@ -6,7 +6,7 @@ use ::time::Duration;
 
 use super::pki::Pki;
 use super::{Names, Resolver};
-use crate::lab::error::{did_you_mean, LabError, LoadError};
+use crate::lab::error::{did_you_mean, LabError, LoadError, Problem};
 use crate::lab::{
     Authority, CertRef, Certificate, Check, Checks, Expectation, Grading, KeyRequirement, San,
     ScorePart,
@@ -21,7 +21,7 @@ impl Resolver<'_> {
         names: &Names,
         pki: &Pki,
         item_names: &mut HashSet<String>,
-    ) -> Result<Vec<Check>, LoadError> {
+    ) -> Result<Vec<Check>, Box<LoadError>> {
         let mut checks = Vec::new();
         for (i, c) in file.checks.iter().enumerate() {
             let field = format!("checks[{i}]");
@@ -52,14 +52,17 @@ impl Resolver<'_> {
         requires: &[String],
         earlier: &[&str],
         own: &str,
-        what: &str,
-    ) -> Result<(), LoadError> {
+        what: &'static str,
+    ) -> Result<(), Box<LoadError>> {
         for (j, r) in requires.iter().enumerate() {
             if !earlier.contains(&r.as_str()) {
                 let why = if r == own {
-                    "an item cannot require itself".to_string()
+                    Problem::RequiresItself
                 } else {
-                    format!("`{r}` is not {what}: an item requires only items that run before it")
+                    Problem::RequiresLater {
+                        name: r.clone(),
+                        what,
+                    }
                 };
                 let mut e = self.invalid(&format!("{field}.requires[{j}]"), r, why);
                 e.help = did_you_mean(
@@ -85,14 +88,14 @@ impl Resolver<'_> {
         requires: &[String],
         hidden: bool,
         expect: Option<(&Expectation, &Checks)>,
-    ) -> Result<Grading, LoadError> {
+    ) -> Result<Grading, Box<LoadError>> {
         let bad = |v: f64| !(0.0..=1e6).contains(&v);
         if let Some(p) = points {
             if bad(p) {
                 return Err(self.invalid(
                     &format!("{field}.points"),
                     &p.to_string(),
-                    "points are a number from 0 up",
+                    Problem::BadPoints,
                 ));
             }
         }
@@ -102,7 +105,7 @@ impl Resolver<'_> {
                 return Err(self.invalid(
                     &format!("{field}.score"),
                     "score",
-                    "give either `points` (all or nothing) or `score` (points per part), not both",
+                    Problem::PointsAndScore,
                 ));
             }
             for (part, weight) in score {
@@ -112,7 +115,7 @@ impl Resolver<'_> {
                     .unwrap_or_default();
                 let pf = format!("{field}.score.{name}");
                 if bad(*weight) {
-                    return Err(self.invalid(&pf, &name, "points are a number from 0 up"));
+                    return Err(self.invalid(&pf, &name, Problem::BadPoints));
                 }
                 let applies = match (part, expect) {
                     (_, None) => false,
@@ -136,7 +139,7 @@ impl Resolver<'_> {
                     return Err(self.invalid(
                         &pf,
                         &name,
-                        format!("`{name}` is not part of this case's `expect`; score only what it expects"),
+                        Problem::ScoreNotExpected { part: name.clone() },
                     ));
                 }
                 parts.push((*part, *weight));
@@ -161,9 +164,13 @@ impl Resolver<'_> {
         names: &Names,
         certificates: &[Certificate],
         authorities: &[Authority],
-    ) -> Result<Check, LoadError> {
+    ) -> Result<Check, Box<LoadError>> {
         if c.name.trim().is_empty() {
-            return Err(self.invalid(&format!("{field}.name"), "", "a check needs a name"));
+            return Err(self.invalid(
+                &format!("{field}.name"),
+                "",
+                Problem::NoName { kind: "check" },
+            ));
         }
         let certificate = self.cert_ref(&format!("{field}.certificate"), &c.certificate, names)?;
         let chains_to = match &c.chains_to {
@@ -191,7 +198,7 @@ impl Resolver<'_> {
                 let t = self.time(&f, d)?;
                 let span = t - self.now;
                 if span <= Duration::ZERO {
-                    return Err(self.invalid(&f, d, "a length of time such as `30d`"));
+                    return Err(self.invalid(&f, d, Problem::NotALength));
                 }
                 Some(span)
             }
@@ -207,10 +214,9 @@ impl Resolver<'_> {
                 return Err(self.invalid(
                     &format!("{field}.key_matches"),
                     "key_matches",
-                    format!(
-                        "`{}` is loaded without a key: give `from.key` to check that it matches",
-                        c.certificate
-                    ),
+                    Problem::KeyMatchesWithoutKey {
+                        certificate: c.certificate.clone(),
+                    },
                 ));
             }
         }
@@ -248,11 +254,7 @@ impl Resolver<'_> {
             || check.v3
             || check.key_matches;
         if !checks_something {
-            return Err(self.invalid(
-                field,
-                &c.name,
-                "the check names no property: give e.g. `chains_to`, `san_contains`, `eku`, `key`, `valid_now`",
-            ));
+            return Err(self.invalid(field, &c.name, Problem::CheckWithoutProperty));
         }
         Ok(check)
     }

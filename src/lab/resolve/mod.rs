@@ -13,7 +13,7 @@ use std::path::Path;
 
 use ::time::OffsetDateTime;
 
-use crate::lab::error::{did_you_mean, LabError, LoadError};
+use crate::lab::error::{did_you_mean, LabError, LoadError, Problem};
 use crate::lab::load::Origin;
 use crate::lab::time::parse_time;
 use crate::lab::{CertRef, Lab, Vars};
@@ -45,21 +45,21 @@ impl Resolver<'_> {
         token: Option<&str>,
         error: LabError,
         help: Option<String>,
-    ) -> LoadError {
+    ) -> Box<LoadError> {
         let (file, positions, source, included_by) = self.origin(field);
         let help = match (help, included_by) {
             (h, None) => h,
             (Some(h), Some(lab)) => Some(format!("{h} (in a file included by {})", lab.display())),
             (None, Some(lab)) => Some(format!("this file is included by {}", lab.display())),
         };
-        LoadError {
+        Box::new(LoadError {
             file: file.to_path_buf(),
             pos: Some(positions.value(field)),
             error,
             token: token.map(str::to_string),
             help,
             source: source.map(str::to_string),
-        }
+        })
     }
 
     /// The file that defines `field`: an included one, or the lab itself.
@@ -80,23 +80,16 @@ impl Resolver<'_> {
     }
 
     /// An error about a mapping key itself (a name), pointing at the key.
-    fn key_err(&self, field: &str, token: &str, error: LabError) -> LoadError {
-        LoadError {
+    fn key_err(&self, field: &str, token: &str, error: LabError) -> Box<LoadError> {
+        Box::new(LoadError {
             pos: Some(self.origin(field).1.key(field)),
-            ..self.err(field, Some(token), error, None)
-        }
+            ..*self.err(field, Some(token), error, None)
+        })
     }
 
-    fn invalid(&self, field: &str, token: &str, why: impl Into<String>) -> LoadError {
-        self.err(
-            field,
-            Some(token),
-            LabError::Invalid {
-                field: field.to_string(),
-                why: why.into(),
-            },
-            None,
-        )
+    /// A [`LabError::Invalid`] of `field`, underlining `token`.
+    fn invalid(&self, field: &str, token: &str, problem: impl Into<Problem>) -> Box<LoadError> {
+        self.err(field, Some(token), LabError::invalid(field, problem), None)
     }
 
     fn resolve(
@@ -105,7 +98,7 @@ impl Resolver<'_> {
         name: &str,
         kind: &'static str,
         names: &HashMap<String, usize>,
-    ) -> Result<usize, LoadError> {
+    ) -> Result<usize, Box<LoadError>> {
         names.get(name).copied().ok_or_else(|| {
             let mut help = did_you_mean(name, names.keys());
             if help.is_none() {
@@ -138,7 +131,7 @@ impl Resolver<'_> {
     }
 
     /// Resolves a whole lab file: names first, then the PKI, servers, certificate checks and cases.
-    pub(in crate::lab) fn lab(&self, file: LabFile) -> Result<Lab, LoadError> {
+    pub(in crate::lab) fn lab(&self, file: LabFile) -> Result<Lab, Box<LoadError>> {
         self.lab_names(&file)?;
         let pki = self.pki(&file)?;
         let names = Names {
@@ -167,7 +160,7 @@ impl Resolver<'_> {
             &mut item_names,
         )?;
         if cases.is_empty() && checks.is_empty() {
-            return Err(self.invalid("cases", "cases", "the lab has no cases to run"));
+            return Err(self.invalid("cases", "cases", Problem::NoCases));
         }
         for case in &mut cases {
             for t in &file.tags {
@@ -196,9 +189,9 @@ impl Resolver<'_> {
     }
 
     /// Checks the names the lab gives: its own, and those of its authorities, certificates, servers and variables.
-    fn lab_names(&self, file: &LabFile) -> Result<(), LoadError> {
+    fn lab_names(&self, file: &LabFile) -> Result<(), Box<LoadError>> {
         if file.lab.trim().is_empty() {
-            return Err(self.invalid("lab", "", "the lab needs a name"));
+            return Err(self.invalid("lab", "", Problem::LabUnnamed));
         }
         for name in file.certificates.keys() {
             if file.authorities.contains_key(name) {
@@ -225,10 +218,7 @@ impl Resolver<'_> {
                     return Err(self.key_err(
                         &field,
                         name,
-                        LabError::Invalid {
-                            field: field.clone(),
-                            why: "names may use letters, digits, `-`, `_` and `.` (they become directory and file names)".into(),
-                        },
+                        LabError::invalid(field.clone(), Problem::BadName),
                     ));
                 }
             }
@@ -239,10 +229,7 @@ impl Resolver<'_> {
                 return Err(self.key_err(
                     &field,
                     name,
-                    LabError::Invalid {
-                        field: field.clone(),
-                        why: "a variable name uses letters, digits and `_`".into(),
-                    },
+                    LabError::invalid(field.clone(), Problem::BadVariableName),
                 ));
             }
         }
@@ -250,7 +237,7 @@ impl Resolver<'_> {
     }
 
     /// Resolves a name that may be an authority or a certificate.
-    fn cert_ref(&self, field: &str, name: &str, names: &Names) -> Result<CertRef, LoadError> {
+    fn cert_ref(&self, field: &str, name: &str, names: &Names) -> Result<CertRef, Box<LoadError>> {
         if let Some(i) = names.authorities.get(name) {
             return Ok(CertRef::Authority(*i));
         }
@@ -264,7 +251,7 @@ impl Resolver<'_> {
         Ok(CertRef::Certificate(names.certificates[name]))
     }
 
-    fn time(&self, field: &str, s: &str) -> Result<OffsetDateTime, LoadError> {
+    fn time(&self, field: &str, s: &str) -> Result<OffsetDateTime, Box<LoadError>> {
         parse_time(s, self.now).map_err(|why| self.invalid(field, s, why))
     }
 
@@ -274,7 +261,7 @@ impl Resolver<'_> {
         names: &[String],
         kind: &'static str,
         index: &HashMap<String, usize>,
-    ) -> Result<Vec<usize>, LoadError> {
+    ) -> Result<Vec<usize>, Box<LoadError>> {
         names
             .iter()
             .enumerate()

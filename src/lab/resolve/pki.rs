@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use ::time::{Duration, OffsetDateTime};
 
 use super::{Names, Resolver};
-use crate::lab::error::{LabError, LoadError};
+use crate::lab::error::{LabError, LoadError, Problem};
 use crate::lab::{
     Authority, CertRef, Certificate, Crl, KeyType, NameConstraints, Revocation,
     RevocationReasonSpec, San, Subject, Subtree, Usage,
@@ -23,7 +23,7 @@ pub(super) struct Pki {
 
 impl Resolver<'_> {
     /// Resolves authorities (issuers first), certificates and CRLs, and checks that every signer has a key.
-    pub(super) fn pki(&self, file: &LabFile) -> Result<Pki, LoadError> {
+    pub(super) fn pki(&self, file: &LabFile) -> Result<Pki, Box<LoadError>> {
         let mut authorities = self.authorities(&file.authorities)?;
         let authority_index: HashMap<String, usize> = authorities
             .iter()
@@ -64,7 +64,7 @@ impl Resolver<'_> {
         &self,
         authorities: &[Authority],
         certificates: &[Certificate],
-    ) -> Result<(), LoadError> {
+    ) -> Result<(), Box<LoadError>> {
         let keyless = |i: usize| {
             authorities[i]
                 .from
@@ -77,7 +77,10 @@ impl Resolver<'_> {
                     return Err(self.invalid(
                         &format!("authorities.{}.issuer", a.name),
                         &authorities[i].name,
-                        format!("authority `{}` is loaded without a key (`from.key`) and cannot sign `{}`", authorities[i].name, a.name),
+                        Problem::SignerWithoutKey {
+                            authority: authorities[i].name.clone(),
+                            signed: a.name.clone(),
+                        },
                     ));
                 }
             }
@@ -87,22 +90,24 @@ impl Resolver<'_> {
                 return Err(self.invalid(
                     &format!("certificates.{}.issuer", c.name),
                     &authorities[c.issuer].name,
-                    format!(
-                        "authority `{}` is loaded without a key (`from.key`) and cannot sign `{}`",
-                        authorities[c.issuer].name, c.name
-                    ),
+                    Problem::SignerWithoutKey {
+                        authority: authorities[c.issuer].name.clone(),
+                        signed: c.name.clone(),
+                    },
                 ));
             }
         }
         Ok(())
     }
     /// Refuses to present a certificate loaded without its key.
-    pub(super) fn presentable(&self, field: &str, c: &Certificate) -> Result<(), LoadError> {
+    pub(super) fn presentable(&self, field: &str, c: &Certificate) -> Result<(), Box<LoadError>> {
         if c.from.as_ref().is_some_and(|f| f.key.is_none()) {
             return Err(self.invalid(
                 field,
                 &c.name,
-                format!("certificate `{}` is loaded without a key (`from.key`); a peer cannot present it", c.name),
+                Problem::PresentedWithoutKey {
+                    certificate: c.name.clone(),
+                },
             ));
         }
         Ok(())
@@ -116,7 +121,7 @@ impl Resolver<'_> {
         names: &Names,
         certificates: &[Certificate],
         specs: &BTreeMap<String, spec::AuthoritySpec>,
-    ) -> Result<Option<Crl>, LoadError> {
+    ) -> Result<Option<Crl>, Box<LoadError>> {
         if a.revokes.is_none() && a.crl.is_none() {
             return Ok(None);
         }
@@ -134,7 +139,7 @@ impl Resolver<'_> {
             return Err(self.invalid(
                 &format!("{field}.crl.next_update"),
                 spec.next_update.as_deref().unwrap_or("next_update"),
-                "nextUpdate must be later than thisUpdate",
+                Problem::CrlNextUpdateNotLater,
             ));
         }
         let mut revoked = Vec::new();
@@ -153,27 +158,26 @@ impl Resolver<'_> {
                 return Err(self.invalid(
                     &format!("{f}.certificate"),
                     &r.certificate,
-                    format!(
-                        "`{}` is a root authority: no CRL can revoke a trust anchor",
-                        r.certificate
-                    ),
+                    Problem::RevokesRoot {
+                        authority: r.certificate.clone(),
+                    },
                 ));
             }
             if issuer != names.authorities.get(name).copied() {
                 return Err(self.invalid(
                     &format!("{f}.certificate"),
                     &r.certificate,
-                    format!(
-                        "`{}` is not issued by `{name}`; only its issuer can revoke it",
-                        r.certificate
-                    ),
+                    Problem::RevokesForeign {
+                        certificate: r.certificate.clone(),
+                        authority: name.to_string(),
+                    },
                 ));
             }
             if !seen.insert(target) {
                 return Err(self.invalid(
                     &format!("{f}.certificate"),
                     &r.certificate,
-                    "revoked twice",
+                    Problem::RevokedTwice,
                 ));
             }
             let at = match &r.at {
@@ -197,7 +201,7 @@ impl Resolver<'_> {
     pub(super) fn authorities(
         &self,
         specs: &BTreeMap<String, spec::AuthoritySpec>,
-    ) -> Result<Vec<Authority>, LoadError> {
+    ) -> Result<Vec<Authority>, Box<LoadError>> {
         let names: HashMap<String, usize> = specs
             .keys()
             .enumerate()
@@ -246,7 +250,7 @@ impl Resolver<'_> {
                             return Err(self.invalid(
                                 &format!("{field}.from"),
                                 "from",
-                                "an authority that publishes a CRL signs it: give its key with `from.key`",
+                                Problem::CrlWithoutKey,
                             ));
                         }
                         Some(source)
@@ -297,7 +301,7 @@ impl Resolver<'_> {
                         return Err(self.err(
                             &format!("authorities.{next}.issuer"),
                             specs[&next].issuer.as_deref(),
-                            LabError::IssuerCycle(cycle.join(" -> ")),
+                            LabError::IssuerCycle { cycle },
                             Some(
                                 "a root authority has no `issuer`; remove it from one of these"
                                     .into(),
@@ -316,9 +320,9 @@ impl Resolver<'_> {
         &self,
         field: &str,
         nc: Option<&spec::NameConstraintsSpec>,
-    ) -> Result<Option<NameConstraints>, LoadError> {
+    ) -> Result<Option<NameConstraints>, Box<LoadError>> {
         let Some(nc) = nc else { return Ok(None) };
-        let parse = |kind: &str, list: &[String]| -> Result<Vec<Subtree>, LoadError> {
+        let parse = |kind: &str, list: &[String]| -> Result<Vec<Subtree>, Box<LoadError>> {
             list.iter()
                 .enumerate()
                 .map(|(i, s)| {
@@ -336,7 +340,7 @@ impl Resolver<'_> {
             return Err(self.invalid(
                 &format!("{field}.name_constraints"),
                 "name_constraints",
-                "give at least one `permitted` or `excluded` subtree",
+                Problem::EmptyNameConstraints,
             ));
         }
         Ok(Some(out))
@@ -348,32 +352,24 @@ impl Resolver<'_> {
         &self,
         field: &str,
         name: &str,
-        kind: &str,
+        kind: &'static str,
         subject: Option<&Subject>,
         loaded: bool,
-    ) -> Result<Subject, LoadError> {
+    ) -> Result<Subject, Box<LoadError>> {
         match (subject, loaded) {
             (Some(s), _) => {
                 self.subject(field, s)?;
                 Ok(s.clone())
             }
             (None, true) => Ok(Subject::default()),
-            (None, false) => Err(self.invalid(
-                field,
-                name,
-                format!("a generated {kind} needs a `subject` (or load it with `from`)"),
-            )),
+            (None, false) => Err(self.invalid(field, name, Problem::NoSubject { kind })),
         }
     }
 
-    pub(super) fn subject(&self, field: &str, s: &Subject) -> Result<(), LoadError> {
+    pub(super) fn subject(&self, field: &str, s: &Subject) -> Result<(), Box<LoadError>> {
         if let Some(c) = &s.country {
             if c.len() != 2 || !c.chars().all(|ch| ch.is_ascii_alphabetic()) {
-                return Err(self.invalid(
-                    &format!("{field}.subject.C"),
-                    c,
-                    "a country is two letters, e.g. `US`",
-                ));
+                return Err(self.invalid(&format!("{field}.subject.C"), c, Problem::BadCountry));
             }
         }
         let all = [
@@ -388,7 +384,7 @@ impl Resolver<'_> {
             return Err(self.invalid(
                 &format!("{field}.subject"),
                 "subject",
-                "a subject needs at least one field, e.g. `CN`",
+                Problem::EmptySubject,
             ));
         }
         Ok(())
@@ -399,7 +395,7 @@ impl Resolver<'_> {
         name: &str,
         c: &spec::CertificateSpec,
         authorities: &HashMap<String, usize>,
-    ) -> Result<Certificate, LoadError> {
+    ) -> Result<Certificate, Box<LoadError>> {
         let field = format!("certificates.{name}");
         let issuer = self.resolve(
             &format!("{field}.issuer"),
@@ -472,14 +468,14 @@ impl Resolver<'_> {
     pub(super) fn not_with_from(
         &self,
         field: &str,
-        kind: &str,
-        given: &[(&str, bool)],
-    ) -> Result<(), LoadError> {
+        kind: &'static str,
+        given: &[(&'static str, bool)],
+    ) -> Result<(), Box<LoadError>> {
         match given.iter().find(|(_, g)| *g) {
             Some((f, _)) => Err(self.invalid(
                 &format!("{field}.{f}"),
                 f,
-                format!("`{f}` describes a generated {kind}; one loaded with `from` takes it from its file"),
+                Problem::GeneratedOnly { field: f, kind },
             )),
             None => Ok(()),
         }
@@ -490,7 +486,7 @@ impl Resolver<'_> {
         field: &str,
         v: Option<&spec::Validity>,
         default_life: Duration,
-    ) -> Result<(OffsetDateTime, OffsetDateTime), LoadError> {
+    ) -> Result<(OffsetDateTime, OffsetDateTime), Box<LoadError>> {
         let from = match v.and_then(|v| v.from.as_deref()) {
             Some(s) => self.time(&format!("{field}.valid.from"), s)?,
             None => self.now - Duration::hours(1),
@@ -503,7 +499,7 @@ impl Resolver<'_> {
             return Err(self.invalid(
                 &format!("{field}.valid.until"),
                 v.and_then(|v| v.until.as_deref()).unwrap_or("until"),
-                "the validity ends before it starts",
+                Problem::ValidityReversed,
             ));
         }
         Ok((from, until))

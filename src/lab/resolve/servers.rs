@@ -6,10 +6,10 @@ use std::net::{IpAddr, SocketAddr};
 
 use super::{Names, Resolver};
 use crate::lab::command::{self, CommandTemplate, Loopback, Ready};
-use crate::lab::error::{LabError, LoadError};
+use crate::lab::error::{LabError, LoadError, Problem};
 use crate::lab::{
     Certificate, Chain, CipherSuiteName, ClientAuth, Pin, RevocationCheck, Server, ServerCommand,
-    ServerKind, TlsVersion, START_TIMEOUT,
+    ServerKind, Side, TlsVersion, START_TIMEOUT,
 };
 use crate::spec::{self, ChainMode, ChainSpec, LabFile, Policy, RevocationDepth};
 
@@ -20,7 +20,7 @@ impl Resolver<'_> {
         file: &LabFile,
         names: &Names,
         certificates: &[Certificate],
-    ) -> Result<(Vec<Server>, HashMap<String, usize>), LoadError> {
+    ) -> Result<(Vec<Server>, HashMap<String, usize>), Box<LoadError>> {
         let publishes_crl = !names.crls.is_empty();
         let mut servers = Vec::new();
         let mut server_index = HashMap::new();
@@ -42,7 +42,7 @@ impl Resolver<'_> {
         field: &str,
         c: Option<&ChainSpec>,
         names: &Names,
-    ) -> Result<Chain, LoadError> {
+    ) -> Result<Chain, Box<LoadError>> {
         Ok(match c {
             None | Some(ChainSpec::Mode(ChainMode::Full)) => Chain::Full,
             Some(ChainSpec::Mode(ChainMode::Leaf)) => Chain::Leaf,
@@ -60,18 +60,13 @@ impl Resolver<'_> {
         field: &str,
         r: Option<&spec::RevocationCheckSpec>,
         publishes_crl: bool,
-    ) -> Result<Option<RevocationCheck>, LoadError> {
+    ) -> Result<Option<RevocationCheck>, Box<LoadError>> {
         let Some(r) = r else { return Ok(None) };
         if !publishes_crl {
             return Err(self.err(
                 field,
                 None,
-                LabError::Invalid {
-                    field: field.to_string(),
-                    why:
-                        "revocation checking needs CRLs, but no authority of the lab publishes one"
-                            .into(),
-                },
+                LabError::invalid(field, Problem::RevocationWithoutCrl),
                 Some("give an authority `revokes: [...]` or `crl: {}` to publish a CRL".into()),
             ));
         }
@@ -87,14 +82,10 @@ impl Resolver<'_> {
         field: &str,
         c: Option<&[CipherSuiteName]>,
         versions: &[TlsVersion],
-    ) -> Result<Option<Vec<CipherSuiteName>>, LoadError> {
+    ) -> Result<Option<Vec<CipherSuiteName>>, Box<LoadError>> {
         let Some(c) = c else { return Ok(None) };
         if !c.iter().any(|s| versions.contains(&s.version())) {
-            return Err(self.invalid(
-                field,
-                "ciphers",
-                "none of these cipher suites belongs to an enabled TLS version (TLS13_* suites are TLS 1.3, the others TLS 1.2)",
-            ));
+            return Err(self.invalid(field, "ciphers", Problem::CiphersOutsideVersions));
         }
         Ok(Some(c.to_vec()))
     }
@@ -104,7 +95,7 @@ impl Resolver<'_> {
         field: &str,
         pins: &[String],
         names: &Names,
-    ) -> Result<Vec<Pin>, LoadError> {
+    ) -> Result<Vec<Pin>, Box<LoadError>> {
         use base64::Engine;
         let mut out = Vec::new();
         for (i, p) in pins.iter().enumerate() {
@@ -112,10 +103,10 @@ impl Resolver<'_> {
             if let Some(b64) = p.strip_prefix("sha256/") {
                 let bytes = base64::engine::general_purpose::STANDARD
                     .decode(b64)
-                    .map_err(|e| self.invalid(&f, p, format!("not base64: {e}")))?;
-                let hash: [u8; 32] = bytes.try_into().map_err(|_| {
-                    self.invalid(&f, p, "a SHA-256 pin is 32 bytes (44 base64 characters)")
-                })?;
+                    .map_err(|e| self.invalid(&f, p, Problem::PinNotBase64 { error: e }))?;
+                let hash: [u8; 32] = bytes
+                    .try_into()
+                    .map_err(|_| self.invalid(&f, p, Problem::PinLength))?;
                 out.push(Pin::Sha256(hash));
             } else {
                 out.push(Pin::Key(self.cert_ref(&f, p, names)?));
@@ -130,7 +121,7 @@ impl Resolver<'_> {
         s: &spec::ServerSpec,
         names: &Names,
         publishes_crl: bool,
-    ) -> Result<Server, LoadError> {
+    ) -> Result<Server, Box<LoadError>> {
         let field = format!("servers.{name}");
         let certificate = self.resolve(
             &format!("{field}.certificate"),
@@ -149,13 +140,7 @@ impl Resolver<'_> {
             return Err(self.err(
                 &format!("{field}.trust"),
                 None,
-                LabError::Invalid {
-                    field: format!("{field}.trust"),
-                    why: format!(
-                        "client_auth is `{}` but the server trusts no authority to verify client certificates",
-                        if client_auth == ClientAuth::Required { "required" } else { "optional" }
-                    ),
-                },
+                LabError::invalid(format!("{field}.trust"), Problem::ClientAuthWithoutTrust { client_auth }),
                 Some("list the authorities that issue client certificates, e.g. `trust: [ca]`, or set `client_auth: none`".into()),
             ));
         }
@@ -183,7 +168,7 @@ impl Resolver<'_> {
         field: &str,
         s: &spec::ServerSpec,
         names: &Names,
-    ) -> Result<ServerKind, LoadError> {
+    ) -> Result<ServerKind, Box<LoadError>> {
         let listen = match &s.listen {
             Some(l) => Some(
                 Loopback::parse(l)
@@ -198,17 +183,18 @@ impl Resolver<'_> {
             ("start_timeout", s.start_timeout.is_some()),
         ];
         match (&s.command, &s.target) {
-            (Some(_), Some(t)) => Err(self.invalid(
-                &format!("{field}.target"),
-                t,
-                "a server is either a `command` the runner starts or a `target` already running, not both",
-            )),
+            (Some(_), Some(t)) => {
+                Err(self.invalid(&format!("{field}.target"), t, Problem::CommandAndTarget))
+            }
             (None, target) => {
                 if let Some((f, _)) = command_only.iter().find(|(_, given)| *given) {
                     return Err(self.invalid(
                         &format!("{field}.{f}"),
                         f,
-                        format!("`{f}` applies to a server `command` only"),
+                        Problem::CommandOnly {
+                            field: f,
+                            side: Side::Server,
+                        },
                     ));
                 }
                 match target {
@@ -217,7 +203,7 @@ impl Resolver<'_> {
                             return Err(self.invalid(
                                 &format!("{field}.listen"),
                                 "listen",
-                                "a `target` is where the server already listens; `listen` does not apply",
+                                Problem::ListenWithTarget,
                             ));
                         }
                         let l = Loopback::parse(t)
@@ -226,7 +212,7 @@ impl Resolver<'_> {
                             return Err(self.invalid(
                                 &format!("{field}.target"),
                                 t,
-                                "a target needs the port it listens on",
+                                Problem::TargetWithoutPort,
                             ));
                         }
                         Ok(ServerKind::Target(l))
@@ -247,13 +233,7 @@ impl Resolver<'_> {
                 }
             }
             (Some(argv), None) => {
-                let template = self.command(
-                    field,
-                    argv,
-                    s.cwd.as_ref(),
-                    &s.env,
-                    names,
-                )?;
+                let template = self.command(field, argv, s.cwd.as_ref(), &s.env, names)?;
                 let listen = listen.unwrap_or(Loopback {
                     host: "127.0.0.1".into(),
                     port: 0,
@@ -284,19 +264,19 @@ impl Resolver<'_> {
         cwd: Option<&String>,
         env: &BTreeMap<String, String>,
         names: &Names,
-    ) -> Result<CommandTemplate, LoadError> {
+    ) -> Result<CommandTemplate, Box<LoadError>> {
         if argv.is_empty() || argv[0].trim().is_empty() {
             return Err(self.invalid(
                 &format!("{field}.command"),
                 "command",
-                "give the program and its arguments, e.g. `[python3, server.py]`",
+                Problem::EmptyCommand,
             ));
         }
-        let template = |f: String, text: &str| -> Result<Vec<command::Piece>, LoadError> {
+        let template = |f: String, text: &str| -> Result<Vec<command::Piece>, Box<LoadError>> {
             // `${NAME}` path variables first (e.g. the submission's directory), then `{placeholders}`.
             let text = &self.substitute(&f, text, |v| self.command_value(v))?;
             let pieces = command::parse_template(text)
-                .map_err(|(token, why)| self.invalid(&f, &token, why))?;
+                .map_err(|e| self.invalid(&f, &e.token().to_string(), e))?;
             for p in &pieces {
                 let command::Piece::Var(v) = p else { continue };
                 use command::Placeholder as P;
@@ -311,7 +291,9 @@ impl Resolver<'_> {
                         return Err(self.invalid(
                             &f,
                             name,
-                            format!("`{name}` publishes no CRL (give it `revokes: [...]` or `crl: {{}}`)"),
+                            Problem::NoCrl {
+                                authority: name.clone(),
+                            },
                         ));
                     }
                 } else if !names.authorities.contains_key(name.as_str()) {
@@ -338,11 +320,7 @@ impl Resolver<'_> {
         let mut vars = Vec::new();
         for (k, v) in env {
             if k.is_empty() || k.contains('=') || k.contains('\0') {
-                return Err(self.invalid(
-                    &format!("{field}.env.{k}"),
-                    k,
-                    "not an environment variable name",
-                ));
+                return Err(self.invalid(&format!("{field}.env.{k}"), k, Problem::BadEnvName));
             }
             vars.push((k.clone(), template(format!("{field}.env.{k}"), v)?));
         }
@@ -357,10 +335,10 @@ impl Resolver<'_> {
         &self,
         field: &str,
         v: Option<&[TlsVersion]>,
-    ) -> Result<Vec<TlsVersion>, LoadError> {
+    ) -> Result<Vec<TlsVersion>, Box<LoadError>> {
         match v {
             None => Ok(vec![TlsVersion::Tls13, TlsVersion::Tls12]),
-            Some([]) => Err(self.invalid(field, "[]", "list at least one TLS version")),
+            Some([]) => Err(self.invalid(field, "[]", Problem::NoVersions)),
             Some(v) => {
                 let mut out = Vec::new();
                 for x in [TlsVersion::Tls13, TlsVersion::Tls12] {

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use super::Resolver;
-use crate::lab::error::LoadError;
+use crate::lab::error::{LoadError, Problem};
 use crate::lab::Source;
 use crate::spec;
 
@@ -14,17 +14,23 @@ impl Resolver<'_> {
         field: &str,
         text: &str,
         value: impl Fn(&str) -> String,
-    ) -> Result<String, LoadError> {
+    ) -> Result<String, Box<LoadError>> {
         let mut resolved = String::new();
         let mut rest = text;
         while let Some(i) = rest.find("${") {
             resolved.push_str(&rest[..i]);
             let Some(j) = rest[i..].find('}') else {
-                return Err(self.invalid(field, text, "`${` without a closing `}`"));
+                return Err(self.invalid(field, text, Problem::UnclosedVariable));
             };
             let name = &rest[i + 2..i + j];
             let Some(v) = self.vars.get(name) else {
-                let mut e = self.invalid(field, text, format!("`${{{name}}}` is not set"));
+                let mut e = self.invalid(
+                    field,
+                    text,
+                    Problem::UnsetVariable {
+                        name: name.to_string(),
+                    },
+                );
                 e.help = Some(format!(
                     "give it on the command line, `--var {name}=DIR`, or a default under `vars:`"
                 ));
@@ -50,7 +56,7 @@ impl Resolver<'_> {
     }
 
     /// Resolves the paths of a `from`.
-    pub(super) fn source(&self, field: &str, f: &spec::FromSpec) -> Result<Source, LoadError> {
+    pub(super) fn source(&self, field: &str, f: &spec::FromSpec) -> Result<Source, Box<LoadError>> {
         let (cert, cert_label) = self.path(&format!("{field}.cert"), &f.cert)?;
         let key = match &f.key {
             Some(k) => Some(self.path(&format!("{field}.key"), k)?),
@@ -65,10 +71,14 @@ impl Resolver<'_> {
 
     /// A `from` path with its `${NAME}` variables replaced, relative to the lab file; and its label for messages:
     /// the path as written without a leading `${NAME}/`, so that messages read `client/client.crt` whatever the submission's directory.
-    pub(super) fn path(&self, field: &str, written: &str) -> Result<(PathBuf, String), LoadError> {
+    pub(super) fn path(
+        &self,
+        field: &str,
+        written: &str,
+    ) -> Result<(PathBuf, String), Box<LoadError>> {
         let resolved = self.substitute(field, written, |v| v.to_string())?;
         if resolved.trim().is_empty() {
-            return Err(self.invalid(field, written, "an empty path"));
+            return Err(self.invalid(field, written, Problem::EmptyPath));
         }
         let mut label = written;
         if let Some(after) = written.strip_prefix("${") {
