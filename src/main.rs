@@ -341,7 +341,7 @@ fn pki_command(
             return exit::INPUT;
         }
         Err(e) => {
-            eprint!("{}", diag::render(&e));
+            eprint!("{}", diag::render_all(&e));
             return exit::INPUT;
         }
     };
@@ -472,9 +472,11 @@ fn load_or_errors(
     for f in &files {
         match lab::load_all_with(f, now, vars) {
             Ok(l) => labs.extend(l),
-            Err(e) => {
-                eprint!("{}", paint_diagnostic(color, &diag::render(&e)));
-                bad.push(failed(f.clone(), format!("invalid lab file: {e}")));
+            Err(errors) => {
+                for e in &errors {
+                    eprint!("{}", paint_diagnostic(color, &diag::render(e)));
+                }
+                bad.push(failed(f.clone(), format!("invalid lab file: {errors}")));
             }
         }
     }

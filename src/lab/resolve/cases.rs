@@ -13,21 +13,23 @@ use crate::lab::{
 use crate::spec::{self, Expect, ExpectFull, LabFile};
 
 impl Resolver<'_> {
-    /// Resolves the cases, in order; each name goes into `item_names`, which holds the checks' names already.
+    /// Resolves the cases, in order, leaving out (and reporting) those with an error; each name goes into
+    /// `item_names`, which holds the checks' names already. A case whose server has an error is left out
+    /// unchecked: what it may expect depends on that server.
     pub(super) fn cases(
         &self,
         file: &LabFile,
         names: &Names,
-        certificates: &[Certificate],
-        servers: &[Server],
+        certificates: &[Option<Certificate>],
+        servers: &[Option<Server>],
         server_index: &HashMap<String, usize>,
         item_names: &mut HashSet<String>,
-    ) -> Result<Vec<Case>, Box<LoadError>> {
+    ) -> Vec<Case> {
         let mut cases = Vec::new();
         for (i, c) in file.cases.iter().enumerate() {
             let field = format!("cases[{i}]");
             if !item_names.insert(c.name.clone()) {
-                return Err(self.err(
+                self.report(self.err(
                     &format!("{field}.name"),
                     Some(&c.name),
                     LabError::DuplicateCase {
@@ -35,10 +37,7 @@ impl Resolver<'_> {
                     },
                     Some("case names identify results in reports; make each unique".into()),
                 ));
-            }
-            let case = self.case(&field, c, servers, server_index, names)?;
-            if let Some(cert) = case.client.certificate {
-                self.presentable(&format!("{field}.client.certificate"), &certificates[cert])?;
+                continue;
             }
             let earlier: Vec<&str> = file
                 .checks
@@ -46,16 +45,20 @@ impl Resolver<'_> {
                 .map(|c| c.name.as_str())
                 .chain(file.cases[..i].iter().map(|c| c.name.as_str()))
                 .collect();
-            self.requires(
-                &field,
-                &c.requires,
-                &earlier,
-                &c.name,
-                "a check or an earlier case",
-            )?;
-            cases.push(case);
+            let case = self
+                .case(&field, c, servers, server_index, names)
+                .and_then(|case| {
+                    let Some(case) = case else { return Ok(None) };
+                    if let Some(Some(cert)) = case.client.certificate.map(|i| &certificates[i]) {
+                        self.presentable(&format!("{field}.client.certificate"), cert)?;
+                    }
+                    let what = "a check or an earlier case";
+                    self.requires(&field, &c.requires, &earlier, &c.name, what)?;
+                    Ok(Some(case))
+                });
+            cases.extend(self.keep(case).flatten());
         }
-        Ok(cases)
+        cases
     }
 
     /// Resolves one case: its server, its client, its expectation and checks (each computed once), its grading.
@@ -63,10 +66,10 @@ impl Resolver<'_> {
         &self,
         field: &str,
         c: &spec::CaseSpec,
-        servers: &[Server],
+        servers: &[Option<Server>],
         server_index: &HashMap<String, usize>,
         names: &Names,
-    ) -> Result<Case, Box<LoadError>> {
+    ) -> Result<Option<Case>, Box<LoadError>> {
         if c.name.trim().is_empty() {
             return Err(self.invalid(
                 &format!("{field}.name"),
@@ -74,14 +77,17 @@ impl Resolver<'_> {
                 Problem::NoName { kind: "case" },
             ));
         }
-        let server = self.case_server(field, c, servers, server_index)?;
-        let client = self.client(field, c, &servers[server], names)?;
+        let index = self.case_server(field, c, servers, server_index)?;
+        let Some(server) = &servers[index] else {
+            return Ok(None);
+        };
+        let client = self.client(field, c, server, names)?;
         let at = match &c.at {
             Some(t) => Some(self.time(&format!("{field}.at"), t)?),
             None => None,
         };
         let ef = format!("{field}.expect");
-        let external_server = servers[server].is_external();
+        let external_server = server.is_external();
         let client_command = client.command.is_some();
         let expect = self.expectation(&ef, &c.expect, external_server, client_command)?;
         let checks = self.checks(&ef, &c.expect, external_server, client_command)?;
@@ -93,17 +99,17 @@ impl Resolver<'_> {
             c.hidden,
             Some((&expect, &checks)),
         )?;
-        Ok(Case {
+        Ok(Some(Case {
             name: c.name.clone(),
             line: self.positions.value(field).line,
-            server,
+            server: index,
             client,
             expect,
             checks,
             at,
             tags: c.tags.clone(),
             grading,
-        })
+        }))
     }
 
     /// The server a case connects to: the one it names, or the lab's only server.
@@ -111,7 +117,7 @@ impl Resolver<'_> {
         &self,
         field: &str,
         c: &spec::CaseSpec,
-        servers: &[Server],
+        servers: &[Option<Server>],
         server_index: &HashMap<String, usize>,
     ) -> Result<usize, Box<LoadError>> {
         match &c.server {

@@ -7,26 +7,24 @@ use ::time::Duration;
 use super::pki::Pki;
 use super::{Names, Resolver};
 use crate::lab::error::{did_you_mean, LabError, LoadError, Problem};
-use crate::lab::{
-    Authority, CertRef, Certificate, Check, Checks, Expectation, Grading, KeyRequirement, San,
-    ScorePart,
-};
+use crate::lab::{CertRef, Check, Checks, Expectation, Grading, KeyRequirement, San, ScorePart};
 use crate::spec::{self, LabFile};
 
 impl Resolver<'_> {
-    /// Resolves the certificate checks, in order; each name goes into `item_names`, which must not hold it yet.
+    /// Resolves the certificate checks, in order, leaving out (and reporting) those with an error; each
+    /// name goes into `item_names`, which must not hold it yet.
     pub(super) fn certificate_checks(
         &self,
         file: &LabFile,
         names: &Names,
         pki: &Pki,
         item_names: &mut HashSet<String>,
-    ) -> Result<Vec<Check>, Box<LoadError>> {
+    ) -> Vec<Check> {
         let mut checks = Vec::new();
         for (i, c) in file.checks.iter().enumerate() {
             let field = format!("checks[{i}]");
             if !item_names.insert(c.name.clone()) {
-                return Err(self.err(
+                self.report(self.err(
                     &format!("{field}.name"),
                     Some(&c.name),
                     LabError::DuplicateCase {
@@ -36,13 +34,16 @@ impl Resolver<'_> {
                         "check and case names identify results in reports; make each unique".into(),
                     ),
                 ));
+                continue;
             }
-            let check = self.check(&field, c, names, &pki.certificates, &pki.authorities)?;
             let earlier: Vec<&str> = file.checks[..i].iter().map(|c| c.name.as_str()).collect();
-            self.requires(&field, &c.requires, &earlier, &c.name, "an earlier check")?;
-            checks.push(check);
+            let check = self.check(&field, c, names, pki).and_then(|check| {
+                self.requires(&field, &c.requires, &earlier, &c.name, "an earlier check")?;
+                Ok(check)
+            });
+            checks.extend(self.keep(check));
         }
-        Ok(checks)
+        checks
     }
 
     /// Checks `requires` names: each must be in `earlier`.
@@ -162,8 +163,7 @@ impl Resolver<'_> {
         field: &str,
         c: &spec::CheckSpec,
         names: &Names,
-        certificates: &[Certificate],
-        authorities: &[Authority],
+        pki: &Pki,
     ) -> Result<Check, Box<LoadError>> {
         if c.name.trim().is_empty() {
             return Err(self.invalid(
@@ -206,11 +206,12 @@ impl Resolver<'_> {
         };
         let key_matches = c.key_matches == Some(true);
         if key_matches {
+            // An authority or certificate with an error of its own (`None`) is left unchecked.
             let from = match certificate {
-                CertRef::Authority(i) => &authorities[i].from,
-                CertRef::Certificate(i) => &certificates[i].from,
+                CertRef::Authority(i) => pki.authorities[i].as_ref().map(|a| &a.from),
+                CertRef::Certificate(i) => pki.certificates[i].as_ref().map(|c| &c.from),
             };
-            if from.as_ref().is_some_and(|f| f.key.is_none()) {
+            if from.is_some_and(|f| f.as_ref().is_some_and(|f| f.key.is_none())) {
                 return Err(self.invalid(
                     &format!("{field}.key_matches"),
                     "key_matches",

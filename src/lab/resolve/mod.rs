@@ -8,12 +8,13 @@ mod pki;
 mod servers;
 mod vars;
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use ::time::OffsetDateTime;
 
-use crate::lab::error::{did_you_mean, LabError, LoadError, Problem};
+use crate::lab::error::{did_you_mean, LabError, LoadError, LoadErrors, Problem};
 use crate::lab::load::Origin;
 use crate::lab::time::parse_time;
 use crate::lab::{CertRef, Lab, Vars};
@@ -28,14 +29,39 @@ struct Names<'a> {
     crls: HashSet<String>,
 }
 
+/// Resolves one lab file, collecting every error it finds: each item (authority, certificate, server,
+/// check, case) is resolved on its own, and one with an error is left out of what later items check.
 pub(in crate::lab) struct Resolver<'a> {
-    pub(in crate::lab) path: &'a Path,
-    pub(in crate::lab) positions: &'a Positions,
+    path: &'a Path,
+    positions: &'a Positions,
     /// Included files, for errors in the definitions they bring.
-    pub(in crate::lab) origins: &'a [Origin],
-    pub(in crate::lab) now: OffsetDateTime,
+    origins: &'a [Origin],
+    now: OffsetDateTime,
     /// Path variables from the command line; the lab's `vars` give defaults.
-    pub(in crate::lab) vars: &'a Vars,
+    vars: &'a Vars,
+    /// Every error found so far, in the order found.
+    errors: RefCell<Vec<LoadError>>,
+}
+
+impl<'a> Resolver<'a> {
+    /// A resolver for the lab file at `path` (its `positions`), with the files it includes, relative
+    /// times taken from `now`, and its path variables.
+    pub(in crate::lab) fn new(
+        path: &'a Path,
+        positions: &'a Positions,
+        origins: &'a [Origin],
+        now: OffsetDateTime,
+        vars: &'a Vars,
+    ) -> Self {
+        Resolver {
+            path,
+            positions,
+            origins,
+            now,
+            vars,
+            errors: RefCell::new(Vec::new()),
+        }
+    }
 }
 
 impl Resolver<'_> {
@@ -130,9 +156,29 @@ impl Resolver<'_> {
         })
     }
 
+    /// Records an error and goes on.
+    fn report(&self, e: Box<LoadError>) {
+        self.keep::<()>(Err(e));
+    }
+
+    /// The value of `r`, or `None` with its error recorded.
+    fn keep<T>(&self, r: Result<T, Box<LoadError>>) -> Option<T> {
+        r.map_err(|e| self.errors.borrow_mut().push(*e)).ok()
+    }
+
     /// Resolves a whole lab file: names first, then the PKI, servers, certificate checks and cases.
-    pub(in crate::lab) fn lab(&self, file: LabFile) -> Result<Lab, Box<LoadError>> {
-        self.lab_names(&file)?;
+    /// Every error of the file, in the order found, when there is any.
+    pub(in crate::lab) fn lab(self, file: LabFile) -> Result<Lab, LoadErrors> {
+        let lab = self.resolve_lab(file);
+        match LoadErrors::new(self.errors.into_inner()) {
+            Some(errors) => Err(errors),
+            None => Ok(lab.expect("a lab that could not be resolved has errors")),
+        }
+    }
+
+    /// The lab, if no error stopped it (errors that did not stop it are recorded and may still be there).
+    fn resolve_lab(&self, file: LabFile) -> Option<Lab> {
+        self.lab_names(&file);
         let pki = self.pki(&file)?;
         let names = Names {
             authorities: &pki.authority_index,
@@ -140,17 +186,18 @@ impl Resolver<'_> {
             crls: pki
                 .authorities
                 .iter()
+                .flatten()
                 .filter(|a| a.crl.is_some())
                 .map(|a| a.name.clone())
                 .collect(),
         };
-        let (servers, server_index) = self.servers(&file, &names, &pki.certificates)?;
+        let (servers, server_index) = self.servers(&file, &names, &pki.certificates);
         let at = match &file.at {
-            Some(t) => Some(self.time("at", t)?),
+            Some(t) => self.keep(self.time("at", t)),
             None => None,
         };
         let mut item_names = HashSet::new();
-        let checks = self.certificate_checks(&file, &names, &pki, &mut item_names)?;
+        let checks = self.certificate_checks(&file, &names, &pki, &mut item_names);
         let mut cases = self.cases(
             &file,
             &names,
@@ -158,9 +205,12 @@ impl Resolver<'_> {
             &servers,
             &server_index,
             &mut item_names,
-        )?;
-        if cases.is_empty() && checks.is_empty() {
-            return Err(self.invalid("cases", "cases", Problem::NoCases));
+        );
+        if file.cases.is_empty() && file.checks.is_empty() {
+            self.report(self.invalid("cases", "cases", Problem::NoCases));
+        }
+        if !self.errors.borrow().is_empty() {
+            return None;
         }
         for case in &mut cases {
             for t in &file.tags {
@@ -169,7 +219,7 @@ impl Resolver<'_> {
                 }
             }
         }
-        Ok(Lab {
+        Some(Lab {
             graded: file
                 .cases
                 .iter()
@@ -178,9 +228,9 @@ impl Resolver<'_> {
             name: file.lab,
             description: file.description,
             file: self.path.to_path_buf(),
-            authorities: pki.authorities,
-            certificates: pki.certificates,
-            servers,
+            authorities: pki.authorities.into_iter().flatten().collect(),
+            certificates: pki.certificates.into_iter().flatten().collect(),
+            servers: servers.into_iter().flatten().collect(),
             cases,
             at,
             variant: Vec::new(),
@@ -189,13 +239,13 @@ impl Resolver<'_> {
     }
 
     /// Checks the names the lab gives: its own, and those of its authorities, certificates, servers and variables.
-    fn lab_names(&self, file: &LabFile) -> Result<(), Box<LoadError>> {
+    fn lab_names(&self, file: &LabFile) {
         if file.lab.trim().is_empty() {
-            return Err(self.invalid("lab", "", Problem::LabUnnamed));
+            self.report(self.invalid("lab", "", Problem::LabUnnamed));
         }
         for name in file.certificates.keys() {
             if file.authorities.contains_key(name) {
-                return Err(self.key_err(
+                self.report(self.key_err(
                     &format!("certificates.{name}"),
                     name,
                     LabError::DuplicateName { name: name.clone() },
@@ -215,25 +265,18 @@ impl Resolver<'_> {
                     || name.starts_with('.')
                 {
                     let field = format!("{kind}.{name}");
-                    return Err(self.key_err(
-                        &field,
-                        name,
-                        LabError::invalid(field.clone(), Problem::BadName),
-                    ));
+                    let error = LabError::invalid(field.clone(), Problem::BadName);
+                    self.report(self.key_err(&field, name, error));
                 }
             }
         }
         for name in file.vars.keys() {
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                 let field = format!("vars.{name}");
-                return Err(self.key_err(
-                    &field,
-                    name,
-                    LabError::invalid(field.clone(), Problem::BadVariableName),
-                ));
+                let error = LabError::invalid(field.clone(), Problem::BadVariableName);
+                self.report(self.key_err(&field, name, error));
             }
         }
-        Ok(())
     }
 
     /// Resolves a name that may be an authority or a certificate.

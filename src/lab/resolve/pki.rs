@@ -14,44 +14,39 @@ use crate::lab::{
 use crate::spec::{self, LabFile};
 
 /// The lab's PKI, resolved: authorities in issuer order, certificates, and their name indices.
+/// An authority or certificate with an error is `None` (its error is reported); its name stays indexed
+/// so that references to it do not add errors of their own.
 pub(super) struct Pki {
-    pub(super) authorities: Vec<Authority>,
-    pub(super) certificates: Vec<Certificate>,
+    pub(super) authorities: Vec<Option<Authority>>,
+    pub(super) certificates: Vec<Option<Certificate>>,
     pub(super) authority_index: HashMap<String, usize>,
     pub(super) certificate_index: HashMap<String, usize>,
 }
 
 impl Resolver<'_> {
     /// Resolves authorities (issuers first), certificates and CRLs, and checks that every signer has a key.
-    pub(super) fn pki(&self, file: &LabFile) -> Result<Pki, Box<LoadError>> {
-        let mut authorities = self.authorities(&file.authorities)?;
-        let authority_index: HashMap<String, usize> = authorities
-            .iter()
-            .enumerate()
-            .map(|(i, a)| (a.name.clone(), i))
-            .collect();
+    /// `None` when the authorities have no issuer order (a missing issuer, a cycle): nothing else can be resolved.
+    pub(super) fn pki(&self, file: &LabFile) -> Option<Pki> {
+        let mut authority_index = HashMap::new();
+        let mut authorities = self.authorities(&file.authorities, &mut authority_index)?;
         let mut certificates = Vec::new();
         let mut certificate_index = HashMap::new();
         for (name, c) in &file.certificates {
             certificate_index.insert(name.clone(), certificates.len());
-            certificates.push(self.certificate(name, c, &authority_index)?);
+            certificates.push(self.keep(self.certificate(name, c, &authority_index)));
         }
         let names = Names {
             authorities: &authority_index,
             certificates: &certificate_index,
             crls: HashSet::new(),
         };
-        for a in authorities.iter_mut() {
-            a.crl = self.crl(
-                &a.name,
-                &file.authorities[&a.name],
-                &names,
-                &certificates,
-                &file.authorities,
-            )?;
+        for a in authorities.iter_mut().flatten() {
+            let spec = &file.authorities[&a.name];
+            let crl = self.crl(&a.name, spec, &names, &certificates, &file.authorities);
+            a.crl = self.keep(crl).flatten();
         }
-        self.signers_have_keys(&authorities, &certificates)?;
-        Ok(Pki {
+        self.signers_have_keys(&authorities, &certificates);
+        Some(Pki {
             authorities,
             certificates,
             authority_index,
@@ -59,46 +54,45 @@ impl Resolver<'_> {
         })
     }
 
-    /// A loaded authority signs only with its key: refuses generated authorities and certificates it would sign.
+    /// A loaded authority signs only with its key: reports generated authorities and certificates it would sign.
     fn signers_have_keys(
         &self,
-        authorities: &[Authority],
-        certificates: &[Certificate],
-    ) -> Result<(), Box<LoadError>> {
+        authorities: &[Option<Authority>],
+        certificates: &[Option<Certificate>],
+    ) {
         let keyless = |i: usize| {
             authorities[i]
-                .from
                 .as_ref()
+                .and_then(|a| a.from.as_ref())
                 .is_some_and(|f| f.key.is_none())
         };
-        for a in authorities {
-            if let (None, Some(i)) = (&a.from, a.issuer) {
-                if keyless(i) {
-                    return Err(self.invalid(
-                        &format!("authorities.{}.issuer", a.name),
-                        &authorities[i].name,
-                        Problem::SignerWithoutKey {
-                            authority: authorities[i].name.clone(),
-                            signed: a.name.clone(),
-                        },
-                    ));
-                }
-            }
-        }
-        for c in certificates {
-            if c.from.is_none() && keyless(c.issuer) {
-                return Err(self.invalid(
-                    &format!("certificates.{}.issuer", c.name),
-                    &authorities[c.issuer].name,
+        let signed = authorities
+            .iter()
+            .flatten()
+            .filter(|a| a.from.is_none())
+            .filter_map(|a| Some((format!("authorities.{}.issuer", a.name), &a.name, a.issuer?)));
+        let signed = signed.chain(
+            certificates
+                .iter()
+                .flatten()
+                .filter(|c| c.from.is_none())
+                .map(|c| (format!("certificates.{}.issuer", c.name), &c.name, c.issuer)),
+        );
+        for (field, name, issuer) in signed {
+            if keyless(issuer) {
+                let authority = authorities[issuer].as_ref().map_or("", |a| &a.name);
+                self.report(self.invalid(
+                    &field,
+                    authority,
                     Problem::SignerWithoutKey {
-                        authority: authorities[c.issuer].name.clone(),
-                        signed: c.name.clone(),
+                        authority: authority.to_string(),
+                        signed: name.clone(),
                     },
                 ));
             }
         }
-        Ok(())
     }
+
     /// Refuses to present a certificate loaded without its key.
     pub(super) fn presentable(&self, field: &str, c: &Certificate) -> Result<(), Box<LoadError>> {
         if c.from.as_ref().is_some_and(|f| f.key.is_none()) {
@@ -119,7 +113,7 @@ impl Resolver<'_> {
         name: &str,
         a: &spec::AuthoritySpec,
         names: &Names,
-        certificates: &[Certificate],
+        certificates: &[Option<Certificate>],
         specs: &BTreeMap<String, spec::AuthoritySpec>,
     ) -> Result<Option<Crl>, Box<LoadError>> {
         if a.revokes.is_none() && a.crl.is_none() {
@@ -148,7 +142,11 @@ impl Resolver<'_> {
             let f = format!("{field}.revokes[{i}]");
             let target = self.cert_ref(&format!("{f}.certificate"), &r.certificate, names)?;
             let issuer = match target {
-                CertRef::Certificate(c) => Some(certificates[c].issuer),
+                CertRef::Certificate(c) => match &certificates[c] {
+                    Some(c) => Some(c.issuer),
+                    // The certificate has an error of its own, already reported.
+                    None => continue,
+                },
                 CertRef::Authority(_) => specs[&r.certificate]
                     .issuer
                     .as_ref()
@@ -197,28 +195,47 @@ impl Resolver<'_> {
         }))
     }
 
-    /// Orders authorities so that every issuer comes first, and rejects cycles and dangling issuers.
-    pub(super) fn authorities(
+    /// Resolves the authorities, issuers first, filling in their name `index`; a failed authority is `None`.
+    /// `None` as a whole when an issuer is missing or issuers form a cycle (errors reported): no order exists.
+    fn authorities(
         &self,
         specs: &BTreeMap<String, spec::AuthoritySpec>,
-    ) -> Result<Vec<Authority>, Box<LoadError>> {
+        index: &mut HashMap<String, usize>,
+    ) -> Option<Vec<Option<Authority>>> {
+        let order = self.issuer_order(specs)?;
+        let mut out = Vec::new();
+        for (name, issuer) in order {
+            index.insert(name.clone(), out.len());
+            out.push(self.keep(self.authority(name, &specs[name], issuer)));
+        }
+        Some(out)
+    }
+
+    /// Orders authorities so that every issuer comes first (with each one's issuer index), reporting
+    /// dangling issuers and cycles.
+    fn issuer_order<'s>(
+        &self,
+        specs: &'s BTreeMap<String, spec::AuthoritySpec>,
+    ) -> Option<Vec<(&'s String, Option<usize>)>> {
         let names: HashMap<String, usize> = specs
             .keys()
             .enumerate()
             .map(|(i, n)| (n.clone(), i))
             .collect();
+        let mut dangling = false;
         for (name, a) in specs {
             if let Some(issuer) = &a.issuer {
-                self.resolve(
-                    &format!("authorities.{name}.issuer"),
-                    issuer,
-                    "authority",
-                    &names,
-                )?;
+                let field = format!("authorities.{name}.issuer");
+                dangling |= self
+                    .keep(self.resolve(&field, issuer, "authority", &names))
+                    .is_none();
             }
         }
-        let mut ordered: Vec<Authority> = Vec::new();
-        let mut placed: HashMap<String, usize> = HashMap::new();
+        if dangling {
+            return None;
+        }
+        let mut ordered = Vec::new();
+        let mut placed: HashMap<&String, usize> = HashMap::new();
         while placed.len() < specs.len() {
             let before = placed.len();
             for (name, a) in specs {
@@ -232,88 +249,105 @@ impl Resolver<'_> {
                         None => continue,
                     },
                 };
-                let field = format!("authorities.{name}");
-                let from = match &a.from {
-                    Some(f) => {
-                        let generated = [
-                            ("subject", a.subject.is_some()),
-                            ("key", a.key.is_some()),
-                            ("valid", a.valid.is_some()),
-                            ("path_len", a.path_len.is_some()),
-                            ("serial", a.serial.is_some()),
-                            ("ca", a.ca.is_some()),
-                            ("name_constraints", a.name_constraints.is_some()),
-                        ];
-                        self.not_with_from(&field, "authority", &generated)?;
-                        let source = self.source(&format!("{field}.from"), f)?;
-                        if (a.revokes.is_some() || a.crl.is_some()) && source.key.is_none() {
-                            return Err(self.invalid(
-                                &format!("{field}.from"),
-                                "from",
-                                Problem::CrlWithoutKey,
-                            ));
-                        }
-                        Some(source)
-                    }
-                    None => None,
-                };
-                let (not_before, not_after) =
-                    self.validity(&field, a.valid.as_ref(), Duration::days(3650))?;
-                let subject = self.subject_or_loaded(
-                    &field,
-                    name,
-                    "authority",
-                    a.subject.as_ref(),
-                    from.is_some(),
-                )?;
-                placed.insert(name.clone(), ordered.len());
-                ordered.push(Authority {
-                    from,
-                    name: name.clone(),
-                    subject,
-                    issuer,
-                    key: a.key.unwrap_or(KeyType::EcdsaP256),
-                    not_before,
-                    not_after,
-                    path_len: a.path_len,
-                    serial: a.serial,
-                    ca: a.ca.unwrap_or(true),
-                    name_constraints: self.name_constraints(&field, a.name_constraints.as_ref())?,
-                    crl: None,
-                });
+                placed.insert(name, ordered.len());
+                ordered.push((name, issuer));
             }
             if placed.len() == before {
                 // Every remaining authority waits on another remaining one: a cycle.
-                let (start, _) = specs
-                    .iter()
-                    .find(|(n, _)| !placed.contains_key(*n))
-                    .expect("at least one authority is unplaced");
-                let mut chain = vec![start.clone()];
-                let mut cur = start.clone();
-                loop {
-                    let next = specs[&cur]
-                        .issuer
-                        .clone()
-                        .expect("unplaced authorities have issuers");
-                    if let Some(at) = chain.iter().position(|n| *n == next) {
-                        let mut cycle: Vec<String> = chain[at..].to_vec();
-                        cycle.push(next.clone());
-                        return Err(self.err(
-                            &format!("authorities.{next}.issuer"),
-                            specs[&next].issuer.as_deref(),
-                            LabError::IssuerCycle { cycle },
-                            Some(
-                                "a root authority has no `issuer`; remove it from one of these"
-                                    .into(),
-                            ),
-                        ));
-                    }
-                    chain.push(next.clone());
-                    cur = next;
-                }
+                self.report(self.issuer_cycle(specs, |n| placed.contains_key(n)));
+                return None;
             }
         }
-        Ok(ordered)
+        Some(ordered)
+    }
+
+    /// The error for a cycle among the authorities not yet `placed`.
+    fn issuer_cycle(
+        &self,
+        specs: &BTreeMap<String, spec::AuthoritySpec>,
+        placed: impl Fn(&String) -> bool,
+    ) -> Box<LoadError> {
+        let (start, _) = specs
+            .iter()
+            .find(|(n, _)| !placed(n))
+            .expect("at least one authority is unplaced");
+        let mut chain = vec![start.clone()];
+        let mut cur = start.clone();
+        loop {
+            let next = specs[&cur]
+                .issuer
+                .clone()
+                .expect("unplaced authorities have issuers");
+            if let Some(at) = chain.iter().position(|n| *n == next) {
+                let mut cycle: Vec<String> = chain[at..].to_vec();
+                cycle.push(next.clone());
+                return self.err(
+                    &format!("authorities.{next}.issuer"),
+                    specs[&next].issuer.as_deref(),
+                    LabError::IssuerCycle { cycle },
+                    Some("a root authority has no `issuer`; remove it from one of these".into()),
+                );
+            }
+            chain.push(next.clone());
+            cur = next;
+        }
+    }
+
+    /// Resolves one authority whose issuer (if any) is at index `issuer`.
+    fn authority(
+        &self,
+        name: &str,
+        a: &spec::AuthoritySpec,
+        issuer: Option<usize>,
+    ) -> Result<Authority, Box<LoadError>> {
+        let field = format!("authorities.{name}");
+        let from = match &a.from {
+            Some(f) => {
+                let generated = [
+                    ("subject", a.subject.is_some()),
+                    ("key", a.key.is_some()),
+                    ("valid", a.valid.is_some()),
+                    ("path_len", a.path_len.is_some()),
+                    ("serial", a.serial.is_some()),
+                    ("ca", a.ca.is_some()),
+                    ("name_constraints", a.name_constraints.is_some()),
+                ];
+                self.not_with_from(&field, "authority", &generated)?;
+                let source = self.source(&format!("{field}.from"), f)?;
+                if (a.revokes.is_some() || a.crl.is_some()) && source.key.is_none() {
+                    return Err(self.invalid(
+                        &format!("{field}.from"),
+                        "from",
+                        Problem::CrlWithoutKey,
+                    ));
+                }
+                Some(source)
+            }
+            None => None,
+        };
+        let (not_before, not_after) =
+            self.validity(&field, a.valid.as_ref(), Duration::days(3650))?;
+        let subject = self.subject_or_loaded(
+            &field,
+            name,
+            "authority",
+            a.subject.as_ref(),
+            from.is_some(),
+        )?;
+        Ok(Authority {
+            from,
+            name: name.to_string(),
+            subject,
+            issuer,
+            key: a.key.unwrap_or(KeyType::EcdsaP256),
+            not_before,
+            not_after,
+            path_len: a.path_len,
+            serial: a.serial,
+            ca: a.ca.unwrap_or(true),
+            name_constraints: self.name_constraints(&field, a.name_constraints.as_ref())?,
+            crl: None,
+        })
     }
 
     pub(super) fn name_constraints(

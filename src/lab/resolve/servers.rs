@@ -14,27 +14,30 @@ use crate::lab::{
 use crate::spec::{self, ChainMode, ChainSpec, LabFile, Policy, RevocationDepth};
 
 impl Resolver<'_> {
-    /// Resolves every server, with its name index; a server presents only a certificate it has the key of.
+    /// Resolves every server, with its name index (a server with an error is `None`); a server presents
+    /// only a certificate it has the key of.
     pub(super) fn servers(
         &self,
         file: &LabFile,
         names: &Names,
-        certificates: &[Certificate],
-    ) -> Result<(Vec<Server>, HashMap<String, usize>), Box<LoadError>> {
+        certificates: &[Option<Certificate>],
+    ) -> (Vec<Option<Server>>, HashMap<String, usize>) {
         let publishes_crl = !names.crls.is_empty();
         let mut servers = Vec::new();
         let mut server_index = HashMap::new();
         for (name, s) in &file.servers {
             server_index.insert(name.clone(), servers.len());
-            servers.push(self.server(name, s, names, publishes_crl)?);
+            let server = self.server(name, s, names, publishes_crl).and_then(|s| {
+                // A certificate with an error of its own (`None`) is reported already.
+                if let Some(certificate) = &certificates[s.certificate] {
+                    let field = format!("servers.{}.certificate", s.name);
+                    self.presentable(&field, certificate)?;
+                }
+                Ok(s)
+            });
+            servers.push(self.keep(server));
         }
-        for s in &servers {
-            self.presentable(
-                &format!("servers.{}.certificate", s.name),
-                &certificates[s.certificate],
-            )?;
-        }
-        Ok((servers, server_index))
+        (servers, server_index)
     }
 
     pub(super) fn chain(
@@ -275,8 +278,10 @@ impl Resolver<'_> {
         let template = |f: String, text: &str| -> Result<Vec<command::Piece>, Box<LoadError>> {
             // `${NAME}` path variables first (e.g. the submission's directory), then `{placeholders}`.
             let text = &self.substitute(&f, text, |v| self.command_value(v))?;
-            let pieces = command::parse_template(text)
-                .map_err(|e| self.invalid(&f, &e.token().to_string(), e))?;
+            let pieces = command::parse_template(text).map_err(|e| {
+                let token = e.token().to_string();
+                self.invalid(&f, &token, e)
+            })?;
             for p in &pieces {
                 let command::Piece::Var(v) = p else { continue };
                 use command::Placeholder as P;
