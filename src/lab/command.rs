@@ -108,7 +108,10 @@ pub enum Piece {
     Var(Placeholder),
 }
 
-/// Parses a template: `{{` and `}}` are literal braces. Errors name the offending placeholder.
+/// Parses a template: `{{` and `}}` are literal braces.
+///
+/// # Errors
+/// [`TemplateError`]: an unclosed or unmatched brace, or an unknown placeholder; its `token()` is the offending text.
 pub fn parse_template(s: &str) -> Result<Vec<Piece>, TemplateError> {
     let mut out = Vec::new();
     let mut text = String::new();
@@ -195,6 +198,9 @@ pub struct Loopback {
 
 impl Loopback {
     /// Parses `HOST:PORT` where HOST is `localhost` or a loopback IP address.
+    ///
+    /// # Errors
+    /// [`AddressError`]: no port, a port or host that does not parse, or an address off loopback.
     pub fn parse(s: &str) -> Result<Loopback, AddressError> {
         let (host, port) = s
             .rsplit_once(':')

@@ -15,8 +15,8 @@ pub mod time;
 
 pub use self::error::{did_you_mean, LabError, LoadError, LoadErrors, Problem};
 pub use self::load::{load, load_all, load_all_with, parse, parse_all, parse_all_with};
-pub use self::name::{San, Subtree};
-pub use self::time::parse_time;
+pub use self::name::{NameError, San, Subtree};
+pub use self::time::{parse_time, DurationError, TimeError};
 /// Plain values the user wrote that need no resolving; later stages take them from here, not from `spec`.
 pub use crate::reason::{Outcome, Side};
 pub use crate::spec::yaml::Pos;

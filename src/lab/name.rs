@@ -52,6 +52,9 @@ impl std::fmt::Display for Subtree {
 
 impl Subtree {
     /// Parses `dns:SUFFIX`, `ip:ADDRESS/PREFIX` or `email:DOMAIN`.
+    ///
+    /// # Errors
+    /// [`NameError`]: not one of these forms, or a value that is not a DNS name, an address or a prefix.
     pub fn parse(s: &str) -> Result<Subtree, NameError> {
         let s = s.trim();
         match s.split_once(':') {
@@ -96,6 +99,9 @@ pub enum San {
 
 impl San {
     /// Parses `dns:x`, `ip:x`, `uri:x`, `email:x`, or a bare DNS name or IP address.
+    ///
+    /// # Errors
+    /// [`NameError`]: a value that is not a DNS name, an IP address, a URI (with a scheme) or an email address.
     pub fn parse(s: &str) -> Result<San, NameError> {
         let s = s.trim();
         let (kind, value) = match s.split_once(':') {

@@ -30,7 +30,10 @@ pub enum DurationError {
     OutOfRange { value: String },
 }
 
-/// Parses `-1d`, `+365d`, `12h`, `30m`, `45s`, `2w`, an RFC 3339 time or a date.
+/// Parses `-1d`, `+365d`, `12h`, `30m`, `45s`, `2w`, an RFC 3339 time or a date; offsets count from `now`.
+///
+/// # Errors
+/// [`TimeError`]: none of these forms, or an offset beyond a hundred years.
 pub fn parse_time(s: &str, now: OffsetDateTime) -> Result<OffsetDateTime, TimeError> {
     let t = s.trim();
     if let Ok(abs) = OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339) {
@@ -72,7 +75,10 @@ pub fn parse_time(s: &str, now: OffsetDateTime) -> Result<OffsetDateTime, TimeEr
     })
 }
 
-/// Parses `10s`, `500ms`, `2m`.
+/// Parses `10s`, `500ms`, `2m` (a bare number is seconds).
+///
+/// # Errors
+/// [`DurationError`]: no number, another unit, or outside 1 ms to 10 minutes.
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, DurationError> {
     let t = s.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
