@@ -257,3 +257,13 @@ fn every_exit_code_is_documented() {
         );
     }
 }
+
+#[test]
+fn check_lists_every_error_of_a_file() {
+    let dir = root().join("tests/golden/bad");
+    let out = mtls(&dir, &["check", "four-mistakes.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("error: ").count(), 4, "{stderr}");
+    golden(&dir.join("four-mistakes.stderr"), &stderr);
+}
