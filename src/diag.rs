@@ -1,8 +1,14 @@
 //! Renders input errors like rustc and Hurl: `file:line:col`, the source line, a caret under the token, a help line.
+//! A leaf: the stages describe their errors as [`Diagnostic`]s (e.g. `lab::LoadError::render`).
 
 use std::fmt::Write;
 
-use crate::lab::{LoadError, LoadErrors};
+/// A 1-based line and column in a source file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Pos {
+    pub line: usize,
+    pub col: usize,
+}
 
 /// How serious a diagnostic is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,29 +22,11 @@ pub enum Severity {
 pub struct Diagnostic<'a> {
     pub severity: Severity,
     pub file: &'a std::path::Path,
-    pub pos: Option<crate::lab::Pos>,
+    pub pos: Option<Pos>,
     pub message: String,
     pub token: Option<&'a str>,
     pub help: Option<&'a str>,
     pub source: Option<&'a str>,
-}
-
-/// The full multi-line rendering of a load error, without colour.
-pub fn render(e: &LoadError) -> String {
-    render_diagnostic(&Diagnostic {
-        severity: Severity::Error,
-        file: &e.file,
-        pos: e.pos,
-        message: e.error.to_string(),
-        token: e.token.as_deref(),
-        help: e.help.as_deref(),
-        source: e.source.as_deref(),
-    })
-}
-
-/// Every error of a file, rendered as [`render`] does, one after the other in the order found.
-pub fn render_all(errors: &LoadErrors) -> String {
-    errors.iter().map(render).collect()
 }
 
 /// Renders any diagnostic like rustc.

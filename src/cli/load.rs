@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use mtls_lab::diag::{self, Severity};
+use mtls_lab::diag::Severity;
 use mtls_lab::lab::{self, discover};
 use mtls_lab::run::LabResult;
 
@@ -41,7 +41,7 @@ pub fn load_or_errors(
             Ok(l) => labs.extend(l),
             Err(errors) => {
                 for e in &errors {
-                    eprint!("{}", painter.diagnostic(Severity::Error, &diag::render(e)));
+                    eprint!("{}", painter.diagnostic(Severity::Error, &e.render()));
                 }
                 bad.push(LabResult::not_loaded(
                     f.clone(),

@@ -1,6 +1,5 @@
 //! `mtls-lab pki`: write one lab's certificates, keys and CRLs (and PKCS#12 files) to a directory.
 
-use mtls_lab::diag;
 use mtls_lab::lab;
 use mtls_lab::pki::export::{self, ExportError};
 
@@ -20,7 +19,7 @@ pub fn pki(args: PkiArgs) -> u8 {
             return exit::INPUT;
         }
         Err(e) => {
-            eprint!("{}", diag::render_all(&e));
+            eprint!("{}", e.render());
             return exit::INPUT;
         }
     };

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use super::command::{AddressError, TemplateError};
 use super::name::NameError;
 use super::time::{DurationError, TimeError};
+use crate::diag::{self, Diagnostic, Severity};
+
 use super::{ClientAuth, Pos, Side, MAX_FILE_BYTES};
 use crate::reason::Reason;
 
@@ -355,6 +357,22 @@ pub struct LoadError {
     pub source: Option<String>,
 }
 
+impl LoadError {
+    /// The full multi-line rendering of this error, without colour: `error: …`, `--> file:line:col`,
+    /// the source line with a caret under the token, and the help line ([`crate::diag`]).
+    pub fn render(&self) -> String {
+        diag::render_diagnostic(&Diagnostic {
+            severity: Severity::Error,
+            file: &self.file,
+            pos: self.pos,
+            message: self.error.to_string(),
+            token: self.token.as_deref(),
+            help: self.help.as_deref(),
+            source: self.source.as_deref(),
+        })
+    }
+}
+
 impl std::fmt::Display for LoadError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.pos {
@@ -378,6 +396,11 @@ impl std::error::Error for LoadError {}
 pub struct LoadErrors(Vec<LoadError>);
 
 impl LoadErrors {
+    /// Every error rendered as [`LoadError::render`] does, one after the other in the order found.
+    pub fn render(&self) -> String {
+        self.iter().map(LoadError::render).collect()
+    }
+
     /// The errors of a file; `None` if there are none.
     pub fn new(errors: Vec<LoadError>) -> Option<LoadErrors> {
         (!errors.is_empty()).then_some(LoadErrors(errors))

@@ -8,12 +8,7 @@ use serde::de::DeserializeOwned;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::Marker;
 
-/// A 1-based line and column in a source file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Pos {
-    pub line: usize,
-    pub col: usize,
-}
+pub use crate::diag::Pos;
 
 /// Where each key and value of a YAML document starts, by path (`cases[2].client.certificate`).
 #[derive(Debug, Default)]

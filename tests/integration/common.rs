@@ -17,7 +17,7 @@ pub fn lab(yaml: &str) -> Lab {
         time::OffsetDateTime::now_utc(),
     ) {
         Ok(l) => l,
-        Err(e) => panic!("lab does not validate:\n{}", mtls_lab::diag::render_all(&e)),
+        Err(e) => panic!("lab does not validate:\n{}", e.render()),
     }
 }
 

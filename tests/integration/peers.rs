@@ -34,7 +34,7 @@ fn runtime() -> tokio::runtime::Runtime {
 
 fn run_file(path: &str) -> LabResult {
     let lab = mtls_lab::lab::load(&root().join(path), time::OffsetDateTime::now_utc())
-        .unwrap_or_else(|e| panic!("{}", mtls_lab::diag::render_all(&e)));
+        .unwrap_or_else(|e| panic!("{}", e.render()));
     runtime().block_on(mtls_lab::run::run_lab(&lab))
 }
 
@@ -459,7 +459,7 @@ fn expectations_an_external_peer_cannot_show_are_refused_at_load_time() {
             time::OffsetDateTime::now_utc(),
         ) {
             Ok(_) => panic!("accepted:\n{yaml}"),
-            Err(e) => mtls_lab::diag::render_all(&e),
+            Err(e) => e.render(),
         }
     };
     let ext = "    command: [python3, server.py]";
