@@ -26,6 +26,8 @@ pub async fn run_client(spec: &CommandSpec, timeout: Duration) -> Result<ClientR
     let mut child = ChildProcess::spawn(spec).map_err(PeerError::Spawn)?;
     match child.wait_for(timeout).await {
         Some(status) => {
+            // What it left behind (a daemon, a `setsid` child) is stopped too.
+            child.stop().await;
             child.drain().await;
             Ok(ClientRun {
                 code: status.code(),

@@ -1,9 +1,12 @@
 //! External peers: the programs a lab runs. Placeholders (`{cert:NAME}`, `{url}`, …) expand over the
 //! exported PKI; [`server`] starts and probes server commands, [`client`] runs client commands,
-//! [`process`] keeps each in its own process group.
+//! [`process`] keeps each in its own process group and scope, [`procfs`] reads what Linux's /proc
+//! says about processes and sockets, [`portlock`] holds a fixed port across processes.
 
 pub mod client;
+pub mod portlock;
 pub mod process;
+pub mod procfs;
 pub mod server;
 
 use std::net::{Ipv6Addr, SocketAddr};
@@ -14,7 +17,8 @@ use crate::peer::process::CommandSpec;
 
 pub use client::{run_client, ClientRun};
 pub use server::{
-    free_port, in_use, listening_sockets, start_server, wait_ready, NotReady, RunningCommand,
+    free_port, in_use, listening_sockets, not_loopback, start_server, wait_ready, NotReady,
+    RunningCommand,
 };
 
 /// Why an external program could not do its part (its cases are then errors, not failures).
@@ -33,6 +37,13 @@ pub enum PeerError {
         command: String,
         why: NotReady,
         output: String,
+    },
+    /// The server command `command` listens on `addrs`, which are not loopback (e.g. `0.0.0.0`: every
+    /// interface); it was stopped.
+    #[error("server command `{command}` listens on {}, not only on loopback: bind 127.0.0.1 or ::1 (labs keep every program on this machine)", addrs.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))]
+    NotLoopback {
+        command: String,
+        addrs: Vec<SocketAddr>,
     },
     /// The client command `command` did not exit within `secs` seconds and was stopped.
     #[error("client command `{command}` did not exit within {secs} s (stopped)\n{output}")]

@@ -1,13 +1,14 @@
 //! Server commands: a free port, starting the program, probing it until it is ready (TCP, or a TLS answer),
 //! and, when it never listens where it should, the sockets it does listen on (from /proc).
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use tokio::net::TcpStream;
 
 use crate::lab::command::{Loopback, Ready};
 use crate::peer::process::{describe_exit, tail_block, ChildProcess, CommandSpec};
+use crate::peer::procfs;
 use crate::peer::PeerError;
 
 /// A free port on 127.0.0.1 (and, when possible, also free on ::1).
@@ -73,7 +74,9 @@ fn elsewhere(listening: &[SocketAddr]) -> String {
 }
 
 /// Waits until the server command accepts (and, for [`Ready::Tls`], answers TLS) at one of `candidates`;
-/// returns that address. Probes back off from 25 ms to 250 ms.
+/// returns that address. Where /proc is available, only the started process's own listening sockets
+/// count (its scope: see [`ChildProcess`]); TCP readiness is then read from them without connecting.
+/// Probes back off from 25 ms to 250 ms.
 ///
 /// # Errors
 /// [`NotReady`] when the process exits first or `timeout` runs out.
@@ -99,7 +102,16 @@ pub async fn wait_ready(
                 wanted,
             });
         }
+        // Readiness is the started process's own: where /proc tells which sockets its scope listens
+        // on, an address is only probed once one of them covers it (whoever else answers there does
+        // not count), and TCP readiness needs no connection at all.
+        let own = child.listening();
         for a in candidates {
+            match &own {
+                Some(own) if !own.iter().any(|l| covers(l, a)) => continue,
+                Some(_) if ready == Ready::Tcp => return Ok(*a),
+                _ => {}
+            }
             let Ok(Ok(tcp)) =
                 tokio::time::timeout(Duration::from_millis(500), TcpStream::connect(a)).await
             else {
@@ -120,7 +132,7 @@ pub async fn wait_ready(
                 None => NotReady::Silent {
                     wanted,
                     secs,
-                    listening: listening_sockets(child.pid()),
+                    listening: child.listening().unwrap_or_default(),
                 },
             });
         }
@@ -143,73 +155,39 @@ async fn tls_answers(tcp: TcpStream) -> bool {
 
 /// The TCP addresses the process group `pgid` listens on (from /proc; empty where /proc is unavailable).
 pub fn listening_sockets(pgid: u32) -> Vec<SocketAddr> {
-    let mut inodes = std::collections::HashSet::new();
-    let Ok(procs) = std::fs::read_dir("/proc") else {
+    let Some(table) = procfs::processes() else {
         return Vec::new();
     };
-    for p in procs.flatten() {
-        let name = p.file_name();
-        let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // pid (comm) state ppid pgrp ...
-        let pgrp = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().nth(2))
-            .and_then(|g| g.parse::<u32>().ok());
-        if pgrp != Some(pgid) {
-            continue;
-        }
-        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
-            continue;
-        };
-        for fd in fds.flatten() {
-            if let Ok(target) = std::fs::read_link(fd.path()) {
-                let t = target.to_string_lossy();
-                if let Some(inode) = t.strip_prefix("socket:[").and_then(|r| r.strip_suffix(']')) {
-                    inodes.insert(inode.to_string());
-                }
-            }
-        }
+    let mut inodes = std::collections::HashSet::new();
+    for p in table.iter().filter(|p| p.pgrp == pgid as i32) {
+        inodes.extend(procfs::socket_inodes(p.pid));
     }
-    let mut out = Vec::new();
-    for (file, v6) in [("/proc/net/tcp", false), ("/proc/net/tcp6", true)] {
-        let Ok(text) = std::fs::read_to_string(file) else {
-            continue;
-        };
-        for line in text.lines().skip(1) {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            if f.len() < 10 || f[3] != "0A" || !inodes.contains(f[9]) {
-                continue;
-            }
-            if let Some(a) = parse_proc_addr(f[1], v6) {
-                out.push(a);
-            }
-        }
-    }
+    let mut out: Vec<SocketAddr> = procfs::tcp_sockets()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|s| s.listening && inodes.contains(&s.inode))
+        .map(|s| s.local)
+        .collect();
     out.sort();
     out.dedup();
     out
 }
 
-fn parse_proc_addr(s: &str, v6: bool) -> Option<SocketAddr> {
-    let (ip, port) = s.split_once(':')?;
-    let port = u16::from_str_radix(port, 16).ok()?;
-    let ip = if v6 {
-        let mut bytes = [0u8; 16];
-        for (i, chunk) in bytes.chunks_mut(4).enumerate() {
-            let word = u32::from_str_radix(ip.get(i * 8..i * 8 + 8)?, 16).ok()?;
-            chunk.copy_from_slice(&word.to_ne_bytes());
-        }
-        IpAddr::V6(Ipv6Addr::from(bytes))
-    } else {
-        let word = u32::from_str_radix(ip, 16).ok()?;
-        IpAddr::V4(Ipv4Addr::from(word.to_ne_bytes()))
-    };
-    Some(SocketAddr::new(ip, port))
+/// Whether a socket listening on `listening` accepts connections to `wanted`: the same port, and the
+/// same address or the unspecified address (`0.0.0.0`, or `::`, which also takes IPv4 by default).
+fn covers(listening: &SocketAddr, wanted: &SocketAddr) -> bool {
+    listening.port() == wanted.port()
+        && (listening.ip() == wanted.ip()
+            || (listening.ip().is_unspecified() && (listening.is_ipv6() || wanted.is_ipv4())))
+}
+
+/// The addresses in `listening` that are not loopback (`0.0.0.0` and `::` included).
+pub fn not_loopback(listening: &[SocketAddr]) -> Vec<SocketAddr> {
+    listening
+        .iter()
+        .filter(|a| !a.ip().to_canonical().is_loopback())
+        .copied()
+        .collect()
 }
 
 /// A server command that is running and ready.
@@ -226,8 +204,9 @@ pub struct RunningCommand {
 ///
 /// # Errors
 /// [`PeerError::PortInUse`] when something already accepts connections there, [`PeerError::Spawn`] when
-/// the program cannot start, [`PeerError::NotReady`] when it never becomes ready; on failure the
-/// process is already stopped and reaped.
+/// the program cannot start, [`PeerError::NotReady`] when it never becomes ready,
+/// [`PeerError::NotLoopback`] when, once ready, it also listens on an address other than loopback; on
+/// failure the process (and everything it started) is already stopped and reaped.
 pub async fn start_server(
     spec: &CommandSpec,
     listen: &Loopback,
@@ -245,6 +224,17 @@ pub async fn start_server(
     let mut child = ChildProcess::spawn(spec).map_err(PeerError::Spawn)?;
     match wait_ready(&mut child, &candidates, ready, timeout).await {
         Ok(addr) => {
+            // Loopback only: a server reachable from other machines fails (it would also take the
+            // port on every interface from other runs and programs).
+            let exposed = not_loopback(&child.listening().unwrap_or_default());
+            if !exposed.is_empty() {
+                child.stop().await;
+                child.drain().await;
+                return Err(PeerError::NotLoopback {
+                    command: spec.display(),
+                    addrs: exposed,
+                });
+            }
             tracing::info!(command = %spec.display(), %addr, "server command ready");
             Ok(RunningCommand {
                 child,
@@ -269,14 +259,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn proc_addresses() {
+    fn listening_addresses_cover() {
+        let a = |s: &str| s.parse::<SocketAddr>().unwrap();
+        assert!(covers(&a("127.0.0.1:4443"), &a("127.0.0.1:4443")));
+        assert!(covers(&a("0.0.0.0:4443"), &a("127.0.0.1:4443")));
+        assert!(covers(&a("[::]:4443"), &a("127.0.0.1:4443")));
+        assert!(covers(&a("[::]:4443"), &a("[::1]:4443")));
+        assert!(!covers(&a("0.0.0.0:4443"), &a("[::1]:4443")));
+        assert!(!covers(&a("127.0.0.1:4444"), &a("127.0.0.1:4443")));
         assert_eq!(
-            parse_proc_addr("0100007F:115C", false),
-            Some("127.0.0.1:4444".parse().unwrap())
-        );
-        assert_eq!(
-            parse_proc_addr("00000000000000000000000001000000:115C", true),
-            Some("[::1]:4444".parse().unwrap())
+            not_loopback(&[a("127.0.0.1:1"), a("[::1]:1"), a("0.0.0.0:1"), a("[::]:1")]),
+            vec![a("0.0.0.0:1"), a("[::]:1")]
         );
     }
 }

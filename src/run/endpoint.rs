@@ -30,6 +30,13 @@ pub enum EndpointDown {
     /// broken): its cases fail. Each entry is one file's problem.
     #[error("{}", .0.join("; "))]
     Unusable(Vec<String>),
+    /// The server command `server` listens on an address other than loopback (`error` names it): it
+    /// was stopped, and its cases fail (the submission's fault).
+    #[error("server `{server}`: {error}")]
+    NotLoopback {
+        server: String,
+        error: Box<PeerError>,
+    },
     /// The server command `server` could not start or never became ready: its cases are errors.
     #[error("server `{server}`: {error}")]
     NotStarted {
@@ -39,11 +46,11 @@ pub enum EndpointDown {
 }
 
 impl EndpointDown {
-    /// `Failed` when the submission's files are broken (the student's fault), `Error` when a program
-    /// could not run (exit code 3).
+    /// `Failed` when the submission's files are broken or its server listens beyond loopback (the
+    /// student's fault), `Error` when a program could not run (exit code 3).
     pub fn status(&self) -> Status {
         match self {
-            EndpointDown::Unusable(_) => Status::Failed,
+            EndpointDown::Unusable(_) | EndpointDown::NotLoopback { .. } => Status::Failed,
             EndpointDown::NotStarted { .. } => Status::Error,
         }
     }
@@ -96,6 +103,9 @@ async fn start(lab: &Lab, work: &Workspace<'_>, s: &Server) -> Result<Endpoint, 
                     addr,
                     error,
                 })?;
+            // A connection nobody registered counts for a client command only when it comes from one
+            // of this process's commands; any other is stray and decides nothing.
+            server.set_unregistered_filter(std::sync::Arc::new(process::connection_is_ours));
             Endpoint::BuiltIn(server)
         }
         ServerKind::Target(t) => Endpoint::Target(t.clone()),
@@ -116,6 +126,12 @@ async fn start(lab: &Lab, work: &Workspace<'_>, s: &Server) -> Result<Endpoint, 
             }
             match peer::start_server(&spec, &c.listen, port, c.ready, c.start_timeout).await {
                 Ok(r) => Endpoint::Command(r),
+                Err(error @ PeerError::NotLoopback { .. }) => {
+                    Endpoint::Down(EndpointDown::NotLoopback {
+                        server: s.name.clone(),
+                        error: Box::new(error),
+                    })
+                }
                 // Issue rule: a program that cannot do its part makes its cases errors (exit 3).
                 Err(error) => Endpoint::Down(EndpointDown::NotStarted {
                     server: s.name.clone(),

@@ -1,6 +1,7 @@
 //! Running labs: [`run_all`] runs several at a time; [`run_lab`] runs one end to end — build the PKI,
-//! run the certificate checks, take the lab's fixed ports, export the PKI for external programs, start the
-//! servers, run the cases in file order, stop the servers.
+//! run the certificate checks, take the lab's fixed ports (from labs of this run and from other runs on this
+//! machine), export the PKI for external programs, start the servers, run the cases in file order, stop
+//! the servers.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -8,6 +9,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use crate::lab::{Lab, ServerKind};
+use crate::peer::portlock::{self, PortLockError};
 use crate::pki::export::{self, ExportError};
 use crate::pki::{self, Pki, PkiError};
 use crate::run::case;
@@ -36,6 +38,9 @@ pub enum LabError {
         addr: std::net::SocketAddr,
         error: std::io::Error,
     },
+    /// A fixed port could not be taken from other mtls-lab runs on this machine.
+    #[error(transparent)]
+    Port(PortLockError),
     /// rcgen could not generate the PKI.
     #[error("cannot build the PKI: {0}")]
     Pki(Box<PkiError>),
@@ -133,9 +138,16 @@ async fn run_lab_with(lab: &Lab, pki: Arc<Pki>, started: Instant) -> LabResult {
         ..errored(lab, why.to_string(), started)
     };
 
+    // Fixed ports: labs of this run take turns (in-process lock), and so do other runs on this machine
+    // (a lock file per port); always taken in ascending port order, so two labs never wait on each other.
     let mut _port_guards = Vec::new();
+    let mut _port_files = Vec::new();
     for port in fixed_ports(lab) {
         _port_guards.push(port_lock(port).lock_owned().await);
+        match portlock::acquire(port, &lab.file, portlock::port_wait()).await {
+            Ok(held) => _port_files.push(held),
+            Err(e) => return failed(LabError::Port(e), checks),
+        }
     }
     let export_dir = match export_for_commands(lab, &pki) {
         Ok(d) => d,
@@ -195,7 +207,8 @@ fn export_for_commands(lab: &Lab, pki: &Pki) -> Result<Option<tempfile::TempDir>
     Ok(Some(dir))
 }
 
-/// Locks on fixed ports, so that labs of one run that use the same port (the seed's 4443) take turns.
+/// Locks on fixed ports, so that labs of one run that use the same port (the seed's 4443) take turns
+/// (other runs are kept out by [`portlock`]).
 fn port_lock(port: u16) -> Arc<tokio::sync::Mutex<()>> {
     static LOCKS: OnceLock<Mutex<HashMap<u16, Arc<tokio::sync::Mutex<()>>>>> = OnceLock::new();
     let mut locks = LOCKS

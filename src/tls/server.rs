@@ -1,11 +1,15 @@
 //! The built-in HTTPS server: hyper over tokio-rustls on 127.0.0.1, reporting its own verdict for each connection.
 //!
 //! A client registers its local address before it connects; the server sends the verdict of the
-//! connection from that address on the registered channel, so one server serves many cases.
+//! connection from that address on the registered channel, so one server serves many cases. A client
+//! command's connections (whose addresses are not known in advance) are taken while
+//! [`RunningServer::expect_any`] is set, if a [`PeerFilter`] admits them; any other connection is
+//! stray: served, counted, and never part of a verdict.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -56,6 +60,11 @@ struct Registrations {
 
 type Registry = Arc<Mutex<Registrations>>;
 
+/// Decides whether a connection from an unregistered address (the peer's address, then the server's)
+/// may count for [`RunningServer::expect_any`]; one it refuses is stray. It may block briefly (it runs
+/// off the async threads).
+pub type PeerFilter = Arc<dyn Fn(SocketAddr, SocketAddr) -> bool + Send + Sync>;
+
 /// Where a verdict goes.
 enum Report {
     Once(oneshot::Sender<ServerVerdict>),
@@ -67,6 +76,8 @@ pub struct RunningServer {
     pub name: String,
     pub addr: SocketAddr,
     registry: Registry,
+    filter: Arc<Mutex<Option<PeerFilter>>>,
+    strays: Arc<AtomicUsize>,
     task: JoinHandle<()>,
 }
 
@@ -85,8 +96,11 @@ impl RunningServer {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let registry: Registry = Arc::default();
+        let filter: Arc<Mutex<Option<PeerFilter>>> = Arc::default();
+        let strays: Arc<AtomicUsize> = Arc::default();
         let acceptor = TlsAcceptor::from(config);
         let reg = registry.clone();
+        let (filter_in, strays_in) = (filter.clone(), strays.clone());
         let server_name = name.to_string();
         let task = tokio::spawn(async move {
             loop {
@@ -95,18 +109,33 @@ impl RunningServer {
                 };
                 let acceptor = acceptor.clone();
                 let reg = reg.clone();
+                let (filter, strays) = (filter_in.clone(), strays_in.clone());
                 let server_name = server_name.clone();
                 tokio::spawn(async move {
-                    let registration =
-                        reg.lock()
-                            .ok()
-                            .and_then(|mut r| match r.by_peer.remove(&peer) {
-                                Some((tx, config)) => Some((Report::Once(tx), config)),
-                                None => r
-                                    .any
+                    let registered = reg.lock().ok().and_then(|mut r| {
+                        r.by_peer
+                            .remove(&peer)
+                            .map(|(tx, config)| (Report::Once(tx), config))
+                    });
+                    let registration = match registered {
+                        Some(r) => Some(r),
+                        None => {
+                            let any = reg.lock().ok().and_then(|r| {
+                                r.any
                                     .as_ref()
-                                    .map(|(tx, config)| (Report::Each(tx.clone()), config.clone())),
+                                    .map(|(tx, config)| (Report::Each(tx.clone()), config.clone()))
                             });
+                            let ours = match (&any, tcp.local_addr()) {
+                                (Some(_), Ok(local)) => admitted(&filter, peer, local).await,
+                                _ => false,
+                            };
+                            if !ours {
+                                strays.fetch_add(1, Ordering::Relaxed);
+                                tracing::warn!(server = %server_name, %peer, "stray connection (no case expects it): served, but it decides no verdict");
+                            }
+                            any.filter(|_| ours)
+                        }
+                    };
                     let (report, acceptor) = match registration {
                         Some((tx, Some(config))) => (Some(tx), TlsAcceptor::from(config)),
                         Some((tx, None)) => (Some(tx), acceptor),
@@ -121,8 +150,24 @@ impl RunningServer {
             name: name.to_string(),
             addr,
             registry,
+            filter,
+            strays,
             task,
         })
+    }
+
+    /// Sets what decides whether an unregistered connection may count for [`RunningServer::expect_any`]
+    /// (without one, every unregistered connection counts while `expect_any` is set).
+    pub fn set_unregistered_filter(&self, filter: PeerFilter) {
+        if let Ok(mut f) = self.filter.lock() {
+            *f = Some(filter);
+        }
+    }
+
+    /// How many connections so far were stray: from an address no case registered, and refused by the
+    /// filter or arriving while no client command was expected.
+    pub fn strays(&self) -> usize {
+        self.strays.load(Ordering::Relaxed)
     }
 
     /// Asks for the verdict on the connection that will come from `client`, accepted with `config` when given
@@ -171,6 +216,16 @@ impl Drop for RunningServer {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// Whether `filter` (none: yes) lets the connection from `peer` to `local` count.
+async fn admitted(filter: &Mutex<Option<PeerFilter>>, peer: SocketAddr, local: SocketAddr) -> bool {
+    let Some(f) = filter.lock().ok().and_then(|f| f.clone()) else {
+        return true;
+    };
+    tokio::task::spawn_blocking(move || f(peer, local))
+        .await
+        .unwrap_or(false)
 }
 
 async fn serve(

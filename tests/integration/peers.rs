@@ -386,7 +386,7 @@ fn a_failed_case_shows_the_server_commands_output() {
     let _turn = common::seed_port();
     // A TLS server that asks no client certificate (and prints ACCEPT): the lab expects a rejection.
     let yaml = format!(
-        "lab: tail\n{PKI}servers:\n  ext:\n    certificate: server\n    trust: [ca]\n    command: [openssl, s_server, -accept, \"{{port}}\", -cert, \"{{cert:server}}\", -key, \"{{key:server}}\", -www]\n    listen: 127.0.0.1:0\ncases:\n  - name: server must require a certificate\n    client: {{ trust: [ca] }}\n    expect: {{ outcome: rejected, by: server, reason: certificate_required }}\n"
+        "lab: tail\n{PKI}servers:\n  ext:\n    certificate: server\n    trust: [ca]\n    command: [openssl, s_server, -accept, \"127.0.0.1:{{port}}\", -cert, \"{{cert:server}}\", -key, \"{{key:server}}\", -www]\n    listen: 127.0.0.1:0\ncases:\n  - name: server must require a certificate\n    client: {{ trust: [ca] }}\n    expect: {{ outcome: rejected, by: server, reason: certificate_required }}\n"
     );
     let r = run_inline(&yaml);
     let c = &r.cases[0];

@@ -1,0 +1,330 @@
+//! Hermetic runs: no process outlives its lab (also `setsid` grandchildren, also on Ctrl-C), program
+//! output is kept bounded, two runs of fixed-port labs at once give the verdicts each gives alone, a
+//! stray client decides no verdict, and a server command beyond loopback fails.
+//!
+//! These tests need sh, setsid, curl, openssl and python3 (`.ci/run` installs them).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+mod common;
+
+use common::root;
+use mtls_lab::run::Status;
+
+const PKI: &str = r#"
+authorities:
+  ca: { subject: { CN: Hermetic CA } }
+certificates:
+  server: { issuer: ca, subject: { CN: localhost }, san: [dns:localhost, ip:127.0.0.1], usage: server }
+  client: { issuer: ca, subject: { CN: alice }, usage: client }
+"#;
+
+/// A client command that connects with the lab's client certificate (`{url}` of the built-in server).
+const CURL: &str =
+    "curl --silent --show-error --cacert {cert:ca} --cert {cert:client} --key {key:client} {url}";
+
+fn mtls_at(dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_mtls-lab"));
+    c.current_dir(dir)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Waits (at most 20 s) for `file` to hold a number.
+fn read_pid(file: &Path) -> i32 {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(p) = std::fs::read_to_string(file)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+        {
+            return p;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} never written",
+            file.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Asserts process `pid` is gone (a zombie about to be reaped by init counts as gone after 2 s of waiting).
+fn assert_gone(pid: i32, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(
+            Instant::now() < deadline,
+            "{what} {pid} outlived the lab: {}",
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A port free on 127.0.0.1 right now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `sh -c` text that starts `sleep 300` in a new session, writing its pid to `{dir}/NAME.pid`.
+fn escaping_grandchild(name: &str) -> String {
+    format!("setsid sh -c 'echo $$ > {{dir}}/{name}.pid; exec sleep 300' < /dev/null > /dev/null 2>&1 & ")
+}
+
+#[test]
+fn setsid_grandchildren_of_server_and_client_commands_do_not_outlive_the_lab() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = format!(
+        "lab: escape\n{PKI}servers:\n  ext:\n    certificate: server\n    trust: [ca]\n    command: [sh, -c, \"{}exec openssl s_server -accept 127.0.0.1:{{port}} -cert {{cert:server}} -key {{key:server}} -CAfile {{cert:ca}} -Verify 1 -www\"]\n    listen: 127.0.0.1:0\n  web: {{ certificate: server, trust: [ca] }}\ncases:\n  - name: built-in client against the server command\n    server: ext\n    client: {{ certificate: client, trust: [ca] }}\n    expect: accepted\n  - name: client command against the built-in server\n    server: web\n    client:\n      command: [sh, -c, \"{}{CURL}\"]\n    expect: {{ outcome: accepted, exit: 0 }}\n",
+        escaping_grandchild("server-grandchild"),
+        escaping_grandchild("client-grandchild"),
+    );
+    std::fs::write(dir.path().join("escape.yaml"), lab).unwrap();
+    let o = mtls_at(dir.path(), &["run", "escape.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    for name in ["server-grandchild", "client-grandchild"] {
+        let pid = read_pid(&dir.path().join(format!("{name}.pid")));
+        assert_gone(pid, name);
+    }
+}
+
+#[test]
+fn ctrl_c_stops_setsid_grandchildren_too() {
+    let dir = tempfile::tempdir().unwrap();
+    // A server command that only accepts TCP: the case's handshake waits, and Ctrl-C comes meanwhile.
+    let lab = format!(
+        "lab: interrupted\n{PKI}servers:\n  ext:\n    certificate: server\n    trust: [ca]\n    command: [sh, -c, \"{}exec python3 -c 'import socket, time; s = socket.socket(); s.bind((\\\"127.0.0.1\\\", {{port}})); s.listen(); time.sleep(120)'\"]\n    ready: tcp\ncases:\n  - name: hangs in the handshake\n    client: {{ certificate: client, trust: [ca] }}\n    expect: accepted\n",
+        escaping_grandchild("grandchild"),
+    );
+    std::fs::write(dir.path().join("interrupted.yaml"), lab).unwrap();
+    let child = mtls_at(dir.path(), &["run", "interrupted.yaml"])
+        .spawn()
+        .unwrap();
+    let grandchild = read_pid(&dir.path().join("grandchild.pid"));
+    // The case is under way once the server is ready; give it that moment.
+    std::thread::sleep(Duration::from_millis(1500));
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(child.id() as i32).unwrap(),
+        rustix::process::Signal::INT,
+    )
+    .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", text(&o));
+    assert_gone(grandchild, "the setsid grandchild");
+}
+
+/// Peak resident memory of this process so far (kB), from /proc/self/status.
+fn vm_hwm_kb() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM")
+}
+
+#[test]
+fn output_without_newlines_is_kept_bounded() {
+    use mtls_lab::peer::process::{CommandSpec, MAX_LINE, MAX_STDOUT};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let before = vm_hwm_kb();
+    let spec = CommandSpec {
+        argv: vec![
+            "sh".into(),
+            "-c".into(),
+            "head -c 200000000 /dev/zero | tr '\\0' 'a'; echo; echo done".into(),
+        ],
+        cwd: None,
+        env: Vec::new(),
+    };
+    let run = rt
+        .block_on(mtls_lab::peer::run_client(&spec, Duration::from_secs(120)))
+        .unwrap();
+    let growth_kb = vm_hwm_kb().saturating_sub(before);
+    eprintln!("peak RSS growth reading 200 MB without newlines: {growth_kb} kB");
+    assert_eq!(run.code, Some(0));
+    assert_eq!(run.stdout.len(), MAX_STDOUT);
+    assert_eq!(run.tail.len(), 2);
+    let long = &run.tail[0];
+    let (kept, note) = long.split_at(MAX_LINE);
+    assert_eq!(kept, "a".repeat(MAX_LINE));
+    assert_eq!(
+        note,
+        format!(" … [line cut: {} more bytes]", 200_000_000 - MAX_LINE)
+    );
+    assert_eq!(run.tail[1], "done");
+    assert!(
+        growth_kb < 100 * 1024,
+        "reading the output grew the peak RSS by {growth_kb} kB"
+    );
+}
+
+/// The verdicts of a JSON report: (lab, case, status) in order, and the summary counts.
+fn verdicts(report: &Path) -> (Vec<(String, String, String)>, serde_json::Value) {
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
+    let mut out = Vec::new();
+    for lab in v["labs"].as_array().unwrap() {
+        for c in lab["cases"].as_array().unwrap() {
+            out.push((
+                lab["lab"].as_str().unwrap().to_string(),
+                c["name"].as_str().unwrap().to_string(),
+                c["status"].as_str().unwrap().to_string(),
+            ));
+        }
+    }
+    (out, v["summary"].clone())
+}
+
+#[test]
+fn two_concurrent_runs_of_the_fixed_port_labs_give_identical_passing_verdicts() {
+    let labs = [
+        "labs/seed-mtls.yaml",
+        "labs/peers/seed-python-server.yaml",
+        "labs/peers/seed-python-client.yaml",
+        "labs/peers/seed-python-client-impostor.yaml",
+    ];
+    let out = tempfile::tempdir().unwrap();
+    let reports: Vec<PathBuf> = (0..2)
+        .map(|i| out.path().join(format!("run{i}.json")))
+        .collect();
+    let children: Vec<_> = reports
+        .iter()
+        .map(|r| {
+            let mut args = vec!["run", "--report-json", r.to_str().unwrap()];
+            args.extend(labs);
+            mtls_at(&root(), &args).spawn().unwrap()
+        })
+        .collect();
+    let outputs: Vec<Output> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    for o in &outputs {
+        assert_eq!(o.status.code(), Some(0), "{}", text(o));
+    }
+    let (first, summary) = verdicts(&reports[0]);
+    let (second, summary2) = verdicts(&reports[1]);
+    assert_eq!(first, second);
+    assert_eq!(summary, summary2);
+    assert_eq!(first.len(), 9, "{first:?}");
+    assert!(first.iter().all(|(_, _, s)| s == "passed"), "{first:?}");
+}
+
+#[test]
+fn a_stray_client_during_a_client_command_case_decides_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    // The client command waits for the test's strays before it connects.
+    let lab = format!(
+        "lab: stray\n{PKI}servers:\n  web: {{ certificate: server, trust: [ca], listen: 127.0.0.1:{port} }}\ncases:\n  - name: the client command is accepted\n    client:\n      command: [sh, -c, \"touch {{dir}}/ready; i=0; while [ ! -e {{dir}}/go ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done; {CURL}\"]\n    expect: {{ outcome: accepted, exit: 0, output: alice }}\n"
+    );
+    std::fs::write(dir.path().join("stray.yaml"), lab).unwrap();
+    let report = dir.path().join("report.json");
+    let child = mtls_at(
+        dir.path(),
+        &[
+            "run",
+            "--report-json",
+            report.to_str().unwrap(),
+            "stray.yaml",
+        ],
+    )
+    .spawn()
+    .unwrap();
+    let ready = dir.path().join("ready");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ready.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the client command never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // A TLS client without a certificate (rejected by the server: a verdict, were it counted) and a
+    // bare TCP connection, neither started by mtls-lab.
+    let s_client = Command::new("openssl")
+        .args(["s_client", "-connect", &format!("127.0.0.1:{port}")])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&s_client.stdout).contains("CONNECTED"),
+        "{}",
+        text(&s_client)
+    );
+    drop(std::net::TcpStream::connect(("127.0.0.1", port)).unwrap());
+    std::thread::sleep(Duration::from_millis(200));
+    std::fs::write(dir.path().join("go"), "").unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let (v, _) = verdicts(&report);
+    assert_eq!(
+        v,
+        vec![(
+            "stray".to_string(),
+            "the client command is accepted".to_string(),
+            "passed".to_string()
+        )]
+    );
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(
+        stderr.matches("stray connection").count(),
+        2,
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn a_server_command_listening_on_all_interfaces_fails_naming_the_address() {
+    let port = free_port();
+    let lab = common::lab(&format!(
+        "lab: exposed\n{PKI}servers:\n  ext:\n    certificate: server\n    trust: [ca]\n    command: [openssl, s_server, -accept, \"{{port}}\", -cert, \"{{cert:server}}\", -key, \"{{key:server}}\", -www]\n    listen: 127.0.0.1:{port}\ncases:\n  - name: valid client\n    client: {{ certificate: client, trust: [ca] }}\n    expect: accepted\n"
+    ));
+    let r = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(mtls_lab::run::run_lab(&lab));
+    let c = &r.cases[0];
+    assert_eq!(c.status, Status::Failed, "{:?}", c.messages);
+    assert!(c.observed.is_none());
+    let m = c.messages.join("\n");
+    let any = [format!("[::]:{port}"), format!("0.0.0.0:{port}")];
+    assert!(
+        m.starts_with(&format!(
+            "server `ext`: server command `openssl s_server -accept {port} "
+        )) && m.contains("not only on loopback")
+            && any.iter().any(|a| m.contains(&format!("listens on {a}"))),
+        "{m}"
+    );
+    // It was stopped: nothing listens there any more.
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+}
