@@ -8,6 +8,7 @@ mod catalogue;
 mod cli;
 mod explanations;
 mod grading;
+mod hermetic;
 mod openssl_crosscheck;
 mod peers;
 mod reasons;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-mod common;
+use crate::common;
 
 use common::root;
 use mtls_lab::run::Status;
@@ -135,55 +135,6 @@ fn ctrl_c_stops_setsid_grandchildren_too() {
     assert_gone(grandchild, "the setsid grandchild");
 }
 
-/// Peak resident memory of this process so far (kB), from /proc/self/status.
-fn vm_hwm_kb() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM")
-}
-
-#[test]
-fn output_without_newlines_is_kept_bounded() {
-    use mtls_lab::peer::process::{CommandSpec, MAX_LINE, MAX_STDOUT};
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let before = vm_hwm_kb();
-    let spec = CommandSpec {
-        argv: vec![
-            "sh".into(),
-            "-c".into(),
-            "head -c 200000000 /dev/zero | tr '\\0' 'a'; echo; echo done".into(),
-        ],
-        cwd: None,
-        env: Vec::new(),
-    };
-    let run = rt
-        .block_on(mtls_lab::peer::run_client(&spec, Duration::from_secs(120)))
-        .unwrap();
-    let growth_kb = vm_hwm_kb().saturating_sub(before);
-    eprintln!("peak RSS growth reading 200 MB without newlines: {growth_kb} kB");
-    assert_eq!(run.code, Some(0));
-    assert_eq!(run.stdout.len(), MAX_STDOUT);
-    assert_eq!(run.tail.len(), 2);
-    let long = &run.tail[0];
-    let (kept, note) = long.split_at(MAX_LINE);
-    assert_eq!(kept, "a".repeat(MAX_LINE));
-    assert_eq!(
-        note,
-        format!(" … [line cut: {} more bytes]", 200_000_000 - MAX_LINE)
-    );
-    assert_eq!(run.tail[1], "done");
-    assert!(
-        growth_kb < 100 * 1024,
-        "reading the output grew the peak RSS by {growth_kb} kB"
-    );
-}
-
 /// The verdicts of a JSON report: (lab, case, status) in order, and the summary counts.
 fn verdicts(report: &Path) -> (Vec<(String, String, String)>, serde_json::Value) {
     let v: serde_json::Value =
@@ -203,6 +154,7 @@ fn verdicts(report: &Path) -> (Vec<(String, String, String)>, serde_json::Value)
 
 #[test]
 fn two_concurrent_runs_of_the_fixed_port_labs_give_identical_passing_verdicts() {
+    let _turn = common::seed_port();
     let labs = [
         "labs/seed-mtls.yaml",
         "labs/peers/seed-python-server.yaml",
