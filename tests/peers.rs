@@ -213,7 +213,8 @@ fn curl_and_openssl_with_and_without_a_client_certificate() {
         "curl trusting the lab CA without a client certificate",
         Some(Side::Server),
         Some(Reason::CertificateRequired),
-        None,
+        // curl says which alert it received: `tlsv13 alert certificate required`.
+        Some("certificate_required"),
     );
     assert_verdict(
         &r,
@@ -234,7 +235,7 @@ fn curl_and_openssl_with_and_without_a_client_certificate() {
         "openssl s_client trusting the lab CA without a client certificate",
         Some(Side::Server),
         Some(Reason::CertificateRequired),
-        None,
+        Some("certificate_required"),
     );
     assert_verdict(
         &r,
