@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::lab::LoadError;
+use crate::lab::{LoadError, LoadErrors};
 
 /// How serious a diagnostic is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +34,11 @@ pub fn render(e: &LoadError) -> String {
         help: e.help.as_deref(),
         source: e.source.as_deref(),
     })
+}
+
+/// Every error of a file, rendered as [`render`] does, one after the other in the order found.
+pub fn render_all(errors: &LoadErrors) -> String {
+    errors.iter().map(render).collect()
 }
 
 /// Renders any diagnostic like rustc.

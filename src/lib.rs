@@ -37,6 +37,4 @@ pub mod run;
 
 pub mod report;
 
-pub mod starter;
-
 pub use spec::schema::{fragment_schema_json, schema_json};

@@ -28,7 +28,10 @@ pub fn init(args: InitArgs) -> u8 {
     let Some(schema_path) = schema_path() else {
         return exit::RUN;
     };
-    if let Err(e) = std::fs::write(&path, mtls_lab::starter::starter_lab(name, schema_path)) {
+    if let Err(e) = std::fs::write(
+        &path,
+        mtls_lab::spec::starter::starter_lab(name, schema_path),
+    ) {
         eprintln!("error: cannot write {}: {e}", path.display());
         return exit::RUN;
     }

@@ -39,11 +39,13 @@ pub fn load_or_errors(
     for f in &files {
         match lab::load_all_with(f, now, vars) {
             Ok(l) => labs.extend(l),
-            Err(e) => {
-                eprint!("{}", painter.diagnostic(Severity::Error, &diag::render(&e)));
+            Err(errors) => {
+                for e in &errors {
+                    eprint!("{}", painter.diagnostic(Severity::Error, &diag::render(e)));
+                }
                 bad.push(LabResult::not_loaded(
                     f.clone(),
-                    format!("invalid lab file: {e}"),
+                    format!("invalid lab file: {errors}"),
                 ));
             }
         }

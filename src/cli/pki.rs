@@ -20,7 +20,7 @@ pub fn pki(args: PkiArgs) -> u8 {
             return exit::INPUT;
         }
         Err(e) => {
-            eprint!("{}", diag::render(&e));
+            eprint!("{}", diag::render_all(&e));
             return exit::INPUT;
         }
     };

@@ -1,8 +1,9 @@
 //! Commands, addresses and waits as a lab writes them: command templates with `{...}` placeholders, loopback
-//! addresses, readiness probes and durations. Their expansion over a run's values is `peer`'s.
+//! addresses and readiness probes (durations are [`super::time`]'s, re-exported here). Their expansion over a run's values is `peer`'s.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::time::Duration;
+
+pub use super::time::parse_duration;
 
 /// One `{...}` placeholder of a command's argument, working directory or environment value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +34,73 @@ pub enum Placeholder {
     Url,
 }
 
+/// Why a command template does not parse; [`TemplateError::token`] is the text to underline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TemplateError {
+    /// A `{` without its `}`; `token` is the rest of the text from it.
+    Unclosed { token: String },
+    /// `{KIND:NAME}` with an unknown kind.
+    UnknownKind { token: String, kind: String },
+    /// `{NAME}` that is no placeholder.
+    UnknownPlaceholder { token: String },
+    /// A `}` without its `{`.
+    Unmatched,
+}
+
+impl TemplateError {
+    /// The offending text of the template.
+    pub fn token(&self) -> &str {
+        match self {
+            TemplateError::Unclosed { token }
+            | TemplateError::UnknownKind { token, .. }
+            | TemplateError::UnknownPlaceholder { token } => token,
+            TemplateError::Unmatched => "}",
+        }
+    }
+}
+
+impl std::fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TemplateError::Unclosed { .. } => {
+                f.write_str("unclosed `{` (write `{{` for a literal brace)")
+            }
+            TemplateError::UnknownKind { kind, .. } => write!(
+                f,
+                "unknown placeholder kind `{kind}`: use cert, key, chain, crl or p12"
+            ),
+            TemplateError::UnknownPlaceholder { token } => write!(
+                f,
+                "unknown placeholder `{token}`: use {{cert:NAME}}, {{key:NAME}}, {{chain:NAME}}, {{crl:NAME}}, {{p12:NAME}}, {{pki}}, {{dir}}, {{host}}, {{ip}}, {{port}}, {{addr}} or {{url}}"
+            ),
+            TemplateError::Unmatched => {
+                f.write_str("unmatched `}` (write `}}` for a literal brace)")
+            }
+        }
+    }
+}
+
+impl std::error::Error for TemplateError {}
+
+/// Why an address is not a loopback `HOST:PORT`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AddressError {
+    /// A host that is neither `localhost` nor an IP address.
+    #[error("`{value}` is not `localhost` or an IP address")]
+    NotHost { value: String },
+    /// No `:PORT`.
+    #[error("`{value}` is not HOST:PORT, e.g. `localhost:4443`")]
+    NotHostPort { value: String },
+    /// An IP address off the loopback interface.
+    #[error("`{value}` is not a loopback address: labs run on loopback only (127.0.0.1, ::1, localhost)")]
+    NotLoopback { value: String },
+    /// A port that is not a number from 0 to 65535.
+    #[error("`{value}` is not a port number")]
+    NotPort { value: String },
+}
+
 /// A piece of a template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Piece {
@@ -40,8 +108,11 @@ pub enum Piece {
     Var(Placeholder),
 }
 
-/// Parses a template: `{{` and `}}` are literal braces. Errors name the offending placeholder.
-pub fn parse_template(s: &str) -> Result<Vec<Piece>, (String, String)> {
+/// Parses a template: `{{` and `}}` are literal braces.
+///
+/// # Errors
+/// [`TemplateError`]: an unclosed or unmatched brace, or an unknown placeholder; its `token()` is the offending text.
+pub fn parse_template(s: &str) -> Result<Vec<Piece>, TemplateError> {
     let mut out = Vec::new();
     let mut text = String::new();
     let mut chars = s.char_indices().peekable();
@@ -57,10 +128,9 @@ pub fn parse_template(s: &str) -> Result<Vec<Piece>, (String, String)> {
             }
             '{' => {
                 let Some(end) = s[i..].find('}') else {
-                    return Err((
-                        s[i..].to_string(),
-                        "unclosed `{` (write `{{` for a literal brace)".into(),
-                    ));
+                    return Err(TemplateError::Unclosed {
+                        token: s[i..].to_string(),
+                    });
                 };
                 let inner = &s[i + 1..i + end];
                 let token = format!("{{{inner}}}");
@@ -73,7 +143,12 @@ pub fn parse_template(s: &str) -> Result<Vec<Piece>, (String, String)> {
                             "chain" => Placeholder::Chain(name),
                             "crl" => Placeholder::Crl(name),
                             "p12" => Placeholder::P12(name),
-                            _ => return Err((token, format!("unknown placeholder kind `{kind}`: use cert, key, chain, crl or p12"))),
+                            _ => {
+                                return Err(TemplateError::UnknownKind {
+                                    token,
+                                    kind: kind.to_string(),
+                                })
+                            }
                         }
                     }
                     None => match inner {
@@ -84,7 +159,7 @@ pub fn parse_template(s: &str) -> Result<Vec<Piece>, (String, String)> {
                         "port" => Placeholder::Port,
                         "addr" => Placeholder::Addr,
                         "url" => Placeholder::Url,
-                        _ => return Err((token.clone(), format!("unknown placeholder `{token}`: use {{cert:NAME}}, {{key:NAME}}, {{chain:NAME}}, {{crl:NAME}}, {{p12:NAME}}, {{pki}}, {{dir}}, {{host}}, {{ip}}, {{port}}, {{addr}} or {{url}}"))),
+                        _ => return Err(TemplateError::UnknownPlaceholder { token }),
                     },
                 };
                 if !text.is_empty() {
@@ -95,12 +170,7 @@ pub fn parse_template(s: &str) -> Result<Vec<Piece>, (String, String)> {
                     chars.next();
                 }
             }
-            '}' => {
-                return Err((
-                    "}".into(),
-                    "unmatched `}` (write `}}` for a literal brace)".into(),
-                ))
-            }
+            '}' => return Err(TemplateError::Unmatched),
             c => text.push(c),
         }
     }
@@ -128,22 +198,27 @@ pub struct Loopback {
 
 impl Loopback {
     /// Parses `HOST:PORT` where HOST is `localhost` or a loopback IP address.
-    pub fn parse(s: &str) -> Result<Loopback, String> {
+    ///
+    /// # Errors
+    /// [`AddressError`]: no port, a port or host that does not parse, or an address off loopback.
+    pub fn parse(s: &str) -> Result<Loopback, AddressError> {
         let (host, port) = s
             .rsplit_once(':')
-            .ok_or_else(|| format!("`{s}` is not HOST:PORT, e.g. `localhost:4443`"))?;
-        let port: u16 = port
-            .parse()
-            .map_err(|_| format!("`{port}` is not a port number"))?;
+            .ok_or_else(|| AddressError::NotHostPort {
+                value: s.to_string(),
+            })?;
+        let port: u16 = port.parse().map_err(|_| AddressError::NotPort {
+            value: port.to_string(),
+        })?;
         let host = host.trim_start_matches('[').trim_end_matches(']');
         if host != "localhost" {
-            let ip: IpAddr = host
-                .parse()
-                .map_err(|_| format!("`{host}` is not `localhost` or an IP address"))?;
+            let ip: IpAddr = host.parse().map_err(|_| AddressError::NotHost {
+                value: host.to_string(),
+            })?;
             if !ip.is_loopback() {
-                return Err(format!(
-                    "`{host}` is not a loopback address: labs run on loopback only (127.0.0.1, ::1, localhost)"
-                ));
+                return Err(AddressError::NotLoopback {
+                    value: host.to_string(),
+                });
             }
         }
         Ok(Loopback {
@@ -190,26 +265,6 @@ pub enum Ready {
     Tcp,
     /// A TCP connection is accepted and a TLS handshake attempt gets a TLS answer (any: a ServerHello or an alert).
     Tls,
-}
-
-/// Parses `10s`, `500ms`, `2m`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (n, unit) = t.split_at(split);
-    let n: u64 = n
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration: write e.g. `10s`, `500ms`, `2m`"))?;
-    let d = match unit {
-        "ms" => Duration::from_millis(n),
-        "s" | "" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n * 60),
-        _ => return Err(format!("`{s}` is not a duration: units ms, s, m")),
-    };
-    if d.is_zero() || d > Duration::from_secs(600) {
-        return Err(format!("`{s}`: a duration is between 1 ms and 10 minutes"));
-    }
-    Ok(d)
 }
 
 #[cfg(test)]

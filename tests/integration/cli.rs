@@ -4,12 +4,13 @@
 
 use std::path::PathBuf;
 
-mod common;
+use crate::common;
 
 use common::{golden, mtls, root};
 
 #[test]
 fn every_lab_in_labs_passes() {
+    let _turn = common::seed_port();
     let out = mtls(&root(), &["run", "labs"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
@@ -255,4 +256,14 @@ fn every_exit_code_is_documented() {
             "exit code {code} is not in the README"
         );
     }
+}
+
+#[test]
+fn check_lists_every_error_of_a_file() {
+    let dir = root().join("tests/golden/bad");
+    let out = mtls(&dir, &["check", "four-mistakes.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("error: ").count(), 4, "{stderr}");
+    golden(&dir.join("four-mistakes.stderr"), &stderr);
 }

@@ -554,7 +554,8 @@ fn load_error(text: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.yaml");
     std::fs::write(&path, text).unwrap();
-    let err = mtls_lab::lab::load(&path, time::OffsetDateTime::now_utc()).unwrap_err();
+    let errors = mtls_lab::lab::load(&path, time::OffsetDateTime::now_utc()).unwrap_err();
+    let err = errors.first();
     let pos = err.pos.expect("the error has a position");
     format!("{}:{}: {}", pos.line, pos.col, err.error)
 }

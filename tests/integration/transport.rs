@@ -1,6 +1,6 @@
 //! Verdicts that no certificate verifier decides: refused, closed, hung peers, and failed negotiation, over real sockets.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -12,7 +12,7 @@
 
 use std::path::{Path, PathBuf};
 
-mod common;
+use crate::common;
 
 use common::{mtls, root};
 
@@ -94,6 +94,7 @@ fn failed_case_reports_are_golden() {
 
 #[test]
 fn graded_submission_reports_are_golden() {
+    let _turn = crate::common::seed_port();
     // The seed grader on the submission whose server certificate has no SAN: a failed check, a skipped
     // case, a hidden check, points, and the submission's own server.py and client.py (on port 4443).
     check_reports(

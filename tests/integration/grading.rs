@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-mod common;
+use crate::common;
 
 use common::{mtls, root};
 use mtls_lab::run::Status;
@@ -15,12 +15,9 @@ fn fixture(name: &str) -> PathBuf {
     root().join("tests/fixtures/seed").join(name)
 }
 
-/// One grading run at a time: the seed's programs listen on the fixed port 4443.
-static PORT_4443: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 /// Runs the seed grader (`labs/grade-seed/`) on a submission with every report; returns (exit code, stdout, the report directory).
 fn grade_fresh(submission: &Path) -> (i32, String, tempfile::TempDir) {
-    let _turn = PORT_4443.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = common::seed_port();
     let dir = tempfile::tempdir().unwrap();
     let var = format!("submission={}", submission.display());
     let out = mtls(

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
 
 use mtls_lab::lab::{self, Lab};
 use mtls_lab::reason::Reason;
@@ -16,7 +17,7 @@ pub fn lab(yaml: &str) -> Lab {
         time::OffsetDateTime::now_utc(),
     ) {
         Ok(l) => l,
-        Err(e) => panic!("lab does not validate:\n{}", mtls_lab::diag::render(&e)),
+        Err(e) => panic!("lab does not validate:\n{}", mtls_lab::diag::render_all(&e)),
     }
 }
 
@@ -103,4 +104,11 @@ pub fn golden(path: &Path, actual: &str) {
         )
     });
     assert_eq!(actual, expected, "output differs from {}", path.display());
+}
+
+/// Tests that run labs on the seed's fixed port 4443 (the seed's programs, the grader, `run labs`) take
+/// turns: they share this one test binary, and each checks that the port is free again afterwards.
+pub fn seed_port() -> MutexGuard<'static, ()> {
+    static SEED_PORT: Mutex<()> = Mutex::new(());
+    SEED_PORT.lock().unwrap_or_else(|e| e.into_inner())
 }

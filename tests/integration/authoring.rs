@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-mod common;
+use crate::common;
 
 use common::{golden, mtls, root};
 
@@ -221,4 +221,25 @@ fn tags_select_cases_from_the_lab_and_the_case() {
     assert!(required
         .iter()
         .all(|c| c.contains("without a client certificate")));
+}
+
+#[test]
+fn every_error_of_a_file_comes_back_as_data() {
+    use mtls_lab::lab::name::NameError;
+    use mtls_lab::lab::{LabError, Problem};
+    let path = root().join("tests/golden/bad/four-mistakes.yaml");
+    let errors = mtls_lab::lab::load(&path, time::OffsetDateTime::now_utc()).unwrap_err();
+    let found: Vec<&LabError> = errors.iter().map(|e| &e.error).collect();
+    assert_eq!(found.len(), 4, "{errors}");
+    assert!(matches!(
+        found[0].problem(),
+        Some(Problem::Name(NameError::NotDns { value })) if value == "bad name"
+    ));
+    assert!(matches!(
+        found[1],
+        LabError::UnknownName { kind: "certificate", name, .. } if name == "clinet"
+    ));
+    assert_eq!(found[2].problem(), Some(&Problem::BareRejection));
+    assert_eq!(found[3].problem(), Some(&Problem::RejectionFieldOnAccepted));
+    assert_eq!(errors.first().pos.map(|p| p.line), Some(6));
 }

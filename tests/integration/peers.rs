@@ -4,22 +4,14 @@
 //! These tests need python3, curl and openssl (`.ci/run` installs them); they fail when one is missing.
 
 use std::path::Path;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-mod common;
+use crate::common;
 
 use common::{case, mtls, root};
 use mtls_lab::reason::Reason;
 use mtls_lab::run::{LabResult, Status};
 use mtls_lab::spec::{Outcome, Side};
-
-/// Tests that start programs take turns: the seed's port 4443 is fixed, and each test checks that its processes are gone.
-static PROGRAMS: Mutex<()> = Mutex::new(());
-
-fn programs() -> std::sync::MutexGuard<'static, ()> {
-    PROGRAMS.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 fn require(tool: &str, arg: &str) {
     let ok = std::process::Command::new(tool)
@@ -42,7 +34,7 @@ fn runtime() -> tokio::runtime::Runtime {
 
 fn run_file(path: &str) -> LabResult {
     let lab = mtls_lab::lab::load(&root().join(path), time::OffsetDateTime::now_utc())
-        .unwrap_or_else(|e| panic!("{}", mtls_lab::diag::render(&e)));
+        .unwrap_or_else(|e| panic!("{}", mtls_lab::diag::render_all(&e)));
     runtime().block_on(mtls_lab::run::run_lab(&lab))
 }
 
@@ -127,7 +119,7 @@ fn assert_verdict(
 #[test]
 fn the_seeds_server_py_runs_unmodified_and_is_tested_by_the_runners_clients() {
     require("python3", "--version");
-    let _turn = programs();
+    let _turn = common::seed_port();
     let r = run_file("labs/peers/seed-python-server.yaml");
     assert!(r.error.is_none(), "{:?}", r.error);
     assert_verdict(&r, "valid client is accepted", None, None, None);
@@ -169,7 +161,7 @@ fn the_seeds_server_py_runs_unmodified_and_is_tested_by_the_runners_clients() {
 #[test]
 fn the_seeds_client_py_goes_through_with_the_lab_ca_and_refuses_another() {
     require("python3", "--version");
-    let _turn = programs();
+    let _turn = common::seed_port();
     let r = run_file("labs/peers/seed-python-client.yaml");
     assert_verdict(
         &r,
@@ -204,7 +196,7 @@ fn the_seeds_client_py_goes_through_with_the_lab_ca_and_refuses_another() {
 fn curl_and_openssl_with_and_without_a_client_certificate() {
     require("curl", "--version");
     require("openssl", "version");
-    let _turn = programs();
+    let _turn = common::seed_port();
     let r = run_file("labs/peers/curl-and-openssl.yaml");
     assert_verdict(&r, "curl with the client certificate", None, None, None);
     assert_verdict(&r, "curl with the client's PKCS#12 file", None, None, None);
@@ -282,7 +274,7 @@ fn error_message(r: &LabResult) -> String {
 
 #[test]
 fn a_command_that_does_not_exist_is_an_error() {
-    let _turn = programs();
+    let _turn = common::seed_port();
     let r = run_inline(&server_command_lab(
         "missing-program",
         "    command: [no-such-program-mtls-lab, --serve]",
@@ -298,7 +290,7 @@ fn a_command_that_does_not_exist_is_an_error() {
 #[test]
 fn a_command_that_exits_early_is_an_error_with_its_last_lines() {
     require("python3", "--version");
-    let _turn = programs();
+    let _turn = common::seed_port();
     let marker = "mtls-peers-exits-early";
     let r = run_inline(&server_command_lab(
         "exits-early",
@@ -316,7 +308,7 @@ fn a_command_that_exits_early_is_an_error_with_its_last_lines() {
 #[test]
 fn a_command_that_never_becomes_ready_is_stopped_and_an_error() {
     require("python3", "--version");
-    let _turn = programs();
+    let _turn = common::seed_port();
     let marker = "mtls-peers-never-ready";
     let started = Instant::now();
     let r = run_inline(&server_command_lab(
@@ -337,7 +329,7 @@ fn a_command_that_never_becomes_ready_is_stopped_and_an_error() {
 #[test]
 fn a_command_listening_on_another_address_is_an_error_naming_it() {
     require("python3", "--version");
-    let _turn = programs();
+    let _turn = common::seed_port();
     let marker = "mtls-peers-wrong-port";
     let r = run_inline(&server_command_lab(
         "wrong-port",
@@ -355,7 +347,7 @@ fn a_command_listening_on_another_address_is_an_error_naming_it() {
 
 #[test]
 fn a_fixed_port_already_in_use_is_an_error_not_a_hang() {
-    let _turn = programs();
+    let _turn = common::seed_port();
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = busy.local_addr().unwrap().port();
     let r = run_inline(&server_command_lab(
@@ -371,7 +363,7 @@ fn a_fixed_port_already_in_use_is_an_error_not_a_hang() {
 
 #[test]
 fn bad_commands_exit_3_from_the_command_line() {
-    let _turn = programs();
+    let _turn = common::seed_port();
     let dir = tempfile::tempdir().unwrap();
     let lab = dir.path().join("missing.yaml");
     std::fs::write(
@@ -392,7 +384,7 @@ fn bad_commands_exit_3_from_the_command_line() {
 #[test]
 fn a_failed_case_shows_the_server_commands_output() {
     require("openssl", "version");
-    let _turn = programs();
+    let _turn = common::seed_port();
     // A TLS server that asks no client certificate (and prints ACCEPT): the lab expects a rejection.
     let yaml = format!(
         "lab: tail\n{PKI}servers:\n  ext:\n    certificate: server\n    trust: [ca]\n    command: [openssl, s_server, -accept, \"{{port}}\", -cert, \"{{cert:server}}\", -key, \"{{key:server}}\", -www]\n    listen: 127.0.0.1:0\ncases:\n  - name: server must require a certificate\n    client: {{ trust: [ca] }}\n    expect: {{ outcome: rejected, by: server, reason: certificate_required }}\n"
@@ -468,7 +460,7 @@ fn expectations_an_external_peer_cannot_show_are_refused_at_load_time() {
             time::OffsetDateTime::now_utc(),
         ) {
             Ok(_) => panic!("accepted:\n{yaml}"),
-            Err(e) => mtls_lab::diag::render(&e),
+            Err(e) => mtls_lab::diag::render_all(&e),
         }
     };
     let ext = "    command: [python3, server.py]";
@@ -521,7 +513,7 @@ fn expectations_an_external_peer_cannot_show_are_refused_at_load_time() {
 #[test]
 fn ctrl_c_stops_every_child_and_exits_130() {
     require("python3", "--version");
-    let _turn = programs();
+    let _turn = common::seed_port();
     let dir = tempfile::tempdir().unwrap();
     let marker = "mtls-peers-ctrl-c";
     // A server command that only accepts TCP: the case's handshake waits, and Ctrl-C comes meanwhile.
@@ -639,7 +631,7 @@ fn pki_writes_pkcs12_files_that_openssl_reads() {
 #[test]
 fn client_commands_that_cannot_run_or_hang_are_errors_and_are_stopped() {
     require("python3", "--version");
-    let _turn = programs();
+    let _turn = common::seed_port();
     let marker = "mtls-peers-client-hangs";
     let r = run_inline(&format!(
         "lab: bad-clients\n{PKI}servers:\n  web: {{ certificate: server, trust: [ca] }}\ncases:\n  - name: missing\n    client: {{ command: [no-such-client-mtls-lab, \"{{url}}\"] }}\n    expect: accepted\n  - name: hangs\n    client: {{ command: [python3, -c, \"import time; time.sleep(60) # {marker}\"], timeout: 1s }}\n    expect: accepted\n  - name: exits 3 without connecting\n    client: {{ command: [python3, -c, \"import sys; print('no route'); sys.exit(3)\"] }}\n    expect: {{ outcome: rejected, exit: 3, output: no route }}\n"

@@ -1,6 +1,6 @@
 //! One test per reason code of the core runner: each runs real handshakes and asserts the exact side and reason observed.
 
-mod common;
+use crate::common;
 
 use common::{assert_accepted, assert_rejected, run, PKI};
 use mtls_lab::reason::Reason;

@@ -1,6 +1,6 @@
 //! Every reason code has a learner-facing explanation with the case's facts filled in, and a fix.
 
-mod common;
+use crate::common;
 
 use mtls_lab::reason::Reason;
 use mtls_lab::spec::{Outcome, Side};

@@ -1,0 +1,311 @@
+//! Reading lab files: the text (size, encoding), YAML with positions, `include` fragments and `matrix` expansion.
+
+use std::path::{Path, PathBuf};
+
+use time::OffsetDateTime;
+
+use super::error::{did_you_mean, LabError, LoadError, LoadErrors, Problem};
+use super::resolve::Resolver;
+use super::{Lab, Vars, MAX_FILE_BYTES};
+use crate::spec::yaml::{self, Positions, YamlErrorKind};
+use crate::spec::{self, LabFile};
+
+/// Reads a lab file's text, refusing missing, oversized and binary files.
+fn read_text(path: &Path) -> Result<String, Box<LoadError>> {
+    let bare = |error| {
+        Box::new(LoadError {
+            file: path.to_path_buf(),
+            pos: None,
+            error,
+            token: None,
+            help: None,
+            source: None,
+        })
+    };
+    let meta = std::fs::metadata(path).map_err(|e| bare(LabError::Read(e.to_string())))?;
+    if meta.is_dir() {
+        return Err(bare(LabError::ReadDirectory));
+    }
+    if meta.len() > MAX_FILE_BYTES as u64 {
+        return Err(bare(LabError::TooLarge));
+    }
+    let bytes = std::fs::read(path).map_err(|e| bare(LabError::Read(e.to_string())))?;
+    match String::from_utf8(bytes) {
+        Ok(t) if t.contains('\0') => Err(bare(LabError::NotText(t.find('\0').unwrap_or(0)))),
+        Ok(t) => Ok(t),
+        Err(e) => Err(bare(LabError::NotText(e.utf8_error().valid_up_to()))),
+    }
+}
+
+/// Reads and validates a lab file without a matrix, resolving relative times against `now`.
+///
+/// # Errors
+/// Every error of the file ([`LoadErrors`]): it cannot be read, is not YAML of the lab format, breaks a rule
+/// of the format, or declares a matrix.
+pub fn load(path: &Path, now: OffsetDateTime) -> Result<Lab, LoadErrors> {
+    parse(path, &read_text(path)?, now)
+}
+
+/// Reads and validates a lab file; a matrix lab gives one lab per combination of its variables.
+///
+/// # Errors
+/// Every error of the file, as [`load`]; for a matrix, those of the first variant that has any.
+pub fn load_all(path: &Path, now: OffsetDateTime) -> Result<Vec<Lab>, LoadErrors> {
+    load_all_with(path, now, &Vars::new())
+}
+
+/// Like [`load_all`], with the values of `${NAME}` path variables given on the command line.
+///
+/// # Errors
+/// As [`load_all`].
+pub fn load_all_with(
+    path: &Path,
+    now: OffsetDateTime,
+    vars: &Vars,
+) -> Result<Vec<Lab>, LoadErrors> {
+    parse_all_with(path, &read_text(path)?, now, vars)
+}
+
+/// Validates lab text that claims to come from `path`; a lab with a matrix is refused (use [`parse_all`]).
+///
+/// # Errors
+/// As [`load`], without the reading.
+pub fn parse(path: &Path, text: &str, now: OffsetDateTime) -> Result<Lab, LoadErrors> {
+    let mut labs = parse_all(path, text, now)?;
+    if labs.len() != 1 || !labs[0].variant.is_empty() {
+        return Err(LoadErrors::from(LoadError {
+            file: path.to_path_buf(),
+            pos: None,
+            error: LabError::invalid("matrix", Problem::MatrixInSingle),
+            token: None,
+            help: Some("load it with `load_all` / `parse_all`".into()),
+            source: Some(text.to_string()),
+        }));
+    }
+    Ok(labs.remove(0))
+}
+
+/// Validates lab text, expanding its matrix.
+///
+/// # Errors
+/// As [`load_all`], without the reading.
+pub fn parse_all(path: &Path, text: &str, now: OffsetDateTime) -> Result<Vec<Lab>, LoadErrors> {
+    parse_all_with(path, text, now, &Vars::new())
+}
+
+/// Like [`parse_all`], with the values of `${NAME}` path variables given on the command line.
+///
+/// # Errors
+/// As [`load_all`], without the reading.
+pub fn parse_all_with(
+    path: &Path,
+    text: &str,
+    now: OffsetDateTime,
+    cli_vars: &Vars,
+) -> Result<Vec<Lab>, LoadErrors> {
+    let cli_names: Vec<&str> = cli_vars.keys().map(String::as_str).collect();
+    let matrix = yaml::matrix(text, &cli_names).map_err(|m| LoadError {
+        file: path.to_path_buf(),
+        pos: Some(m.pos),
+        error: LabError::invalid("matrix", Problem::Matrix { message: m.message }),
+        token: m.token,
+        help: m.help,
+        source: Some(text.to_string()),
+    })?;
+    let Some(vars) = matrix else {
+        return Ok(vec![parse_one(path, text, now, Vec::new(), cli_vars)?]);
+    };
+    let mut labs = Vec::new();
+    for variant in combinations(&vars) {
+        let mut expanded = text.to_string();
+        for (name, value) in &variant {
+            expanded = expanded.replace(&format!("${{{name}}}"), value);
+        }
+        labs.push(parse_one(path, &expanded, now, variant, cli_vars)?);
+    }
+    Ok(labs)
+}
+
+/// Every combination of the variables' values, the first variable varying slowest.
+fn combinations(vars: &[(String, Vec<String>)]) -> Vec<Vec<(String, String)>> {
+    let mut out: Vec<Vec<(String, String)>> = vec![Vec::new()];
+    for (name, values) in vars {
+        out = out
+            .into_iter()
+            .flat_map(|prefix| {
+                values.iter().map(move |v| {
+                    let mut p = prefix.clone();
+                    p.push((name.clone(), v.clone()));
+                    p
+                })
+            })
+            .collect();
+    }
+    out
+}
+
+/// A YAML error as a load error of `path`.
+fn yaml_error(path: &Path, text: &str, e: yaml::YamlError) -> Box<LoadError> {
+    let (error, token, help) = match e.kind {
+        YamlErrorKind::Syntax(m) => (LabError::Syntax(m), None, None),
+        YamlErrorKind::DuplicateKey { key, .. } => (
+            LabError::DuplicateKey { key: key.clone() },
+            Some(key),
+            Some("each name may be defined once; rename or remove one of them".into()),
+        ),
+        YamlErrorKind::Shape {
+            path: field,
+            message,
+            unknown,
+        } => {
+            let message = match field {
+                Some(p) => format!("{p}: {message}"),
+                None => message,
+            };
+            let help = unknown
+                .as_ref()
+                .and_then(|(found, expected)| did_you_mean(found, expected.iter()));
+            (LabError::Shape { message }, unknown.map(|u| u.0), help)
+        }
+    };
+    Box::new(LoadError {
+        file: path.to_path_buf(),
+        pos: Some(e.pos),
+        error,
+        token,
+        help,
+        source: Some(text.to_string()),
+    })
+}
+
+/// Where the definitions of an included file come from, for pointing errors into it.
+pub(in crate::lab) struct Origin {
+    /// `authorities.NAME`, `certificates.NAME`, `servers.NAME` defined by the file.
+    pub(in crate::lab) prefixes: Vec<String>,
+    pub(in crate::lab) path: PathBuf,
+    pub(in crate::lab) positions: Positions,
+    pub(in crate::lab) source: String,
+}
+
+/// Reads the lab's `include` files and merges their definitions into `file`.
+fn include(
+    path: &Path,
+    file: &mut LabFile,
+    positions: &Positions,
+) -> Result<Vec<Origin>, Box<LoadError>> {
+    let mut origins = Vec::new();
+    let base = path.parent().unwrap_or(Path::new("."));
+    for (i, inc) in file.include.clone().iter().enumerate() {
+        let field = format!("include[{i}]");
+        let at = |error: LabError, help: Option<String>| {
+            Box::new(LoadError {
+                file: path.to_path_buf(),
+                pos: Some(positions.value(&field)),
+                error,
+                token: Some(inc.clone()),
+                help,
+                source: None,
+            })
+        };
+        let inc_path = base.join(inc);
+        let text = read_text(&inc_path).map_err(|e| {
+            at(
+                LabError::invalid(
+                    field.clone(),
+                    Problem::Include {
+                        include: inc.clone(),
+                        error: e.error,
+                    },
+                ),
+                Some("include paths are relative to the including lab file".into()),
+            )
+        })?;
+        let included_by = |mut e: Box<LoadError>| {
+            e.help = Some(match e.help.take() {
+                Some(h) => format!("{h} (in a file included by {})", path.display()),
+                None => format!("this file is included by {}", path.display()),
+            });
+            e
+        };
+        let (fragment, frag_positions) = yaml::parse::<spec::Fragment>(&text)
+            .map_err(|e| included_by(yaml_error(&inc_path, &text, e)))?;
+        let mut prefixes = Vec::new();
+        macro_rules! merge {
+            ($section:ident, $kind:literal) => {
+                for (name, spec) in fragment.$section {
+                    if file.$section.contains_key(&name) {
+                        return Err(at(
+                            LabError::invalid(
+                                field.clone(),
+                                Problem::IncludeDuplicate {
+                                    kind: $kind,
+                                    name: name.clone(),
+                                    include: inc.clone(),
+                                },
+                            ),
+                            Some("rename one of them".into()),
+                        ));
+                    }
+                    prefixes.push(format!("{}.{name}", stringify!($section)));
+                    file.$section.insert(name, spec);
+                }
+            };
+        }
+        merge!(authorities, "authority");
+        merge!(certificates, "certificate");
+        merge!(servers, "server");
+        origins.push(Origin {
+            prefixes,
+            path: inc_path,
+            positions: frag_positions,
+            source: text,
+        });
+    }
+    Ok(origins)
+}
+
+/// Validates the text of one lab (one variant of a matrix lab): YAML, includes, then the resolver.
+fn parse_one(
+    path: &Path,
+    text: &str,
+    now: OffsetDateTime,
+    variant: Vec<(String, String)>,
+    cli_vars: &Vars,
+) -> Result<Lab, LoadErrors> {
+    let with_source = |mut e: LoadError| {
+        e.source.get_or_insert_with(|| text.to_string());
+        e
+    };
+    if text
+        .lines()
+        .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#') || l.trim() == "---")
+    {
+        return Err(LoadErrors::from(with_source(LoadError {
+            file: path.to_path_buf(),
+            pos: None,
+            error: LabError::Empty,
+            token: None,
+            help: Some("a lab needs at least `lab:`, a PKI, a server and cases; `mtls-lab init` writes a starter".into()),
+            source: None,
+        })));
+    }
+    let (mut file, positions) =
+        yaml::parse::<LabFile>(text).map_err(|e| yaml_error(path, text, e))?;
+    let origins = include(path, &mut file, &positions).map_err(|e| with_source(*e))?;
+    // Path variables: the lab's defaults, overridden by the command line (whose values are absolute);
+    // a path still relative after substitution is relative to the lab file.
+    let mut vars: Vars = file.vars.clone();
+    vars.extend(cli_vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let mut lab = Resolver::new(path, &positions, &origins, now, &vars)
+        .lab(file)
+        .map_err(|errors| {
+            let errors = errors.into_iter().map(with_source).collect();
+            LoadErrors::new(errors).expect("errors stay non-empty")
+        })?;
+    if !variant.is_empty() {
+        let label: Vec<String> = variant.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        lab.name = format!("{}[{}]", lab.name, label.join(", "));
+        lab.variant = variant;
+    }
+    Ok(lab)
+}

@@ -1,0 +1,16 @@
+//! The integration tests, one binary (the crate links once), one module per topic. Tests that use the
+//! seed's fixed port 4443 take turns through [`common::seed_port`].
+
+mod common;
+
+mod authoring;
+mod catalogue;
+mod cli;
+mod explanations;
+mod grading;
+mod openssl_crosscheck;
+mod peers;
+mod reasons;
+mod report_goldens;
+mod reports;
+mod transport;
