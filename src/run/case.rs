@@ -226,7 +226,8 @@ pub fn matched_parts(
     };
     let outcome_ok = match expected {
         Expectation::Accepted { .. } => o.outcome == Outcome::Accepted,
-        Expectation::Rejected { .. } => o.outcome == Outcome::Rejected,
+        Expectation::Rejected { by: Some(_), .. } => o.outcome == Outcome::Rejected,
+        Expectation::Rejected { by: None, .. } => o.outcome == Outcome::ProgramError,
     };
     let mut out = vec![(ScorePart::Outcome, outcome_ok)];
     match expected {

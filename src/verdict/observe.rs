@@ -51,6 +51,10 @@ impl Observed {
         match self.outcome {
             Outcome::Accepted => "accepted".into(),
             Outcome::Rejected => rejection(self.by, self.reason),
+            Outcome::ProgramError => match self.exit_status {
+                Some(c) => format!("a program error (exit status {c})"),
+                None => "a program error (killed by a signal)".into(),
+            },
         }
     }
 }
@@ -61,7 +65,7 @@ pub(crate) fn rejection(by: Option<Side>, reason: Option<Reason>) -> String {
         Some(Side::Server) => "server",
         Some(Side::Client) => "client",
         None => {
-            return "rejected without a TLS verdict (the client command failed on its own)"
+            return "a program error (the client command fails outside TLS, no verifier rejects)"
                 .to_string()
         }
     };
@@ -323,7 +327,10 @@ pub fn observe_command(
             // No verifier rejected anything: the TLS handshake went through.
             program_error(
                 &mut o,
-                format!("the server accepted the handshake, but the client command {exit_text}"),
+                format!(
+                    "the server accepted the handshake, but the client command {exit_text}{}",
+                    last_line(run.output)
+                ),
             );
         }
         return o;
@@ -337,7 +344,10 @@ pub fn observe_command(
         // It never reached the server: no TLS verifier rejected anything.
         program_error(
             &mut o,
-            format!("the client command {exit_text}; it never connected to the server"),
+            format!(
+                "the client command {exit_text}; it never connected to the server{}",
+                last_line(run.output)
+            ),
         );
         return o;
     }
@@ -348,9 +358,19 @@ pub fn observe_command(
     o
 }
 
+/// `; its last line: …` for a program's output, or nothing when it printed nothing.
+fn last_line(output: &str) -> String {
+    output
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map_or(String::new(), |l| format!("; its last line: {l}"))
+}
+
 /// Marks `o` as a program that failed before or outside TLS: no side's verifier rejected anything.
 fn program_error(o: &mut Observed, detail: String) {
-    o.outcome = Outcome::Rejected;
+    o.outcome = Outcome::ProgramError;
     o.by = None;
     o.reason = None;
     o.detail = Some(detail);

@@ -10,6 +10,7 @@ mod explanations;
 mod grading;
 mod openssl_crosscheck;
 mod peers;
+mod programs;
 mod reasons;
 mod report_goldens;
 mod reports;

@@ -656,7 +656,7 @@ fn client_commands_that_cannot_run_or_hang_are_errors_and_are_stopped() {
     let o = never.observed.as_ref().unwrap();
     assert_eq!(
         (o.outcome, o.by, o.reason),
-        (Outcome::Rejected, None, None),
+        (Outcome::ProgramError, None, None),
         "{o:#?}"
     );
     assert_eq!(never.status, Status::Passed, "{:?}", never.messages);
