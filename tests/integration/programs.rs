@@ -410,3 +410,39 @@ fn the_seeds_python_client_in_its_own_words() {
         assert_eq!(c.status, Status::Passed, "{certs}{cwd}: {:?}", c.messages);
     }
 }
+
+/// A small Python server that answers 200 with `Connection: close` and no Content-Length, then closes
+/// the connection without close_notify: the built-in client reads the body to the end and accepts.
+#[test]
+fn a_body_without_content_length_ends_when_the_server_closes() {
+    require("python3", "--version");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let script = format!(
+        "import socket, ssl\nctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\nctx.load_cert_chain('server/server.crt', 'server/server.key')\nctx.load_verify_locations('ca/ca.crt')\nctx.verify_mode = ssl.CERT_REQUIRED\ns = socket.create_server(('127.0.0.1', {port}))\nwhile True:\n    c, _ = s.accept()\n    try:\n        t = ctx.wrap_socket(c, server_side=True)\n        t.recv(4096)\n        t.sendall(b'HTTP/1.1 200 OK\\r\\nConnection: close\\r\\n\\r\\nhello from python')\n        t.close()\n    except Exception as e:\n        print(e, flush=True)\n        c.close()\n"
+    );
+    let dir = std::env::temp_dir().join(format!("mtls-lab-eof-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("server.py");
+    std::fs::write(&path, script).unwrap();
+    let yaml = format!(
+        "lab: body-to-eof\n{PKI}  ext:\n    command: [python3, \"{}\"]\n    cwd: \"{{pki}}\"\n    listen: 127.0.0.1:{port}\n    certificate: server\n    trust: [ca]\ncases:\n  - name: body to the end\n    server: ext\n    client: {{ certificate: client, trust: [ca] }}\n    expect: {{ outcome: accepted, status: 200 }}\n",
+        path.display()
+    );
+    let r = run(&yaml);
+    let _ = std::fs::remove_dir_all(&dir);
+    let c = case(&r, "body to the end");
+    let o = c
+        .observed
+        .as_ref()
+        .unwrap_or_else(|| panic!("not run: {:?}", c.messages));
+    assert_eq!(
+        (o.outcome, o.http_status),
+        (Outcome::Accepted, Some(200)),
+        "{o:#?}"
+    );
+    assert_eq!(c.status, Status::Passed, "{:?}", c.messages);
+}
