@@ -337,13 +337,23 @@ fn seed_client_lab(certs: &str, cwd: &str, expect: &str) -> String {
     )
 }
 
+/// The lab's certificates, the client's working directory, the expectation, and the exact verdict.
+type SeedRow = (
+    String,
+    &'static str,
+    &'static str,
+    Outcome,
+    Option<Side>,
+    Option<Reason>,
+);
+
 #[test]
 fn the_seeds_python_client_in_its_own_words() {
     require("python3", "--version");
     let _port = seed_port();
     let server = "  server: { issuer: ca, subject: { CN: localhost }, san: [dns:localhost, ip:127.0.0.1], usage: server }\n";
     let client = "  client: { issuer: ca, subject: { CN: labclient }, usage: client }\n";
-    let rows: Vec<(String, &str, &str, Outcome, Option<Side>, Option<Reason>)> = vec![
+    let rows: Vec<SeedRow> = vec![
         (format!("{server}{client}"), "{pki}/client", "accepted", Outcome::Accepted, None, None),
         (
             format!("{server}  client: {{ issuer: other-ca, subject: {{ CN: labclient }}, usage: client }}\n"),
