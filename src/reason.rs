@@ -401,6 +401,12 @@ pub enum Outcome {
     Accepted,
     /// One side rejected the handshake.
     Rejected,
+    /// Observed only: a program that failed before or outside TLS (its own files, its arguments, a crash,
+    /// an HTTP error after an accepted handshake): no side's verifier rejected anything. A lab expects it
+    /// as `{ outcome: rejected, exit: N }` with no `by`; nothing else matches it.
+    #[serde(skip_deserializing)]
+    #[schemars(skip)]
+    ProgramError,
 }
 
 /// A side of the connection.

@@ -112,6 +112,11 @@ fn observed_text(o: &Observed) -> String {
             }
             let _ = write!(s, " ({})", extra.join("; "));
         }
+        Outcome::ProgramError => {
+            if let Some(d) = &o.detail {
+                let _ = write!(s, ": {d}");
+            }
+        }
         Outcome::Rejected => {
             let other = match o.by {
                 Some(Side::Server) => "client",

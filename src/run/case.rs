@@ -226,7 +226,8 @@ pub fn matched_parts(
     };
     let outcome_ok = match expected {
         Expectation::Accepted { .. } => o.outcome == Outcome::Accepted,
-        Expectation::Rejected { .. } => o.outcome == Outcome::Rejected,
+        Expectation::Rejected { by: Some(_), .. } => o.outcome == Outcome::Rejected,
+        Expectation::Rejected { by: None, .. } => o.outcome == Outcome::ProgramError,
     };
     let mut out = vec![(ScorePart::Outcome, outcome_ok)];
     match expected {
@@ -445,7 +446,18 @@ async fn command_against_builtin(
     let run = run.map_err(|e| CaseError::ClientCommand(Box::new(e)))?;
     let ms = started.elapsed().as_millis() as u64;
     tracing::debug!(case = %case.name, exit = %run.exit_text, verdicts = ?verdicts, "observed (client command)");
-    let observed = verdict::observe_command(&verdicts, run.code, &run.exit_text, ms);
+    // Its words: everything it printed on stdout, and the last lines of stderr (in the tail).
+    let output = format!("{}\n{}", run.stdout, run.tail.join("\n"));
+    let observed = verdict::observe_command(
+        &verdicts,
+        verdict::CommandRun {
+            program: verdict::programs::identify(&spec.argv),
+            exit: run.code,
+            exit_text: &run.exit_text,
+            output: &output,
+        },
+        ms,
+    );
     Ok(Ran {
         observed,
         stdout: Some(run.stdout),

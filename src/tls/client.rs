@@ -129,8 +129,29 @@ pub async fn run(
     let exchange = async {
         let response = sender.send_request(request).await?;
         let status = response.status().as_u16();
-        let body = response.into_body().collect().await?.to_bytes();
-        Ok::<_, hyper::Error>((status, body))
+        // A body with neither Content-Length nor chunked encoding ends when the server closes the
+        // connection (RFC 9112 §6.3): a server that closes without close_notify (Python's `ssl` does)
+        // has still sent the whole body.
+        let delimited = response
+            .headers()
+            .contains_key(hyper::header::CONTENT_LENGTH)
+            || response
+                .headers()
+                .contains_key(hyper::header::TRANSFER_ENCODING);
+        let mut body = response.into_body();
+        let mut bytes = Vec::new();
+        while let Some(frame) = body.frame().await {
+            match frame {
+                Ok(f) => {
+                    if let Ok(data) = f.into_data() {
+                        bytes.extend_from_slice(&data);
+                    }
+                }
+                Err(e) if !delimited && closed_without_notify(&e) => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok::<_, hyper::Error>((status, Bytes::from(bytes)))
     };
     match tokio::time::timeout(wait, exchange).await {
         Err(_) => {
@@ -158,6 +179,20 @@ pub async fn run(
             fail(obs, failure)
         }
     }
+}
+
+/// Whether the connection ended without TLS close_notify (rustls's `UnexpectedEof`).
+fn closed_without_notify(e: &hyper::Error) -> bool {
+    let mut err: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(x) = err {
+        if let Some(io) = x.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::UnexpectedEof {
+                return true;
+            }
+        }
+        err = x.source();
+    }
+    false
 }
 
 fn io_failure(e: &std::io::Error) -> ClientFailure {

@@ -40,7 +40,13 @@ pub fn judge(expected: &Expectation, observed: &Observed) -> Vec<String> {
             }
         }
         Expectation::Rejected { by, reason } => {
-            if observed.outcome != Outcome::Rejected
+            // `by: None` expects a program error, and only a program error matches it.
+            let outcome = if by.is_some() {
+                Outcome::Rejected
+            } else {
+                Outcome::ProgramError
+            };
+            if observed.outcome != outcome
                 || observed.by != *by
                 || reason.is_some_and(|r| observed.reason != Some(r))
             {

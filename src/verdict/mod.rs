@@ -6,6 +6,7 @@ pub mod certcheck;
 pub mod explain;
 pub mod judge;
 pub mod observe;
+pub mod programs;
 
 pub use judge::{expectation_summary, judge, judge_checks};
-pub use observe::{observe, observe_command, observe_external_server, Observed};
+pub use observe::{observe, observe_command, observe_external_server, CommandRun, Observed};

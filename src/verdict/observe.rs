@@ -13,6 +13,7 @@ use crate::reason::{Outcome, Side};
 use crate::tls::client::{ClientFailure, ClientObservation};
 use crate::tls::identity::Identity;
 use crate::tls::server::ServerVerdict;
+use crate::verdict::programs::{self, Program, Said};
 
 /// What actually happened in one case.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -50,6 +51,10 @@ impl Observed {
         match self.outcome {
             Outcome::Accepted => "accepted".into(),
             Outcome::Rejected => rejection(self.by, self.reason),
+            Outcome::ProgramError => match self.exit_status {
+                Some(c) => format!("a program error (exit status {c})"),
+                None => "a program error (killed by a signal)".into(),
+            },
         }
     }
 }
@@ -60,7 +65,7 @@ pub(crate) fn rejection(by: Option<Side>, reason: Option<Reason>) -> String {
         Some(Side::Server) => "server",
         Some(Side::Client) => "client",
         None => {
-            return "rejected without a TLS verdict (the client command failed on its own)"
+            return "a program error (the client command fails outside TLS, no verifier rejects)"
                 .to_string()
         }
     };
@@ -206,15 +211,37 @@ pub fn observe_external_server(client: &ClientObservation, duration_ms: u64) -> 
     o
 }
 
-/// The outcome of a client command against a built-in server: the server's own verdict decides; an
-/// alert the server received from the command is a rejection by the client (its reason read from the
-/// alert where it names one); otherwise the command's exit status says whether the client went through.
+/// What a client command did, as [`observe_command`] reads it.
+#[derive(Debug, Clone, Copy)]
+pub struct CommandRun<'a> {
+    /// The known program it runs ([`programs::identify`]), whose words are read.
+    pub program: Option<Program>,
+    /// Its exit code; `None` when killed by a signal.
+    pub exit: Option<i32>,
+    /// `exited with status 1`.
+    pub exit_text: &'a str,
+    /// Its output (stdout and stderr).
+    pub output: &'a str,
+}
+
+/// The outcome of a client command against a built-in server:
+///
+/// 1. the server's own rustls verdict decides a rejection by the server (the alert the command received,
+///    when it names one, is recorded);
+/// 2. a known program's own words ([`programs`]) decide its side: a refusal is a rejection by the client
+///    with the program's reason, whether or not it sent an alert (curl checks names and pins after the
+///    handshake, without one); a failure before or outside TLS is a program error;
+/// 3. otherwise an alert the server received from the command is a rejection by the client (its reason
+///    read from the alert where it names one), and so is a connection it dropped mid-handshake;
+/// 4. otherwise exit 0 after an accepted handshake is `accepted`, and anything else (a non-zero exit
+///    after an accepted handshake, a command that never connected) is a program error: no TLS verifier
+///    rejected anything.
 pub fn observe_command(
     verdicts: &[ServerVerdict],
-    exit: Option<i32>,
-    exit_text: &str,
+    run: CommandRun<'_>,
     duration_ms: u64,
 ) -> Observed {
+    let exit_text = run.exit_text;
     let mut o = Observed {
         outcome: Outcome::Rejected,
         by: Some(Side::Client),
@@ -227,9 +254,12 @@ pub fn observe_command(
         client_saw: None,
         http_status: None,
         duration_ms,
-        exit_status: exit,
+        exit_status: run.exit,
         external: Some(Side::Client),
     };
+    let said = run
+        .program
+        .and_then(|p| programs::read(p, run.exit, run.output).map(|s| (p, s)));
     let server_rejection = verdicts.iter().find_map(|v| match v {
         ServerVerdict::Tls(e) => match classify(e) {
             Verdict::Rejected { reason, detail } => Some((reason, detail, alert_sent(e))),
@@ -242,12 +272,45 @@ pub fn observe_command(
         o.reason = Some(reason);
         o.detail = Some(detail);
         o.alert_sent = sent;
+        // What the client program says it received.
+        if let Some((_, Said::AlertReceived { alert, .. })) = &said {
+            o.alert = Some(alert.clone());
+        }
         return o;
     }
     let client_alert = verdicts.iter().find_map(|v| match v {
         ServerVerdict::Tls(e) => received_alert_name(e),
         _ => None,
     });
+    let accepted = verdicts.iter().find_map(|v| match v {
+        ServerVerdict::Accepted { client, version } => Some((client.clone(), version.clone())),
+        _ => None,
+    });
+    if let Some((seen, version)) = &accepted {
+        o.tls_version = version.clone();
+        o.server_saw = seen.clone();
+    }
+    match said {
+        Some((program, Said::Refused { reason, message })) => {
+            o.reason = reason.or_else(|| client_alert.as_deref().and_then(reason_for_alert));
+            o.detail = Some(format!("{} refused the server: {message}", program.name()));
+            o.alert = client_alert;
+            return o;
+        }
+        Some((program, Said::ProgramError { message })) => {
+            program_error(
+                &mut o,
+                format!(
+                    "{} failed outside TLS ({exit_text}): {message}",
+                    program.name()
+                ),
+            );
+            return o;
+        }
+        // An alert the client program received with no rejection by the built-in server: the server
+        // did not reject; read below like any other command.
+        Some((_, Said::AlertReceived { .. })) | None => {}
+    }
     if let Some(alert) = client_alert {
         o.reason = reason_for_alert(&alert);
         o.detail = Some(format!(
@@ -256,50 +319,59 @@ pub fn observe_command(
         o.alert = Some(alert);
         return o;
     }
-    let accepted = verdicts.iter().find_map(|v| match v {
-        ServerVerdict::Accepted { client, version } => Some((client.clone(), version.clone())),
+    if accepted.is_some() {
+        if run.exit == Some(0) {
+            o.outcome = Outcome::Accepted;
+            o.by = None;
+        } else {
+            // No verifier rejected anything: the TLS handshake went through.
+            program_error(
+                &mut o,
+                format!(
+                    "the server accepted the handshake, but the client command {exit_text}{}",
+                    last_line(run.output)
+                ),
+            );
+        }
+        return o;
+    }
+    let seen = verdicts.iter().find_map(|v| match v {
+        ServerVerdict::Io(m) => Some(format!(" (the server saw: {m})")),
+        ServerVerdict::Timeout => Some(" (the server's handshake wait ran out)".to_string()),
         _ => None,
     });
-    match accepted {
-        Some((seen, version)) => {
-            o.tls_version = version;
-            o.server_saw = seen;
-            if exit == Some(0) {
-                o.outcome = Outcome::Accepted;
-                o.by = None;
-            } else {
-                // No verifier rejected anything: the TLS handshake went through.
-                o.by = None;
-                o.detail = Some(format!(
-                    "the server accepted the handshake, but the client command {exit_text}"
-                ));
-            }
-        }
-        None => {
-            let seen = verdicts
-                .iter()
-                .find_map(|v| match v {
-                    ServerVerdict::Io(m) => Some(format!(" (the server saw: {m})")),
-                    ServerVerdict::Timeout => {
-                        Some(" (the server's handshake wait ran out)".to_string())
-                    }
-                    _ => None,
-                })
-                .unwrap_or_else(|| {
-                    if verdicts.is_empty() {
-                        " (it never connected to the server)".to_string()
-                    } else {
-                        String::new()
-                    }
-                });
-            if verdicts.is_empty() {
-                // It never reached the server: no TLS verifier rejected anything.
-                o.by = None;
-            }
-            o.detail = Some(format!(
-                "the client command {exit_text} without completing a handshake{seen}"
-            ));
-        }
+    if verdicts.is_empty() {
+        // It never reached the server: no TLS verifier rejected anything.
+        program_error(
+            &mut o,
+            format!(
+                "the client command {exit_text}; it never connected to the server{}",
+                last_line(run.output)
+            ),
+        );
+        return o;
     }
+    o.detail = Some(format!(
+        "the client command {exit_text} without completing a handshake{}",
+        seen.unwrap_or_default()
+    ));
     o
+}
+
+/// `; its last line: …` for a program's output, or nothing when it printed nothing.
+fn last_line(output: &str) -> String {
+    output
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map_or(String::new(), |l| format!("; its last line: {l}"))
+}
+
+/// Marks `o` as a program that failed before or outside TLS: no side's verifier rejected anything.
+fn program_error(o: &mut Observed, detail: String) {
+    o.outcome = Outcome::ProgramError;
+    o.by = None;
+    o.reason = None;
+    o.detail = Some(detail);
 }

@@ -11,6 +11,7 @@ mod grading;
 mod hermetic;
 mod openssl_crosscheck;
 mod peers;
+mod programs;
 mod reasons;
 mod report_goldens;
 mod reports;

@@ -370,7 +370,8 @@ impl Resolver<'_> {
                     status: None,
                 })
             }
-            Expect::Short(Outcome::Rejected) => {
+            // `program_error` is observed, never written (not deserialized).
+            Expect::Short(Outcome::Rejected | Outcome::ProgramError) => {
                 return Err(self.err(
                     field,
                     Some("rejected"),
@@ -419,7 +420,7 @@ impl Resolver<'_> {
                 }
                 Ok(Expectation::Accepted { server_saw, status })
             }
-            Outcome::Rejected => {
+            Outcome::Rejected | Outcome::ProgramError => {
                 if server_saw.is_some() || status.is_some() {
                     let f = if server_saw.is_some() {
                         "server_saw"

@@ -1,0 +1,474 @@
+//! Known programs in their own words: how curl, `openssl s_client` and Python's `ssl` report a TLS
+//! failure — exit status and exact error text — read as a verdict ([`Said`]) of the program's own side.
+//!
+//! Every entry carries the message it was taken from, as the program printed it here (curl 7.88.1 with
+//! OpenSSL 3.0, OpenSSL 3.0 `s_client` and `verify`, Python 3.11 `ssl`), against certificates made with
+//! `mtls-lab pki`. The verify strings are OpenSSL's (`X509_verify_cert_error_string`), which all three
+//! print: curl after `SSL certificate problem: `, `s_client` after `verify error:num=N:`, Python after
+//! `certificate verify failed: `.
+
+use crate::reason::Reason;
+
+/// A program the runner knows how to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Program {
+    Curl,
+    /// `openssl s_client`.
+    OpensslClient,
+    /// A Python script (its `ssl` module's errors).
+    Python,
+}
+
+impl Program {
+    /// The program's name, for details.
+    pub fn name(self) -> &'static str {
+        match self {
+            Program::Curl => "curl",
+            Program::OpensslClient => "openssl s_client",
+            Program::Python => "python",
+        }
+    }
+}
+
+/// What a program said about a connection, in its own words (`message`: the line it printed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Said {
+    /// Its own verifier refused the peer's certificate; `reason` is `None` when the words name no single reason.
+    Refused {
+        reason: Option<Reason>,
+        message: String,
+    },
+    /// It received this alert: the peer refused.
+    AlertReceived { alert: String, message: String },
+    /// It failed before or outside TLS: its own files, its arguments, the HTTP exchange after an accepted
+    /// handshake.
+    ProgramError { message: String },
+}
+
+/// One line of an OpenSSL verify string: the text, the reason it names, and where it was seen.
+pub struct VerifyString {
+    pub text: &'static str,
+    pub reason: Reason,
+    /// The real output it was taken from.
+    pub seen: &'static str,
+}
+
+/// OpenSSL's certificate verification errors, as curl, `s_client` and Python print them.
+pub const VERIFY_STRINGS: &[VerifyString] = &[
+    VerifyString {
+        text: "unable to get local issuer certificate",
+        reason: Reason::UnknownIssuer,
+        seen: "curl: (60) SSL certificate problem: unable to get local issuer certificate",
+    },
+    VerifyString {
+        text: "self-signed certificate in certificate chain",
+        reason: Reason::UnknownIssuer,
+        seen: "curl: (60) SSL certificate problem: self-signed certificate in certificate chain",
+    },
+    VerifyString {
+        text: "self-signed certificate",
+        reason: Reason::UnknownIssuer,
+        seen: "openssl verify: error 18 at 0 depth lookup: self-signed certificate",
+    },
+    VerifyString {
+        text: "certificate has expired",
+        reason: Reason::Expired,
+        seen: "verify error:num=10:certificate has expired",
+    },
+    VerifyString {
+        text: "certificate is not yet valid",
+        reason: Reason::NotYetValid,
+        seen: "openssl verify: error 9 at 0 depth lookup: certificate is not yet valid",
+    },
+    VerifyString {
+        text: "unsuitable certificate purpose",
+        reason: Reason::WrongPurpose,
+        seen: "verify error:num=26:unsuitable certificate purpose",
+    },
+    VerifyString {
+        text: "hostname mismatch",
+        reason: Reason::NameMismatch,
+        seen: "verify error:num=62:hostname mismatch",
+    },
+    VerifyString {
+        text: "Hostname mismatch, certificate is not valid for",
+        reason: Reason::NameMismatch,
+        seen: "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: Hostname mismatch, certificate is not valid for 'localhost'. (_ssl.c:1006)",
+    },
+    VerifyString {
+        text: "IP address mismatch, certificate is not valid for",
+        reason: Reason::NameMismatch,
+        seen: "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: IP address mismatch, certificate is not valid for '127.0.0.1'. (_ssl.c:1006)",
+    },
+    VerifyString {
+        text: "certificate revoked",
+        reason: Reason::Revoked,
+        seen: "openssl verify -crl_check: error 23 at 0 depth lookup: certificate revoked",
+    },
+    VerifyString {
+        text: "unable to get certificate CRL",
+        reason: Reason::RevocationUnknown,
+        seen: "openssl verify -crl_check: error 3 at 0 depth lookup: unable to get certificate CRL",
+    },
+    VerifyString {
+        text: "invalid CA certificate",
+        reason: Reason::IssuerNotCa,
+        seen: "openssl verify: error 79 at 1 depth lookup: invalid CA certificate",
+    },
+    VerifyString {
+        text: "path length constraint exceeded",
+        reason: Reason::PathLenExceeded,
+        seen: "openssl verify: error 25 at 2 depth lookup: path length constraint exceeded",
+    },
+    VerifyString {
+        text: "permitted subtree violation",
+        reason: Reason::NameConstraints,
+        seen: "openssl verify: error 47 at 0 depth lookup: permitted subtree violation",
+    },
+];
+
+/// A fixed message of one program: an exit status (`None`: any) and text, and what it says.
+pub struct Rule {
+    pub program: Program,
+    pub exit: Option<i32>,
+    /// Text the output must contain.
+    pub text: &'static str,
+    pub means: Means,
+    /// The real output it was taken from.
+    pub seen: &'static str,
+}
+
+/// What a [`Rule`] means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Means {
+    Refused(Reason),
+    ProgramError,
+}
+
+/// Messages that are not OpenSSL verify strings or alerts.
+pub const RULES: &[Rule] = &[
+    Rule {
+        program: Program::Curl,
+        exit: Some(60),
+        text: "SSL: no alternative certificate subject name matches target host name",
+        means: Means::Refused(Reason::NameMismatch),
+        seen: "curl: (60) SSL: no alternative certificate subject name matches target host name 'localhost'",
+    },
+    Rule {
+        program: Program::Curl,
+        exit: Some(90),
+        text: "SSL: public key does not match pinned public key",
+        means: Means::Refused(Reason::PinMismatch),
+        seen: "curl: (90) SSL: public key does not match pinned public key",
+    },
+    Rule {
+        program: Program::Curl,
+        exit: Some(58),
+        text: "unable to set private key file",
+        means: Means::ProgramError,
+        seen: "curl: (58) unable to set private key file: 'pki/client/clent.key' type PEM",
+    },
+    Rule {
+        program: Program::Curl,
+        exit: Some(58),
+        text: "could not load PEM client certificate",
+        means: Means::ProgramError,
+        seen: "curl: (58) could not load PEM client certificate from pki/client/clent.crt, OpenSSL error error:80000002:system library::No such file or directory, (no key found, wrong pass phrase, or wrong file format?)",
+    },
+    Rule {
+        program: Program::Curl,
+        exit: Some(77),
+        text: "error setting certificate file",
+        means: Means::ProgramError,
+        seen: "curl: (77) error setting certificate file: pki/ca/ca.cr",
+    },
+    Rule {
+        program: Program::Curl,
+        exit: Some(2),
+        text: "is unknown",
+        means: Means::ProgramError,
+        seen: "curl: option --bogus: is unknown",
+    },
+    Rule {
+        program: Program::Curl,
+        exit: Some(7),
+        text: "Failed to connect",
+        means: Means::ProgramError,
+        seen: "curl: (7) Failed to connect to localhost port 5449 after 0 ms: Couldn't connect to server",
+    },
+    Rule {
+        program: Program::Curl,
+        exit: Some(22),
+        text: "The requested URL returned error",
+        means: Means::ProgramError,
+        seen: "curl: (22) The requested URL returned error: 404",
+    },
+    Rule {
+        program: Program::OpensslClient,
+        exit: None,
+        text: "Could not open file or uri for loading",
+        means: Means::ProgramError,
+        seen: "Could not open file or uri for loading client certificate private key from pki/client/clent.key",
+    },
+    Rule {
+        program: Program::OpensslClient,
+        exit: None,
+        text: "Unknown option",
+        means: Means::ProgramError,
+        seen: "s_client: Unknown option: -bogus",
+    },
+    Rule {
+        program: Program::Python,
+        exit: None,
+        text: "FileNotFoundError",
+        means: Means::ProgramError,
+        seen: "FileNotFoundError: [Errno 2] No such file or directory",
+    },
+    Rule {
+        program: Program::Python,
+        exit: None,
+        text: "[SSL] PEM lib",
+        means: Means::ProgramError,
+        seen: "ssl.SSLError: [SSL] PEM lib (_ssl.c:3926)",
+    },
+];
+
+/// Where each program puts an OpenSSL verify string.
+const VERIFY_PREFIXES: &[(Program, &str)] = &[
+    // curl: (60) SSL certificate problem: certificate has expired
+    (Program::Curl, "SSL certificate problem: "),
+    // verify error:num=10:certificate has expired / Verify return code: 10 (certificate has expired)
+    (Program::OpensslClient, "verify error:num="),
+    // [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: certificate has expired (_ssl.c:1006)
+    (Program::Python, "certificate verify failed: "),
+];
+
+/// OpenSSL's names of the alerts it received (`ssl/ssl_err.c`, seen as `tlsv13 alert certificate required`
+/// from curl, `s_client` and Python, and `sslv3 alert handshake failure` over TLS 1.2), as RFC names.
+const ALERT_PREFIXES: &[&str] = &["tlsv13 alert ", "tlsv1 alert ", "sslv3 alert "];
+
+/// The program a command line runs: argv\[0\]'s basename (`curl`, `openssl s_client`, `python3` or
+/// `python` running a script); for `sh -c SCRIPT`, the last command of the script's last pipeline (whose
+/// exit status is the shell's).
+pub fn identify(argv: &[String]) -> Option<Program> {
+    let base = argv.first()?.rsplit('/').next()?;
+    match base {
+        "curl" => Some(Program::Curl),
+        "openssl" => {
+            (argv.get(1).map(String::as_str) == Some("s_client")).then_some(Program::OpensslClient)
+        }
+        b if b == "python" || b.starts_with("python3") => {
+            // A script (or `-m module`), not `python -c`.
+            (argv.len() > 1 && argv[1] != "-c").then_some(Program::Python)
+        }
+        "sh" | "bash" | "dash" if argv.get(1).map(String::as_str) == Some("-c") => {
+            let script = argv.get(2)?;
+            let last = script
+                .rsplit(['|', ';', '&', '\n'])
+                .map(str::trim)
+                .find(|s| !s.is_empty())?;
+            let words: Vec<String> = last.split_whitespace().map(str::to_string).collect();
+            identify(&words)
+        }
+        _ => None,
+    }
+}
+
+/// Reads what `program` said, given its exit status (`None`: killed by a signal) and its output (stdout
+/// and stderr); `None` when its words say nothing this module knows.
+pub fn read(program: Program, exit: Option<i32>, output: &str) -> Option<Said> {
+    // `s_client` without -verify_return_error prints verify errors and goes on: only a failed run refuses.
+    if program == Program::OpensslClient && exit == Some(0) {
+        return None;
+    }
+    if let Some(said) = verify_failure(program, output) {
+        return Some(said);
+    }
+    if let Some(rule) = RULES.iter().find(|r| {
+        r.program == program && r.exit.is_none_or(|e| exit == Some(e)) && output.contains(r.text)
+    }) {
+        let message = line_with(output, rule.text);
+        return Some(match rule.means {
+            Means::Refused(reason) => Said::Refused {
+                reason: Some(reason),
+                message,
+            },
+            Means::ProgramError => Said::ProgramError { message },
+        });
+    }
+    if let Some(said) = alert_received(output) {
+        return Some(said);
+    }
+    match (program, exit) {
+        // curl's "peer certificate cannot be authenticated" with words not listed above.
+        (Program::Curl, Some(60)) => Some(Said::Refused {
+            reason: None,
+            message: line_with(output, "curl: (60)"),
+        }),
+        // A Python script that crashed: its traceback's last line.
+        (Program::Python, Some(c))
+            if c != 0 && output.contains("Traceback (most recent call last)") =>
+        {
+            Some(Said::ProgramError {
+                message: output
+                    .lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string(),
+            })
+        }
+        _ => None,
+    }
+}
+
+/// An OpenSSL verify string after the program's prefix.
+fn verify_failure(program: Program, output: &str) -> Option<Said> {
+    let prefix = VERIFY_PREFIXES
+        .iter()
+        .find(|(p, _)| *p == program)
+        .map(|(_, s)| *s)?;
+    let line = output.lines().find(|l| l.contains(prefix))?;
+    let after = &line[line.find(prefix)? + prefix.len()..];
+    // s_client: `10:certificate has expired`.
+    let after = match program {
+        Program::OpensslClient => after.split_once(':').map_or(after, |(_, s)| s),
+        _ => after,
+    };
+    // The longest string that starts the text (`self-signed certificate` is a prefix of another).
+    let reason = VERIFY_STRINGS
+        .iter()
+        .filter(|v| after.starts_with(v.text))
+        .max_by_key(|v| v.text.len())
+        .map(|v| v.reason);
+    Some(Said::Refused {
+        reason,
+        message: line.trim().to_string(),
+    })
+}
+
+/// An alert the program received, named the way OpenSSL names it (`tlsv13 alert certificate required`).
+fn alert_received(output: &str) -> Option<Said> {
+    for line in output.lines() {
+        for prefix in ALERT_PREFIXES {
+            if let Some(at) = line.find(prefix) {
+                let rest = &line[at + prefix.len()..];
+                let words: Vec<&str> = rest
+                    .split(|c: char| !(c.is_ascii_lowercase() || c == ' '))
+                    .next()
+                    .unwrap_or_default()
+                    .split_whitespace()
+                    .collect();
+                if words.is_empty() {
+                    continue;
+                }
+                return Some(Said::AlertReceived {
+                    alert: words.join("_"),
+                    message: line.trim().to_string(),
+                });
+            }
+        }
+    }
+    None
+}
+
+/// The first line of `output` containing `text`, trimmed.
+fn line_with(output: &str, text: &str) -> String {
+    output
+        .lines()
+        .find(|l| l.contains(text))
+        .unwrap_or(text)
+        .trim()
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(s: &[&str]) -> Vec<String> {
+        s.iter().map(|a| a.to_string()).collect()
+    }
+
+    #[test]
+    fn programs_are_known_by_argv0() {
+        assert_eq!(
+            identify(&argv(&["/usr/bin/curl", "-sS"])),
+            Some(Program::Curl)
+        );
+        assert_eq!(
+            identify(&argv(&["openssl", "s_client", "-connect", "x"])),
+            Some(Program::OpensslClient)
+        );
+        assert_eq!(identify(&argv(&["openssl", "x509"])), None);
+        assert_eq!(
+            identify(&argv(&["python3", "client.py"])),
+            Some(Program::Python)
+        );
+        assert_eq!(identify(&argv(&["python3", "-c", "print(1)"])), None);
+        assert_eq!(
+            identify(&argv(&[
+                "sh",
+                "-c",
+                "printf 'GET /' | openssl s_client -quiet -connect a:1"
+            ])),
+            Some(Program::OpensslClient)
+        );
+        assert_eq!(identify(&argv(&["wget", "x"])), None);
+    }
+
+    /// Every entry's real message reads as the entry says.
+    #[test]
+    fn every_entry_reads_its_own_message() {
+        for r in RULES {
+            let said = read(r.program, r.exit.or(Some(1)), r.seen).expect(r.seen);
+            match (r.means, said) {
+                (Means::Refused(want), Said::Refused { reason, .. }) => {
+                    assert_eq!(reason, Some(want), "{}", r.seen)
+                }
+                (Means::ProgramError, Said::ProgramError { .. }) => {}
+                (m, s) => panic!("{}: {m:?} read as {s:?}", r.seen),
+            }
+        }
+        for v in VERIFY_STRINGS {
+            for (p, prefix) in VERIFY_PREFIXES {
+                let text = match p {
+                    Program::OpensslClient => format!("{prefix}1:{}", v.text),
+                    _ => format!("{prefix}{}", v.text),
+                };
+                assert_eq!(
+                    read(*p, Some(1), &text),
+                    Some(Said::Refused {
+                        reason: Some(v.reason),
+                        message: text.clone()
+                    }),
+                    "{text}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn alerts_received_are_named_as_the_rfc_does() {
+        let line = "curl: (56) OpenSSL SSL_read: OpenSSL/3.0.19: error:0A00045C:SSL routines::tlsv13 alert certificate required, errno 0";
+        assert_eq!(
+            read(Program::Curl, Some(56), line),
+            Some(Said::AlertReceived {
+                alert: "certificate_required".into(),
+                message: line.into()
+            })
+        );
+        let line = "ssl.SSLError: [SSL: SSLV3_ALERT_HANDSHAKE_FAILURE] sslv3 alert handshake failure (_ssl.c:1006)";
+        assert!(matches!(
+            read(Program::Python, Some(1), line),
+            Some(Said::AlertReceived { alert, .. }) if alert == "handshake_failure"
+        ));
+    }
+
+    #[test]
+    fn s_client_that_went_on_is_not_a_refusal() {
+        let out = "verify error:num=20:unable to get local issuer certificate\nVerify return code: 21 (unable to verify the first certificate)";
+        assert_eq!(read(Program::OpensslClient, Some(0), out), None);
+    }
+}

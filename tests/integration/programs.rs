@@ -1,0 +1,458 @@
+//! Real programs in their own words: curl, `openssl s_client` and the seed's Python `client.py` against
+//! the built-in server, × failures (no client certificate, unknown CA, expired, wrong EKU — each side —,
+//! name mismatch, curl's pin mismatch, a local file error). Each row asserts the exact outcome, side,
+//! reason and exit status of a real run; a program error must never pass as a rejection.
+//!
+//! These tests need python3, curl and openssl (`.ci/run` installs them); they fail when one is missing.
+
+use crate::common::{self, case, root, seed_port};
+use mtls_lab::reason::{Outcome, Reason, Side};
+use mtls_lab::run::{LabResult, Status};
+
+fn require(tool: &str, arg: &str) {
+    let ok = std::process::Command::new(tool)
+        .arg(arg)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "`{tool}` is required for these tests (.ci/run installs it)"
+    );
+}
+
+fn run(yaml: &str) -> LabResult {
+    let lab = common::lab(yaml);
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(mtls_lab::run::run_lab(&lab))
+}
+
+/// One row: the case, and the exact outcome, side, reason and exit status it must show.
+struct Row {
+    case: &'static str,
+    outcome: Outcome,
+    by: Option<Side>,
+    reason: Option<Reason>,
+    exit: Option<i32>,
+}
+
+const fn row(
+    case: &'static str,
+    outcome: Outcome,
+    by: Option<Side>,
+    reason: Option<Reason>,
+    exit: Option<i32>,
+) -> Row {
+    Row {
+        case,
+        outcome,
+        by,
+        reason,
+        exit,
+    }
+}
+
+fn assert_rows(r: &LabResult, rows: &[Row]) {
+    for row in rows {
+        let c = case(r, row.case);
+        let o = c
+            .observed
+            .as_ref()
+            .unwrap_or_else(|| panic!("{}: not run: {:?}", row.case, c.messages));
+        assert_eq!(
+            (o.outcome, o.by, o.reason),
+            (row.outcome, row.by, row.reason),
+            "{}: observed {o:#?}",
+            row.case
+        );
+        if let Some(exit) = row.exit {
+            assert_eq!(o.exit_status, Some(exit), "{}: {o:#?}", row.case);
+        }
+        assert_eq!(c.status, Status::Passed, "{}: {:?}", row.case, c.messages);
+    }
+}
+
+/// Every certificate the rows need; ECDSA keys (the default, P-256).
+const PKI: &str = r#"
+authorities:
+  ca: { subject: { O: Program Lab, CN: Program Lab CA } }
+  other-ca: { subject: { O: Elsewhere, CN: Another CA } }
+certificates:
+  server: { issuer: ca, subject: { CN: localhost }, san: [dns:localhost, ip:127.0.0.1], usage: server, key: ecdsa-p256 }
+  elsewhere: { issuer: ca, subject: { CN: elsewhere.lab }, san: [dns:elsewhere.lab], usage: server, key: ecdsa-p256 }
+  old-server: { issuer: ca, subject: { CN: localhost }, san: [dns:localhost], usage: server, valid: { from: -30d, until: -1d }, key: ecdsa-p256 }
+  client-eku-server: { issuer: ca, subject: { CN: localhost }, san: [dns:localhost], usage: client, key: ecdsa-p256 }
+  stranger-server: { issuer: other-ca, subject: { CN: localhost }, san: [dns:localhost], usage: server, key: ecdsa-p256 }
+  client: { issuer: ca, subject: { CN: labclient }, usage: client, key: ecdsa-p256 }
+  stranger: { issuer: other-ca, subject: { CN: stranger }, usage: client, key: ecdsa-p256 }
+  old-client: { issuer: ca, subject: { CN: old }, usage: client, valid: { from: -30d, until: -1d }, key: ecdsa-p256 }
+  server-eku-client: { issuer: ca, subject: { CN: wrong-purpose }, usage: server, key: ecdsa-p256 }
+servers:
+  web: { certificate: server, trust: [ca] }
+  elsewhere: { certificate: elsewhere, trust: [ca] }
+  old: { certificate: old-server, trust: [ca] }
+  client-eku: { certificate: client-eku-server, trust: [ca] }
+  stranger: { certificate: stranger-server, trust: [ca] }
+"#;
+
+/// curl with the lab CA and `client`'s certificate, plus `extra`, against `{url}`.
+fn curl(cert: &str, extra: &str) -> String {
+    let cert = if cert.is_empty() {
+        String::new()
+    } else {
+        format!(", --cert, \"{{cert:{cert}}}\", --key, \"{{key:{cert}}}\"")
+    };
+    format!("[curl, --silent, --show-error, --cacert, \"{{cert:ca}}\"{cert}{extra}, \"{{url}}\"]")
+}
+
+/// openssl s_client verifying the server (chain and host name), sending a GET.
+fn s_client(cert: &str) -> String {
+    let cert = if cert.is_empty() {
+        String::new()
+    } else {
+        format!(" -cert {{cert:{cert}}} -key {{key:{cert}}}")
+    };
+    format!("[sh, -c, \"printf 'GET / HTTP/1.0\\\\r\\\\n\\\\r\\\\n' | openssl s_client -quiet -connect {{addr}} -servername localhost -verify_hostname localhost -verify_return_error -CAfile {{cert:ca}}{cert}\"]")
+}
+
+#[test]
+fn curl_in_its_own_words() {
+    require("curl", "--version");
+    use Outcome::{Accepted, ProgramError, Rejected};
+    let (c, s) = (Some(Side::Client), Some(Side::Server));
+    let cases: &[(&str, &str, String, &str)] = &[
+        ("accepted", "web", curl("client", ""), "accepted"),
+        ("no client certificate", "web", curl("", ""), "{ outcome: rejected, by: server, reason: certificate_required, alert: certificate_required, exit: 56 }"),
+        ("client from another CA", "web", curl("stranger", ""), "{ outcome: rejected, by: server, reason: unknown_issuer }"),
+        ("expired client", "web", curl("old-client", ""), "{ outcome: rejected, by: server, reason: expired }"),
+        ("client with serverAuth only", "web", curl("server-eku-client", ""), "{ outcome: rejected, by: server, reason: wrong_purpose }"),
+        ("server from another CA", "stranger", curl("client", ""), "{ outcome: rejected, by: client, reason: unknown_issuer, exit: 60 }"),
+        ("expired server", "old", curl("client", ""), "{ outcome: rejected, by: client, exit: 60 }"),
+        ("server with clientAuth only", "client-eku", curl("client", ""), "{ outcome: rejected, by: client, exit: 60 }"),
+        ("name mismatch", "elsewhere", curl("client", ""), "{ outcome: rejected, by: client, exit: 60 }"),
+        ("pin mismatch", "web", curl("client", ", --pinnedpubkey, \"sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\""), "{ outcome: rejected, by: client, exit: 90 }"),
+        ("typo in --key", "web", curl("", ", --cert, \"{cert:client}\", --key, \"{pki}/client/clent.key\""), "{ outcome: rejected, exit: 58 }"),
+        ("typo in --cacert", "web", "[curl, --silent, --show-error, --cacert, \"{pki}/ca/ca.cr\", \"{url}\"]".to_string(), "{ outcome: rejected, exit: 77 }"),
+        // The issue's complaint: a local failure must not pass as a rejection by the client.
+        ("typo in --key is not a client rejection", "web", curl("", ", --cert, \"{cert:client}\", --key, \"{pki}/client/clent.key\""), "{ outcome: rejected, by: client }"),
+    ];
+    let mut yaml = format!("lab: curl-words\n{PKI}cases:\n");
+    for (name, server, command, expect) in cases {
+        yaml.push_str(&format!(
+            "  - name: {name}\n    server: {server}\n    client: {{ command: {command} }}\n    expect: {expect}\n"
+        ));
+    }
+    let r = run(&yaml);
+    assert_rows(
+        &r,
+        &[
+            row("accepted", Accepted, None, None, Some(0)),
+            row(
+                "no client certificate",
+                Rejected,
+                s,
+                Some(Reason::CertificateRequired),
+                Some(56),
+            ),
+            row(
+                "client from another CA",
+                Rejected,
+                s,
+                Some(Reason::UnknownIssuer),
+                None,
+            ),
+            row("expired client", Rejected, s, Some(Reason::Expired), None),
+            row(
+                "client with serverAuth only",
+                Rejected,
+                s,
+                Some(Reason::WrongPurpose),
+                None,
+            ),
+            row(
+                "server from another CA",
+                Rejected,
+                c,
+                Some(Reason::UnknownIssuer),
+                Some(60),
+            ),
+            row(
+                "expired server",
+                Rejected,
+                c,
+                Some(Reason::Expired),
+                Some(60),
+            ),
+            row(
+                "server with clientAuth only",
+                Rejected,
+                c,
+                Some(Reason::WrongPurpose),
+                Some(60),
+            ),
+            row(
+                "name mismatch",
+                Rejected,
+                c,
+                Some(Reason::NameMismatch),
+                Some(60),
+            ),
+            row(
+                "pin mismatch",
+                Rejected,
+                c,
+                Some(Reason::PinMismatch),
+                Some(90),
+            ),
+            row("typo in --key", ProgramError, None, None, Some(58)),
+            row("typo in --cacert", ProgramError, None, None, Some(77)),
+        ],
+    );
+    // The program's own words are in the detail.
+    let detail = |name| {
+        case(&r, name)
+            .observed
+            .as_ref()
+            .unwrap()
+            .detail
+            .clone()
+            .unwrap()
+    };
+    assert!(
+        detail("name mismatch").contains("SSL: no alternative certificate subject name matches")
+    );
+    assert!(detail("typo in --key").contains("unable to set private key file"));
+    let wrong = case(&r, "typo in --key is not a client rejection");
+    assert_eq!(wrong.status, Status::Failed, "{:?}", wrong.messages);
+    assert!(
+        wrong.messages[0].contains("observed a program error (exit status 58)"),
+        "{:?}",
+        wrong.messages
+    );
+}
+
+#[test]
+fn openssl_s_client_in_its_own_words() {
+    require("openssl", "version");
+    use Outcome::{Accepted, ProgramError, Rejected};
+    let (c, s) = (Some(Side::Client), Some(Side::Server));
+    let cases: &[(&str, &str, String, &str)] = &[
+        ("accepted", "web", s_client("client"), "accepted"),
+        ("no client certificate", "web", s_client(""), "{ outcome: rejected, by: server, reason: certificate_required, alert: certificate_required }"),
+        ("client from another CA", "web", s_client("stranger"), "{ outcome: rejected, by: server, reason: unknown_issuer }"),
+        ("expired client", "web", s_client("old-client"), "{ outcome: rejected, by: server, reason: expired }"),
+        ("client with serverAuth only", "web", s_client("server-eku-client"), "{ outcome: rejected, by: server, reason: wrong_purpose }"),
+        ("server from another CA", "stranger", s_client("client"), "{ outcome: rejected, by: client, reason: unknown_issuer, exit: 1 }"),
+        ("expired server", "old", s_client("client"), "{ outcome: rejected, by: client, exit: 1 }"),
+        ("server with clientAuth only", "client-eku", s_client("client"), "{ outcome: rejected, by: client, exit: 1 }"),
+        ("name mismatch", "elsewhere", s_client("client"), "{ outcome: rejected, by: client, exit: 1 }"),
+        ("typo in -key", "web", "[openssl, s_client, -connect, \"{addr}\", -CAfile, \"{cert:ca}\", -cert, \"{cert:client}\", -key, \"{pki}/client/clent.key\"]".to_string(), "{ outcome: rejected, exit: 1 }"),
+    ];
+    let mut yaml = format!("lab: s-client-words\n{PKI}cases:\n");
+    for (name, server, command, expect) in cases {
+        yaml.push_str(&format!(
+            "  - name: {name}\n    server: {server}\n    client: {{ command: {command} }}\n    expect: {expect}\n"
+        ));
+    }
+    let r = run(&yaml);
+    assert_rows(
+        &r,
+        &[
+            row("accepted", Accepted, None, None, Some(0)),
+            row(
+                "no client certificate",
+                Rejected,
+                s,
+                Some(Reason::CertificateRequired),
+                None,
+            ),
+            row(
+                "client from another CA",
+                Rejected,
+                s,
+                Some(Reason::UnknownIssuer),
+                None,
+            ),
+            row("expired client", Rejected, s, Some(Reason::Expired), None),
+            row(
+                "client with serverAuth only",
+                Rejected,
+                s,
+                Some(Reason::WrongPurpose),
+                None,
+            ),
+            row(
+                "server from another CA",
+                Rejected,
+                c,
+                Some(Reason::UnknownIssuer),
+                Some(1),
+            ),
+            row(
+                "expired server",
+                Rejected,
+                c,
+                Some(Reason::Expired),
+                Some(1),
+            ),
+            row(
+                "server with clientAuth only",
+                Rejected,
+                c,
+                Some(Reason::WrongPurpose),
+                Some(1),
+            ),
+            row(
+                "name mismatch",
+                Rejected,
+                c,
+                Some(Reason::NameMismatch),
+                Some(1),
+            ),
+            row("typo in -key", ProgramError, None, None, Some(1)),
+        ],
+    );
+    let detail = case(&r, "name mismatch")
+        .observed
+        .as_ref()
+        .unwrap()
+        .detail
+        .clone()
+        .unwrap();
+    assert!(
+        detail.contains("verify error:num=62:hostname mismatch"),
+        "{detail}"
+    );
+}
+
+/// The seed's `client.py`, unmodified, in a lab whose `client`, `ca` and `server` have the properties
+/// given; it connects to localhost:4443 and loads `../ca/ca.crt` and `../client/client.*` from `cwd`.
+fn seed_client_lab(certs: &str, cwd: &str, expect: &str) -> String {
+    format!(
+        "lab: seed-client-words\nauthorities:\n  ca: {{ subject: {{ O: MyLabCA, CN: Lab CA }} }}\n  other-ca: {{ subject: {{ O: Elsewhere, CN: Another CA }} }}\ncertificates:\n{certs}servers:\n  web: {{ certificate: server, trust: [ca], listen: 127.0.0.1:4443 }}\ncases:\n  - name: client.py\n    client:\n      command: [python3, \"{}/labs/seed/client/client.py\"]\n      cwd: \"{cwd}\"\n    expect: {expect}\n",
+        root().display()
+    )
+}
+
+/// The lab's certificates, the client's working directory, the expectation, and the exact verdict.
+type SeedRow = (
+    String,
+    &'static str,
+    &'static str,
+    Outcome,
+    Option<Side>,
+    Option<Reason>,
+);
+
+#[test]
+fn the_seeds_python_client_in_its_own_words() {
+    require("python3", "--version");
+    let _port = seed_port();
+    let server = "  server: { issuer: ca, subject: { CN: localhost }, san: [dns:localhost, ip:127.0.0.1], usage: server }\n";
+    let client = "  client: { issuer: ca, subject: { CN: labclient }, usage: client }\n";
+    let rows: Vec<SeedRow> = vec![
+        (format!("{server}{client}"), "{pki}/client", "accepted", Outcome::Accepted, None, None),
+        (
+            format!("{server}  client: {{ issuer: other-ca, subject: {{ CN: labclient }}, usage: client }}\n"),
+            "{pki}/client",
+            "{ outcome: rejected, by: server, reason: unknown_issuer }",
+            Outcome::Rejected, Some(Side::Server), Some(Reason::UnknownIssuer),
+        ),
+        (
+            format!("{server}  client: {{ issuer: ca, subject: {{ CN: labclient }}, usage: client, valid: {{ from: -30d, until: -1d }} }}\n"),
+            "{pki}/client",
+            "{ outcome: rejected, by: server, reason: expired }",
+            Outcome::Rejected, Some(Side::Server), Some(Reason::Expired),
+        ),
+        (
+            format!("{server}  client: {{ issuer: ca, subject: {{ CN: labclient }}, usage: server }}\n"),
+            "{pki}/client",
+            "{ outcome: rejected, by: server, reason: wrong_purpose }",
+            Outcome::Rejected, Some(Side::Server), Some(Reason::WrongPurpose),
+        ),
+        (
+            format!("  server: {{ issuer: other-ca, subject: {{ CN: localhost }}, san: [dns:localhost], usage: server }}\n{client}"),
+            "{pki}/client",
+            "{ outcome: rejected, by: client, reason: unknown_issuer, exit: 0 }",
+            Outcome::Rejected, Some(Side::Client), Some(Reason::UnknownIssuer),
+        ),
+        (
+            format!("  server: {{ issuer: ca, subject: {{ CN: localhost }}, san: [dns:localhost], usage: server, valid: {{ from: -30d, until: -1d }} }}\n{client}"),
+            "{pki}/client",
+            "{ outcome: rejected, by: client }",
+            Outcome::Rejected, Some(Side::Client), Some(Reason::Expired),
+        ),
+        (
+            format!("  server: {{ issuer: ca, subject: {{ CN: localhost }}, san: [dns:localhost], usage: client }}\n{client}"),
+            "{pki}/client",
+            "{ outcome: rejected, by: client }",
+            Outcome::Rejected, Some(Side::Client), Some(Reason::WrongPurpose),
+        ),
+        (
+            format!("  server: {{ issuer: ca, subject: {{ CN: elsewhere.lab }}, san: [dns:elsewhere.lab], usage: server }}\n{client}"),
+            "{pki}/client",
+            "{ outcome: rejected, by: client }",
+            Outcome::Rejected, Some(Side::Client), Some(Reason::NameMismatch),
+        ),
+        // Run from the PKI's root, `../ca/ca.crt` is not there: FileNotFoundError, exit 1.
+        (
+            format!("{server}{client}"),
+            "{pki}",
+            "{ outcome: rejected, exit: 1 }",
+            Outcome::ProgramError, None, None,
+        ),
+    ];
+    for (certs, cwd, expect, outcome, by, reason) in rows {
+        let r = run(&seed_client_lab(&certs, cwd, expect));
+        let c = case(&r, "client.py");
+        let o = c
+            .observed
+            .as_ref()
+            .unwrap_or_else(|| panic!("{certs}: not run: {:?}", c.messages));
+        assert_eq!(
+            (o.outcome, o.by, o.reason),
+            (outcome, by, reason),
+            "{certs}{cwd}: {o:#?}"
+        );
+        assert_eq!(c.status, Status::Passed, "{certs}{cwd}: {:?}", c.messages);
+    }
+}
+
+/// A small Python server that answers 200 with `Connection: close` and no Content-Length, then closes
+/// the connection without close_notify: the built-in client reads the body to the end and accepts.
+#[test]
+fn a_body_without_content_length_ends_when_the_server_closes() {
+    require("python3", "--version");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let script = format!(
+        "import socket, ssl\nctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\nctx.load_cert_chain('server/server.crt', 'server/server.key')\nctx.load_verify_locations('ca/ca.crt')\nctx.verify_mode = ssl.CERT_REQUIRED\ns = socket.create_server(('127.0.0.1', {port}))\nwhile True:\n    c, _ = s.accept()\n    try:\n        t = ctx.wrap_socket(c, server_side=True)\n        t.recv(4096)\n        t.sendall(b'HTTP/1.1 200 OK\\r\\nConnection: close\\r\\n\\r\\nhello from python')\n        t.close()\n    except Exception as e:\n        print(e, flush=True)\n        c.close()\n"
+    );
+    let dir = std::env::temp_dir().join(format!("mtls-lab-eof-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("server.py");
+    std::fs::write(&path, script).unwrap();
+    let yaml = format!(
+        "lab: body-to-eof\n{PKI}  ext:\n    command: [python3, \"{}\"]\n    cwd: \"{{pki}}\"\n    listen: 127.0.0.1:{port}\n    certificate: server\n    trust: [ca]\ncases:\n  - name: body to the end\n    server: ext\n    client: {{ certificate: client, trust: [ca] }}\n    expect: {{ outcome: accepted, status: 200 }}\n",
+        path.display()
+    );
+    let r = run(&yaml);
+    let _ = std::fs::remove_dir_all(&dir);
+    let c = case(&r, "body to the end");
+    let o = c
+        .observed
+        .as_ref()
+        .unwrap_or_else(|| panic!("not run: {:?}", c.messages));
+    assert_eq!(
+        (o.outcome, o.http_status),
+        (Outcome::Accepted, Some(200)),
+        "{o:#?}"
+    );
+    assert_eq!(c.status, Status::Passed, "{:?}", c.messages);
+}
