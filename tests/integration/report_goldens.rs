@@ -162,9 +162,25 @@ fn normalise(text: &str, tmp: Option<&Path>) -> String {
         let line = json_value(&line, "verification_time", "\"<TIME>\"");
         let line = random_serial(&line);
         let line = xml_attribute(&line, "time", "0");
+        let line = python_source_line(&line);
         out.push_str(&ports(&line));
     }
     out
+}
+
+/// Python's SSL errors name the line of its C source (`(_ssl.c:1006)`), which changes between Python
+/// versions: `(_ssl.c:<LINE>)`.
+fn python_source_line(line: &str) -> String {
+    let marker = "(_ssl.c:";
+    let Some(start) = line.find(marker) else {
+        return line.to_string();
+    };
+    let rest = &line[start + marker.len()..];
+    let digits = rest.chars().take_while(char::is_ascii_digit).count();
+    if digits == 0 || !rest[digits..].starts_with(')') {
+        return line.to_string();
+    }
+    format!("{}{marker}<LINE>{}", &line[..start], &rest[digits..])
 }
 
 /// On a pretty-printed JSON line `"key": value[,]`, replaces the value.
