@@ -6,7 +6,7 @@ use mtls_lab::pki::export::{self, ExportError};
 use super::args::{exit, PkiArgs};
 
 /// Exports the PKI of `args.lab`; returns OK, INPUT for an invalid lab, a matrix lab or a non-empty
-/// directory without `--force`, RUN when the PKI cannot be built or a file cannot be written.
+/// directory without `--force`, a link or non-regular file where a file goes, RUN when the PKI cannot be built or a file cannot be written.
 pub fn pki(args: PkiArgs) -> u8 {
     let path = &args.lab;
     let lab = match lab::load_all_with(path, time::OffsetDateTime::now_utc(), &args.vars.map()) {
@@ -23,6 +23,12 @@ pub fn pki(args: PkiArgs) -> u8 {
             return exit::INPUT;
         }
     };
+    // Before any key is generated: a non-empty directory without --force, or a link planted where a
+    // file or directory will be written, is refused.
+    if let Err(e) = export::check_out(&lab, &args.out, args.force) {
+        eprintln!("error: {e}");
+        return exit::INPUT;
+    }
     let pki = match mtls_lab::pki::build(&lab) {
         Ok(p) => p,
         Err(e) => {
@@ -41,7 +47,7 @@ pub fn pki(args: PkiArgs) -> u8 {
             println!("wrote {} files to {}", files.len(), args.out.display());
             exit::OK
         }
-        Err(e @ ExportError::NotEmpty(_)) => {
+        Err(e @ (ExportError::NotEmpty(_) | ExportError::Unsafe { .. })) => {
             eprintln!("error: {e}");
             exit::INPUT
         }

@@ -1,13 +1,14 @@
 //! Reports of a run, one module per format: [`console`] (the terminal), [`json`], [`junit`], [`tap`],
 //! [`gradescope`] and [`classroom`], each built from the run's [`LabResult`]s. This module keeps what
 //! they share: totals and points, the items every report lists, the student and instructor views,
-//! the "lab could not run" item, and writing a report file atomically.
+//! the "lab could not run" item. [`output`] checks report paths and writes report files atomically.
 
 mod classroom;
 pub mod console;
 mod gradescope;
 mod json;
 mod junit;
+pub mod output;
 mod tap;
 
 pub use classroom::classroom;
@@ -15,9 +16,8 @@ pub use console::{case_details, case_line, check_line, console, console_with, ex
 pub use gradescope::gradescope;
 pub use json::json;
 pub use junit::junit;
+pub use output::{check_destinations, write_atomic, Destination};
 pub use tap::tap;
-
-use std::path::Path;
 
 use serde::Serialize;
 
@@ -48,6 +48,17 @@ impl Format {
             Format::Json => "JSON",
             Format::Junit => "JUnit",
             Format::Tap => "TAP",
+        }
+    }
+
+    /// The format's word in its option, `--report-WORD`: `json`, `junit`, `tap`, `gradescope`, `classroom`.
+    pub fn option(self) -> &'static str {
+        match self {
+            Format::Classroom => "classroom",
+            Format::Gradescope => "gradescope",
+            Format::Json => "json",
+            Format::Junit => "junit",
+            Format::Tap => "tap",
         }
     }
 
@@ -210,21 +221,4 @@ pub fn student_view(results: &[LabResult]) -> Vec<LabResult> {
         }
     }
     out
-}
-
-/// Writes `contents` to `path` atomically: a temporary file beside it, then a rename.
-pub fn write_atomic(path: &Path, contents: &str) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
-    std::fs::write(&tmp, contents)?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
 }

@@ -14,4 +14,5 @@ mod peers;
 mod reasons;
 mod report_goldens;
 mod reports;
+mod safe_outputs;
 mod transport;
