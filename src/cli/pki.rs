@@ -2,6 +2,7 @@
 
 use mtls_lab::lab;
 use mtls_lab::pki::export::{self, ExportError};
+use mtls_lab::report::safe::clean;
 
 use super::args::{exit, PkiArgs};
 
@@ -19,20 +20,20 @@ pub fn pki(args: PkiArgs) -> u8 {
             return exit::INPUT;
         }
         Err(e) => {
-            eprint!("{}", e.render());
+            eprint!("{}", clean(&e.render()));
             return exit::INPUT;
         }
     };
     // Before any key is generated: a non-empty directory without --force, or a link planted where a
     // file or directory will be written, is refused.
     if let Err(e) = export::check_out(&lab, &args.out, args.force) {
-        eprintln!("error: {e}");
+        eprintln!("{}", clean(&format!("error: {e}")));
         return exit::INPUT;
     }
     let pki = match mtls_lab::pki::build(&lab) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("{}", clean(&format!("error: {e}")));
             return exit::RUN;
         }
     };
@@ -48,11 +49,11 @@ pub fn pki(args: PkiArgs) -> u8 {
             exit::OK
         }
         Err(e @ (ExportError::NotEmpty(_) | ExportError::Unsafe { .. })) => {
-            eprintln!("error: {e}");
+            eprintln!("{}", clean(&format!("error: {e}")));
             exit::INPUT
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("{}", clean(&format!("error: {e}")));
             exit::RUN
         }
     }

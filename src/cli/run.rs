@@ -105,7 +105,10 @@ fn reports_ok(reports: &[(Format, PathBuf)], inputs: &[PathBuf], painter: Painte
     let asked: Vec<(Format, &Path)> = reports.iter().map(|(f, p)| (*f, p.as_path())).collect();
     let problems = report::check_destinations(&asked, inputs);
     for p in &problems {
-        eprintln!("{}", painter.error(&format!("error: {p}")));
+        eprintln!(
+            "{}",
+            painter.error(&report::safe::clean(&format!("error: {p}")))
+        );
     }
     if !problems.is_empty() {
         eprintln!("nothing was run");

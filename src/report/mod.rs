@@ -1,7 +1,8 @@
 //! Reports of a run, one module per format: [`console`] (the terminal), [`json`], [`junit`], [`tap`],
 //! [`gradescope`] and [`classroom`], each built from the run's [`LabResult`]s. This module keeps what
 //! they share: totals and points, the items every report lists, the student and instructor views,
-//! the "lab could not run" item. [`output`] checks report paths and writes report files atomically.
+//! the "lab could not run" item. [`safe`] redacts private keys and escapes control characters for
+//! every writer; [`output`] checks report paths and writes report files atomically.
 
 mod classroom;
 pub mod console;
@@ -9,6 +10,7 @@ mod gradescope;
 mod json;
 mod junit;
 pub mod output;
+pub mod safe;
 mod tap;
 
 pub use classroom::classroom;
@@ -64,14 +66,28 @@ impl Format {
 
     /// The report of `results` in this format. JSON always carries every detail; the other formats
     /// show hidden checks and cases as name, status and points only, unless `show_hidden`.
+    ///
+    /// Private keys a program printed are redacted in every format, and no control character is left
+    /// raw: TAP and JUnit print them escaped (`\u001b`); the JSON formats escape them as JSON does
+    /// (serde_json escapes C0; DEL and C1 are escaped here, which keeps the same JSON value).
     pub fn render(self, results: &[LabResult], show_hidden: bool) -> String {
         match self {
-            Format::Classroom => classroom(&view(results, show_hidden)),
-            Format::Gradescope => gradescope(&view(results, show_hidden)),
-            Format::Json => json(results),
-            Format::Junit => junit(&view(results, show_hidden)),
-            Format::Tap => tap(&view(results, show_hidden)),
+            Format::Tap => tap(&view(&safe::cleaned(results), show_hidden)),
+            Format::Junit => junit(&view(&safe::cleaned(results), show_hidden)),
+            Format::Json => json_text(json(&safe::redacted(results))),
+            Format::Classroom => json_text(classroom(&view(&safe::redacted(results), show_hidden))),
+            Format::Gradescope => {
+                json_text(gradescope(&view(&safe::redacted(results), show_hidden)))
+            }
         }
+    }
+}
+
+/// A JSON report's text with DEL and C1 characters (which JSON may carry raw) escaped: the same value.
+fn json_text(text: String) -> String {
+    match safe::escape_controls(&text) {
+        std::borrow::Cow::Borrowed(_) => text,
+        std::borrow::Cow::Owned(o) => o,
     }
 }
 

@@ -240,3 +240,131 @@ fn pki_refuses_a_fifo_where_a_file_goes() {
         stderr(&out)
     );
 }
+
+/// A client command that prints its private key, then fails; a built-in server.
+const PRINTS_KEY: &str = r#"
+lab: leaky
+authorities:
+  ca: { subject: { CN: Leaky CA } }
+certificates:
+  server: { issuer: ca, subject: { CN: localhost }, san: [dns:localhost], usage: server }
+  client: { issuer: ca, subject: { CN: alice }, usage: client }
+servers:
+  main: { certificate: server, trust: [ca] }
+cases:
+  - name: prints its key
+    server: main
+    client:
+      command: [sh, -c, "cat {key:client}; cat {key:client} >&2; exit 1"]
+    expect: accepted
+"#;
+
+/// The report paths of every format in `dir`, as arguments.
+fn every_report(dir: &Path) -> Vec<String> {
+    ["json", "junit", "tap", "gradescope", "classroom"]
+        .iter()
+        .flat_map(|f| {
+            [
+                format!("--report-{f}"),
+                dir.join(format!("r.{f}")).display().to_string(),
+            ]
+        })
+        .collect()
+}
+
+#[test]
+fn a_private_key_printed_by_a_program_is_redacted_in_the_console_and_every_report() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("leaky.yaml"), PRINTS_KEY).unwrap();
+    let mut args = vec!["run".to_string(), "leaky.yaml".to_string()];
+    args.extend(every_report(dir.path()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = mtls(dir.path(), &args);
+    assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
+    let console = stdout(&out);
+    assert!(console.contains("[private key redacted]"), "{console}");
+    for (what, text) in std::iter::once(("console".to_string(), console.clone()))
+        .chain(std::iter::once(("stderr".to_string(), stderr(&out))))
+        .chain(
+            ["json", "junit", "tap", "gradescope", "classroom"].map(|f| {
+                let text = std::fs::read_to_string(dir.path().join(format!("r.{f}"))).unwrap();
+                (f.to_string(), text)
+            }),
+        )
+    {
+        assert!(!text.contains("PRIVATE KEY"), "{what} has a key:\n{text}");
+        assert!(
+            !text.contains("MIG") || !text.contains("BEGIN"),
+            "{what} has a key body:\n{text}"
+        );
+    }
+    let json = std::fs::read_to_string(dir.path().join("r.json")).unwrap();
+    assert!(json.contains("[private key redacted]"), "{json}");
+    // With the key gone, the reports are still what they were: the junit XML parses.
+    let xml = std::fs::read_to_string(dir.path().join("r.junit")).unwrap();
+    roxmltree::Document::parse(&xml).expect("JUnit report is XML");
+}
+
+/// A lab whose case name and client subject carry escape sequences (YAML `\e` is ESC).
+const ESCAPES: &str = r#"
+lab: escapes
+authorities:
+  ca: { subject: { CN: Escape CA } }
+certificates:
+  server: { issuer: ca, subject: { CN: localhost }, san: [dns:localhost], usage: server }
+  client: { issuer: ca, subject: { CN: "evil\e[2J\e]0;owned\a", O: "C1\u009b31m" }, usage: client }
+servers:
+  main: { certificate: server, trust: [ca] }
+cases:
+  - name: "sees \e[31mred\e[0m"
+    server: main
+    client: { certificate: client, trust: [ca] }
+    expect: accepted
+  - name: "fails \e[1mbold"
+    server: main
+    client: { certificate: client, trust: [ca] }
+    expect: { outcome: rejected, by: server, reason: certificate_required }
+"#;
+
+#[test]
+fn escape_sequences_in_a_subject_and_a_case_name_are_escaped_in_the_console_and_tap() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("escapes.yaml"), ESCAPES).unwrap();
+    let mut args = vec!["run".to_string(), "escapes.yaml".to_string()];
+    args.extend(every_report(dir.path()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = mtls(dir.path(), &args);
+    assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
+    let raw = |c: char| c.is_control() && c != '\n' && c != '\t';
+    let console = stdout(&out);
+    assert!(
+        !console.chars().any(raw),
+        "raw control characters:\n{console:?}"
+    );
+    assert!(
+        console.contains("PASS  escapes › sees \\u001b[31mred\\u001b[0m: accepted"),
+        "{console}"
+    );
+    assert!(
+        console.contains("server saw CN=evil\\u001b[2J\\u001b]0;owned\\u0007, O=C1\\u009b31m"),
+        "{console}"
+    );
+    assert!(!stderr(&out).chars().any(raw), "{:?}", stderr(&out));
+    let tap = std::fs::read_to_string(dir.path().join("r.tap")).unwrap();
+    assert!(!tap.chars().any(raw), "raw control characters:\n{tap:?}");
+    assert!(
+        tap.contains("ok 1 - escapes › sees \\\\u001b[31mred"),
+        "{tap}"
+    );
+    // JSON and XML escape on their own, and stay valid.
+    for f in ["json", "gradescope", "classroom"] {
+        let text = std::fs::read_to_string(dir.path().join(format!("r.{f}"))).unwrap();
+        assert!(!text.chars().any(raw), "{f}: {text:?}");
+        serde_json::from_str::<serde_json::Value>(&text).expect("valid JSON");
+    }
+    let xml = std::fs::read_to_string(dir.path().join("r.junit")).unwrap();
+    roxmltree::Document::parse(&xml).expect("JUnit report is XML 1.0");
+    // `list` prints names escaped too.
+    let out = mtls(dir.path(), &["list", "escapes.yaml"]);
+    assert!(!stdout(&out).chars().any(raw), "{:?}", stdout(&out));
+}
