@@ -2,11 +2,14 @@
 //! another with `--fail-fast`) until done or interrupted, print the console report, write the reports.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mtls_lab::lab::{discover, select, Lab};
 use mtls_lab::report::{self, Destination, Format};
 use mtls_lab::run::{self, LabResult, Status};
+use tokio::sync::watch;
 
 use super::args::{exit, Reports, RunArgs};
 use super::load::load_or_errors;
@@ -28,8 +31,46 @@ pub fn run(args: RunArgs) -> u8 {
     let to_stdout = reports
         .iter()
         .any(|(_, p)| Destination::of(p) == Destination::Stdout);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::RUN;
+        }
+    };
+    // Signals are watched from here on: one during loading (a large lab can take a while) leaves
+    // reports that say nothing ran, and exits INTERRUPTED.
+    let loading = Arc::new(AtomicBool::new(true));
+    let stop_loading = {
+        let reports = reports.clone();
+        let files = if inputs.len() > args.paths.len() {
+            inputs[args.paths.len()..].to_vec()
+        } else {
+            args.paths.clone()
+        };
+        let show_hidden = args.show_hidden;
+        move || {
+            let not_run: Vec<LabResult> = files
+                .into_iter()
+                .map(|f| {
+                    LabResult::not_loaded(
+                        f,
+                        "not run: interrupted while the labs were loading".into(),
+                    )
+                })
+                .collect();
+            write_reports(&reports, &not_run, show_hidden, true);
+            eprintln!("interrupted while loading the labs; nothing was run");
+        }
+    };
+    let stopped = watch_signals(&runtime, loading.clone(), stop_loading);
     let now = time::OffsetDateTime::now_utc();
-    let labs = match load_or_errors(&args.paths, now, painter, &args.vars.map()) {
+    let loaded = load_or_errors(&args.paths, now, painter, &args.vars.map());
+    loading.store(false, Ordering::SeqCst);
+    let labs = match loaded {
         Ok(labs) => labs,
         Err(failed) => {
             // Reports say why nothing ran, so a grading platform never finds its file missing.
@@ -56,7 +97,7 @@ pub fn run(args: RunArgs) -> u8 {
     let skeleton = skeleton(&labs);
     write_reports(&reports, &skeleton, args.show_hidden, false);
     let total = labs.len();
-    let results = match execute(labs, args.jobs, args.fail_fast) {
+    let results = match execute(runtime, stopped, labs, args.jobs, args.fail_fast) {
         Ok(results) => results,
         Err(code) => {
             if code == exit::INTERRUPTED {
@@ -141,19 +182,17 @@ fn skeleton(labs: &[Lab]) -> Vec<LabResult> {
         .collect()
 }
 
-/// Runs `labs` on a new runtime, `jobs` at a time (default: the number of cores), or one after another
-/// up to the first lab with a case not passed with `fail_fast`. Errors with the exit code when the
-/// runtime cannot start (RUN) or a signal stopped the run (INTERRUPTED, after stopping every child
-/// process group).
-fn execute(labs: Vec<Lab>, jobs: Option<usize>, fail_fast: bool) -> Result<Vec<LabResult>, u8> {
+/// Runs `labs` on `runtime`, `jobs` at a time (default: the number of cores), or one after another
+/// up to the first lab with a case not passed with `fail_fast`. Errors with INTERRUPTED when a signal
+/// stopped the run (`stopped` turned true), after stopping every child process group.
+fn execute(
+    runtime: tokio::runtime::Runtime,
+    mut stopped: watch::Receiver<bool>,
+    labs: Vec<Lab>,
+    jobs: Option<usize>,
+    fail_fast: bool,
+) -> Result<Vec<LabResult>, u8> {
     let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| {
-            eprintln!("error: cannot start the async runtime: {e}");
-            exit::RUN
-        })?;
     let total = labs.len();
     let work = async move {
         if fail_fast {
@@ -165,7 +204,7 @@ fn execute(labs: Vec<Lab>, jobs: Option<usize>, fail_fast: bool) -> Result<Vec<L
     let finished = runtime.block_on(async {
         tokio::select! {
             r = work => Some(r),
-            _ = interrupted() => None,
+            _ = stopped.wait_for(|s| *s) => None,
         }
     });
     finished.ok_or_else(|| {
@@ -192,29 +231,47 @@ async fn run_until_failure(labs: &[Lab]) -> Vec<LabResult> {
     out
 }
 
-/// Resolves on Ctrl-C, SIGTERM or SIGHUP; never, if no signal can be watched.
-async fn interrupted() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let term = signal(SignalKind::terminate());
-    let hup = signal(SignalKind::hangup());
-    match (term, hup) {
-        (Ok(mut term), Ok(mut hup)) => {
-            tokio::select! {
-                r = tokio::signal::ctrl_c() => {
-                    if r.is_err() {
-                        std::future::pending::<()>().await;
-                    }
-                }
-                _ = term.recv() => {}
-                _ = hup.recv() => {}
+/// Watches Ctrl-C, SIGTERM and SIGHUP from now on (the handlers are installed before this returns):
+/// the receiver turns true on the first. If that comes while `loading`, `stop_loading` runs and the
+/// process exits INTERRUPTED (no child process runs yet). A signal that cannot be watched is ignored.
+fn watch_signals(
+    runtime: &tokio::runtime::Runtime,
+    loading: Arc<AtomicBool>,
+    stop_loading: impl FnOnce() + Send + 'static,
+) -> watch::Receiver<bool> {
+    use tokio::signal::unix::{signal, Signal, SignalKind};
+    let (tx, rx) = watch::channel(false);
+    let signals = {
+        let _inside = runtime.enter();
+        [
+            SignalKind::interrupt(),
+            SignalKind::terminate(),
+            SignalKind::hangup(),
+        ]
+        .map(|k| signal(k).ok())
+    };
+    async fn recv(s: Option<Signal>) {
+        match s {
+            Some(mut s) => {
+                s.recv().await;
             }
-        }
-        _ => {
-            if tokio::signal::ctrl_c().await.is_err() {
-                std::future::pending::<()>().await;
-            }
+            None => std::future::pending().await,
         }
     }
+    runtime.spawn(async move {
+        let [int, term, hup] = signals;
+        tokio::select! {
+            _ = recv(int) => {}
+            _ = recv(term) => {}
+            _ = recv(hup) => {}
+        }
+        let _ = tx.send(true);
+        if loading.load(Ordering::SeqCst) {
+            stop_loading();
+            std::process::exit(i32::from(exit::INTERRUPTED));
+        }
+    });
+    rx
 }
 
 /// RUN when anything could not run, FAILED when a check or case failed, else OK.

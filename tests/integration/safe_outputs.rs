@@ -368,3 +368,50 @@ fn escape_sequences_in_a_subject_and_a_case_name_are_escaped_in_the_console_and_
     let out = mtls(dir.path(), &["list", "escapes.yaml"]);
     assert!(!stdout(&out).chars().any(raw), "{:?}", stdout(&out));
 }
+
+#[test]
+fn a_signal_while_loading_a_large_run_exits_130_with_reports_that_say_nothing_ran() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("labs")).unwrap();
+    // Loading 3000 labs takes seconds in a debug build; the signal comes well within that.
+    for i in 0..3000 {
+        let lab = PASSING.replace("lab: tiny", &format!("lab: tiny{i}"));
+        std::fs::write(dir.path().join(format!("labs/l{i}.yaml")), lab).unwrap();
+    }
+    for (signal, flag) in [("TERM", "json"), ("INT", "gradescope")] {
+        let report = dir.path().join(format!("r.{flag}"));
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_mtls-lab"))
+            .current_dir(dir.path())
+            .args(["run", "labs", &format!("--report-{flag}")])
+            .arg(&report)
+            .env("NO_COLOR", "1")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        let sent = std::process::Command::new("kill")
+            .args([format!("-{signal}"), child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(130),
+            "SIG{signal}: {}",
+            stderr(&out)
+        );
+        assert!(
+            stderr(&out).contains("interrupted while loading"),
+            "{}",
+            stderr(&out)
+        );
+        let text = std::fs::read_to_string(&report).expect("the report is written");
+        let value: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+        assert!(
+            text.contains("interrupted while the labs were loading"),
+            "{value}"
+        );
+    }
+}
