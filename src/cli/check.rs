@@ -2,6 +2,7 @@
 
 use mtls_lab::diag::{self, Severity};
 use mtls_lab::lab::{self, lint};
+use mtls_lab::report::safe::escape_controls;
 
 use super::args::{exit, CheckArgs};
 use super::load::load_all;
@@ -48,7 +49,10 @@ fn print_warnings(lab: &lab::Lab, now: time::OffsetDateTime, painter: Painter) -
         };
         eprint!(
             "{}",
-            painter.diagnostic(Severity::Warning, &diag::render_diagnostic(&d))
+            painter.diagnostic(
+                Severity::Warning,
+                &escape_controls(&diag::render_diagnostic(&d))
+            )
         );
     }
     warnings.len()

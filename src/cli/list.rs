@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use mtls_lab::lab::{select, Lab};
+use mtls_lab::report::safe::escape_controls;
 
 use super::args::{exit, ListArgs, ListFormat};
 use super::load::load_all;
@@ -19,7 +20,8 @@ pub fn list(args: ListArgs) -> u8 {
         ListFormat::Text => {
             for l in &labs {
                 for c in &l.cases {
-                    term::emit(&format!("{} › {}\n", l.name, c.name));
+                    let line = format!("{} › {}\n", l.name, c.name);
+                    term::emit(&escape_controls(&line));
                 }
             }
         }

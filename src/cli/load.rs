@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use mtls_lab::diag::Severity;
 use mtls_lab::lab::{self, discover};
+use mtls_lab::report::safe::escape_controls;
 use mtls_lab::run::LabResult;
 
 use super::term::Painter;
@@ -29,7 +30,10 @@ pub fn load_or_errors(
     let files = match discover::lab_files(paths) {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("{}", painter.error(&format!("error: {e}")));
+            eprintln!(
+                "{}",
+                painter.error(&escape_controls(&format!("error: {e}")))
+            );
             let file = paths.first().cloned().unwrap_or_default();
             return Err(vec![LabResult::not_loaded(file, e.to_string())]);
         }
@@ -41,7 +45,11 @@ pub fn load_or_errors(
             Ok(l) => labs.extend(l),
             Err(errors) => {
                 for e in &errors {
-                    eprint!("{}", painter.diagnostic(Severity::Error, &e.render()));
+                    // A lab's own text may hold control characters: escaped, never sent to the terminal.
+                    eprint!(
+                        "{}",
+                        painter.diagnostic(Severity::Error, &escape_controls(&e.render()))
+                    );
                 }
                 bad.push(LabResult::not_loaded(
                     f.clone(),

@@ -2,11 +2,12 @@
 
 use mtls_lab::lab;
 use mtls_lab::pki::export::{self, ExportError};
+use mtls_lab::report::safe::clean;
 
 use super::args::{exit, PkiArgs};
 
 /// Exports the PKI of `args.lab`; returns OK, INPUT for an invalid lab, a matrix lab or a non-empty
-/// directory without `--force`, RUN when the PKI cannot be built or a file cannot be written.
+/// directory without `--force`, a link or non-regular file where a file goes, RUN when the PKI cannot be built or a file cannot be written.
 pub fn pki(args: PkiArgs) -> u8 {
     let path = &args.lab;
     let lab = match lab::load_all_with(path, time::OffsetDateTime::now_utc(), &args.vars.map()) {
@@ -19,14 +20,20 @@ pub fn pki(args: PkiArgs) -> u8 {
             return exit::INPUT;
         }
         Err(e) => {
-            eprint!("{}", e.render());
+            eprint!("{}", clean(&e.render()));
             return exit::INPUT;
         }
     };
+    // Before any key is generated: a non-empty directory without --force, or a link planted where a
+    // file or directory will be written, is refused.
+    if let Err(e) = export::check_out(&lab, &args.out, args.force) {
+        eprintln!("{}", clean(&format!("error: {e}")));
+        return exit::INPUT;
+    }
     let pki = match mtls_lab::pki::build(&lab) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("{}", clean(&format!("error: {e}")));
             return exit::RUN;
         }
     };
@@ -41,12 +48,12 @@ pub fn pki(args: PkiArgs) -> u8 {
             println!("wrote {} files to {}", files.len(), args.out.display());
             exit::OK
         }
-        Err(e @ ExportError::NotEmpty(_)) => {
-            eprintln!("error: {e}");
+        Err(e @ (ExportError::NotEmpty(_) | ExportError::Unsafe { .. })) => {
+            eprintln!("{}", clean(&format!("error: {e}")));
             exit::INPUT
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("{}", clean(&format!("error: {e}")));
             exit::RUN
         }
     }

@@ -1,12 +1,15 @@
 //! `mtls-lab run`: load and select labs, write a skeleton report, run (in parallel, or one lab after
 //! another with `--fail-fast`) until done or interrupted, print the console report, write the reports.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mtls_lab::lab::{select, Lab};
-use mtls_lab::report::{self, Format};
+use mtls_lab::lab::{discover, select, Lab};
+use mtls_lab::report::{self, Destination, Format};
 use mtls_lab::run::{self, LabResult, Status};
+use tokio::sync::watch;
 
 use super::args::{exit, Reports, RunArgs};
 use super::load::load_or_errors;
@@ -16,29 +19,100 @@ use super::term::{self, Painter};
 /// could not run, or a report could not be written) or INTERRUPTED.
 pub fn run(args: RunArgs) -> u8 {
     let painter = Painter::new(args.color);
+    let reports = wanted(&args.reports);
+    // Report paths are checked before anything is loaded or run: a lab file is never overwritten, and
+    // nothing is written through a link or onto a device.
+    let lab_files = discover::lab_files(&args.paths).unwrap_or_default();
+    let inputs: Vec<PathBuf> = args.paths.iter().cloned().chain(lab_files).collect();
+    if !reports_ok(&reports, &inputs, painter) {
+        return exit::INPUT;
+    }
+    // The console report goes to stderr when a report goes to stdout.
+    let to_stdout = reports
+        .iter()
+        .any(|(_, p)| Destination::of(p) == Destination::Stdout);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::RUN;
+        }
+    };
+    // Signals are watched from here on: one during loading (a large lab can take a while) leaves
+    // reports that say nothing ran, and exits INTERRUPTED.
+    let loading = Arc::new(AtomicBool::new(true));
+    let stop_loading = {
+        let reports = reports.clone();
+        let files = if inputs.len() > args.paths.len() {
+            inputs[args.paths.len()..].to_vec()
+        } else {
+            args.paths.clone()
+        };
+        let show_hidden = args.show_hidden;
+        move || {
+            let not_run: Vec<LabResult> = files
+                .into_iter()
+                .map(|f| {
+                    LabResult::not_loaded(
+                        f,
+                        "not run: interrupted while the labs were loading".into(),
+                    )
+                })
+                .collect();
+            write_reports(&reports, &not_run, show_hidden, true);
+            eprintln!("interrupted while loading the labs; nothing was run");
+        }
+    };
+    let stopped = watch_signals(&runtime, loading.clone(), stop_loading);
     let now = time::OffsetDateTime::now_utc();
-    let labs = match load_or_errors(&args.paths, now, painter, &args.vars.map()) {
+    let loaded = load_or_errors(&args.paths, now, painter, &args.vars.map());
+    loading.store(false, Ordering::SeqCst);
+    let labs = match loaded {
         Ok(labs) => labs,
         Err(failed) => {
             // Reports say why nothing ran, so a grading platform never finds its file missing.
-            write_reports(&args.reports, &failed, args.show_hidden);
+            write_reports(&reports, &failed, args.show_hidden, true);
             return exit::INPUT;
         }
     };
+    // The files labs read (`from:`) are inputs too.
+    let read: Vec<PathBuf> = inputs
+        .into_iter()
+        .chain(labs.iter().flat_map(source_files))
+        .collect();
+    if !reports_ok(&reports, &read, painter) {
+        return exit::INPUT;
+    }
     let labs = select::selected(labs, &args.selection.filter, args.selection.partition);
     if labs.is_empty() {
         eprintln!("error: no case matches the filter and partition given");
         return exit::INPUT;
     }
-    // A skeleton first: if the run is killed (a platform's timeout), the reports already list every item as not run.
-    write_reports(&args.reports, &skeleton(&labs), args.show_hidden);
+    // A skeleton first: if the run is killed (a platform's timeout), the reports already list every item
+    // as not run. Standard output cannot be replaced, so a report there is written once, at the end (or
+    // as the skeleton when interrupted).
+    let skeleton = skeleton(&labs);
+    write_reports(&reports, &skeleton, args.show_hidden, false);
     let total = labs.len();
-    let results = match execute(labs, args.jobs, args.fail_fast) {
+    let results = match execute(runtime, stopped, labs, args.jobs, args.fail_fast) {
         Ok(results) => results,
-        Err(code) => return code,
+        Err(code) => {
+            if code == exit::INTERRUPTED {
+                write_stdout_report(&reports, &skeleton, args.show_hidden);
+            }
+            return code;
+        }
     };
     let shown = report::view(&results, args.show_hidden);
-    term::emit(&report::console_with(&shown, args.explain, &painter));
+    let console = report::console_with(&shown, args.explain, &painter);
+    if to_stdout {
+        eprint!("{console}");
+    } else {
+        term::emit(&console);
+    }
     if results.len() < total {
         eprintln!(
             "--fail-fast: stopped after the first failing lab; {} lab(s) not run",
@@ -46,11 +120,53 @@ pub fn run(args: RunArgs) -> u8 {
         );
     }
     let code = exit_code(&results);
-    if write_reports(&args.reports, &results, args.show_hidden) {
+    if write_reports(&reports, &results, args.show_hidden, true) {
         code
     } else {
         exit::RUN
     }
+}
+
+/// The reports asked for: each format with its path as given (`-` for standard output).
+fn wanted(reports: &Reports) -> Vec<(Format, PathBuf)> {
+    [
+        (&reports.report_json, Format::Json),
+        (&reports.report_junit, Format::Junit),
+        (&reports.report_tap, Format::Tap),
+        (&reports.report_gradescope, Format::Gradescope),
+        (&reports.report_classroom, Format::Classroom),
+    ]
+    .into_iter()
+    .filter_map(|(p, f)| p.clone().map(|p| (f, p)))
+    .collect()
+}
+
+/// Checks every report path against `inputs` (see [`report::check_destinations`]); prints each problem.
+fn reports_ok(reports: &[(Format, PathBuf)], inputs: &[PathBuf], painter: Painter) -> bool {
+    let asked: Vec<(Format, &Path)> = reports.iter().map(|(f, p)| (*f, p.as_path())).collect();
+    let problems = report::check_destinations(&asked, inputs);
+    for p in &problems {
+        eprintln!(
+            "{}",
+            painter.error(&report::safe::clean(&format!("error: {p}")))
+        );
+    }
+    if !problems.is_empty() {
+        eprintln!("nothing was run");
+    }
+    problems.is_empty()
+}
+
+/// The files a lab reads its certificates and keys from (`from:`).
+fn source_files(lab: &Lab) -> Vec<PathBuf> {
+    let sources = lab
+        .authorities
+        .iter()
+        .filter_map(|a| a.from.as_ref())
+        .chain(lab.certificates.iter().filter_map(|c| c.from.as_ref()));
+    sources
+        .flat_map(|s| std::iter::once(s.cert.clone()).chain(s.key.iter().map(|(k, _)| k.clone())))
+        .collect()
 }
 
 /// Every lab as not run, for the reports written before the run starts.
@@ -66,19 +182,17 @@ fn skeleton(labs: &[Lab]) -> Vec<LabResult> {
         .collect()
 }
 
-/// Runs `labs` on a new runtime, `jobs` at a time (default: the number of cores), or one after another
-/// up to the first lab with a case not passed with `fail_fast`. Errors with the exit code when the
-/// runtime cannot start (RUN) or a signal stopped the run (INTERRUPTED, after stopping every child
-/// process group).
-fn execute(labs: Vec<Lab>, jobs: Option<usize>, fail_fast: bool) -> Result<Vec<LabResult>, u8> {
+/// Runs `labs` on `runtime`, `jobs` at a time (default: the number of cores), or one after another
+/// up to the first lab with a case not passed with `fail_fast`. Errors with INTERRUPTED when a signal
+/// stopped the run (`stopped` turned true), after stopping every child process group.
+fn execute(
+    runtime: tokio::runtime::Runtime,
+    mut stopped: watch::Receiver<bool>,
+    labs: Vec<Lab>,
+    jobs: Option<usize>,
+    fail_fast: bool,
+) -> Result<Vec<LabResult>, u8> {
     let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| {
-            eprintln!("error: cannot start the async runtime: {e}");
-            exit::RUN
-        })?;
     let total = labs.len();
     let work = async move {
         if fail_fast {
@@ -90,12 +204,14 @@ fn execute(labs: Vec<Lab>, jobs: Option<usize>, fail_fast: bool) -> Result<Vec<L
     let finished = runtime.block_on(async {
         tokio::select! {
             r = work => Some(r),
-            _ = interrupted() => None,
+            _ = stopped.wait_for(|s| *s) => None,
         }
     });
     finished.ok_or_else(|| {
         let n = mtls_lab::peer::process::kill_all();
-        eprintln!("interrupted: stopped {n} child process group(s); no report written");
+        eprintln!(
+            "interrupted: stopped {n} child process group(s); the reports list what did not run"
+        );
         runtime.shutdown_timeout(Duration::from_secs(3));
         exit::INTERRUPTED
     })
@@ -115,29 +231,47 @@ async fn run_until_failure(labs: &[Lab]) -> Vec<LabResult> {
     out
 }
 
-/// Resolves on Ctrl-C, SIGTERM or SIGHUP; never, if no signal can be watched.
-async fn interrupted() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let term = signal(SignalKind::terminate());
-    let hup = signal(SignalKind::hangup());
-    match (term, hup) {
-        (Ok(mut term), Ok(mut hup)) => {
-            tokio::select! {
-                r = tokio::signal::ctrl_c() => {
-                    if r.is_err() {
-                        std::future::pending::<()>().await;
-                    }
-                }
-                _ = term.recv() => {}
-                _ = hup.recv() => {}
+/// Watches Ctrl-C, SIGTERM and SIGHUP from now on (the handlers are installed before this returns):
+/// the receiver turns true on the first. If that comes while `loading`, `stop_loading` runs and the
+/// process exits INTERRUPTED (no child process runs yet). A signal that cannot be watched is ignored.
+fn watch_signals(
+    runtime: &tokio::runtime::Runtime,
+    loading: Arc<AtomicBool>,
+    stop_loading: impl FnOnce() + Send + 'static,
+) -> watch::Receiver<bool> {
+    use tokio::signal::unix::{signal, Signal, SignalKind};
+    let (tx, rx) = watch::channel(false);
+    let signals = {
+        let _inside = runtime.enter();
+        [
+            SignalKind::interrupt(),
+            SignalKind::terminate(),
+            SignalKind::hangup(),
+        ]
+        .map(|k| signal(k).ok())
+    };
+    async fn recv(s: Option<Signal>) {
+        match s {
+            Some(mut s) => {
+                s.recv().await;
             }
-        }
-        _ => {
-            if tokio::signal::ctrl_c().await.is_err() {
-                std::future::pending::<()>().await;
-            }
+            None => std::future::pending().await,
         }
     }
+    runtime.spawn(async move {
+        let [int, term, hup] = signals;
+        tokio::select! {
+            _ = recv(int) => {}
+            _ = recv(term) => {}
+            _ = recv(hup) => {}
+        }
+        let _ = tx.send(true);
+        if loading.load(Ordering::SeqCst) {
+            stop_loading();
+            std::process::exit(i32::from(exit::INTERRUPTED));
+        }
+    });
+    rx
 }
 
 /// RUN when anything could not run, FAILED when a check or case failed, else OK.
@@ -152,26 +286,39 @@ fn exit_code(results: &[LabResult]) -> u8 {
 }
 
 /// Writes every report asked for, JSON with every detail, the others with hidden items as name and
-/// status only unless `show_hidden`; false if one could not be written (each failure is printed).
-fn write_reports(reports: &Reports, results: &[LabResult], show_hidden: bool) -> bool {
-    let wanted: [(&Option<PathBuf>, Format); 5] = [
-        (&reports.report_json, Format::Json),
-        (&reports.report_junit, Format::Junit),
-        (&reports.report_tap, Format::Tap),
-        (&reports.report_gradescope, Format::Gradescope),
-        (&reports.report_classroom, Format::Classroom),
-    ];
+/// status only unless `show_hidden`; a report to standard output only when `stdout` (it cannot be
+/// replaced later). False if one could not be written (each failure is printed).
+fn write_reports(
+    reports: &[(Format, PathBuf)],
+    results: &[LabResult],
+    show_hidden: bool,
+    stdout: bool,
+) -> bool {
     let mut ok = true;
-    for (path, format) in wanted {
-        let Some(path) = path else { continue };
-        if let Err(e) = report::write_atomic(path, &format.render(results, show_hidden)) {
-            eprintln!(
-                "error: cannot write the {} report {}: {e}",
-                format.name(),
-                path.display()
-            );
-            ok = false;
+    for (format, path) in reports {
+        match Destination::of(path) {
+            Destination::Stdout if stdout => term::emit(&format.render(results, show_hidden)),
+            Destination::Stdout => {}
+            Destination::File(path) => {
+                if let Err(e) = report::write_atomic(&path, &format.render(results, show_hidden)) {
+                    eprintln!(
+                        "error: cannot write the {} report {}: {e}",
+                        format.name(),
+                        path.display()
+                    );
+                    ok = false;
+                }
+            }
         }
     }
     ok
+}
+
+/// Writes the report that goes to standard output, if any (the skeleton, when the run was interrupted).
+fn write_stdout_report(reports: &[(Format, PathBuf)], results: &[LabResult], show_hidden: bool) {
+    for (format, path) in reports {
+        if Destination::of(path) == Destination::Stdout {
+            term::emit(&format.render(results, show_hidden));
+        }
+    }
 }

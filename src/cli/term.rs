@@ -96,7 +96,8 @@ pub fn progress(total: usize) -> run::Progress {
     Arc::new(move |r: &run::LabResult| {
         let n = done.fetch_add(1, Ordering::Relaxed) + 1;
         let end = if n == total { "\r\x1b[2K" } else { "" };
-        eprint!("\r\x1b[2K[{n}/{total} labs] {}{end}", r.lab);
+        let lab = mtls_lab::report::safe::escape_controls(&r.lab);
+        eprint!("\r\x1b[2K[{n}/{total} labs] {lab}{end}");
     })
 }
 

@@ -3,6 +3,9 @@
 //! `DIR/NAME/NAME.crt` (the certificate), `NAME.key` (its PKCS#8 private key, mode 0600),
 //! `NAME.chain.pem` (the certificate followed by its intermediates), for an authority
 //! that publishes a CRL `NAME.crl`, and on request `NAME.p12` (PKCS#12: key, certificate, chain, root; mode 0600).
+//!
+//! Every file is written to a new temporary file beside it, created with its final mode, and renamed
+//! into place; nothing is written through a symbolic link or onto anything but a regular file.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -17,6 +20,10 @@ use crate::pki::{Issued, Pki};
 pub enum ExportError {
     #[error("{0} is not empty; use --force to overwrite the files in it")]
     NotEmpty(PathBuf),
+    /// A path the export would write is a symbolic link, or not a regular file (a directory's name is
+    /// not a directory): nothing is written through it or onto it.
+    #[error("{path}: {why}; nothing was written")]
+    Unsafe { path: PathBuf, why: &'static str },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -96,6 +103,21 @@ pub fn pkcs12(issued: &Issued, root: Option<&Issued>, password: &str) -> Result<
     store.writer(password).write().map_err(|e| e.to_string())
 }
 
+/// Whether the PKI of `lab` may be exported to `dir`, checked before anything is generated or written:
+/// [`ExportError::NotEmpty`] for a non-empty `dir` without `force`; [`ExportError::Unsafe`] when a
+/// directory or file the export would write is a symbolic link (planted to make it write a key
+/// elsewhere) or not a directory / regular file.
+pub fn check_out(lab: &Lab, dir: &Path, force: bool) -> Result<(), ExportError> {
+    if !dir.exists() {
+        return Ok(());
+    }
+    let mut entries = std::fs::read_dir(dir).map_err(io(dir))?;
+    if entries.next().is_some() && !force {
+        return Err(ExportError::NotEmpty(dir.to_path_buf()));
+    }
+    check_targets(lab, dir)
+}
+
 /// Like [`export`]; with `p12_password`, also writes `NAME.p12` for every certificate and authority.
 pub fn export_with(
     lab: &Lab,
@@ -104,12 +126,7 @@ pub fn export_with(
     force: bool,
     p12_password: Option<&str>,
 ) -> Result<Vec<PathBuf>, ExportError> {
-    if dir.exists() {
-        let mut entries = std::fs::read_dir(dir).map_err(io(dir))?;
-        if entries.next().is_some() && !force {
-            return Err(ExportError::NotEmpty(dir.to_path_buf()));
-        }
-    }
+    check_out(lab, dir, force)?;
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let mut written = Vec::new();
     let all = pki.authorities.iter().chain(pki.certificates.iter());
@@ -119,7 +136,7 @@ pub fn export_with(
     );
     for issued in all {
         let sub = dir.join(&issued.name);
-        std::fs::create_dir_all(&sub).map_err(io(&sub))?;
+        make_dir(&sub)?;
         let name = &issued.name;
         let files = [
             (format!("{name}.crt"), issued.pem.clone(), false),
@@ -173,24 +190,88 @@ pub fn export_with(
     Ok(written)
 }
 
-/// Writes a file; a secret one is created with mode 0600 (and set to 0600 if it already existed).
-fn write_file(path: &Path, bytes: &[u8], secret: bool) -> Result<(), ExportError> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    if secret {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+/// The names of the files the export may write in `DIR/NAME/` for a certificate or authority `name`.
+fn file_names(name: &str) -> [String; 5] {
+    ["crt", "key", "chain.pem", "p12", "crl"].map(|ext| format!("{name}.{ext}"))
+}
+
+/// Why an existing `path` may not be written: a link, or not of the `dir`ectory or regular-file kind.
+fn unsafe_kind(path: &Path, dir: bool) -> Result<(), ExportError> {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return Ok(());
+    };
+    let kind = meta.file_type();
+    let why = if kind.is_symlink() {
+        "is a symbolic link (the export never writes through a link)"
+    } else if dir && !kind.is_dir() {
+        "is not a directory"
+    } else if !dir && !kind.is_file() {
+        "is not a regular file"
+    } else {
+        return Ok(());
+    };
+    Err(ExportError::Unsafe {
+        path: path.to_path_buf(),
+        why,
+    })
+}
+
+/// Checks every directory and file the export of `lab` may write under the existing `dir`.
+fn check_targets(lab: &Lab, dir: &Path) -> Result<(), ExportError> {
+    let names = lab
+        .authorities
+        .iter()
+        .map(|a| &a.name)
+        .chain(lab.certificates.iter().map(|c| &c.name));
+    for name in names {
+        let sub = dir.join(name);
+        unsafe_kind(&sub, true)?;
+        for file in file_names(name) {
+            unsafe_kind(&sub.join(file), false)?;
+        }
     }
-    let mut f = options.open(path).map_err(io(path))?;
+    Ok(())
+}
+
+/// Creates the directory `sub` (mode 0777 less the umask) unless it exists as a real directory; a link
+/// there is refused, never followed.
+fn make_dir(sub: &Path) -> Result<(), ExportError> {
+    match std::fs::create_dir(sub) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => unsafe_kind(sub, true),
+        Err(e) => Err(io(sub)(e)),
+    }
+}
+
+/// Writes a file atomically: a new temporary file in its directory, created with its final mode (0600
+/// for a secret, else 0666 less the umask), then renamed over `path`. An existing link at `path` is
+/// refused; the rename would replace it, never write through it.
+fn write_file(path: &Path, bytes: &[u8], secret: bool) -> Result<(), ExportError> {
+    unsafe_kind(path, false)?;
+    if let Some(parent) = path.parent() {
+        unsafe_kind(parent, true)?;
+    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let prefix = format!(".{name}.");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
     #[cfg(unix)]
-    if secret {
+    {
         use std::os::unix::fs::PermissionsExt;
-        f.set_permissions(std::fs::Permissions::from_mode(0o600))
-            .map_err(io(path))?;
+        builder.permissions(std::fs::Permissions::from_mode(if secret {
+            0o600
+        } else {
+            0o666
+        }));
     }
     #[cfg(not(unix))]
     let _ = secret;
-    f.write_all(bytes).map_err(io(path))?;
+    let mut tmp = builder.tempfile_in(dir).map_err(io(path))?;
+    tmp.write_all(bytes).map_err(io(path))?;
+    tmp.persist(path).map_err(|e| io(path)(e.error))?;
     Ok(())
 }

@@ -202,7 +202,11 @@ pub fn explanation_lines(case: &CaseResult) -> String {
 
 /// The console report, status words marked by `style`; with `explain_all`, explanations also under
 /// passing rejected cases (failed ones always have them).
+///
+/// Private keys a program printed are redacted, and control characters (from names, certificate
+/// subjects, program output) escaped, before anything is printed.
 pub fn console_with(results: &[LabResult], explain_all: bool, style: &dyn Style) -> String {
+    let results = &super::safe::cleaned(results);
     let mut out = String::new();
     for lab in results {
         lab_lines(&mut out, lab, explain_all, style);

@@ -1,13 +1,16 @@
 //! Reports of a run, one module per format: [`console`] (the terminal), [`json`], [`junit`], [`tap`],
 //! [`gradescope`] and [`classroom`], each built from the run's [`LabResult`]s. This module keeps what
 //! they share: totals and points, the items every report lists, the student and instructor views,
-//! the "lab could not run" item, and writing a report file atomically.
+//! the "lab could not run" item. [`safe`] redacts private keys and escapes control characters for
+//! every writer; [`output`] checks report paths and writes report files atomically.
 
 mod classroom;
 pub mod console;
 mod gradescope;
 mod json;
 mod junit;
+pub mod output;
+pub mod safe;
 mod tap;
 
 pub use classroom::classroom;
@@ -15,9 +18,8 @@ pub use console::{case_details, case_line, check_line, console, console_with, ex
 pub use gradescope::gradescope;
 pub use json::json;
 pub use junit::junit;
+pub use output::{check_destinations, write_atomic, Destination};
 pub use tap::tap;
-
-use std::path::Path;
 
 use serde::Serialize;
 
@@ -51,16 +53,41 @@ impl Format {
         }
     }
 
+    /// The format's word in its option, `--report-WORD`: `json`, `junit`, `tap`, `gradescope`, `classroom`.
+    pub fn option(self) -> &'static str {
+        match self {
+            Format::Classroom => "classroom",
+            Format::Gradescope => "gradescope",
+            Format::Json => "json",
+            Format::Junit => "junit",
+            Format::Tap => "tap",
+        }
+    }
+
     /// The report of `results` in this format. JSON always carries every detail; the other formats
     /// show hidden checks and cases as name, status and points only, unless `show_hidden`.
+    ///
+    /// Private keys a program printed are redacted in every format, and no control character is left
+    /// raw: TAP and JUnit print them escaped (`\u001b`); the JSON formats escape them as JSON does
+    /// (serde_json escapes C0; DEL and C1 are escaped here, which keeps the same JSON value).
     pub fn render(self, results: &[LabResult], show_hidden: bool) -> String {
         match self {
-            Format::Classroom => classroom(&view(results, show_hidden)),
-            Format::Gradescope => gradescope(&view(results, show_hidden)),
-            Format::Json => json(results),
-            Format::Junit => junit(&view(results, show_hidden)),
-            Format::Tap => tap(&view(results, show_hidden)),
+            Format::Tap => tap(&view(&safe::cleaned(results), show_hidden)),
+            Format::Junit => junit(&view(&safe::cleaned(results), show_hidden)),
+            Format::Json => json_text(json(&safe::redacted(results))),
+            Format::Classroom => json_text(classroom(&view(&safe::redacted(results), show_hidden))),
+            Format::Gradescope => {
+                json_text(gradescope(&view(&safe::redacted(results), show_hidden)))
+            }
         }
+    }
+}
+
+/// A JSON report's text with DEL and C1 characters (which JSON may carry raw) escaped: the same value.
+fn json_text(text: String) -> String {
+    match safe::escape_controls(&text) {
+        std::borrow::Cow::Borrowed(_) => text,
+        std::borrow::Cow::Owned(o) => o,
     }
 }
 
@@ -210,21 +237,4 @@ pub fn student_view(results: &[LabResult]) -> Vec<LabResult> {
         }
     }
     out
-}
-
-/// Writes `contents` to `path` atomically: a temporary file beside it, then a rename.
-pub fn write_atomic(path: &Path, contents: &str) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
-    std::fs::write(&tmp, contents)?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
 }

@@ -166,7 +166,7 @@ fn json_report_has_the_documented_fields() {
 }
 
 #[test]
-fn an_unwritable_report_exits_3() {
+fn a_report_in_a_missing_directory_exits_2_before_the_run() {
     let out = mtls(
         &root(),
         &[
@@ -176,8 +176,9 @@ fn an_unwritable_report_exits_3() {
             "/nonexistent-dir/report.json",
         ],
     );
-    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write the JSON report"));
+    assert!(out.stdout.is_empty(), "nothing runs");
 }
 
 #[test]

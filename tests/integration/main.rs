@@ -15,4 +15,5 @@ mod programs;
 mod reasons;
 mod report_goldens;
 mod reports;
+mod safe_outputs;
 mod transport;

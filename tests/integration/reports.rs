@@ -97,8 +97,8 @@ fn tap_has_one_plan_and_one_line_per_case() {
 }
 
 #[test]
-fn reports_are_written_when_a_report_path_fails() {
-    // One unwritable report does not stop the others from being written.
+fn a_report_path_in_a_missing_directory_stops_the_run_before_anything_is_written() {
+    // Report paths are checked before the run (issue 11): exit 2, and no report half-written.
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_mtls-lab"))
         .current_dir(root())
@@ -112,6 +112,6 @@ fn reports_are_written_when_a_report_path_fails() {
         .arg(dir.path().join("r.tap"))
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(3));
-    assert!(dir.path().join("r.tap").exists());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!dir.path().join("r.tap").exists());
 }
