@@ -9,6 +9,7 @@ mod cli;
 mod explanations;
 mod grading;
 mod hermetic;
+mod hostile;
 mod openssl_crosscheck;
 mod peers;
 mod reasons;

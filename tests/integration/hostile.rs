@@ -1,0 +1,159 @@
+//! Hostile input files (issue 11): a matrix bomb, directory symlink loops, `from:` paths that are FIFOs,
+//! devices or huge, certificates as OpenSSL writes them (a BOM, `TRUSTED CERTIFICATE`), and the inputs
+//! `check` must refuse because `run` could not use them. Every one ends quickly with a clear exit 2 (or, for
+//! a `from:` file, a failed case naming the file), never a hang or a panic.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+
+/// Runs the binary in `dir` and kills it if it has not ended within `limit` (a hang fails the test, not CI).
+fn mtls_within(dir: &Path, args: &[&str], limit: Duration) -> (Output, Duration) {
+    let started = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mtls-lab"))
+        .current_dir(dir)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run mtls-lab");
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            break;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("output");
+            panic!(
+                "mtls-lab {args:?} still running after {limit:?}; stderr:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let elapsed = started.elapsed();
+    (child.wait_with_output().expect("output"), elapsed)
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A small valid lab named `name`, with `extra` YAML appended at the top level.
+fn lab_text(name: &str) -> String {
+    format!(
+        "lab: {name}
+authorities:
+  ca: {{ subject: {{ CN: Hostile CA }} }}
+certificates:
+  server: {{ issuer: ca, subject: {{ CN: localhost }}, san: [dns:localhost, ip:127.0.0.1], usage: server }}
+servers:
+  web: {{ certificate: server, client_auth: none }}
+cases:
+  - name: plain TLS is accepted
+    client: {{ trust: [ca] }}
+    expect: accepted
+"
+    )
+}
+
+// ---- a. matrix expansion is limited -------------------------------------------------------------------
+
+#[test]
+fn a_matrix_bomb_is_refused_before_expansion_naming_the_product() {
+    let dir = tempfile::tempdir().unwrap();
+    let vars: Vec<String> = (0..12).map(|i| format!("v{i}")).collect();
+    let mut text = String::from("lab: matrix bomb\nmatrix:\n");
+    for v in &vars {
+        text += &format!("  {v}: [a0, a1, a2, a3, a4, a5, a6, a7, a8, a9]\n");
+    }
+    let used: Vec<String> = vars.iter().map(|v| format!("${{{v}}}")).collect();
+    text += &format!("description: \"{}\"\n", used.join(" "));
+    text += &lab_text("x").replacen("lab: x\n", "", 1);
+    while text.len() < 25_000 {
+        text += "# padding: the issue's bomb was a 25 KB lab\n";
+    }
+    std::fs::write(dir.path().join("bomb.yaml"), &text).unwrap();
+    for cmd in ["check", "run"] {
+        let (out, took) = mtls_within(dir.path(), &[cmd, "bomb.yaml"], Duration::from_secs(20));
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{cmd}: {err}");
+        assert!(
+            err.contains("the matrix expands to 1,000,000,000,000 variants")
+                && err.contains("at most 10,000 are allowed")
+                && err.contains("bomb.yaml:2:1"),
+            "{cmd}: {err}"
+        );
+        assert!(took < Duration::from_secs(2), "{cmd} took {took:?}");
+    }
+}
+
+#[test]
+fn a_matrix_whose_product_overflows_is_refused_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("lab: overflow\nmatrix:\n");
+    let mut used = Vec::new();
+    for i in 0..48 {
+        text += &format!("  v{i}: [a0, a1, a2, a3, a4, a5, a6, a7, a8, a9]\n");
+        used.push(format!("${{v{i}}}"));
+    }
+    text += &format!("description: \"{}\"\n", used.join(" "));
+    text += &lab_text("x").replacen("lab: x\n", "", 1);
+    std::fs::write(dir.path().join("overflow.yaml"), &text).unwrap();
+    let (out, _) = mtls_within(
+        dir.path(),
+        &["check", "overflow.yaml"],
+        Duration::from_secs(20),
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("the matrix expands to more than") && err.contains("48 variables"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_matrix_over_the_text_budget_is_refused_and_one_within_it_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    // 100 × 100 = 10,000 variants (the limit) of a 7 KB file: 70 MB of text, over the 64 MiB budget.
+    let mut text = String::from("lab: budget\nmatrix:\n");
+    let values: Vec<String> = (0..100).map(|i| format!("x{i}")).collect();
+    text += &format!(
+        "  a: [{}]\n  b: [{}]\n",
+        values.join(", "),
+        values.join(", ")
+    );
+    text += "description: \"${a} ${b}\"\n";
+    text += &lab_text("x").replacen("lab: x\n", "", 1);
+    while text.len() < 7_000 {
+        text += "# padding\n";
+    }
+    std::fs::write(dir.path().join("budget.yaml"), &text).unwrap();
+    let (out, _) = mtls_within(
+        dir.path(),
+        &["check", "budget.yaml"],
+        Duration::from_secs(20),
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("bytes of lab text"), "{err}");
+
+    // 4 × 3 variants load as 12 labs.
+    let small = "lab: small\nmatrix:\n  a: [x1, x2, x3, x4]\n  b: [y1, y2, y3]\ndescription: \"${a} ${b}\"\n"
+        .to_string()
+        + &lab_text("x").replacen("lab: x\n", "", 1);
+    std::fs::write(dir.path().join("small.yaml"), small).unwrap();
+    let (out, _) = mtls_within(
+        dir.path(),
+        &["check", "small.yaml"],
+        Duration::from_secs(20),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    assert!(all.contains("12 lab(s)"), "{all}");
+}
