@@ -7,7 +7,6 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-
 /// Runs the binary in `dir` and kills it if it has not ended within `limit` (a hang fails the test, not CI).
 fn mtls_within(dir: &Path, args: &[&str], limit: Duration) -> (Output, Duration) {
     let started = Instant::now();
@@ -156,4 +155,62 @@ fn a_matrix_over_the_text_budget_is_refused_and_one_within_it_loads() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
     assert!(all.contains("12 lab(s)"), "{all}");
+}
+
+// ---- b. directory walks follow no link twice ----------------------------------------------------------
+
+#[test]
+fn a_directory_symlink_loop_ends_and_each_lab_loads_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let labs = dir.path().join("labs");
+    std::fs::create_dir_all(labs.join("sub/deeper")).unwrap();
+    std::fs::write(labs.join("a.yaml"), lab_text("a")).unwrap();
+    std::fs::write(labs.join("sub/deeper/c.yaml"), lab_text("c")).unwrap();
+    // A loop two levels deep, and a loop between two sibling directories.
+    std::os::unix::fs::symlink("../..", labs.join("sub/deeper/up")).unwrap();
+    std::fs::create_dir_all(dir.path().join("x")).unwrap();
+    std::os::unix::fs::symlink("../labs", dir.path().join("x/to-labs")).unwrap();
+    std::os::unix::fs::symlink("../x", labs.join("to-x")).unwrap();
+    for cmd in ["check", "run"] {
+        let (out, took) = mtls_within(dir.path(), &[cmd, "labs"], Duration::from_secs(60));
+        let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+        assert_eq!(out.status.code(), Some(0), "{cmd}: {all}");
+        if cmd == "check" {
+            assert!(all.contains("2 lab(s), 2 case(s) checked"), "{all}");
+            assert!(took < Duration::from_secs(5), "check took {took:?}");
+        } else {
+            assert!(all.contains("2 passed, 0 failed"), "{all}");
+        }
+    }
+}
+
+#[test]
+fn a_self_link_does_not_load_the_same_lab_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let labs = dir.path().join("labs");
+    std::fs::create_dir_all(&labs).unwrap();
+    std::fs::write(labs.join("a.yaml"), lab_text("a")).unwrap();
+    std::os::unix::fs::symlink(".", labs.join("self")).unwrap();
+    // A second name for the same file, and the same lab named again on the command line.
+    std::os::unix::fs::symlink("a.yaml", labs.join("b.yaml")).unwrap();
+    for args in [
+        &["run", "labs"][..],
+        &[
+            "run",
+            "labs",
+            "labs/a.yaml",
+            "labs/self/a.yaml",
+            "labs/self",
+        ],
+    ] {
+        let (out, _) = mtls_within(dir.path(), args, Duration::from_secs(60));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        assert!(stdout.contains("1 passed, 0 failed"), "{args:?}: {stdout}");
+        assert_eq!(
+            stdout.matches("plain TLS is accepted").count(),
+            1,
+            "{args:?}: {stdout}"
+        );
+    }
 }
