@@ -40,6 +40,9 @@ pub enum LabError {
     /// A file that is not UTF-8 text (or holds a NUL byte), at this byte.
     #[error("the lab file is not text: invalid UTF-8 at byte {0}")]
     NotText(usize),
+    /// A FIFO, device or socket given as a lab file: never opened, it could block or never end.
+    #[error("cannot read the lab file: it is not a regular file ({0})")]
+    NotRegular(&'static str),
     /// A file that cannot be read, with the system's reason.
     #[error("cannot read the lab file: {0}")]
     Read(String),

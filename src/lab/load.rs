@@ -11,7 +11,97 @@ use super::{Lab, Vars, MAX_FILE_BYTES};
 use crate::spec::yaml::{self, Positions, YamlErrorKind};
 use crate::spec::{self, LabFile};
 
-/// Reads a lab file's text, refusing missing, oversized and binary files.
+/// Why [`read_regular`] could not read a file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReadError {
+    #[error("no such file")]
+    NotFound,
+    #[error("permission denied")]
+    PermissionDenied,
+    #[error("it is a directory")]
+    Directory,
+    /// A FIFO, device or socket: reading it could block forever or never end.
+    #[error("not a regular file ({0})")]
+    NotRegular(&'static str),
+    /// Over the limit given to [`read_regular`], in bytes.
+    #[error("larger than {}", bytes_text(*.0))]
+    TooLarge(u64),
+    /// Any other error, as the system words it.
+    #[error("{0}")]
+    Io(String),
+}
+
+/// `1 MiB`, `4 MiB`, or a number of bytes.
+fn bytes_text(n: u64) -> String {
+    if n >= 1024 * 1024 && n % (1024 * 1024) == 0 {
+        format!("{} MiB", n / (1024 * 1024))
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+/// What kind of file a non-regular file is, for a message.
+fn kind_of(t: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_fifo() {
+        "a named pipe"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a file"
+    }
+}
+
+/// Reads a regular file of at most `limit` bytes, whatever `path` turns out to be: the metadata is checked
+/// before opening (a FIFO, device or socket is refused, never opened), the file is opened non-blocking and
+/// checked again through the opened handle (in case it was swapped meanwhile), and at most `limit + 1`
+/// bytes are read (a file that grows, or reports no size, stops there). Never blocks, never reads more.
+///
+/// # Errors
+/// Each [`ReadError`].
+pub fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let io = |e: std::io::Error| match e.kind() {
+        std::io::ErrorKind::NotFound => ReadError::NotFound,
+        std::io::ErrorKind::PermissionDenied => ReadError::PermissionDenied,
+        std::io::ErrorKind::IsADirectory => ReadError::Directory,
+        _ => ReadError::Io(e.to_string()),
+    };
+    let check = |meta: &std::fs::Metadata| {
+        if meta.is_dir() {
+            Err(ReadError::Directory)
+        } else if !meta.is_file() {
+            Err(ReadError::NotRegular(kind_of(meta.file_type())))
+        } else if meta.len() > limit {
+            Err(ReadError::TooLarge(limit))
+        } else {
+            Ok(())
+        }
+    };
+    check(&std::fs::metadata(path).map_err(io)?)?;
+    let flags = rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags.bits() as i32)
+        .open(path)
+        .map_err(io)?;
+    let meta = file.metadata().map_err(io)?;
+    check(&meta)?;
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(limit + 1).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u64 > limit {
+        return Err(ReadError::TooLarge(limit));
+    }
+    Ok(bytes)
+}
+
+/// Reads a lab file's text, refusing missing, oversized, non-regular and binary files.
 fn read_text(path: &Path) -> Result<String, Box<LoadError>> {
     let bare = |error| {
         Box::new(LoadError {
@@ -23,14 +113,14 @@ fn read_text(path: &Path) -> Result<String, Box<LoadError>> {
             source: None,
         })
     };
-    let meta = std::fs::metadata(path).map_err(|e| bare(LabError::Read(e.to_string())))?;
-    if meta.is_dir() {
-        return Err(bare(LabError::ReadDirectory));
-    }
-    if meta.len() > MAX_FILE_BYTES as u64 {
-        return Err(bare(LabError::TooLarge));
-    }
-    let bytes = std::fs::read(path).map_err(|e| bare(LabError::Read(e.to_string())))?;
+    let bytes = read_regular(path, MAX_FILE_BYTES as u64).map_err(|e| {
+        bare(match e {
+            ReadError::Directory => LabError::ReadDirectory,
+            ReadError::TooLarge(_) => LabError::TooLarge,
+            ReadError::NotRegular(kind) => LabError::NotRegular(kind),
+            e => LabError::Read(e.to_string()),
+        })
+    })?;
     match String::from_utf8(bytes) {
         Ok(t) if t.contains('\0') => Err(bare(LabError::NotText(t.find('\0').unwrap_or(0)))),
         Ok(t) => Ok(t),

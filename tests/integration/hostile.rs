@@ -7,6 +7,8 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::common::root;
+
 /// Runs the binary in `dir` and kills it if it has not ended within `limit` (a hang fails the test, not CI).
 fn mtls_within(dir: &Path, args: &[&str], limit: Duration) -> (Output, Duration) {
     let started = Instant::now();
@@ -213,4 +215,148 @@ fn a_self_link_does_not_load_the_same_lab_twice() {
             "{args:?}: {stdout}"
         );
     }
+}
+
+// ---- c. `from:` reads only regular files up to a limit, and what OpenSSL reads --------------------------
+
+/// A lab whose authority is loaded from `cert` and `key` and issues the server's certificate.
+fn from_lab(cert: &Path, key: &Path) -> String {
+    format!(
+        "lab: from files
+authorities:
+  ca: {{ from: {{ cert: \"{}\", key: \"{}\" }} }}
+certificates:
+  server: {{ issuer: ca, subject: {{ CN: localhost }}, san: [dns:localhost, ip:127.0.0.1], usage: server }}
+servers:
+  web: {{ certificate: server, client_auth: none }}
+cases:
+  - name: the server issued by the loaded authority is accepted
+    client: {{ trust: [ca] }}
+    expect: accepted
+",
+        cert.display(),
+        key.display()
+    )
+}
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    root().join("tests/fixtures/hostile").join(name)
+}
+
+fn mkfifo(p: &Path) {
+    let st = Command::new("mkfifo").arg(p).status().expect("mkfifo");
+    assert!(st.success());
+}
+
+/// Runs `from_lab(cert, key)` with `run`, then `pki`; both end within 20 s.
+fn run_from(cert: &Path, key: &Path) -> (Output, Output) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("from.yaml"), from_lab(cert, key)).unwrap();
+    let (run, _) = mtls_within(dir.path(), &["run", "from.yaml"], Duration::from_secs(20));
+    let (pki, _) = mtls_within(
+        dir.path(),
+        &["pki", "from.yaml", "--out", "out"],
+        Duration::from_secs(20),
+    );
+    (run, pki)
+}
+
+#[test]
+fn a_trusted_certificate_block_as_openssl_writes_it_is_read() {
+    let cert = fixture("ca-trusted.crt");
+    assert!(std::fs::read_to_string(&cert)
+        .unwrap()
+        .starts_with("-----BEGIN TRUSTED CERTIFICATE-----"));
+    let (run, _) = run_from(&cert, &fixture("ca.key"));
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(run.status.code(), Some(0), "{stdout}{}", stderr(&run));
+    assert!(stdout.contains("1 passed, 0 failed"), "{stdout}");
+}
+
+#[test]
+fn a_certificate_and_key_with_a_byte_order_mark_are_read() {
+    let cert = fixture("ca-bom.crt");
+    assert!(std::fs::read(&cert)
+        .unwrap()
+        .starts_with(b"\xEF\xBB\xBF-----BEGIN"));
+    let (run, _) = run_from(&cert, &fixture("ca-bom.key"));
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(run.status.code(), Some(0), "{stdout}{}", stderr(&run));
+    assert!(stdout.contains("1 passed, 0 failed"), "{stdout}");
+}
+
+#[test]
+fn a_fifo_as_from_is_refused_without_blocking() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("client.crt");
+    mkfifo(&fifo);
+    for (cert, key) in [
+        (fifo.clone(), fixture("ca.key")),
+        (fixture("ca.crt"), fifo.clone()),
+    ] {
+        let (run, pki) = run_from(&cert, &key);
+        let stdout = String::from_utf8_lossy(&run.stdout);
+        assert_eq!(run.status.code(), Some(1), "{stdout}{}", stderr(&run));
+        assert!(
+            stdout.contains(&format!(
+                "{}: cannot read: not a regular file (a named pipe)",
+                fifo.display()
+            )),
+            "{stdout}"
+        );
+        assert!(pki.status.code().is_some(), "pki ended");
+    }
+}
+
+#[test]
+fn dev_zero_as_from_is_refused() {
+    let (run, _) = run_from(Path::new("/dev/zero"), &fixture("ca.key"));
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(run.status.code(), Some(1), "{stdout}{}", stderr(&run));
+    assert!(
+        stdout.contains("/dev/zero: cannot read: not a regular file (a character device)"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_from_file_over_1_mib_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.crt");
+    let mut pem = std::fs::read(fixture("ca.crt")).unwrap();
+    pem.resize(1024 * 1024 + 1, b'\n');
+    std::fs::write(&big, pem).unwrap();
+    let (run, _) = run_from(&big, &fixture("ca.key"));
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(run.status.code(), Some(1), "{stdout}{}", stderr(&run));
+    assert!(
+        stdout.contains(&format!(
+            "{}: larger than 1 MiB; not a certificate or key",
+            big.display()
+        )),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_lab_file_that_is_a_fifo_or_a_device_is_refused_without_blocking() {
+    let dir = tempfile::tempdir().unwrap();
+    mkfifo(&dir.path().join("lab.yaml"));
+    for (file, kind) in [
+        ("lab.yaml", "a named pipe"),
+        ("/dev/zero", "a character device"),
+    ] {
+        for cmd in ["check", "run"] {
+            let (out, _) = mtls_within(dir.path(), &[cmd, file], Duration::from_secs(20));
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(2), "{cmd} {file}: {err}");
+            assert!(
+                err.contains(&format!("it is not a regular file ({kind})")) && err.contains(file),
+                "{cmd} {file}: {err}"
+            );
+        }
+    }
+    // A directory walk lists a FIFO named *.yaml, and loading it refuses it the same way.
+    let (out, _) = mtls_within(dir.path(), &["check", "."], Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
