@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 
 use super::error::{did_you_mean, LabError, LoadError, LoadErrors, Problem};
 use super::resolve::Resolver;
-use super::{Lab, Vars, MAX_FILE_BYTES};
+use super::{Lab, Pos, Vars, MAX_FILE_BYTES};
 use crate::spec::yaml::{self, Positions, YamlErrorKind};
 use crate::spec::{self, LabFile};
 
@@ -121,11 +121,54 @@ fn read_text(path: &Path) -> Result<String, Box<LoadError>> {
             e => LabError::Read(e.to_string()),
         })
     })?;
-    match String::from_utf8(bytes) {
-        Ok(t) if t.contains('\0') => Err(bare(LabError::NotText(t.find('\0').unwrap_or(0)))),
-        Ok(t) => Ok(t),
-        Err(e) => Err(bare(LabError::NotText(e.utf8_error().valid_up_to()))),
+    let invalid = std::str::from_utf8(&bytes)
+        .err()
+        .map(|e| e.valid_up_to())
+        .unwrap_or(bytes.len());
+    let nul = bytes[..invalid].iter().position(|&b| b == 0);
+    if nul.is_none() && invalid == bytes.len() {
+        return Ok(String::from_utf8(bytes).expect("checked as UTF-8"));
     }
+    // The first NUL byte or invalid UTF-8 sequence, with its line and column (the text before it is UTF-8).
+    let (at, error, mark, help) = match nul {
+        Some(at) => (
+            at,
+            LabError::NulByte(at),
+            "\u{2400}",
+            "a lab file is text: remove the NUL byte (shown as ␀)",
+        ),
+        None => (
+            invalid,
+            LabError::NotText(invalid),
+            "\u{FFFD}",
+            "a lab file is UTF-8 text: save it as UTF-8 (the bad byte is shown as �)",
+        ),
+    };
+    let before = std::str::from_utf8(&bytes[..at]).expect("valid up to here");
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let pos = Pos {
+        line: before.matches('\n').count() + 1,
+        col: before[line_start..].chars().count() + 1,
+    };
+    // Shown with control characters as their pictures (NUL as ␀) and invalid bytes as U+FFFD, so that the
+    // caret points at the bad byte and nothing raw reaches the terminal.
+    let shown: String = String::from_utf8_lossy(&bytes)
+        .chars()
+        .map(|c| match c {
+            '\t' | '\n' | '\r' => c,
+            '\0'..='\x1f' => char::from_u32(0x2400 + c as u32).unwrap_or('\u{FFFD}'),
+            '\x7f' => '\u{2421}',
+            c => c,
+        })
+        .collect();
+    Err(Box::new(LoadError {
+        file: path.to_path_buf(),
+        pos: Some(pos),
+        error,
+        token: Some(mark.into()),
+        help: Some(help.into()),
+        source: Some(shown),
+    }))
 }
 
 /// Reads and validates a lab file without a matrix, resolving relative times against `now`.
@@ -271,6 +314,11 @@ fn substitute(text: &str, variant: &[(String, String)]) -> String {
 fn yaml_error(path: &Path, text: &str, e: yaml::YamlError) -> Box<LoadError> {
     let (error, token, help) = match e.kind {
         YamlErrorKind::Syntax(m) => (LabError::Syntax(m), None, None),
+        YamlErrorKind::SecondDocument => (
+            LabError::SecondDocument,
+            Some("---".into()),
+            Some("one lab per file: remove this `---` and what follows, or move it to a file of its own".into()),
+        ),
         YamlErrorKind::DuplicateKey { key, .. } => (
             LabError::DuplicateKey { key: key.clone() },
             Some(key),

@@ -62,6 +62,8 @@ pub enum YamlErrorKind {
     Syntax(String),
     /// The same key twice in one mapping.
     DuplicateKey { path: String, key: String },
+    /// A second YAML document (after `---`) in a file that holds one; the position is its `---`.
+    SecondDocument,
     /// Valid YAML of the wrong shape: unknown field, wrong type, missing field.
     Shape {
         /// Where in the document, as serde_yaml reports it (`cases[0].client`), if known.
@@ -410,6 +412,8 @@ struct Indexer {
     stack: Vec<Frame>,
     positions: Positions,
     error: Option<YamlError>,
+    /// Documents started so far; only the first is indexed, a second is an error at its start.
+    documents: usize,
 }
 
 impl Indexer {
@@ -459,6 +463,18 @@ impl Indexer {
 impl MarkedEventReceiver for Indexer {
     fn on_event(&mut self, ev: Event, mark: Marker) {
         let pos = to_pos(mark);
+        if matches!(ev, Event::DocumentStart) {
+            self.documents += 1;
+            if self.documents == 2 && self.error.is_none() {
+                self.error = Some(YamlError {
+                    pos,
+                    kind: YamlErrorKind::SecondDocument,
+                });
+            }
+        }
+        if self.documents > 1 {
+            return;
+        }
         match ev {
             Event::Scalar(..)
             | Event::Alias(_)
@@ -532,6 +548,16 @@ mod tests {
             Pos { line: 4, col: 28 }
         );
         assert_eq!(p.value("cases[0].client.missing"), Pos { line: 4, col: 13 });
+    }
+
+    #[test]
+    fn a_second_document_is_an_error_at_its_start() {
+        let e = index("a: 1\nb: 2\n--- # next\nc: 3\n").unwrap_err();
+        assert_eq!(e.pos, Pos { line: 3, col: 1 });
+        assert_eq!(e.kind, YamlErrorKind::SecondDocument);
+        let e = index("---\na: 1\n...\n---\nb: 2\n").unwrap_err();
+        assert_eq!(e.pos, Pos { line: 4, col: 1 });
+        assert!(index("---\na: 1\n...\n").is_ok());
     }
 
     #[test]

@@ -360,3 +360,44 @@ fn a_lab_file_that_is_a_fifo_or_a_device_is_refused_without_blocking() {
     let (out, _) = mtls_within(dir.path(), &["check", "."], Duration::from_secs(20));
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
+
+// ---- d. `check` agrees with `run` ---------------------------------------------------------------------
+
+/// Each input `run` could not use is refused by `check` too, exit 2 with file:line:col (the messages
+/// themselves are goldens under tests/golden/bad/, run by `cli::every_bad_input_exits_2_with_a_golden_message`).
+#[test]
+fn check_refuses_what_run_cannot_use_with_a_position() {
+    let dir = root().join("tests/golden/bad");
+    for (file, at, says) in [
+        (
+            "nul-in-command.yaml",
+            "nul-in-command.yaml:8:24",
+            "holds a NUL character",
+        ),
+        (
+            "subject-too-long.yaml",
+            "subject-too-long.yaml:7:29",
+            "RFC 5280 allows at most 64",
+        ),
+        (
+            "nul-byte.yaml",
+            "nul-byte.yaml:3:28",
+            "a NUL byte at byte 68",
+        ),
+        (
+            "invalid-utf8.yaml",
+            "invalid-utf8.yaml:2:17",
+            "invalid UTF-8 at byte 35",
+        ),
+        (
+            "second-document.yaml",
+            "second-document.yaml:12:1",
+            "a second one starts here",
+        ),
+    ] {
+        let (out, _) = mtls_within(&dir, &["check", file], Duration::from_secs(20));
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{file}: {err}");
+        assert!(err.contains(at) && err.contains(says), "{file}: {err}");
+    }
+}
