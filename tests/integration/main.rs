@@ -12,6 +12,7 @@ mod hermetic;
 mod hostile;
 mod openssl_crosscheck;
 mod peers;
+mod prop;
 mod reasons;
 mod report_goldens;
 mod reports;
