@@ -1,6 +1,8 @@
 //! Which files are labs: the paths given on the command line, with directories expanded into their
-//! `*.yaml` / `*.yml` files (recursively, sorted), skipping `_*.yaml` fragments that labs `include`.
+//! `*.yaml` / `*.yml` files (recursively, sorted), skipping `_*.yaml` fragments that labs `include`;
+//! links are followed, but no directory is walked twice and no file is listed twice (by device and inode).
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 /// Why the lab files of a directory could not be listed.
@@ -27,41 +29,93 @@ pub enum DiscoverError {
 /// a directory becomes its `*.yaml` and `*.yml` files, recursively, in sorted order, without the
 /// `_name.yaml` fragments.
 ///
+/// Symbolic links are followed, but no directory is entered twice (a link loop, or a link to a
+/// directory already walked, is skipped) and no file is listed twice: files and directories are
+/// told apart by device and inode, so a lab reached through two paths loads once, by the first.
+///
 /// Errors: [`DiscoverError::ReadDir`] when a directory cannot be read, [`DiscoverError::NoLabFiles`]
 /// when a directory holds no lab file; the first such directory stops the search.
 pub fn lab_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, DiscoverError> {
-    let mut out = Vec::new();
+    let mut walk = Walk::default();
     for p in paths {
         if p.is_dir() {
-            let before = out.len();
-            collect_dir(p, &mut out).map_err(|source| DiscoverError::ReadDir {
+            if FileId::of(p).is_some_and(|id| walk.dirs.contains(&id)) {
+                continue; // named twice, or inside a directory named before
+            }
+            let before = walk.out.len();
+            let skipped = walk.skipped;
+            walk.dir(p).map_err(|source| DiscoverError::ReadDir {
                 dir: p.clone(),
                 source,
             })?;
-            if out.len() == before {
+            if walk.out.len() == before && walk.skipped == skipped {
                 return Err(DiscoverError::NoLabFiles { dir: p.clone() });
             }
         } else {
-            out.push(p.clone());
+            walk.file(p.clone());
         }
     }
-    Ok(out)
+    Ok(walk.out)
 }
 
-/// Appends the lab files under `dir` to `out`, depth first in sorted order.
-fn collect_dir(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            collect_dir(&p, out)?;
-        } else if is_lab_file(&p) {
-            out.push(p);
+/// A file or directory's identity: the same for every path (or link) that reaches it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct FileId {
+    dev: u64,
+    ino: u64,
+}
+
+impl FileId {
+    /// The identity of what `p` names, links followed; `None` if it does not exist.
+    fn of(p: &Path) -> Option<FileId> {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(p).ok().map(|m| FileId {
+            dev: m.dev(),
+            ino: m.ino(),
+        })
+    }
+}
+
+/// A walk over the command line's paths: what it found, and what it has seen.
+#[derive(Default)]
+struct Walk {
+    out: Vec<PathBuf>,
+    dirs: HashSet<FileId>,
+    files: HashSet<FileId>,
+    /// Lab files left out because they were listed already.
+    skipped: usize,
+}
+
+impl Walk {
+    /// Lists `p` unless the same file is listed already (a path that does not exist is listed: loading
+    /// it says why not).
+    fn file(&mut self, p: PathBuf) {
+        match FileId::of(&p) {
+            Some(id) if !self.files.insert(id) => self.skipped += 1,
+            _ => self.out.push(p),
         }
     }
-    Ok(())
+
+    /// Appends the lab files under `dir`, depth first in sorted order, entering no directory twice.
+    fn dir(&mut self, dir: &Path) -> std::io::Result<()> {
+        if let Some(id) = FileId::of(dir) {
+            if !self.dirs.insert(id) {
+                return Ok(());
+            }
+        }
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                self.dir(&p)?;
+            } else if is_lab_file(&p) {
+                self.file(p);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A `*.yaml` or `*.yml` file whose name does not start with `_` (`_name.yaml` files are shared

@@ -37,9 +37,18 @@ pub enum LabError {
     /// Authorities that issue each other, in issuer order, the first repeated at the end.
     #[error("authorities form an issuer cycle: {}", cycle.join(" -> "))]
     IssuerCycle { cycle: Vec<String> },
-    /// A file that is not UTF-8 text (or holds a NUL byte), at this byte.
+    /// A file that is not UTF-8 text, at this byte (the error's position gives its line and column).
     #[error("the lab file is not text: invalid UTF-8 at byte {0}")]
     NotText(usize),
+    /// A NUL byte in the file, at this byte (the error's position gives its line and column).
+    #[error("the lab file is not text: a NUL byte at byte {0}")]
+    NulByte(usize),
+    /// A second YAML document (`---`) in a lab file.
+    #[error("a lab file holds one YAML document; a second one starts here")]
+    SecondDocument,
+    /// A FIFO, device or socket given as a lab file: never opened, it could block or never end.
+    #[error("cannot read the lab file: it is not a regular file ({0})")]
+    NotRegular(&'static str),
     /// A file that cannot be read, with the system's reason.
     #[error("cannot read the lab file: {0}")]
     Read(String),
@@ -167,6 +176,17 @@ pub enum Problem {
     /// `pin: []`.
     #[error("list at least one pin, or omit `pin`")]
     EmptyPins,
+    /// A NUL character in a command's argument, working directory or environment: no program can receive it.
+    #[error("holds a NUL character (`\\0`), which no program can receive in its arguments or environment")]
+    NulInCommand,
+    /// A subject field longer than RFC 5280's upper bound for it.
+    #[error("`{attribute}` is {len} characters long; RFC 5280 allows at most {max} (`{bound}`)")]
+    SubjectTooLong {
+        attribute: &'static str,
+        len: usize,
+        max: usize,
+        bound: &'static str,
+    },
     /// A subject with no field.
     #[error("a subject needs at least one field, e.g. `CN`")]
     EmptySubject,

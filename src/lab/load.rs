@@ -1,16 +1,107 @@
 //! Reading lab files: the text (size, encoding), YAML with positions, `include` fragments and `matrix` expansion.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use time::OffsetDateTime;
 
 use super::error::{did_you_mean, LabError, LoadError, LoadErrors, Problem};
 use super::resolve::Resolver;
-use super::{Lab, Vars, MAX_FILE_BYTES};
+use super::{Lab, Pos, Vars, MAX_FILE_BYTES};
 use crate::spec::yaml::{self, Positions, YamlErrorKind};
 use crate::spec::{self, LabFile};
 
-/// Reads a lab file's text, refusing missing, oversized and binary files.
+/// Why [`read_regular`] could not read a file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReadError {
+    #[error("no such file")]
+    NotFound,
+    #[error("permission denied")]
+    PermissionDenied,
+    #[error("it is a directory")]
+    Directory,
+    /// A FIFO, device or socket: reading it could block forever or never end.
+    #[error("not a regular file ({0})")]
+    NotRegular(&'static str),
+    /// Over the limit given to [`read_regular`], in bytes.
+    #[error("larger than {}", bytes_text(*.0))]
+    TooLarge(u64),
+    /// Any other error, as the system words it.
+    #[error("{0}")]
+    Io(String),
+}
+
+/// `1 MiB`, `4 MiB`, or a number of bytes.
+fn bytes_text(n: u64) -> String {
+    if n >= 1024 * 1024 && n % (1024 * 1024) == 0 {
+        format!("{} MiB", n / (1024 * 1024))
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+/// What kind of file a non-regular file is, for a message.
+fn kind_of(t: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_fifo() {
+        "a named pipe"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a file"
+    }
+}
+
+/// Reads a regular file of at most `limit` bytes, whatever `path` turns out to be: the metadata is checked
+/// before opening (a FIFO, device or socket is refused, never opened), the file is opened non-blocking and
+/// checked again through the opened handle (in case it was swapped meanwhile), and at most `limit + 1`
+/// bytes are read (a file that grows, or reports no size, stops there). Never blocks, never reads more.
+///
+/// # Errors
+/// Each [`ReadError`].
+pub fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let io = |e: std::io::Error| match e.kind() {
+        std::io::ErrorKind::NotFound => ReadError::NotFound,
+        std::io::ErrorKind::PermissionDenied => ReadError::PermissionDenied,
+        std::io::ErrorKind::IsADirectory => ReadError::Directory,
+        _ => ReadError::Io(e.to_string()),
+    };
+    let check = |meta: &std::fs::Metadata| {
+        if meta.is_dir() {
+            Err(ReadError::Directory)
+        } else if !meta.is_file() {
+            Err(ReadError::NotRegular(kind_of(meta.file_type())))
+        } else if meta.len() > limit {
+            Err(ReadError::TooLarge(limit))
+        } else {
+            Ok(())
+        }
+    };
+    check(&std::fs::metadata(path).map_err(io)?)?;
+    let flags = rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags.bits() as i32)
+        .open(path)
+        .map_err(io)?;
+    let meta = file.metadata().map_err(io)?;
+    check(&meta)?;
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(limit + 1).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u64 > limit {
+        return Err(ReadError::TooLarge(limit));
+    }
+    Ok(bytes)
+}
+
+/// Reads a lab file's text, refusing missing, oversized, non-regular and binary files.
 fn read_text(path: &Path) -> Result<String, Box<LoadError>> {
     let bare = |error| {
         Box::new(LoadError {
@@ -22,19 +113,62 @@ fn read_text(path: &Path) -> Result<String, Box<LoadError>> {
             source: None,
         })
     };
-    let meta = std::fs::metadata(path).map_err(|e| bare(LabError::Read(e.to_string())))?;
-    if meta.is_dir() {
-        return Err(bare(LabError::ReadDirectory));
+    let bytes = read_regular(path, MAX_FILE_BYTES as u64).map_err(|e| {
+        bare(match e {
+            ReadError::Directory => LabError::ReadDirectory,
+            ReadError::TooLarge(_) => LabError::TooLarge,
+            ReadError::NotRegular(kind) => LabError::NotRegular(kind),
+            e => LabError::Read(e.to_string()),
+        })
+    })?;
+    let invalid = std::str::from_utf8(&bytes)
+        .err()
+        .map(|e| e.valid_up_to())
+        .unwrap_or(bytes.len());
+    let nul = bytes[..invalid].iter().position(|&b| b == 0);
+    if nul.is_none() && invalid == bytes.len() {
+        return Ok(String::from_utf8(bytes).expect("checked as UTF-8"));
     }
-    if meta.len() > MAX_FILE_BYTES as u64 {
-        return Err(bare(LabError::TooLarge));
-    }
-    let bytes = std::fs::read(path).map_err(|e| bare(LabError::Read(e.to_string())))?;
-    match String::from_utf8(bytes) {
-        Ok(t) if t.contains('\0') => Err(bare(LabError::NotText(t.find('\0').unwrap_or(0)))),
-        Ok(t) => Ok(t),
-        Err(e) => Err(bare(LabError::NotText(e.utf8_error().valid_up_to()))),
-    }
+    // The first NUL byte or invalid UTF-8 sequence, with its line and column (the text before it is UTF-8).
+    let (at, error, mark, help) = match nul {
+        Some(at) => (
+            at,
+            LabError::NulByte(at),
+            "\u{2400}",
+            "a lab file is text: remove the NUL byte (shown as ␀)",
+        ),
+        None => (
+            invalid,
+            LabError::NotText(invalid),
+            "\u{FFFD}",
+            "a lab file is UTF-8 text: save it as UTF-8 (the bad byte is shown as �)",
+        ),
+    };
+    let before = std::str::from_utf8(&bytes[..at]).expect("valid up to here");
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let pos = Pos {
+        line: before.matches('\n').count() + 1,
+        col: before[line_start..].chars().count() + 1,
+    };
+    // Shown with control characters as their pictures (NUL as ␀) and invalid bytes as U+FFFD, so that the
+    // caret points at the bad byte and nothing raw reaches the terminal.
+    let shown: String = String::from_utf8_lossy(&bytes)
+        .chars()
+        .map(|c| match c {
+            '\t' | '\n' | '\r' => c,
+            '\0'..='\x1f' => char::from_u32(0x2400 + c as u32).unwrap_or('\u{FFFD}'),
+            '\x7f' => '\u{2421}',
+            c => c,
+        })
+        .collect();
+    Err(Box::new(LoadError {
+        file: path.to_path_buf(),
+        pos: Some(pos),
+        error,
+        token: Some(mark.into()),
+        help: Some(help.into()),
+        source: Some(shown),
+    }))
 }
 
 /// Reads and validates a lab file without a matrix, resolving relative times against `now`.
@@ -104,7 +238,11 @@ pub fn parse_all_with(
     cli_vars: &Vars,
 ) -> Result<Vec<Lab>, LoadErrors> {
     let cli_names: Vec<&str> = cli_vars.keys().map(String::as_str).collect();
-    let matrix = yaml::matrix(text, &cli_names).map_err(|m| LoadError {
+    let limits = yaml::MatrixLimits {
+        variants: MAX_MATRIX_VARIANTS,
+        bytes: MAX_MATRIX_BYTES,
+    };
+    let matrix = yaml::matrix(text, &cli_names, limits).map_err(|m| LoadError {
         file: path.to_path_buf(),
         pos: Some(m.pos),
         error: LabError::invalid("matrix", Problem::Matrix { message: m.message }),
@@ -115,32 +253,60 @@ pub fn parse_all_with(
     let Some(vars) = matrix else {
         return Ok(vec![parse_one(path, text, now, Vec::new(), cli_vars)?]);
     };
-    let mut labs = Vec::new();
-    for variant in combinations(&vars) {
-        let mut expanded = text.to_string();
-        for (name, value) in &variant {
-            expanded = expanded.replace(&format!("${{{name}}}"), value);
-        }
+    // `yaml::matrix` kept the product within MAX_MATRIX_VARIANTS: it fits in a usize.
+    let count: usize = vars.iter().map(|(_, v)| v.len()).product();
+    let mut labs = Vec::with_capacity(count);
+    for i in 0..count {
+        let variant = combination(&vars, i);
+        let expanded = substitute(text, &variant);
         labs.push(parse_one(path, &expanded, now, variant, cli_vars)?);
     }
     Ok(labs)
 }
 
-/// Every combination of the variables' values, the first variable varying slowest.
-fn combinations(vars: &[(String, Vec<String>)]) -> Vec<Vec<(String, String)>> {
-    let mut out: Vec<Vec<(String, String)>> = vec![Vec::new()];
-    for (name, values) in vars {
-        out = out
-            .into_iter()
-            .flat_map(|prefix| {
-                values.iter().map(move |v| {
-                    let mut p = prefix.clone();
-                    p.push((name.clone(), v.clone()));
-                    p
-                })
-            })
-            .collect();
+/// Most variants a matrix may expand into; more is a load error naming the product.
+pub const MAX_MATRIX_VARIANTS: u64 = 10_000;
+
+/// Most lab text a matrix may expand into (variants × file size): 64 MiB (10,000 variants of a 6.5 KB lab
+/// validate in 27 s and 90 MB in a debug build).
+pub const MAX_MATRIX_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The `index`-th combination of the variables' values, the first variable varying slowest.
+fn combination(vars: &[(String, Vec<String>)], mut index: usize) -> Vec<(String, String)> {
+    let mut out = vec![(String::new(), String::new()); vars.len()];
+    for (slot, (name, values)) in out.iter_mut().zip(vars).rev() {
+        *slot = (name.clone(), values[index % values.len()].clone());
+        index /= values.len();
     }
+    out
+}
+
+/// `text` with each `${NAME}` of `variant` replaced by its value, in one pass (other `${...}` stay).
+fn substitute(text: &str, variant: &[(String, String)]) -> String {
+    let values: HashMap<&str, &str> = variant
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("${") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 2..];
+        let value = after
+            .find('}')
+            .and_then(|j| values.get(&after[..j]).map(|v| (v, j)));
+        match value {
+            Some((v, j)) => {
+                out.push_str(v);
+                rest = &after[j + 1..];
+            }
+            None => {
+                out.push_str("${");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
     out
 }
 
@@ -148,6 +314,11 @@ fn combinations(vars: &[(String, Vec<String>)]) -> Vec<Vec<(String, String)>> {
 fn yaml_error(path: &Path, text: &str, e: yaml::YamlError) -> Box<LoadError> {
     let (error, token, help) = match e.kind {
         YamlErrorKind::Syntax(m) => (LabError::Syntax(m), None, None),
+        YamlErrorKind::SecondDocument => (
+            LabError::SecondDocument,
+            Some("---".into()),
+            Some("one lab per file: remove this `---` and what follows, or move it to a file of its own".into()),
+        ),
         YamlErrorKind::DuplicateKey { key, .. } => (
             LabError::DuplicateKey { key: key.clone() },
             Some(key),

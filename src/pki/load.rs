@@ -12,6 +12,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use x509_parser::certificate::X509Certificate;
 use x509_parser::prelude::FromDer;
 
+use crate::lab::load::{read_regular, ReadError};
 use crate::lab::{CertRef, Lab, Source};
 use crate::pki::export::pem_block;
 use crate::pki::inspect;
@@ -20,34 +21,71 @@ use crate::pki::{Issued, Pki};
 /// Files larger than this are not certificates or keys.
 const MAX_PEM_BYTES: u64 = 1024 * 1024;
 
-/// Reads a small file, with a message that names it by its label and reads the same on every machine.
+/// Reads a small regular file, with a message that names it by its label and reads the same on every
+/// machine. A FIFO, device or socket is refused without being opened, and no more than 1 MiB is read.
 fn read_small(path: &std::path::Path, label: &str) -> Result<Vec<u8>, String> {
-    let fail = |e: std::io::Error| {
-        let why = match e.kind() {
-            std::io::ErrorKind::NotFound => "no such file".to_string(),
-            std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
-            _ if path.is_dir() => "it is a directory".to_string(),
-            _ => e.to_string(),
-        };
-        format!("{label}: cannot read: {why}")
-    };
-    let meta = std::fs::metadata(path).map_err(fail)?;
-    if meta.is_dir() {
-        return Err(format!("{label}: cannot read: it is a directory"));
-    }
-    if meta.len() > MAX_PEM_BYTES {
-        return Err(format!(
-            "{label}: larger than 1 MiB; not a certificate or key"
-        ));
-    }
-    std::fs::read(path).map_err(fail)
+    read_regular(path, MAX_PEM_BYTES).map_err(|e| match e {
+        ReadError::TooLarge(_) => format!("{label}: {e}; not a certificate or key"),
+        e => format!("{label}: cannot read: {e}"),
+    })
 }
 
-/// Parses a certificate file: PEM (the first certificate) or DER.
+/// `bytes` without a leading UTF-8 byte order mark (editors on Windows write one; OpenSSL skips it).
+fn without_bom(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)
+}
+
+/// PEM labels of a certificate, as OpenSSL's `PEM_read_X509_AUX` reads them: `TRUSTED CERTIFICATE` (an
+/// X509_AUX: the certificate's DER followed by trust settings, from `openssl x509 -trustout`) and the old
+/// `X509 CERTIFICATE` besides `CERTIFICATE`.
+const OTHER_CERT_LABELS: [&str; 2] = ["TRUSTED CERTIFICATE", "X509 CERTIFICATE"];
+
+/// The first certificate block of `bytes` if it is one of [`OTHER_CERT_LABELS`] (before any
+/// `CERTIFICATE` block): the certificate's DER, the trust data after it left out.
+fn other_cert_block(bytes: &[u8], label: &str) -> Option<Result<Vec<u8>, String>> {
+    use base64::Engine;
+    let text = String::from_utf8_lossy(bytes);
+    let plain = text.find("-----BEGIN CERTIFICATE-----");
+    let (start, pem_label) = OTHER_CERT_LABELS
+        .iter()
+        .filter_map(|l| text.find(&format!("-----BEGIN {l}-----")).map(|i| (i, *l)))
+        .min()?;
+    if plain.is_some_and(|p| p < start) {
+        return None;
+    }
+    let begin = format!("-----BEGIN {pem_label}-----");
+    let end = format!("-----END {pem_label}-----");
+    let body_start = start + begin.len();
+    let Some(body_len) = text[body_start..].find(&end) else {
+        return Some(Err(format!(
+            "{label}: malformed PEM: no `{end}` after `{begin}`"
+        )));
+    };
+    let body: String = text[body_start..body_start + body_len]
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    let der = match base64::engine::general_purpose::STANDARD.decode(body) {
+        Ok(der) => der,
+        Err(e) => return Some(Err(format!("{label}: malformed PEM: {e}"))),
+    };
+    // The certificate is the leading DER element; the trust settings follow it.
+    Some(match X509Certificate::from_der(&der) {
+        Ok((rest, _)) => Ok(der[..der.len() - rest.len()].to_vec()),
+        Err(e) => Err(format!("{label}: not a valid X.509 certificate: {e}")),
+    })
+}
+
+/// Parses a certificate file: PEM (the first certificate; `TRUSTED CERTIFICATE` blocks too, and a
+/// leading byte order mark, as OpenSSL reads them) or DER.
 pub fn parse_certificate_file(
     bytes: &[u8],
     label: &str,
 ) -> Result<CertificateDer<'static>, String> {
+    let bytes = without_bom(bytes);
+    if let Some(der) = other_cert_block(bytes, label) {
+        return der.map(CertificateDer::from);
+    }
     let der = match CertificateDer::pem_slice_iter(bytes).next() {
         Some(Ok(der)) => der,
         Some(Err(e)) => return Err(format!("{label}: malformed PEM: {e}")),
@@ -115,13 +153,14 @@ pub(super) fn load(
         return (issued, None);
     };
     let key = read_small(key_path, key_label).and_then(|bytes| {
-        let text = String::from_utf8_lossy(&bytes);
+        let bytes = without_bom(&bytes);
+        let text = String::from_utf8_lossy(bytes);
         if text.contains("ENCRYPTED PRIVATE KEY") || text.contains("Proc-Type: 4,ENCRYPTED") {
             return Err(format!(
                 "{key_label}: the private key is encrypted; the lab needs it unencrypted (`openssl genrsa` without `-aes256`)"
             ));
         }
-        let der = PrivateKeyDer::from_pem_slice(&bytes).map_err(|_| {
+        let der = PrivateKeyDer::from_pem_slice(bytes).map_err(|_| {
             let hint = if text.contains("BEGIN CERTIFICATE") {
                 " (it holds a certificate: the certificate and key files are swapped?)"
             } else {
@@ -182,4 +221,40 @@ pub fn with_loaded_facts(lab: &Lab, pki: &Pki) -> Lab {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> Vec<u8> {
+        std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/hostile")
+                .join(name),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn trusted_certificate_and_bom_give_the_plain_certificate() {
+        let plain = parse_certificate_file(&fixture("ca.crt"), "ca.crt").unwrap();
+        let trusted = parse_certificate_file(&fixture("ca-trusted.crt"), "t").unwrap();
+        let bom = parse_certificate_file(&fixture("ca-bom.crt"), "b").unwrap();
+        assert_eq!(trusted, plain);
+        assert_eq!(bom, plain);
+    }
+
+    #[test]
+    fn a_broken_trusted_certificate_block_is_an_error_naming_the_file() {
+        let e = parse_certificate_file(b"-----BEGIN TRUSTED CERTIFICATE-----\nAAAA\n", "x.crt")
+            .unwrap_err();
+        assert!(e.starts_with("x.crt: malformed PEM: no `-----END"), "{e}");
+        let e = parse_certificate_file(
+            b"-----BEGIN TRUSTED CERTIFICATE-----\nAAAA\n-----END TRUSTED CERTIFICATE-----\n",
+            "x.crt",
+        )
+        .unwrap_err();
+        assert!(e.starts_with("x.crt: not a valid X.509 certificate"), "{e}");
+    }
 }

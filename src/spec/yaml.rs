@@ -62,6 +62,8 @@ pub enum YamlErrorKind {
     Syntax(String),
     /// The same key twice in one mapping.
     DuplicateKey { path: String, key: String },
+    /// A second YAML document (after `---`) in a file that holds one; the position is its `---`.
+    SecondDocument,
     /// Valid YAML of the wrong shape: unknown field, wrong type, missing field.
     Shape {
         /// Where in the document, as serde_yaml reports it (`cases[0].client`), if known.
@@ -110,14 +112,54 @@ fn without_placeholders(src: &str) -> String {
     out
 }
 
+/// A matrix's variables in file order, each with its values as text.
+pub type MatrixVars = Vec<(String, Vec<String>)>;
+
+/// How far a matrix may expand: at most `variants` labs, and at most `bytes` of lab text in all
+/// (the variants times the file's size), so that no lab file can make loading run out of memory or time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MatrixLimits {
+    pub variants: u64,
+    pub bytes: u64,
+}
+
+/// The names of every `${NAME}` in `src`, in one pass.
+fn placeholder_names(src: &str) -> HashSet<&str> {
+    let mut names = HashSet::new();
+    let mut rest = src;
+    while let Some(i) = rest.find("${") {
+        rest = &rest[i + 2..];
+        if let Some(j) = rest.find('}') {
+            names.insert(&rest[..j]);
+        }
+    }
+    names
+}
+
+/// `n` with thousands separators: `10,000`.
+fn grouped(n: u128) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// The lab's `matrix`, variables in file order with their values as text; `None` without one.
 ///
-/// Also checks that every variable is used as `${NAME}` and that no `${NAME}` is undefined.
+/// Also checks that every variable is used as `${NAME}` and that no `${NAME}` is undefined, and that the
+/// matrix stays within `limits` (the product of the value counts is computed, with overflow checks,
+/// before anything is expanded).
 /// `${NAME}` of a path variable (the lab's `vars`, or `cli_vars` from the command line) is left for `from` paths.
 pub fn matrix(
     src: &str,
     cli_vars: &[&str],
-) -> Result<Option<Vec<(String, Vec<String>)>>, MatrixError> {
+    limits: MatrixLimits,
+) -> Result<Option<MatrixVars>, MatrixError> {
     let probe = without_placeholders(src);
     let Ok(serde_yaml::Value::Mapping(doc)) = serde_yaml::from_str::<serde_yaml::Value>(&probe)
     else {
@@ -146,6 +188,7 @@ pub fn matrix(
             None,
         ));
     };
+    let used = placeholder_names(src);
     let mut vars = Vec::new();
     for (k, v) in m {
         let Some(name) = k.as_str() else {
@@ -194,7 +237,7 @@ pub fn matrix(
             }
             values.push(text);
         }
-        if !src.contains(&format!("${{{name}}}")) {
+        if !used.contains(name) {
             return Err(at(
                 &field,
                 format!("variable `{name}` is never used"),
@@ -206,6 +249,54 @@ pub fn matrix(
         }
         vars.push((name.to_string(), values));
     }
+    // The number of variants, before any is made: a product over the value counts, which may overflow.
+    let counts: Vec<u128> = vars.iter().map(|(_, v)| v.len() as u128).collect();
+    let product = counts.iter().try_fold(1u128, |acc, &n| acc.checked_mul(n));
+    let formula = if counts.len() <= 8 {
+        counts
+            .iter()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join(" × ")
+    } else {
+        let first: Vec<String> = counts[..4].iter().map(|n| n.to_string()).collect();
+        format!("{} × …, {} variables", first.join(" × "), counts.len())
+    };
+    let too_many = match product {
+        None => Some(format!(
+            "the matrix expands to more than {} variants ({formula}); at most {} are allowed",
+            grouped(u128::MAX),
+            grouped(limits.variants.into())
+        )),
+        Some(p) if p > u128::from(limits.variants) => Some(format!(
+            "the matrix expands to {} variants ({formula}); at most {} are allowed",
+            grouped(p),
+            grouped(limits.variants.into())
+        )),
+        Some(p) if p.saturating_mul(src.len() as u128) > u128::from(limits.bytes) => {
+            Some(format!(
+                "the matrix expands to {} variants of this {}-byte file ({} bytes of lab text); at most {} bytes are allowed",
+                grouped(p),
+                grouped(src.len() as u128),
+                grouped(p.saturating_mul(src.len() as u128)),
+                grouped(limits.bytes.into())
+            ))
+        }
+        Some(_) => None,
+    };
+    if let Some(message) = too_many {
+        return Err(MatrixError {
+            pos: positions.key("matrix"),
+            message,
+            token: Some("matrix".into()),
+            help: Some("split the lab into several files, or give fewer values".into()),
+        });
+    }
+    let known: HashSet<&str> = vars
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .chain(path_vars.iter().map(String::as_str))
+        .collect();
     // Any other `${...}` must name a matrix variable.
     for (line_no, line) in src.lines().enumerate() {
         let mut rest = line;
@@ -213,7 +304,7 @@ pub fn matrix(
         while let Some(i) = rest.find("${") {
             let after = &rest[i + 2..];
             let name = after.split('}').next().unwrap_or("");
-            if !vars.iter().any(|(n, _)| n == name) && !path_vars.iter().any(|n| n == name) {
+            if !known.contains(name) {
                 return Err(MatrixError {
                     pos: Pos {
                         line: line_no + 1,
@@ -321,6 +412,8 @@ struct Indexer {
     stack: Vec<Frame>,
     positions: Positions,
     error: Option<YamlError>,
+    /// Documents started so far; only the first is indexed, a second is an error at its start.
+    documents: usize,
 }
 
 impl Indexer {
@@ -370,6 +463,18 @@ impl Indexer {
 impl MarkedEventReceiver for Indexer {
     fn on_event(&mut self, ev: Event, mark: Marker) {
         let pos = to_pos(mark);
+        if matches!(ev, Event::DocumentStart) {
+            self.documents += 1;
+            if self.documents == 2 && self.error.is_none() {
+                self.error = Some(YamlError {
+                    pos,
+                    kind: YamlErrorKind::SecondDocument,
+                });
+            }
+        }
+        if self.documents > 1 {
+            return;
+        }
         match ev {
             Event::Scalar(..)
             | Event::Alias(_)
@@ -443,6 +548,16 @@ mod tests {
             Pos { line: 4, col: 28 }
         );
         assert_eq!(p.value("cases[0].client.missing"), Pos { line: 4, col: 13 });
+    }
+
+    #[test]
+    fn a_second_document_is_an_error_at_its_start() {
+        let e = index("a: 1\nb: 2\n--- # next\nc: 3\n").unwrap_err();
+        assert_eq!(e.pos, Pos { line: 3, col: 1 });
+        assert_eq!(e.kind, YamlErrorKind::SecondDocument);
+        let e = index("---\na: 1\n...\n---\nb: 2\n").unwrap_err();
+        assert_eq!(e.pos, Pos { line: 4, col: 1 });
+        assert!(index("---\na: 1\n...\n").is_ok());
     }
 
     #[test]

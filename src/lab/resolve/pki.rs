@@ -406,6 +406,30 @@ impl Resolver<'_> {
                 return Err(self.invalid(&format!("{field}.subject.C"), c, Problem::BadCountry));
             }
         }
+        // RFC 5280's upper bounds (ub-*), in characters: a longer value cannot be encoded.
+        let bounds = [
+            ("ST", &s.state, 128, "ub-state-name"),
+            ("L", &s.locality, 128, "ub-locality-name"),
+            ("O", &s.organization, 64, "ub-organization-name"),
+            ("OU", &s.unit, 64, "ub-organizational-unit-name"),
+            ("CN", &s.common_name, 64, "ub-common-name"),
+        ];
+        for (attribute, value, max, bound) in bounds {
+            let Some(v) = value else { continue };
+            let len = v.chars().count();
+            if len > max {
+                return Err(self.invalid(
+                    &format!("{field}.subject.{attribute}"),
+                    v,
+                    Problem::SubjectTooLong {
+                        attribute,
+                        len,
+                        max,
+                        bound,
+                    },
+                ));
+            }
+        }
         let all = [
             &s.country,
             &s.state,

@@ -278,6 +278,9 @@ impl Resolver<'_> {
         let template = |f: String, text: &str| -> Result<Vec<command::Piece>, Box<LoadError>> {
             // `${NAME}` path variables first (e.g. the submission's directory), then `{placeholders}`.
             let text = &self.substitute(&f, text, |v| self.command_value(v))?;
+            if text.contains('\0') {
+                return Err(self.invalid(&f, "\\0", Problem::NulInCommand));
+            }
             let pieces = command::parse_template(text).map_err(|e| {
                 let token = e.token().to_string();
                 self.invalid(&f, &token, e)
