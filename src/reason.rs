@@ -306,8 +306,10 @@ pub fn alert_name(alert: AlertDescription) -> String {
             out.push(ch);
         }
     }
-    // RFC names: "unknown_ca", "bad_certificate_status_response", "decrypt_error".
+    // RFC names: "unknown_ca", "unknown_psk_identity", "unrecognized_name" (rustls spells it `UnrecognisedName`).
     out.replace("unknown_c_a", "unknown_ca")
+        .replace("p_s_k", "psk")
+        .replace("unrecognised", "unrecognized")
 }
 
 /// The reason an alert names unambiguously, for a peer whose own verdict is not observable (an external

@@ -331,7 +331,155 @@ const VERDICTS: &[(&str, &str, Expected)] = &[
         "no client certificate is rejected by the server",
         Some((Side::Server, Reason::CertificateRequired)),
     ),
+    (
+        "crl-problems.yaml",
+        "the server cannot use a CRL signed by the wrong key",
+        Some((Side::Server, Reason::RevocationUnknown)),
+    ),
+    (
+        "crl-problems.yaml",
+        "the client cannot use a CRL signed by the wrong key",
+        Some((Side::Client, Reason::RevocationUnknown)),
+    ),
+    (
+        "crl-problems.yaml",
+        "the server cannot use a CRL from an issuer without cRLSign",
+        Some((Side::Server, Reason::RevocationUnknown)),
+    ),
+    (
+        "crl-problems.yaml",
+        "the client cannot use a CRL from an issuer without cRLSign",
+        Some((Side::Client, Reason::RevocationUnknown)),
+    ),
+    (
+        "crl-problems.yaml",
+        "without revocation checking the client is accepted",
+        None,
+    ),
+    (
+        "malformed-certificates.yaml",
+        "the client refuses a server certificate with a malformed time",
+        Some((Side::Client, Reason::BadEncoding)),
+    ),
+    (
+        "malformed-certificates.yaml",
+        "the server refuses a client certificate with a malformed time",
+        Some((Side::Server, Reason::BadEncoding)),
+    ),
+    (
+        "malformed-certificates.yaml",
+        "the client refuses a server certificate with an empty extended key usage",
+        Some((Side::Client, Reason::WrongPurpose)),
+    ),
+    (
+        "malformed-certificates.yaml",
+        "the server refuses a client certificate with an empty extended key usage",
+        Some((Side::Server, Reason::WrongPurpose)),
+    ),
+    (
+        "malformed-certificates.yaml",
+        "well-formed certificates from the same CA are accepted",
+        None,
+    ),
 ];
+
+/// The alert the rejecting side sends for each reason the catalogue produces, as rustls decides it, and so
+/// the alert the other side must receive. Where one reason comes with two alerts, the second field is a
+/// part of the rejecting side's own error (`detail`) that tells them apart.
+const ALERTS: &[(Reason, Option<&str>, &str)] = &[
+    (Reason::CertificateRequired, None, "certificate_required"),
+    (Reason::UnknownIssuer, None, "unknown_ca"),
+    (Reason::BadSignature, None, "decrypt_error"),
+    (Reason::Expired, None, "certificate_expired"),
+    (Reason::NotYetValid, None, "certificate_expired"),
+    (Reason::NameMismatch, None, "bad_certificate"),
+    (
+        Reason::WrongPurpose,
+        Some("does not allow extended key usage"),
+        "unsupported_certificate",
+    ),
+    (
+        Reason::WrongPurpose,
+        Some("EmptyEkuExtension"),
+        "certificate_unknown",
+    ),
+    (Reason::Revoked, None, "certificate_revoked"),
+    (
+        Reason::RevocationUnknown,
+        Some("invalid peer certificate"),
+        "unknown_ca",
+    ),
+    (
+        Reason::RevocationUnknown,
+        Some("invalid certificate revocation list"),
+        "handshake_failure",
+    ),
+    (Reason::CaUsedAsLeaf, None, "certificate_unknown"),
+    (Reason::IssuerNotCa, None, "certificate_unknown"),
+    (Reason::PathLenExceeded, None, "certificate_unknown"),
+    (Reason::NameConstraints, None, "certificate_unknown"),
+    (
+        Reason::BadEncoding,
+        Some("UnsupportedCriticalExtension"),
+        "certificate_unknown",
+    ),
+    (
+        Reason::BadEncoding,
+        Some("invalid peer certificate: BadEncoding"),
+        "bad_certificate",
+    ),
+    (Reason::PinMismatch, None, "certificate_unknown"),
+    (Reason::ProtocolVersion, None, "protocol_version"),
+    (Reason::HandshakeFailure, None, "handshake_failure"),
+    (Reason::UnsupportedAlgorithm, None, "decrypt_error"),
+    (Reason::UnsupportedCertVersion, None, "certificate_unknown"),
+];
+
+/// Asserts, for every case a verifier rejected, the alert the rejecting side sent and the alert the other side
+/// received, against [`ALERTS`]; every row of the table must be used.
+fn assert_alerts(observed: &BTreeMap<(&str, &str), mtls_lab::verdict::Observed>) {
+    let mut used = BTreeSet::new();
+    let mut wrong = Vec::new();
+    for ((file, case), o) in observed {
+        let Some(reason) = o.reason else { continue };
+        if o.outcome != Outcome::Rejected || reason.is_transport() || o.external.is_some() {
+            continue;
+        }
+        let detail = o.detail.as_deref().unwrap_or_default();
+        let rows: Vec<usize> = ALERTS
+            .iter()
+            .enumerate()
+            .filter(|(_, (r, part, _))| *r == reason && part.is_none_or(|p| detail.contains(p)))
+            .map(|(i, _)| i)
+            .collect();
+        let [row] = rows[..] else {
+            wrong.push(format!(
+                "{file} › {case}: {reason} ({detail}) matches {} rows of ALERTS",
+                rows.len()
+            ));
+            continue;
+        };
+        used.insert(row);
+        let want = Some(ALERTS[row].2);
+        // The rejecting side's alert, and the same alert as the other side received it.
+        if (o.alert_sent.as_deref(), o.alert.as_deref()) != (want, want) {
+            wrong.push(format!(
+                "{file} › {case}: {} ({detail}): alert_sent {:?}, alert {:?}, expected {want:?} for both",
+                o.summary(),
+                o.alert_sent,
+                o.alert
+            ));
+        }
+    }
+    for (i, (reason, part, _)) in ALERTS.iter().enumerate() {
+        if !used.contains(&i) {
+            wrong.push(format!(
+                "no catalogue case checks the alert of {reason} {part:?}"
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "alerts:\n{}", wrong.join("\n"));
+}
 
 /// Reason codes that must be produced, with the sides they must be produced by.
 const REQUIRED: &[(Reason, &[Side])] = &[
@@ -428,6 +576,8 @@ fn every_catalogue_lab_passes_and_every_reason_is_produced_with_the_exact_verdic
             }
         }
     }
+
+    assert_alerts(&observed);
 
     let produced: BTreeSet<(String, String)> = observed
         .values()

@@ -48,6 +48,48 @@ fn a_failed_case_shows_expected_observed_file_and_line_and_exits_1() {
     );
 }
 
+/// The side and the reason of a rejection, each checked on its own through the binary: the other side
+/// rejecting for the same reason, the expected side rejecting for another reason, and a side without a
+/// reason (a client command's rejection left open) met by the other side's rejection each fail the case,
+/// exit 1, and show both verdicts.
+#[test]
+fn a_wrong_side_or_a_wrong_reason_alone_fails_the_case() {
+    let dir = root().join("tests/golden/run");
+    let cases = [
+        (
+            "other-side-same-reason.yaml",
+            "FAIL  other-side-same-reason › the client does not trust the server's CA: rejected by client: unknown_issuer (server received alert unknown_ca)",
+            "expected: rejected by server: unknown_issuer",
+            "observed: rejected by client: unknown_issuer (server received alert unknown_ca)",
+        ),
+        (
+            "same-side-other-reason.yaml",
+            "FAIL  same-side-other-reason › no client certificate: rejected by server: certificate_required (client received alert certificate_required)",
+            "expected: rejected by server: unknown_issuer",
+            "observed: rejected by server: certificate_required (client received alert certificate_required)",
+        ),
+        (
+            "side-without-reason.yaml",
+            "FAIL  side-without-reason › openssl s_client without a client certificate: rejected by server: certificate_required (client received alert certificate_required)",
+            "expected: rejected by client",
+            "observed: rejected by server: certificate_required (client received alert certificate_required)",
+        ),
+    ];
+    for (file, fail, expected, observed) in cases {
+        let out = mtls(&dir, &["run", file]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{file}:\n{stdout}");
+        let lines: Vec<&str> = stdout.lines().map(str::trim).collect();
+        assert_eq!(lines.first().copied(), Some(fail), "{file}:\n{stdout}");
+        for line in [expected, observed, "0 passed, 1 failed"] {
+            assert!(
+                lines.contains(&line),
+                "{file}: no line `{line}` in\n{stdout}"
+            );
+        }
+    }
+}
+
 #[test]
 fn every_bad_input_exits_2_with_a_golden_message() {
     let dir = root().join("tests/golden/bad");

@@ -5,11 +5,13 @@ mod common;
 
 mod authoring;
 mod catalogue;
+mod classification;
 mod cli;
 mod explanations;
 mod grading;
 mod hermetic;
 mod hostile;
+mod judging;
 mod openssl_crosscheck;
 mod peers;
 mod programs;

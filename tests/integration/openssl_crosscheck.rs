@@ -41,7 +41,8 @@ fn openssl_reason(code: i32) -> Option<Reason> {
         79 => Reason::IssuerNotCa, // INVALID_CA (79 since OpenSSL 1.1; 24 is NO_ISSUER_PUBLIC_KEY)
         25 => Reason::PathLenExceeded, // PATH_LENGTH_EXCEEDED
         26 => Reason::WrongPurpose, // INVALID_PURPOSE
-        34 => Reason::BadEncoding, // UNHANDLED_CRITICAL_EXTENSION
+        13 | 14 => Reason::BadEncoding, // ERROR_IN_CERT_NOT_BEFORE_FIELD, ERROR_IN_CERT_NOT_AFTER_FIELD
+        34 => Reason::BadEncoding,      // UNHANDLED_CRITICAL_EXTENSION
         47 | 48 => Reason::NameConstraints, // PERMITTED_VIOLATION, EXCLUDED_VIOLATION
         62 | 64 => Reason::NameMismatch, // HOSTNAME_MISMATCH, IP_ADDRESS_MISMATCH
         _ => return None,
