@@ -447,7 +447,7 @@ mod tests {
                     read(*p, Some(1), &text),
                     Some(Said::Refused {
                         reason: Some(v.reason),
-                        message: text.clone()
+                        message: text.lines().next().unwrap_or_default().to_string()
                     }),
                     "{text}"
                 );
