@@ -409,6 +409,11 @@ pub enum Outcome {
     #[serde(skip_deserializing)]
     #[schemars(skip)]
     ProgramError,
+    /// Observed only: two external programs, and neither one's words say whether the handshake went
+    /// through or who refused it. No expectation matches it.
+    #[serde(skip_deserializing)]
+    #[schemars(skip)]
+    Undecided,
 }
 
 /// A side of the connection.

@@ -188,6 +188,26 @@ pub struct CommandTemplate {
     pub env: Vec<(String, Vec<Piece>)>,
 }
 
+impl CommandTemplate {
+    /// The known program the command runs ([`super::program::identify`] over its literal text, a
+    /// placeholder standing as `{}`).
+    pub fn program(&self) -> Option<super::program::Program> {
+        let argv: Vec<String> = self
+            .argv
+            .iter()
+            .map(|a| {
+                a.iter()
+                    .map(|p| match p {
+                        Piece::Text(t) => t.as_str(),
+                        Piece::Var(_) => "{}",
+                    })
+                    .collect()
+            })
+            .collect();
+        super::program::identify(&argv)
+    }
+}
+
 /// A loopback address as a lab writes it: `localhost:4443`, `127.0.0.1:8443`, `[::1]:8443`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Loopback {

@@ -144,9 +144,14 @@ pub enum Problem {
     /// `exit` or `output` on a case whose client is the built-in one.
     #[error("`{field}` checks a client command; this case's client is the built-in one")]
     ClientCommandCheck { field: &'static str },
-    /// A client command against an external server.
-    #[error("server `{server}` is external: a client command runs against a built-in server (with two external programs nothing is observable)")]
+    /// A client command against a target.
+    #[error("server `{server}` is a target: a client command runs against a built-in server or a server command (a target's own words are not observable)")]
     ClientCommandAgainstExternal { server: String },
+    /// `server_output` on a case whose server is not a server command.
+    #[error(
+        "`server_output` checks what a server command printed; this case's server is not a command"
+    )]
+    ServerOutputWithoutCommand,
     /// A server with both `command` and `target`.
     #[error(
         "a server is either a `command` the runner starts or a `target` already running, not both"

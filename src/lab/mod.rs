@@ -10,6 +10,7 @@ pub mod error;
 pub mod lint;
 pub mod load;
 pub mod name;
+pub mod program;
 mod resolve;
 pub mod select;
 pub mod time;
@@ -260,12 +261,15 @@ pub const START_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10
 /// Default time a client command may run.
 pub const CLIENT_COMMAND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 
-/// Checks beyond the outcome: the alert the other side received, a client command's exit status and output.
+/// Checks beyond the outcome: the alert the other side received, a client command's exit status and output,
+/// what a server command printed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Checks {
     pub alert: Option<String>,
     pub exit: Option<i32>,
     pub output: Option<String>,
+    /// Text a server command must have printed while the case ran.
+    pub server_output: Option<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -24,6 +24,8 @@ use crate::peer::procfs::{self, ProcInfo};
 
 /// Lines of output kept for reports.
 pub const TAIL_LINES: usize = 20;
+/// Lines kept for [`ChildProcess::lines_since`]: what a server command printed during one case.
+pub const RECENT_LINES: usize = 200;
 /// Bytes kept of one line of output; the rest of a longer line is dropped and the line marked.
 pub const MAX_LINE: usize = 4096;
 /// How long a process may take to exit after SIGTERM before it gets SIGKILL.
@@ -163,6 +165,9 @@ impl CommandSpec {
 struct Captured {
     tail: VecDeque<String>,
     stdout: Vec<u8>,
+    /// The last [`RECENT_LINES`] lines, and how many lines there were in all.
+    recent: VecDeque<String>,
+    lines: u64,
 }
 
 /// A running child process in its own process group; dropping it kills its scope and reaps it.
@@ -434,6 +439,23 @@ impl ChildProcess {
             .unwrap_or_default()
     }
 
+    /// How many lines the process has printed so far (stdout and stderr), a mark for [`Self::lines_since`].
+    pub fn line_mark(&self) -> u64 {
+        self.captured.lock().map(|c| c.lines).unwrap_or_default()
+    }
+
+    /// The lines printed since `mark` (at most the last [`RECENT_LINES`]), as [`Self::tail`] keeps them.
+    pub fn lines_since(&self, mark: u64) -> Vec<String> {
+        self.captured
+            .lock()
+            .map(|c| {
+                let new = c.lines.saturating_sub(mark) as usize;
+                let skip = c.recent.len().saturating_sub(new);
+                c.recent.iter().skip(skip).cloned().collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// What the process wrote on stdout: the first [`MAX_STDOUT`] bytes, invalid UTF-8 replaced.
     pub fn stdout(&self) -> String {
         self.captured
@@ -490,7 +512,8 @@ fn reader<R: Read + Send + 'static>(
                 match piece.strip_suffix(b"\n") {
                     Some(end) => {
                         line.push(end);
-                        keep_line(&mut c.tail, line.take());
+                        let l = line.take();
+                        c.keep(l);
                     }
                     None => line.push(piece),
                 }
@@ -498,7 +521,8 @@ fn reader<R: Read + Send + 'static>(
         }
         if !line.is_empty() {
             if let Ok(mut c) = captured.lock() {
-                keep_line(&mut c.tail, line.take());
+                let l = line.take();
+                c.keep(l);
             }
         }
     })
@@ -537,6 +561,18 @@ impl LineBuf {
         self.kept.clear();
         self.dropped = 0;
         clean
+    }
+}
+
+impl Captured {
+    /// Keeps one more line in the tail and the recent lines.
+    fn keep(&mut self, line: String) {
+        self.lines += 1;
+        self.recent.push_back(line.clone());
+        while self.recent.len() > RECENT_LINES {
+            self.recent.pop_front();
+        }
+        keep_line(&mut self.tail, line);
     }
 }
 

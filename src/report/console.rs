@@ -112,7 +112,7 @@ fn observed_text(o: &Observed) -> String {
             }
             let _ = write!(s, " ({})", extra.join("; "));
         }
-        Outcome::ProgramError => {
+        Outcome::ProgramError | Outcome::Undecided => {
             if let Some(d) = &o.detail {
                 let _ = write!(s, ": {d}");
             }

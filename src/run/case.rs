@@ -72,10 +72,12 @@ impl CaseError {
     }
 }
 
-/// What a case observed, with a client command's stdout and the tail of the external program's output.
+/// What a case observed, with a client command's stdout, what a server command printed during the case,
+/// and the tail of the external program's output.
 struct Ran {
     observed: Observed,
     stdout: Option<String>,
+    server_output: Option<String>,
     tail: Vec<String>,
 }
 
@@ -84,6 +86,7 @@ impl From<Observed> for Ran {
         Ran {
             observed,
             stdout: None,
+            server_output: None,
             tail: Vec::new(),
         }
     }
@@ -148,9 +151,10 @@ async fn observe(
             None => Ok(client_against_builtin(lab, pki, case, server).await?.into()),
             Some(cmd) => command_against_builtin(lab, work, case, cmd, server).await,
         },
-        Endpoint::Command(running) => {
-            client_against_command(lab, pki, case, running, context).await
-        }
+        Endpoint::Command(running) => match &case.client.command {
+            None => client_against_command(lab, pki, case, running, context).await,
+            Some(cmd) => command_against_command(lab, work, case, cmd, running, context).await,
+        },
         Endpoint::Target(t) => {
             let candidates = t.candidates(t.port);
             let addr = peer::in_use(&candidates).await.unwrap_or(candidates[0]);
@@ -165,6 +169,7 @@ fn judged(lab: &Lab, case: &Case, context: CaseContext, ran: Ran) -> CaseResult 
     let Ran {
         observed,
         stdout,
+        server_output,
         tail,
     } = ran;
     let mut messages = verdict::judge(&case.expect, &observed);
@@ -172,6 +177,7 @@ fn judged(lab: &Lab, case: &Case, context: CaseContext, ran: Ran) -> CaseResult 
         &case.checks,
         &observed,
         stdout.as_deref(),
+        server_output.as_deref(),
     ));
     let status = if messages.is_empty() {
         Status::Passed
@@ -200,6 +206,7 @@ fn judged(lab: &Lab, case: &Case, context: CaseContext, ran: Ran) -> CaseResult 
                 &case.checks,
                 Some(&observed),
                 stdout.as_deref(),
+                server_output.as_deref(),
             ),
         ),
         explanation: verdict::explain::explain(
@@ -214,12 +221,14 @@ fn judged(lab: &Lab, case: &Case, context: CaseContext, ran: Ran) -> CaseResult 
     }
 }
 
-/// Which parts of an expectation the observation matched (for `score`); `stdout` is a client command's output.
+/// Which parts of an expectation the observation matched (for `score`); `stdout` is a client command's
+/// output, `server_output` what a server command printed during the case.
 pub fn matched_parts(
     expected: &Expectation,
     checks: &Checks,
     observed: Option<&Observed>,
     stdout: Option<&str>,
+    server_output: Option<&str>,
 ) -> Vec<(ScorePart, bool)> {
     let Some(o) = observed else {
         return Vec::new();
@@ -253,7 +262,7 @@ pub fn matched_parts(
         }
     }
     // Each of the other fields on its own: it holds when judging it alone finds nothing.
-    let only = |c: Checks| verdict::judge_checks(&c, o, stdout).is_empty();
+    let only = |c: Checks| verdict::judge_checks(&c, o, stdout, server_output).is_empty();
     out.push((
         ScorePart::Alert,
         only(Checks {
@@ -272,6 +281,13 @@ pub fn matched_parts(
         ScorePart::Output,
         only(Checks {
             output: checks.output.clone(),
+            ..Default::default()
+        }),
+    ));
+    out.push((
+        ScorePart::ServerOutput,
+        only(Checks {
+            server_output: checks.server_output.clone(),
             ..Default::default()
         }),
     ));
@@ -339,9 +355,11 @@ async fn client_against_command(
         });
     }
     context.server_address = Some(running.addr.to_string());
+    let mark = running.child.line_mark();
     let observed = client_against_external(lab, pki, case, running.addr).await;
     // Give the server a moment to write what it logs about this connection.
     tokio::time::sleep(Duration::from_millis(50)).await;
+    let server_output = settled_lines(running, mark).await;
     let mut tail = running.child.tail();
     if let Some(status) = running.child.try_exit() {
         running.child.drain().await;
@@ -354,6 +372,90 @@ async fn client_against_command(
     Ok(Ran {
         observed: observed?,
         stdout: None,
+        server_output: Some(server_output),
+        tail,
+    })
+}
+
+/// What the server command printed since `mark`, once it has been quiet for 100 ms (at most 1 s).
+async fn settled_lines(running: &RunningCommand, mark: u64) -> String {
+    let until = Instant::now() + Duration::from_secs(1);
+    let mut seen = running.child.line_mark();
+    loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = running.child.line_mark();
+        if now == seen || Instant::now() >= until {
+            break;
+        }
+        seen = now;
+    }
+    running.child.lines_since(mark).join("\n")
+}
+
+/// A client command against a server command: both are programs, and only their words decide
+/// ([`verdict::observe_programs`]): the client's output and exit status, and what the server printed
+/// while the command ran.
+async fn command_against_command(
+    lab: &Lab,
+    work: &Workspace<'_>,
+    case: &Case,
+    command: &ClientCommand,
+    running: &mut RunningCommand,
+    context: &mut CaseContext,
+) -> Result<Ran, CaseError> {
+    if let Some(status) = running.child.try_exit() {
+        running.child.drain().await;
+        return Err(CaseError::ServerStopped {
+            server: lab.servers[case.server].name.clone(),
+            command: running.command.clone(),
+            exit: process::describe_exit(status),
+            output: process::tail_block("its output", &running.child.tail()),
+        });
+    }
+    context.server_address = Some(running.addr.to_string());
+    let crate::lab::ServerKind::Command(server_command) = &lab.servers[case.server].kind else {
+        unreachable!("a server command's endpoint is a command")
+    };
+    let vars = peer::Vars {
+        pki: work.pki_path,
+        lab_dir: work.lab_dir,
+        server: Some((&server_command.listen.host, running.addr)),
+    };
+    let mut spec = peer::expand_command(&command.template, &vars);
+    if spec.cwd.is_none() {
+        spec.cwd = Some(work.pki_path.to_path_buf());
+    }
+    let mark = running.child.line_mark();
+    let started = Instant::now();
+    let run = peer::run_client(&spec, command.timeout)
+        .await
+        .map_err(|e| CaseError::ClientCommand(Box::new(e)))?;
+    let server_output = settled_lines(running, mark).await;
+    let ms = started.elapsed().as_millis() as u64;
+    let output = format!("{}\n{}", run.stdout, run.tail.join("\n"));
+    let observed = verdict::observe_programs(
+        verdict::CommandRun {
+            program: verdict::programs::identify(&spec.argv),
+            exit: run.code,
+            exit_text: &run.exit_text,
+            output: &output,
+        },
+        verdict::ServerWords {
+            program: server_command.template.program(),
+            output: &server_output,
+        },
+        ms,
+    );
+    tracing::debug!(case = %case.name, exit = %run.exit_text, server = %server_output, "observed (two programs)");
+    let mut tail = run.tail.clone();
+    if !server_output.is_empty() {
+        tail.push("[the server command, during this case:]".into());
+        tail.extend(server_output.lines().map(str::to_string));
+    }
+    Ok(Ran {
+        observed,
+        stdout: Some(run.stdout),
+        server_output: Some(server_output),
         tail,
     })
 }
@@ -461,6 +563,7 @@ async fn command_against_builtin(
     Ok(Ran {
         observed,
         stdout: Some(run.stdout),
+        server_output: None,
         tail: run.tail,
     })
 }

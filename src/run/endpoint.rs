@@ -124,6 +124,9 @@ async fn start(lab: &Lab, work: &Workspace<'_>, s: &Server) -> Result<Endpoint, 
             if spec.cwd.is_none() {
                 spec.cwd = Some(work.pki_path.to_path_buf());
             }
+            if c.template.program() == Some(crate::lab::program::Program::Python) {
+                python_hook(&mut spec, work.pki_path);
+            }
             match peer::start_server(&spec, &c.listen, port, c.ready, c.start_timeout).await {
                 Ok(r) => Endpoint::Command(r),
                 Err(error @ PeerError::NotLoopback { .. }) => {
@@ -151,4 +154,36 @@ pub(super) async fn stop_all(servers: &mut HashMap<usize, Endpoint>) {
             tracing::debug!(command = %running.command, status = %process::describe_exit(status), "server command stopped");
         }
     }
+}
+
+/// Runs a Python server command with [`crate::verdict::programs::PYTHON_SERVER_HOOK`] as its
+/// `sitecustomize` (first on `PYTHONPATH`), so that it says how each TLS handshake ended; the file goes
+/// into `.mtls-lab-python/` of the exported PKI. Without it (it cannot be written) the server's words
+/// are its own only.
+fn python_hook(spec: &mut peer::process::CommandSpec, pki: &std::path::Path) {
+    let dir = pki.join(".mtls-lab-python");
+    let written = std::fs::create_dir_all(&dir).and_then(|()| {
+        std::fs::write(
+            dir.join("sitecustomize.py"),
+            crate::verdict::programs::PYTHON_SERVER_HOOK,
+        )
+    });
+    if let Err(e) = written {
+        tracing::warn!(error = %e, "cannot write the Python server hook");
+        return;
+    }
+    let theirs = spec
+        .env
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "PYTHONPATH")
+        .map(|(_, v)| v.clone())
+        .or_else(|| std::env::var("PYTHONPATH").ok())
+        .filter(|v| !v.is_empty());
+    let path = match theirs {
+        Some(t) => format!("{}:{t}", dir.display()),
+        None => dir.display().to_string(),
+    };
+    spec.env.retain(|(k, _)| k != "PYTHONPATH");
+    spec.env.push(("PYTHONPATH".into(), path));
 }

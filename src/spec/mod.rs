@@ -326,6 +326,8 @@ pub enum ScorePart {
     Exit,
     /// Text a client command's output must contain (`expect.output`).
     Output,
+    /// Text a server command must have printed while the case ran (`expect.server_output`).
+    ServerOutput,
 }
 
 fn example_requires() -> Vec<&'static str> {
@@ -1046,6 +1048,10 @@ pub struct ExpectFull {
     #[serde(default)]
     #[schemars(example = &"Mutual TLS authentication worked")]
     pub output: Option<String>,
+    /// For a server command: text it must have printed (stdout or stderr) while the case ran, e.g. the client identity it logs.
+    #[serde(default)]
+    #[schemars(example = &"commonName: labclient")]
+    pub server_output: Option<String>,
 }
 
 /// An identity as seen by a peer.

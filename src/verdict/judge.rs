@@ -61,8 +61,14 @@ pub fn judge(expected: &Expectation, observed: &Observed) -> Vec<String> {
     out
 }
 
-/// The checks of `expect.alert`, `expect.exit` and `expect.output`; `stdout` is a client command's.
-pub fn judge_checks(checks: &Checks, observed: &Observed, stdout: Option<&str>) -> Vec<String> {
+/// The checks of `expect.alert`, `expect.exit`, `expect.output` and `expect.server_output`; `stdout` is
+/// a client command's, `server_output` what a server command printed during the case.
+pub fn judge_checks(
+    checks: &Checks,
+    observed: &Observed,
+    stdout: Option<&str>,
+    server_output: Option<&str>,
+) -> Vec<String> {
     let mut out = Vec::new();
     if let Some(want) = &checks.alert {
         if observed.alert.as_deref() != Some(want.as_str()) {
@@ -85,6 +91,13 @@ pub fn judge_checks(checks: &Checks, observed: &Observed, stdout: Option<&str>) 
     if let Some(want) = &checks.output {
         if !stdout.unwrap_or_default().contains(want.as_str()) {
             out.push(format!("output: expected stdout to contain {want:?}"));
+        }
+    }
+    if let Some(want) = &checks.server_output {
+        if !server_output.unwrap_or_default().contains(want.as_str()) {
+            out.push(format!(
+                "server output: expected the server command to print {want:?} during this case"
+            ));
         }
     }
     out

@@ -9,4 +9,7 @@ pub mod observe;
 pub mod programs;
 
 pub use judge::{expectation_summary, judge, judge_checks};
-pub use observe::{observe, observe_command, observe_external_server, CommandRun, Observed};
+pub use observe::{
+    observe, observe_command, observe_external_server, observe_programs, CommandRun, Observed,
+    ServerWords,
+};

@@ -55,6 +55,10 @@ impl Observed {
                 Some(c) => format!("a program error (exit status {c})"),
                 None => "a program error (killed by a signal)".into(),
             },
+            Outcome::Undecided => {
+                "undecided (neither program's words say whether the handshake went through or who refused it)"
+                    .into()
+            }
         }
     }
 }
@@ -309,7 +313,7 @@ pub fn observe_command(
         }
         // An alert the client program received with no rejection by the built-in server: the server
         // did not reject; read below like any other command.
-        Some((_, Said::AlertReceived { .. })) | None => {}
+        Some((_, Said::AlertReceived { .. } | Said::Completed { .. })) | None => {}
     }
     if let Some(alert) = client_alert {
         o.reason = reason_for_alert(&alert);
@@ -374,4 +378,131 @@ fn program_error(o: &mut Observed, detail: String) {
     o.by = None;
     o.reason = None;
     o.detail = Some(detail);
+}
+
+/// What a server command printed while a case ran, as [`observe_programs`] reads it.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerWords<'a> {
+    /// The known program it runs ([`programs::identify`]).
+    pub program: Option<Program>,
+    /// The lines it printed during the case.
+    pub output: &'a str,
+}
+
+/// The outcome of a client command against a server command: only the programs' own words decide.
+///
+/// 1. the client program's refusal ([`programs::read`]) is a rejection by the client, with its reason;
+///    the alert the server program says it received is recorded;
+/// 2. the server program's refusal (`peer did not return a certificate`, a verify error) is a rejection
+///    by the server, with its reason; the alert the client program says it received is recorded;
+/// 3. a client program's failure outside TLS is a program error;
+/// 4. an alert one program says it received is a rejection by the other (its reason read from the alert
+///    where one alert means one reason);
+/// 5. exit 0 is `accepted` when curl says so (it exits 0 only after a response) or the server program
+///    says it completed the handshake; a non-zero exit after a completed handshake is a program error;
+/// 6. anything else is `undecided`: nobody is blamed on a guess.
+pub fn observe_programs(
+    client: CommandRun<'_>,
+    server: ServerWords<'_>,
+    duration_ms: u64,
+) -> Observed {
+    let mut o = Observed {
+        outcome: Outcome::Rejected,
+        by: None,
+        reason: None,
+        detail: None,
+        alert_sent: None,
+        alert: None,
+        tls_version: None,
+        server_saw: None,
+        client_saw: None,
+        http_status: None,
+        duration_ms,
+        exit_status: client.exit,
+        // Both sides are programs; the server's own view (the identity it saw) is not observable.
+        external: Some(Side::Server),
+    };
+    let client_said = client
+        .program
+        .and_then(|p| programs::read(p, client.exit, client.output).map(|s| (p, s)));
+    let server_said = server
+        .program
+        .and_then(|p| programs::read(p, None, server.output).map(|s| (p, s)));
+    let client_received = match &client_said {
+        Some((_, Said::AlertReceived { alert, .. })) => Some(alert.clone()),
+        _ => None,
+    };
+    let server_received = match &server_said {
+        Some((_, Said::AlertReceived { alert, .. })) => Some(alert.clone()),
+        _ => None,
+    };
+    let exit_text = client.exit_text;
+    if let Some((p, Said::Refused { reason, message })) = &client_said {
+        o.by = Some(Side::Client);
+        o.reason = reason.or_else(|| server_received.as_deref().and_then(reason_for_alert));
+        o.detail = Some(format!("{} refused the server: {message}", p.name()));
+        o.alert = server_received;
+        return o;
+    }
+    if let Some((p, Said::Refused { reason, message })) = &server_said {
+        o.by = Some(Side::Server);
+        o.reason = reason.or_else(|| client_received.as_deref().and_then(reason_for_alert));
+        o.detail = Some(format!("{} refused the client: {message}", p.name()));
+        o.alert = client_received;
+        return o;
+    }
+    if let Some((p, Said::ProgramError { message })) = &client_said {
+        program_error(
+            &mut o,
+            format!("{} failed outside TLS ({exit_text}): {message}", p.name()),
+        );
+        return o;
+    }
+    if let Some((alert, side, message)) = client_received
+        .map(|a| (a, Side::Server, "the client command received"))
+        .or(server_received.map(|a| (a, Side::Client, "the server command received")))
+    {
+        o.by = Some(side);
+        o.reason = reason_for_alert(&alert);
+        o.detail = Some(format!("{message} the alert {alert}"));
+        o.alert = Some(alert);
+        return o;
+    }
+    let completed = matches!(server_said, Some((_, Said::Completed { .. })));
+    if completed || client.program == Some(Program::Curl) {
+        match client.exit {
+            Some(0) => {
+                o.outcome = Outcome::Accepted;
+                o.tls_version = server_said.as_ref().and_then(|(_, s)| match s {
+                    Said::Completed { message } => message
+                        .split_once('(')
+                        .and_then(|(_, v)| v.split_once(')'))
+                        .map(|(v, _)| v.to_string()),
+                    _ => None,
+                });
+                return o;
+            }
+            _ if completed => {
+                program_error(
+                    &mut o,
+                    format!(
+                        "the server command completed the handshake, but the client command {exit_text}{}",
+                        last_line(client.output)
+                    ),
+                );
+                return o;
+            }
+            _ => {}
+        }
+    }
+    o.outcome = Outcome::Undecided;
+    o.detail = Some(format!(
+        "the client command {exit_text}{}; the server command said {}",
+        last_line(client.output),
+        match last_line(server.output).strip_prefix("; its last line: ") {
+            Some(l) => format!("nothing this runner reads as a verdict (its last line: {l})"),
+            None => "nothing during this case".to_string(),
+        }
+    ));
+    o
 }

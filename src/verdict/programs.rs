@@ -6,29 +6,17 @@
 //! `mtls-lab pki`. The verify strings are OpenSSL's (`X509_verify_cert_error_string`), which all three
 //! print: curl after `SSL certificate problem: `, `s_client` after `verify error:num=N:`, Python after
 //! `certificate verify failed: `.
+//!
+//! Which program a command runs, and which reasons each can report, is the lab's
+//! ([`crate::lab::program`]): a lab is checked against it when it is loaded.
+//!
+//! A Python server command runs with a `sitecustomize` ([`PYTHON_SERVER_HOOK`]): `socketserver` (under
+//! the seed's `http.server`) drops a failed TLS handshake without a word, so the hook prints Python's
+//! own `ssl` error for each, and a line for each completed one.
 
 use crate::reason::Reason;
 
-/// A program the runner knows how to read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Program {
-    Curl,
-    /// `openssl s_client`.
-    OpensslClient,
-    /// A Python script (its `ssl` module's errors).
-    Python,
-}
-
-impl Program {
-    /// The program's name, for details.
-    pub fn name(self) -> &'static str {
-        match self {
-            Program::Curl => "curl",
-            Program::OpensslClient => "openssl s_client",
-            Program::Python => "python",
-        }
-    }
-}
+pub use crate::lab::program::{identify, Program};
 
 /// What a program said about a connection, in its own words (`message`: the line it printed).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +31,8 @@ pub enum Said {
     /// It failed before or outside TLS: its own files, its arguments, the HTTP exchange after an accepted
     /// handshake.
     ProgramError { message: String },
+    /// A server program completed a TLS handshake (its own words, or the Python hook's line).
+    Completed { message: String },
 }
 
 /// One line of an OpenSSL verify string: the text, the reason it names, and where it was seen.
@@ -143,10 +133,40 @@ pub struct Rule {
 pub enum Means {
     Refused(Reason),
     ProgramError,
+    /// A server program completed a handshake.
+    Completed,
 }
 
 /// Messages that are not OpenSSL verify strings or alerts.
 pub const RULES: &[Rule] = &[
+    Rule {
+        program: Program::OpensslServer,
+        exit: None,
+        text: "peer did not return a certificate",
+        means: Means::Refused(Reason::CertificateRequired),
+        seen: "401718CED37F0000:error:0A0000C7:SSL routines:tls_process_client_certificate:peer did not return a certificate:../ssl/statem/statem_srvr.c:3517:",
+    },
+    Rule {
+        program: Program::Python,
+        exit: None,
+        text: "PEER_DID_NOT_RETURN_A_CERTIFICATE",
+        means: Means::Refused(Reason::CertificateRequired),
+        seen: "mtls-lab: TLS handshake failed: ssl.SSLError: [SSL: PEER_DID_NOT_RETURN_A_CERTIFICATE] peer did not return a certificate (_ssl.c:1006)",
+    },
+    Rule {
+        program: Program::Python,
+        exit: None,
+        text: "mtls-lab: TLS handshake completed",
+        means: Means::Completed,
+        seen: "mtls-lab: TLS handshake completed (TLSv1.3)",
+    },
+    Rule {
+        program: Program::Python,
+        exit: None,
+        text: "Connection refused",
+        means: Means::ProgramError,
+        seen: "Connection refused. Is the server running?",
+    },
     Rule {
         program: Program::Curl,
         exit: Some(60),
@@ -241,38 +261,46 @@ const VERIFY_PREFIXES: &[(Program, &str)] = &[
     (Program::OpensslClient, "verify error:num="),
     // [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: certificate has expired (_ssl.c:1006)
     (Program::Python, "certificate verify failed: "),
+    // depth=0 O = Elsewhere, CN = stranger / verify error:num=20:unable to get local issuer certificate
+    (Program::OpensslServer, "verify error:num="),
 ];
 
 /// OpenSSL's names of the alerts it received (`ssl/ssl_err.c`, seen as `tlsv13 alert certificate required`
 /// from curl, `s_client` and Python, and `sslv3 alert handshake failure` over TLS 1.2), as RFC names.
 const ALERT_PREFIXES: &[&str] = &["tlsv13 alert ", "tlsv1 alert ", "sslv3 alert "];
 
-/// The program a command line runs: argv\[0\]'s basename (`curl`, `openssl s_client`, `python3` or
-/// `python` running a script); for `sh -c SCRIPT`, the last command of the script's last pipeline (whose
-/// exit status is the shell's).
-pub fn identify(argv: &[String]) -> Option<Program> {
-    let base = argv.first()?.rsplit('/').next()?;
-    match base {
-        "curl" => Some(Program::Curl),
-        "openssl" => {
-            (argv.get(1).map(String::as_str) == Some("s_client")).then_some(Program::OpensslClient)
-        }
-        b if b == "python" || b.starts_with("python3") => {
-            // A script (or `-m module`), not `python -c`.
-            (argv.len() > 1 && argv[1] != "-c").then_some(Program::Python)
-        }
-        "sh" | "bash" | "dash" if argv.get(1).map(String::as_str) == Some("-c") => {
-            let script = argv.get(2)?;
-            let last = script
-                .rsplit(['|', ';', '&', '\n'])
-                .map(str::trim)
-                .find(|s| !s.is_empty())?;
-            let words: Vec<String> = last.split_whitespace().map(str::to_string).collect();
-            identify(&words)
-        }
-        _ => None,
-    }
-}
+/// The `sitecustomize.py` a Python server command runs with: each failed server-side handshake's
+/// `ssl` error and each completed one, on stderr, as Python words them.
+pub const PYTHON_SERVER_HOOK: &str = r#"# Written by mtls-lab for a Python server command. socketserver (under http.server) drops a
+# failed TLS handshake without a word: this prints Python's own ssl error for each, and a line for
+# each completed one, on stderr, so that the runner can read the server's verdict.
+import ssl as _ssl
+import sys as _sys
+
+
+def _mtls_lab_hook(cls):
+    handshake = cls.do_handshake
+
+    def do_handshake(self, *args, **kwargs):
+        try:
+            result = handshake(self, *args, **kwargs)
+        except (_ssl.SSLWantReadError, _ssl.SSLWantWriteError):
+            raise
+        except _ssl.SSLError as e:
+            if getattr(self, "server_side", False):
+                print(f"mtls-lab: TLS handshake failed: {type(e).__module__}.{type(e).__name__}: {e}",
+                      file=_sys.stderr, flush=True)
+            raise
+        if getattr(self, "server_side", False):
+            print(f"mtls-lab: TLS handshake completed ({self.version()})", file=_sys.stderr, flush=True)
+        return result
+
+    cls.do_handshake = do_handshake
+
+
+_mtls_lab_hook(_ssl.SSLSocket)
+_mtls_lab_hook(_ssl.SSLObject)
+"#;
 
 /// Reads what `program` said, given its exit status (`None`: killed by a signal) and its output (stdout
 /// and stderr); `None` when its words say nothing this module knows.
@@ -281,7 +309,10 @@ pub fn read(program: Program, exit: Option<i32>, output: &str) -> Option<Said> {
     if program == Program::OpensslClient && exit == Some(0) {
         return None;
     }
-    if let Some(said) = verify_failure(program, output) {
+    // `s_server` likewise goes on after a verify error unless it refuses: then OpenSSL's
+    // `tls_process_client_certificate:certificate verify failed` follows.
+    let refused = program != Program::OpensslServer || output.contains("certificate verify failed");
+    if let Some(said) = verify_failure(program, output).filter(|_| refused) {
         return Some(said);
     }
     if let Some(rule) = RULES.iter().find(|r| {
@@ -294,6 +325,7 @@ pub fn read(program: Program, exit: Option<i32>, output: &str) -> Option<Said> {
                 message,
             },
             Means::ProgramError => Said::ProgramError { message },
+            Means::Completed => Said::Completed { message },
         });
     }
     if let Some(said) = alert_received(output) {
@@ -333,7 +365,9 @@ fn verify_failure(program: Program, output: &str) -> Option<Said> {
     let after = &line[line.find(prefix)? + prefix.len()..];
     // s_client: `10:certificate has expired`.
     let after = match program {
-        Program::OpensslClient => after.split_once(':').map_or(after, |(_, s)| s),
+        Program::OpensslClient | Program::OpensslServer => {
+            after.split_once(':').map_or(after, |(_, s)| s)
+        }
         _ => after,
     };
     // The longest string that starts the text (`self-signed certificate` is a prefix of another).
@@ -387,37 +421,6 @@ fn line_with(output: &str, text: &str) -> String {
 mod tests {
     use super::*;
 
-    fn argv(s: &[&str]) -> Vec<String> {
-        s.iter().map(|a| a.to_string()).collect()
-    }
-
-    #[test]
-    fn programs_are_known_by_argv0() {
-        assert_eq!(
-            identify(&argv(&["/usr/bin/curl", "-sS"])),
-            Some(Program::Curl)
-        );
-        assert_eq!(
-            identify(&argv(&["openssl", "s_client", "-connect", "x"])),
-            Some(Program::OpensslClient)
-        );
-        assert_eq!(identify(&argv(&["openssl", "x509"])), None);
-        assert_eq!(
-            identify(&argv(&["python3", "client.py"])),
-            Some(Program::Python)
-        );
-        assert_eq!(identify(&argv(&["python3", "-c", "print(1)"])), None);
-        assert_eq!(
-            identify(&argv(&[
-                "sh",
-                "-c",
-                "printf 'GET /' | openssl s_client -quiet -connect a:1"
-            ])),
-            Some(Program::OpensslClient)
-        );
-        assert_eq!(identify(&argv(&["wget", "x"])), None);
-    }
-
     /// Every entry's real message reads as the entry says.
     #[test]
     fn every_entry_reads_its_own_message() {
@@ -428,23 +431,51 @@ mod tests {
                     assert_eq!(reason, Some(want), "{}", r.seen)
                 }
                 (Means::ProgramError, Said::ProgramError { .. }) => {}
+                (Means::Completed, Said::Completed { .. }) => {}
                 (m, s) => panic!("{}: {m:?} read as {s:?}", r.seen),
             }
         }
         for v in VERIFY_STRINGS {
             for (p, prefix) in VERIFY_PREFIXES {
                 let text = match p {
-                    Program::OpensslClient => format!("{prefix}1:{}", v.text),
+                    Program::OpensslClient | Program::OpensslServer => {
+                        format!("{prefix}1:{}\ncertificate verify failed", v.text)
+                    }
                     _ => format!("{prefix}{}", v.text),
                 };
                 assert_eq!(
                     read(*p, Some(1), &text),
                     Some(Said::Refused {
                         reason: Some(v.reason),
-                        message: text.clone()
+                        message: text.lines().next().unwrap_or_default().to_string()
                     }),
                     "{text}"
                 );
+            }
+        }
+    }
+
+    /// What the lab allows a program to report is what this module reads from it.
+    #[test]
+    fn every_reason_read_is_one_the_lab_allows() {
+        use crate::reason::Side;
+        for v in VERIFY_STRINGS {
+            assert!(
+                crate::lab::program::VERIFY_REASONS.contains(&v.reason),
+                "{}",
+                v.text
+            );
+        }
+        for r in RULES {
+            if let Means::Refused(reason) = r.means {
+                let side = if r.program.plays(Side::Client)
+                    && r.text != "PEER_DID_NOT_RETURN_A_CERTIFICATE"
+                {
+                    Side::Client
+                } else {
+                    Side::Server
+                };
+                assert!(r.program.reports(side, reason), "{}", r.seen);
             }
         }
     }

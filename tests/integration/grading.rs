@@ -94,7 +94,7 @@ fn score(dir: &tempfile::TempDir) -> (f64, f64, Vec<(String, String, f64)>) {
 }
 
 /// The grader's total: certificates 12, server.py 5, client.py 3 + 2.
-const FULL: f64 = 22.0;
+const FULL: f64 = 23.0;
 
 #[test]
 fn the_good_submission_scores_full_marks() {
@@ -103,7 +103,7 @@ fn the_good_submission_scores_full_marks() {
     assert_eq!(*code, 0, "{stdout}");
     let (points, max, items) = score(dir);
     assert_eq!((points, max), (FULL, FULL), "{items:?}");
-    assert!(stdout.contains("score: 22 of 22 points"), "{stdout}");
+    assert!(stdout.contains("score: 23 of 23 points"), "{stdout}");
 }
 
 #[test]
@@ -144,12 +144,17 @@ fn an_expired_client_certificate_loses_the_client_check() {
 }
 
 #[test]
-fn a_server_that_does_not_require_client_certificates_loses_the_two_rejections() {
+fn a_server_that_does_not_require_client_certificates_loses_the_two_rejections_and_the_logged_cn() {
     let g = grade(&fixture("server-no-client-auth"));
     let (code, stdout, dir) = (&g.0, &g.1, &g.2);
     assert_eq!(*code, 1);
     let (points, max, items) = score(dir);
-    assert_eq!((points, max), (FULL - 3.0, FULL), "{items:?}");
+    // It never asks for the client's certificate, so it cannot log the client's CN either (1 point).
+    assert_eq!((points, max), (FULL - 4.0, FULL), "{items:?}");
+    assert!(
+        stdout.contains("server output: expected the server command to print \"commonName: grader-client\" during this case"),
+        "{stdout}"
+    );
     let failed: Vec<&str> = items
         .iter()
         .filter(|i| i.1 == "failed")
@@ -158,6 +163,7 @@ fn a_server_that_does_not_require_client_certificates_loses_the_two_rejections()
     assert_eq!(
         failed,
         [
+            "server.py accepts a client with a certificate from your CA",
             "server.py rejects a client without a certificate",
             "server.py rejects a client from another CA"
         ],
@@ -364,7 +370,7 @@ fn junit_and_tap_list_checks_and_cases_with_skips() {
         .collect();
     assert_eq!(points.len(), 13);
     assert_eq!(points.iter().filter(|l| l.contains(" # SKIP ")).count(), 1);
-    assert!(tap.contains("# score: 16 of 19 points"), "{tap}");
+    assert!(tap.contains("# score: 17 of 20 points"), "{tap}");
 }
 
 #[test]

@@ -6,10 +6,18 @@ use std::collections::{HashMap, HashSet};
 use super::{Names, Resolver};
 use crate::lab::command;
 use crate::lab::error::{did_you_mean, LabError, LoadError, Problem};
+use crate::lab::program::Program;
 use crate::lab::{
-    Case, Certificate, Checks, Client, ClientCommand, Expectation, Outcome, San, Server, Side,
-    CLIENT_COMMAND_TIMEOUT,
+    Case, Certificate, Checks, Client, ClientCommand, Expectation, Outcome, San, Server,
+    ServerKind, Side, CLIENT_COMMAND_TIMEOUT,
 };
+
+/// The known programs of a case's server command and client command.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Programs {
+    pub server: Option<Program>,
+    pub client: Option<Program>,
+}
 use crate::spec::{self, Expect, ExpectFull, LabFile};
 
 impl Resolver<'_> {
@@ -89,8 +97,30 @@ impl Resolver<'_> {
         let ef = format!("{field}.expect");
         let external_server = server.is_external();
         let client_command = client.command.is_some();
-        let expect = self.expectation(&ef, &c.expect, external_server, client_command)?;
+        // The known programs on each side, whose own words can name a reason no alert names.
+        let programs = Programs {
+            server: match &server.kind {
+                ServerKind::Command(c) => c.template.program(),
+                _ => None,
+            },
+            client: client.command.as_ref().and_then(|c| c.template.program()),
+        };
+        let server_command = matches!(server.kind, ServerKind::Command(_));
+        let expect = self.expectation(&ef, &c.expect, external_server, client_command, programs)?;
         let checks = self.checks(&ef, &c.expect, external_server, client_command)?;
+        if let Expect::Full(ExpectFull {
+            server_output: Some(_),
+            ..
+        }) = &c.expect
+        {
+            if !server_command {
+                return Err(self.invalid(
+                    &format!("{ef}.server_output"),
+                    "server_output",
+                    Problem::ServerOutputWithoutCommand,
+                ));
+            }
+        }
         let grading = self.grading(
             field,
             c.points,
@@ -186,7 +216,8 @@ impl Resolver<'_> {
                 ));
             }
         }
-        if server.is_external() {
+        // Against a server command, both programs' words decide; a target says nothing.
+        if matches!(server.kind, ServerKind::Target(_)) {
             return Err(self.invalid(
                 &format!("{cf}.command"),
                 "command",
@@ -353,6 +384,7 @@ impl Resolver<'_> {
             alert: f.alert.clone(),
             exit: f.exit,
             output: f.output.clone(),
+            server_output: f.server_output.clone(),
         })
     }
 
@@ -362,6 +394,7 @@ impl Resolver<'_> {
         e: &Expect,
         external_server: bool,
         client_command: bool,
+        programs: Programs,
     ) -> Result<Expectation, Box<LoadError>> {
         let full = match e {
             Expect::Short(Outcome::Accepted) => {
@@ -371,7 +404,7 @@ impl Resolver<'_> {
                 })
             }
             // `program_error` is observed, never written (not deserialized).
-            Expect::Short(Outcome::Rejected | Outcome::ProgramError) => {
+            Expect::Short(Outcome::Rejected | Outcome::ProgramError | Outcome::Undecided) => {
                 return Err(self.err(
                     field,
                     Some("rejected"),
@@ -420,7 +453,7 @@ impl Resolver<'_> {
                 }
                 Ok(Expectation::Accepted { server_saw, status })
             }
-            Outcome::Rejected | Outcome::ProgramError => {
+            Outcome::Rejected | Outcome::ProgramError | Outcome::Undecided => {
                 if server_saw.is_some() || status.is_some() {
                     let f = if server_saw.is_some() {
                         "server_saw"
@@ -457,8 +490,16 @@ impl Resolver<'_> {
                     Side::Client => client_command,
                 };
                 if external {
+                    // A known program names its own reasons (curl's name mismatch, a server's missing
+                    // certificate); any other only through its alert.
+                    let program = match by {
+                        Side::Server => programs.server,
+                        Side::Client => programs.client,
+                    };
                     if let Some(r) = reason {
-                        if !crate::reason::readable_from_alert(r) {
+                        if !crate::reason::readable_from_alert(r)
+                            && !program.is_some_and(|p| p.reports(by, r))
+                        {
                             let readable: Vec<&str> = crate::reason::ALERT_REASONS
                                 .iter()
                                 .map(|(_, r)| r.code())
@@ -470,10 +511,18 @@ impl Resolver<'_> {
                                     format!("{field}.reason"),
                                     Problem::ReasonNotObservable { side: by, reason: r },
                                 ),
-                                Some(format!(
-                                    "expect the alert instead, e.g. `alert: certificate_expired`, or one of the reasons an alert names: {}",
-                                    readable.join(", ")
-                                )),
+                                Some(match program.filter(|p| p.plays(by)) {
+                                    Some(p) => format!(
+                                        "expect the alert instead, e.g. `alert: certificate_expired`, or one of the reasons an alert names: {}; or one {} reports in its own words: {}",
+                                        readable.join(", "),
+                                        p.name(),
+                                        p.reasons(by).iter().map(|r| r.code()).collect::<Vec<_>>().join(", ")
+                                    ),
+                                    None => format!(
+                                        "expect the alert instead, e.g. `alert: certificate_expired`, or one of the reasons an alert names: {}",
+                                        readable.join(", ")
+                                    ),
+                                }),
                             ));
                         }
                     }

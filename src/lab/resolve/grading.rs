@@ -134,6 +134,7 @@ impl Resolver<'_> {
                     (ScorePart::Alert, Some((_, c))) => c.alert.is_some(),
                     (ScorePart::Exit, Some((_, c))) => c.exit.is_some(),
                     (ScorePart::Output, Some((_, c))) => c.output.is_some(),
+                    (ScorePart::ServerOutput, Some((_, c))) => c.server_output.is_some(),
                     _ => false,
                 };
                 if !applies {
