@@ -226,42 +226,65 @@ fn summaries_name_side_and_reason() {
 }
 
 #[test]
-fn alert_exit_and_output_checks() {
+fn alert_exit_output_and_server_output_checks() {
     let mut o = rejected_by(Side::Server, Reason::CertificateRequired);
     o.alert = Some("certificate_required".into());
     o.exit_status = Some(56);
-    let checks = |alert: Option<&str>, exit: Option<i32>, output: Option<&str>| Checks {
-        alert: alert.map(str::to_string),
-        exit,
-        output: output.map(str::to_string),
-    };
-    assert!(judge_checks(&checks(None, None, None), &o, None).is_empty());
+    let checks =
+        |alert: Option<&str>, exit: Option<i32>, output: Option<&str>, server: Option<&str>| {
+            Checks {
+                alert: alert.map(str::to_string),
+                exit,
+                output: output.map(str::to_string),
+                server_output: server.map(str::to_string),
+            }
+        };
+    assert!(judge_checks(&checks(None, None, None, None), &o, None, None).is_empty());
     assert!(judge_checks(
-        &checks(Some("certificate_required"), Some(56), Some("alert")),
+        &checks(
+            Some("certificate_required"),
+            Some(56),
+            Some("alert"),
+            Some("commonName: labclient")
+        ),
         &o,
-        Some("tls alert certificate required")
+        Some("tls alert certificate required"),
+        Some("subject: commonName: labclient\n")
     )
     .is_empty());
     assert_eq!(
         judge_checks(
-            &checks(Some("unknown_ca"), Some(0), Some("hello")),
+            &checks(
+                Some("unknown_ca"),
+                Some(0),
+                Some("hello"),
+                Some("labclient")
+            ),
             &o,
-            Some("bye")
+            Some("bye"),
+            Some("commonName: someone-else")
         ),
         [
             "alert: expected unknown_ca, observed certificate_required",
             "exit status: expected 0, observed 56",
             "output: expected stdout to contain \"hello\"",
+            "server output: expected the server command to print \"labclient\" during this case",
         ]
     );
     o.alert = None;
     o.exit_status = None;
     assert_eq!(
-        judge_checks(&checks(Some("unknown_ca"), Some(0), Some("x")), &o, None),
+        judge_checks(
+            &checks(Some("unknown_ca"), Some(0), Some("x"), Some("y")),
+            &o,
+            None,
+            None
+        ),
         [
             "alert: expected unknown_ca, observed none",
             "exit status: expected 0, observed none (killed by a signal)",
             "output: expected stdout to contain \"x\"",
+            "server output: expected the server command to print \"y\" during this case",
         ]
     );
 }
