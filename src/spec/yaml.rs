@@ -249,6 +249,19 @@ pub fn matrix(
         }
         vars.push((name.to_string(), values));
     }
+    matrix_size(&vars, src.len(), limits, &positions)?;
+    undefined_placeholders(src, &vars, &path_vars)?;
+    Ok(Some(vars))
+}
+
+/// Refuses a matrix over `limits` before any variant is made: the product of the value counts (which
+/// may overflow), and that product times the file's size (`src_len` bytes). The error points at `matrix`.
+fn matrix_size(
+    vars: &MatrixVars,
+    src_len: usize,
+    limits: MatrixLimits,
+    positions: &Positions,
+) -> Result<(), MatrixError> {
     // The number of variants, before any is made: a product over the value counts, which may overflow.
     let counts: Vec<u128> = vars.iter().map(|(_, v)| v.len() as u128).collect();
     let product = counts.iter().try_fold(1u128, |acc, &n| acc.checked_mul(n));
@@ -273,12 +286,12 @@ pub fn matrix(
             grouped(p),
             grouped(limits.variants.into())
         )),
-        Some(p) if p.saturating_mul(src.len() as u128) > u128::from(limits.bytes) => {
+        Some(p) if p.saturating_mul(src_len as u128) > u128::from(limits.bytes) => {
             Some(format!(
                 "the matrix expands to {} variants of this {}-byte file ({} bytes of lab text); at most {} bytes are allowed",
                 grouped(p),
-                grouped(src.len() as u128),
-                grouped(p.saturating_mul(src.len() as u128)),
+                grouped(src_len as u128),
+                grouped(p.saturating_mul(src_len as u128)),
                 grouped(limits.bytes.into())
             ))
         }
@@ -292,6 +305,16 @@ pub fn matrix(
             help: Some("split the lab into several files, or give fewer values".into()),
         });
     }
+    Ok(())
+}
+
+/// Every `${...}` outside the matrix must name a matrix variable or a path variable (`path_vars`); the
+/// error points at the first that does not.
+fn undefined_placeholders(
+    src: &str,
+    vars: &MatrixVars,
+    path_vars: &[String],
+) -> Result<(), MatrixError> {
     let known: HashSet<&str> = vars
         .iter()
         .map(|(n, _)| n.as_str())
@@ -325,7 +348,7 @@ pub fn matrix(
             rest = &rest[i + 2..];
         }
     }
-    Ok(Some(vars))
+    Ok(())
 }
 
 /// Parses `src` into `T`, with the positions of its nodes.
