@@ -129,7 +129,8 @@ pub fn totals(results: &[LabResult]) -> Totals {
     for r in results {
         t.passed += r.count(Status::Passed);
         t.failed += r.count(Status::Failed);
-        t.errors += r.count(Status::Error);
+        // A lab that could not run counts as the one errored item every report lists for it.
+        t.errors += r.count(Status::Error) + usize::from(r.could_not_run().is_some());
         t.skipped += r.count(Status::Skipped);
     }
     t

@@ -115,3 +115,32 @@ fn a_report_path_in_a_missing_directory_stops_the_run_before_anything_is_written
     assert_eq!(out.status.code(), Some(2));
     assert!(!dir.path().join("r.tap").exists());
 }
+
+#[test]
+fn an_invalid_lab_counts_as_one_error_in_the_json_summary_as_in_every_other_report() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bad.yaml"), "lab: [unclosed\n").unwrap();
+    let out = crate::common::mtls(
+        dir.path(),
+        &[
+            "run",
+            "bad.yaml",
+            "--report-json",
+            "r.json",
+            "--report-tap",
+            "r.tap",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).unwrap()).unwrap();
+    assert_eq!(json["summary"]["errors"], 1, "{json:#}");
+    assert_eq!(json["summary"]["passed"], 0);
+    assert!(json["labs"][0]["error"].is_string(), "{json:#}");
+    let tap = std::fs::read_to_string(dir.path().join("r.tap")).unwrap();
+    assert!(tap.contains("\n1..1\n"), "{tap}");
+    assert!(
+        tap.contains("not ok 1 - bad › (lab could not run)"),
+        "{tap}"
+    );
+}
