@@ -280,3 +280,66 @@ fn a_server_command_listening_on_all_interfaces_fails_naming_the_address() {
     // It was stopped: nothing listens there any more.
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
 }
+
+/// Whether this machine has an IPv6 loopback to bind.
+fn ipv6_loopback() -> bool {
+    std::net::TcpListener::bind("[::1]:0").is_ok()
+}
+
+#[test]
+fn a_built_in_server_on_ipv6_loopback_gives_exact_verdicts() {
+    if !ipv6_loopback() {
+        eprintln!("SKIPPED a_built_in_server_on_ipv6_loopback_gives_exact_verdicts: ::1 cannot be bound on this machine");
+        return;
+    }
+    let lab = common::lab(
+        r#"
+lab: ipv6
+authorities:
+  ca: { subject: { CN: Hermetic CA } }
+  stranger-ca: { subject: { CN: Stranger CA } }
+certificates:
+  server: { issuer: ca, subject: { CN: localhost }, san: [dns:localhost, "ip:::1"], usage: server }
+  client: { issuer: ca, subject: { CN: alice }, usage: client }
+  stranger: { issuer: stranger-ca, subject: { CN: mallory }, usage: client }
+servers:
+  web: { certificate: server, trust: [ca], listen: "[::1]:0" }
+cases:
+  - name: the built-in client is accepted over ::1
+    client: { certificate: client, trust: [ca] }
+    expect: accepted
+  - name: a client of another CA is rejected over ::1
+    client: { certificate: stranger, trust: [ca] }
+    expect: { outcome: rejected, by: server, reason: unknown_issuer }
+  - name: a client command reaches it by its address
+    client:
+      command: [curl, --silent, --show-error, --cacert, "{cert:ca}", --cert, "{cert:client}", --key, "{key:client}", "{url}"]
+    expect: { outcome: accepted, exit: 0, output: alice }
+"#,
+    );
+    let r = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(mtls_lab::run::run_lab(&lab));
+    assert_eq!(r.error, None);
+    common::assert_accepted(&r, "the built-in client is accepted over ::1");
+    common::assert_rejected(
+        &r,
+        "a client of another CA is rejected over ::1",
+        mtls_lab::spec::Side::Server,
+        mtls_lab::reason::Reason::UnknownIssuer,
+    );
+    common::assert_accepted(&r, "a client command reaches it by its address");
+    for c in &r.cases {
+        assert!(
+            c.context
+                .server_address
+                .as_deref()
+                .is_none_or(|a| a.starts_with("[::1]:")),
+            "{:?}",
+            c.context.server_address
+        );
+    }
+}
