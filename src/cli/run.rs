@@ -31,6 +31,11 @@ pub fn run(args: RunArgs) -> u8 {
     let to_stdout = reports
         .iter()
         .any(|(_, p)| Destination::of(p) == Destination::Stdout);
+    // A private network namespace is a thread's: it is entered while this is the only thread.
+    if args.isolate {
+        let isolation = mtls_lab::peer::netns::enter();
+        eprintln!("isolation: {isolation}");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
