@@ -437,3 +437,46 @@ fn isolate_falls_back_to_port_locks_where_no_namespace_is_permitted_and_says_so(
         "isolation: port locks (one lock file per fixed port, shared with other runs on this machine): no private network namespace, MTLS_LAB_NO_NETNS is set"
     );
 }
+
+#[test]
+fn a_one_shot_server_keeps_its_only_connection_for_the_case() {
+    // `ready: tls` (the default) against a server that accepts exactly one connection: readiness is
+    // read from its listening socket, so the case's handshake is that one connection.
+    let lab = common::lab(&format!(
+        "lab: one-shot\n{PKI}servers:\n  ext:\n    certificate: server\n    trust: [ca]\n    command: [openssl, s_server, -naccept, \"1\", -accept, \"127.0.0.1:{{port}}\", -cert, \"{{cert:server}}\", -key, \"{{key:server}}\", -CAfile, \"{{cert:ca}}\", -Verify, \"1\", -www]\n    ready: tls\ncases:\n  - name: the only connection is the case's\n    client: {{ certificate: client, trust: [ca] }}\n    expect: accepted\n"
+    ));
+    let r = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(mtls_lab::run::run_lab(&lab));
+    assert_eq!(r.error, None);
+    common::assert_accepted(&r, "the only connection is the case's");
+}
+
+#[test]
+fn a_port_in_use_is_found_without_connecting_to_it() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port();
+    let lab = common::lab(&format!(
+        "lab: in-use\n{PKI}servers:\n  ext:\n    certificate: server\n    trust: [ca]\n    command: [python3, -c, pass]\n    listen: 127.0.0.1:{port}\ncases:\n  - name: never runs\n    client: {{ certificate: client, trust: [ca] }}\n    expect: accepted\n"
+    ));
+    let r = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(mtls_lab::run::run_lab(&lab));
+    let m = r.cases[0].messages.join("\n");
+    assert!(
+        m.contains(&format!("127.0.0.1:{port} is already in use")),
+        "{m}"
+    );
+    // The listener's backlog is empty: the check made no connection.
+    busy.set_nonblocking(true).unwrap();
+    assert_eq!(
+        busy.accept().map(|_| ()).map_err(|e| e.kind()),
+        Err(std::io::ErrorKind::WouldBlock)
+    );
+}
