@@ -207,10 +207,15 @@ fn execute(
         }
     };
     let finished = runtime.block_on(async {
-        tokio::select! {
+        let finished = tokio::select! {
             r = work => Some(r),
             _ = stopped.wait_for(|s| *s) => None,
+        };
+        // Whatever a lab left behind that escaped its scope was re-parented here (the subreaper).
+        if finished.is_some() {
+            mtls_lab::peer::process::sweep_descendants().await;
         }
+        finished
     });
     finished.ok_or_else(|| {
         let n = mtls_lab::peer::process::kill_all();

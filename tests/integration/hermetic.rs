@@ -480,3 +480,45 @@ fn a_port_in_use_is_found_without_connecting_to_it() {
         Err(std::io::ErrorKind::WouldBlock)
     );
 }
+
+#[test]
+fn a_process_that_escapes_its_scope_is_stopped_by_the_final_sweep() {
+    let dir = tempfile::tempdir().unwrap();
+    // New session and an empty environment (no scope marker); the command waits until it is
+    // running, then exits, so it is re-parented to mtls-lab with nothing left to tie it to its lab.
+    let lab = format!(
+        "lab: sweep\n{PKI}servers:\n  web: {{ certificate: server, trust: [ca] }}\ncases:\n  - name: the client command is accepted\n    client:\n      command: [sh, -c, \"setsid env -i sh -c 'echo $$ > {{dir}}/escapee.pid; exec sleep 300' < /dev/null > /dev/null 2>&1 & while [ ! -s {{dir}}/escapee.pid ]; do sleep 0.05; done; {CURL}\"]\n    expect: {{ outcome: accepted, exit: 0 }}\n"
+    );
+    std::fs::write(dir.path().join("sweep.yaml"), lab).unwrap();
+    let o = mtls_at(dir.path(), &["run", "sweep.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // It was the sweep that found it (the case's own stop could not tell it was the lab's).
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("stopping processes left behind by the labs"),
+        "{}",
+        text(&o)
+    );
+    let pid = read_pid(&dir.path().join("escapee.pid"));
+    assert_gone(pid, "the escaped process");
+}
+
+#[test]
+fn verbose_logs_redact_a_private_key_a_program_prints() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = format!(
+        "lab: key-in-log\n{PKI}servers:\n  web: {{ certificate: server, trust: [ca] }}\ncases:\n  - name: prints its key\n    client:\n      command: [sh, -c, \"cat {{key:client}}; {CURL}\"]\n    expect: {{ outcome: accepted, exit: 0 }}\n"
+    );
+    std::fs::write(dir.path().join("key.yaml"), lab).unwrap();
+    let o = mtls_at(dir.path(), &["run", "-vv", "key.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("last lines of its output") && stderr.contains("[private key redacted]"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("PRIVATE KEY-----"), "{stderr}");
+}
