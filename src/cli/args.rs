@@ -78,6 +78,9 @@ pub struct RunArgs {
     /// Show the details of hidden checks and cases on the console and in every report (the JSON report always has them).
     #[arg(long)]
     pub show_hidden: bool,
+    /// Run in a private network namespace with its own loopback (Linux, as root or with unprivileged user namespaces), so that no other process can reach or take the labs' ports; where that is not permitted, fixed ports are held by port locks as without it. A `target:` outside cannot be reached then.
+    #[arg(long)]
+    pub isolate: bool,
 }
 
 #[derive(clap::Args)]

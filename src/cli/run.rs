@@ -31,6 +31,11 @@ pub fn run(args: RunArgs) -> u8 {
     let to_stdout = reports
         .iter()
         .any(|(_, p)| Destination::of(p) == Destination::Stdout);
+    // A private network namespace is a thread's: it is entered while this is the only thread.
+    if args.isolate {
+        let isolation = mtls_lab::peer::netns::enter();
+        eprintln!("isolation: {isolation}");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -202,10 +207,15 @@ fn execute(
         }
     };
     let finished = runtime.block_on(async {
-        tokio::select! {
+        let finished = tokio::select! {
             r = work => Some(r),
             _ = stopped.wait_for(|s| *s) => None,
+        };
+        // Whatever a lab left behind that escaped its scope was re-parented here (the subreaper).
+        if finished.is_some() {
+            mtls_lab::peer::process::sweep_descendants().await;
         }
+        finished
     });
     finished.ok_or_else(|| {
         let n = mtls_lab::peer::process::kill_all();

@@ -4,6 +4,7 @@
 //! says about processes and sockets, [`portlock`] holds a fixed port across processes.
 
 pub mod client;
+pub mod netns;
 pub mod portlock;
 pub mod process;
 pub mod procfs;

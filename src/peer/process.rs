@@ -122,6 +122,52 @@ pub fn connection_is_ours(client: SocketAddr, server: SocketAddr) -> bool {
     })
 }
 
+/// The final sweep of a process whose every child is a lab's command (the `mtls-lab` binary, after its
+/// labs): stops every descendant still alive — those that escaped their scope (a new session and a
+/// cleared environment, after their parent exited, are re-parented here by the subreaper) — with
+/// SIGTERM, up to [`GRACE`], then SIGKILL, and reaps them. Returns how many there were. Not for a
+/// process that starts other children (a test harness).
+pub async fn sweep_descendants() -> usize {
+    let me = std::process::id() as i32;
+    let alive = || -> Vec<ProcInfo> {
+        let table = procfs::processes().unwrap_or_default();
+        let below = procfs::descendants(&table, me);
+        let mut out: Vec<ProcInfo> = table
+            .iter()
+            .filter(|p| p.pid != me && below.contains(&p.pid))
+            .copied()
+            .collect();
+        out.retain(|p| !(p.zombie && p.ppid == me && reap(p.pid)));
+        out.retain(|p| !p.zombie);
+        out
+    };
+    let first = alive();
+    if first.is_empty() {
+        return 0;
+    }
+    tracing::warn!(pids = ?first.iter().map(|p| p.pid).collect::<Vec<_>>(), "stopping processes left behind by the labs");
+    for p in &first {
+        signal_pid(p.pid, Signal::TERM);
+    }
+    let deadline = Instant::now() + GRACE;
+    loop {
+        let left = alive();
+        if left.is_empty() {
+            break;
+        }
+        if Instant::now() >= deadline + GRACE {
+            break;
+        }
+        if Instant::now() >= deadline {
+            for p in &left {
+                signal_pid(p.pid, Signal::KILL);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    first.len()
+}
+
 fn signal_group(pgid: i32, signal: Signal) {
     if let Some(pid) = Pid::from_raw(pgid) {
         let _ = kill_process_group(pid, signal);
@@ -331,6 +377,8 @@ impl ChildProcess {
             }
         };
         self.stop_others().await;
+        // With -vv: what it printed (redacted, like every report, by the binary's log writer).
+        tracing::debug!(pid = self.pgid, output = %self.tail().join("\n"), "stopped; last lines of its output");
         status
     }
 

@@ -26,8 +26,16 @@ pub fn free_port() -> std::io::Result<u16> {
     Ok(l.local_addr()?.port())
 }
 
-/// Something already accepts connections at one of `candidates`.
+/// Something already accepts connections at one of `candidates`: where /proc tells, a socket listening
+/// there (found without connecting, so nothing — a one-shot server included — sees a connection);
+/// elsewhere, whatever accepts a TCP connection within 300 ms.
 pub async fn in_use(candidates: &[SocketAddr]) -> Option<SocketAddr> {
+    if let Some(sockets) = procfs::tcp_sockets() {
+        return candidates
+            .iter()
+            .copied()
+            .find(|a| sockets.iter().any(|s| s.listening && covers(&s.local, a)));
+    }
     for a in candidates {
         if let Ok(Ok(_)) =
             tokio::time::timeout(Duration::from_millis(300), TcpStream::connect(a)).await
@@ -75,8 +83,10 @@ fn elsewhere(listening: &[SocketAddr]) -> String {
 
 /// Waits until the server command accepts (and, for [`Ready::Tls`], answers TLS) at one of `candidates`;
 /// returns that address. Where /proc is available, only the started process's own listening sockets
-/// count (its scope: see [`ChildProcess`]); TCP readiness is then read from them without connecting.
-/// Probes back off from 25 ms to 250 ms.
+/// count (its scope: see [`ChildProcess`]), and readiness is read from them without connecting — a
+/// one-shot server (`openssl s_server -naccept 1`) keeps its only connection for the case; its TLS is
+/// then judged by the case's own handshake. Where /proc is unavailable, [`Ready::Tls`] probes with a
+/// TLS handshake. Probes back off from 25 ms to 250 ms.
 ///
 /// # Errors
 /// [`NotReady`] when the process exits first or `timeout` runs out.
@@ -109,7 +119,7 @@ pub async fn wait_ready(
         for a in candidates {
             match &own {
                 Some(own) if !own.iter().any(|l| covers(l, a)) => continue,
-                Some(_) if ready == Ready::Tcp => return Ok(*a),
+                Some(_) => return Ok(*a),
                 _ => {}
             }
             let Ok(Ok(tcp)) =

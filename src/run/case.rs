@@ -519,7 +519,8 @@ async fn command_against_builtin(
     let vars = peer::Vars {
         pki: work.pki_path,
         lab_dir: work.lab_dir,
-        server: Some(("localhost", server.addr)),
+        // `localhost` may name only 127.0.0.1 (/etc/hosts): a server on `[::1]` is named by its address.
+        server: Some((builtin_host(server.addr), server.addr)),
     };
     let mut spec = peer::expand_command(&command.template, &vars);
     if spec.cwd.is_none() {
@@ -568,6 +569,15 @@ async fn command_against_builtin(
     })
 }
 
+/// How a client command names a built-in server listening on `addr` (`{host}`, `{url}`).
+fn builtin_host(addr: std::net::SocketAddr) -> &'static str {
+    if addr.is_ipv6() {
+        "::1"
+    } else {
+        "localhost"
+    }
+}
+
 /// The built-in client against the built-in server: both sides' verdicts are observed
 /// ([`verdict::observe`]).
 async fn client_against_builtin(
@@ -582,8 +592,13 @@ async fn client_against_builtin(
     // A case with its own clock needs the server to verify at that time too: a configuration for this connection only.
     let server_override = server_override(lab, pki, case)?;
     let started = Instant::now();
-    let (socket, local) = client::bind_local().map_err(|error| CaseError::Bind {
-        on: "127.0.0.1",
+    // The client binds loopback of the server's family: 127.0.0.1, or ::1 for a server on `[::1]`.
+    let (socket, local) = client::bind_local_for(server.addr).map_err(|error| CaseError::Bind {
+        on: if server.addr.is_ipv6() {
+            "::1"
+        } else {
+            "127.0.0.1"
+        },
         error,
     })?;
     let verdict_rx = server.expect_connection(local, server_override);

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use crate::lab::{Lab, ServerKind};
+use crate::peer::netns;
 use crate::peer::portlock::{self, PortLockError};
 use crate::pki::export::{self, ExportError};
 use crate::pki::{self, Pki, PkiError};
@@ -38,6 +39,10 @@ pub enum LabError {
         addr: std::net::SocketAddr,
         error: std::io::Error,
     },
+    /// The run is in a private network namespace (`--isolate`), where the server `0` someone else
+    /// runs (`target:`) cannot be reached.
+    #[error("server `{0}` is a target run outside mtls-lab, which this run cannot reach from its private network namespace (--isolate); run without --isolate")]
+    IsolatedTarget(String),
     /// A fixed port could not be taken from other mtls-lab runs on this machine.
     #[error(transparent)]
     Port(PortLockError),
@@ -142,8 +147,22 @@ async fn run_lab_with(lab: &Lab, pki: Arc<Pki>, started: Instant) -> LabResult {
     // (a lock file per port); always taken in ascending port order, so two labs never wait on each other.
     let mut _port_guards = Vec::new();
     let mut _port_files = Vec::new();
+    // In a private network namespace (`run --isolate`) no other run shares the ports: no lock file.
+    let shared_network = !netns::isolated();
+    if !shared_network {
+        if let Some(target) = lab
+            .servers
+            .iter()
+            .find(|s| matches!(s.kind, ServerKind::Target(_)))
+        {
+            return failed(LabError::IsolatedTarget(target.name.clone()), checks);
+        }
+    }
     for port in fixed_ports(lab) {
         _port_guards.push(port_lock(port).lock_owned().await);
+        if !shared_network {
+            continue;
+        }
         match portlock::acquire(port, &lab.file, portlock::port_wait()).await {
             Ok(held) => _port_files.push(held),
             Err(e) => return failed(LabError::Port(e), checks),
