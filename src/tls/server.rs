@@ -131,7 +131,7 @@ impl RunningServer {
                             };
                             if !ours {
                                 strays.fetch_add(1, Ordering::Relaxed);
-                                tracing::warn!(server = %server_name, %peer, "stray connection (no case expects it): served, but it decides no verdict");
+                                tracing::warn!(server = %server_name, %peer, "stray connection (from no process this run started, or from one that had already exited): served, but it decides no verdict");
                             }
                             any.filter(|_| ours)
                         }
