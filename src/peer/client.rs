@@ -13,6 +13,8 @@ pub struct ClientRun {
     /// The exit as [`describe_exit`] words it (`exited with status 1`).
     pub exit_text: String,
     pub stdout: String,
+    /// The first MiB of its stderr.
+    pub stderr: String,
     /// The last lines of its output (stdout and stderr).
     pub tail: Vec<String>,
 }
@@ -33,6 +35,7 @@ pub async fn run_client(spec: &CommandSpec, timeout: Duration) -> Result<ClientR
                 code: status.code(),
                 exit_text: describe_exit(status),
                 stdout: child.stdout(),
+                stderr: child.stderr(),
                 tail: child.tail(),
             })
         }

@@ -206,11 +206,12 @@ impl CommandSpec {
 }
 
 /// Output kept: the last lines (each at most [`MAX_LINE`] bytes) and the first [`MAX_STDOUT`] bytes of
-/// stdout.
+/// stdout and of stderr.
 #[derive(Default)]
 struct Captured {
     tail: VecDeque<String>,
     stdout: Vec<u8>,
+    stderr: Vec<u8>,
     /// The last [`RECENT_LINES`] lines, and how many lines there were in all.
     recent: VecDeque<String>,
     lines: u64,
@@ -511,6 +512,15 @@ impl ChildProcess {
             .map(|c| String::from_utf8_lossy(&c.stdout).into_owned())
             .unwrap_or_default()
     }
+
+    /// What the process wrote on stderr: the first [`MAX_STDOUT`] bytes, invalid UTF-8 replaced (a
+    /// program's own words about a failed handshake often come early there, before pages of stdout).
+    pub fn stderr(&self) -> String {
+        self.captured
+            .lock()
+            .map(|c| String::from_utf8_lossy(&c.stderr).into_owned())
+            .unwrap_or_default()
+    }
 }
 
 /// Reaps `pid`, a zombie child of this process; whether it was reaped.
@@ -552,9 +562,14 @@ fn reader<R: Read + Send + 'static>(
             // A poisoned lock: keep reading (and dropping) so that the program never blocks on a full pipe.
             let Ok(mut c) = captured.lock() else { continue };
             let data = &chunk[..n];
-            if is_stdout && c.stdout.len() < MAX_STDOUT {
-                let room = MAX_STDOUT - c.stdout.len();
-                c.stdout.extend_from_slice(&data[..n.min(room)]);
+            let kept = if is_stdout {
+                &mut c.stdout
+            } else {
+                &mut c.stderr
+            };
+            if kept.len() < MAX_STDOUT {
+                let room = MAX_STDOUT - kept.len();
+                kept.extend_from_slice(&data[..n.min(room)]);
             }
             for piece in data.split_inclusive(|b| *b == b'\n') {
                 match piece.strip_suffix(b"\n") {

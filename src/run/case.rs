@@ -432,7 +432,7 @@ async fn command_against_command(
         .map_err(|e| CaseError::ClientCommand(Box::new(e)))?;
     let server_output = settled_lines(running, mark).await;
     let ms = started.elapsed().as_millis() as u64;
-    let output = format!("{}\n{}", run.stdout, run.tail.join("\n"));
+    let output = format!("{}\n{}", run.stdout, run.stderr);
     let observed = verdict::observe_programs(
         verdict::CommandRun {
             program: verdict::programs::identify(&spec.argv),
@@ -550,7 +550,7 @@ async fn command_against_builtin(
     let ms = started.elapsed().as_millis() as u64;
     tracing::debug!(case = %case.name, exit = %run.exit_text, verdicts = ?verdicts, "observed (client command)");
     // Its words: everything it printed on stdout, and the last lines of stderr (in the tail).
-    let output = format!("{}\n{}", run.stdout, run.tail.join("\n"));
+    let output = format!("{}\n{}", run.stdout, run.stderr);
     let observed = verdict::observe_command(
         &verdicts,
         verdict::CommandRun {
