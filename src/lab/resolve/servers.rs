@@ -14,8 +14,9 @@ use crate::lab::{
 use crate::spec::{self, ChainMode, ChainSpec, LabFile, Policy, RevocationDepth};
 
 impl Resolver<'_> {
-    /// Resolves every server, with its name index (a server with an error is `None`); a server presents
-    /// only a certificate it has the key of.
+    /// Resolves every server, with its name index (a server with an error is `None`); a built-in server
+    /// or a server command presents only a certificate it has the key of. A target needs no key: it runs
+    /// with its own, and its certificate only tells what it presents.
     pub(super) fn servers(
         &self,
         file: &LabFile,
@@ -29,7 +30,8 @@ impl Resolver<'_> {
             server_index.insert(name.clone(), servers.len());
             let server = self.server(name, s, names, publishes_crl).and_then(|s| {
                 // A certificate with an error of its own (`None`) is reported already.
-                if let Some(certificate) = &certificates[s.certificate] {
+                let target = matches!(s.kind, ServerKind::Target(_));
+                if let (false, Some(certificate)) = (target, &certificates[s.certificate]) {
                     let field = format!("servers.{}.certificate", s.name);
                     self.presentable(&field, certificate)?;
                 }
