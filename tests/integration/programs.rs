@@ -688,3 +688,93 @@ fn two_programs_openssl_s_server_and_curl() {
         "{detail}"
     );
 }
+
+/// The lab's clock reaches programs through Debian's `faketime`: 60 days on, curl (a client command)
+/// finds the built-in server's 30-day certificate expired, and `openssl s_server` (a server command)
+/// the built-in client's. At the machine's time both would be accepted. Skipped, saying so, when
+/// `faketime` is not installed (the refusal without it: cli::a_clock_that_cannot_reach_a_program_is_refused_without_faketime).
+#[test]
+fn the_lab_clock_reaches_programs_under_faketime() {
+    if mtls_lab::lab::program::faketime().is_none() {
+        println!("SKIPPED the_lab_clock_reaches_programs_under_faketime: `faketime` is not installed (apt-get install faketime; .ci/run installs it)");
+        return;
+    }
+    require("openssl", "version");
+    require("curl", "--version");
+    let yaml = r#"lab: clock-under-faketime
+at: +60d
+authorities:
+  ca: { subject: { O: Program Lab, CN: Program Lab CA } }
+certificates:
+  server: { issuer: ca, subject: { CN: localhost }, san: [dns:localhost, ip:127.0.0.1], usage: server, valid: { from: -1d, until: +365d } }
+  short-server: { issuer: ca, subject: { CN: localhost }, san: [dns:localhost, ip:127.0.0.1], usage: server, valid: { from: -1d, until: +30d } }
+  client: { issuer: ca, subject: { CN: labclient }, usage: client, valid: { from: -1d, until: +365d } }
+  short-client: { issuer: ca, subject: { CN: short }, usage: client, valid: { from: -1d, until: +30d } }
+servers:
+  web: { certificate: short-server, trust: [ca] }
+  s_server: { command: [openssl, s_server, -accept, "127.0.0.1:{port}", -cert, "{cert:server}", -key, "{key:server}", -CAfile, "{cert:ca}", -Verify, "1", -verify_return_error, -www], listen: "127.0.0.1:0", certificate: server, trust: [ca] }
+cases:
+  - name: curl finds the server certificate expired
+    server: web
+    client: { command: [curl, --silent, --show-error, --cacert, "{cert:ca}", --cert, "{cert:client}", --key, "{key:client}", "{url}"] }
+    expect: { outcome: rejected, by: client, reason: expired, exit: 60 }
+  - name: s_server finds the client certificate expired
+    server: s_server
+    client: { certificate: short-client, trust: [ca] }
+    expect: { outcome: rejected, by: server, alert: certificate_expired }
+  - name: s_server accepts a client still valid
+    server: s_server
+    client: { certificate: client, trust: [ca] }
+    expect: { outcome: accepted, status: 200 }
+"#;
+    let r = run(yaml);
+    use Outcome::{Accepted, Rejected};
+    assert_rows(
+        &r,
+        &[
+            row(
+                "curl finds the server certificate expired",
+                Rejected,
+                Some(Side::Client),
+                Some(Reason::Expired),
+                Some(60),
+            ),
+            row(
+                "s_server finds the client certificate expired",
+                Rejected,
+                Some(Side::Server),
+                None,
+                None,
+            ),
+            row(
+                "s_server accepts a client still valid",
+                Accepted,
+                None,
+                None,
+                None,
+            ),
+        ],
+    );
+    let detail = |name: &str| {
+        case(&r, name)
+            .observed
+            .as_ref()
+            .unwrap()
+            .detail
+            .clone()
+            .unwrap_or_default()
+    };
+    let at = (time::OffsetDateTime::now_utc() + time::Duration::days(60)).date();
+    let d = detail("curl finds the server certificate expired");
+    assert!(
+        d.contains("the client command ran under faketime at ")
+            && d.contains(&at.to_string())
+            && d.contains("certificate has expired"),
+        "{d}"
+    );
+    let d = detail("s_server accepts a client still valid");
+    assert!(
+        d.contains("the server command ran under faketime at "),
+        "{d}"
+    );
+}

@@ -34,6 +34,11 @@ impl Resolver<'_> {
         item_names: &mut HashSet<String>,
     ) -> Vec<Case> {
         let mut cases = Vec::new();
+        // The lab's clock (an error in it is reported already).
+        let lab_at = file
+            .at
+            .as_ref()
+            .and_then(|t| Some((self.time("at", t).ok()?, t.as_str())));
         for (i, c) in file.cases.iter().enumerate() {
             let field = format!("cases[{i}]");
             if !item_names.insert(c.name.clone()) {
@@ -59,6 +64,9 @@ impl Resolver<'_> {
                     let Some(case) = case else { return Ok(None) };
                     if let Some(Some(cert)) = case.client.certificate.map(|i| &certificates[i]) {
                         self.presentable(&format!("{field}.client.certificate"), cert)?;
+                    }
+                    if let Some(server) = &servers[case.server] {
+                        self.clock_reaches(&field, c, &case, lab_at, server)?;
                     }
                     let what = "a check or an earlier case";
                     self.requires(&field, &c.requires, &earlier, &c.name, what)?;
@@ -140,6 +148,73 @@ impl Resolver<'_> {
             tags: c.tags.clone(),
             grading,
         }))
+    }
+
+    /// Refuses a virtual clock (`at:`, the case's or the lab's) that an external program of the case cannot
+    /// run at: a target (already running), a case's own clock against a server command (started once,
+    /// at the lab's clock), and any program when Debian's `faketime` is not installed to run it there.
+    fn clock_reaches(
+        &self,
+        field: &str,
+        c: &spec::CaseSpec,
+        case: &Case,
+        lab_at: Option<(time::OffsetDateTime, &str)>,
+        server: &Server,
+    ) -> Result<(), Box<LoadError>> {
+        let (at_field, token, whose) = match (&c.at, lab_at) {
+            (Some(t), _) => (format!("{field}.at"), t.as_str(), "this case's clock"),
+            (None, Some((_, t))) => ("at".to_string(), t, "the lab's clock"),
+            (None, None) => return Ok(()),
+        };
+        let refuse = |problem: Problem, help: &str| {
+            self.err(
+                &at_field,
+                Some(token),
+                LabError::invalid(&at_field, problem),
+                Some(format!("case `{}`: {help}", case.name)),
+            )
+        };
+        let faketime = crate::lab::program::faketime().is_some();
+        let install = "install Debian's `faketime` (apt-get install faketime) to run the program at the lab's clock, or remove `at:`";
+        match &server.kind {
+            ServerKind::Target(_) => {
+                return Err(refuse(
+                    Problem::ClockTarget {
+                        whose,
+                        server: server.name.clone(),
+                    },
+                    "remove `at:`, or start the server from the lab as a `command` (run under faketime at the lab's clock)",
+                ))
+            }
+            ServerKind::Command(_) if case.at.is_some() && case.at != lab_at.map(|(t, _)| t) => {
+                return Err(refuse(
+                    Problem::ClockServerCommandOnce {
+                        server: server.name.clone(),
+                    },
+                    "set `at:` on the lab, or test this case against a built-in server",
+                ))
+            }
+            ServerKind::Command(_) if !faketime => {
+                return Err(refuse(
+                    Problem::ClockNeedsFaketime {
+                        whose,
+                        peer: format!("server command `{}`", server.name),
+                    },
+                    install,
+                ))
+            }
+            _ => {}
+        }
+        if case.client.command.is_some() && !faketime {
+            return Err(refuse(
+                Problem::ClockNeedsFaketime {
+                    whose,
+                    peer: "client command".to_string(),
+                },
+                install,
+            ));
+        }
+        Ok(())
     }
 
     /// The server a case connects to: the one it names, or the lab's only server.
