@@ -189,7 +189,8 @@ pub fn observe(
 
 /// The outcome against an external server: only the built-in client is observable. A rejection by
 /// the server shows as the alert the client received; its reason is read from the alert where the
-/// alert names one reason ([`crate::reason::ALERT_REASONS`]), and is otherwise left open.
+/// alert names one reason ([`crate::reason::ALERT_REASONS`]), and is otherwise left open. A connection
+/// the server closes without an alert is `connection_closed`, by the server.
 pub fn observe_external_server(client: &ClientObservation, duration_ms: u64) -> Observed {
     // With no server verdict to wait for, a response over a completed handshake is an acceptance.
     let went_through = ServerVerdict::Accepted {
@@ -207,6 +208,18 @@ pub fn observe_external_server(client: &ClientObservation, duration_ms: u64) -> 
             o.alert_sent = None;
             o.detail = Some(format!("the server sent the alert {alert}"));
         }
+    }
+    if let Some(ClientFailure::Io(m)) = &client.failure {
+        // The built-in client does not hang up by itself: a connection closed (or reset) without an
+        // alert during or right after the handshake was closed by the server program — the way a
+        // server that refuses a client without telling it does.
+        o.by = Some(Side::Server);
+        o.reason = Some(Reason::ConnectionClosed);
+        o.alert = None;
+        o.alert_sent = None;
+        o.detail = Some(format!(
+            "the server closed the connection without sending an alert ({m})"
+        ));
     }
     if o.outcome == Outcome::Accepted {
         // The server's own view (the client identity it saw) is not observable.

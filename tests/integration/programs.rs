@@ -778,3 +778,56 @@ cases:
         "{d}"
     );
 }
+
+/// A server in another language that refuses a client without telling it: a small Python server that
+/// completes the handshake (client certificates optional), then closes the socket without an alert
+/// when the client sent no certificate. The built-in client sees the connection closed, by the server
+/// — not "rejected by client: connection_closed … the server may have crashed".
+#[test]
+fn a_server_program_that_closes_without_an_alert_is_recorded_as_closing() {
+    require("python3", "--version");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let script = format!(
+        "import socket, ssl\nctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\nctx.load_cert_chain('server/server.crt', 'server/server.key')\nctx.load_verify_locations('ca/ca.crt')\nctx.verify_mode = ssl.CERT_OPTIONAL\ns = socket.create_server(('127.0.0.1', {port}))\nwhile True:\n    c, _ = s.accept()\n    try:\n        t = ctx.wrap_socket(c, server_side=True)\n        if not t.getpeercert():\n            print('no client certificate: closing', flush=True)\n            t.shutdown(socket.SHUT_RDWR)\n            t.close()\n            continue\n        t.recv(4096)\n        t.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\n\\r\\nok')\n        t.close()\n    except Exception as e:\n        print(e, flush=True)\n        c.close()\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("closing_server.py");
+    std::fs::write(&path, script).unwrap();
+    let yaml = format!(
+        "lab: closes-without-alert\n{PKI}  ext:\n    command: [python3, \"{}\"]\n    cwd: \"{{pki}}\"\n    listen: 127.0.0.1:{port}\n    certificate: server\n    trust: [ca]\n    client_auth: optional\ncases:\n  - name: valid client\n    server: ext\n    client: {{ certificate: client, trust: [ca] }}\n    expect: {{ outcome: accepted, status: 200 }}\n  - name: no client certificate\n    server: ext\n    client: {{ trust: [ca] }}\n    expect: {{ outcome: rejected, by: server, reason: connection_closed }}\n",
+        path.display()
+    );
+    let r = run(&yaml);
+    assert_rows(
+        &r,
+        &[
+            row("valid client", Outcome::Accepted, None, None, None),
+            row(
+                "no client certificate",
+                Outcome::Rejected,
+                Some(Side::Server),
+                Some(Reason::ConnectionClosed),
+                None,
+            ),
+        ],
+    );
+    let c = case(&r, "no client certificate");
+    let o = c.observed.as_ref().unwrap();
+    assert_eq!(o.alert, None, "{o:#?}");
+    let detail = o.detail.as_deref().unwrap_or_default();
+    assert!(
+        detail.starts_with("the server closed the connection without sending an alert"),
+        "{detail}"
+    );
+    let e = c.explanation.as_ref().expect("an explanation");
+    assert!(
+        e.what
+            .starts_with("server `ext` closed the connection without sending a TLS alert")
+            && !e.fix.contains("crashed"),
+        "{e:#?}"
+    );
+}

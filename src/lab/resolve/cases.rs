@@ -572,8 +572,13 @@ impl Resolver<'_> {
                         Side::Client => programs.client,
                     };
                     if let Some(r) = reason {
+                        // An external server that closes without an alert is seen by the built-in client.
+                        let closed_by_server = by == Side::Server
+                            && !client_command
+                            && r == crate::reason::Reason::ConnectionClosed;
                         if !crate::reason::readable_from_alert(r)
                             && !program.is_some_and(|p| p.reports(by, r))
+                            && !closed_by_server
                         {
                             let readable: Vec<&str> = crate::reason::ALERT_REASONS
                                 .iter()
