@@ -147,6 +147,9 @@ pub enum Problem {
     /// A client command against a target.
     #[error("server `{server}` is a target: a client command runs against a built-in server or a server command (a target's own words are not observable)")]
     ClientCommandAgainstExternal { server: String },
+    /// A `verdicts:` rule that does not say what it means.
+    #[error("{why}")]
+    VerdictRule { why: &'static str },
     /// A virtual clock (`at:`) on a case against a target, which runs at its own time.
     #[error("{whose} (`at:`) cannot reach server `{server}`: a target is already running and verifies at its own time, not at the lab's")]
     ClockTarget { whose: &'static str, server: String },

@@ -403,8 +403,12 @@ async fn client_against_command(
             process::describe_exit(status)
         ));
     }
+    let mut observed = observed?;
+    if let ServerKind::Command(c) = &lab.servers[case.server].kind {
+        verdict::apply_server_rules(&mut observed, &c.verdicts, &server_output);
+    }
     Ok(Ran {
-        observed: observed?,
+        observed,
         stdout: None,
         server_output: Some(server_output),
         tail,
@@ -474,10 +478,12 @@ async fn command_against_command(
             exit: run.code,
             exit_text: &run.exit_text,
             output: &output,
+            rules: &command.verdicts,
         },
         verdict::ServerWords {
             program: server_command.template.program(),
             output: &server_output,
+            rules: &server_command.verdicts,
         },
         ms,
     );
@@ -593,6 +599,7 @@ async fn command_against_builtin(
             exit: run.code,
             exit_text: &run.exit_text,
             output: &output,
+            rules: &command.verdicts,
         },
         ms,
     );

@@ -12,11 +12,13 @@ use crate::lab::{
     ServerKind, Side, CLIENT_COMMAND_TIMEOUT,
 };
 
-/// The known programs of a case's server command and client command.
-#[derive(Debug, Clone, Copy, Default)]
+/// The known programs of a case's server command and client command, and the (side, reason) verdicts
+/// the lab's own rules (`verdicts:`) on them name.
+#[derive(Debug, Clone, Default)]
 pub(super) struct Programs {
     pub server: Option<Program>,
     pub client: Option<Program>,
+    pub named_by_rules: Vec<(Side, crate::reason::Reason)>,
 }
 use crate::spec::{self, Expect, ExpectFull, LabFile};
 
@@ -112,6 +114,24 @@ impl Resolver<'_> {
                 _ => None,
             },
             client: client.command.as_ref().and_then(|c| c.template.program()),
+            named_by_rules: {
+                let server_rules = match &server.kind {
+                    ServerKind::Command(c) => c.verdicts.as_slice(),
+                    _ => &[],
+                };
+                let client_rules = client.command.as_ref().map_or(&[][..], |c| &c.verdicts);
+                server_rules
+                    .iter()
+                    .chain(client_rules)
+                    .filter_map(|r| match r.means {
+                        crate::lab::RuleVerdict::Refused {
+                            side,
+                            reason: Some(reason),
+                        } => Some((side, reason)),
+                        _ => None,
+                    })
+                    .collect()
+            },
         };
         let server_command = matches!(server.kind, ServerKind::Command(_));
         let expect = self.expectation(&ef, &c.expect, external_server, client_command, programs)?;
@@ -258,6 +278,7 @@ impl Resolver<'_> {
                 ("cwd", cl.cwd.is_some()),
                 ("env", !cl.env.is_empty()),
                 ("timeout", cl.timeout.is_some()),
+                ("verdicts", !cl.verdicts.is_empty()),
             ] {
                 if given {
                     return Err(self.invalid(
@@ -309,6 +330,7 @@ impl Resolver<'_> {
         Ok(Some(ClientCommand {
             template: self.command(cf, argv, cl.cwd.as_ref(), &cl.env, names)?,
             timeout,
+            verdicts: self.verdict_rules(cf, &cl.verdicts, Side::Client)?,
         }))
     }
 
@@ -578,6 +600,7 @@ impl Resolver<'_> {
                             && r == crate::reason::Reason::ConnectionClosed;
                         if !crate::reason::readable_from_alert(r)
                             && !program.is_some_and(|p| p.reports(by, r))
+                            && !programs.named_by_rules.contains(&(by, r))
                             && !closed_by_server
                         {
                             let readable: Vec<&str> = crate::reason::ALERT_REASONS
