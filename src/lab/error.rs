@@ -147,6 +147,18 @@ pub enum Problem {
     /// A client command against a target.
     #[error("server `{server}` is a target: a client command runs against a built-in server or a server command (a target's own words are not observable)")]
     ClientCommandAgainstExternal { server: String },
+    /// A `verdicts:` rule that does not say what it means.
+    #[error("{why}")]
+    VerdictRule { why: &'static str },
+    /// A virtual clock (`at:`) on a case against a target, which runs at its own time.
+    #[error("{whose} (`at:`) cannot reach server `{server}`: a target is already running and verifies at its own time, not at the lab's")]
+    ClockTarget { whose: &'static str, server: String },
+    /// A case's own clock against a server command, which runs once for the lab.
+    #[error("server `{server}` is a command started once for the lab, at the lab's clock: a case cannot give it a clock of its own")]
+    ClockServerCommandOnce { server: String },
+    /// A virtual clock for an external program without `faketime` to run it there.
+    #[error("{whose} (`at:`) cannot reach the {peer}: it runs at the machine's time unless Debian's `faketime` is installed, and it is not (not on PATH)")]
+    ClockNeedsFaketime { whose: &'static str, peer: String },
     /// `server_output` on a case whose server is not a server command.
     #[error(
         "`server_output` checks what a server command printed; this case's server is not a command"

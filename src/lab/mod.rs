@@ -247,6 +247,26 @@ pub struct ServerCommand {
     pub listen: Loopback,
     pub ready: Ready,
     pub start_timeout: std::time::Duration,
+    /// The lab's rules for its words.
+    pub verdicts: Vec<VerdictRule>,
+}
+
+/// A lab's rule for reading a command's words (`verdicts:`), tried before the runner's own maps of known
+/// programs: when the output contains `output` (and a client command exited with `exit`), it means `means`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerdictRule {
+    pub output: String,
+    pub exit: Option<i32>,
+    pub means: RuleVerdict,
+}
+
+/// What a [`VerdictRule`]'s words mean.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleVerdict {
+    /// `side` refused, for `reason` when the words name one.
+    Refused { side: Side, reason: Option<Reason> },
+    /// The program failed before or outside TLS.
+    ProgramError,
 }
 
 /// An external client command.
@@ -254,6 +274,8 @@ pub struct ServerCommand {
 pub struct ClientCommand {
     pub template: CommandTemplate,
     pub timeout: std::time::Duration,
+    /// The lab's rules for its words.
+    pub verdicts: Vec<VerdictRule>,
 }
 
 /// Default wait for a server command to become ready.

@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use crate::lab::{Case, CertRef, Chain, Checks, ClientCommand, Expectation, Lab, Pin, ScorePart};
+use crate::lab::{
+    Case, CertRef, Chain, Checks, ClientCommand, Expectation, Lab, Pin, ScorePart, ServerKind,
+};
 use crate::peer::process;
 use crate::peer::{self, PeerError, RunningCommand};
 use crate::pki::Pki;
@@ -111,9 +113,41 @@ pub(super) async fn run(
         return not_run(case, context, Status::Skipped, vec![why]);
     }
     match observe(lab, work, case, endpoint, &mut context).await {
-        Ok(ran) => judged(lab, case, context, ran),
+        Ok(mut ran) => {
+            if let Some(note) = clock_note(lab, case) {
+                let o = &mut ran.observed;
+                o.detail = Some(match o.detail.take() {
+                    Some(d) => format!("{d}; {note}"),
+                    None => note,
+                });
+            }
+            judged(lab, case, context, ran)
+        }
         Err(e) => not_run(case, context, e.status(), e.into_messages()),
     }
+}
+
+/// `the client command ran under faketime at …` when a program of the case ran at the lab's clock.
+fn clock_note(lab: &Lab, case: &Case) -> Option<String> {
+    let clock = case.clock(lab)?;
+    crate::lab::program::faketime()?;
+    let mut who = Vec::new();
+    if lab.at.is_some() && matches!(lab.servers[case.server].kind, ServerKind::Command(_)) {
+        who.push("the server command");
+    }
+    if case.client.command.is_some() {
+        who.push("the client command");
+    }
+    if who.is_empty() {
+        return None;
+    }
+    let when = clock
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| clock.unix_timestamp().to_string());
+    Some(format!(
+        "{} ran under faketime at {when}, the lab's clock",
+        who.join(" and ")
+    ))
 }
 
 /// A case that did not run, with `status` and why.
@@ -369,8 +403,12 @@ async fn client_against_command(
             process::describe_exit(status)
         ));
     }
+    let mut observed = observed?;
+    if let ServerKind::Command(c) = &lab.servers[case.server].kind {
+        verdict::apply_server_rules(&mut observed, &c.verdicts, &server_output);
+    }
     Ok(Ran {
-        observed: observed?,
+        observed,
         stdout: None,
         server_output: Some(server_output),
         tail,
@@ -425,6 +463,7 @@ async fn command_against_command(
     if spec.cwd.is_none() {
         spec.cwd = Some(work.pki_path.to_path_buf());
     }
+    super::endpoint::at_clock(&mut spec, case.clock(lab));
     let mark = running.child.line_mark();
     let started = Instant::now();
     let run = peer::run_client(&spec, command.timeout)
@@ -439,10 +478,12 @@ async fn command_against_command(
             exit: run.code,
             exit_text: &run.exit_text,
             output: &output,
+            rules: &command.verdicts,
         },
         verdict::ServerWords {
             program: server_command.template.program(),
             output: &server_output,
+            rules: &server_command.verdicts,
         },
         ms,
     );
@@ -526,6 +567,7 @@ async fn command_against_builtin(
     if spec.cwd.is_none() {
         spec.cwd = Some(work.pki_path.to_path_buf());
     }
+    super::endpoint::at_clock(&mut spec, case.clock(lab));
     let started = Instant::now();
     let mut verdicts_rx = server.expect_any(server_override);
     let run = peer::run_client(&spec, command.timeout).await;
@@ -558,6 +600,7 @@ async fn command_against_builtin(
             exit: run.code,
             exit_text: &run.exit_text,
             output: &output,
+            rules: &command.verdicts,
         },
         ms,
     );

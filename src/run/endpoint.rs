@@ -127,6 +127,7 @@ async fn start(lab: &Lab, work: &Workspace<'_>, s: &Server) -> Result<Endpoint, 
             if c.template.program() == Some(crate::lab::program::Program::Python) {
                 python_hook(&mut spec, work.pki_path);
             }
+            at_clock(&mut spec, lab.at);
             match peer::start_server(&spec, &c.listen, port, c.ready, c.start_timeout).await {
                 Ok(r) => Endpoint::Command(r),
                 Err(error @ PeerError::NotLoopback { .. }) => {
@@ -153,6 +154,20 @@ pub(super) async fn stop_all(servers: &mut HashMap<usize, Endpoint>) {
             let status = running.child.stop().await;
             tracing::debug!(command = %running.command, status = %process::describe_exit(status), "server command stopped");
         }
+    }
+}
+
+/// Runs a command at the lab's clock `at` under Debian's `faketime` (`faketime @EPOCH program …`: its
+/// clock starts there and runs on). Loading refused a clock for a program when `faketime` is missing.
+pub(super) fn at_clock(spec: &mut peer::process::CommandSpec, at: Option<time::OffsetDateTime>) {
+    if let (Some(at), Some(faketime)) = (at, crate::lab::program::faketime()) {
+        spec.argv.splice(
+            0..0,
+            [
+                faketime.display().to_string(),
+                format!("@{}", at.unix_timestamp()),
+            ],
+        );
     }
 }
 

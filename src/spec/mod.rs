@@ -41,7 +41,7 @@ pub struct LabFile {
     #[serde(default)]
     #[schemars(example = example_labfile_cases())]
     pub cases: Vec<CaseSpec>,
-    /// Virtual clock: the time at which both sides verify certificates and CRLs in every case (an offset from now such as `+400d`, or an RFC 3339 time); default now. A case's own `at` overrides it.
+    /// Virtual clock: the time at which both sides verify certificates and CRLs in every case (an offset from now such as `+400d`, or an RFC 3339 time); default now. A case's own `at` overrides it. A server or client command runs at it under Debian's `faketime`; without `faketime`, or against a `target`, `at` is refused.
     #[serde(default)]
     #[schemars(example = &"+400d")]
     pub at: Option<String>,
@@ -779,6 +779,10 @@ pub struct ServerSpec {
     #[serde(default)]
     #[schemars(example = &"10s")]
     pub start_timeout: Option<String>,
+    /// Rules for reading the server command's words, tried in order before the runner's own maps of known programs: text it prints during a case that means a verdict (see `VerdictRuleSpec`). A server command's rules take no `exit`.
+    #[serde(default)]
+    #[schemars(example = server_verdicts_example())]
+    pub verdicts: Vec<VerdictRuleSpec>,
     /// An external server that is already running at this loopback address (`HOST:PORT`); the runner starts nothing.
     #[serde(default)]
     #[schemars(example = &"127.0.0.1:8443")]
@@ -900,7 +904,7 @@ pub struct CaseSpec {
     /// The client that connects.
     #[schemars(example = example_casespec_client())]
     pub client: ClientSpec,
-    /// Virtual clock for this case: the time at which both sides verify (an offset from now such as `+400d`, or an RFC 3339 time); default the lab's `at`, else now.
+    /// Virtual clock for this case: the time at which both sides verify (an offset from now such as `+400d`, or an RFC 3339 time); default the lab's `at`, else now. A client command runs at it under Debian's `faketime` (refused without it); against a server command only the lab's `at` is allowed, and against a `target` none.
     #[serde(default)]
     #[schemars(example = &"+400d")]
     pub at: Option<String>,
@@ -977,6 +981,48 @@ pub struct ClientSpec {
     #[serde(default)]
     #[schemars(example = &"20s")]
     pub timeout: Option<String>,
+    /// Rules for reading the client command's words, tried in order before the runner's own maps of known programs (curl, openssl, Python): text in its output, and optionally its exit status, that means a verdict (see `VerdictRuleSpec`).
+    #[serde(default)]
+    #[schemars(example = client_verdicts_example())]
+    pub verdicts: Vec<VerdictRuleSpec>,
+}
+
+/// A lab's rule for a program mtls-lab does not know (`verdicts:` on a command): when the program's output contains `output` (and, for a client command, it exited with `exit`), the case's verdict is `side` refused for `reason` — or, with `program_error: true`, the program failed before or outside TLS. Checked when the lab is loaded.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerdictRuleSpec {
+    /// Text the program's output (standard output and error) must contain, exactly as written (a substring, not a regular expression).
+    #[schemars(example = &"REFUSED: bad cert")]
+    pub output: String,
+    /// The exit status the client command must have exited with; omit it for any. Not for a server command's rules.
+    #[serde(default)]
+    #[schemars(example = &3)]
+    pub exit: Option<i32>,
+    /// The side whose refusal the words tell: `client` or `server` (a client program may say that the server refused it).
+    #[serde(default)]
+    #[schemars(example = example_expectfull_by())]
+    pub side: Option<Side>,
+    /// The reason code the words name; omit it when they name none (the alert, where it names one, then gives it).
+    #[serde(default)]
+    #[schemars(example = &"unknown_issuer")]
+    pub reason: Option<Reason>,
+    /// `true`: the words mean the program failed before or outside TLS (a program error), not a TLS verdict; then give no `side` or `reason`.
+    #[serde(default)]
+    #[schemars(example = &false)]
+    pub program_error: bool,
+}
+
+fn client_verdicts_example() -> serde_json::Value {
+    serde_json::json!([
+        { "output": "REFUSED: bad cert", "exit": 3, "side": "client", "reason": "unknown_issuer" },
+        { "output": "cannot read key", "program_error": true }
+    ])
+}
+
+fn server_verdicts_example() -> serde_json::Value {
+    serde_json::json!([
+        { "output": "rejected: no client certificate", "side": "server", "reason": "certificate_required" }
+    ])
 }
 
 fn pin_example() -> Vec<&'static str> {

@@ -170,6 +170,10 @@ pub fn explain(
             "nothing accepted the connection at the server's address.".to_string(),
             "Check that the server is running and listening on that address and port.".to_string(),
         ),
+        Reason::ConnectionClosed if observed.by == Some(Side::Server) => (
+            format!("server `{}` closed the connection without sending a TLS alert, during or right after the handshake: it ended the connection without saying why.", server.name),
+            "Look at the server's log for why it refused the client (a missing or untrusted client certificate is the usual cause); a server that refuses should send an alert that says why, as OpenSSL and rustls do.".to_string(),
+        ),
         Reason::ConnectionClosed => (
             "the connection was closed before either side reported a TLS verdict.".to_string(),
             "Look at the server's log: it may have crashed, or it may not speak TLS on that port.".to_string(),

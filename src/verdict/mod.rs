@@ -10,6 +10,6 @@ pub mod programs;
 
 pub use judge::{expectation_summary, judge, judge_checks};
 pub use observe::{
-    observe, observe_command, observe_external_server, observe_programs, CommandRun, Observed,
-    ServerWords,
+    apply_server_rules, observe, observe_command, observe_external_server, observe_programs,
+    CommandRun, Observed, ServerWords,
 };

@@ -8,6 +8,7 @@
 
 use serde::Serialize;
 
+use crate::lab::{RuleVerdict, VerdictRule};
 use crate::reason::{alert_sent, classify, reason_for_alert, received_alert_name, Reason, Verdict};
 use crate::reason::{Outcome, Side};
 use crate::tls::client::{ClientFailure, ClientObservation};
@@ -189,7 +190,8 @@ pub fn observe(
 
 /// The outcome against an external server: only the built-in client is observable. A rejection by
 /// the server shows as the alert the client received; its reason is read from the alert where the
-/// alert names one reason ([`crate::reason::ALERT_REASONS`]), and is otherwise left open.
+/// alert names one reason ([`crate::reason::ALERT_REASONS`]), and is otherwise left open. A connection
+/// the server closes without an alert is `connection_closed`, by the server.
 pub fn observe_external_server(client: &ClientObservation, duration_ms: u64) -> Observed {
     // With no server verdict to wait for, a response over a completed handshake is an acceptance.
     let went_through = ServerVerdict::Accepted {
@@ -207,6 +209,18 @@ pub fn observe_external_server(client: &ClientObservation, duration_ms: u64) -> 
             o.alert_sent = None;
             o.detail = Some(format!("the server sent the alert {alert}"));
         }
+    }
+    if let Some(ClientFailure::Io(m)) = &client.failure {
+        // The built-in client does not hang up by itself: a connection closed (or reset) without an
+        // alert during or right after the handshake was closed by the server program — the way a
+        // server that refuses a client without telling it does.
+        o.by = Some(Side::Server);
+        o.reason = Some(Reason::ConnectionClosed);
+        o.alert = None;
+        o.alert_sent = None;
+        o.detail = Some(format!(
+            "the server closed the connection without sending an alert ({m})"
+        ));
     }
     if o.outcome == Outcome::Accepted {
         // The server's own view (the client identity it saw) is not observable.
@@ -226,6 +240,70 @@ pub struct CommandRun<'a> {
     pub exit_text: &'a str,
     /// Its output (stdout and stderr).
     pub output: &'a str,
+    /// The lab's rules for its words (`verdicts:`), read before the known programs' maps.
+    pub rules: &'a [VerdictRule],
+}
+
+/// The first of a lab's rules (`verdicts:`) that a program's words match, as a verdict: `whose` is
+/// `client command` or `server command`.
+fn rule_verdict(
+    rules: &[VerdictRule],
+    exit: Option<i32>,
+    output: &str,
+    whose: &str,
+) -> Option<(RuleVerdict, String)> {
+    let rule = rules.iter().find(|r| {
+        let exit_ok = match r.exit {
+            Some(e) => exit == Some(e),
+            None => true,
+        };
+        exit_ok && output.contains(r.output.as_str())
+    })?;
+    let line = output
+        .lines()
+        .find(|l| l.contains(rule.output.as_str()))
+        .map_or(rule.output.as_str(), str::trim);
+    Some((
+        rule.means,
+        format!("the {whose} said `{line}`, which the lab's `verdicts` rule reads as"),
+    ))
+}
+
+/// Applies a lab rule's verdict to `o`; `alert_reason` stands in for a reason the rule does not name.
+fn apply_rule(
+    o: &mut Observed,
+    (means, said): (RuleVerdict, String),
+    alert_reason: Option<Reason>,
+) {
+    match means {
+        RuleVerdict::ProgramError => program_error(o, format!("{said} a program error")),
+        RuleVerdict::Refused { side, reason } => {
+            o.outcome = Outcome::Rejected;
+            o.by = Some(side);
+            o.reason = reason.or(alert_reason);
+            o.detail = Some(format!(
+                "{said} a rejection by the {}{}",
+                match side {
+                    Side::Client => "client",
+                    Side::Server => "server",
+                },
+                reason.map_or(String::new(), |r| format!(": {}", r.code()))
+            ));
+        }
+    }
+}
+
+/// A server command's words read by the lab's rules (`verdicts:`) when the built-in client is its peer:
+/// a rule that matches what the server printed during the case decides, unless the built-in client's
+/// own verifier rejected (its verdict is authoritative).
+pub fn apply_server_rules(o: &mut Observed, rules: &[VerdictRule], server_output: &str) {
+    if o.by == Some(Side::Client) && o.outcome == Outcome::Rejected {
+        return;
+    }
+    if let Some(v) = rule_verdict(rules, None, server_output, "server command") {
+        let alert_reason = o.alert.as_deref().and_then(reason_for_alert);
+        apply_rule(o, v, alert_reason);
+    }
 }
 
 /// The outcome of a client command against a built-in server:
@@ -286,6 +364,18 @@ pub fn observe_command(
         ServerVerdict::Tls(e) => received_alert_name(e),
         _ => None,
     });
+    // The lab's own rules for the command's words come before the known programs' maps.
+    if let Some(v) = rule_verdict(run.rules, run.exit, run.output, "client command") {
+        apply_rule(
+            &mut o,
+            v,
+            client_alert.as_deref().and_then(reason_for_alert),
+        );
+        if o.by == Some(Side::Client) {
+            o.alert = client_alert;
+        }
+        return o;
+    }
     let accepted = verdicts.iter().find_map(|v| match v {
         ServerVerdict::Accepted { client, version } => Some((client.clone(), version.clone())),
         _ => None,
@@ -387,6 +477,8 @@ pub struct ServerWords<'a> {
     pub program: Option<Program>,
     /// The lines it printed during the case.
     pub output: &'a str,
+    /// The lab's rules for its words (`verdicts:`).
+    pub rules: &'a [VerdictRule],
 }
 
 /// The outcome of a client command against a server command: only the programs' own words decide.
@@ -422,6 +514,13 @@ pub fn observe_programs(
         // Both sides are programs; the server's own view (the identity it saw) is not observable.
         external: Some(Side::Server),
     };
+    // The lab's own rules come first: the client command's, then the server command's.
+    if let Some(v) = rule_verdict(client.rules, client.exit, client.output, "client command")
+        .or_else(|| rule_verdict(server.rules, None, server.output, "server command"))
+    {
+        apply_rule(&mut o, v, None);
+        return o;
+    }
     let client_said = client
         .program
         .and_then(|p| programs::read(p, client.exit, client.output).map(|s| (p, s)));

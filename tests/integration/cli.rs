@@ -125,6 +125,35 @@ fn every_bad_input_exits_2_with_a_golden_message() {
     }
 }
 
+/// Without `faketime` on PATH a client command or a server command cannot run at the lab's clock:
+/// `check` and `run` refuse `at:` for that case, at its file, line and column.
+#[test]
+fn a_clock_that_cannot_reach_a_program_is_refused_without_faketime() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("clock.yaml"),
+        "lab: clock\nauthorities:\n  ca: { subject: { CN: Lab CA } }\ncertificates:\n  server: { issuer: ca, subject: { CN: localhost }, san: [dns:localhost], usage: server }\nservers:\n  web: { certificate: server, client_auth: none }\ncases:\n  - name: curl a year on\n    at: +365d\n    client: { command: [curl, \"{url}\"] }\n    expect: { outcome: rejected, by: client, reason: expired }\n  - name: the built-in client a year on\n    at: +365d\n    client: { trust: [ca] }\n    expect: { outcome: rejected, by: client, reason: expired }\n",
+    )
+    .unwrap();
+    for command in ["check", "run"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_mtls-lab"))
+            .current_dir(dir.path())
+            .args([command, "clock.yaml"])
+            .env("PATH", dir.path().join("no-such-bin"))
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command}: {stderr}");
+        assert!(
+            stderr.contains("error: cases[0].at: this case's clock (`at:`) cannot reach the client command: it runs at the machine's time unless Debian's `faketime` is installed, and it is not (not on PATH)\n  --> clock.yaml:10:9\n"),
+            "{command}: {stderr}"
+        );
+        // The built-in client verifies at any clock: only the command's case is refused.
+        assert_eq!(stderr.matches("error:").count(), 1, "{command}: {stderr}");
+    }
+}
+
 #[test]
 fn a_missing_file_exits_2() {
     let out = mtls(&root(), &["run", "labs/no-such-lab.yaml"]);

@@ -614,6 +614,7 @@ fn command(exit: Option<i32>, exit_text: &str) -> CommandRun<'_> {
         exit,
         exit_text,
         output: "",
+        rules: &[],
     }
 }
 

@@ -449,6 +449,75 @@ fn a_target_already_running_is_tested_with_the_runners_clients() {
 }
 
 #[test]
+fn a_target_needs_no_private_key_for_its_certificate() {
+    // The running target is the built-in server of one lab; its PKI is exported, and the second lab
+    // loads the target's certificate from its file alone (`from: { cert }`, no key).
+    let server_lab = common::lab(&format!(
+        "lab: keyless-target-server\n{PKI}servers:\n  web: {{ certificate: server, trust: [ca] }}\ncases:\n  - name: unused\n    client: {{ trust: [ca] }}\n    expect: {{ outcome: rejected, by: server, reason: certificate_required }}\n"
+    ));
+    let pki = mtls_lab::pki::build(&server_lab).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    mtls_lab::pki::export::export(&server_lab, &pki, dir.path(), false).unwrap();
+    let rt = runtime();
+    let server = rt.block_on(async {
+        let config =
+            mtls_lab::tls::server_config(&server_lab, &pki, &server_lab.servers[0]).unwrap();
+        mtls_lab::tls::server::RunningServer::start("web", config)
+            .await
+            .unwrap()
+    });
+    let d = dir.path().display();
+    let certificates = format!(
+        "authorities:\n  ca: {{ from: {{ cert: {d}/ca/ca.crt }} }}\ncertificates:\n  server: {{ issuer: ca, from: {{ cert: {d}/server/server.crt }} }}\n  client: {{ issuer: ca, from: {{ cert: {d}/client/client.crt, key: {d}/client/client.key }} }}\n"
+    );
+    let target = common::lab(&format!(
+        "lab: keyless-target\n{certificates}servers:\n  running: {{ certificate: server, trust: [ca], target: \"{}\" }}\ncases:\n  - name: valid client\n    client: {{ certificate: client, trust: [ca] }}\n    expect: {{ outcome: accepted, status: 200 }}\n  - name: no client certificate\n    client: {{ trust: [ca] }}\n    expect: {{ outcome: rejected, by: server, reason: certificate_required, alert: certificate_required }}\n",
+        server.addr
+    ));
+    let r = rt.block_on(mtls_lab::run::run_lab(&target));
+    assert_verdict(&r, "valid client", None, None, None);
+    assert_verdict(
+        &r,
+        "no client certificate",
+        Some(Side::Server),
+        Some(Reason::CertificateRequired),
+        Some("certificate_required"),
+    );
+    drop(server);
+    // A peer that presents the certificate still needs its key: a built-in server, a server command,
+    // a client.
+    let refused = |servers: &str, client: &str| {
+        let yaml = format!(
+            "lab: keyless\n{certificates}servers:\n{servers}\ncases:\n  - name: c\n    client: {client}\n    expect: accepted\n"
+        );
+        match mtls_lab::lab::parse(
+            Path::new("bad.yaml"),
+            &yaml,
+            time::OffsetDateTime::now_utc(),
+        ) {
+            Ok(_) => panic!("accepted:\n{yaml}"),
+            Err(e) => e.render(),
+        }
+    };
+    let why = "certificate `server` is loaded without a key (`from.key`); a peer cannot present it";
+    let e = refused(
+        "  web: { certificate: server, trust: [ca] }",
+        "{ certificate: client, trust: [ca] }",
+    );
+    assert!(e.contains(why) && e.contains("--> bad.yaml:8:23"), "{e}");
+    let e = refused(
+        "  web: { certificate: server, trust: [ca], command: [./srv, \"{port}\"] }",
+        "{ certificate: client, trust: [ca] }",
+    );
+    assert!(e.contains(why), "{e}");
+    let e = refused(
+        "  web: { certificate: client, trust: [ca], target: \"127.0.0.1:1\" }",
+        "{ certificate: server, trust: [ca] }",
+    );
+    assert!(e.contains(why) && e.contains("--> bad.yaml:11:28"), "{e}");
+}
+
+#[test]
 fn expectations_an_external_peer_cannot_show_are_refused_at_load_time() {
     let bad = |server: &str, client: &str, expect: &str| {
         let yaml = format!(

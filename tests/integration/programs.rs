@@ -688,3 +688,240 @@ fn two_programs_openssl_s_server_and_curl() {
         "{detail}"
     );
 }
+
+/// The lab's clock reaches programs through Debian's `faketime`: 60 days on, curl (a client command)
+/// finds the built-in server's 30-day certificate expired, and `openssl s_server` (a server command)
+/// the built-in client's. At the machine's time both would be accepted. Skipped, saying so, when
+/// `faketime` is not installed (the refusal without it: cli::a_clock_that_cannot_reach_a_program_is_refused_without_faketime).
+#[test]
+fn the_lab_clock_reaches_programs_under_faketime() {
+    if mtls_lab::lab::program::faketime().is_none() {
+        println!("SKIPPED the_lab_clock_reaches_programs_under_faketime: `faketime` is not installed (apt-get install faketime; .ci/run installs it)");
+        return;
+    }
+    require("openssl", "version");
+    require("curl", "--version");
+    let yaml = r#"lab: clock-under-faketime
+at: +60d
+authorities:
+  ca: { subject: { O: Program Lab, CN: Program Lab CA } }
+certificates:
+  server: { issuer: ca, subject: { CN: localhost }, san: [dns:localhost, ip:127.0.0.1], usage: server, valid: { from: -1d, until: +365d } }
+  short-server: { issuer: ca, subject: { CN: localhost }, san: [dns:localhost, ip:127.0.0.1], usage: server, valid: { from: -1d, until: +30d } }
+  client: { issuer: ca, subject: { CN: labclient }, usage: client, valid: { from: -1d, until: +365d } }
+  short-client: { issuer: ca, subject: { CN: short }, usage: client, valid: { from: -1d, until: +30d } }
+servers:
+  web: { certificate: short-server, trust: [ca] }
+  s_server: { command: [openssl, s_server, -accept, "127.0.0.1:{port}", -cert, "{cert:server}", -key, "{key:server}", -CAfile, "{cert:ca}", -Verify, "1", -verify_return_error, -www], listen: "127.0.0.1:0", certificate: server, trust: [ca] }
+cases:
+  - name: curl finds the server certificate expired
+    server: web
+    client: { command: [curl, --silent, --show-error, --cacert, "{cert:ca}", --cert, "{cert:client}", --key, "{key:client}", "{url}"] }
+    expect: { outcome: rejected, by: client, reason: expired, exit: 60 }
+  - name: s_server finds the client certificate expired
+    server: s_server
+    client: { certificate: short-client, trust: [ca] }
+    expect: { outcome: rejected, by: server, alert: certificate_expired }
+  - name: s_server accepts a client still valid
+    server: s_server
+    client: { certificate: client, trust: [ca] }
+    expect: { outcome: accepted, status: 200 }
+"#;
+    let r = run(yaml);
+    use Outcome::{Accepted, Rejected};
+    assert_rows(
+        &r,
+        &[
+            row(
+                "curl finds the server certificate expired",
+                Rejected,
+                Some(Side::Client),
+                Some(Reason::Expired),
+                Some(60),
+            ),
+            row(
+                "s_server finds the client certificate expired",
+                Rejected,
+                Some(Side::Server),
+                None,
+                None,
+            ),
+            row(
+                "s_server accepts a client still valid",
+                Accepted,
+                None,
+                None,
+                None,
+            ),
+        ],
+    );
+    let detail = |name: &str| {
+        case(&r, name)
+            .observed
+            .as_ref()
+            .unwrap()
+            .detail
+            .clone()
+            .unwrap_or_default()
+    };
+    let at = (time::OffsetDateTime::now_utc() + time::Duration::days(60)).date();
+    let d = detail("curl finds the server certificate expired");
+    assert!(
+        d.contains("the client command ran under faketime at ")
+            && d.contains(&at.to_string())
+            && d.contains("certificate has expired"),
+        "{d}"
+    );
+    let d = detail("s_server accepts a client still valid");
+    assert!(
+        d.contains("the server command ran under faketime at "),
+        "{d}"
+    );
+}
+
+/// A server in another language that refuses a client without telling it: a small Python server that
+/// completes the handshake (client certificates optional), then closes the socket without an alert
+/// when the client sent no certificate. The built-in client sees the connection closed, by the server
+/// — not "rejected by client: connection_closed … the server may have crashed".
+#[test]
+fn a_server_program_that_closes_without_an_alert_is_recorded_as_closing() {
+    require("python3", "--version");
+    let script = String::from(
+        "import socket, ssl, sys\nport = int(sys.argv[1])\nctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\nctx.load_cert_chain('server/server.crt', 'server/server.key')\nctx.load_verify_locations('ca/ca.crt')\nctx.verify_mode = ssl.CERT_OPTIONAL\ns = socket.create_server(('127.0.0.1', port))\nwhile True:\n    c, _ = s.accept()\n    try:\n        t = ctx.wrap_socket(c, server_side=True)\n        if not t.getpeercert():\n            print('no client certificate: closing', flush=True)\n            t.shutdown(socket.SHUT_RDWR)\n            t.close()\n            continue\n        t.recv(4096)\n        t.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\n\\r\\nok')\n        t.close()\n    except Exception as e:\n        print(e, flush=True)\n        c.close()\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("closing_server.py");
+    std::fs::write(&path, script).unwrap();
+    let yaml = format!(
+        "lab: closes-without-alert\n{PKI}  ext:\n    command: [python3, \"{0}\", \"{{port}}\"]\n    cwd: \"{{pki}}\"\n    certificate: server\n    trust: [ca]\n    client_auth: optional\n  ruled:\n    command: [python3, \"{0}\", \"{{port}}\"]\n    cwd: \"{{pki}}\"\n    certificate: server\n    trust: [ca]\n    client_auth: optional\n    verdicts:\n      - {{ output: \"no client certificate: closing\", side: server, reason: certificate_required }}\ncases:\n  - name: valid client\n    server: ext\n    client: {{ certificate: client, trust: [ca] }}\n    expect: {{ outcome: accepted, status: 200 }}\n  - name: no client certificate\n    server: ext\n    client: {{ trust: [ca] }}\n    expect: {{ outcome: rejected, by: server, reason: connection_closed }}\n  - name: no client certificate, read by the lab's rule\n    server: ruled\n    client: {{ trust: [ca] }}\n    expect: {{ outcome: rejected, by: server, reason: certificate_required }}\n",
+        path.display()
+    );
+    let r = run(&yaml);
+    assert_rows(
+        &r,
+        &[
+            row("valid client", Outcome::Accepted, None, None, None),
+            row(
+                "no client certificate",
+                Outcome::Rejected,
+                Some(Side::Server),
+                Some(Reason::ConnectionClosed),
+                None,
+            ),
+            // The server's own words, read by the lab's `verdicts` rule, name the reason.
+            row(
+                "no client certificate, read by the lab's rule",
+                Outcome::Rejected,
+                Some(Side::Server),
+                Some(Reason::CertificateRequired),
+                None,
+            ),
+        ],
+    );
+    let c = case(&r, "no client certificate");
+    let o = c.observed.as_ref().unwrap();
+    assert_eq!(o.alert, None, "{o:#?}");
+    let detail = o.detail.as_deref().unwrap_or_default();
+    assert!(
+        detail.starts_with("the server closed the connection without sending an alert"),
+        "{detail}"
+    );
+    let e = c.explanation.as_ref().expect("an explanation");
+    assert!(
+        e.what
+            .starts_with("server `ext` closed the connection without sending a TLS alert")
+            && !e.fix.contains("crashed"),
+        "{e:#?}"
+    );
+}
+
+/// A program mtls-lab does not know, read by the lab's own rules (`verdicts:` on the command): a shell
+/// script that runs `openssl s_client` checking another host name and says `REFUSED: bad cert` (exit 3)
+/// — a rejection by the client for `name_mismatch`, which no alert names — or `CANNOT READ CA` (exit
+/// 4), a program error although its handshake failed with an alert. Without the rule the first is
+/// refused at load time, and the second would be a rejection by the client.
+#[test]
+fn a_labs_verdict_rules_read_a_program_it_does_not_know() {
+    require("openssl", "version");
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("check.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\n# check.sh MODE ADDR CA: a checker that speaks its own words\nif openssl s_client -connect \"$2\" -verify_hostname elsewhere.lab -verify_return_error -CAfile \"$3\" </dev/null >/dev/null 2>&1; then echo OK; exit 0; fi\nif [ \"$1\" = local ]; then echo 'CANNOT READ CA' >&2; exit 4; fi\necho 'REFUSED: bad cert'\nexit 3\n",
+    )
+    .unwrap();
+    let lab = |rules: &str| {
+        format!(
+            "lab: verdict-rules\n{PKI}cases:\n  - name: refused in its own words\n    server: web\n    client:\n      command: [sh, \"{s}\", refused, \"{{addr}}\", \"{{cert:ca}}\"]\n{rules}    expect: {{ outcome: rejected, by: client, reason: name_mismatch, exit: 3 }}\n  - name: a local failure in its own words\n    server: web\n    client:\n      command: [sh, \"{s}\", local, \"{{addr}}\", \"{{cert:ca}}\"]\n{rules}    expect: {{ outcome: rejected, exit: 4 }}\n",
+            s = script.display()
+        )
+    };
+    let rules = "      verdicts:\n        - { output: \"REFUSED: bad cert\", exit: 3, side: client, reason: name_mismatch }\n        - { output: \"CANNOT READ\", program_error: true }\n";
+    let r = run(&lab(rules));
+    assert_rows(
+        &r,
+        &[
+            row(
+                "refused in its own words",
+                Outcome::Rejected,
+                Some(Side::Client),
+                Some(Reason::NameMismatch),
+                Some(3),
+            ),
+            row(
+                "a local failure in its own words",
+                Outcome::ProgramError,
+                None,
+                None,
+                Some(4),
+            ),
+        ],
+    );
+    let o = case(&r, "refused in its own words")
+        .observed
+        .clone()
+        .unwrap();
+    assert_eq!(
+        o.detail.as_deref(),
+        Some("the client command said `REFUSED: bad cert`, which the lab's `verdicts` rule reads as a rejection by the client: name_mismatch"),
+        "{o:#?}"
+    );
+    let parse = |yaml: &str| {
+        mtls_lab::lab::parse(
+            std::path::Path::new("rules.yaml"),
+            yaml,
+            time::OffsetDateTime::now_utc(),
+        )
+        .map(|_| ())
+        .map_err(|e| e.render())
+    };
+    // Without the rule, nothing names `name_mismatch` for this program: refused when loaded.
+    let e = parse(&lab("")).unwrap_err();
+    assert!(
+        e.contains("cases[0].expect.reason") && e.contains("no alert names `name_mismatch` alone"),
+        "{e}"
+    );
+    // Rules are checked when the lab is loaded, at their file, line and column.
+    let bad =
+        |rule: &str| parse(&lab(&format!("      verdicts:\n        - {rule}\n"))).unwrap_err();
+    let e = bad("{ output: x, reason: expired }");
+    assert!(
+        e.contains("error: cases[0].client.verdicts[0].reason: name the side that refused")
+            && e.contains("--> rules.yaml:"),
+        "{e}"
+    );
+    let e = bad("{ output: x, side: client, reason: bad_cert }");
+    assert!(e.contains("unknown variant `bad_cert`"), "{e}");
+    let e = bad("{ output: x, side: client, program_error: true }");
+    assert!(
+        e.contains("give either `program_error: true` or `side` and `reason`, not both"),
+        "{e}"
+    );
+    let e = bad("{ output: \"\", program_error: true }");
+    assert!(e.contains("it cannot be empty"), "{e}");
+    let e = parse(&format!(
+        "lab: r\n{PKI}  s: {{ command: [./srv], certificate: server, trust: [ca], verdicts: [{{ output: x, exit: 1, side: server }}] }}\ncases:\n  - name: c\n    server: s\n    client: {{ trust: [ca] }}\n    expect: accepted\n"
+    ))
+    .unwrap_err();
+    assert!(e.contains("its rules take no `exit`"), "{e}");
+}

@@ -12,11 +12,13 @@ use crate::lab::{
     ServerKind, Side, CLIENT_COMMAND_TIMEOUT,
 };
 
-/// The known programs of a case's server command and client command.
-#[derive(Debug, Clone, Copy, Default)]
+/// The known programs of a case's server command and client command, and the (side, reason) verdicts
+/// the lab's own rules (`verdicts:`) on them name.
+#[derive(Debug, Clone, Default)]
 pub(super) struct Programs {
     pub server: Option<Program>,
     pub client: Option<Program>,
+    pub named_by_rules: Vec<(Side, crate::reason::Reason)>,
 }
 use crate::spec::{self, Expect, ExpectFull, LabFile};
 
@@ -34,6 +36,11 @@ impl Resolver<'_> {
         item_names: &mut HashSet<String>,
     ) -> Vec<Case> {
         let mut cases = Vec::new();
+        // The lab's clock (an error in it is reported already).
+        let lab_at = file
+            .at
+            .as_ref()
+            .and_then(|t| Some((self.time("at", t).ok()?, t.as_str())));
         for (i, c) in file.cases.iter().enumerate() {
             let field = format!("cases[{i}]");
             if !item_names.insert(c.name.clone()) {
@@ -59,6 +66,9 @@ impl Resolver<'_> {
                     let Some(case) = case else { return Ok(None) };
                     if let Some(Some(cert)) = case.client.certificate.map(|i| &certificates[i]) {
                         self.presentable(&format!("{field}.client.certificate"), cert)?;
+                    }
+                    if let Some(server) = &servers[case.server] {
+                        self.clock_reaches(&field, c, &case, lab_at, server)?;
                     }
                     let what = "a check or an earlier case";
                     self.requires(&field, &c.requires, &earlier, &c.name, what)?;
@@ -104,6 +114,24 @@ impl Resolver<'_> {
                 _ => None,
             },
             client: client.command.as_ref().and_then(|c| c.template.program()),
+            named_by_rules: {
+                let server_rules = match &server.kind {
+                    ServerKind::Command(c) => c.verdicts.as_slice(),
+                    _ => &[],
+                };
+                let client_rules = client.command.as_ref().map_or(&[][..], |c| &c.verdicts);
+                server_rules
+                    .iter()
+                    .chain(client_rules)
+                    .filter_map(|r| match r.means {
+                        crate::lab::RuleVerdict::Refused {
+                            side,
+                            reason: Some(reason),
+                        } => Some((side, reason)),
+                        _ => None,
+                    })
+                    .collect()
+            },
         };
         let server_command = matches!(server.kind, ServerKind::Command(_));
         let expect = self.expectation(&ef, &c.expect, external_server, client_command, programs)?;
@@ -140,6 +168,73 @@ impl Resolver<'_> {
             tags: c.tags.clone(),
             grading,
         }))
+    }
+
+    /// Refuses a virtual clock (`at:`, the case's or the lab's) that an external program of the case cannot
+    /// run at: a target (already running), a case's own clock against a server command (started once,
+    /// at the lab's clock), and any program when Debian's `faketime` is not installed to run it there.
+    fn clock_reaches(
+        &self,
+        field: &str,
+        c: &spec::CaseSpec,
+        case: &Case,
+        lab_at: Option<(time::OffsetDateTime, &str)>,
+        server: &Server,
+    ) -> Result<(), Box<LoadError>> {
+        let (at_field, token, whose) = match (&c.at, lab_at) {
+            (Some(t), _) => (format!("{field}.at"), t.as_str(), "this case's clock"),
+            (None, Some((_, t))) => ("at".to_string(), t, "the lab's clock"),
+            (None, None) => return Ok(()),
+        };
+        let refuse = |problem: Problem, help: &str| {
+            self.err(
+                &at_field,
+                Some(token),
+                LabError::invalid(&at_field, problem),
+                Some(format!("case `{}`: {help}", case.name)),
+            )
+        };
+        let faketime = crate::lab::program::faketime().is_some();
+        let install = "install Debian's `faketime` (apt-get install faketime) to run the program at the lab's clock, or remove `at:`";
+        match &server.kind {
+            ServerKind::Target(_) => {
+                return Err(refuse(
+                    Problem::ClockTarget {
+                        whose,
+                        server: server.name.clone(),
+                    },
+                    "remove `at:`, or start the server from the lab as a `command` (run under faketime at the lab's clock)",
+                ))
+            }
+            ServerKind::Command(_) if case.at.is_some() && case.at != lab_at.map(|(t, _)| t) => {
+                return Err(refuse(
+                    Problem::ClockServerCommandOnce {
+                        server: server.name.clone(),
+                    },
+                    "set `at:` on the lab, or test this case against a built-in server",
+                ))
+            }
+            ServerKind::Command(_) if !faketime => {
+                return Err(refuse(
+                    Problem::ClockNeedsFaketime {
+                        whose,
+                        peer: format!("server command `{}`", server.name),
+                    },
+                    install,
+                ))
+            }
+            _ => {}
+        }
+        if case.client.command.is_some() && !faketime {
+            return Err(refuse(
+                Problem::ClockNeedsFaketime {
+                    whose,
+                    peer: "client command".to_string(),
+                },
+                install,
+            ));
+        }
+        Ok(())
     }
 
     /// The server a case connects to: the one it names, or the lab's only server.
@@ -183,6 +278,7 @@ impl Resolver<'_> {
                 ("cwd", cl.cwd.is_some()),
                 ("env", !cl.env.is_empty()),
                 ("timeout", cl.timeout.is_some()),
+                ("verdicts", !cl.verdicts.is_empty()),
             ] {
                 if given {
                     return Err(self.invalid(
@@ -234,6 +330,7 @@ impl Resolver<'_> {
         Ok(Some(ClientCommand {
             template: self.command(cf, argv, cl.cwd.as_ref(), &cl.env, names)?,
             timeout,
+            verdicts: self.verdict_rules(cf, &cl.verdicts, Side::Client)?,
         }))
     }
 
@@ -497,8 +594,14 @@ impl Resolver<'_> {
                         Side::Client => programs.client,
                     };
                     if let Some(r) = reason {
+                        // An external server that closes without an alert is seen by the built-in client.
+                        let closed_by_server = by == Side::Server
+                            && !client_command
+                            && r == crate::reason::Reason::ConnectionClosed;
                         if !crate::reason::readable_from_alert(r)
                             && !program.is_some_and(|p| p.reports(by, r))
+                            && !programs.named_by_rules.contains(&(by, r))
+                            && !closed_by_server
                         {
                             let readable: Vec<&str> = crate::reason::ALERT_REASONS
                                 .iter()

@@ -8,14 +8,15 @@ use super::{Names, Resolver};
 use crate::lab::command::{self, CommandTemplate, Loopback, Ready};
 use crate::lab::error::{LabError, LoadError, Problem};
 use crate::lab::{
-    Certificate, Chain, CipherSuiteName, ClientAuth, Pin, RevocationCheck, Server, ServerCommand,
-    ServerKind, Side, TlsVersion, START_TIMEOUT,
+    Certificate, Chain, CipherSuiteName, ClientAuth, Pin, RevocationCheck, RuleVerdict, Server,
+    ServerCommand, ServerKind, Side, TlsVersion, VerdictRule, START_TIMEOUT,
 };
 use crate::spec::{self, ChainMode, ChainSpec, LabFile, Policy, RevocationDepth};
 
 impl Resolver<'_> {
-    /// Resolves every server, with its name index (a server with an error is `None`); a server presents
-    /// only a certificate it has the key of.
+    /// Resolves every server, with its name index (a server with an error is `None`); a built-in server
+    /// or a server command presents only a certificate it has the key of. A target needs no key: it runs
+    /// with its own, and its certificate only tells what it presents.
     pub(super) fn servers(
         &self,
         file: &LabFile,
@@ -29,7 +30,8 @@ impl Resolver<'_> {
             server_index.insert(name.clone(), servers.len());
             let server = self.server(name, s, names, publishes_crl).and_then(|s| {
                 // A certificate with an error of its own (`None`) is reported already.
-                if let Some(certificate) = &certificates[s.certificate] {
+                let target = matches!(s.kind, ServerKind::Target(_));
+                if let (false, Some(certificate)) = (target, &certificates[s.certificate]) {
                     let field = format!("servers.{}.certificate", s.name);
                     self.presentable(&field, certificate)?;
                 }
@@ -184,6 +186,7 @@ impl Resolver<'_> {
             ("env", !s.env.is_empty()),
             ("ready", s.ready.is_some()),
             ("start_timeout", s.start_timeout.is_some()),
+            ("verdicts", !s.verdicts.is_empty()),
         ];
         match (&s.command, &s.target) {
             (Some(_), Some(t)) => {
@@ -254,12 +257,56 @@ impl Resolver<'_> {
                         _ => Ready::Tls,
                     },
                     start_timeout,
+                    verdicts: self.verdict_rules(field, &s.verdicts, Side::Server)?,
                 }))
             }
         }
     }
 
     /// Parses a command's argv, working directory and environment, checking every placeholder's name.
+    /// The rules of a command's `verdicts:` (`field` is the command's peer), checked: `output` is not
+    /// empty; either `side` (with an optional `reason`) or `program_error: true`; a server command's rules
+    /// take no `exit`.
+    pub(super) fn verdict_rules(
+        &self,
+        field: &str,
+        rules: &[spec::VerdictRuleSpec],
+        of: Side,
+    ) -> Result<Vec<VerdictRule>, Box<LoadError>> {
+        let mut out = Vec::new();
+        for (i, r) in rules.iter().enumerate() {
+            let f = format!("{field}.verdicts[{i}]");
+            let bad = |key: &str, token: &str, problem: Problem| {
+                self.invalid(&format!("{f}.{key}"), token, problem)
+            };
+            if r.output.is_empty() {
+                return Err(bad("output", "", Problem::VerdictRule { why: "`output` is the text the program's output must contain; it cannot be empty" }));
+            }
+            if let (Some(e), Side::Server) = (r.exit, of) {
+                return Err(bad("exit", &e.to_string(), Problem::VerdictRule { why: "a server command's words are read while it runs: its rules take no `exit`" }));
+            }
+            let means = match (r.program_error, r.side, r.reason) {
+                (true, None, None) => RuleVerdict::ProgramError,
+                (true, _, _) => {
+                    return Err(bad("program_error", "program_error", Problem::VerdictRule { why: "a program error is no TLS verdict: give either `program_error: true` or `side` and `reason`, not both" }))
+                }
+                (false, Some(side), reason) => RuleVerdict::Refused { side, reason },
+                (false, None, Some(reason)) => {
+                    return Err(bad("reason", reason.code(), Problem::VerdictRule { why: "name the side that refused: `side: client` or `side: server`" }))
+                }
+                (false, None, None) => {
+                    return Err(self.invalid(&f, "output", Problem::VerdictRule { why: "say what the words mean: `side` (and `reason`), or `program_error: true`" }))
+                }
+            };
+            out.push(VerdictRule {
+                output: r.output.clone(),
+                exit: r.exit,
+                means,
+            });
+        }
+        Ok(out)
+    }
+
     pub(super) fn command(
         &self,
         field: &str,
