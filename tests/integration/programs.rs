@@ -925,3 +925,69 @@ fn a_labs_verdict_rules_read_a_program_it_does_not_know() {
     .unwrap_err();
     assert!(e.contains("its rules take no `exit`"), "{e}");
 }
+
+/// A verbose `openssl s_client` (no `-quiet`) prints its verify error early on stderr and then pages of
+/// stdout: its own words are still read, whatever came after them.
+#[test]
+fn a_verbose_s_client_is_read_in_its_own_words_however_much_it_prints() {
+    require("openssl", "version");
+    let dir = tempfile::tempdir().unwrap();
+    let lab = r#"lab: verbose
+authorities:
+  ca: { subject: { CN: Lab CA }, key: ecdsa-p256 }
+certificates:
+  server: { issuer: ca, subject: { CN: elsewhere.example }, san: ["dns:elsewhere.example"], usage: server, key: ecdsa-p256 }
+  client: { issuer: ca, subject: { CN: labclient }, usage: client, key: ecdsa-p256 }
+servers:
+  web: { certificate: server, trust: [ca], client_auth: required }
+cases:
+  - name: s_client name mismatch
+    server: web
+    client:
+      command: [sh, -c, "echo | openssl s_client -connect {addr} -servername localhost -verify_hostname localhost -verify_return_error -CAfile {cert:ca} -cert {cert:client} -key {key:client} -showcerts"]
+    expect: { outcome: rejected, by: client, reason: name_mismatch }
+"#;
+    std::fs::write(dir.path().join("verbose.yaml"), lab).unwrap();
+    let out = common::mtls(dir.path(), &["run", "verbose.yaml"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.starts_with(
+            "PASS  verbose › s_client name mismatch: rejected by client: name_mismatch"
+        ),
+        "{stdout}"
+    );
+}
+
+/// What a client command said early on stderr is kept whole (the first MiB), however many lines follow
+/// on stdout: the runner reads a program's words there, not only in its last lines.
+#[test]
+fn a_programs_early_stderr_is_kept_past_the_tail() {
+    let spec = mtls_lab::peer::process::CommandSpec {
+        argv: vec![
+            "sh".into(),
+            "-c".into(),
+            "echo 'verify error:num=62:hostname mismatch' >&2; sleep 0.2; seq 1 100; exit 1".into(),
+        ],
+        cwd: None,
+        env: Vec::new(),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let run = rt
+        .block_on(mtls_lab::peer::run_client(
+            &spec,
+            std::time::Duration::from_secs(20),
+        ))
+        .unwrap();
+    assert_eq!(run.code, Some(1));
+    assert_eq!(run.stderr, "verify error:num=62:hostname mismatch\n");
+    assert!(
+        !run.tail.iter().any(|l| l.contains("verify error")),
+        "{:?}",
+        run.tail
+    );
+    assert!(run.stdout.ends_with("99\n100\n"));
+}
