@@ -529,26 +529,7 @@ impl Resolver<'_> {
                         Problem::RejectionFieldOnAccepted,
                     ));
                 }
-                if let Some(s) = &server_saw {
-                    if s.none
-                        && (s.common_name.is_some()
-                            || s.organization.is_some()
-                            || s.unit.is_some()
-                            || !s.san.is_empty())
-                    {
-                        return Err(self.invalid(
-                            &format!("{field}.server_saw.none"),
-                            "none",
-                            Problem::NoneWithIdentity,
-                        ));
-                    }
-                    for (i, san) in s.san.iter().enumerate() {
-                        San::parse(san).map_err(|why| {
-                            self.invalid(&format!("{field}.server_saw.san[{i}]"), san, why)
-                        })?;
-                    }
-                }
-                Ok(Expectation::Accepted { server_saw, status })
+                self.accepted(field, server_saw, status)
             }
             Outcome::Rejected | Outcome::ProgramError | Outcome::Undecided => {
                 if server_saw.is_some() || status.is_some() {
@@ -589,45 +570,8 @@ impl Resolver<'_> {
                 if external {
                     // A known program names its own reasons (curl's name mismatch, a server's missing
                     // certificate); any other only through its alert.
-                    let program = match by {
-                        Side::Server => programs.server,
-                        Side::Client => programs.client,
-                    };
                     if let Some(r) = reason {
-                        // An external server that closes without an alert is seen by the built-in client.
-                        let closed_by_server = by == Side::Server
-                            && !client_command
-                            && r == crate::reason::Reason::ConnectionClosed;
-                        if !crate::reason::readable_from_alert(r)
-                            && !program.is_some_and(|p| p.reports(by, r))
-                            && !programs.named_by_rules.contains(&(by, r))
-                            && !closed_by_server
-                        {
-                            let readable: Vec<&str> = crate::reason::ALERT_REASONS
-                                .iter()
-                                .map(|(_, r)| r.code())
-                                .collect();
-                            return Err(self.err(
-                                &format!("{field}.reason"),
-                                Some(r.code()),
-                                LabError::invalid(
-                                    format!("{field}.reason"),
-                                    Problem::ReasonNotObservable { side: by, reason: r },
-                                ),
-                                Some(match program.filter(|p| p.plays(by)) {
-                                    Some(p) => format!(
-                                        "expect the alert instead, e.g. `alert: certificate_expired`, or one of the reasons an alert names: {}; or one {} reports in its own words: {}",
-                                        readable.join(", "),
-                                        p.name(),
-                                        p.reasons(by).iter().map(|r| r.code()).collect::<Vec<_>>().join(", ")
-                                    ),
-                                    None => format!(
-                                        "expect the alert instead, e.g. `alert: certificate_expired`, or one of the reasons an alert names: {}",
-                                        readable.join(", ")
-                                    ),
-                                }),
-                            ));
-                        }
+                        self.observable_reason(field, by, r, client_command, programs)?;
                     }
                     return Ok(Expectation::Rejected {
                         by: Some(by),
@@ -648,5 +592,85 @@ impl Resolver<'_> {
                 })
             }
         }
+    }
+
+    /// An accepted expectation: `server_saw.none` with no identity fields, and each expected SAN parsed.
+    fn accepted(
+        &self,
+        field: &str,
+        server_saw: Option<crate::lab::IdentitySpec>,
+        status: Option<u16>,
+    ) -> Result<Expectation, Box<LoadError>> {
+        if let Some(s) = &server_saw {
+            if s.none
+                && (s.common_name.is_some()
+                    || s.organization.is_some()
+                    || s.unit.is_some()
+                    || !s.san.is_empty())
+            {
+                return Err(self.invalid(
+                    &format!("{field}.server_saw.none"),
+                    "none",
+                    Problem::NoneWithIdentity,
+                ));
+            }
+            for (i, san) in s.san.iter().enumerate() {
+                San::parse(san).map_err(|why| {
+                    self.invalid(&format!("{field}.server_saw.san[{i}]"), san, why)
+                })?;
+            }
+        }
+        Ok(Expectation::Accepted { server_saw, status })
+    }
+
+    /// Whether `by`, an external program, can be seen rejecting for `r`: a reason an alert names, one the
+    /// known program reports in its own words, one the lab's `verdicts:` rules name, or an external
+    /// server's close without an alert, seen by the built-in client.
+    fn observable_reason(
+        &self,
+        field: &str,
+        by: Side,
+        r: crate::reason::Reason,
+        client_command: bool,
+        programs: Programs,
+    ) -> Result<(), Box<LoadError>> {
+        let program = match by {
+            Side::Server => programs.server,
+            Side::Client => programs.client,
+        };
+        // An external server that closes without an alert is seen by the built-in client.
+        let closed_by_server =
+            by == Side::Server && !client_command && r == crate::reason::Reason::ConnectionClosed;
+        if !crate::reason::readable_from_alert(r)
+            && !program.is_some_and(|p| p.reports(by, r))
+            && !programs.named_by_rules.contains(&(by, r))
+            && !closed_by_server
+        {
+            let readable: Vec<&str> = crate::reason::ALERT_REASONS
+                .iter()
+                .map(|(_, r)| r.code())
+                .collect();
+            return Err(self.err(
+                &format!("{field}.reason"),
+                Some(r.code()),
+                LabError::invalid(
+                    format!("{field}.reason"),
+                    Problem::ReasonNotObservable { side: by, reason: r },
+                ),
+                Some(match program.filter(|p| p.plays(by)) {
+                    Some(p) => format!(
+                        "expect the alert instead, e.g. `alert: certificate_expired`, or one of the reasons an alert names: {}; or one {} reports in its own words: {}",
+                        readable.join(", "),
+                        p.name(),
+                        p.reasons(by).iter().map(|r| r.code()).collect::<Vec<_>>().join(", ")
+                    ),
+                    None => format!(
+                        "expect the alert instead, e.g. `alert: certificate_expired`, or one of the reasons an alert names: {}",
+                        readable.join(", ")
+                    ),
+                }),
+            ));
+        }
+        Ok(())
     }
 }
