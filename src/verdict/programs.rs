@@ -421,6 +421,35 @@ fn line_with(output: &str, text: &str) -> String {
 mod tests {
     use super::*;
 
+    /// The fallbacks after the tables: curl's exit 60 in words no table lists is a refusal with no single
+    /// reason; a Python script that crashed is a program error with its traceback's last line; a
+    /// traceback in the output of a script that exited 0 is neither.
+    #[test]
+    fn curl_60_and_a_python_traceback_are_read_after_the_tables() {
+        let curl =
+            "curl: (60) SSL certificate problem: some words no table lists\nMore details here";
+        match read(Program::Curl, Some(60), curl) {
+            Some(Said::Refused { reason, message }) => {
+                assert_eq!(reason, None);
+                assert_eq!(
+                    message,
+                    "curl: (60) SSL certificate problem: some words no table lists"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(read(Program::Curl, Some(61), "curl: (61) something else").is_none());
+        let traceback = "Traceback (most recent call last):\n  File \"client.py\", line 3, in <module>\nZeroDivisionError: division by zero\n\n";
+        match read(Program::Python, Some(1), traceback) {
+            Some(Said::ProgramError { message }) => {
+                assert_eq!(message, "ZeroDivisionError: division by zero")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(read(Program::Python, Some(0), traceback).is_none());
+        assert!(read(Program::Python, Some(1), "no traceback here").is_none());
+    }
+
     /// Every entry's real message reads as the entry says.
     #[test]
     fn every_entry_reads_its_own_message() {
