@@ -139,6 +139,9 @@ pub struct PkiArgs {
     /// The password of the .p12 files (default `mtls-lab`); implies --p12.
     #[arg(long, value_name = "PASSWORD")]
     pub p12_password: Option<String>,
+    /// Put each authority's private key in its .p12 too (without it, an authority's .p12 holds only its certificate); implies --p12.
+    #[arg(long)]
+    pub p12_ca_key: bool,
     #[command(flatten)]
     pub vars: VarArgs,
 }

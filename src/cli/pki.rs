@@ -38,12 +38,19 @@ pub fn pki(args: PkiArgs) -> u8 {
         }
     };
     // --p12-password implies --p12.
-    let password = match (args.p12, args.p12_password) {
+    let password = match (args.p12 || args.p12_ca_key, args.p12_password) {
         (_, Some(p)) => Some(p),
         (true, None) => Some(export::RUN_P12_PASSWORD.to_string()),
         (false, None) => None,
     };
-    match export::export_with(&lab, &pki, &args.out, args.force, password.as_deref()) {
+    match export::export_p12(
+        &lab,
+        &pki,
+        &args.out,
+        args.force,
+        password.as_deref(),
+        args.p12_ca_key,
+    ) {
         Ok(files) => {
             println!("wrote {} files to {}", files.len(), args.out.display());
             exit::OK

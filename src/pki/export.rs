@@ -118,13 +118,38 @@ pub fn check_out(lab: &Lab, dir: &Path, force: bool) -> Result<(), ExportError> 
     check_targets(lab, dir)
 }
 
-/// Like [`export`]; with `p12_password`, also writes `NAME.p12` for every certificate and authority.
+/// Like [`export`]; with `p12_password`, also writes `NAME.p12` for every certificate and authority
+/// (an authority's holds only its certificate: see [`export_p12`]).
 pub fn export_with(
     lab: &Lab,
     pki: &Pki,
     dir: &Path,
     force: bool,
     p12_password: Option<&str>,
+) -> Result<Vec<PathBuf>, ExportError> {
+    export_p12(lab, pki, dir, force, p12_password, false)
+}
+
+/// PKCS#12 of an authority's certificate alone, no key: what a browser or a Java trust store imports
+/// as a trusted CA.
+pub fn pkcs12_certificate(issued: &Issued, password: &str) -> Result<Vec<u8>, String> {
+    use p12_keystore::{Certificate, KeyStore, KeyStoreEntry};
+    let cert = Certificate::from_der(&issued.der).map_err(|e| e.to_string())?;
+    let mut store = KeyStore::new();
+    store.add_entry(&issued.name, KeyStoreEntry::Certificate(cert));
+    store.writer(password).write().map_err(|e| e.to_string())
+}
+
+/// Like [`export_with`]. An authority's `NAME.p12` holds only its certificate unless `ca_key`: a
+/// learner told to "import the CA" into a browser must not import a file that lets the browser
+/// present the CA itself as a client certificate.
+pub fn export_p12(
+    lab: &Lab,
+    pki: &Pki,
+    dir: &Path,
+    force: bool,
+    p12_password: Option<&str>,
+    ca_key: bool,
 ) -> Result<Vec<PathBuf>, ExportError> {
     check_out(lab, dir, force)?;
     std::fs::create_dir_all(dir).map_err(io(dir))?;
@@ -174,7 +199,13 @@ pub fn export_with(
             };
             let root = root.filter(|r| !r.pem.is_empty());
             let path = sub.join(format!("{name}.p12"));
-            let bytes = pkcs12(issued, root, password).map_err(|e| ExportError::Io {
+            let authority = lab.authorities.iter().any(|a| a.name == issued.name);
+            let bytes = if authority && !ca_key {
+                pkcs12_certificate(issued, password)
+            } else {
+                pkcs12(issued, root, password)
+            };
+            let bytes = bytes.map_err(|e| ExportError::Io {
                 path: path.clone(),
                 source: std::io::Error::other(e),
             })?;
