@@ -50,6 +50,28 @@ pub fn pem_block(label: &str, der: &[u8]) -> String {
     out
 }
 
+/// curl's `--pinnedpubkey` form of a DER certificate's public key: `sha256//` and the base64 of the
+/// SHA-256 of its SubjectPublicKeyInfo (RFC 7469's pin); `None` if it does not parse.
+pub fn spki_pin(der: &[u8]) -> Option<String> {
+    use x509_parser::prelude::FromDer;
+    let (_, cert) = x509_parser::certificate::X509Certificate::from_der(der).ok()?;
+    let digest = aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        cert.tbs_certificate.subject_pki.raw,
+    );
+    Some(format!(
+        "sha256//{}",
+        base64::engine::general_purpose::STANDARD.encode(digest.as_ref())
+    ))
+}
+
+/// [`spki_pin`] of the first certificate in a PEM file.
+pub fn pin_of_file(path: &Path) -> Option<String> {
+    let text = std::fs::read(path).ok()?;
+    let (_, pem) = x509_parser::pem::parse_x509_pem(&text).ok()?;
+    spki_pin(&pem.contents)
+}
+
 /// The certificate followed by its intermediates, nearest first, as PEM.
 pub fn chain_pem(issued: &Issued) -> String {
     let mut out = issued.pem.clone();

@@ -105,3 +105,80 @@ fn the_cas_p12_holds_no_private_key_unless_asked() {
         0o600
     );
 }
+
+#[test]
+fn curl_pins_the_servers_key_with_the_pin_placeholder_and_pin_takes_curls_form() {
+    require("curl", "--version");
+    let r = crate::common::run(&format!(
+        "{}  - name: curl pins the server's key
+    client:
+      command: [curl, --silent, --show-error, --cacert, \"{{cert:ca}}\", --cert, \"{{cert:client}}\",
+                --key, \"{{key:client}}\", --pinnedpubkey, \"{{pin:server}}\", \"{{url}}\"]
+    expect: {{ outcome: accepted, server_saw: {{ CN: labclient }}, exit: 0, output: labclient }}
+  - name: curl pins another key
+    client:
+      command: [curl, --silent, --show-error, --cacert, \"{{cert:ca}}\", --cert, \"{{cert:client}}\",
+                --key, \"{{key:client}}\", --pinnedpubkey, \"{{pin:other}}\", \"{{url}}\"]
+    expect: {{ outcome: rejected, by: client, reason: pin_mismatch }}
+  - name: curl's pin form in a lab
+    client: {{ certificate: client, trust: [ca], pin: [\"sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"] }}
+    expect: {{ outcome: rejected, by: client, reason: pin_mismatch }}
+",
+        LAB
+    ));
+    crate::common::assert_accepted(&r, "curl pins the server's key");
+    crate::common::assert_rejected(
+        &r,
+        "curl pins another key",
+        mtls_lab::spec::Side::Client,
+        mtls_lab::reason::Reason::PinMismatch,
+    );
+    crate::common::assert_rejected(
+        &r,
+        "curl's pin form in a lab",
+        mtls_lab::spec::Side::Client,
+        mtls_lab::reason::Reason::PinMismatch,
+    );
+    // A pin of the wrong length in curl's form is still refused at load time, as a pin.
+    let bad = mtls_lab::lab::parse(
+        Path::new("inline.yaml"),
+        &LAB.replace(
+            "trust: [ca] }\n    expect",
+            "trust: [ca], pin: [\"sha256//AAAA\"] }\n    expect",
+        ),
+        time::OffsetDateTime::now_utc(),
+    )
+    .expect_err("a 3-byte pin is refused")
+    .render();
+    assert!(bad.contains("a SHA-256 pin is 32 bytes"), "{bad}");
+}
+
+#[test]
+fn the_pin_placeholder_is_the_spki_sha256_openssl_computes() {
+    require("openssl", "version");
+    let dir = tempfile::tempdir().unwrap();
+    write_lab(dir.path(), "teach.yaml", LAB);
+    let o = mtls(dir.path(), &["pki", "teach.yaml", "--out", "pki"]);
+    assert_eq!(o.status.code(), Some(0));
+    let crt = dir.path().join("pki/server/server.crt");
+    // The recipe from curl's documentation.
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg("openssl x509 -in \"$1\" -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | openssl enc -base64")
+        .arg("sh")
+        .arg(&crt)
+        .output()
+        .unwrap();
+    let expected = format!("sha256//{}", String::from_utf8_lossy(&o.stdout).trim());
+    assert_eq!(
+        mtls_lab::pki::export::pin_of_file(&crt).as_deref(),
+        Some(expected.as_str())
+    );
+    let template = mtls_lab::lab::command::parse_template("{pin:server}").unwrap();
+    let vars = mtls_lab::peer::Vars {
+        pki: &dir.path().join("pki"),
+        lab_dir: dir.path(),
+        server: None,
+    };
+    assert_eq!(mtls_lab::peer::expand(&template, &vars), expected);
+}
