@@ -139,6 +139,9 @@ pub struct PkiArgs {
     /// The password of the .p12 files (default `mtls-lab`); implies --p12.
     #[arg(long, value_name = "PASSWORD")]
     pub p12_password: Option<String>,
+    /// For a lab with a `matrix`: the variant to export, e.g. `--variant key=ed25519,tls=1.3` (enough variables to name exactly one).
+    #[arg(long, value_name = "KEY=VALUE,...", value_parser = parse_variant)]
+    pub variant: Option<VariantSelection>,
     /// Put each authority's private key in its .p12 too (without it, an authority's .p12 holds only its certificate); implies --p12.
     #[arg(long)]
     pub p12_ca_key: bool,
@@ -178,6 +181,27 @@ fn parse_var(s: &str) -> Result<(String, String), String> {
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| value.to_string());
     Ok((name.to_string(), value))
+}
+
+/// `--variant KEY=VALUE,...`: the matrix values that name one variant.
+#[derive(Clone, Debug)]
+pub struct VariantSelection(pub Vec<(String, String)>);
+
+/// Parses `KEY=VALUE,KEY=VALUE` (at least one pair, no empty key).
+fn parse_variant(s: &str) -> Result<VariantSelection, String> {
+    s.split(',')
+        .map(|pair| {
+            let (k, v) = pair
+                .split_once('=')
+                .ok_or_else(|| format!("`{pair}` is not KEY=VALUE"))?;
+            let k = k.trim();
+            if k.is_empty() {
+                return Err(format!("`{pair}` has no variable name"));
+            }
+            Ok((k.to_string(), v.trim().to_string()))
+        })
+        .collect::<Result<_, _>>()
+        .map(VariantSelection)
 }
 
 /// Report files; each is written even when the run errors, and replaced atomically.

@@ -182,3 +182,91 @@ fn the_pin_placeholder_is_the_spki_sha256_openssl_computes() {
     };
     assert_eq!(mtls_lab::peer::expand(&template, &vars), expected);
 }
+
+#[test]
+fn pki_exports_the_one_matrix_variant_named_by_variant() {
+    require("openssl", "version");
+    let dir = tempfile::tempdir().unwrap();
+    write_lab(
+        dir.path(),
+        "m.yaml",
+        r#"lab: m
+matrix:
+  key: [ecdsa-p256, ecdsa-p384]
+  tls: ["1.2", "1.3"]
+authorities:
+  ca: { subject: { CN: M CA }, key: ecdsa-p256 }
+certificates:
+  server: { issuer: ca, subject: { CN: localhost }, san: [dns:localhost], usage: server, key: "${key}" }
+servers:
+  web: { certificate: server, trust: [ca], tls: ["${tls}"] }
+cases:
+  - name: c
+    client: { trust: [ca] }
+    expect: { outcome: rejected, by: server, reason: certificate_required }
+"#,
+    );
+    let stderr = |o: &std::process::Output| String::from_utf8_lossy(&o.stderr).into_owned();
+    let all = "\n  --variant key=ecdsa-p256,tls=1.2\n  --variant key=ecdsa-p256,tls=1.3\n  --variant key=ecdsa-p384,tls=1.2\n  --variant key=ecdsa-p384,tls=1.3\n";
+    // None chosen: the list to choose from.
+    let o = mtls(dir.path(), &["pki", "m.yaml", "--out", "a"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr(&o),
+        format!("error: m.yaml: this lab declares a matrix of 4 variants; choose one with --variant:{all}")
+    );
+    // One that matches none, and one that matches two.
+    let o = mtls(
+        dir.path(),
+        &["pki", "m.yaml", "--out", "a", "--variant", "key=rsa2048"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr(&o),
+        format!("error: m.yaml: --variant key=rsa2048 matches none of the 4 variants:{all}")
+    );
+    let o = mtls(
+        dir.path(),
+        &["pki", "m.yaml", "--out", "a", "--variant", "key=ecdsa-p384"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr(&o),
+        "error: m.yaml: --variant key=ecdsa-p384 matches 2 variants; name one:\n  --variant key=ecdsa-p384,tls=1.2\n  --variant key=ecdsa-p384,tls=1.3\n"
+    );
+    assert!(
+        !dir.path().join("a").exists(),
+        "nothing is written on an error"
+    );
+    // Exactly one: exported, with that variant's key.
+    let o = mtls(
+        dir.path(),
+        &[
+            "pki",
+            "m.yaml",
+            "--out",
+            "a",
+            "--variant",
+            "tls=1.3,key=ecdsa-p384",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = Command::new("openssl")
+        .args(["x509", "-noout", "-text", "-in"])
+        .arg(dir.path().join("a/server/server.crt"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("NIST CURVE: P-384"), "{text}");
+    // A lab without a matrix takes no --variant.
+    write_lab(dir.path(), "teach.yaml", LAB);
+    let o = mtls(
+        dir.path(),
+        &["pki", "teach.yaml", "--out", "b", "--variant", "key=x"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr(&o),
+        "error: teach.yaml: --variant: this lab declares no matrix\n"
+    );
+}
