@@ -48,6 +48,8 @@ pub enum Command {
     Schema(SchemaArgs),
     /// Write a lab's certificates, keys and CRLs as PEM files: DIR/NAME/NAME.crt, .key, .chain.pem, .crl.
     Pki(PkiArgs),
+    /// Start a lab's built-in servers and keep them running (until Ctrl-C), printing one line per connection: who connected and the verdict.
+    Serve(ServeArgs),
 }
 
 // The argument structs carry no doc comment: clap would take it for the subcommand's about text.
@@ -145,6 +147,26 @@ pub struct PkiArgs {
     /// Put each authority's private key in its .p12 too (without it, an authority's .p12 holds only its certificate); implies --p12.
     #[arg(long)]
     pub p12_ca_key: bool,
+    #[command(flatten)]
+    pub vars: VarArgs,
+}
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// The lab file.
+    pub lab: PathBuf,
+    /// Serve only this server (default: every built-in server of the lab).
+    #[arg(long, value_name = "NAME")]
+    pub server: Option<String>,
+    /// Write the PKI the servers use here, as `pki --p12` does (default: a temporary directory, removed on exit).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Write into a non-empty --out directory, overwriting files of the same name.
+    #[arg(long)]
+    pub force: bool,
+    /// For a lab with a `matrix`: the variant to serve, e.g. `--variant key=ed25519,tls=1.3`.
+    #[arg(long, value_name = "KEY=VALUE,...", value_parser = parse_variant)]
+    pub variant: Option<VariantSelection>,
     #[command(flatten)]
     pub vars: VarArgs,
 }

@@ -10,4 +10,5 @@ pub mod load;
 pub mod pki;
 pub mod run;
 pub mod schema;
+pub mod serve;
 pub mod term;

@@ -71,7 +71,7 @@ pub fn pki(args: PkiArgs) -> u8 {
 /// The one lab `selection` (`--variant`) names among a file's variants: a lab without a matrix needs
 /// none (and takes none); a matrix lab needs pairs that every value of exactly one variant matches.
 /// The error lists the variants to choose from.
-fn pick_variant(
+pub(super) fn pick_variant(
     mut labs: Vec<lab::Lab>,
     selection: Option<&[(String, String)]>,
 ) -> Result<lab::Lab, String> {

@@ -270,3 +270,160 @@ cases:
         "error: teach.yaml: --variant: this lab declares no matrix\n"
     );
 }
+
+/// Reads `serve`'s stdout lines on a thread, so a test can wait for each with a timeout.
+fn line_reader(stdout: std::process::ChildStdout) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+fn next_line(lines: &std::sync::mpsc::Receiver<String>) -> String {
+    lines
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("a line from serve within 20 s")
+}
+
+#[test]
+fn serve_keeps_the_lab_running_and_prints_each_connections_verdict() {
+    require("curl", "--version");
+    let dir = tempfile::tempdir().unwrap();
+    write_lab(dir.path(), "teach.yaml", LAB);
+    let pki = dir.path().join("pki");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mtls-lab"))
+        .current_dir(dir.path())
+        .args(["serve", "teach.yaml", "--out", "pki"])
+        .env_remove("RUST_LOG")
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = line_reader(child.stdout.take().unwrap());
+    assert_eq!(
+        next_line(&lines),
+        "lab `teach`: its PKI is in pki (.p12 password mtls-lab)"
+    );
+    let web = next_line(&lines);
+    let url = web
+        .strip_prefix("web: ")
+        .unwrap_or_else(|| panic!("{web}"))
+        .to_string();
+    assert!(
+        url.starts_with("https://localhost:") && url.ends_with('/'),
+        "{url}"
+    );
+    let port: u16 = url["https://localhost:".len()..url.len() - 1]
+        .parse()
+        .unwrap();
+    assert_eq!(next_line(&lines), "one line per connection; Ctrl-C stops");
+    // The exported PKI: keys 0600, the CA's .p12 without its key.
+    use std::os::unix::fs::PermissionsExt;
+    for key in [
+        "ca/ca.key",
+        "client/client.key",
+        "client/client.p12",
+        "ca/ca.p12",
+    ] {
+        let mode = std::fs::metadata(pki.join(key))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{key}");
+    }
+    let curl = |extra: &[&str]| {
+        Command::new("curl")
+            .args(["--silent", "--show-error", "--max-time", "20", "--cacert"])
+            .arg(pki.join("ca/ca.crt"))
+            .args(extra)
+            .arg(&url)
+            .output()
+            .unwrap()
+    };
+    // With the client certificate: accepted, and the page says who the client was seen as.
+    let cert = pki.join("client/client.crt").display().to_string();
+    let key = pki.join("client/client.key").display().to_string();
+    let o = curl(&["--cert", &cert, "--key", &key]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let body = String::from_utf8_lossy(&o.stdout);
+    assert!(body.contains("\"CN\":\"labclient\""), "{body}");
+    let line = next_line(&lines);
+    assert!(
+        line.starts_with("web 127.0.0.1:")
+            && line.ends_with(": accepted; client CN=labclient, O=Teach (issuer O=Teach, CN=Teach CA); TLSv1.3; \"GET / HTTP/1.1\""),
+        "{line}"
+    );
+    // Without: the server refuses, with run's reason code.
+    let o = curl(&[]);
+    assert_eq!(
+        o.status.code(),
+        Some(56),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let line = next_line(&lines);
+    assert!(
+        line.ends_with(": rejected by server: certificate_required (server sent alert certificate_required); client none; -; no request"),
+        "{line}"
+    );
+    // Not TLS at all, and a connection that sends nothing and closes: logged, and serve goes on.
+    {
+        use std::io::Write;
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let _ = s.shutdown(std::net::Shutdown::Both);
+    }
+    let line = next_line(&lines);
+    assert!(
+        line.contains(": not a TLS handshake (rejected by server: other): ")
+            && line.ends_with("; client none; -; no request"),
+        "{line}"
+    );
+    drop(std::net::TcpStream::connect(("127.0.0.1", port)).unwrap());
+    let line = next_line(&lines);
+    assert!(line.contains(": no TLS handshake: "), "{line}");
+    // The client's .p12 works as well.
+    let p12 = format!("{}:mtls-lab", pki.join("client/client.p12").display());
+    let o = curl(&["--cert-type", "P12", "--cert", &p12]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(next_line(&lines).contains(": accepted; client CN=labclient"));
+
+    // SIGTERM: exit 130, nothing left listening.
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert!(!Path::new(&format!("/proc/{pid}")).exists());
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+    let mut err = String::new();
+    use std::io::Read;
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(err, "stopped\n");
+}
