@@ -164,6 +164,9 @@ pub struct ServeArgs {
     /// Write into a non-empty --out directory, overwriting files of the same name.
     #[arg(long)]
     pub force: bool,
+    /// One JSON object per connection on stdout (one line each) instead of the text line.
+    #[arg(long)]
+    pub json: bool,
     /// For a lab with a `matrix`: the variant to serve, e.g. `--variant key=ed25519,tls=1.3`.
     #[arg(long, value_name = "KEY=VALUE,...", value_parser = parse_variant)]
     pub variant: Option<VariantSelection>,

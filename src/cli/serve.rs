@@ -89,27 +89,33 @@ pub fn serve(args: ServeArgs) -> u8 {
                 return exit::RUN;
             }
         };
+        let json = args.json;
         let shown = out.display().to_string();
         let shown = clean(&shown);
-        println!(
-            "lab `{}`: its PKI is in {shown} (.p12 password {}){}",
-            clean(&lab.name),
-            export::RUN_P12_PASSWORD,
-            if temp.is_some() {
-                ", removed on exit"
-            } else {
-                ""
-            }
+        say(
+            json,
+            format!(
+                "lab `{}`: its PKI is in {shown} (.p12 password {}){}",
+                clean(&lab.name),
+                export::RUN_P12_PASSWORD,
+                if temp.is_some() {
+                    ", removed on exit"
+                } else {
+                    ""
+                }
+            ),
         );
         for s in &serving.servers {
-            println!("{}: {}", clean(&s.name), serve::url(s.addr));
+            say(json, format!("{}: {}", clean(&s.name), serve::url(s.addr)));
         }
-        println!("one line per connection; Ctrl-C stops");
+        say(json, "one line per connection; Ctrl-C stops".to_string());
         tokio::pin!(stop);
         loop {
             tokio::select! {
                 _ = &mut stop => break,
                 entry = serving.connections.recv() => match entry {
+                    // serde_json escapes control characters itself.
+                    Some((server, log)) if args.json => println!("{}", serve::json(&server, &log)),
                     Some((server, log)) => println!("{}", clean(&serve::line(&server, &log))),
                     None => break,
                 },
@@ -147,5 +153,14 @@ fn signals() -> impl std::future::Future<Output = ()> {
             _ = recv(term) => {}
             _ = recv(hup) => {}
         }
+    }
+}
+
+/// A line about the servers: on stdout, or on stderr under `--json` (stdout then holds only JSON).
+fn say(json: bool, line: String) {
+    if json {
+        eprintln!("{line}");
+    } else {
+        println!("{line}");
     }
 }

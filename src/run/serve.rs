@@ -171,3 +171,66 @@ pub fn line(server: &str, log: &ConnectionLog) -> String {
         log.peer
     )
 }
+
+/// One connection as a JSON object (`serve --json`): `server`, `peer`, `outcome` (`accepted`,
+/// `rejected`, or `no_handshake` for a connection that never made a TLS handshake), `by` and `reason`
+/// (`run`'s reason codes) and `alert` for a rejection, `client` (the identity presented, as the response
+/// body names it; null when none or unknown), `version` and `request`.
+pub fn json(server: &str, log: &ConnectionLog) -> serde_json::Value {
+    let mut out = serde_json::json!({
+        "server": server,
+        "peer": log.peer.to_string(),
+        "client": null,
+        "version": null,
+        "request": log.request,
+    });
+    let fields: Vec<(&str, serde_json::Value)> = match &log.verdict {
+        ServerVerdict::Accepted { client, version } => vec![
+            ("outcome", "accepted".into()),
+            ("client", serde_json::to_value(client).unwrap_or_default()),
+            ("version", serde_json::to_value(version).unwrap_or_default()),
+        ],
+        ServerVerdict::Tls(e) => match reason::classify(e) {
+            Verdict::Rejected {
+                reason: reason::Reason::Other,
+                detail,
+            } => vec![
+                ("outcome", "no_handshake".into()),
+                ("detail", detail.into()),
+            ],
+            Verdict::Rejected { reason, detail } => vec![
+                ("outcome", "rejected".into()),
+                ("by", "server".into()),
+                ("reason", reason.code().into()),
+                (
+                    "alert",
+                    serde_json::to_value(reason::alert_sent(e)).unwrap_or_default(),
+                ),
+                ("detail", detail.into()),
+            ],
+            Verdict::AlertReceived { alert } => vec![
+                ("outcome", "rejected".into()),
+                ("by", "client".into()),
+                (
+                    "reason",
+                    reason::reason_for_alert(&alert)
+                        .map_or("other", |r| r.code())
+                        .into(),
+                ),
+                ("alert", alert.into()),
+            ],
+        },
+        ServerVerdict::Io(e) => vec![
+            ("outcome", "no_handshake".into()),
+            ("detail", e.clone().into()),
+        ],
+        ServerVerdict::Timeout => vec![
+            ("outcome", "no_handshake".into()),
+            ("detail", "timeout".into()),
+        ],
+    };
+    for (k, v) in fields {
+        out[k] = v;
+    }
+    out
+}

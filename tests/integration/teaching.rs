@@ -427,3 +427,117 @@ fn serve_keeps_the_lab_running_and_prints_each_connections_verdict() {
         .unwrap();
     assert_eq!(err, "stopped\n");
 }
+
+#[test]
+fn serve_json_streams_one_object_per_connection() {
+    require("curl", "--version");
+    let dir = tempfile::tempdir().unwrap();
+    write_lab(dir.path(), "teach.yaml", LAB);
+    let pki = dir.path().join("pki");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mtls-lab"))
+        .current_dir(dir.path())
+        .args([
+            "serve",
+            "teach.yaml",
+            "--out",
+            "pki",
+            "--json",
+            "--server",
+            "web",
+        ])
+        .env_remove("RUST_LOG")
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = line_reader(child.stdout.take().unwrap());
+    // The servers' URLs go to stderr under --json.
+    let errors = line_reader_err(child.stderr.take().unwrap());
+    assert_eq!(
+        next_line(&errors),
+        "lab `teach`: its PKI is in pki (.p12 password mtls-lab)"
+    );
+    let url = next_line(&errors)["web: ".len()..].to_string();
+    let curl = |extra: &[&str]| {
+        Command::new("curl")
+            .args(["--silent", "--max-time", "20", "--cacert"])
+            .arg(pki.join("ca/ca.crt"))
+            .args(extra)
+            .arg(&url)
+            .output()
+            .unwrap()
+    };
+    let cert = pki.join("client/client.crt").display().to_string();
+    let key = pki.join("client/client.key").display().to_string();
+    assert_eq!(
+        curl(&["--cert", &cert, "--key", &key]).status.code(),
+        Some(0)
+    );
+    let v: serde_json::Value = serde_json::from_str(&next_line(&lines)).unwrap();
+    assert_eq!(
+        (
+            &v["server"],
+            &v["outcome"],
+            &v["client"]["CN"],
+            &v["version"],
+            &v["request"]
+        ),
+        (
+            &"web".into(),
+            &"accepted".into(),
+            &"labclient".into(),
+            &"TLSv1.3".into(),
+            &"GET / HTTP/1.1".into()
+        ),
+        "{v}"
+    );
+    assert_eq!(curl(&[]).status.code(), Some(56));
+    let v: serde_json::Value = serde_json::from_str(&next_line(&lines)).unwrap();
+    assert_eq!(
+        (&v["outcome"], &v["by"], &v["reason"], &v["client"]),
+        (
+            &"rejected".into(),
+            &"server".into(),
+            &"certificate_required".into(),
+            &serde_json::Value::Null
+        ),
+        "{v}"
+    );
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+}
+
+fn line_reader_err(stderr: std::process::ChildStderr) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+#[test]
+fn serve_refuses_an_unknown_server_before_listening() {
+    let dir = tempfile::tempdir().unwrap();
+    write_lab(dir.path(), "teach.yaml", LAB);
+    let o = mtls(
+        dir.path(),
+        &["serve", "teach.yaml", "--server", "nope", "--out", "p"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "error: the lab has no server named `nope`; its servers: `web`\n"
+    );
+}
