@@ -20,5 +20,6 @@ fn main() -> ExitCode {
         Command::Schema(a) => cli::schema::schema(a),
         Command::Pki(a) => cli::pki::pki(a),
         Command::Serve(a) => cli::serve::serve(a),
+        Command::Show(a) => cli::show::show(a),
     })
 }

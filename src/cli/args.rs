@@ -50,6 +50,8 @@ pub enum Command {
     Pki(PkiArgs),
     /// Start a lab's built-in servers and keep them running (until Ctrl-C), printing one line per connection: who connected and the verdict.
     Serve(ServeArgs),
+    /// Print a certificate or authority of a lab as a learner reads it (subject, issuer, validity, key, SANs, extensions, fingerprints) and its chain.
+    Show(ShowArgs),
 }
 
 // The argument structs carry no doc comment: clap would take it for the subcommand's about text.
@@ -147,6 +149,22 @@ pub struct PkiArgs {
     /// Put each authority's private key in its .p12 too (without it, an authority's .p12 holds only its certificate); implies --p12.
     #[arg(long)]
     pub p12_ca_key: bool,
+    #[command(flatten)]
+    pub vars: VarArgs,
+}
+
+#[derive(clap::Args)]
+pub struct ShowArgs {
+    /// The lab file.
+    pub lab: PathBuf,
+    /// The certificate or authority.
+    pub name: String,
+    /// Read the certificates from a PKI directory `pki` or `serve` wrote (DIR/NAME/NAME.crt) instead of generating the lab's PKI afresh.
+    #[arg(long, value_name = "DIR")]
+    pub pki: Option<PathBuf>,
+    /// For a lab with a `matrix`: the variant, e.g. `--variant key=ed25519,tls=1.3`.
+    #[arg(long, value_name = "KEY=VALUE,...", value_parser = parse_variant)]
+    pub variant: Option<VariantSelection>,
     #[command(flatten)]
     pub vars: VarArgs,
 }

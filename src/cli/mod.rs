@@ -11,4 +11,5 @@ pub mod pki;
 pub mod run;
 pub mod schema;
 pub mod serve;
+pub mod show;
 pub mod term;

@@ -541,3 +541,78 @@ fn serve_refuses_an_unknown_server_before_listening() {
         "error: the lab has no server named `nope`; its servers: `web`\n"
     );
 }
+
+#[test]
+fn show_prints_a_certificate_and_its_chain_as_openssl_reads_them() {
+    require("openssl", "version");
+    let dir = tempfile::tempdir().unwrap();
+    write_lab(dir.path(), "teach.yaml", LAB);
+    let o = mtls(dir.path(), &["pki", "teach.yaml", "--out", "pki"]);
+    assert_eq!(o.status.code(), Some(0));
+    let o = mtls(
+        dir.path(),
+        &["show", "teach.yaml", "client", "--pki", "pki"],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let text = String::from_utf8_lossy(&o.stdout);
+    let fingerprint = |file: &str| {
+        let o = Command::new("openssl")
+            .args(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
+            .arg(dir.path().join(file))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout)
+            .trim()
+            .trim_start_matches("sha256 Fingerprint=")
+            .trim_start_matches("SHA256 Fingerprint=")
+            .to_string()
+    };
+    let field = |block: &str, label: &str| -> String {
+        block
+            .lines()
+            .find_map(|l| l.trim_start().strip_prefix(label))
+            .unwrap_or_else(|| panic!("no {label} in {block}"))
+            .trim()
+            .to_string()
+    };
+    let (client, ca) = text.split_once("\nin its chain: ").expect("a chain");
+    assert!(
+        client.starts_with("certificate `client`, issued by `ca`\n"),
+        "{text}"
+    );
+    assert!(
+        ca.starts_with("authority `ca`, self-signed (a root)\n"),
+        "{text}"
+    );
+    assert_eq!(field(client, "subject:"), "O=Teach, CN=labclient");
+    assert_eq!(field(client, "issuer:"), "O=Teach, CN=Teach CA");
+    assert_eq!(field(client, "key:"), "ECDSA P-256");
+    assert_eq!(field(client, "subject alt names:"), "dns:labclient");
+    assert_eq!(field(client, "extended key usage:"), "clientAuth");
+    assert_eq!(field(ca, "basic constraints:"), "CA:TRUE (critical)");
+    assert_eq!(
+        field(client, "SHA-256 fingerprint:"),
+        fingerprint("pki/client/client.crt")
+    );
+    assert_eq!(
+        field(ca, "SHA-256 fingerprint:"),
+        fingerprint("pki/ca/ca.crt")
+    );
+    assert_eq!(
+        field(client, "public key pin:"),
+        mtls_lab::pki::export::pin_of_file(&dir.path().join("pki/client/client.crt")).unwrap()
+    );
+    assert!(!text.contains("PRIVATE KEY"));
+    // An unknown name is exit 2 with the names there are.
+    let o = mtls(dir.path(), &["show", "teach.yaml", "clinet"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "error: teach.yaml: no certificate or authority named `clinet`; the lab has `ca`, `client`, `other`, `server`\n"
+    );
+}
