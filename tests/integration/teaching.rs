@@ -616,3 +616,155 @@ fn show_prints_a_certificate_and_its_chain_as_openssl_reads_them() {
         "error: teach.yaml: no certificate or authority named `clinet`; the lab has `ca`, `client`, `other`, `server`\n"
     );
 }
+
+/// Starts `serve` on the teaching lab in `dir` (PKI in `dir/pki`); returns the child, its stdout lines and the port.
+fn start_serve(dir: &Path) -> (std::process::Child, std::sync::mpsc::Receiver<String>, u16) {
+    write_lab(dir, "teach.yaml", LAB);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mtls-lab"))
+        .current_dir(dir)
+        .args(["serve", "teach.yaml", "--out", "pki"])
+        .env_remove("RUST_LOG")
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = line_reader(child.stdout.take().unwrap());
+    next_line(&lines);
+    let web = next_line(&lines);
+    let port = web
+        .trim_start_matches("web: https://localhost:")
+        .trim_end_matches('/')
+        .parse()
+        .unwrap_or_else(|_| panic!("{web}"));
+    next_line(&lines);
+    (child, lines, port)
+}
+
+/// Waits for a line of `serve` that contains `want` (Chromium may open more than one connection).
+fn line_with(lines: &std::sync::mpsc::Receiver<String>, want: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut seen = Vec::new();
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        match lines.recv_timeout(left) {
+            Ok(l) if l.contains(want) => return l,
+            Ok(l) => seen.push(l),
+            Err(_) => break,
+        }
+    }
+    panic!("no line with {want:?}; saw {seen:#?}");
+}
+
+/// A throw-away NSS database under `home` trusting the lab CA, and the client's .p12 if `client`.
+fn nss(home: &Path, pki: &Path, client: bool) {
+    let db = home.join(".pki/nssdb");
+    std::fs::create_dir_all(&db).unwrap();
+    let db = format!("sql:{}", db.display());
+    let ok = |c: &mut Command| {
+        let o = c.output().unwrap();
+        assert!(
+            o.status.success(),
+            "{c:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    ok(Command::new("certutil").args(["-N", "-d", &db, "--empty-password"]));
+    ok(Command::new("certutil")
+        .args(["-A", "-d", &db, "-n", "lab-ca", "-t", "C,,", "-i"])
+        .arg(pki.join("ca/ca.crt")));
+    if client {
+        ok(Command::new("pk12util")
+            .args(["-d", &db, "-W", "mtls-lab", "-i"])
+            .arg(pki.join("client/client.p12")));
+    }
+}
+
+/// Headless Chromium on `url` with `home`'s NSS database, auto-selecting a client certificate issued by
+/// the lab CA; returns (whether the screenshot was written, stderr).
+fn chromium(home: &Path, url: &str, png: &Path) -> (bool, String) {
+    let profile = home.join("profile");
+    std::fs::create_dir_all(profile.join("Default")).unwrap();
+    std::fs::write(
+        profile.join("Default/Preferences"),
+        r#"{"profile":{"content_settings":{"exceptions":{"auto_select_certificate":{"https://localhost,*":{"setting":{"filters":[{"ISSUER":{"CN":"Teach CA"}}]}}}}}}}"#,
+    )
+    .unwrap();
+    let o = Command::new("timeout")
+        .args([
+            "60",
+            "chromium",
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(url)
+        .env("HOME", home)
+        .output()
+        .unwrap();
+    assert_ne!(
+        o.status.code(),
+        Some(124),
+        "chromium timed out (a certificate picker?)"
+    );
+    (
+        png.exists(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn chromium_with_the_p12_is_seen_as_labclient_and_without_it_is_refused() {
+    require("chromium", "--version");
+    for tool in ["certutil", "pk12util"] {
+        assert!(
+            Command::new(tool).arg("-H").output().is_ok(),
+            "{tool} (libnss3-tools) is required for this test"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, lines, port) = start_serve(dir.path());
+    let url = format!("https://localhost:{port}/");
+    let pki = dir.path().join("pki");
+
+    let with = dir.path().join("with");
+    nss(&with, &pki, true);
+    let png = dir.path().join("with.png");
+    let (shot, stderr) = chromium(&with, &url, &png);
+    assert!(
+        shot && !stderr.contains("Page load failed"),
+        "no page: {stderr}"
+    );
+    let line = line_with(&lines, ": accepted; client CN=labclient");
+    assert!(line.contains("\"GET / HTTP/1.1\""), "{line}");
+    // Kept as an artifact of the test run.
+    let _ = std::fs::copy(
+        &png,
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("teaching-chromium-labclient.png"),
+    );
+
+    let without = dir.path().join("without");
+    nss(&without, &pki, false);
+    let png = dir.path().join("without.png");
+    let _ = chromium(&without, &url, &png);
+    let _ = std::fs::copy(
+        &png,
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("teaching-chromium-no-certificate.png"),
+    );
+    // Chromium may render its error page into the screenshot: the server's own log decides, and no
+    // connection of this run was accepted.
+    let line = line_with(&lines, ": rejected by server: certificate_required");
+    assert!(line.contains("; client none; "), "{line}");
+    while let Ok(l) = lines.recv_timeout(std::time::Duration::from_millis(500)) {
+        assert!(!l.contains(": accepted;"), "{l}");
+    }
+
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+}
