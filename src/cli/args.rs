@@ -146,6 +146,9 @@ pub struct PkiArgs {
     /// For a lab with a `matrix`: the variant to export, e.g. `--variant key=ed25519,tls=1.3` (enough variables to name exactly one).
     #[arg(long, value_name = "KEY=VALUE,...", value_parser = parse_variant)]
     pub variant: Option<VariantSelection>,
+    /// Also write DIR/make-pki.sh: the openssl commands (genpkey, req, x509 with extension files) that build the same PKI by hand, into DIR/openssl/.
+    #[arg(long)]
+    pub openssl_script: bool,
     /// Put each authority's private key in its .p12 too (without it, an authority's .p12 holds only its certificate); implies --p12.
     #[arg(long)]
     pub p12_ca_key: bool,

@@ -53,7 +53,16 @@ pub fn pki(args: PkiArgs) -> u8 {
         password.as_deref(),
         args.p12_ca_key,
     ) {
-        Ok(files) => {
+        Ok(mut files) => {
+            if args.openssl_script {
+                match export::write_openssl_script(&lab, &pki, &args.out) {
+                    Ok(f) => files.push(f),
+                    Err(e) => {
+                        eprintln!("{}", clean(&format!("error: {e}")));
+                        return exit::RUN;
+                    }
+                }
+            }
             println!("wrote {} files to {}", files.len(), args.out.display());
             exit::OK
         }

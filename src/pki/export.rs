@@ -243,6 +243,20 @@ pub fn export_p12(
     Ok(written)
 }
 
+/// Writes `DIR/make-pki.sh`, the openssl commands that rebuild the lab's PKI ([`super::openssl::script`]),
+/// as the other files are written (never through a link), mode 0700.
+pub fn write_openssl_script(lab: &Lab, pki: &Pki, dir: &Path) -> Result<PathBuf, ExportError> {
+    let path = dir.join("make-pki.sh");
+    write_file(&path, super::openssl::script(lab, pki).as_bytes(), true)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700))
+            .map_err(io(&path))?;
+    }
+    Ok(path)
+}
+
 /// The names of the files the export may write in `DIR/NAME/` for a certificate or authority `name`.
 fn file_names(name: &str) -> [String; 5] {
     ["crt", "key", "chain.pem", "p12", "crl"].map(|ext| format!("{name}.{ext}"))

@@ -9,6 +9,7 @@ pub mod inspect;
 pub mod issue;
 pub mod keys;
 pub mod load;
+pub mod openssl;
 pub mod show;
 
 use std::collections::HashMap;

@@ -768,3 +768,113 @@ fn chromium_with_the_p12_is_seen_as_labclient_and_without_it_is_refused() {
         .success());
     assert_eq!(child.wait().unwrap().code(), Some(130));
 }
+
+#[test]
+fn the_openssl_script_rebuilds_the_labs_pki_and_openssl_verifies_it() {
+    require("openssl", "version");
+    let dir = tempfile::tempdir().unwrap();
+    write_lab(
+        dir.path(),
+        "chain.yaml",
+        r#"lab: chain
+authorities:
+  root: { subject: { C: US, O: Chain Lab, CN: Chain Root }, key: ecdsa-p384 }
+  issuing:
+    issuer: root
+    subject: { O: Chain Lab, CN: Chain Issuing CA }
+    key: ecdsa-p256
+    path_len: 0
+    name_constraints: { permitted: [dns:localhost, dns:labclient, ip:127.0.0.0/8], excluded: [dns:secret.localhost] }
+certificates:
+  server: { issuer: issuing, subject: { CN: localhost }, san: [dns:localhost, ip:127.0.0.1], usage: server, key: ecdsa-p256 }
+  client: { issuer: issuing, subject: { O: "Chain/Lab", CN: labclient }, usage: client, key: ed25519 }
+servers:
+  web: { certificate: server, trust: [root] }
+cases:
+  - name: c
+    client: { certificate: client, trust: [root] }
+    expect: accepted
+"#,
+    );
+    let o = mtls(
+        dir.path(),
+        &["pki", "chain.yaml", "--out", "pki", "--openssl-script"],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let script = dir.path().join("pki/make-pki.sh");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&script).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    let run = Command::new(&script).output().unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let made = dir.path().join("pki/openssl");
+    // The chain verifies with OpenSSL.
+    for leaf in ["server", "client"] {
+        let o = Command::new("openssl")
+            .args(["verify", "-CAfile"])
+            .arg(made.join("root/root.crt"))
+            .arg("-untrusted")
+            .arg(made.join("issuing/issuing.crt"))
+            .arg(made.join(format!("{leaf}/{leaf}.crt")))
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{leaf}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    // Each certificate reads like the lab's: subject, issuer, serial, key, SANs, constraints, usages
+    // (only the validity dates, fingerprints and pin differ: other keys, another moment).
+    let pem_der = |p: &Path| {
+        let text = std::fs::read(p).unwrap();
+        x509_parser::pem::parse_x509_pem(&text).unwrap().1.contents
+    };
+    let same = |text: String| {
+        text.lines()
+            .filter(|l| {
+                ![
+                    "not before:",
+                    "not after:",
+                    "fingerprint:",
+                    "public key pin:",
+                ]
+                .iter()
+                .any(|k| l.contains(k))
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    for name in ["root", "issuing", "server", "client"] {
+        let ours = mtls_lab::pki::show::describe(&pem_der(
+            &dir.path().join(format!("pki/{name}/{name}.crt")),
+        ))
+        .unwrap();
+        let theirs =
+            mtls_lab::pki::show::describe(&pem_der(&made.join(format!("{name}/{name}.crt"))))
+                .unwrap();
+        assert_eq!(same(theirs), same(ours.clone()), "{name}");
+        assert!(
+            ours.contains("name constraints:") == (name == "issuing"),
+            "{ours}"
+        );
+    }
+    // The keys it made are its owner's alone.
+    let mode = std::fs::metadata(made.join("client/client.key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o077, 0);
+}
