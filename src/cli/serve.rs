@@ -116,7 +116,12 @@ pub fn serve(args: ServeArgs) -> u8 {
                 entry = serving.connections.recv() => match entry {
                     // serde_json escapes control characters itself.
                     Some((server, log)) if args.json => println!("{}", serve::json(&server, &log)),
-                    Some((server, log)) => println!("{}", clean(&serve::line(&server, &log))),
+                    Some((server, log)) => {
+                        println!("{}", clean(&serve::line(&server, &log)));
+                        for l in serve::explanation(&lab, &server, &log) {
+                            println!("      {}", clean(&l));
+                        }
+                    }
                     None => break,
                 },
             }

@@ -234,3 +234,60 @@ pub fn json(server: &str, log: &ConnectionLog) -> serde_json::Value {
     }
     out
 }
+
+/// The usual fix of a rejection, and what happened when the connection's facts are enough to say it:
+/// `run`'s explanation (what happened is given for a missing client certificate only, since `serve`
+/// does not know which certificate a refused client presented, nor what a client trusted). Each line
+/// starts with `why:` or `fix:`. Empty for an accepted connection, one without a TLS handshake, or a
+/// lab without a case on this server to take its names from.
+pub fn explanation(lab: &Lab, server: &str, log: &ConnectionLog) -> Vec<String> {
+    use crate::reason::{Outcome, Side};
+    let ServerVerdict::Tls(e) = &log.verdict else {
+        return Vec::new();
+    };
+    let (by, reason, detail) = match reason::classify(e) {
+        Verdict::Rejected {
+            reason: reason::Reason::Other,
+            ..
+        } => return Vec::new(),
+        Verdict::Rejected { reason, detail } => (Side::Server, reason, Some(detail)),
+        Verdict::AlertReceived { alert } => match reason::reason_for_alert(&alert) {
+            Some(r) => (Side::Client, r, None),
+            None => return Vec::new(),
+        },
+    };
+    let Some(index) = lab.servers.iter().position(|s| s.name == server) else {
+        return Vec::new();
+    };
+    let Some(mut case) = lab.cases.iter().find(|c| c.server == index).cloned() else {
+        return Vec::new();
+    };
+    case.client.certificate = None;
+    case.client.trust.clear();
+    let observed = crate::verdict::Observed {
+        outcome: Outcome::Rejected,
+        by: Some(by),
+        reason: Some(reason),
+        detail,
+        alert_sent: None,
+        alert: None,
+        tls_version: None,
+        server_saw: None,
+        client_saw: None,
+        http_status: None,
+        duration_ms: 0,
+        exit_status: None,
+        external: None,
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let Some(x) = crate::verdict::explain::explain(lab, &case, &observed, lab.at.unwrap_or(now))
+    else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if reason == reason::Reason::CertificateRequired {
+        out.push(format!("why: {}", x.what));
+    }
+    out.push(format!("fix: {}", x.fix));
+    out
+}

@@ -379,6 +379,33 @@ fn serve_keeps_the_lab_running_and_prints_each_connections_verdict() {
         line.ends_with(": rejected by server: certificate_required (server sent alert certificate_required); client none; -; no request"),
         "{line}"
     );
+    // run's explanation under it: what happened and the usual fix.
+    assert_eq!(
+        next_line(&lines),
+        "      why: server `web` requires a client certificate, and the client sent none."
+    );
+    let fix = next_line(&lines);
+    assert!(
+        fix.starts_with("      fix: Present a certificate issued by an authority the server trusts: with curl, `--cert client.crt --key client.key`"),
+        "{fix}"
+    );
+    // A client that does not trust the lab CA: refused by the client, with the usual fix.
+    let o = Command::new("curl")
+        .args(["--silent", "--max-time", "20"])
+        .arg(&url)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(60));
+    let line = next_line(&lines);
+    assert!(
+        line.ends_with(": rejected by client: unknown_issuer (server received alert unknown_ca); client unknown (the client refused the server first); -; no request"),
+        "{line}"
+    );
+    let fix = next_line(&lines);
+    assert!(
+        fix.starts_with("      fix: Make the client trust the issuing CA (curl `--cacert ca.crt`"),
+        "{fix}"
+    );
     // Not TLS at all, and a connection that sends nothing and closes: logged, and serve goes on.
     {
         use std::io::Write;
