@@ -19,5 +19,7 @@ fn main() -> ExitCode {
         Command::Init(a) => cli::init::init(a),
         Command::Schema(a) => cli::schema::schema(a),
         Command::Pki(a) => cli::pki::pki(a),
+        Command::Serve(a) => cli::serve::serve(a),
+        Command::Show(a) => cli::show::show(a),
     })
 }

@@ -48,6 +48,10 @@ pub enum Command {
     Schema(SchemaArgs),
     /// Write a lab's certificates, keys and CRLs as PEM files: DIR/NAME/NAME.crt, .key, .chain.pem, .crl.
     Pki(PkiArgs),
+    /// Start a lab's built-in servers and keep them running (until Ctrl-C), printing one line per connection: who connected and the verdict.
+    Serve(ServeArgs),
+    /// Print a certificate or authority of a lab as a learner reads it (subject, issuer, validity, key, SANs, extensions, fingerprints) and its chain.
+    Show(ShowArgs),
 }
 
 // The argument structs carry no doc comment: clap would take it for the subcommand's about text.
@@ -142,6 +146,54 @@ pub struct PkiArgs {
     /// The password of the .p12 files (default `mtls-lab`); implies --p12.
     #[arg(long, value_name = "PASSWORD")]
     pub p12_password: Option<String>,
+    /// For a lab with a `matrix`: the variant to export, e.g. `--variant key=ed25519,tls=1.3` (enough variables to name exactly one).
+    #[arg(long, value_name = "KEY=VALUE,...", value_parser = parse_variant)]
+    pub variant: Option<VariantSelection>,
+    /// Also write DIR/make-pki.sh: the openssl commands (genpkey, req, x509 with extension files) that build the same PKI by hand, into DIR/openssl/.
+    #[arg(long)]
+    pub openssl_script: bool,
+    /// Put each authority's private key in its .p12 too (without it, an authority's .p12 holds only its certificate); implies --p12.
+    #[arg(long)]
+    pub p12_ca_key: bool,
+    #[command(flatten)]
+    pub vars: VarArgs,
+}
+
+#[derive(clap::Args)]
+pub struct ShowArgs {
+    /// The lab file.
+    pub lab: PathBuf,
+    /// The certificate or authority.
+    pub name: String,
+    /// Read the certificates from a PKI directory `pki` or `serve` wrote (DIR/NAME/NAME.crt) instead of generating the lab's PKI afresh.
+    #[arg(long, value_name = "DIR")]
+    pub pki: Option<PathBuf>,
+    /// For a lab with a `matrix`: the variant, e.g. `--variant key=ed25519,tls=1.3`.
+    #[arg(long, value_name = "KEY=VALUE,...", value_parser = parse_variant)]
+    pub variant: Option<VariantSelection>,
+    #[command(flatten)]
+    pub vars: VarArgs,
+}
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// The lab file.
+    pub lab: PathBuf,
+    /// Serve only this server (default: every built-in server of the lab).
+    #[arg(long, value_name = "NAME")]
+    pub server: Option<String>,
+    /// Write the PKI the servers use here, as `pki --p12` does (default: a temporary directory, removed on exit).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Write into a non-empty --out directory, overwriting files of the same name.
+    #[arg(long)]
+    pub force: bool,
+    /// One JSON object per connection on stdout (one line each) instead of the text line.
+    #[arg(long)]
+    pub json: bool,
+    /// For a lab with a `matrix`: the variant to serve, e.g. `--variant key=ed25519,tls=1.3`.
+    #[arg(long, value_name = "KEY=VALUE,...", value_parser = parse_variant)]
+    pub variant: Option<VariantSelection>,
     #[command(flatten)]
     pub vars: VarArgs,
 }
@@ -178,6 +230,27 @@ fn parse_var(s: &str) -> Result<(String, String), String> {
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| value.to_string());
     Ok((name.to_string(), value))
+}
+
+/// `--variant KEY=VALUE,...`: the matrix values that name one variant.
+#[derive(Clone, Debug)]
+pub struct VariantSelection(pub Vec<(String, String)>);
+
+/// Parses `KEY=VALUE,KEY=VALUE` (at least one pair, no empty key).
+fn parse_variant(s: &str) -> Result<VariantSelection, String> {
+    s.split(',')
+        .map(|pair| {
+            let (k, v) = pair
+                .split_once('=')
+                .ok_or_else(|| format!("`{pair}` is not KEY=VALUE"))?;
+            let k = k.trim();
+            if k.is_empty() {
+                return Err(format!("`{pair}` has no variable name"));
+            }
+            Ok((k.to_string(), v.trim().to_string()))
+        })
+        .collect::<Result<_, _>>()
+        .map(VariantSelection)
 }
 
 /// Report files; each is written even when the run errors, and replaced atomically.

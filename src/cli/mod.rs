@@ -10,4 +10,6 @@ pub mod load;
 pub mod pki;
 pub mod run;
 pub mod schema;
+pub mod serve;
+pub mod show;
 pub mod term;

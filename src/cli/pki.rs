@@ -11,14 +11,16 @@ use super::args::{exit, PkiArgs};
 pub fn pki(args: PkiArgs) -> u8 {
     let path = &args.lab;
     let lab = match lab::load_all_with(path, time::OffsetDateTime::now_utc(), &args.vars.map()) {
-        Ok(mut l) if l.len() == 1 => l.remove(0),
-        Ok(_) => {
-            eprintln!(
-                "error: {}: this lab declares a matrix; export one variant at a time",
-                path.display()
-            );
-            return exit::INPUT;
-        }
+        Ok(labs) => match pick_variant(labs, args.variant.as_ref().map(|v| v.0.as_slice())) {
+            Ok(lab) => lab,
+            Err(message) => {
+                eprintln!(
+                    "{}",
+                    clean(&format!("error: {}: {message}", path.display()))
+                );
+                return exit::INPUT;
+            }
+        },
         Err(e) => {
             eprint!("{}", clean(&e.render()));
             return exit::INPUT;
@@ -38,13 +40,29 @@ pub fn pki(args: PkiArgs) -> u8 {
         }
     };
     // --p12-password implies --p12.
-    let password = match (args.p12, args.p12_password) {
+    let password = match (args.p12 || args.p12_ca_key, args.p12_password) {
         (_, Some(p)) => Some(p),
         (true, None) => Some(export::RUN_P12_PASSWORD.to_string()),
         (false, None) => None,
     };
-    match export::export_with(&lab, &pki, &args.out, args.force, password.as_deref()) {
-        Ok(files) => {
+    match export::export_p12(
+        &lab,
+        &pki,
+        &args.out,
+        args.force,
+        password.as_deref(),
+        args.p12_ca_key,
+    ) {
+        Ok(mut files) => {
+            if args.openssl_script {
+                match export::write_openssl_script(&lab, &pki, &args.out) {
+                    Ok(f) => files.push(f),
+                    Err(e) => {
+                        eprintln!("{}", clean(&format!("error: {e}")));
+                        return exit::RUN;
+                    }
+                }
+            }
             println!("wrote {} files to {}", files.len(), args.out.display());
             exit::OK
         }
@@ -55,6 +73,73 @@ pub fn pki(args: PkiArgs) -> u8 {
         Err(e) => {
             eprintln!("{}", clean(&format!("error: {e}")));
             exit::RUN
+        }
+    }
+}
+
+/// The one lab `selection` (`--variant`) names among a file's variants: a lab without a matrix needs
+/// none (and takes none); a matrix lab needs pairs that every value of exactly one variant matches.
+/// The error lists the variants to choose from.
+pub(super) fn pick_variant(
+    mut labs: Vec<lab::Lab>,
+    selection: Option<&[(String, String)]>,
+) -> Result<lab::Lab, String> {
+    let matrix = labs.len() != 1 || !labs[0].variant.is_empty();
+    let label = |l: &lab::Lab| {
+        l.variant
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let list = |labs: &[&lab::Lab]| {
+        labs.iter()
+            .map(|l| format!("\n  --variant {}", label(l)))
+            .collect::<String>()
+    };
+    let Some(selection) = selection else {
+        if !matrix {
+            return Ok(labs.remove(0));
+        }
+        let all: Vec<&lab::Lab> = labs.iter().collect();
+        return Err(format!(
+            "this lab declares a matrix of {} variants; choose one with --variant:{}",
+            labs.len(),
+            list(&all)
+        ));
+    };
+    if !matrix {
+        return Err("--variant: this lab declares no matrix".to_string());
+    }
+    let matching: Vec<usize> = (0..labs.len())
+        .filter(|&i| {
+            selection
+                .iter()
+                .all(|(k, v)| labs[i].variant.iter().any(|(vk, vv)| vk == k && vv == v))
+        })
+        .collect();
+    let wanted = selection
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    match matching.as_slice() {
+        [one] => Ok(labs.swap_remove(*one)),
+        [] => {
+            let all: Vec<&lab::Lab> = labs.iter().collect();
+            Err(format!(
+                "--variant {wanted} matches none of the {} variants:{}",
+                labs.len(),
+                list(&all)
+            ))
+        }
+        several => {
+            let some: Vec<&lab::Lab> = several.iter().map(|&i| &labs[i]).collect();
+            Err(format!(
+                "--variant {wanted} matches {} variants; name one:{}",
+                several.len(),
+                list(&some)
+            ))
         }
     }
 }

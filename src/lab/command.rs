@@ -18,6 +18,8 @@ pub enum Placeholder {
     Crl(String),
     /// `{p12:NAME}`: PKCS#12 of the certificate, its key and its chain up to the root (password `mtls-lab`).
     P12(String),
+    /// `{pin:NAME}`: curl's `sha256//BASE64` pin of the certificate's public key (RFC 7469).
+    Pin(String),
     /// `{pki}`: the directory the PKI was exported to.
     Pki,
     /// `{dir}`: the directory of the lab file (absolute).
@@ -68,11 +70,11 @@ impl std::fmt::Display for TemplateError {
             }
             TemplateError::UnknownKind { kind, .. } => write!(
                 f,
-                "unknown placeholder kind `{kind}`: use cert, key, chain, crl or p12"
+                "unknown placeholder kind `{kind}`: use cert, key, chain, crl, p12 or pin"
             ),
             TemplateError::UnknownPlaceholder { token } => write!(
                 f,
-                "unknown placeholder `{token}`: use {{cert:NAME}}, {{key:NAME}}, {{chain:NAME}}, {{crl:NAME}}, {{p12:NAME}}, {{pki}}, {{dir}}, {{host}}, {{ip}}, {{port}}, {{addr}} or {{url}}"
+                "unknown placeholder `{token}`: use {{cert:NAME}}, {{key:NAME}}, {{chain:NAME}}, {{crl:NAME}}, {{p12:NAME}}, {{pin:NAME}}, {{pki}}, {{dir}}, {{host}}, {{ip}}, {{port}}, {{addr}} or {{url}}"
             ),
             TemplateError::Unmatched => {
                 f.write_str("unmatched `}` (write `}}` for a literal brace)")
@@ -143,6 +145,7 @@ pub fn parse_template(s: &str) -> Result<Vec<Piece>, TemplateError> {
                             "chain" => Placeholder::Chain(name),
                             "crl" => Placeholder::Crl(name),
                             "p12" => Placeholder::P12(name),
+                            "pin" => Placeholder::Pin(name),
                             _ => {
                                 return Err(TemplateError::UnknownKind {
                                     token,

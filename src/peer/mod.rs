@@ -65,7 +65,8 @@ pub struct Vars<'a> {
 }
 
 /// Expands a template validated at load time: `{cert:NAME}`, `{key:NAME}`, `{chain:NAME}`, `{crl:NAME}` and
-/// `{p12:NAME}` name files of the exported PKI (`PKI/NAME/NAME.crt` and so on); `{host}`, `{ip}`, `{port}`,
+/// `{p12:NAME}` name files of the exported PKI (`PKI/NAME/NAME.crt` and so on); `{pin:NAME}` is curl's
+/// `sha256//BASE64` of `PKI/NAME/NAME.crt`'s public key; `{host}`, `{ip}`, `{port}`,
 /// `{addr}` and `{url}` (`https://HOST:PORT/`, an IPv6 host in brackets, RFC 3986) the server's address,
 /// empty when there is none.
 pub fn expand(template: &[Piece], vars: &Vars) -> String {
@@ -86,6 +87,11 @@ pub fn expand(template: &[Piece], vars: &Vars) -> String {
                 Placeholder::Chain(n) => file(n, "chain.pem"),
                 Placeholder::Crl(n) => file(n, "crl"),
                 Placeholder::P12(n) => file(n, "p12"),
+                // Read from the exported certificate: empty if it cannot be read.
+                Placeholder::Pin(n) => {
+                    crate::pki::export::pin_of_file(&vars.pki.join(n).join(format!("{n}.crt")))
+                        .unwrap_or_default()
+                }
                 Placeholder::Pki => vars.pki.display().to_string(),
                 Placeholder::Dir => vars.lab_dir.display().to_string(),
                 Placeholder::Host => vars.server.map_or(String::new(), |s| s.0.to_string()),

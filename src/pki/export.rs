@@ -50,6 +50,28 @@ pub fn pem_block(label: &str, der: &[u8]) -> String {
     out
 }
 
+/// curl's `--pinnedpubkey` form of a DER certificate's public key: `sha256//` and the base64 of the
+/// SHA-256 of its SubjectPublicKeyInfo (RFC 7469's pin); `None` if it does not parse.
+pub fn spki_pin(der: &[u8]) -> Option<String> {
+    use x509_parser::prelude::FromDer;
+    let (_, cert) = x509_parser::certificate::X509Certificate::from_der(der).ok()?;
+    let digest = aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        cert.tbs_certificate.subject_pki.raw,
+    );
+    Some(format!(
+        "sha256//{}",
+        base64::engine::general_purpose::STANDARD.encode(digest.as_ref())
+    ))
+}
+
+/// [`spki_pin`] of the first certificate in a PEM file.
+pub fn pin_of_file(path: &Path) -> Option<String> {
+    let text = std::fs::read(path).ok()?;
+    let (_, pem) = x509_parser::pem::parse_x509_pem(&text).ok()?;
+    spki_pin(&pem.contents)
+}
+
 /// The certificate followed by its intermediates, nearest first, as PEM.
 pub fn chain_pem(issued: &Issued) -> String {
     let mut out = issued.pem.clone();
@@ -118,13 +140,38 @@ pub fn check_out(lab: &Lab, dir: &Path, force: bool) -> Result<(), ExportError> 
     check_targets(lab, dir)
 }
 
-/// Like [`export`]; with `p12_password`, also writes `NAME.p12` for every certificate and authority.
+/// Like [`export`]; with `p12_password`, also writes `NAME.p12` for every certificate and authority
+/// (an authority's holds only its certificate: see [`export_p12`]).
 pub fn export_with(
     lab: &Lab,
     pki: &Pki,
     dir: &Path,
     force: bool,
     p12_password: Option<&str>,
+) -> Result<Vec<PathBuf>, ExportError> {
+    export_p12(lab, pki, dir, force, p12_password, false)
+}
+
+/// PKCS#12 of an authority's certificate alone, no key: what a browser or a Java trust store imports
+/// as a trusted CA.
+pub fn pkcs12_certificate(issued: &Issued, password: &str) -> Result<Vec<u8>, String> {
+    use p12_keystore::{Certificate, KeyStore, KeyStoreEntry};
+    let cert = Certificate::from_der(&issued.der).map_err(|e| e.to_string())?;
+    let mut store = KeyStore::new();
+    store.add_entry(&issued.name, KeyStoreEntry::Certificate(cert));
+    store.writer(password).write().map_err(|e| e.to_string())
+}
+
+/// Like [`export_with`]. An authority's `NAME.p12` holds only its certificate unless `ca_key`: a
+/// learner told to "import the CA" into a browser must not import a file that lets the browser
+/// present the CA itself as a client certificate.
+pub fn export_p12(
+    lab: &Lab,
+    pki: &Pki,
+    dir: &Path,
+    force: bool,
+    p12_password: Option<&str>,
+    ca_key: bool,
 ) -> Result<Vec<PathBuf>, ExportError> {
     check_out(lab, dir, force)?;
     std::fs::create_dir_all(dir).map_err(io(dir))?;
@@ -174,7 +221,13 @@ pub fn export_with(
             };
             let root = root.filter(|r| !r.pem.is_empty());
             let path = sub.join(format!("{name}.p12"));
-            let bytes = pkcs12(issued, root, password).map_err(|e| ExportError::Io {
+            let authority = lab.authorities.iter().any(|a| a.name == issued.name);
+            let bytes = if authority && !ca_key {
+                pkcs12_certificate(issued, password)
+            } else {
+                pkcs12(issued, root, password)
+            };
+            let bytes = bytes.map_err(|e| ExportError::Io {
                 path: path.clone(),
                 source: std::io::Error::other(e),
             })?;
@@ -188,6 +241,20 @@ pub fn export_with(
         }
     }
     Ok(written)
+}
+
+/// Writes `DIR/make-pki.sh`, the openssl commands that rebuild the lab's PKI ([`super::openssl::script`]),
+/// as the other files are written (never through a link), mode 0700.
+pub fn write_openssl_script(lab: &Lab, pki: &Pki, dir: &Path) -> Result<PathBuf, ExportError> {
+    let path = dir.join("make-pki.sh");
+    write_file(&path, super::openssl::script(lab, pki).as_bytes(), true)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700))
+            .map_err(io(&path))?;
+    }
+    Ok(path)
 }
 
 /// The names of the files the export may write in `DIR/NAME/` for a certificate or authority `name`.

@@ -9,6 +9,8 @@ pub mod inspect;
 pub mod issue;
 pub mod keys;
 pub mod load;
+pub mod openssl;
+pub mod show;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -9,6 +9,7 @@ pub mod checks;
 pub mod endpoint;
 pub mod lab;
 pub mod result;
+pub mod serve;
 
 pub use case::{matched_parts, CaseError};
 pub use checks::run_checks;

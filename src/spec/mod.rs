@@ -961,7 +961,7 @@ pub struct ClientSpec {
     #[serde(default)]
     #[schemars(example = example_clientspec_revocation())]
     pub revocation: Option<RevocationCheckSpec>,
-    /// Public-key pins: after normal verification the server's SubjectPublicKeyInfo SHA-256 must equal one of these. Each is a certificate or authority name (its key is pinned) or a literal `sha256/BASE64`.
+    /// Public-key pins: after normal verification the server's SubjectPublicKeyInfo SHA-256 must equal one of these. Each is a certificate or authority name (its key is pinned) or a literal `sha256//BASE64` (curl's `--pinnedpubkey` form) or `sha256/BASE64`.
     #[serde(default)]
     #[schemars(example = pin_example())]
     pub pin: Option<Vec<String>>,

@@ -44,6 +44,18 @@ pub enum ServerVerdict {
     Timeout,
 }
 
+/// One connection as a live log shows it (`serve`): sent when its first HTTP request arrives, or
+/// when it ends without one (a failed handshake, a client that sent nothing).
+#[derive(Debug, Clone)]
+pub struct ConnectionLog {
+    pub peer: SocketAddr,
+    pub verdict: ServerVerdict,
+    /// The first request line, e.g. `GET / HTTP/1.1`.
+    pub request: Option<String>,
+}
+
+type LogSender = tokio::sync::mpsc::UnboundedSender<ConnectionLog>;
+
 /// A registered connection: where to report its verdict, and the configuration to accept it with (the server's own when `None`).
 type Registration = (oneshot::Sender<ServerVerdict>, Option<Arc<ServerConfig>>);
 
@@ -78,6 +90,7 @@ pub struct RunningServer {
     registry: Registry,
     filter: Arc<Mutex<Option<PeerFilter>>>,
     strays: Arc<AtomicUsize>,
+    log: Arc<Mutex<Option<LogSender>>>,
     task: JoinHandle<()>,
 }
 
@@ -98,6 +111,8 @@ impl RunningServer {
         let registry: Registry = Arc::default();
         let filter: Arc<Mutex<Option<PeerFilter>>> = Arc::default();
         let strays: Arc<AtomicUsize> = Arc::default();
+        let log: Arc<Mutex<Option<LogSender>>> = Arc::default();
+        let log_in = log.clone();
         let acceptor = TlsAcceptor::from(config);
         let reg = registry.clone();
         let (filter_in, strays_in) = (filter.clone(), strays.clone());
@@ -111,6 +126,7 @@ impl RunningServer {
                 let reg = reg.clone();
                 let (filter, strays) = (filter_in.clone(), strays_in.clone());
                 let server_name = server_name.clone();
+                let log = log_in.lock().ok().and_then(|l| l.clone());
                 tokio::spawn(async move {
                     let registered = reg.lock().ok().and_then(|mut r| {
                         r.by_peer
@@ -141,7 +157,8 @@ impl RunningServer {
                         Some((tx, None)) => (Some(tx), acceptor),
                         None => (None, acceptor),
                     };
-                    serve(acceptor, tcp, report, &server_name).await;
+                    let log = log.map(|tx| (tx, peer));
+                    serve(acceptor, tcp, report, &server_name, log).await;
                 });
             }
         });
@@ -152,8 +169,18 @@ impl RunningServer {
             registry,
             filter,
             strays,
+            log,
             task,
         })
+    }
+
+    /// Streams one [`ConnectionLog`] per connection accepted from now on.
+    pub fn log_connections(&self) -> tokio::sync::mpsc::UnboundedReceiver<ConnectionLog> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        if let Ok(mut l) = self.log.lock() {
+            *l = Some(tx);
+        }
+        rx
     }
 
     /// Sets what decides whether an unregistered connection may count for [`RunningServer::expect_any`]
@@ -233,15 +260,25 @@ async fn serve(
     tcp: tokio::net::TcpStream,
     report: Option<Report>,
     server_name: &str,
+    log: Option<(LogSender, SocketAddr)>,
 ) {
-    let send = |report: Option<Report>, v: ServerVerdict| match report {
-        Some(Report::Once(tx)) => {
-            let _ = tx.send(v);
+    let send = |report: Option<Report>, v: ServerVerdict| {
+        if let Some((tx, peer)) = &log {
+            let _ = tx.send(ConnectionLog {
+                peer: *peer,
+                verdict: v.clone(),
+                request: None,
+            });
         }
-        Some(Report::Each(tx)) => {
-            let _ = tx.send(v);
+        match report {
+            Some(Report::Once(tx)) => {
+                let _ = tx.send(v);
+            }
+            Some(Report::Each(tx)) => {
+                let _ = tx.send(v);
+            }
+            None => {}
         }
-        None => {}
     };
     let tls = match tokio::time::timeout(SERVER_WAIT, acceptor.accept(tcp)).await {
         Err(_) => return send(report, ServerVerdict::Timeout),
@@ -262,16 +299,44 @@ async fn serve(
         .and_then(|c| Identity::from_der(c));
     let version = conn.protocol_version().map(version_name);
     tracing::debug!(server = server_name, client = ?client.as_ref().map(Identity::short), "handshake accepted");
-    send(
-        report,
-        ServerVerdict::Accepted {
-            client: client.clone(),
-            version,
-        },
-    );
+    let accepted = ServerVerdict::Accepted {
+        client: client.clone(),
+        version,
+    };
+    // The log line waits for the first request (or the end of the connection).
+    let pending = Arc::new(Mutex::new(log.map(|(tx, peer)| {
+        (
+            tx,
+            ConnectionLog {
+                peer,
+                verdict: accepted.clone(),
+                request: None,
+            },
+        )
+    })));
+    let send = |report: Option<Report>, v: ServerVerdict| match report {
+        Some(Report::Once(tx)) => {
+            let _ = tx.send(v);
+        }
+        Some(Report::Each(tx)) => {
+            let _ = tx.send(v);
+        }
+        None => {}
+    };
+    send(report, accepted);
     let body = Bytes::from(greeting(server_name, client.as_ref()));
-    let service = hyper::service::service_fn(move |_req: Request<hyper::body::Incoming>| {
+    let first = pending.clone();
+    let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
         let body = body.clone();
+        if let Some((tx, mut entry)) = first.lock().ok().and_then(|mut p| p.take()) {
+            entry.request = Some(format!(
+                "{} {} {:?}",
+                req.method(),
+                req.uri(),
+                req.version()
+            ));
+            let _ = tx.send(entry);
+        }
         async move {
             Ok::<_, Infallible>(
                 Response::builder()
@@ -286,6 +351,9 @@ async fn serve(
         hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(tls), service),
     )
     .await;
+    if let Some((tx, entry)) = pending.lock().ok().and_then(|mut p| p.take()) {
+        let _ = tx.send(entry);
+    }
 }
 
 /// The response body: the client identity the server saw, like the seed's server logs it.

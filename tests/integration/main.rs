@@ -20,4 +20,5 @@ mod reasons;
 mod report_goldens;
 mod reports;
 mod safe_outputs;
+mod teaching;
 mod transport;

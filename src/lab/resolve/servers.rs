@@ -105,7 +105,11 @@ impl Resolver<'_> {
         let mut out = Vec::new();
         for (i, p) in pins.iter().enumerate() {
             let f = format!("{field}[{i}]");
-            if let Some(b64) = p.strip_prefix("sha256/") {
+            // `sha256//BASE64` is curl's `--pinnedpubkey` form, `sha256/BASE64` HPKP's.
+            if let Some(b64) = p
+                .strip_prefix("sha256//")
+                .or_else(|| p.strip_prefix("sha256/"))
+            {
                 let bytes = base64::engine::general_purpose::STANDARD
                     .decode(b64)
                     .map_err(|e| self.invalid(&f, p, Problem::PinNotBase64 { error: e }))?;
@@ -336,7 +340,7 @@ impl Resolver<'_> {
                 let command::Piece::Var(v) = p else { continue };
                 use command::Placeholder as P;
                 let (name, crl) = match v {
-                    P::Cert(n) | P::Key(n) | P::Chain(n) | P::P12(n) => (n, false),
+                    P::Cert(n) | P::Key(n) | P::Chain(n) | P::P12(n) | P::Pin(n) => (n, false),
                     P::Crl(n) => (n, true),
                     _ => continue,
                 };
