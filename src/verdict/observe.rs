@@ -445,6 +445,17 @@ pub fn observe_command(
         );
         return o;
     }
+    if run.exit.is_none() {
+        // Killed by a signal mid-handshake, with no words of its own: its failure, not a refusal.
+        program_error(
+            &mut o,
+            format!(
+                "the client command {exit_text} without completing a handshake{}",
+                seen.unwrap_or_default()
+            ),
+        );
+        return o;
+    }
     o.detail = Some(format!(
         "the client command {exit_text} without completing a handshake{}",
         seen.unwrap_or_default()

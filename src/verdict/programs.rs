@@ -306,12 +306,15 @@ _mtls_lab_hook(_ssl.SSLObject)
 /// and stderr); `None` when its words say nothing this module knows.
 pub fn read(program: Program, exit: Option<i32>, output: &str) -> Option<Said> {
     // `s_client` without -verify_return_error prints verify errors and goes on: only a failed run refuses.
-    if program == Program::OpensslClient && exit == Some(0) {
+    // curl exits 0 only after a response: any refusal in its output was another command's.
+    if matches!(program, Program::OpensslClient | Program::Curl) && exit == Some(0) {
         return None;
     }
-    // `s_server` likewise goes on after a verify error unless it refuses: then OpenSSL's
-    // `tls_process_client_certificate:certificate verify failed` follows.
-    let refused = program != Program::OpensslServer || output.contains("certificate verify failed");
+    // `s_client` and `s_server` go on after a verify error unless they refuse: then OpenSSL's
+    // `tls_post_process_server_certificate:certificate verify failed` (or `tls_process_client_certificate:…`)
+    // follows. A verify error alone, with a failure for another reason (the peer's alert), is no refusal.
+    let refused = !matches!(program, Program::OpensslServer | Program::OpensslClient)
+        || output.contains("certificate verify failed");
     if let Some(said) = verify_failure(program, output).filter(|_| refused) {
         return Some(said);
     }
@@ -420,6 +423,26 @@ fn line_with(output: &str, text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `openssl s_client` without -verify_return_error prints a verify error and goes on; when the
+    /// server then refuses it (its alert), the refusal is the server's, not the client's: a verify error
+    /// is a refusal only with OpenSSL's `certificate verify failed`. curl's exit 0 refuses nothing.
+    #[test]
+    fn a_verify_error_openssl_went_on_after_is_no_refusal() {
+        let went_on = "depth=0 CN = localhost\nverify error:num=20:unable to get local issuer certificate\n4077:error:0A000410:SSL routines:ssl3_read_bytes:sslv3 alert handshake failure:../ssl/record/rec_layer_s3.c:1584:SSL alert number 40\n";
+        match read(Program::OpensslClient, Some(1), went_on) {
+            Some(Said::AlertReceived { alert, .. }) => assert_eq!(alert, "handshake_failure"),
+            other => panic!("{other:?}"),
+        }
+        let refused = "verify error:num=62:hostname mismatch\n4077:error:0A000086:SSL routines:tls_post_process_server_certificate:certificate verify failed:../ssl/statem/statem_clnt.c:1889:\n";
+        match read(Program::OpensslClient, Some(1), refused) {
+            Some(Said::Refused { reason, .. }) => assert_eq!(reason, Some(Reason::NameMismatch)),
+            other => panic!("{other:?}"),
+        }
+        let two_curls =
+            "curl: (60) SSL certificate problem: unable to get local issuer certificate\nhello\n";
+        assert!(read(Program::Curl, Some(0), two_curls).is_none());
+    }
 
     /// The fallbacks after the tables: curl's exit 60 in words no table lists is a refusal with no single
     /// reason; a Python script that crashed is a program error with its traceback's last line; a

@@ -740,3 +740,19 @@ fn a_command_that_never_completed_a_handshake_says_what_the_server_saw() {
         assert_eq!((o.alert, o.alert_sent), (None, None));
     }
 }
+
+/// A client command killed by a signal before any handshake completed, with no words of its own, failed
+/// on its own: a program error, never a rejection by the client.
+#[test]
+fn a_command_killed_mid_handshake_is_a_program_error() {
+    let verdicts = [ServerVerdict::Io("connection reset by peer".into())];
+    let o = observe_command(&verdicts, command(None, "was killed by signal 11"), 1);
+    assert_eq!(
+        (o.outcome, o.by, o.reason),
+        (Outcome::ProgramError, None, None)
+    );
+    assert_eq!(
+        o.detail.as_deref(),
+        Some("the client command was killed by signal 11 without completing a handshake (the server saw: connection reset by peer)")
+    );
+}
