@@ -395,6 +395,7 @@ async fn client_against_command(
     tokio::time::sleep(Duration::from_millis(50)).await;
     let server_output = settled_lines(running, mark).await;
     let mut tail = running.child.tail();
+    let mut exited = None;
     if let Some(status) = running.child.try_exit() {
         running.child.drain().await;
         tail = running.child.tail();
@@ -402,10 +403,14 @@ async fn client_against_command(
             "[the server command {} during this case]",
             process::describe_exit(status)
         ));
+        exited = Some(process::describe_exit(status));
     }
     let mut observed = observed?;
     if let ServerKind::Command(c) = &lab.servers[case.server].kind {
         verdict::apply_server_rules(&mut observed, &c.verdicts, &server_output);
+    }
+    if let Some(exit_text) = exited {
+        verdict::server_program_exited(&mut observed, &exit_text);
     }
     Ok(Ran {
         observed,

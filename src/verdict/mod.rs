@@ -11,5 +11,5 @@ pub mod programs;
 pub use judge::{expectation_summary, judge, judge_checks};
 pub use observe::{
     apply_server_rules, observe, observe_command, observe_external_server, observe_programs,
-    CommandRun, Observed, ServerWords,
+    server_program_exited, CommandRun, Observed, ServerWords,
 };

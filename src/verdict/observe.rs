@@ -474,6 +474,19 @@ fn last_line(output: &str) -> String {
 }
 
 /// Marks `o` as a program that failed before or outside TLS: no side's verifier rejected anything.
+/// A server command that exited while its case ran failed on its own: unless the case was accepted
+/// before it went, its outcome is a program error (`exit_text`: `exited with status 1`), never a
+/// rejection by the server — a crash closes connections just as a refusal without an alert does.
+pub fn server_program_exited(o: &mut Observed, exit_text: &str) {
+    if o.outcome != Outcome::Accepted {
+        let was = o.detail.take().unwrap_or_default();
+        program_error(
+            o,
+            format!("the server command {exit_text} during this case (the client saw: {was})"),
+        );
+    }
+}
+
 fn program_error(o: &mut Observed, detail: String) {
     o.outcome = Outcome::ProgramError;
     o.by = None;

@@ -991,3 +991,35 @@ fn a_programs_early_stderr_is_kept_past_the_tail() {
     );
     assert!(run.stdout.ends_with("99\n100\n"));
 }
+
+/// A server command that crashes on its first connection (a TLS server that dies in the handshake)
+/// closes the connection just as a refusal without an alert does; it exited, so the case is the
+/// program's failure, not `rejected by server: connection_closed`.
+#[test]
+fn a_server_program_that_crashes_is_a_program_error_not_a_rejection() {
+    require("python3", "--version");
+    let script = "import socket, sys\nport = int(sys.argv[1])\ns = socket.create_server(('127.0.0.1', port))\nc, _ = s.accept()\nc.recv(10)\nsys.exit(3)\n";
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("crashing_server.py");
+    std::fs::write(&path, script).unwrap();
+    let yaml = format!(
+        "lab: crashes\n{PKI}  ext:\n    command: [python3, \"{0}\", \"{{port}}\"]\n    cwd: \"{{pki}}\"\n    certificate: server\n    trust: [ca]\n    ready: tcp\ncases:\n  - name: no client certificate\n    server: ext\n    client: {{ trust: [ca] }}\n    expect: {{ outcome: rejected, by: server, reason: connection_closed }}\n",
+        path.display()
+    );
+    let r = run(&yaml);
+    let c = case(&r, "no client certificate");
+    let o = c.observed.as_ref().expect("observed");
+    assert_eq!(
+        (o.outcome, o.by, o.reason),
+        (Outcome::ProgramError, None, None),
+        "{o:#?}"
+    );
+    assert_eq!(c.status, Status::Failed, "{:?}", c.messages);
+    assert!(
+        o.detail
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("the server command exited with status 3 during this case"),
+        "{o:#?}"
+    );
+}
