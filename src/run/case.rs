@@ -407,6 +407,7 @@ async fn client_against_command(
     }
     let mut observed = observed?;
     if let ServerKind::Command(c) = &lab.servers[case.server].kind {
+        verdict::apply_server_words(&mut observed, c.template.program(), &server_output);
         verdict::apply_server_rules(&mut observed, &c.verdicts, &server_output);
     }
     if let Some(exit_text) = exited {

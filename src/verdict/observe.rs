@@ -306,6 +306,27 @@ pub fn apply_server_rules(o: &mut Observed, rules: &[VerdictRule], server_output
     }
 }
 
+/// A known server program's own words when the built-in client is its peer: where the client saw the
+/// server refuse (its alert, or a close without one), the reason the server itself gives decides over
+/// the one read from its alert (OpenSSL sends `unknown_ca` for an issuer that is not a CA, a path too
+/// long, …). Never turns another outcome into a rejection: the built-in client's view stays.
+pub fn apply_server_words(o: &mut Observed, program: Option<Program>, server_output: &str) {
+    if o.outcome != Outcome::Rejected || o.by != Some(Side::Server) {
+        return;
+    }
+    let Some(program) = program.filter(|p| p.plays(Side::Server)) else {
+        return;
+    };
+    if let Some(Said::Refused {
+        reason: Some(reason),
+        message,
+    }) = programs::read(program, None, server_output)
+    {
+        o.reason = Some(reason);
+        o.detail = Some(format!("{} refused the client: {message}", program.name()));
+    }
+}
+
 /// The outcome of a client command against a built-in server:
 ///
 /// 1. the server's own rustls verdict decides a rejection by the server (the alert the command received,

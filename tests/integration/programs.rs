@@ -1023,3 +1023,44 @@ fn a_server_program_that_crashes_is_a_program_error_not_a_rejection() {
         "{o:#?}"
     );
 }
+
+/// `openssl s_server` refusing a client whose issuer is not a CA sends `unknown_ca`, which alone would
+/// read as `unknown_issuer`; its own words (`verify error:num=79:invalid CA certificate`, then
+/// `certificate verify failed`) name the reason, and they decide.
+#[test]
+fn a_server_programs_own_words_decide_over_its_alert() {
+    require("openssl", "version");
+    let yaml = "lab: words-over-alert
+authorities:
+  root: { subject: { CN: Words Root }, key: ecdsa-p256 }
+  proper: { issuer: root, subject: { CN: Words Proper }, key: ecdsa-p256 }
+  not-a-ca: { issuer: root, ca: false, subject: { CN: Words Not A CA }, key: ecdsa-p256 }
+certificates:
+  server: { issuer: proper, subject: { CN: localhost }, san: [dns:localhost], usage: server, key: ecdsa-p256 }
+  bad-client: { issuer: not-a-ca, subject: { CN: bad-client }, usage: client, key: ecdsa-p256 }
+servers:
+  ext:
+    command: [openssl, s_server, -accept, \"127.0.0.1:{port}\", -cert, \"{cert:server}\", -key, \"{key:server}\", -cert_chain, \"{chain:server}\", -CAfile, \"{cert:root}\", -Verify, \"3\", -verify_return_error, -www]
+    certificate: server
+    trust: [root]
+cases:
+  - name: client under a not-CA issuer
+    server: ext
+    client: { certificate: bad-client, trust: [root] }
+    expect: { outcome: rejected, by: server, reason: issuer_not_ca }
+";
+    let r = run(yaml);
+    let c = case(&r, "client under a not-CA issuer");
+    let o = c.observed.as_ref().expect("observed");
+    assert_eq!(
+        (o.outcome, o.by, o.reason),
+        (
+            Outcome::Rejected,
+            Some(Side::Server),
+            Some(Reason::IssuerNotCa)
+        ),
+        "{o:#?}\n{:?}",
+        c.messages
+    );
+    assert_eq!(c.status, Status::Passed, "{:?}", c.messages);
+}
