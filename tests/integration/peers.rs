@@ -142,7 +142,7 @@ fn the_seeds_server_py_runs_unmodified_and_is_tested_by_the_runners_clients() {
         &r,
         "expired client is rejected",
         Some(Side::Server),
-        None,
+        Some(Reason::Expired),
         Some("certificate_expired"),
     );
     let accepted = case(&r, "valid client is accepted");

@@ -743,7 +743,8 @@ cases:
                 "s_server finds the client certificate expired",
                 Rejected,
                 Some(Side::Server),
-                None,
+                // s_server's own words (`verify error:num=10:certificate has expired`) name the reason.
+                Some(Reason::Expired),
                 None,
             ),
             row(
