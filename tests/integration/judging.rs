@@ -756,3 +756,127 @@ fn a_command_killed_mid_handshake_is_a_program_error() {
         Some("the client command was killed by signal 11 without completing a handshake (the server saw: connection reset by peer)")
     );
 }
+
+// ---- the lab's own rules (`verdicts:`) ----
+
+fn rule(
+    output: &str,
+    exit: Option<i32>,
+    means: mtls_lab::lab::RuleVerdict,
+) -> mtls_lab::lab::VerdictRule {
+    mtls_lab::lab::VerdictRule {
+        output: output.into(),
+        exit,
+        means,
+    }
+}
+
+/// A rule with an exit status matches only when the words and the status both match; a client-side
+/// rule records the alert the command sent, a server-side one does not.
+#[test]
+fn a_client_commands_rule_needs_its_words_and_its_exit_together() {
+    use mtls_lab::lab::RuleVerdict::Refused;
+    let rules = [rule(
+        "REFUSED",
+        Some(3),
+        Refused {
+            side: Side::Client,
+            reason: Some(Reason::NameMismatch),
+        },
+    )];
+    let alerted = [ServerVerdict::Tls(E::AlertReceived(A::BadCertificate))];
+    let run = |exit, output| CommandRun {
+        program: None,
+        exit: Some(exit),
+        exit_text: "exited",
+        output,
+        rules: &rules,
+    };
+    // The words without the status, and the status without the words: no rule, the alert decides.
+    for (exit, output) in [(4, "REFUSED: bad cert\n"), (3, "something else\n")] {
+        let o = observe_command(&alerted, run(exit, output), 1);
+        assert_eq!(
+            (o.by, o.reason, o.detail.as_deref()),
+            (
+                Some(Side::Client),
+                None,
+                Some("the client command sent the alert bad_certificate; it exited")
+            ),
+            "{exit} {output:?}"
+        );
+    }
+    let o = observe_command(&alerted, run(3, "REFUSED: bad cert\n"), 1);
+    assert_eq!(
+        (o.outcome, o.by, o.reason, o.alert.as_deref()),
+        (
+            Outcome::Rejected,
+            Some(Side::Client),
+            Some(Reason::NameMismatch),
+            Some("bad_certificate")
+        )
+    );
+    let server_side = [rule(
+        "REFUSED",
+        None,
+        Refused {
+            side: Side::Server,
+            reason: Some(Reason::CertificateRequired),
+        },
+    )];
+    let o = observe_command(
+        &alerted,
+        CommandRun {
+            rules: &server_side,
+            ..run(3, "REFUSED\n")
+        },
+        1,
+    );
+    assert_eq!(
+        (o.by, o.reason, o.alert),
+        (Some(Side::Server), Some(Reason::CertificateRequired), None)
+    );
+}
+
+/// A server command's rule never overrides the built-in client's own rejection; it decides a rejection
+/// the client saw only as the server's alert.
+#[test]
+fn a_server_commands_rule_leaves_the_built_in_clients_rejection_alone() {
+    let rules = [rule(
+        "denied",
+        None,
+        mtls_lab::lab::RuleVerdict::Refused {
+            side: Side::Server,
+            reason: Some(Reason::CertificateRequired),
+        },
+    )];
+    let mut own = rejected_by(Side::Client, Reason::UnknownIssuer);
+    mtls_lab::verdict::apply_server_rules(&mut own, &rules, "denied\n");
+    assert_eq!(
+        (own.by, own.reason),
+        (Some(Side::Client), Some(Reason::UnknownIssuer))
+    );
+    let mut seen = rejected_by(Side::Server, Reason::Other);
+    mtls_lab::verdict::apply_server_rules(&mut seen, &rules, "denied\n");
+    assert_eq!(
+        (seen.by, seen.reason),
+        (Some(Side::Server), Some(Reason::CertificateRequired))
+    );
+}
+
+/// A command that never connected says so, with the last line it printed.
+#[test]
+fn a_command_that_never_connected_quotes_its_last_line() {
+    let o = observe_command(
+        &[],
+        CommandRun {
+            output: "starting\nboom: no such file\n\n",
+            ..command(Some(2), "exited with status 2")
+        },
+        1,
+    );
+    assert_eq!(o.outcome, Outcome::ProgramError);
+    assert_eq!(
+        o.detail.as_deref(),
+        Some("the client command exited with status 2; it never connected to the server; its last line: boom: no such file")
+    );
+}
