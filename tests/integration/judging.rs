@@ -880,3 +880,43 @@ fn a_command_that_never_connected_quotes_its_last_line() {
         Some("the client command exited with status 2; it never connected to the server; its last line: boom: no such file")
     );
 }
+
+// ---- a client command against a server command: only the programs' words ----
+
+/// Only a server that says it completed the handshake (or curl's exit 0) makes an exit 0 an acceptance,
+/// with the version the server named; a non-zero exit after it is the client's program error; with
+/// neither, nobody is blamed: undecided.
+#[test]
+fn two_programs_are_judged_by_what_the_server_said_it_completed() {
+    use mtls_lab::lab::program::Program;
+    use mtls_lab::verdict::{observe_programs, ServerWords};
+    let completed = "mtls-lab: TLS handshake completed (TLSv1.3)\n";
+    let server = |output| ServerWords {
+        program: Some(Program::Python),
+        output,
+        rules: &[],
+    };
+    let client = |exit, exit_text| CommandRun {
+        output: "hello\n",
+        ..command(Some(exit), exit_text)
+    };
+    let o = observe_programs(client(0, "exited with status 0"), server(completed), 1);
+    assert_eq!(
+        (o.outcome, o.tls_version.as_deref()),
+        (Outcome::Accepted, Some("TLSv1.3"))
+    );
+    let o = observe_programs(client(1, "exited with status 1"), server(completed), 1);
+    assert_eq!(o.outcome, Outcome::ProgramError);
+    assert_eq!(
+        o.detail.as_deref(),
+        Some("the server command completed the handshake, but the client command exited with status 1; its last line: hello")
+    );
+    for (exit, text) in [(0, "exited with status 0"), (1, "exited with status 1")] {
+        let o = observe_programs(client(exit, text), server("listening\n"), 1);
+        assert_eq!(
+            (o.outcome, o.by, o.reason),
+            (Outcome::Undecided, None, None),
+            "{exit}"
+        );
+    }
+}
