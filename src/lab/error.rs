@@ -517,9 +517,41 @@ pub fn did_you_mean<'a>(
     found: &str,
     candidates: impl Iterator<Item = &'a String>,
 ) -> Option<String> {
+    // Jaro-Winkler for longer names; one edit (Damerau-Levenshtein) for short ones such as `cq` → `ca`,
+    // which Jaro-Winkler scores low.
     candidates
+        .filter(|c| {
+            strsim::jaro_winkler(found, c) > 0.8
+                || (found.chars().count() >= 2 && strsim::damerau_levenshtein(found, c) <= 1)
+        })
         .map(|c| (strsim::jaro_winkler(found, c), c))
-        .filter(|(score, _)| *score > 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| format!("did you mean `{c}`?"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn did_you_mean_suggests_close_names_long_and_short() {
+        let names: Vec<String> = ["ca", "web", "client", "server"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            did_you_mean("clinet", names.iter()).as_deref(),
+            Some("did you mean `client`?")
+        );
+        assert_eq!(
+            did_you_mean("cq", names.iter()).as_deref(),
+            Some("did you mean `ca`?")
+        );
+        assert_eq!(
+            did_you_mean("wbe", names.iter()).as_deref(),
+            Some("did you mean `web`?")
+        );
+        assert_eq!(did_you_mean("zzz", names.iter()), None);
+        assert_eq!(did_you_mean("x", names.iter()), None);
+    }
 }
