@@ -93,7 +93,16 @@ pub fn check_destinations(reports: &[(Format, &Path)], inputs: &[PathBuf]) -> Ve
             continue;
         }
         if let Some(why) = unsafe_target(&path) {
-            problems.push(format!("{option} {shown}: {why}"));
+            // `/dev/stdout` and its kin are links to the terminal or a pipe: `-` says that safely.
+            let stdio = ["/dev/stdout", "/dev/stderr", "/dev/fd/1", "/proc/self/fd/1"]
+                .iter()
+                .any(|p| path == Path::new(p));
+            let hint = if stdio {
+                "; write `-` for standard output"
+            } else {
+                ""
+            };
+            problems.push(format!("{option} {shown}: {why}{hint}"));
             continue;
         }
         let dir = directory_of(&path);

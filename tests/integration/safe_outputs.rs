@@ -415,3 +415,19 @@ fn a_signal_while_loading_a_large_run_exits_130_with_reports_that_say_nothing_ra
         );
     }
 }
+
+/// `/dev/stdout` is a link: refused like any other, with the safe way to say it.
+#[test]
+fn dev_stdout_as_a_report_is_refused_with_a_hint_to_write_dash() {
+    let out = crate::common::mtls(
+        &crate::common::root(),
+        &["run", "labs/seed-mtls.yaml", "--report-json", "/dev/stdout"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("/dev/stdout: it is a symbolic link (reports are never written through a link); write `-` for standard output"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+}
