@@ -4,27 +4,15 @@ use mtls_lab::lab;
 use mtls_lab::pki::export::{self, ExportError};
 use mtls_lab::report::safe::clean;
 
-use super::args::{exit, PkiArgs};
+use super::args::{exit, PkiArgs, VarArgs, VariantSelection};
 
 /// Exports the PKI of `args.lab`; returns OK, INPUT for an invalid lab, a matrix lab or a non-empty
 /// directory without `--force`, a link or non-regular file where a file goes, RUN when the PKI cannot be built or a file cannot be written.
 pub fn pki(args: PkiArgs) -> u8 {
     let path = &args.lab;
-    let lab = match lab::load_all_with(path, time::OffsetDateTime::now_utc(), &args.vars.map()) {
-        Ok(labs) => match pick_variant(labs, args.variant.as_ref().map(|v| v.0.as_slice())) {
-            Ok(lab) => lab,
-            Err(message) => {
-                eprintln!(
-                    "{}",
-                    clean(&format!("error: {}: {message}", path.display()))
-                );
-                return exit::INPUT;
-            }
-        },
-        Err(e) => {
-            eprint!("{}", clean(&e.render()));
-            return exit::INPUT;
-        }
+    let lab = match load_variant(path, &args.vars, args.variant.as_ref()) {
+        Ok(lab) => lab,
+        Err(code) => return code,
     };
     // Before any key is generated: a non-empty directory without --force, or a link planted where a
     // file or directory will be written, is refused.
@@ -77,10 +65,32 @@ pub fn pki(args: PkiArgs) -> u8 {
     }
 }
 
+/// Loads the lab file `path` with the `--var` values and picks the variant `--variant` names; on an
+/// invalid lab or a selection that names no single variant it prints why (control characters escaped)
+/// and gives INPUT as the error.
+pub(super) fn load_variant(
+    path: &std::path::Path,
+    vars: &VarArgs,
+    variant: Option<&VariantSelection>,
+) -> Result<lab::Lab, u8> {
+    let labs =
+        lab::load_all_with(path, time::OffsetDateTime::now_utc(), &vars.map()).map_err(|e| {
+            eprint!("{}", clean(&e.render()));
+            exit::INPUT
+        })?;
+    pick_variant(labs, variant.map(|v| v.0.as_slice())).map_err(|message| {
+        eprintln!(
+            "{}",
+            clean(&format!("error: {}: {message}", path.display()))
+        );
+        exit::INPUT
+    })
+}
+
 /// The one lab `selection` (`--variant`) names among a file's variants: a lab without a matrix needs
 /// none (and takes none); a matrix lab needs pairs that every value of exactly one variant matches.
 /// The error lists the variants to choose from.
-pub(super) fn pick_variant(
+fn pick_variant(
     mut labs: Vec<lab::Lab>,
     selection: Option<&[(String, String)]>,
 ) -> Result<lab::Lab, String> {

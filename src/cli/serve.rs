@@ -2,33 +2,20 @@
 
 use std::path::PathBuf;
 
-use mtls_lab::lab;
 use mtls_lab::pki::export;
 use mtls_lab::report::safe::clean;
 use mtls_lab::run::serve;
 
 use super::args::{exit, ServeArgs};
-use super::pki::pick_variant;
+use super::pki::load_variant;
 
 /// Serves until Ctrl-C, SIGTERM or SIGHUP (INTERRUPTED); INPUT for an invalid lab, an unknown server
 /// or a refused `--out`; RUN when the PKI cannot be built or written or a server cannot listen.
 pub fn serve(args: ServeArgs) -> u8 {
     let path = &args.lab;
-    let lab = match lab::load_all_with(path, time::OffsetDateTime::now_utc(), &args.vars.map()) {
-        Ok(labs) => match pick_variant(labs, args.variant.as_ref().map(|v| v.0.as_slice())) {
-            Ok(lab) => lab,
-            Err(message) => {
-                eprintln!(
-                    "{}",
-                    clean(&format!("error: {}: {message}", path.display()))
-                );
-                return exit::INPUT;
-            }
-        },
-        Err(e) => {
-            eprint!("{}", clean(&e.render()));
-            return exit::INPUT;
-        }
+    let lab = match load_variant(path, &args.vars, args.variant.as_ref()) {
+        Ok(lab) => lab,
+        Err(code) => return code,
     };
     let (temp, out): (Option<tempfile::TempDir>, PathBuf) = match &args.out {
         Some(dir) => (None, dir.clone()),

@@ -1,31 +1,18 @@
 //! `mtls-lab show`: one certificate of a lab as a learner reads it, and its chain.
 
-use mtls_lab::lab;
 use mtls_lab::pki::show;
 use mtls_lab::report::safe::clean;
 
 use super::args::{exit, ShowArgs};
-use super::pki::pick_variant;
+use super::pki::load_variant;
 
 /// Prints the certificate or authority `args.name` of the lab; INPUT for an invalid lab or an unknown
 /// name, RUN when the PKI cannot be built.
 pub fn show(args: ShowArgs) -> u8 {
     let path = &args.lab;
-    let lab = match lab::load_all_with(path, time::OffsetDateTime::now_utc(), &args.vars.map()) {
-        Ok(labs) => match pick_variant(labs, args.variant.as_ref().map(|v| v.0.as_slice())) {
-            Ok(lab) => lab,
-            Err(message) => {
-                eprintln!(
-                    "{}",
-                    clean(&format!("error: {}: {message}", path.display()))
-                );
-                return exit::INPUT;
-            }
-        },
-        Err(e) => {
-            eprint!("{}", clean(&e.render()));
-            return exit::INPUT;
-        }
+    let lab = match load_variant(path, &args.vars, args.variant.as_ref()) {
+        Ok(lab) => lab,
+        Err(code) => return code,
     };
     // The chain by names: the certificate, then each authority above it.
     let mut chain: Vec<(&str, Option<usize>)> = Vec::new();

@@ -93,3 +93,23 @@ pub fn subject(name: &X509Name<'_>) -> Subject {
 fn first<'a>(mut it: impl Iterator<Item = &'a AttributeTypeAndValue<'a>>) -> Option<String> {
     it.next().and_then(|a| a.as_str().ok().map(str::to_string))
 }
+
+/// The purposes of an extendedKeyUsage extension (RFC 5280 §4.2.1.12) by OpenSSL's short names
+/// (`serverAuth`, `clientAuth`, …), any other OID in dotted form, in the order OpenSSL prints them.
+pub fn eku_names(u: &x509_parser::extensions::ExtendedKeyUsage<'_>) -> Vec<String> {
+    let mut names: Vec<String> = [
+        (u.any, "anyExtendedKeyUsage"),
+        (u.server_auth, "serverAuth"),
+        (u.client_auth, "clientAuth"),
+        (u.code_signing, "codeSigning"),
+        (u.email_protection, "emailProtection"),
+        (u.time_stamping, "timeStamping"),
+        (u.ocsp_signing, "OCSPSigning"),
+    ]
+    .iter()
+    .filter(|(on, _)| *on)
+    .map(|(_, n)| (*n).to_string())
+    .collect();
+    names.extend(u.other.iter().map(|o| o.to_id_string()));
+    names
+}

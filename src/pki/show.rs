@@ -77,20 +77,7 @@ pub fn describe(der: &[u8]) -> Option<String> {
     match cert.extended_key_usage() {
         Ok(Some(e)) => {
             let u = e.value;
-            let mut names: Vec<String> = [
-                (u.any, "anyExtendedKeyUsage"),
-                (u.server_auth, "serverAuth"),
-                (u.client_auth, "clientAuth"),
-                (u.code_signing, "codeSigning"),
-                (u.email_protection, "emailProtection"),
-                (u.time_stamping, "timeStamping"),
-                (u.ocsp_signing, "OCSPSigning"),
-            ]
-            .iter()
-            .filter(|(on, _)| *on)
-            .map(|(_, n)| (*n).to_string())
-            .collect();
-            names.extend(u.other.iter().map(|o| o.to_id_string()));
+            let names = super::inspect::eku_names(u);
             line(
                 "extended key usage:",
                 format!("{}{}", names.join(", "), critical(e.critical)),
