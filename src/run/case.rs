@@ -368,6 +368,25 @@ fn case_problems(lab: &Lab, pki: &Pki, case: &Case) -> Vec<String> {
     out
 }
 
+/// The server command of `case` before the case starts: a program under test that already stopped
+/// cannot run its cases — an error naming its exit and the tail of its output.
+async fn still_running(
+    lab: &Lab,
+    case: &Case,
+    running: &mut RunningCommand,
+) -> Result<(), CaseError> {
+    if let Some(status) = running.child.try_exit() {
+        running.child.drain().await;
+        return Err(CaseError::ServerStopped {
+            server: lab.servers[case.server].name.clone(),
+            command: running.command.clone(),
+            exit: process::describe_exit(status),
+            output: process::tail_block("its output", &running.child.tail()),
+        });
+    }
+    Ok(())
+}
+
 /// The built-in client against a server command: first checks the command is still running, then runs the
 /// case against the address it answered on and keeps the tail of its output (noting when it stopped
 /// during this case).
@@ -378,16 +397,7 @@ async fn client_against_command(
     running: &mut RunningCommand,
     context: &mut CaseContext,
 ) -> Result<Ran, CaseError> {
-    if let Some(status) = running.child.try_exit() {
-        running.child.drain().await;
-        // The program under test stopped: its cases cannot run, an error.
-        return Err(CaseError::ServerStopped {
-            server: lab.servers[case.server].name.clone(),
-            command: running.command.clone(),
-            exit: process::describe_exit(status),
-            output: process::tail_block("its output", &running.child.tail()),
-        });
-    }
+    still_running(lab, case, running).await?;
     context.server_address = Some(running.addr.to_string());
     let mark = running.child.line_mark();
     let observed = client_against_external(lab, pki, case, running.addr).await;
@@ -447,15 +457,7 @@ async fn command_against_command(
     running: &mut RunningCommand,
     context: &mut CaseContext,
 ) -> Result<Ran, CaseError> {
-    if let Some(status) = running.child.try_exit() {
-        running.child.drain().await;
-        return Err(CaseError::ServerStopped {
-            server: lab.servers[case.server].name.clone(),
-            command: running.command.clone(),
-            exit: process::describe_exit(status),
-            output: process::tail_block("its output", &running.child.tail()),
-        });
-    }
+    still_running(lab, case, running).await?;
     context.server_address = Some(running.addr.to_string());
     let crate::lab::ServerKind::Command(server_command) = &lab.servers[case.server].kind else {
         unreachable!("a server command's endpoint is a command")
