@@ -30,6 +30,8 @@ pub enum Reason {
     IssuerNotCa,
     /// The certificate does not carry the name the client asked for.
     NameMismatch,
+    /// The client offered ALPN protocols and the server accepts none of them (RFC 7301 §3.2).
+    NoApplicationProtocol,
     /// A name in the chain violates an authority's name constraints.
     NameConstraints,
     /// The certificate's validity period has not started.
@@ -80,6 +82,7 @@ impl Reason {
         Reason::PinMismatch,
         Reason::ProtocolVersion,
         Reason::HandshakeFailure,
+        Reason::NoApplicationProtocol,
         Reason::ConnectionRefused,
         Reason::ConnectionClosed,
         Reason::Timeout,
@@ -100,6 +103,7 @@ impl Reason {
             Reason::IssuerNotCa => "issuer_not_ca",
             Reason::NameMismatch => "name_mismatch",
             Reason::NameConstraints => "name_constraints",
+            Reason::NoApplicationProtocol => "no_application_protocol",
             Reason::NotYetValid => "not_yet_valid",
             Reason::PathLenExceeded => "path_len_exceeded",
             Reason::PinMismatch => "pin_mismatch",
@@ -184,6 +188,7 @@ pub fn classify(err: &TlsError) -> Verdict {
         TlsError::InvalidCertificate(e) => rejected(certificate_reason(e)),
         TlsError::PeerIncompatible(p) => rejected(incompatible_reason(p)),
         TlsError::InvalidCertRevocationList(_) => rejected(Reason::RevocationUnknown),
+        TlsError::NoApplicationProtocol => rejected(Reason::NoApplicationProtocol),
         // Anything else (a malformed message, a peer that misbehaved) is not a negotiation failure:
         // report it as `other`, with rustls's own words in the detail.
         _ => rejected(Reason::Other),
@@ -286,6 +291,7 @@ pub fn alert_sent(err: &TlsError) -> Option<String> {
             _ => AlertDescription::HandshakeFailure,
         },
         TlsError::PeerMisbehaved(_) => AlertDescription::IllegalParameter,
+        TlsError::NoApplicationProtocol => AlertDescription::NoApplicationProtocol,
         TlsError::AlertReceived(_) => return None,
         _ => AlertDescription::HandshakeFailure,
     };

@@ -129,6 +129,12 @@ pub enum Problem {
     /// A built-in client's field on a client command.
     #[error("`{field}` configures the built-in client; a client `command` is configured by its own arguments")]
     BuiltInClientOnly { field: &'static str },
+    /// A built-in server's handshake setting on a server command or target.
+    #[error("`{field}` configures the built-in server; a server `command` or `target` is configured by its own arguments")]
+    BuiltInServerOnly { field: &'static str },
+    /// A handshake setting or assertion (SNI, ALPN, groups, negotiated values) that breaks a rule, said in `why`.
+    #[error("{why}")]
+    Handshake { why: &'static str },
     /// A check that checks nothing.
     #[error("the check names no property: give e.g. `chains_to`, `san_contains`, `eku`, `key`, `valid_now`")]
     CheckWithoutProperty,

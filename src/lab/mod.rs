@@ -7,6 +7,7 @@
 pub mod command;
 pub mod discover;
 pub mod error;
+pub mod handshake;
 pub mod lint;
 pub mod load;
 pub mod name;
@@ -15,6 +16,7 @@ mod resolve;
 pub mod select;
 pub mod time;
 
+pub use self::handshake::{GroupName, NegotiatedExpect, SignatureSchemeName, Sni};
 pub use self::error::{did_you_mean, LabError, LoadError, LoadErrors, Problem};
 pub use self::load::{load, load_all, load_all_with, parse, parse_all, parse_all_with};
 pub use self::name::{NameError, San, Subtree};
@@ -292,6 +294,8 @@ pub struct Checks {
     pub output: Option<String>,
     /// Text a server command must have printed while the case ran.
     pub server_output: Option<String>,
+    /// What the handshake must have negotiated.
+    pub negotiated: NegotiatedExpect,
 }
 
 #[derive(Debug, Clone)]
@@ -306,6 +310,12 @@ pub struct Server {
     pub ciphers: Option<Vec<CipherSuiteName>>,
     pub chain: Chain,
     pub revocation: Option<RevocationCheck>,
+    /// Certificates chosen by the SNI the client sends (lower-case DNS names); `certificate` otherwise.
+    pub sni_certificates: Vec<(String, usize)>,
+    /// ALPN protocols accepted, in order of preference; empty: ALPN ignored.
+    pub alpn: Vec<String>,
+    /// `None`: every group rustls implements.
+    pub groups: Option<Vec<GroupName>>,
 }
 
 #[derive(Debug, Clone)]
@@ -343,6 +353,11 @@ pub struct Client {
     pub pins: Vec<Pin>,
     /// A client command instead of the built-in client.
     pub command: Option<ClientCommand>,
+    pub sni: Sni,
+    /// ALPN protocols offered, in order of preference; empty: none.
+    pub alpn: Vec<String>,
+    /// `None`: every group rustls implements.
+    pub groups: Option<Vec<GroupName>>,
 }
 
 /// What a case requires of the handshake.

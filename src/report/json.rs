@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::{points, totals, Totals};
-use crate::lab::{Expectation, IdentitySpec};
+use crate::lab::{Expectation, IdentitySpec, NegotiatedExpect, TlsVersion};
 use crate::reason::{Outcome, Reason, Side};
 use crate::run::{Grade, LabResult, Status};
 use crate::verdict::Observed;
@@ -76,6 +76,46 @@ struct JsonExpected<'a> {
     server_saw: Option<JsonIdentitySpec<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_saw: Option<JsonIdentitySpec<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls_version: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cipher_suite: Option<crate::lab::CipherSuiteName>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signature_scheme: Option<&'static str>,
+    /// `false`: no protocol agreed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    alpn: Option<serde_json::Value>,
+}
+
+fn identity_json(s: &IdentitySpec) -> JsonIdentitySpec<'_> {
+    JsonIdentitySpec {
+        common_name: s.common_name.as_deref(),
+        organization: s.organization.as_deref(),
+        unit: s.unit.as_deref(),
+        san: &s.san,
+        none: s.none,
+    }
+}
+
+/// Adds what the case expects the handshake to have negotiated.
+fn with_negotiated<'a>(mut j: JsonExpected<'a>, n: &'a NegotiatedExpect) -> JsonExpected<'a> {
+    j.client_saw = n.client_saw.as_ref().map(identity_json);
+    j.tls_version = n.tls_version.map(|v| match v {
+        TlsVersion::Tls12 => "1.2",
+        TlsVersion::Tls13 => "1.3",
+    });
+    j.cipher_suite = n.cipher_suite;
+    j.group = n.group.map(|g| g.code());
+    j.signature_scheme = n.signature_scheme.map(|s| s.code());
+    j.alpn = n.alpn.as_ref().map(|a| match a {
+        Some(p) => serde_json::Value::String(p.clone()),
+        None => serde_json::Value::Bool(false),
+    });
+    j
 }
 
 #[derive(Serialize)]
@@ -98,16 +138,14 @@ fn expected_json(e: &Expectation) -> JsonExpected<'_> {
             outcome: Outcome::Accepted,
             by: None,
             reason: None,
-            server_saw: server_saw
-                .as_ref()
-                .map(|s: &IdentitySpec| JsonIdentitySpec {
-                    common_name: s.common_name.as_deref(),
-                    organization: s.organization.as_deref(),
-                    unit: s.unit.as_deref(),
-                    san: &s.san,
-                    none: s.none,
-                }),
+            server_saw: server_saw.as_ref().map(identity_json),
             status: *status,
+            client_saw: None,
+            tls_version: None,
+            cipher_suite: None,
+            group: None,
+            signature_scheme: None,
+            alpn: None,
         },
         Expectation::Rejected { by, reason } => JsonExpected {
             outcome: Outcome::Rejected,
@@ -115,6 +153,12 @@ fn expected_json(e: &Expectation) -> JsonExpected<'_> {
             reason: *reason,
             server_saw: None,
             status: None,
+            client_saw: None,
+            tls_version: None,
+            cipher_suite: None,
+            group: None,
+            signature_scheme: None,
+            alpn: None,
         },
     }
 }
@@ -160,7 +204,7 @@ pub fn json(results: &[LabResult]) -> String {
                         line: c.line,
                         status: c.status,
                         context: &c.context,
-                        expected: expected_json(&c.expected),
+                        expected: with_negotiated(expected_json(&c.expected), &c.negotiated),
                         observed: c.observed.as_ref(),
                         explanation: c.explanation.as_ref(),
                         messages: &c.messages,

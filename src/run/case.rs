@@ -158,6 +158,7 @@ fn not_run(case: &Case, context: CaseContext, status: Status, messages: Vec<Stri
         context,
         status,
         expected: case.expect.clone(),
+        negotiated: case.checks.negotiated.clone(),
         observed: None,
         messages,
         explanation: None,
@@ -232,6 +233,7 @@ fn judged(lab: &Lab, case: &Case, context: CaseContext, ran: Ran) -> CaseResult 
         context,
         status,
         expected: case.expect.clone(),
+        negotiated: case.checks.negotiated.clone(),
         grade: Grade::of(
             &case.grading,
             status,
@@ -518,21 +520,22 @@ async fn client_against_external(
     addr: SocketAddr,
 ) -> Result<Observed, CaseError> {
     let clock = case.clock(lab);
-    let config =
-        tls::client_config_at(pki, &case.client, &case.name, clock).map_err(CaseError::Config)?;
+    let (config, notes) = tls::client_config_noting(pki, &case.client, &case.name, clock)
+        .map_err(CaseError::Config)?;
     let started = Instant::now();
     let (socket, _local) = client::bind_local_for(addr).map_err(|error| CaseError::Bind {
         on: "loopback",
         error,
     })?;
-    let client_obs = client::run(
+    let mut client_obs = client::run(
         socket,
         addr,
         config,
-        &case.client.server_name,
+        connect_name(case),
         client::CLIENT_WAIT,
     )
     .await;
+    note_signature(&mut client_obs, &notes);
     let ms = started.elapsed().as_millis() as u64;
     tracing::debug!(case = %case.name, client = ?client_obs.failure, "observed (external server)");
     Ok(verdict::observe_external_server(&client_obs, ms))
@@ -638,8 +641,8 @@ async fn client_against_builtin(
     server: &RunningServer,
 ) -> Result<Observed, CaseError> {
     let clock = case.clock(lab);
-    let config =
-        tls::client_config_at(pki, &case.client, &case.name, clock).map_err(CaseError::Config)?;
+    let (config, notes) = tls::client_config_noting(pki, &case.client, &case.name, clock)
+        .map_err(CaseError::Config)?;
     // A case with its own clock needs the server to verify at that time too: a configuration for this connection only.
     let server_override = server_override(lab, pki, case)?;
     let started = Instant::now();
@@ -653,14 +656,15 @@ async fn client_against_builtin(
         error,
     })?;
     let verdict_rx = server.expect_connection(local, server_override);
-    let client_obs = client::run(
+    let mut client_obs = client::run(
         socket,
         server.addr,
         config,
-        &case.client.server_name,
+        connect_name(case),
         client::CLIENT_WAIT,
     )
     .await;
+    note_signature(&mut client_obs, &notes);
     // The server reports as soon as its handshake ends; bound the wait in case it never saw the connection.
     let never_connected = matches!(
         client_obs.failure,
@@ -680,4 +684,25 @@ async fn client_against_builtin(
     let ms = started.elapsed().as_millis() as u64;
     tracing::debug!(case = %case.name, server = ?server_verdict, client = ?client_obs.failure, "observed");
     Ok(verdict::observe(server_verdict.as_ref(), &client_obs, ms))
+}
+
+/// The name the built-in client opens the connection with: the SNI it sends when that differs from the
+/// name it verifies (its verifier then verifies `server_name`), else `server_name`.
+fn connect_name(case: &Case) -> &str {
+    match &case.client.sni {
+        crate::lab::Sni::Name(n) => n,
+        _ => &case.client.server_name,
+    }
+}
+
+/// Records what the client's verifier saw: the scheme the server signed with, and the server's
+/// certificate also when the client refused it.
+fn note_signature(obs: &mut client::ClientObservation, notes: &tls::negotiated::SharedNotes) {
+    let Ok(mut n) = notes.lock() else { return };
+    if let Some(scheme) = n.signature_scheme {
+        obs.negotiated.signature_scheme = Some(tls::negotiated::scheme_name(scheme));
+    }
+    if obs.server.is_none() {
+        obs.server = n.server_certificate.take();
+    }
 }

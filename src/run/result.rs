@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use crate::lab::{Case, Expectation, Grading, Lab, ScorePart};
+use crate::lab::{Case, Expectation, Grading, Lab, NegotiatedExpect, ScorePart};
 use crate::verdict::certcheck::Property;
 use crate::verdict::explain::Explanation;
 use crate::verdict::Observed;
@@ -132,7 +132,9 @@ impl CaseContext {
                 .client
                 .certificate
                 .map(|i| lab.certificates[i].name.clone()),
-            server_certificate: lab.certificates[server.certificate].name.clone(),
+            server_certificate: lab.certificates[server.certificate_for(case.client.sni_sent())]
+                .name
+                .clone(),
             client_trusts: case.client.trust.iter().map(authority).collect(),
             server_trusts: server.trust.iter().map(authority).collect(),
             server_name: case.client.server_name.clone(),
@@ -152,6 +154,8 @@ pub struct CaseResult {
     pub context: CaseContext,
     pub status: Status,
     pub expected: Expectation,
+    /// What the case expects the handshake to have negotiated.
+    pub negotiated: NegotiatedExpect,
     pub observed: Option<Observed>,
     /// For a failed case: each difference; for an errored case: why it could not run.
     pub messages: Vec<String>,
@@ -258,6 +262,7 @@ pub fn errored(lab: &Lab, why: String, started: Instant) -> LabResult {
                 ),
                 status: Status::Error,
                 expected: c.expect.clone(),
+                negotiated: c.checks.negotiated.clone(),
                 observed: None,
                 messages: vec![why.clone()],
                 explanation: None,

@@ -2,6 +2,7 @@
 //!
 //! Nothing here is checked beyond its shape; `lab` turns a [`LabFile`] into a validated model.
 
+pub mod handshake;
 pub mod schema;
 pub mod starter;
 pub mod yaml;
@@ -12,6 +13,8 @@ use std::fmt;
 use schemars::JsonSchema;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
+
+pub use self::handshake::{AlpnExpect, GroupName, SignatureSchemeName, SniSpec};
 
 /// A mutual-TLS lab: a small PKI, the TLS servers to start, and the handshakes to try with the outcome each must have.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -524,7 +527,7 @@ impl<'de> Deserialize<'de> for ChainSpec {
 }
 
 /// A TLS cipher suite, as IANA names it (the suites rustls implements).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, JsonSchema)]
 pub enum CipherSuiteName {
     /// TLS 1.3 AES-128-GCM.
     #[serde(rename = "TLS13_AES_128_GCM_SHA256")]
@@ -755,6 +758,18 @@ pub struct ServerSpec {
     #[serde(default)]
     #[schemars(example = example_serverspec_revocation())]
     pub revocation: Option<RevocationCheckSpec>,
+    /// More certificates, chosen by the SNI the client sends: each key is a DNS name, each value a name under `certificates`; a client that sends another name or none gets `certificate`. Built-in server only.
+    #[serde(default)]
+    #[schemars(example = handshake::sni_certificates_example())]
+    pub sni_certificates: BTreeMap<String, String>,
+    /// ALPN protocols the server accepts, in its order of preference (it picks the first the client offers); a client offering only others is refused with `no_application_protocol`. Default none: the server ignores the client's ALPN. The built-in server speaks HTTP/1.1 whatever was agreed. Built-in server only.
+    #[serde(default)]
+    #[schemars(example = handshake::alpn_example())]
+    pub alpn: Option<Vec<String>>,
+    /// Key-exchange groups the server accepts, by name; default every group rustls implements. Built-in server only.
+    #[serde(default)]
+    #[schemars(example = handshake::groups_example())]
+    pub groups: Option<Vec<GroupName>>,
     /// The address the server listens on: for the built-in server `127.0.0.1:PORT` (default an ephemeral port; a fixed port is for client commands that connect to one); for a server `command`, the loopback address it listens on, `localhost:4443`, `127.0.0.1:8443` or `[::1]:8443` (port 0 or omitted: a free port, passed as `{port}`).
     #[serde(default)]
     #[schemars(example = &"localhost:4443")]
@@ -961,6 +976,18 @@ pub struct ClientSpec {
     #[serde(default)]
     #[schemars(example = example_clientspec_revocation())]
     pub revocation: Option<RevocationCheckSpec>,
+    /// The SNI the client sends: `true` (default: `server_name`, unless it is an IP address), `false` (none), or another DNS name than the one it verifies.
+    #[serde(default)]
+    #[schemars(example = handshake::sni_example())]
+    pub sni: Option<SniSpec>,
+    /// ALPN protocols the client offers, in its order of preference; default none.
+    #[serde(default)]
+    #[schemars(example = handshake::alpn_example())]
+    pub alpn: Option<Vec<String>>,
+    /// Key-exchange groups the client offers, by name, its first choice first; default every group rustls implements.
+    #[serde(default)]
+    #[schemars(example = handshake::groups_example())]
+    pub groups: Option<Vec<GroupName>>,
     /// Public-key pins: after normal verification the server's SubjectPublicKeyInfo SHA-256 must equal one of these. Each is a certificate or authority name (its key is pinned) or a literal `sha256//BASE64` (curl's `--pinnedpubkey` form) or `sha256/BASE64`.
     #[serde(default)]
     #[schemars(example = pin_example())]
@@ -1098,6 +1125,30 @@ pub struct ExpectFull {
     #[serde(default)]
     #[schemars(example = &"commonName: labclient")]
     pub server_output: Option<String>,
+    /// The server identity the client saw (fields as in `server_saw`); needs the built-in client.
+    #[serde(default)]
+    #[schemars(example = handshake::client_saw_example())]
+    pub client_saw: Option<IdentitySpec>,
+    /// The TLS version negotiated: `1.2` or `1.3`.
+    #[serde(default)]
+    #[schemars(example = handshake::tls_version_example())]
+    pub tls_version: Option<TlsVersion>,
+    /// The cipher suite negotiated, by IANA name.
+    #[serde(default)]
+    #[schemars(example = handshake::cipher_suite_example())]
+    pub cipher_suite: Option<CipherSuiteName>,
+    /// The key-exchange group negotiated (none in a resumed TLS 1.2 handshake).
+    #[serde(default)]
+    #[schemars(example = handshake::group_example())]
+    pub group: Option<GroupName>,
+    /// The signature scheme the server signed the handshake with, as the built-in client verified it (none in a resumed handshake); needs the built-in client.
+    #[serde(default)]
+    #[schemars(example = handshake::signature_scheme_example())]
+    pub signature_scheme: Option<SignatureSchemeName>,
+    /// The ALPN protocol agreed, or `false` for none.
+    #[serde(default)]
+    #[schemars(example = &"h2")]
+    pub alpn: Option<AlpnExpect>,
 }
 
 /// An identity as seen by a peer.

@@ -14,6 +14,7 @@ use tokio_rustls::TlsConnector;
 
 use crate::reason::find_tls_error;
 use crate::tls::identity::Identity;
+use crate::tls::negotiated::Negotiated;
 use crate::tls::server::version_name;
 
 /// How long the client waits, by default, for TCP connect, the handshake, and the response.
@@ -39,6 +40,8 @@ pub struct ClientObservation {
     /// Whether the client's own handshake completed (in TLS 1.3 it does before the server checks the client's certificate).
     pub handshake_done: bool,
     pub version: Option<String>,
+    /// What the handshake negotiated, when it completed on the client.
+    pub negotiated: Negotiated,
     pub server: Option<Identity>,
     pub status: Option<u16>,
     pub body: Option<String>,
@@ -104,6 +107,7 @@ pub async fn run(
     obs.handshake_done = true;
     let conn = tls.get_ref().1;
     obs.version = conn.protocol_version().map(version_name);
+    obs.negotiated = Negotiated::of(conn);
     obs.server = conn
         .peer_certificates()
         .and_then(|c| c.first())

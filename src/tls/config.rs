@@ -7,7 +7,7 @@ use std::sync::Arc;
 use rustls::client::danger::ServerCertVerifier;
 use rustls::client::{ServerCertVerifierBuilder, WebPkiServerVerifier};
 use rustls::crypto::CryptoProvider;
-use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, UnixTime};
+use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, ServerName, UnixTime};
 use rustls::server::{ClientCertVerifierBuilder, WebPkiClientVerifier};
 use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::time_provider::{DefaultTimeProvider, TimeProvider};
@@ -17,8 +17,9 @@ use rustls::{
 };
 
 use crate::lab::{Chain, Client, Lab, Pin, RevocationCheck, Server};
-use crate::lab::{CipherSuiteName, ClientAuth, TlsVersion};
+use crate::lab::{CipherSuiteName, ClientAuth, GroupName, Sni, TlsVersion};
 use crate::pki::Pki;
+use crate::tls::negotiated::{RecordingVerifier, SharedNotes};
 use crate::tls::verifier::{spki_sha256, PinningVerifier};
 use crate::tls::TlsSetupError;
 
@@ -29,13 +30,36 @@ pub fn provider() -> Arc<CryptoProvider> {
 
 /// The provider restricted to `ciphers` (all suites when `None`).
 fn provider_with(ciphers: Option<&[CipherSuiteName]>) -> Arc<CryptoProvider> {
-    let Some(ciphers) = ciphers else {
-        return provider();
-    };
-    Arc::new(CryptoProvider {
-        cipher_suites: ciphers.iter().map(|c| cipher_suite(*c)).collect(),
-        ..rustls::crypto::aws_lc_rs::default_provider()
-    })
+    provider_for(ciphers, None)
+}
+
+/// The provider restricted to `ciphers` and key-exchange `groups` (all when `None`), groups in the
+/// lab's order (a client offers a key share for the first).
+fn provider_for(
+    ciphers: Option<&[CipherSuiteName]>,
+    groups: Option<&[GroupName]>,
+) -> Arc<CryptoProvider> {
+    let mut p = rustls::crypto::aws_lc_rs::default_provider();
+    if let Some(ciphers) = ciphers {
+        p.cipher_suites = ciphers.iter().map(|c| cipher_suite(*c)).collect();
+    }
+    if let Some(groups) = groups {
+        p.kx_groups = groups.iter().map(|g| kx_group(*g)).collect();
+    }
+    Arc::new(p)
+}
+
+fn kx_group(g: GroupName) -> &'static dyn rustls::crypto::SupportedKxGroup {
+    use rustls::crypto::aws_lc_rs::kx_group as k;
+    match g {
+        GroupName::X25519 => k::X25519,
+        GroupName::Secp256r1 => k::SECP256R1,
+        GroupName::Secp384r1 => k::SECP384R1,
+        GroupName::X25519mlkem768 => k::X25519MLKEM768,
+        GroupName::Secp256r1mlkem768 => k::SECP256R1MLKEM768,
+        GroupName::Mlkem768 => k::MLKEM768,
+        GroupName::Mlkem1024 => k::MLKEM1024,
+    }
 }
 
 fn cipher_suite(c: CipherSuiteName) -> SupportedCipherSuite {
@@ -121,11 +145,11 @@ type Start<S> = fn(Arc<CryptoProvider>, Arc<dyn TimeProvider>) -> ConfigBuilder<
 /// Returns the builder and the restricted provider (the verifiers use it too).
 fn preamble<S: ConfigSide>(
     start: Start<S>,
-    ciphers: Option<&[CipherSuiteName]>,
+    (ciphers, groups): (Option<&[CipherSuiteName]>, Option<&[GroupName]>),
     tls_versions: &[TlsVersion],
     at: Option<time::OffsetDateTime>,
 ) -> Result<(ConfigBuilder<S, WantsVerifier>, Arc<CryptoProvider>), rustls::Error> {
-    let provider = provider_with(ciphers);
+    let provider = provider_for(ciphers, groups);
     let builder = start(provider.clone(), time_provider(at))
         .with_protocol_versions(&versions(tls_versions))?;
     Ok((builder, provider))
@@ -213,7 +237,7 @@ pub fn server_config_at(
     };
     let (builder, provider) = preamble(
         ServerConfig::builder_with_details,
-        server.ciphers.as_deref(),
+        (server.ciphers.as_deref(), server.groups.as_deref()),
         &server.versions,
         at,
     )
@@ -234,14 +258,50 @@ pub fn server_config_at(
             builder.with_client_cert_verifier(v.build().map_err(|e| fail(e.to_string()))?)
         }
     };
-    let cert = &pki.certificates[server.certificate];
-    let key = certified_key(
-        &provider_with(None),
-        presented_chain(pki, server.certificate, &server.chain),
-        cert,
-    )
-    .map_err(|e| fail(format!("certificate `{}`: {e}", cert.name)))?;
-    Ok(Arc::new(builder.with_cert_resolver(key)))
+    let key_of = |index: usize| {
+        let cert = &pki.certificates[index];
+        certified_key(
+            &provider_with(None),
+            presented_chain(pki, index, &server.chain),
+            cert,
+        )
+        .map_err(|e| fail(format!("certificate `{}`: {e}", cert.name)))
+    };
+    let key = key_of(server.certificate)?;
+    let mut config = if server.sni_certificates.is_empty() {
+        builder.with_cert_resolver(key)
+    } else {
+        let mut by_name = Vec::new();
+        for (name, index) in &server.sni_certificates {
+            by_name.push((name.clone(), key_of(*index)?));
+        }
+        builder.with_cert_resolver(Arc::new(SniResolver {
+            default: key,
+            by_name,
+        }))
+    };
+    config.alpn_protocols = server.alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
+    Ok(Arc::new(config))
+}
+
+/// Chooses the server's certificate by the SNI the client sent (RFC 6066 §3): the one named for it, else
+/// the default (also for a client that sent none).
+#[derive(Debug)]
+struct SniResolver {
+    default: Arc<SingleCertAndKey>,
+    /// Lower-case DNS names.
+    by_name: Vec<(String, Arc<SingleCertAndKey>)>,
+}
+
+impl rustls::server::ResolvesServerCert for SniResolver {
+    fn resolve(&self, hello: rustls::server::ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let chosen = hello
+            .server_name()
+            .map(str::to_ascii_lowercase)
+            .and_then(|sni| self.by_name.iter().find(|(n, _)| *n == sni))
+            .map_or(&self.default, |(_, k)| k);
+        rustls::server::ResolvesServerCert::resolve(chosen.as_ref(), hello)
+    }
 }
 
 /// The configuration of a built-in client for one case, verifying with the system clock.
@@ -266,6 +326,22 @@ pub fn client_config_at(
     case: &str,
     at: Option<time::OffsetDateTime>,
 ) -> Result<Arc<ClientConfig>, TlsSetupError> {
+    client_config_noting(pki, client, case, at).map(|(config, _)| config)
+}
+
+/// As [`client_config_at`], and the notes the client's verifier takes during the handshake (the server's
+/// signature scheme); the client offers its ALPN protocols, sends its SNI (none, or another name than
+/// the one it verifies: [`RecordingVerifier`] then verifies `server_name`).
+///
+/// # Errors
+/// As [`client_config_at`].
+pub fn client_config_noting(
+    pki: &Pki,
+    client: &Client,
+    case: &str,
+    at: Option<time::OffsetDateTime>,
+) -> Result<(Arc<ClientConfig>, SharedNotes), TlsSetupError> {
+    let notes = SharedNotes::default();
     let who = format!("the client of case `{case}`");
     let fail = |message: String| TlsSetupError {
         who: who.clone(),
@@ -273,14 +349,28 @@ pub fn client_config_at(
     };
     let (builder, provider) = preamble(
         ClientConfig::builder_with_details,
-        client.ciphers.as_deref(),
+        (client.ciphers.as_deref(), client.groups.as_deref()),
         &client.versions,
         at,
     )
     .map_err(|e| fail(e.to_string()))?;
     let roots = Arc::new(roots(pki, &client.trust, &who)?);
-    let builder = if client.revocation.is_none() && client.pins.is_empty() {
+    let verify_as = match &client.sni {
+        Sni::Name(_) => ServerName::try_from(client.server_name.clone()).ok(),
+        _ => None,
+    };
+    let builder = if roots.is_empty() && client.revocation.is_none() && client.pins.is_empty() {
+        // The WebPKI builder refuses an empty store; rustls's own verifier then rejects every server.
         builder.with_root_certificates(roots)
+    } else if client.revocation.is_none() && client.pins.is_empty() {
+        let verifier = server_verifier(pki, roots, provider.clone(), None).map_err(fail)?;
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(RecordingVerifier::new(
+                verifier,
+                verify_as,
+                notes.clone(),
+            )))
     } else {
         let verifier =
             server_verifier(pki, roots, provider.clone(), client.revocation).map_err(fail)?;
@@ -304,7 +394,11 @@ pub fn client_config_at(
         };
         builder
             .dangerous()
-            .with_custom_certificate_verifier(verifier)
+            .with_custom_certificate_verifier(Arc::new(RecordingVerifier::new(
+                verifier,
+                verify_as,
+                notes.clone(),
+            )))
     };
     let config = match client.certificate {
         None => builder.with_no_client_auth(),
@@ -315,7 +409,10 @@ pub fn client_config_at(
             builder.with_client_cert_resolver(key)
         }
     };
-    Ok(Arc::new(config))
+    let mut config = config;
+    config.enable_sni = client.sni != Sni::Omitted;
+    config.alpn_protocols = client.alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
+    Ok((Arc::new(config), notes))
 }
 
 /// The chain and key a peer presents. Unlike `with_single_cert`, this does not parse the leaf: a lab may

@@ -66,17 +66,35 @@ impl Identity {
 
 /// Checks what the server saw against `expected`; returns each mismatch as a sentence.
 pub fn mismatches(expected: &IdentitySpec, seen: Option<&Identity>) -> Vec<String> {
+    mismatches_of(expected, seen, Peer::Server)
+}
+
+/// The side whose view of the other's certificate is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Peer {
+    /// The server's view of the client's certificate (`server_saw`).
+    Server,
+    /// The client's view of the server's certificate (`client_saw`).
+    Client,
+}
+
+/// Checks what `who` saw of the other side's certificate against `expected`; each mismatch as a sentence.
+pub fn mismatches_of(expected: &IdentitySpec, seen: Option<&Identity>, who: Peer) -> Vec<String> {
+    let (saw, other) = match who {
+        Peer::Server => ("the server saw", "client"),
+        Peer::Client => ("the client saw", "server"),
+    };
     let Some(seen) = seen else {
         return if expected.none {
             Vec::new()
         } else {
-            vec!["the server saw no client certificate".to_string()]
+            vec![format!("{saw} no {other} certificate")]
         };
     };
     let mut out = Vec::new();
     if expected.none {
         out.push(format!(
-            "expected no client certificate, the server saw {}",
+            "expected no {other} certificate, {saw} {}",
             seen.short()
         ));
     }
@@ -88,7 +106,7 @@ pub fn mismatches(expected: &IdentitySpec, seen: Option<&Identity>) -> Vec<Strin
         if let Some(w) = want {
             if Some(w) != got.as_ref() {
                 out.push(format!(
-                    "{field}: expected `{w}`, the server saw {}",
+                    "{field}: expected `{w}`, {saw} {}",
                     got.as_ref()
                         .map_or("none".to_string(), |g| format!("`{g}`"))
                 ));
@@ -101,7 +119,7 @@ pub fn mismatches(expected: &IdentitySpec, seen: Option<&Identity>) -> Vec<Strin
             .unwrap_or_else(|_| s.clone());
         if !seen.san.contains(&canonical) {
             out.push(format!(
-                "SAN `{canonical}` missing; the server saw [{}]",
+                "SAN `{canonical}` missing; {saw} [{}]",
                 seen.san.join(", ")
             ));
         }

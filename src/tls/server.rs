@@ -24,6 +24,7 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
 use crate::tls::identity::Identity;
+use crate::tls::negotiated::Negotiated;
 
 /// How long the server waits for a handshake, and for a request after it.
 pub const SERVER_WAIT: Duration = Duration::from_secs(10);
@@ -35,6 +36,8 @@ pub enum ServerVerdict {
     Accepted {
         client: Option<Identity>,
         version: Option<String>,
+        /// What the handshake negotiated, with the SNI the client sent.
+        negotiated: Negotiated,
     },
     /// The handshake failed with this rustls error on the server.
     Tls(rustls::Error),
@@ -298,10 +301,15 @@ async fn serve(
         .and_then(|c| c.first())
         .and_then(|c| Identity::from_der(c));
     let version = conn.protocol_version().map(version_name);
+    let negotiated = Negotiated {
+        sni: conn.server_name().map(str::to_string),
+        ..Negotiated::of(conn)
+    };
     tracing::debug!(server = server_name, client = ?client.as_ref().map(Identity::short), "handshake accepted");
     let accepted = ServerVerdict::Accepted {
         client: client.clone(),
         version,
+        negotiated,
     };
     // The log line waits for the first request (or the end of the connection).
     let pending = Arc::new(Mutex::new(log.map(|(tx, peer)| {

@@ -53,7 +53,7 @@ pub fn explain(
             "client",
         ),
         _ => (
-            Some(server.certificate),
+            Some(server.certificate_for(case.client.sni_sent())),
             &case.client.trust,
             "the client",
             "server",
@@ -162,6 +162,15 @@ pub fn explain(
             "the peers could not agree on the handshake parameters (cipher suite, group or signature scheme).".to_string(),
             "Enable at least one common cipher suite and key exchange group on both sides.".to_string(),
         ),
+        Reason::NoApplicationProtocol => (
+            format!(
+                "the client offered the application protocols {} (ALPN) and server `{}` accepts only {}: none in common, so the server refused the handshake with the alert no_application_protocol.",
+                protocols(&case.client.alpn),
+                server.name,
+                protocols(&server.alpn)
+            ),
+            "Offer a protocol the server accepts (e.g. `http/1.1` beside `h2`), or add the client's protocol to the server's `alpn` list.".to_string(),
+        ),
         Reason::UnsupportedAlgorithm | Reason::UnsupportedCertVersion | Reason::BadEncoding => (
             format!("{verifier} cannot process {cert_name}: {}.", observed.detail.as_deref().unwrap_or("unsupported certificate")),
             "Issue an X.509 v3 certificate with a common algorithm (RSA 2048+ or ECDSA P-256/P-384, SHA-256).".to_string(),
@@ -198,4 +207,12 @@ fn versions(v: &[crate::lab::TlsVersion]) -> String {
         })
         .collect::<Vec<_>>()
         .join(" and ")
+}
+
+/// `[h2, http/1.1]`, or `none`.
+fn protocols(p: &[String]) -> String {
+    if p.is_empty() {
+        return "none".to_string();
+    }
+    format!("[{}]", p.join(", "))
 }

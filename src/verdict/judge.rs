@@ -1,6 +1,6 @@
 //! From expected vs observed to pass or fail: each difference as one sentence, empty when the case passes.
 
-use crate::lab::{Checks, Expectation};
+use crate::lab::{Checks, Expectation, NegotiatedExpect, TlsVersion};
 use crate::reason::Outcome;
 use crate::tls::identity;
 use crate::verdict::observe::{rejection, Observed};
@@ -93,12 +93,65 @@ pub fn judge_checks(
             out.push(format!("output: expected stdout to contain {want:?}"));
         }
     }
+    out.extend(judge_negotiated(&checks.negotiated, observed));
     if let Some(want) = &checks.server_output {
         if !server_output.unwrap_or_default().contains(want.as_str()) {
             out.push(format!(
                 "server output: expected the server command to print {want:?} during this case"
             ));
         }
+    }
+    out
+}
+
+/// Every way what the handshake negotiated differs from `expected` (`client_saw`, version, suite, group,
+/// signature scheme, ALPN); a value the handshake did not get to is `none`.
+pub fn judge_negotiated(expected: &NegotiatedExpect, observed: &Observed) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(spec) = &expected.client_saw {
+        out.extend(identity::mismatches_of(
+            spec,
+            observed.client_saw.as_ref(),
+            identity::Peer::Client,
+        ));
+    }
+    let n = &observed.negotiated;
+    let mut compare = |what: &str, want: Option<&str>, got: Option<&str>| {
+        if want != got {
+            out.push(format!(
+                "{what}: expected {}, observed {}",
+                want.unwrap_or("none"),
+                got.unwrap_or("none")
+            ));
+        }
+    };
+    if let Some(v) = expected.tls_version {
+        let want = match v {
+            TlsVersion::Tls12 => "TLSv1.2",
+            TlsVersion::Tls13 => "TLSv1.3",
+        };
+        compare("TLS version", Some(want), observed.tls_version.as_deref());
+    }
+    if let Some(c) = expected.cipher_suite {
+        let want = serde_json::to_value(c).ok();
+        compare(
+            "cipher suite",
+            want.as_ref().and_then(|v| v.as_str()),
+            n.cipher_suite.as_deref(),
+        );
+    }
+    if let Some(g) = expected.group {
+        compare("key-exchange group", Some(g.code()), n.group.as_deref());
+    }
+    if let Some(s) = expected.signature_scheme {
+        compare(
+            "signature scheme",
+            Some(s.code()),
+            n.signature_scheme.as_deref(),
+        );
+    }
+    if let Some(a) = &expected.alpn {
+        compare("ALPN", a.as_deref(), n.alpn.as_deref());
     }
     out
 }

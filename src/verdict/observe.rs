@@ -13,6 +13,7 @@ use crate::reason::{alert_sent, classify, reason_for_alert, received_alert_name,
 use crate::reason::{Outcome, Side};
 use crate::tls::client::{ClientFailure, ClientObservation};
 use crate::tls::identity::Identity;
+use crate::tls::negotiated::Negotiated;
 use crate::tls::server::ServerVerdict;
 use crate::verdict::programs::{self, Program, Said};
 
@@ -35,6 +36,9 @@ pub struct Observed {
     pub server_saw: Option<Identity>,
     /// The server identity the client saw.
     pub client_saw: Option<Identity>,
+    /// What the handshake negotiated: the server's view where it has one, else the built-in client's.
+    #[serde(flatten)]
+    pub negotiated: Negotiated,
     /// The HTTP status of the response.
     pub http_status: Option<u16>,
     pub duration_ms: u64,
@@ -103,6 +107,7 @@ pub fn observe(
         tls_version: client.version.clone(),
         server_saw: None,
         client_saw: client.server.clone(),
+        negotiated: client.negotiated.clone(),
         http_status: client.status,
         duration_ms,
         exit_status: None,
@@ -142,6 +147,7 @@ pub fn observe(
         Some(ServerVerdict::Accepted {
             client: seen,
             version,
+            negotiated,
         }),
         None,
         Some(_),
@@ -150,6 +156,7 @@ pub fn observe(
         o.outcome = Outcome::Accepted;
         o.server_saw = seen.clone();
         o.tls_version = version.clone().or(o.tls_version);
+        o.negotiated = negotiated.clone().or(&client.negotiated);
         return o;
     }
     // 4. The client received an alert, but the server's own verdict is missing: the server rejected;
@@ -197,6 +204,7 @@ pub fn observe_external_server(client: &ClientObservation, duration_ms: u64) -> 
     let went_through = ServerVerdict::Accepted {
         client: None,
         version: client.version.clone(),
+        negotiated: Negotiated::default(),
     };
     let server = (client.failure.is_none() && client.status.is_some()).then_some(&went_through);
     let mut o = observe(server, client, duration_ms);
@@ -355,6 +363,7 @@ pub fn observe_command(
         tls_version: None,
         server_saw: None,
         client_saw: None,
+        negotiated: Negotiated::default(),
         http_status: None,
         duration_ms,
         exit_status: run.exit,
@@ -398,12 +407,17 @@ pub fn observe_command(
         return o;
     }
     let accepted = verdicts.iter().find_map(|v| match v {
-        ServerVerdict::Accepted { client, version } => Some((client.clone(), version.clone())),
+        ServerVerdict::Accepted {
+            client,
+            version,
+            negotiated,
+        } => Some((client.clone(), version.clone(), negotiated.clone())),
         _ => None,
     });
-    if let Some((seen, version)) = &accepted {
+    if let Some((seen, version, negotiated)) = &accepted {
         o.tls_version = version.clone();
         o.server_saw = seen.clone();
+        o.negotiated = negotiated.clone();
     }
     match said {
         Some((program, Said::Refused { reason, message })) => {
@@ -553,6 +567,7 @@ pub fn observe_programs(
         tls_version: None,
         server_saw: None,
         client_saw: None,
+        negotiated: Negotiated::default(),
         http_status: None,
         duration_ms,
         exit_status: client.exit,

@@ -388,6 +388,7 @@ const VERDICTS: &[(&str, &str, Expected)] = &[
 /// part of the rejecting side's own error (`detail`) that tells them apart.
 const ALERTS: &[(Reason, Option<&str>, &str)] = &[
     (Reason::CertificateRequired, None, "certificate_required"),
+    (Reason::NoApplicationProtocol, None, "no_application_protocol"),
     (Reason::UnknownIssuer, None, "unknown_ca"),
     (Reason::BadSignature, None, "decrypt_error"),
     (Reason::Expired, None, "certificate_expired"),
@@ -498,6 +499,7 @@ const REQUIRED: &[(Reason, &[Side])] = &[
     (Reason::PinMismatch, &[Side::Client]),
     (Reason::ProtocolVersion, &[Side::Server]),
     (Reason::HandshakeFailure, &[Side::Server]),
+    (Reason::NoApplicationProtocol, &[Side::Server]),
     (Reason::CertificateRequired, &[Side::Server]),
     (Reason::BadEncoding, &[Side::Server, Side::Client]),
     (Reason::UnsupportedCertVersion, &[Side::Client]),

@@ -33,6 +33,7 @@ fn observed(by: Side, reason: Reason) -> Observed {
         tls_version: None,
         server_saw: None,
         client_saw: None,
+        negotiated: Default::default(),
         http_status: None,
         duration_ms: 0,
         exit_status: None,
@@ -72,6 +73,7 @@ fn facts(reason: Reason) -> &'static [&'static str] {
         Reason::PinMismatch => &["`server`", "pinned"],
         Reason::ProtocolVersion => &["TLS 1.2", "TLS 1.3", "`web`"],
         Reason::HandshakeFailure => &["cipher suite"],
+        Reason::NoApplicationProtocol => &["ALPN", "`web`", "no_application_protocol"],
         Reason::UnsupportedAlgorithm | Reason::UnsupportedCertVersion | Reason::BadEncoding => {
             &["the server", "`client`", "rustls's own words"]
         }

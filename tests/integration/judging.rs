@@ -27,6 +27,7 @@ fn rejected_by(by: Side, reason: Reason) -> Observed {
         tls_version: None,
         server_saw: None,
         client_saw: None,
+        negotiated: Default::default(),
         http_status: None,
         duration_ms: 1,
         exit_status: None,
@@ -237,6 +238,7 @@ fn alert_exit_output_and_server_output_checks() {
                 exit,
                 output: output.map(str::to_string),
                 server_output: server.map(str::to_string),
+                negotiated: Default::default(),
             }
         };
     assert!(judge_checks(&checks(None, None, None, None), &o, None, None).is_empty());
@@ -386,6 +388,7 @@ fn an_acceptance_needs_both_sides_and_a_response() {
     let server = ServerVerdict::Accepted {
         client: Some(alice()),
         version: Some("TLSv1.3".into()),
+        negotiated: Default::default(),
     };
     let client = ClientObservation {
         status: Some(200),
@@ -410,6 +413,7 @@ fn an_acceptance_needs_both_sides_and_a_response() {
     let quiet = ServerVerdict::Accepted {
         client: None,
         version: None,
+        negotiated: Default::default(),
     };
     let o = observe(Some(&quiet), &client, 1);
     assert_eq!(o.tls_version.as_deref(), Some("TLSv1.2"));
@@ -648,6 +652,7 @@ fn a_command_that_sent_an_alert_rejected_as_the_client() {
         ServerVerdict::Accepted {
             client: None,
             version: None,
+            negotiated: Default::default(),
         },
         ServerVerdict::Tls(E::AlertReceived(A::UnknownCA)),
     ];
@@ -681,6 +686,7 @@ fn a_command_after_an_accepted_handshake_is_judged_by_its_exit_status() {
     let verdicts = [ServerVerdict::Accepted {
         client: Some(alice()),
         version: Some("TLSv1.3".into()),
+        negotiated: Default::default(),
     }];
     let o = observe_command(&verdicts, command(Some(0), "exited with status 0"), 1);
     assert_eq!((o.outcome, o.by, o.reason), (Outcome::Accepted, None, None));

@@ -250,7 +250,7 @@ fn server_chain_verdict(c: &CaseResult) -> Result<Verdict, &'static str> {
     match (o.outcome, o.by, o.reason) {
         (Outcome::Accepted, _, _) => Ok(Verdict::Accept),
         (_, _, Some(r)) if r.is_transport() => Err("transport failure"),
-        (_, _, Some(Reason::ProtocolVersion | Reason::HandshakeFailure)) => {
+        (_, _, Some(Reason::ProtocolVersion | Reason::HandshakeFailure | Reason::NoApplicationProtocol)) => {
             Err("rejected in negotiation, before any certificate")
         }
         // The client verifies the server before the server sees the client's certificate.
@@ -278,7 +278,7 @@ fn client_chain_verdict(
     match (o.outcome, o.by, o.reason) {
         (Outcome::Accepted, _, _) => Ok(Verdict::Accept),
         (_, _, Some(r)) if r.is_transport() => Err("transport failure"),
-        (_, _, Some(Reason::ProtocolVersion | Reason::HandshakeFailure)) => {
+        (_, _, Some(Reason::ProtocolVersion | Reason::HandshakeFailure | Reason::NoApplicationProtocol)) => {
             Err("rejected in negotiation, before any certificate")
         }
         (_, Some(Side::Client), _) => {
@@ -336,7 +336,7 @@ fn openssl_agrees_with_the_runner_on_every_chain() {
                 (
                     "server chain",
                     server_chain_verdict(c),
-                    server.certificate,
+                    server.certificate_for(case.client.sni_sent()),
                     &server.chain,
                     case.client.trust.as_slice(),
                     "sslserver",

@@ -302,6 +302,9 @@ impl Resolver<'_> {
             ("chain", cl.chain.is_some()),
             ("revocation", cl.revocation.is_some()),
             ("pin", cl.pin.is_some()),
+            ("sni", cl.sni.is_some()),
+            ("alpn", cl.alpn.is_some()),
+            ("groups", cl.groups.is_some()),
         ] {
             if given {
                 return Err(self.err(
@@ -404,7 +407,11 @@ impl Resolver<'_> {
                 Problem::VerifyWithoutTrust { what },
             ));
         }
+        let (sni, alpn, groups) = self.client_handshake(&cf, cl)?;
         Ok(Client {
+            sni,
+            alpn,
+            groups,
             certificate,
             trust,
             server_name,
@@ -482,6 +489,7 @@ impl Resolver<'_> {
             exit: f.exit,
             output: f.output.clone(),
             server_output: f.server_output.clone(),
+            negotiated: self.negotiated_expect(field, e, client_command)?,
         })
     }
 

@@ -4,6 +4,7 @@
 
 mod cases;
 mod grading;
+mod handshake;
 mod pki;
 mod servers;
 mod vars;

@@ -35,6 +35,12 @@ impl Resolver<'_> {
                     let field = format!("servers.{}.certificate", s.name);
                     self.presentable(&field, certificate)?;
                 }
+                for (_, c) in &s.sni_certificates {
+                    if let Some(certificate) = &certificates[*c] {
+                        let field = format!("servers.{}.sni_certificates", s.name);
+                        self.presentable(&field, certificate)?;
+                    }
+                }
                 Ok(s)
             });
             servers.push(self.keep(server));
@@ -155,6 +161,7 @@ impl Resolver<'_> {
         }
         let versions = self.versions(&format!("{field}.tls"), s.tls.as_deref())?;
         let kind = self.server_kind(&field, s, names)?;
+        let (sni_certificates, alpn, groups) = self.server_handshake(&field, s, &kind, names)?;
         Ok(Server {
             name: name.to_string(),
             kind,
@@ -169,6 +176,9 @@ impl Resolver<'_> {
                 s.revocation.as_ref(),
                 publishes_crl,
             )?,
+            sni_certificates,
+            alpn,
+            groups,
         })
     }
 
