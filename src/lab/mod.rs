@@ -16,8 +16,8 @@ mod resolve;
 pub mod select;
 pub mod time;
 
-pub use self::handshake::{GroupName, NegotiatedExpect, SignatureSchemeName, Sni};
 pub use self::error::{did_you_mean, LabError, LoadError, LoadErrors, Problem};
+pub use self::handshake::{GroupName, NegotiatedExpect, SignatureSchemeName, Sni};
 pub use self::load::{load, load_all, load_all_with, parse, parse_all, parse_all_with};
 pub use self::name::{NameError, San, Subtree};
 pub use self::time::{parse_time, DurationError, TimeError};

@@ -116,7 +116,9 @@ pub fn url(addr: SocketAddr) -> String {
 /// verdict in `run`'s words (`accepted`, `rejected by server: certificate_required`, ...).
 pub fn line(server: &str, log: &ConnectionLog) -> String {
     let (verdict, client, version) = match &log.verdict {
-        ServerVerdict::Accepted { client, version, .. } => (
+        ServerVerdict::Accepted {
+            client, version, ..
+        } => (
             "accepted".to_string(),
             client.as_ref().map_or("none".to_string(), |c| {
                 format!("{} (issuer {})", c.short(), c.issuer)
@@ -185,7 +187,9 @@ pub fn json(server: &str, log: &ConnectionLog) -> serde_json::Value {
         "request": log.request,
     });
     let fields: Vec<(&str, serde_json::Value)> = match &log.verdict {
-        ServerVerdict::Accepted { client, version, .. } => vec![
+        ServerVerdict::Accepted {
+            client, version, ..
+        } => vec![
             ("outcome", "accepted".into()),
             ("client", serde_json::to_value(client).unwrap_or_default()),
             ("version", serde_json::to_value(version).unwrap_or_default()),

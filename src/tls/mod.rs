@@ -10,7 +10,8 @@ pub mod server;
 pub mod verifier;
 
 pub use config::{
-    client_config, client_config_at, client_config_noting, presented_chain, provider, server_config, server_config_at,
+    client_config, client_config_at, client_config_noting, presented_chain, provider,
+    server_config, server_config_at,
 };
 pub use verifier::{probe_config, spki_sha256};
 

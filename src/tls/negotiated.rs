@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{CommonState, DigitallySignedStruct, DistinguishedName, HandshakeKind, SignatureScheme};
+use rustls::{
+    CommonState, DigitallySignedStruct, DistinguishedName, HandshakeKind, SignatureScheme,
+};
 use serde::Serialize;
 
 use crate::lab::SignatureSchemeName;

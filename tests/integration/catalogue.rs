@@ -388,7 +388,11 @@ const VERDICTS: &[(&str, &str, Expected)] = &[
 /// part of the rejecting side's own error (`detail`) that tells them apart.
 const ALERTS: &[(Reason, Option<&str>, &str)] = &[
     (Reason::CertificateRequired, None, "certificate_required"),
-    (Reason::NoApplicationProtocol, None, "no_application_protocol"),
+    (
+        Reason::NoApplicationProtocol,
+        None,
+        "no_application_protocol",
+    ),
     (Reason::UnknownIssuer, None, "unknown_ca"),
     (Reason::BadSignature, None, "decrypt_error"),
     (Reason::Expired, None, "certificate_expired"),

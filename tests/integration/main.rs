@@ -9,6 +9,7 @@ mod classification;
 mod cli;
 mod explanations;
 mod grading;
+mod handshake;
 mod hermetic;
 mod hostile;
 mod judging;

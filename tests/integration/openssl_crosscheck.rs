@@ -250,9 +250,13 @@ fn server_chain_verdict(c: &CaseResult) -> Result<Verdict, &'static str> {
     match (o.outcome, o.by, o.reason) {
         (Outcome::Accepted, _, _) => Ok(Verdict::Accept),
         (_, _, Some(r)) if r.is_transport() => Err("transport failure"),
-        (_, _, Some(Reason::ProtocolVersion | Reason::HandshakeFailure | Reason::NoApplicationProtocol)) => {
-            Err("rejected in negotiation, before any certificate")
-        }
+        (
+            _,
+            _,
+            Some(
+                Reason::ProtocolVersion | Reason::HandshakeFailure | Reason::NoApplicationProtocol,
+            ),
+        ) => Err("rejected in negotiation, before any certificate"),
         // The client verifies the server before the server sees the client's certificate.
         (_, Some(Side::Server), Some(_)) => Ok(Verdict::Accept),
         // Pins are checked only after the WebPKI verification succeeded.
@@ -278,9 +282,13 @@ fn client_chain_verdict(
     match (o.outcome, o.by, o.reason) {
         (Outcome::Accepted, _, _) => Ok(Verdict::Accept),
         (_, _, Some(r)) if r.is_transport() => Err("transport failure"),
-        (_, _, Some(Reason::ProtocolVersion | Reason::HandshakeFailure | Reason::NoApplicationProtocol)) => {
-            Err("rejected in negotiation, before any certificate")
-        }
+        (
+            _,
+            _,
+            Some(
+                Reason::ProtocolVersion | Reason::HandshakeFailure | Reason::NoApplicationProtocol,
+            ),
+        ) => Err("rejected in negotiation, before any certificate"),
         (_, Some(Side::Client), _) => {
             Err("the client rejected first; the server never verified the client's chain")
         }

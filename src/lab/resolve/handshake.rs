@@ -163,20 +163,19 @@ impl Resolver<'_> {
                 })?;
             }
         }
-        let alpn = match &f.alpn {
-            None => None,
-            Some(AlpnExpect::Flag(false)) => Some(None),
-            Some(AlpnExpect::Flag(true)) => {
-                return Err(self.invalid(
+        let alpn =
+            match &f.alpn {
+                None => None,
+                Some(AlpnExpect::Flag(false)) => Some(None),
+                Some(AlpnExpect::Flag(true)) => return Err(self.invalid(
                     &format!("{field}.alpn"),
                     "true",
                     Problem::Handshake {
                         why: "name the protocol agreed, e.g. `alpn: h2`, or write `false` for none",
                     },
-                ))
-            }
-            Some(AlpnExpect::Protocol(p)) => Some(Some(p.clone())),
-        };
+                )),
+                Some(AlpnExpect::Protocol(p)) => Some(Some(p.clone())),
+            };
         Ok(NegotiatedExpect {
             client_saw: f.client_saw.clone(),
             tls_version: f.tls_version,

@@ -1,0 +1,321 @@
+//! The handshake itself: what was negotiated (version, suite, group, signature scheme, ALPN, the server
+//! identity the client saw), ALPN refusals, certificates chosen by SNI, and `check`'s positions for the
+//! new fields. Each verdict is asserted with its side, reason and identity, each value exactly.
+
+use std::path::Path;
+
+use mtls_lab::reason::Reason;
+use mtls_lab::run::Status;
+use mtls_lab::spec::Side;
+
+use crate::common::{assert_accepted, assert_rejected, case, run};
+
+/// One CA; a server for localhost (ECDSA P-256), three virtual-host certificates, a client.
+const PKI: &str = r#"
+lab: handshake
+authorities:
+  ca: { subject: { O: Handshake Lab, CN: Handshake CA } }
+certificates:
+  server: { issuer: ca, subject: { CN: localhost }, san: [dns:localhost], usage: server }
+  default: { issuer: ca, subject: { CN: default.lab.test }, san: [dns:default.lab.test, ip:127.0.0.1], usage: server }
+  api: { issuer: ca, subject: { CN: api.lab.test }, san: [dns:api.lab.test], usage: server }
+  www: { issuer: ca, subject: { CN: www.lab.test }, san: [dns:www.lab.test], usage: server }
+  client: { issuer: ca, subject: { CN: hs-client }, usage: client }
+"#;
+
+fn negotiated(r: &mtls_lab::run::LabResult, name: &str) -> mtls_lab::tls::negotiated::Negotiated {
+    case(r, name).observed.as_ref().unwrap().negotiated.clone()
+}
+
+#[test]
+fn every_negotiated_value_is_recorded_and_each_assertion_is_checked() {
+    let r = run(&format!(
+        r#"{PKI}
+servers:
+  web: {{ certificate: server, trust: [ca] }}
+  x25519-only: {{ certificate: server, trust: [ca], groups: [x25519] }}
+cases:
+  - name: tls13
+    server: web
+    client: {{ certificate: client, trust: [ca], groups: [x25519, secp256r1] }}
+    expect: {{ outcome: accepted, tls_version: "1.3", cipher_suite: TLS13_AES_256_GCM_SHA384, group: x25519, signature_scheme: ecdsa_secp256r1_sha256, alpn: false, client_saw: {{ CN: localhost }} }}
+  - name: tls12
+    server: web
+    client: {{ certificate: client, trust: [ca], tls: ["1.2"], ciphers: [TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256], groups: [secp384r1] }}
+    expect: {{ outcome: accepted, tls_version: "1.2", cipher_suite: TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, group: secp384r1 }}
+  - name: wrong values
+    server: web
+    client: {{ certificate: client, trust: [ca] }}
+    expect: {{ outcome: accepted, tls_version: "1.2", group: secp384r1, signature_scheme: ed25519, alpn: h2, client_saw: {{ CN: other }} }}
+  - name: no common group
+    server: x25519-only
+    client: {{ certificate: client, trust: [ca], groups: [secp256r1] }}
+    expect: {{ outcome: rejected, by: server, reason: handshake_failure, alert: handshake_failure }}
+"#
+    ));
+    assert_accepted(&r, "tls13");
+    let n = negotiated(&r, "tls13");
+    assert_eq!(n.cipher_suite.as_deref(), Some("TLS13_AES_256_GCM_SHA384"));
+    assert_eq!(n.group.as_deref(), Some("x25519"));
+    assert_eq!(
+        n.signature_scheme.as_deref(),
+        Some("ecdsa_secp256r1_sha256")
+    );
+    assert_eq!((n.alpn, n.resumed), (None, Some(false)));
+    assert_eq!(n.sni.as_deref(), Some("localhost"));
+    let o = case(&r, "tls13").observed.as_ref().unwrap();
+    assert_eq!(o.tls_version.as_deref(), Some("TLSv1.3"));
+    assert_eq!(
+        o.client_saw.as_ref().and_then(|i| i.common_name.as_deref()),
+        Some("localhost")
+    );
+
+    assert_accepted(&r, "tls12");
+    let n = negotiated(&r, "tls12");
+    assert_eq!(
+        (n.cipher_suite.as_deref(), n.group.as_deref()),
+        (
+            Some("TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"),
+            Some("secp384r1")
+        )
+    );
+
+    let wrong = case(&r, "wrong values");
+    assert_eq!(wrong.status, Status::Failed);
+    assert_eq!(
+        wrong.messages,
+        [
+            "CN: expected `other`, the client saw `localhost`",
+            "TLS version: expected TLSv1.2, observed TLSv1.3",
+            "key-exchange group: expected secp384r1, observed x25519",
+            "signature scheme: expected ed25519, observed ecdsa_secp256r1_sha256",
+            "ALPN: expected h2, observed none",
+        ]
+    );
+
+    assert_rejected(
+        &r,
+        "no common group",
+        Side::Server,
+        Reason::HandshakeFailure,
+    );
+    let o = case(&r, "no common group").observed.as_ref().unwrap();
+    assert_eq!(o.alert_sent.as_deref(), Some("handshake_failure"));
+}
+
+#[test]
+fn alpn_is_the_servers_choice_and_a_mismatch_is_refused_by_the_server() {
+    let r = run(&format!(
+        r#"{PKI}
+servers:
+  web: {{ certificate: server, trust: [ca], alpn: [h2, http/1.1] }}
+cases:
+  - name: server preference
+    client: {{ certificate: client, trust: [ca], alpn: [http/1.1, h2] }}
+    expect: {{ outcome: accepted, alpn: h2, server_saw: {{ CN: hs-client }} }}
+  - name: http/1.1 only
+    client: {{ certificate: client, trust: [ca], alpn: [http/1.1] }}
+    expect: {{ outcome: accepted, alpn: http/1.1 }}
+  - name: no alpn offered
+    client: {{ certificate: client, trust: [ca] }}
+    expect: {{ outcome: accepted, alpn: false }}
+  - name: mismatch
+    client: {{ certificate: client, trust: [ca], alpn: [spdy/3, h3] }}
+    expect: {{ outcome: rejected, by: server, reason: no_application_protocol }}
+"#
+    ));
+    assert_accepted(&r, "server preference");
+    assert_eq!(
+        negotiated(&r, "server preference").alpn.as_deref(),
+        Some("h2")
+    );
+    assert_eq!(
+        negotiated(&r, "http/1.1 only").alpn.as_deref(),
+        Some("http/1.1")
+    );
+    assert_eq!(negotiated(&r, "no alpn offered").alpn, None);
+    assert_rejected(&r, "mismatch", Side::Server, Reason::NoApplicationProtocol);
+    let c = case(&r, "mismatch");
+    let o = c.observed.as_ref().unwrap();
+    assert_eq!(o.alert_sent.as_deref(), Some("no_application_protocol"));
+    assert_eq!(o.alert.as_deref(), Some("no_application_protocol"));
+    let x = c.explanation.as_ref().unwrap();
+    assert_eq!(x.reason, Reason::NoApplicationProtocol);
+    assert!(
+        x.what.contains("[spdy/3, h3]") && x.what.contains("[h2, http/1.1]"),
+        "{}",
+        x.what
+    );
+}
+
+#[test]
+fn the_server_chooses_its_certificate_by_sni_and_the_client_verifies_its_own_name() {
+    let r = run(&format!(
+        r#"{PKI}
+servers:
+  vhosts:
+    certificate: default
+    trust: [ca]
+    sni_certificates: {{ api.lab.test: api, WWW.lab.test: www }}
+cases:
+  - name: api
+    client: {{ certificate: client, trust: [ca], server_name: api.lab.test }}
+    expect: {{ outcome: accepted, client_saw: {{ CN: api.lab.test }} }}
+  - name: www in another case
+    client: {{ certificate: client, trust: [ca], server_name: Www.Lab.Test }}
+    expect: {{ outcome: accepted, client_saw: {{ CN: www.lab.test }} }}
+  - name: ip address sends no sni
+    client: {{ certificate: client, trust: [ca], server_name: 127.0.0.1 }}
+    expect: {{ outcome: accepted, client_saw: {{ CN: default.lab.test }} }}
+  - name: no sni
+    client: {{ certificate: client, trust: [ca], server_name: api.lab.test, sni: false }}
+    expect: {{ outcome: rejected, by: client, reason: name_mismatch }}
+  - name: other sni
+    client: {{ certificate: client, trust: [ca], server_name: api.lab.test, sni: www.lab.test }}
+    expect: {{ outcome: rejected, by: client, reason: name_mismatch, client_saw: {{ CN: www.lab.test }} }}
+  - name: other sni, verified name matches
+    client: {{ certificate: client, trust: [ca], server_name: www.lab.test, sni: www.lab.test }}
+    expect: accepted
+"#
+    ));
+    assert_accepted(&r, "api");
+    assert_eq!(negotiated(&r, "api").sni.as_deref(), Some("api.lab.test"));
+    assert_eq!(
+        case(&r, "api").context.server_certificate,
+        "api",
+        "the report names the certificate chosen for the SNI"
+    );
+    assert_accepted(&r, "www in another case");
+    assert_accepted(&r, "ip address sends no sni");
+    assert_eq!(negotiated(&r, "ip address sends no sni").sni, None);
+
+    assert_rejected(&r, "no sni", Side::Client, Reason::NameMismatch);
+    let c = case(&r, "no sni");
+    let o = c.observed.as_ref().unwrap();
+    assert_eq!(
+        o.client_saw.as_ref().and_then(|i| i.common_name.as_deref()),
+        Some("default.lab.test"),
+        "the client records the certificate it refused"
+    );
+    assert_eq!(o.alert.as_deref(), Some("bad_certificate"));
+    assert!(
+        c.explanation
+            .as_ref()
+            .unwrap()
+            .what
+            .contains("the server certificate `default`"),
+        "{:?}",
+        c.explanation
+    );
+    assert_rejected(&r, "other sni", Side::Client, Reason::NameMismatch);
+    assert!(case(&r, "other sni")
+        .observed
+        .as_ref()
+        .unwrap()
+        .detail
+        .as_deref()
+        .unwrap()
+        .contains("\"api.lab.test\""));
+    assert_accepted(&r, "other sni, verified name matches");
+}
+
+/// The error text of lab `yaml`, which must not validate.
+fn refused(yaml: &str) -> String {
+    match mtls_lab::lab::parse(
+        Path::new("inline.yaml"),
+        yaml,
+        time::OffsetDateTime::now_utc(),
+    ) {
+        Ok(_) => panic!("accepted:\n{yaml}"),
+        Err(e) => e.render(),
+    }
+}
+
+#[test]
+fn check_points_at_each_bad_handshake_field() {
+    let with = |servers: &str, client: &str, expect: &str| {
+        format!("{PKI}\nservers:\n{servers}\ncases:\n  - name: c\n    client: {client}\n    expect: {expect}\n")
+    };
+    let web = "  web: { certificate: server, trust: [ca] }";
+    // Line numbers: `servers:` is line 12, the server 13, the client 16, `expect` 17.
+    let e = refused(&with(
+        "  web: { certificate: server, trust: [ca], alpn: [] }",
+        "{ certificate: client, trust: [ca] }",
+        "accepted",
+    ));
+    assert!(
+        e.contains("servers.web.alpn: list at least one ALPN protocol"),
+        "{e}"
+    );
+    assert!(e.contains("inline.yaml:13:50"), "{e}");
+
+    let e = refused(&with(
+        "  web: { certificate: server, trust: [ca], sni_certificates: { 127.0.0.1: api } }",
+        "{ certificate: client, trust: [ca] }",
+        "accepted",
+    ));
+    assert!(
+        e.contains("a key of `sni_certificates` is a DNS name"),
+        "{e}"
+    );
+
+    let e = refused(&with(
+        "  web: { certificate: server, trust: [ca], sni_certificates: { api.lab.test: apii } }",
+        "{ certificate: client, trust: [ca] }",
+        "accepted",
+    ));
+    assert!(e.contains("no certificate named `apii`"), "{e}");
+
+    let e = refused(&with(
+        web,
+        "{ certificate: client, trust: [ca], sni: 10.0.0.1 }",
+        "accepted",
+    ));
+    assert!(
+        e.contains("cases[0].client.sni: SNI carries a DNS name"),
+        "{e}"
+    );
+    assert!(e.contains("inline.yaml:16:"), "{e}");
+
+    let e = refused(&with(
+        web,
+        "{ certificate: client, trust: [ca] }",
+        "{ outcome: accepted, alpn: true }",
+    ));
+    assert!(
+        e.contains("cases[0].expect.alpn: name the protocol agreed"),
+        "{e}"
+    );
+    assert!(e.contains("inline.yaml:17:"), "{e}");
+
+    let e = refused(&with(
+        web,
+        "{ certificate: client, trust: [ca] }",
+        "{ outcome: accepted, group: x448 }",
+    ));
+    assert!(e.contains("unknown variant `x448`"), "{e}");
+
+    let e = refused(&with(
+        web,
+        "{ command: [curl, \"{url}\"] }",
+        "{ outcome: accepted, client_saw: { CN: localhost } }",
+    ));
+    assert!(
+        e.contains("cases[0].expect.client_saw: this is what the built-in client saw"),
+        "{e}"
+    );
+
+    let e = refused(&with(
+        web,
+        "{ command: [curl, \"{url}\"], alpn: [h2] }",
+        "accepted",
+    ));
+    assert!(e.contains("`alpn` configures the built-in client"), "{e}");
+
+    let e = refused(&with(
+        "  web: { certificate: server, trust: [ca], target: \"127.0.0.1:8443\", groups: [x25519] }",
+        "{ certificate: client, trust: [ca] }",
+        "accepted",
+    ));
+    assert!(e.contains("`groups` configures the built-in server"), "{e}");
+}
