@@ -1059,6 +1059,8 @@ fn pin_example() -> Vec<&'static str> {
 /// The expected outcome: `accepted`, or a mapping with `outcome` and, for a rejection, `by` and `reason`.
 #[derive(Debug, Clone, JsonSchema)]
 #[serde(untagged)]
+// One per case, read once: the size of the full form does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Expect {
     /// Shorthand: `accepted` or `rejected` with no further detail (`rejected` alone is refused: name the side and the reason).
     Short(Outcome),

@@ -31,6 +31,8 @@ pub const SERVER_WAIT: Duration = Duration::from_secs(10);
 
 /// What the server decided about one connection.
 #[derive(Debug, Clone)]
+// One per connection, sent once: the size of an acceptance does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum ServerVerdict {
     /// The handshake completed; the client's identity, if it presented a certificate.
     Accepted {

@@ -11,6 +11,9 @@ use crate::spec::{self, AlpnExpect, Expect, SniSpec};
 /// A server's handshake settings: certificates by SNI, ALPN protocols, groups.
 pub(super) type ServerHandshake = (Vec<(String, usize)>, Vec<String>, Option<Vec<GroupName>>);
 
+/// A built-in client's handshake settings: SNI, ALPN protocols, groups.
+pub(super) type ClientHandshake = (Sni, Vec<String>, Option<Vec<GroupName>>);
+
 impl Resolver<'_> {
     /// The handshake settings of server `field` (`kind` already resolved): each `sni_certificates` key a DNS
     /// name and each value a certificate, ALPN protocols of 1 to 255 bytes, at least one group. All three
@@ -62,7 +65,7 @@ impl Resolver<'_> {
         &self,
         cf: &str,
         cl: &spec::ClientSpec,
-    ) -> Result<(Sni, Vec<String>, Option<Vec<GroupName>>), Box<LoadError>> {
+    ) -> Result<ClientHandshake, Box<LoadError>> {
         let sni = match &cl.sni {
             None | Some(SniSpec::Flag(true)) => Sni::Verified,
             Some(SniSpec::Flag(false)) => Sni::Omitted,
