@@ -17,6 +17,18 @@ pub enum Sni {
     Name(String),
 }
 
+/// The CA names a server advertises when it asks for a client certificate.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum CaNames {
+    /// The subjects of the authorities it trusts (rustls's default).
+    #[default]
+    Trusted,
+    /// None.
+    Empty,
+    /// These authorities' subjects (indices into `Lab::authorities`).
+    List(Vec<usize>),
+}
+
 /// Assertions on what the handshake negotiated; each one given must hold.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NegotiatedExpect {
@@ -27,6 +39,8 @@ pub struct NegotiatedExpect {
     pub signature_scheme: Option<SignatureSchemeName>,
     /// `Some(None)`: no protocol agreed.
     pub alpn: Option<Option<String>>,
+    /// The CA names advertised, as authority names (or distinguished names the lab does not define).
+    pub ca_names: Option<Vec<String>>,
 }
 
 impl NegotiatedExpect {

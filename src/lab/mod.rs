@@ -17,7 +17,7 @@ pub mod select;
 pub mod time;
 
 pub use self::error::{did_you_mean, LabError, LoadError, LoadErrors, Problem};
-pub use self::handshake::{GroupName, NegotiatedExpect, SignatureSchemeName, Sni};
+pub use self::handshake::{CaNames, GroupName, NegotiatedExpect, SignatureSchemeName, Sni};
 pub use self::load::{load, load_all, load_all_with, parse, parse_all, parse_all_with};
 pub use self::name::{NameError, San, Subtree};
 pub use self::time::{parse_time, DurationError, TimeError};
@@ -316,6 +316,7 @@ pub struct Server {
     pub alpn: Vec<String>,
     /// `None`: every group rustls implements.
     pub groups: Option<Vec<GroupName>>,
+    pub ca_names: CaNames,
 }
 
 #[derive(Debug, Clone)]
@@ -358,6 +359,9 @@ pub struct Client {
     pub alpn: Vec<String>,
     /// `None`: every group rustls implements.
     pub groups: Option<Vec<GroupName>>,
+    /// `select: by_ca_names`: the certificates it chooses among, in order (`certificate` is the first);
+    /// `None`: it always sends `certificate`.
+    pub select_by_ca_names: Option<Vec<usize>>,
 }
 
 /// What a case requires of the handshake.

@@ -89,6 +89,8 @@ struct JsonExpected<'a> {
     /// `false`: no protocol agreed.
     #[serde(skip_serializing_if = "Option::is_none")]
     alpn: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ca_names: Option<&'a [String]>,
 }
 
 fn identity_json(s: &IdentitySpec) -> JsonIdentitySpec<'_> {
@@ -111,6 +113,7 @@ fn with_negotiated<'a>(mut j: JsonExpected<'a>, n: &'a NegotiatedExpect) -> Json
     j.cipher_suite = n.cipher_suite;
     j.group = n.group.map(|g| g.code());
     j.signature_scheme = n.signature_scheme.map(|s| s.code());
+    j.ca_names = n.ca_names.as_deref();
     j.alpn = n.alpn.as_ref().map(|a| match a {
         Some(p) => serde_json::Value::String(p.clone()),
         None => serde_json::Value::Bool(false),
@@ -146,6 +149,7 @@ fn expected_json(e: &Expectation) -> JsonExpected<'_> {
             group: None,
             signature_scheme: None,
             alpn: None,
+            ca_names: None,
         },
         Expectation::Rejected { by, reason } => JsonExpected {
             outcome: Outcome::Rejected,
@@ -159,6 +163,7 @@ fn expected_json(e: &Expectation) -> JsonExpected<'_> {
             group: None,
             signature_scheme: None,
             alpn: None,
+            ca_names: None,
         },
     }
 }

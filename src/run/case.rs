@@ -356,6 +356,9 @@ fn case_problems(lab: &Lab, pki: &Pki, case: &Case) -> Vec<String> {
     if let Some(c) = case.client.certificate {
         add(pki.problem(CertRef::Certificate(c)));
     }
+    for c in case.client.select_by_ca_names.iter().flatten() {
+        add(pki.problem(CertRef::Certificate(*c)));
+    }
     for r in chain_refs(&case.client.chain) {
         add(only_cert(r));
     }
@@ -535,7 +538,7 @@ async fn client_against_external(
         client::CLIENT_WAIT,
     )
     .await;
-    note_signature(&mut client_obs, &notes);
+    note_signature(&mut client_obs, &notes, pki);
     let ms = started.elapsed().as_millis() as u64;
     tracing::debug!(case = %case.name, client = ?client_obs.failure, "observed (external server)");
     Ok(verdict::observe_external_server(&client_obs, ms))
@@ -664,7 +667,7 @@ async fn client_against_builtin(
         client::CLIENT_WAIT,
     )
     .await;
-    note_signature(&mut client_obs, &notes);
+    note_signature(&mut client_obs, &notes, pki);
     // The server reports as soon as its handshake ends; bound the wait in case it never saw the connection.
     let never_connected = matches!(
         client_obs.failure,
@@ -697,7 +700,11 @@ fn connect_name(case: &Case) -> &str {
 
 /// Records what the client's verifier saw: the scheme the server signed with, and the server's
 /// certificate also when the client refused it.
-fn note_signature(obs: &mut client::ClientObservation, notes: &tls::negotiated::SharedNotes) {
+fn note_signature(
+    obs: &mut client::ClientObservation,
+    notes: &tls::negotiated::SharedNotes,
+    pki: &Pki,
+) {
     let Ok(mut n) = notes.lock() else { return };
     if let Some(scheme) = n.signature_scheme {
         obs.negotiated.signature_scheme = Some(tls::negotiated::scheme_name(scheme));
@@ -705,4 +712,6 @@ fn note_signature(obs: &mut client::ClientObservation, notes: &tls::negotiated::
     if obs.server.is_none() {
         obs.server = n.server_certificate.take();
     }
+    obs.negotiated.ca_names = n.ca_names_in(pki);
+    obs.negotiated.certificate_withheld = n.withheld;
 }

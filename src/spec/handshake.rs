@@ -146,6 +146,70 @@ impl<'de> Deserialize<'de> for SniSpec {
     }
 }
 
+/// The CA names a server advertises in its CertificateRequest (RFC 8446 §4.2.4, RFC 5246 §7.4.4):
+/// `trusted` (default: the subjects of the authorities it trusts), `none`, or a list of authority names.
+#[derive(Debug, Clone, PartialEq, Eq, JsonSchema)]
+#[serde(untagged)]
+pub enum CaNamesSpec {
+    /// `trusted` or `none`.
+    Mode(CaNamesMode),
+    /// These authorities' subjects, by name (names under `authorities`).
+    List(Vec<String>),
+}
+
+/// A named choice of CA names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CaNamesMode {
+    /// The subjects of the authorities in `trust` (rustls's default).
+    Trusted,
+    /// No names: the client may send any certificate.
+    None,
+}
+
+impl<'de> Deserialize<'de> for CaNamesSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = CaNamesSpec;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("`trusted`, `none`, or a list of authority names such as `[root]`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<CaNamesSpec, E> {
+                CaNamesMode::deserialize(de::value::StrDeserializer::<E>::new(v))
+                    .map(CaNamesSpec::Mode)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<CaNamesSpec, A::Error> {
+                Vec::<String>::deserialize(de::value::SeqAccessDeserializer::new(seq))
+                    .map(CaNamesSpec::List)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// How a client holding certificates chooses the one it sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SelectSpec {
+    /// Always send `certificate` (the default; what curl and OpenSSL do).
+    Always,
+    /// Send the first certificate whose chain has a certificate issued by one of the CA names the server advertised, and none when none does (Go's crypto/tls, Java, browsers); any certificate when the server advertised no names.
+    ByCaNames,
+}
+
+pub(super) fn ca_names_example() -> serde_json::Value {
+    serde_json::json!(["root"])
+}
+
+pub(super) fn certificates_example() -> serde_json::Value {
+    serde_json::json!(["client-under-intermediate", "client-under-root"])
+}
+
+pub(super) fn select_example() -> serde_json::Value {
+    serde_json::json!("by_ca_names")
+}
+
 pub(super) fn alpn_example() -> Vec<&'static str> {
     vec!["h2", "http/1.1"]
 }

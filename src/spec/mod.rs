@@ -14,7 +14,9 @@ use schemars::JsonSchema;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
-pub use self::handshake::{AlpnExpect, GroupName, SignatureSchemeName, SniSpec};
+pub use self::handshake::{
+    AlpnExpect, CaNamesMode, CaNamesSpec, GroupName, SelectSpec, SignatureSchemeName, SniSpec,
+};
 
 /// A mutual-TLS lab: a small PKI, the TLS servers to start, and the handshakes to try with the outcome each must have.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -770,6 +772,10 @@ pub struct ServerSpec {
     #[serde(default)]
     #[schemars(example = handshake::groups_example())]
     pub groups: Option<Vec<GroupName>>,
+    /// The CA names the server advertises when it asks for a client certificate: `trusted` (default: the subjects of the authorities in `trust`), `none`, or a list of authority names. Built-in server only.
+    #[serde(default)]
+    #[schemars(example = handshake::ca_names_example())]
+    pub ca_names: Option<CaNamesSpec>,
     /// The address the server listens on: for the built-in server `127.0.0.1:PORT` (default an ephemeral port; a fixed port is for client commands that connect to one); for a server `command`, the loopback address it listens on, `localhost:4443`, `127.0.0.1:8443` or `[::1]:8443` (port 0 or omitted: a free port, passed as `{port}`).
     #[serde(default)]
     #[schemars(example = &"localhost:4443")]
@@ -988,6 +994,14 @@ pub struct ClientSpec {
     #[serde(default)]
     #[schemars(example = handshake::groups_example())]
     pub groups: Option<Vec<GroupName>>,
+    /// Several certificates the client holds (names under `certificates`), instead of `certificate`; it chooses among them with `select: by_ca_names`.
+    #[serde(default)]
+    #[schemars(example = handshake::certificates_example())]
+    pub certificates: Option<Vec<String>>,
+    /// How the client chooses the certificate it sends: `always` (default: `certificate`, whatever the server asks) or `by_ca_names` (the first whose chain has a certificate issued by a CA name the server advertised; none when none matches).
+    #[serde(default)]
+    #[schemars(example = handshake::select_example())]
+    pub select: Option<SelectSpec>,
     /// Public-key pins: after normal verification the server's SubjectPublicKeyInfo SHA-256 must equal one of these. Each is a certificate or authority name (its key is pinned) or a literal `sha256//BASE64` (curl's `--pinnedpubkey` form) or `sha256/BASE64`.
     #[serde(default)]
     #[schemars(example = pin_example())]
@@ -1151,6 +1165,10 @@ pub struct ExpectFull {
     #[serde(default)]
     #[schemars(example = &"h2")]
     pub alpn: Option<AlpnExpect>,
+    /// The CA names the server advertised when it asked for a client certificate, as authority names (a name the lab does not define is written as the distinguished name); `[]`: it asked but named none. Needs the built-in client.
+    #[serde(default)]
+    #[schemars(example = handshake::ca_names_example())]
+    pub ca_names: Option<Vec<String>>,
 }
 
 /// An identity as seen by a peer.

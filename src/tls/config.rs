@@ -16,10 +16,10 @@ use rustls::{
     SupportedProtocolVersion, WantsVerifier, WantsVersions,
 };
 
+use crate::lab::{CaNames, CipherSuiteName, ClientAuth, GroupName, Sni, TlsVersion};
 use crate::lab::{Chain, Client, Lab, Pin, RevocationCheck, Server};
-use crate::lab::{CipherSuiteName, ClientAuth, GroupName, Sni, TlsVersion};
 use crate::pki::Pki;
-use crate::tls::negotiated::{RecordingVerifier, SharedNotes};
+use crate::tls::negotiated::{Candidate, ChoosingResolver, RecordingVerifier, SharedNotes};
 use crate::tls::verifier::{spki_sha256, PinningVerifier};
 use crate::tls::TlsSetupError;
 
@@ -252,6 +252,13 @@ pub fn server_config_at(
             if auth == ClientAuth::Optional {
                 v = v.allow_unauthenticated();
             }
+            v = match &server.ca_names {
+                CaNames::Trusted => v,
+                CaNames::Empty => v.clear_root_hint_subjects(),
+                CaNames::List(list) => v
+                    .clear_root_hint_subjects()
+                    .add_root_hint_subjects(roots(pki, list, &who)?.subjects()),
+            };
             if let Some(r) = server.revocation {
                 v = with_revocation(v, pki, r);
             }
@@ -400,16 +407,28 @@ pub fn client_config_noting(
                 notes.clone(),
             )))
     };
-    let config = match client.certificate {
-        None => builder.with_no_client_auth(),
-        Some(i) => {
-            let cert = &pki.certificates[i];
-            let key = certified_key(&provider, presented_chain(pki, i, &client.chain), cert)
-                .map_err(|e| fail(format!("certificate `{}`: {e}", cert.name)))?;
-            builder.with_client_cert_resolver(key)
-        }
+    // Every certificate the client may send: its one `certificate`, or those it chooses among.
+    let held: Vec<usize> = match &client.select_by_ca_names {
+        Some(list) => list.clone(),
+        None => client.certificate.into_iter().collect(),
     };
-    let mut config = config;
+    let mut candidates = Vec::new();
+    for i in held {
+        let cert = &pki.certificates[i];
+        let key = provider
+            .key_provider
+            .load_private_key(cert.key())
+            .map_err(|e| fail(format!("certificate `{}`: {e}", cert.name)))?;
+        candidates.push(Candidate::new(Arc::new(CertifiedKey::new(
+            presented_chain(pki, i, &client.chain),
+            key,
+        ))));
+    }
+    let mut config = builder.with_client_cert_resolver(Arc::new(ChoosingResolver::new(
+        candidates,
+        client.select_by_ca_names.is_some(),
+        notes.clone(),
+    )));
     config.enable_sni = client.sni != Sni::Omitted;
     config.alpn_protocols = client.alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
     Ok((Arc::new(config), notes))

@@ -5,13 +5,17 @@
 use std::sync::{Arc, Mutex};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::ResolvesClientCert;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::sign::CertifiedKey;
 use rustls::{
     CommonState, DigitallySignedStruct, DistinguishedName, HandshakeKind, SignatureScheme,
 };
 use serde::Serialize;
+use x509_parser::prelude::{FromDer, X509Certificate, X509Name};
 
 use crate::lab::SignatureSchemeName;
+use crate::pki::Pki;
 use crate::tls::identity::Identity;
 
 /// What one handshake negotiated; a value is `None` when the side that read it had not agreed on it
@@ -31,6 +35,12 @@ pub struct Negotiated {
     pub sni: Option<String>,
     /// Whether the handshake resumed an earlier session.
     pub resumed: Option<bool>,
+    /// The CA names the server advertised when it asked the built-in client for a certificate, as the
+    /// lab's authority names (a distinguished name the lab does not define as itself); `None` when it
+    /// did not ask.
+    pub ca_names: Option<Vec<String>>,
+    /// Whether the built-in client, choosing by CA names, withheld its certificates because none matched.
+    pub certificate_withheld: bool,
 }
 
 impl Negotiated {
@@ -49,6 +59,8 @@ impl Negotiated {
                 .alpn_protocol()
                 .map(|p| String::from_utf8_lossy(p).into_owned()),
             sni: None,
+            ca_names: None,
+            certificate_withheld: false,
             resumed: conn
                 .handshake_kind()
                 .map(|k| matches!(k, HandshakeKind::Resumed)),
@@ -66,6 +78,8 @@ impl Negotiated {
             alpn: self.alpn.or_else(|| other.alpn.clone()),
             sni: self.sni.or_else(|| other.sni.clone()),
             resumed: self.resumed.or(other.resumed),
+            ca_names: self.ca_names.or_else(|| other.ca_names.clone()),
+            certificate_withheld: self.certificate_withheld || other.certificate_withheld,
         }
     }
 }
@@ -95,6 +109,109 @@ pub struct Notes {
     pub signature_scheme: Option<SignatureScheme>,
     /// The certificate the server presented, read before it was verified (so also when it was refused).
     pub server_certificate: Option<Identity>,
+    /// The CA names of the server's certificate request (DER distinguished names), if it sent one.
+    pub ca_names: Option<Vec<Vec<u8>>>,
+    /// Whether the client, choosing by CA names, sent no certificate because none matched.
+    pub withheld: bool,
+}
+
+impl Notes {
+    /// The CA names as the lab's authority names, by subject; a name the lab does not define is written
+    /// as the distinguished name.
+    pub fn ca_names_in(&self, pki: &Pki) -> Option<Vec<String>> {
+        let subjects: Vec<(Vec<u8>, &str)> = pki
+            .authorities
+            .iter()
+            .filter_map(|a| Some((subject_der(&a.der)?, a.name.as_str())))
+            .collect();
+        self.ca_names.as_ref().map(|names| {
+            names
+                .iter()
+                .map(|dn| match subjects.iter().find(|(s, _)| s == dn) {
+                    Some((_, name)) => (*name).to_string(),
+                    None => X509Name::from_der(dn)
+                        .map(|(_, n)| n.to_string())
+                        .unwrap_or_else(|_| "(unreadable name)".to_string()),
+                })
+                .collect()
+        })
+    }
+}
+
+/// The DER subject of a certificate, as CA names carry it.
+fn subject_der(cert: &[u8]) -> Option<Vec<u8>> {
+    let (_, c) = X509Certificate::from_der(cert).ok()?;
+    Some(c.subject().as_raw().to_vec())
+}
+
+/// The DER issuer of a certificate.
+fn issuer_der(cert: &[u8]) -> Option<Vec<u8>> {
+    let (_, c) = X509Certificate::from_der(cert).ok()?;
+    Some(c.issuer().as_raw().to_vec())
+}
+
+/// One certificate a client may send: its chain and key, and the issuer of each certificate in the chain.
+#[derive(Debug)]
+pub struct Candidate {
+    key: Arc<CertifiedKey>,
+    issuers: Vec<Vec<u8>>,
+}
+
+impl Candidate {
+    /// A candidate presenting `key` (whose chain is read for its issuers).
+    pub fn new(key: Arc<CertifiedKey>) -> Candidate {
+        let issuers = key.cert.iter().filter_map(|c| issuer_der(c)).collect();
+        Candidate { key, issuers }
+    }
+}
+
+/// The built-in client's certificate choice: always its first certificate, or (`select: by_ca_names`)
+/// the first whose chain holds a certificate issued by one of the CA names of the server's request —
+/// Go's `CertificateRequestInfo.SupportsCertificate` rule, which Java's and browsers' key managers
+/// share — and none when none matches; any when the server names none. It notes the names either way.
+#[derive(Debug)]
+pub struct ChoosingResolver {
+    candidates: Vec<Candidate>,
+    by_ca_names: bool,
+    notes: SharedNotes,
+}
+
+impl ChoosingResolver {
+    /// Chooses among `candidates` (in order), by CA names when `by_ca_names`, noting into `notes`.
+    pub fn new(candidates: Vec<Candidate>, by_ca_names: bool, notes: SharedNotes) -> Self {
+        ChoosingResolver {
+            candidates,
+            by_ca_names,
+            notes,
+        }
+    }
+}
+
+impl ResolvesClientCert for ChoosingResolver {
+    fn resolve(
+        &self,
+        root_hint_subjects: &[&[u8]],
+        _sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<CertifiedKey>> {
+        let chosen = if !self.by_ca_names || root_hint_subjects.is_empty() {
+            self.candidates.first()
+        } else {
+            self.candidates.iter().find(|c| {
+                c.issuers
+                    .iter()
+                    .any(|i| root_hint_subjects.contains(&i.as_slice()))
+            })
+        };
+        if let Ok(mut n) = self.notes.lock() {
+            n.ca_names = Some(root_hint_subjects.iter().map(|d| d.to_vec()).collect());
+            n.withheld = chosen.is_none() && !self.candidates.is_empty();
+        }
+        chosen.map(|c| c.key.clone())
+    }
+
+    fn has_certs(&self) -> bool {
+        !self.candidates.is_empty()
+    }
 }
 
 /// Shared between a client's configuration and the case that runs it.

@@ -66,6 +66,15 @@ pub fn explain(
             .unwrap_or_default()
     };
     let (what, fix) = match reason {
+        Reason::CertificateRequired if observed.negotiated.certificate_withheld => (
+            format!(
+                "server `{}` requires a client certificate, and the client sent none: it holds {} but chooses by the CA names the server asked for ({}), and no certificate in its chain is issued by one of them, so it withheld its certificate (as Go, Java and browsers do).",
+                server.name,
+                held(lab, case),
+                observed.negotiated.ca_names.as_ref().map_or("none".to_string(), |n| format!("[{}]", n.join(", ")))
+            ),
+            "Make the server name the authority that issues the client's certificate (its `trust`, or `ca_names`), or have the client send its intermediate with its certificate so that the chain reaches a named authority.".to_string(),
+        ),
         Reason::CertificateRequired => (
             format!("server `{}` requires a client certificate, and the client sent none.", server.name),
             "Present a certificate issued by an authority the server trusts: with curl, `--cert client.crt --key client.key`; in Python, `context.load_cert_chain('client.crt', 'client.key')` before connecting.".to_string(),
@@ -215,4 +224,15 @@ fn protocols(p: &[String]) -> String {
         return "none".to_string();
     }
     format!("[{}]", p.join(", "))
+}
+
+/// The certificates a choosing client holds, by name: `` `a`, `b` ``.
+fn held(lab: &Lab, case: &Case) -> String {
+    case.client
+        .select_by_ca_names
+        .iter()
+        .flatten()
+        .map(|i| format!("`{}`", lab.certificates[*i].name))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

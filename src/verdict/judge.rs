@@ -153,5 +153,20 @@ pub fn judge_negotiated(expected: &NegotiatedExpect, observed: &Observed) -> Vec
     if let Some(a) = &expected.alpn {
         compare("ALPN", a.as_deref(), n.alpn.as_deref());
     }
+    if let Some(want) = &expected.ca_names {
+        let list = |l: &[String]| format!("[{}]", l.join(", "));
+        match &n.ca_names {
+            Some(got) if got == want => {}
+            Some(got) => out.push(format!(
+                "CA names: expected {}, the server advertised {}",
+                list(want),
+                list(got)
+            )),
+            None => out.push(format!(
+                "CA names: expected {}, observed none (the server did not ask for a client certificate)",
+                list(want)
+            )),
+        }
+    }
     out
 }

@@ -275,6 +275,20 @@ fn client_chain_verdict(
     if case.client.certificate.is_none() {
         return Err("no client certificate sent");
     }
+    if case
+        .client
+        .select_by_ca_names
+        .as_ref()
+        .is_some_and(|l| l.len() > 1)
+    {
+        return Err("the client chose among several certificates");
+    }
+    if c.observed
+        .as_ref()
+        .is_some_and(|o| o.negotiated.certificate_withheld)
+    {
+        return Err("the client withheld its certificate (no CA name matched)");
+    }
     if lab.servers[case.server].client_auth == ClientAuth::None {
         return Err("the server does not ask for a client certificate");
     }

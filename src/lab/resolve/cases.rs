@@ -67,6 +67,11 @@ impl Resolver<'_> {
                     if let Some(Some(cert)) = case.client.certificate.map(|i| &certificates[i]) {
                         self.presentable(&format!("{field}.client.certificate"), cert)?;
                     }
+                    for i in case.client.select_by_ca_names.iter().flatten() {
+                        if let Some(cert) = &certificates[*i] {
+                            self.presentable(&format!("{field}.client.certificates"), cert)?;
+                        }
+                    }
                     if let Some(server) = &servers[case.server] {
                         self.clock_reaches(&field, c, &case, lab_at, server)?;
                     }
@@ -305,6 +310,8 @@ impl Resolver<'_> {
             ("sni", cl.sni.is_some()),
             ("alpn", cl.alpn.is_some()),
             ("groups", cl.groups.is_some()),
+            ("certificates", cl.certificates.is_some()),
+            ("select", cl.select.is_some()),
         ] {
             if given {
                 return Err(self.err(
@@ -363,15 +370,7 @@ impl Resolver<'_> {
                 ))
             }
         };
-        let certificate = match &cl.certificate {
-            Some(n) => Some(self.resolve(
-                &format!("{cf}.certificate"),
-                n,
-                "certificate",
-                names.certificates,
-            )?),
-            None => None,
-        };
+        let (certificate, select_by_ca_names) = self.client_certificates(&cf, cl, names)?;
         let trust = self.names(
             &format!("{cf}.trust"),
             &trust_names,
@@ -412,6 +411,7 @@ impl Resolver<'_> {
             sni,
             alpn,
             groups,
+            select_by_ca_names,
             certificate,
             trust,
             server_name,

@@ -5,11 +5,16 @@ use rustls::pki_types::ServerName;
 
 use super::{Names, Resolver};
 use crate::lab::error::{LoadError, Problem};
-use crate::lab::{GroupName, NegotiatedExpect, San, ServerKind, Sni};
-use crate::spec::{self, AlpnExpect, Expect, SniSpec};
+use crate::lab::{CaNames, ClientAuth, GroupName, NegotiatedExpect, San, ServerKind, Sni};
+use crate::spec::{self, AlpnExpect, CaNamesMode, CaNamesSpec, Expect, SelectSpec, SniSpec};
 
 /// A server's handshake settings: certificates by SNI, ALPN protocols, groups.
-pub(super) type ServerHandshake = (Vec<(String, usize)>, Vec<String>, Option<Vec<GroupName>>);
+pub(super) type ServerHandshake = (
+    Vec<(String, usize)>,
+    Vec<String>,
+    Option<Vec<GroupName>>,
+    CaNames,
+);
 
 /// A built-in client's handshake settings: SNI, ALPN protocols, groups.
 pub(super) type ClientHandshake = (Sni, Vec<String>, Option<Vec<GroupName>>);
@@ -30,6 +35,7 @@ impl Resolver<'_> {
                 ("sni_certificates", !s.sni_certificates.is_empty()),
                 ("alpn", s.alpn.is_some()),
                 ("groups", s.groups.is_some()),
+                ("ca_names", s.ca_names.is_some()),
             ] {
                 if given {
                     return Err(self.invalid(
@@ -57,7 +63,75 @@ impl Resolver<'_> {
         }
         let alpn = self.alpn(&format!("{field}.alpn"), s.alpn.as_deref())?;
         let groups = self.groups(&format!("{field}.groups"), s.groups.as_deref())?;
-        Ok((by_name, alpn, groups))
+        let cf = format!("{field}.ca_names");
+        let ca_names = match &s.ca_names {
+            None | Some(CaNamesSpec::Mode(CaNamesMode::Trusted)) => CaNames::Trusted,
+            Some(CaNamesSpec::Mode(CaNamesMode::None)) => CaNames::Empty,
+            Some(CaNamesSpec::List(list)) => {
+                CaNames::List(self.names(&cf, list, "authority", names.authorities)?)
+            }
+        };
+        if s.ca_names.is_some() && s.client_auth == Some(ClientAuth::None) {
+            return Err(self.invalid(
+                &cf,
+                "ca_names",
+                Problem::Handshake {
+                    why: "CA names go in the request for a client certificate; this server (`client_auth: none`) asks for none",
+                },
+            ));
+        }
+        Ok((by_name, alpn, groups, ca_names))
+    }
+
+    /// A built-in client's certificates to choose from (`certificates`, `select`): `(certificate,
+    /// select_by_ca_names)`. Several certificates need `select: by_ca_names`; `certificate` and
+    /// `certificates` do not go together.
+    pub(super) fn client_certificates(
+        &self,
+        cf: &str,
+        cl: &spec::ClientSpec,
+        names: &Names,
+    ) -> Result<(Option<usize>, Option<Vec<usize>>), Box<LoadError>> {
+        let certificate = match &cl.certificate {
+            Some(n) => Some(self.resolve(
+                &format!("{cf}.certificate"),
+                n,
+                "certificate",
+                names.certificates,
+            )?),
+            None => None,
+        };
+        let by_ca_names = cl.select == Some(SelectSpec::ByCaNames);
+        let Some(list) = &cl.certificates else {
+            return Ok((
+                certificate,
+                by_ca_names.then(|| certificate.into_iter().collect()),
+            ));
+        };
+        let f = format!("{cf}.certificates");
+        let refuse = |token: &str, why: &'static str| {
+            Err(self.invalid(&f, token, Problem::Handshake { why }))
+        };
+        if cl.certificate.is_some() {
+            return refuse(
+                "certificates",
+                "give either `certificate` (one) or `certificates` (several, with `select: by_ca_names`)",
+            );
+        }
+        if list.is_empty() {
+            return refuse(
+                "[]",
+                "list at least one certificate, or leave `certificates` out to present none",
+            );
+        }
+        if !by_ca_names {
+            return refuse(
+                "certificates",
+                "a client holding several certificates chooses one: add `select: by_ca_names`",
+            );
+        }
+        let all = self.names(&f, list, "certificate", names.certificates)?;
+        Ok((all.first().copied(), Some(all)))
     }
 
     /// A built-in client's SNI, ALPN protocols and groups.
@@ -179,6 +253,15 @@ impl Resolver<'_> {
                 )),
                 Some(AlpnExpect::Protocol(p)) => Some(Some(p.clone())),
             };
+        if client_command && f.ca_names.is_some() {
+            return Err(self.invalid(
+                &format!("{field}.ca_names"),
+                "ca_names",
+                Problem::Handshake {
+                    why: "this is what the built-in client saw; a client command's view is not observable",
+                },
+            ));
+        }
         Ok(NegotiatedExpect {
             client_saw: f.client_saw.clone(),
             tls_version: f.tls_version,
@@ -186,6 +269,7 @@ impl Resolver<'_> {
             group: f.group,
             signature_scheme: f.signature_scheme,
             alpn,
+            ca_names: f.ca_names.clone(),
         })
     }
 }

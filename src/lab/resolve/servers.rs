@@ -161,7 +161,8 @@ impl Resolver<'_> {
         }
         let versions = self.versions(&format!("{field}.tls"), s.tls.as_deref())?;
         let kind = self.server_kind(&field, s, names)?;
-        let (sni_certificates, alpn, groups) = self.server_handshake(&field, s, &kind, names)?;
+        let (sni_certificates, alpn, groups, ca_names) =
+            self.server_handshake(&field, s, &kind, names)?;
         Ok(Server {
             name: name.to_string(),
             kind,
@@ -179,6 +180,7 @@ impl Resolver<'_> {
             sni_certificates,
             alpn,
             groups,
+            ca_names,
         })
     }
 
