@@ -75,6 +75,8 @@ pub fn warnings(lab: &Lab, now: time::OffsetDateTime) -> Vec<Warning> {
                 ),
                 Some("give the client a `certificate`, or expect `{ outcome: rejected, by: server, reason: certificate_required }`".into()),
             ),
+            // A client choosing among several certificates may send any one of them.
+            (Some(_), _) if case.client.select_by_ca_names.as_ref().is_some_and(|l| l.len() > 1) => {}
             (Some(c), ClientAuth::Required | ClientAuth::Optional) => {
                 let chain = issuers_of(lab, c);
                 if !chain.iter().any(|a| server.trust.contains(a)) {

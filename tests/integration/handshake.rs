@@ -319,3 +319,157 @@ fn check_points_at_each_bad_handshake_field() {
     ));
     assert!(e.contains("`groups` configures the built-in server"), "{e}");
 }
+
+/// A root, an intermediate under it, another root; clients under each.
+const CA_NAMES_PKI: &str = r#"
+lab: ca-names
+authorities:
+  root: { subject: { O: Names Lab, CN: Names Root } }
+  intermediate: { issuer: root, subject: { O: Names Lab, CN: Names Intermediate } }
+  other-root: { subject: { O: Elsewhere, CN: Elsewhere Root } }
+certificates:
+  server: { issuer: root, subject: { CN: localhost }, san: [dns:localhost], usage: server }
+  leaf-under-intermediate: { issuer: intermediate, subject: { CN: under-intermediate }, usage: client }
+  leaf-under-root: { issuer: root, subject: { CN: under-root }, usage: client }
+  leaf-elsewhere: { issuer: other-root, subject: { CN: elsewhere }, usage: client }
+servers:
+  trusted-names: { certificate: server, trust: [root, intermediate] }
+  root-named: { certificate: server, trust: [root, intermediate], ca_names: [root] }
+  unnamed: { certificate: server, trust: [root, intermediate], ca_names: none }
+  outsider-named: { certificate: server, trust: [root, intermediate], ca_names: [other-root], tls: ["1.2"] }
+"#;
+
+#[test]
+fn a_client_choosing_by_ca_names_withholds_a_certificate_no_name_covers() {
+    let r = run(&format!(
+        r#"{CA_NAMES_PKI}
+cases:
+  - name: root named, leaf only, choosing
+    server: root-named
+    client: {{ certificate: leaf-under-intermediate, chain: leaf, select: by_ca_names, trust: [root] }}
+    expect: {{ outcome: rejected, by: server, reason: certificate_required, ca_names: [root] }}
+  - name: root named, leaf only, always
+    server: root-named
+    client: {{ certificate: leaf-under-intermediate, chain: leaf, trust: [root] }}
+    expect: {{ outcome: accepted, server_saw: {{ CN: under-intermediate }}, ca_names: [root] }}
+  - name: root named, with intermediate, choosing
+    server: root-named
+    client: {{ certificate: leaf-under-intermediate, select: by_ca_names, trust: [root] }}
+    expect: {{ outcome: accepted, server_saw: {{ CN: under-intermediate }} }}
+  - name: trusted names
+    server: trusted-names
+    client: {{ certificate: leaf-under-intermediate, chain: leaf, select: by_ca_names, trust: [root] }}
+    expect: {{ outcome: accepted, ca_names: [root, intermediate] }}
+  - name: several, the named one is sent
+    server: root-named
+    client: {{ certificates: [leaf-elsewhere, leaf-under-root], select: by_ca_names, trust: [root] }}
+    expect: {{ outcome: accepted, server_saw: {{ CN: under-root }} }}
+  - name: no names, the first is sent
+    server: unnamed
+    client: {{ certificates: [leaf-under-root, leaf-elsewhere], select: by_ca_names, trust: [root] }}
+    expect: {{ outcome: accepted, server_saw: {{ CN: under-root }}, ca_names: [] }}
+  - name: TLS 1.2 names another root, none is sent
+    server: outsider-named
+    client: {{ certificates: [leaf-under-root], select: by_ca_names, trust: [root] }}
+    expect: {{ outcome: rejected, by: server, reason: certificate_required, ca_names: [other-root] }}
+  - name: wrong ca names expected
+    server: root-named
+    client: {{ certificate: leaf-under-root, trust: [root] }}
+    expect: {{ outcome: accepted, ca_names: [intermediate] }}
+"#
+    ));
+    assert_rejected(
+        &r,
+        "root named, leaf only, choosing",
+        Side::Server,
+        Reason::CertificateRequired,
+    );
+    let c = case(&r, "root named, leaf only, choosing");
+    let o = c.observed.as_ref().unwrap();
+    assert!(o.negotiated.certificate_withheld);
+    assert_eq!(
+        o.negotiated.ca_names.as_deref(),
+        Some(&["root".to_string()][..])
+    );
+    assert_eq!(o.alert.as_deref(), Some("certificate_required"));
+    let x = c.explanation.as_ref().unwrap();
+    assert!(
+        x.what.contains("withheld its certificate")
+            && x.what.contains("`leaf-under-intermediate`")
+            && x.what.contains("([root])"),
+        "{}",
+        x.what
+    );
+
+    assert_accepted(&r, "root named, leaf only, always");
+    assert!(
+        !case(&r, "root named, leaf only, always")
+            .observed
+            .as_ref()
+            .unwrap()
+            .negotiated
+            .certificate_withheld
+    );
+    assert_accepted(&r, "root named, with intermediate, choosing");
+    assert_accepted(&r, "trusted names");
+    assert_accepted(&r, "several, the named one is sent");
+    assert_accepted(&r, "no names, the first is sent");
+    assert_rejected(
+        &r,
+        "TLS 1.2 names another root, none is sent",
+        Side::Server,
+        Reason::CertificateRequired,
+    );
+    assert_eq!(
+        case(&r, "TLS 1.2 names another root, none is sent")
+            .observed
+            .as_ref()
+            .unwrap()
+            .negotiated
+            .ca_names
+            .as_deref(),
+        Some(&["other-root".to_string()][..]),
+        "the TLS 1.2 CertificateRequest carries the names too"
+    );
+    let wrong = case(&r, "wrong ca names expected");
+    assert_eq!(wrong.status, Status::Failed);
+    assert_eq!(
+        wrong.messages,
+        ["CA names: expected [intermediate], the server advertised [root]"]
+    );
+}
+
+#[test]
+fn check_refuses_inconsistent_certificate_choices() {
+    let yaml = |client: &str, server_extra: &str| {
+        format!(
+            "{CA_NAMES_PKI}  extra: {{ certificate: server, trust: [root]{server_extra} }}\ncases:\n  - name: c\n    server: extra\n    client: {client}\n    expect: accepted\n"
+        )
+    };
+    let e = refused(&yaml(
+        "{ certificates: [leaf-under-root, leaf-elsewhere], trust: [root] }",
+        "",
+    ));
+    assert!(e.contains("cases[0].client.certificates: a client holding several certificates chooses one: add `select: by_ca_names`"), "{e}");
+    let e = refused(&yaml(
+        "{ certificate: leaf-under-root, certificates: [leaf-elsewhere], select: by_ca_names, trust: [root] }",
+        "",
+    ));
+    assert!(
+        e.contains("give either `certificate` (one) or `certificates`"),
+        "{e}"
+    );
+    let e = refused(&yaml(
+        "{ certificate: leaf-under-root, trust: [root] }",
+        ", client_auth: none, ca_names: [root]",
+    ));
+    assert!(
+        e.contains("servers.extra.ca_names: CA names go in the request"),
+        "{e}"
+    );
+    let e = refused(&yaml(
+        "{ certificate: leaf-under-root, trust: [root] }",
+        ", ca_names: [roots]",
+    ));
+    assert!(e.contains("no authority named `roots`"), "{e}");
+}
