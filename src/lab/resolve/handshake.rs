@@ -16,6 +16,9 @@ pub(super) type ServerHandshake = (
     CaNames,
 );
 
+/// A built-in client's `certificate` and, with `select: by_ca_names`, those it chooses among.
+pub(super) type ClientCertificates = (Option<usize>, Option<Vec<usize>>);
+
 /// A built-in client's handshake settings: SNI, ALPN protocols, groups.
 pub(super) type ClientHandshake = (Sni, Vec<String>, Option<Vec<GroupName>>);
 
@@ -91,7 +94,7 @@ impl Resolver<'_> {
         cf: &str,
         cl: &spec::ClientSpec,
         names: &Names,
-    ) -> Result<(Option<usize>, Option<Vec<usize>>), Box<LoadError>> {
+    ) -> Result<ClientCertificates, Box<LoadError>> {
         let certificate = match &cl.certificate {
             Some(n) => Some(self.resolve(
                 &format!("{cf}.certificate"),
