@@ -41,6 +41,17 @@ pub struct NegotiatedExpect {
     pub alpn: Option<Option<String>>,
     /// The CA names advertised, as authority names (or distinguished names the lab does not define).
     pub ca_names: Option<Vec<String>>,
+    pub resumed: Option<bool>,
+}
+
+/// Where a built-in server keeps its sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sessions {
+    /// Stateless tickets sealed with ticket keys, instead of a session cache.
+    pub tickets: bool,
+    /// The server (index into `Lab::servers`) whose session cache and ticket keys it uses: its own, or
+    /// the one named by `share_sessions_with`.
+    pub group: usize,
 }
 
 impl NegotiatedExpect {

@@ -17,7 +17,9 @@ pub mod select;
 pub mod time;
 
 pub use self::error::{did_you_mean, LabError, LoadError, LoadErrors, Problem};
-pub use self::handshake::{CaNames, GroupName, NegotiatedExpect, SignatureSchemeName, Sni};
+pub use self::handshake::{
+    CaNames, GroupName, NegotiatedExpect, Sessions, SignatureSchemeName, Sni,
+};
 pub use self::load::{load, load_all, load_all_with, parse, parse_all, parse_all_with};
 pub use self::name::{NameError, San, Subtree};
 pub use self::time::{parse_time, DurationError, TimeError};
@@ -317,6 +319,7 @@ pub struct Server {
     /// `None`: every group rustls implements.
     pub groups: Option<Vec<GroupName>>,
     pub ca_names: CaNames,
+    pub sessions: Sessions,
 }
 
 #[derive(Debug, Clone)]
@@ -362,6 +365,8 @@ pub struct Client {
     /// `select: by_ca_names`: the certificates it chooses among, in order (`certificate` is the first);
     /// `None`: it always sends `certificate`.
     pub select_by_ca_names: Option<Vec<usize>>,
+    /// The earlier case whose session the client resumes.
+    pub resume: Option<String>,
 }
 
 /// What a case requires of the handshake.

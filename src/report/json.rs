@@ -91,6 +91,8 @@ struct JsonExpected<'a> {
     alpn: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     ca_names: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resumed: Option<bool>,
 }
 
 fn identity_json(s: &IdentitySpec) -> JsonIdentitySpec<'_> {
@@ -114,6 +116,7 @@ fn with_negotiated<'a>(mut j: JsonExpected<'a>, n: &'a NegotiatedExpect) -> Json
     j.group = n.group.map(|g| g.code());
     j.signature_scheme = n.signature_scheme.map(|s| s.code());
     j.ca_names = n.ca_names.as_deref();
+    j.resumed = n.resumed;
     j.alpn = n.alpn.as_ref().map(|a| match a {
         Some(p) => serde_json::Value::String(p.clone()),
         None => serde_json::Value::Bool(false),
@@ -150,6 +153,7 @@ fn expected_json(e: &Expectation) -> JsonExpected<'_> {
             signature_scheme: None,
             alpn: None,
             ca_names: None,
+            resumed: None,
         },
         Expectation::Rejected { by, reason } => JsonExpected {
             outcome: Outcome::Rejected,
@@ -164,6 +168,7 @@ fn expected_json(e: &Expectation) -> JsonExpected<'_> {
             signature_scheme: None,
             alpn: None,
             ca_names: None,
+            resumed: None,
         },
     }
 }

@@ -183,18 +183,20 @@ async fn observe(
     match endpoint {
         Endpoint::Down(down) => Err(CaseError::Server(down.clone())),
         Endpoint::BuiltIn(server) => match &case.client.command {
-            None => Ok(client_against_builtin(lab, pki, case, server).await?.into()),
+            None => Ok(client_against_builtin(lab, work, case, server)
+                .await?
+                .into()),
             Some(cmd) => command_against_builtin(lab, work, case, cmd, server).await,
         },
         Endpoint::Command(running) => match &case.client.command {
-            None => client_against_command(lab, pki, case, running, context).await,
+            None => client_against_command(lab, work, case, running, context).await,
             Some(cmd) => command_against_command(lab, work, case, cmd, running, context).await,
         },
         Endpoint::Target(t) => {
             let candidates = t.candidates(t.port);
             let addr = peer::in_use(&candidates).await.unwrap_or(candidates[0]);
             context.server_address = Some(addr.to_string());
-            Ok(client_against_external(lab, pki, case, addr).await?.into())
+            Ok(client_against_external(lab, work, case, addr).await?.into())
         }
     }
 }
@@ -397,7 +399,7 @@ async fn still_running(
 /// during this case).
 async fn client_against_command(
     lab: &Lab,
-    pki: &Pki,
+    work: &Workspace<'_>,
     case: &Case,
     running: &mut RunningCommand,
     context: &mut CaseContext,
@@ -405,7 +407,7 @@ async fn client_against_command(
     still_running(lab, case, running).await?;
     context.server_address = Some(running.addr.to_string());
     let mark = running.child.line_mark();
-    let observed = client_against_external(lab, pki, case, running.addr).await;
+    let observed = client_against_external(lab, work, case, running.addr).await;
     // Give the server a moment to write what it logs about this connection.
     tokio::time::sleep(Duration::from_millis(50)).await;
     let server_output = settled_lines(running, mark).await;
@@ -518,13 +520,14 @@ async fn command_against_command(
 /// side is observable ([`verdict::observe_external_server`]).
 async fn client_against_external(
     lab: &Lab,
-    pki: &Pki,
+    work: &Workspace<'_>,
     case: &Case,
     addr: SocketAddr,
 ) -> Result<Observed, CaseError> {
     let clock = case.clock(lab);
-    let (config, notes) = tls::client_config_noting(pki, &case.client, &case.name, clock)
-        .map_err(CaseError::Config)?;
+    let (config, notes) =
+        tls::client_config_resuming(work.pki, &case.client, &case.name, clock, work.sessions)
+            .map_err(CaseError::Config)?;
     let started = Instant::now();
     let (socket, _local) = client::bind_local_for(addr).map_err(|error| CaseError::Bind {
         on: "loopback",
@@ -538,7 +541,7 @@ async fn client_against_external(
         client::CLIENT_WAIT,
     )
     .await;
-    note_signature(&mut client_obs, &notes, pki);
+    note_signature(&mut client_obs, &notes, work.pki);
     let ms = started.elapsed().as_millis() as u64;
     tracing::debug!(case = %case.name, client = ?client_obs.failure, "observed (external server)");
     Ok(verdict::observe_external_server(&client_obs, ms))
@@ -548,12 +551,13 @@ async fn client_against_external(
 /// server verifies at that time too; `None` when the server's own configuration applies.
 fn server_override(
     lab: &Lab,
-    pki: &Pki,
+    work: &Workspace<'_>,
     case: &Case,
 ) -> Result<Option<std::sync::Arc<rustls::ServerConfig>>, CaseError> {
     match case.at {
         Some(at) if Some(at) != lab.at => {
-            tls::server_config_at(lab, pki, &lab.servers[case.server], Some(at))
+            let server = &lab.servers[case.server];
+            tls::server_config_sharing(lab, work.pki, server, Some(at), work.sessions)
                 .map(Some)
                 .map_err(CaseError::Config)
         }
@@ -570,7 +574,7 @@ async fn command_against_builtin(
     command: &ClientCommand,
     server: &RunningServer,
 ) -> Result<Ran, CaseError> {
-    let server_override = server_override(lab, work.pki, case)?;
+    let server_override = server_override(lab, work, case)?;
     let vars = peer::Vars {
         pki: work.pki_path,
         lab_dir: work.lab_dir,
@@ -639,15 +643,16 @@ fn builtin_host(addr: std::net::SocketAddr) -> &'static str {
 /// ([`verdict::observe`]).
 async fn client_against_builtin(
     lab: &Lab,
-    pki: &Pki,
+    work: &Workspace<'_>,
     case: &Case,
     server: &RunningServer,
 ) -> Result<Observed, CaseError> {
     let clock = case.clock(lab);
-    let (config, notes) = tls::client_config_noting(pki, &case.client, &case.name, clock)
-        .map_err(CaseError::Config)?;
+    let (config, notes) =
+        tls::client_config_resuming(work.pki, &case.client, &case.name, clock, work.sessions)
+            .map_err(CaseError::Config)?;
     // A case with its own clock needs the server to verify at that time too: a configuration for this connection only.
-    let server_override = server_override(lab, pki, case)?;
+    let server_override = server_override(lab, work, case)?;
     let started = Instant::now();
     // The client binds loopback of the server's family: 127.0.0.1, or ::1 for a server on `[::1]`.
     let (socket, local) = client::bind_local_for(server.addr).map_err(|error| CaseError::Bind {
@@ -667,7 +672,7 @@ async fn client_against_builtin(
         client::CLIENT_WAIT,
     )
     .await;
-    note_signature(&mut client_obs, &notes, pki);
+    note_signature(&mut client_obs, &notes, work.pki);
     // The server reports as soon as its handshake ends; bound the wait in case it never saw the connection.
     let never_connected = matches!(
         client_obs.failure,

@@ -94,7 +94,8 @@ async fn start(lab: &Lab, work: &Workspace<'_>, s: &Server) -> Result<Endpoint, 
     }
     Ok(match &s.kind {
         ServerKind::BuiltIn { listen } => {
-            let config = tls::server_config_at(lab, pki, s, lab.at).map_err(LabError::Tls)?;
+            let config = tls::server_config_sharing(lab, pki, s, lab.at, work.sessions)
+                .map_err(LabError::Tls)?;
             let addr: SocketAddr = listen.unwrap_or((std::net::Ipv4Addr::LOCALHOST, 0).into());
             let server = RunningServer::start_on(&s.name, config, addr)
                 .await

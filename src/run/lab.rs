@@ -58,11 +58,12 @@ pub enum LabError {
 }
 
 /// What the servers and cases of a running lab share: its PKI, where that PKI was exported (empty when the
-/// lab runs no command), and the lab file's directory.
+/// lab runs no command), the lab file's directory, and the TLS sessions of its servers and clients.
 pub(super) struct Workspace<'a> {
     pub pki: &'a Pki,
     pub pki_path: &'a Path,
     pub lab_dir: &'a Path,
+    pub sessions: &'a crate::tls::sessions::SessionStores,
 }
 
 /// Runs labs, at most `jobs` at a time, and returns their results in input order.
@@ -177,10 +178,12 @@ async fn run_lab_with(lab: &Lab, pki: Arc<Pki>, started: Instant) -> LabResult {
         .map(|d| d.path().to_path_buf())
         .unwrap_or_default();
     let lab_dir = lab_dir(lab);
+    let sessions = crate::tls::sessions::SessionStores::default();
     let work = Workspace {
         pki: &pki,
         pki_path: &pki_path,
         lab_dir: &lab_dir,
+        sessions: &sessions,
     };
 
     let mut servers = match endpoint::start_all(lab, &work).await {

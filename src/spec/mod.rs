@@ -776,6 +776,14 @@ pub struct ServerSpec {
     #[serde(default)]
     #[schemars(example = handshake::ca_names_example())]
     pub ca_names: Option<CaNamesSpec>,
+    /// `true`: resume with stateless session tickets (RFC 5077 in TLS 1.2; TLS 1.3 tickets) sealed with the server's ticket keys; default `false`: resume from the server's session cache (TLS 1.2 session IDs, TLS 1.3 tickets naming a cache entry). Built-in server only.
+    #[serde(default)]
+    #[schemars(example = true)]
+    pub tickets: Option<bool>,
+    /// Another built-in server whose session cache and ticket keys this one shares (two virtual hosts of one deployment, or a server whose client-certificate policy changed): a session made on either may be offered to both. The built-in server resumes only a session made under the same client-certificate policy (`client_auth`, `trust`, `revocation`, like OpenSSL's session ID context) and otherwise makes a full handshake.
+    #[serde(default)]
+    #[schemars(example = &"open")]
+    pub share_sessions_with: Option<String>,
     /// The address the server listens on: for the built-in server `127.0.0.1:PORT` (default an ephemeral port; a fixed port is for client commands that connect to one); for a server `command`, the loopback address it listens on, `localhost:4443`, `127.0.0.1:8443` or `[::1]:8443` (port 0 or omitted: a free port, passed as `{port}`).
     #[serde(default)]
     #[schemars(example = &"localhost:4443")]
@@ -929,6 +937,10 @@ pub struct CaseSpec {
     #[serde(default)]
     #[schemars(example = &"+400d")]
     pub at: Option<String>,
+    /// Resume the TLS session of an earlier case (its name): the built-in client offers the session ticket or session ID it got there, to this case's server (the same server, or one sharing its sessions with `share_sessions_with`). Built-in client only.
+    #[serde(default)]
+    #[schemars(example = &"valid client is accepted")]
+    pub resume: Option<String>,
     /// The outcome the handshake must have.
     #[schemars(example = example_casespec_expect())]
     pub expect: Expect,
@@ -1169,6 +1181,10 @@ pub struct ExpectFull {
     #[serde(default)]
     #[schemars(example = handshake::ca_names_example())]
     pub ca_names: Option<Vec<String>>,
+    /// `true`: the handshake resumed an earlier session; `false`: it was a full handshake.
+    #[serde(default)]
+    #[schemars(example = true)]
+    pub resumed: Option<bool>,
 }
 
 /// An identity as seen by a peer.

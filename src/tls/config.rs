@@ -20,6 +20,7 @@ use crate::lab::{CaNames, CipherSuiteName, ClientAuth, GroupName, Sni, TlsVersio
 use crate::lab::{Chain, Client, Lab, Pin, RevocationCheck, Server};
 use crate::pki::Pki;
 use crate::tls::negotiated::{Candidate, ChoosingResolver, RecordingVerifier, SharedNotes};
+use crate::tls::sessions::{ClientSessions, SessionStores};
 use crate::tls::verifier::{spki_sha256, PinningVerifier};
 use crate::tls::TlsSetupError;
 
@@ -225,10 +226,26 @@ pub fn server_config(
 /// # Errors
 /// [`TlsSetupError`] when rustls refuses the versions, a trust anchor, the verifier or the server's key.
 pub fn server_config_at(
+    lab: &Lab,
+    pki: &Pki,
+    server: &Server,
+    at: Option<time::OffsetDateTime>,
+) -> Result<Arc<ServerConfig>, TlsSetupError> {
+    server_config_sharing(lab, pki, server, at, &SessionStores::default())
+}
+
+/// As [`server_config_at`], keeping sessions in `sessions` (the lab run's): the server's group's session
+/// cache, and its ticket keys when it issues stateless tickets (`tickets: true`), bound to its
+/// client-certificate policy.
+///
+/// # Errors
+/// As [`server_config_at`], and when the ticket keys cannot be generated.
+pub fn server_config_sharing(
     _lab: &Lab,
     pki: &Pki,
     server: &Server,
     at: Option<time::OffsetDateTime>,
+    sessions: &SessionStores,
 ) -> Result<Arc<ServerConfig>, TlsSetupError> {
     let who = format!("server `{}`", server.name);
     let fail = |message: String| TlsSetupError {
@@ -288,6 +305,11 @@ pub fn server_config_at(
         }))
     };
     config.alpn_protocols = server.alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
+    let (cache, tickets) = sessions
+        .for_server(server)
+        .map_err(|e| fail(format!("session tickets: {e}")))?;
+    config.session_storage = cache;
+    config.ticketer = tickets;
     Ok(Arc::new(config))
 }
 
@@ -348,7 +370,21 @@ pub fn client_config_noting(
     case: &str,
     at: Option<time::OffsetDateTime>,
 ) -> Result<(Arc<ClientConfig>, SharedNotes), TlsSetupError> {
-    let notes = SharedNotes::default();
+    client_config_resuming(pki, client, case, at, &SessionStores::default())
+}
+
+/// As [`client_config_noting`], keeping the client's sessions in `sessions` (the lab run's) under `case`,
+/// and offering those of the case it resumes (`resume`).
+///
+/// # Errors
+/// As [`client_config_at`].
+pub fn client_config_resuming(
+    pki: &Pki,
+    client: &Client,
+    case: &str,
+    at: Option<time::OffsetDateTime>,
+    sessions: &SessionStores,
+) -> Result<(Arc<ClientConfig>, SharedNotes), TlsSetupError> {
     let who = format!("the client of case `{case}`");
     let fail = |message: String| TlsSetupError {
         who: who.clone(),
@@ -361,52 +397,59 @@ pub fn client_config_noting(
         at,
     )
     .map_err(|e| fail(e.to_string()))?;
+    // A client resuming an earlier case's session is that case's client: rustls resumes a session only
+    // with the verifier and certificate resolver that made it.
+    if let Some(earlier) = client.resume.as_deref().and_then(|r| sessions.client(r)) {
+        if let Ok(mut n) = earlier.notes.lock() {
+            *n = Default::default();
+        }
+        let builder = match earlier.verifier.clone() {
+            Some(v) => builder.dangerous().with_custom_certificate_verifier(v),
+            None => builder.with_root_certificates(Arc::new(roots(pki, &client.trust, &who)?)),
+        };
+        let config = builder.with_client_cert_resolver(earlier.resolver.clone());
+        let notes = earlier.notes.clone();
+        let config = finish_client(config, client, earlier.store.clone());
+        sessions.keep_client(case, earlier);
+        return Ok((config, notes));
+    }
+    let notes = SharedNotes::default();
     let roots = Arc::new(roots(pki, &client.trust, &who)?);
     let verify_as = match &client.sni {
         Sni::Name(_) => ServerName::try_from(client.server_name.clone()).ok(),
         _ => None,
     };
-    let builder = if roots.is_empty() && client.revocation.is_none() && client.pins.is_empty() {
-        // The WebPKI builder refuses an empty store; rustls's own verifier then rejects every server.
-        builder.with_root_certificates(roots)
-    } else if client.revocation.is_none() && client.pins.is_empty() {
-        let verifier = server_verifier(pki, roots, provider.clone(), None).map_err(fail)?;
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(RecordingVerifier::new(
-                verifier,
-                verify_as,
-                notes.clone(),
-            )))
-    } else {
-        let verifier =
-            server_verifier(pki, roots, provider.clone(), client.revocation).map_err(fail)?;
-        let verifier: Arc<dyn ServerCertVerifier> = if client.pins.is_empty() {
-            verifier
+    let verifier: Option<Arc<dyn ServerCertVerifier>> =
+        if roots.is_empty() && client.revocation.is_none() && client.pins.is_empty() {
+            // The WebPKI builder refuses an empty store; rustls's own verifier then rejects every server.
+            None
         } else {
-            let pins = client
-                .pins
-                .iter()
-                .map(|p| match p {
-                    Pin::Sha256(h) => Ok(*h),
-                    Pin::Key(r) => spki_sha256(&pki.get(*r).der).ok_or_else(|| {
-                        fail(format!(
-                            "cannot read the public key of `{}`",
-                            pki.get(*r).name
-                        ))
-                    }),
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            Arc::new(PinningVerifier::new(verifier, pins))
-        };
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(RecordingVerifier::new(
+            let verifier = server_verifier(pki, roots.clone(), provider.clone(), client.revocation)
+                .map_err(fail)?;
+            let verifier: Arc<dyn ServerCertVerifier> = if client.pins.is_empty() {
+                verifier
+            } else {
+                let pins = client
+                    .pins
+                    .iter()
+                    .map(|p| match p {
+                        Pin::Sha256(h) => Ok(*h),
+                        Pin::Key(r) => spki_sha256(&pki.get(*r).der).ok_or_else(|| {
+                            fail(format!(
+                                "cannot read the public key of `{}`",
+                                pki.get(*r).name
+                            ))
+                        }),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                Arc::new(PinningVerifier::new(verifier, pins))
+            };
+            Some(Arc::new(RecordingVerifier::new(
                 verifier,
                 verify_as,
                 notes.clone(),
             )))
-    };
+        };
     // Every certificate the client may send: its one `certificate`, or those it chooses among.
     let held: Vec<usize> = match &client.select_by_ca_names {
         Some(list) => list.clone(),
@@ -424,14 +467,41 @@ pub fn client_config_noting(
             key,
         ))));
     }
-    let mut config = builder.with_client_cert_resolver(Arc::new(ChoosingResolver::new(
+    let resolver: Arc<dyn rustls::client::ResolvesClientCert> = Arc::new(ChoosingResolver::new(
         candidates,
         client.select_by_ca_names.is_some(),
         notes.clone(),
-    )));
+    ));
+    let builder = match verifier.clone() {
+        Some(v) => builder.dangerous().with_custom_certificate_verifier(v),
+        None => builder.with_root_certificates(roots),
+    };
+    let config = builder.with_client_cert_resolver(resolver.clone());
+    let store: Arc<dyn rustls::client::ClientSessionStore> =
+        Arc::new(rustls::client::ClientSessionMemoryCache::new(32));
+    let config = finish_client(config, client, store.clone());
+    sessions.keep_client(
+        case,
+        ClientSessions {
+            store,
+            verifier,
+            resolver,
+            notes: notes.clone(),
+        },
+    );
+    Ok((config, notes))
+}
+
+/// The settings every built-in client configuration ends with: SNI, ALPN, and the session store.
+fn finish_client(
+    mut config: ClientConfig,
+    client: &Client,
+    store: Arc<dyn rustls::client::ClientSessionStore>,
+) -> Arc<ClientConfig> {
     config.enable_sni = client.sni != Sni::Omitted;
+    config.resumption = rustls::client::Resumption::store(store);
     config.alpn_protocols = client.alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
-    Ok((Arc::new(config), notes))
+    Arc::new(config)
 }
 
 /// The chain and key a peer presents. Unlike `with_single_cert`, this does not parse the leaf: a lab may

@@ -7,11 +7,12 @@ pub mod config;
 pub mod identity;
 pub mod negotiated;
 pub mod server;
+pub mod sessions;
 pub mod verifier;
 
 pub use config::{
-    client_config, client_config_at, client_config_noting, presented_chain, provider,
-    server_config, server_config_at,
+    client_config, client_config_at, client_config_noting, client_config_resuming, presented_chain,
+    provider, server_config, server_config_at, server_config_sharing,
 };
 pub use verifier::{probe_config, spki_sha256};
 

@@ -153,6 +153,21 @@ pub fn judge_negotiated(expected: &NegotiatedExpect, observed: &Observed) -> Vec
     if let Some(a) = &expected.alpn {
         compare("ALPN", a.as_deref(), n.alpn.as_deref());
     }
+    if let Some(want) = expected.resumed {
+        let word = |r: bool| if r { "resumed" } else { "a full handshake" };
+        match n.resumed {
+            Some(got) if got == want => {}
+            Some(got) => out.push(format!(
+                "resumption: expected {}, observed {}",
+                word(want),
+                word(got)
+            )),
+            None => out.push(format!(
+                "resumption: expected {}, observed no completed handshake",
+                word(want)
+            )),
+        }
+    }
     if let Some(want) = &expected.ca_names {
         let list = |l: &[String]| format!("[{}]", l.join(", "));
         match &n.ca_names {

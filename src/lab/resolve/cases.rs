@@ -75,6 +75,7 @@ impl Resolver<'_> {
                     if let Some(server) = &servers[case.server] {
                         self.clock_reaches(&field, c, &case, lab_at, server)?;
                     }
+                    self.resume(&field, c, &file.cases[..i])?;
                     let what = "a check or an earlier case";
                     self.requires(&field, &c.requires, &earlier, &c.name, what)?;
                     Ok(Some(case))
@@ -412,6 +413,7 @@ impl Resolver<'_> {
             alpn,
             groups,
             select_by_ca_names,
+            resume: c.resume.clone(),
             certificate,
             trust,
             server_name,

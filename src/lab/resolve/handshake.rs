@@ -39,6 +39,8 @@ impl Resolver<'_> {
                 ("alpn", s.alpn.is_some()),
                 ("groups", s.groups.is_some()),
                 ("ca_names", s.ca_names.is_some()),
+                ("tickets", s.tickets.is_some()),
+                ("share_sessions_with", s.share_sessions_with.is_some()),
             ] {
                 if given {
                     return Err(self.invalid(
@@ -84,6 +86,100 @@ impl Resolver<'_> {
             ));
         }
         Ok((by_name, alpn, groups, ca_names))
+    }
+
+    /// A case's `resume`: the name of an earlier case whose client is the built-in one, for a case whose
+    /// client is the built-in one.
+    pub(super) fn resume(
+        &self,
+        field: &str,
+        c: &spec::CaseSpec,
+        earlier: &[spec::CaseSpec],
+    ) -> Result<(), Box<LoadError>> {
+        let Some(name) = &c.resume else {
+            return Ok(());
+        };
+        let f = format!("{field}.resume");
+        let refuse = |why: &'static str| Err(self.invalid(&f, name, Problem::Handshake { why }));
+        if c.client.command.is_some() {
+            return refuse("the built-in client resumes sessions; a client command keeps its own (e.g. `openssl s_client -sess_out FILE`, then `-sess_in FILE`)");
+        }
+        match earlier.iter().find(|e| &e.name == name) {
+            None => {
+                let names: Vec<String> = earlier.iter().map(|e| e.name.clone()).collect();
+                Err(self.err(
+                    &f,
+                    Some(name),
+                    crate::lab::error::LabError::invalid(
+                        &f,
+                        Problem::Handshake {
+                            why: "`resume` names an earlier case of this lab",
+                        },
+                    ),
+                    crate::lab::error::did_you_mean(name, names.iter()),
+                ))
+            }
+            Some(e) if e.client.command.is_some() => refuse(
+                "that case's client is a command: only a built-in client's session can be resumed",
+            ),
+            Some(e) => {
+                let identity = |c: &spec::ClientSpec| {
+                    format!(
+                        "{:?}",
+                        (
+                            &c.certificate,
+                            &c.certificates,
+                            &c.select,
+                            &c.trust,
+                            &c.chain,
+                            &c.pin,
+                            &c.revocation,
+                            &c.server_name,
+                            &c.sni
+                        )
+                    )
+                };
+                if identity(&e.client) != identity(&c.client) {
+                    return refuse("a resuming client is the earlier case's client: give it the same `certificate`, `trust`, `server_name`, `sni`, `chain`, `pin` and `revocation`");
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The server whose sessions server `name` shares (`share_sessions_with: other`): a built-in server
+    /// other than itself that shares no other server's sessions itself (name the one holding them).
+    pub(super) fn session_group(
+        &self,
+        name: &str,
+        other: &str,
+        file: &spec::LabFile,
+        server_index: &std::collections::HashMap<String, usize>,
+        servers: &[Option<crate::lab::Server>],
+    ) -> Result<usize, Box<LoadError>> {
+        let field = format!("servers.{name}.share_sessions_with");
+        let index = self.resolve(&field, other, "server", server_index)?;
+        let refuse =
+            |why: &'static str| Err(self.invalid(&field, other, Problem::Handshake { why }));
+        if other == name {
+            return refuse("a server shares its own sessions already: name another server");
+        }
+        if file.servers[other].share_sessions_with.is_some() {
+            return refuse(
+                "that server shares another server's sessions: name the server that holds them",
+            );
+        }
+        if let Some(Some(s)) = servers.get(index) {
+            if !matches!(s.kind, ServerKind::BuiltIn { .. }) {
+                return refuse("sessions are shared between built-in servers");
+            }
+            if Some(s.sessions.tickets) != file.servers[name].tickets.or(Some(false)) {
+                return refuse(
+                    "servers sharing sessions resume the same way: give both the same `tickets`",
+                );
+            }
+        }
+        Ok(index)
     }
 
     /// A built-in client's certificates to choose from (`certificates`, `select`): `(certificate,
@@ -273,6 +369,7 @@ impl Resolver<'_> {
             signature_scheme: f.signature_scheme,
             alpn,
             ca_names: f.ca_names.clone(),
+            resumed: f.resumed,
         })
     }
 }

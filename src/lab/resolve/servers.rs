@@ -43,7 +43,21 @@ impl Resolver<'_> {
                 }
                 Ok(s)
             });
-            servers.push(self.keep(server));
+            // Its own sessions, until `share_sessions_with` (below) names another server's.
+            let index = servers.len();
+            servers.push(self.keep(server).map(|mut s| {
+                s.sessions.group = index;
+                s
+            }));
+        }
+        for (name, s) in &file.servers {
+            if let Some(other) = &s.share_sessions_with {
+                let index = server_index[name];
+                let group = self.session_group(name, other, file, &server_index, &servers);
+                if let (Some(server), Some(group)) = (servers[index].as_mut(), self.keep(group)) {
+                    server.sessions.group = group;
+                }
+            }
         }
         (servers, server_index)
     }
@@ -181,6 +195,10 @@ impl Resolver<'_> {
             alpn,
             groups,
             ca_names,
+            sessions: crate::lab::Sessions {
+                tickets: s.tickets.unwrap_or(false),
+                group: 0,
+            },
         })
     }
 
