@@ -473,3 +473,162 @@ fn check_refuses_inconsistent_certificate_choices() {
     ));
     assert!(e.contains("no authority named `roots`"), "{e}");
 }
+
+/// Two hosts sharing sessions: one asks for no certificate, one requires it; and a twin of the strict one.
+const RESUMPTION: &str = r#"
+lab: resumption
+authorities:
+  ca: { subject: { O: Resumption, CN: Resumption CA } }
+certificates:
+  server: { issuer: ca, subject: { CN: localhost }, san: [dns:localhost], usage: server }
+  client: { issuer: ca, subject: { CN: returning }, usage: client }
+servers:
+  open: { certificate: server, client_auth: none }
+  strict: { certificate: server, trust: [ca], share_sessions_with: open }
+  twin: { certificate: server, trust: [ca], share_sessions_with: open }
+  alone: { certificate: server, trust: [ca] }
+  open-tickets: { certificate: server, client_auth: none, tickets: true }
+  strict-tickets: { certificate: server, trust: [ca], tickets: true, share_sessions_with: open-tickets }
+"#;
+
+#[test]
+fn sessions_resume_only_under_the_client_certificate_policy_they_were_made_under() {
+    let r = run(&format!(
+        r#"{RESUMPTION}
+cases:
+  - name: full
+    server: strict
+    client: {{ certificate: client, trust: [ca] }}
+    expect: {{ outcome: accepted, resumed: false }}
+  - name: same host
+    server: strict
+    resume: full
+    client: {{ certificate: client, trust: [ca] }}
+    expect: {{ outcome: accepted, resumed: true, server_saw: {{ CN: returning }} }}
+  - name: twin host
+    server: twin
+    resume: full
+    client: {{ certificate: client, trust: [ca] }}
+    expect: {{ outcome: accepted, resumed: true, server_saw: {{ CN: returning }} }}
+  - name: a host not sharing
+    server: alone
+    resume: full
+    client: {{ certificate: client, trust: [ca] }}
+    expect: {{ outcome: accepted, resumed: false }}
+  - name: anonymous
+    server: open
+    client: {{ trust: [ca] }}
+    expect: accepted
+  - name: anonymous into strict
+    server: strict
+    resume: anonymous
+    client: {{ trust: [ca] }}
+    expect: {{ outcome: rejected, by: server, reason: certificate_required }}
+  - name: anonymous 1.2
+    server: open
+    client: {{ trust: [ca], tls: ["1.2"] }}
+    expect: accepted
+  - name: 1.2 resumed
+    server: open
+    resume: anonymous 1.2
+    client: {{ trust: [ca], tls: ["1.2"] }}
+    expect: {{ outcome: accepted, resumed: true }}
+  - name: anonymous 1.2 into strict
+    server: strict
+    resume: anonymous 1.2
+    client: {{ trust: [ca], tls: ["1.2"] }}
+    expect: {{ outcome: rejected, by: server, reason: certificate_required }}
+  - name: anonymous ticket
+    server: open-tickets
+    client: {{ trust: [ca] }}
+    expect: accepted
+  - name: ticket resumed
+    server: open-tickets
+    resume: anonymous ticket
+    client: {{ trust: [ca] }}
+    expect: {{ outcome: accepted, resumed: true }}
+  - name: anonymous ticket into strict
+    server: strict-tickets
+    resume: anonymous ticket
+    client: {{ trust: [ca] }}
+    expect: {{ outcome: rejected, by: server, reason: certificate_required }}
+  - name: wrongly expected resumption
+    server: strict
+    resume: anonymous
+    client: {{ trust: [ca] }}
+    expect: {{ outcome: rejected, by: server, reason: certificate_required, resumed: true }}
+"#
+    ));
+    let resumed = |name: &str| negotiated(&r, name).resumed;
+    assert_accepted(&r, "full");
+    assert_eq!(resumed("full"), Some(false));
+    for name in ["same host", "twin host", "1.2 resumed", "ticket resumed"] {
+        assert_accepted(&r, name);
+        assert_eq!(resumed(name), Some(true), "{name}");
+    }
+    let o = case(&r, "1.2 resumed").observed.clone().unwrap();
+    assert_eq!(o.tls_version.as_deref(), Some("TLSv1.2"));
+    assert_eq!(
+        o.negotiated.group, None,
+        "a resumed TLS 1.2 handshake exchanges no key"
+    );
+    assert_eq!(
+        negotiated(&r, "twin host").signature_scheme,
+        None,
+        "a resumed handshake signs nothing"
+    );
+    assert_accepted(&r, "a host not sharing");
+    assert_eq!(resumed("a host not sharing"), Some(false));
+    for name in [
+        "anonymous into strict",
+        "anonymous 1.2 into strict",
+        "anonymous ticket into strict",
+    ] {
+        assert_rejected(&r, name, Side::Server, Reason::CertificateRequired);
+    }
+    let wrong = case(&r, "wrongly expected resumption");
+    assert_eq!(wrong.status, Status::Failed);
+    assert_eq!(
+        wrong.messages,
+        ["resumption: expected resumed, observed a full handshake"]
+    );
+}
+
+#[test]
+fn check_refuses_a_resumption_that_cannot_happen() {
+    let with =
+        |servers_extra: &str, cases: &str| format!("{RESUMPTION}{servers_extra}cases:\n{cases}");
+    let first = "  - name: first\n    server: strict\n    client: { certificate: client, trust: [ca] }\n    expect: accepted\n";
+    let e = refused(&with(
+        "",
+        &format!("{first}  - name: second\n    server: strict\n    resume: frist\n    client: {{ certificate: client, trust: [ca] }}\n    expect: accepted\n"),
+    ));
+    assert!(
+        e.contains("cases[1].resume: `resume` names an earlier case of this lab"),
+        "{e}"
+    );
+    assert!(e.contains("did you mean `first`?"), "{e}");
+    let e = refused(&with(
+        "",
+        &format!("{first}  - name: second\n    server: strict\n    resume: first\n    client: {{ trust: [ca] }}\n    expect: accepted\n"),
+    ));
+    assert!(
+        e.contains("a resuming client is the earlier case's client"),
+        "{e}"
+    );
+    let e = refused(&with(
+        "  loop: { certificate: server, trust: [ca], share_sessions_with: strict }\n",
+        first,
+    ));
+    assert!(
+        e.contains(
+            "servers.loop.share_sessions_with: that server shares another server's sessions"
+        ),
+        "{e}"
+    );
+    let e = refused(&with(
+        "  mixed: { certificate: server, trust: [ca], tickets: true, share_sessions_with: open }\n",
+        first,
+    ));
+    assert!(e.contains("give both the same `tickets`"), "{e}");
+}
