@@ -26,6 +26,9 @@ impl std::fmt::Debug for SessionStores {
     }
 }
 
+/// A server's session cache and ticket producer, as its configuration takes them.
+pub type ServerSessionParts = (Arc<dyn StoresServerSessions>, Arc<dyn ProducesTickets>);
+
 /// A server group's session cache and ticket keys.
 #[derive(Clone)]
 struct ServerSessions {
@@ -42,7 +45,7 @@ impl SessionStores {
     pub fn for_server(
         &self,
         server: &Server,
-    ) -> Result<(Arc<dyn StoresServerSessions>, Arc<dyn ProducesTickets>), rustls::Error> {
+    ) -> Result<ServerSessionParts, rustls::Error> {
         let mut servers = self
             .servers
             .lock()
