@@ -718,5 +718,10 @@ fn note_signature(
         obs.server = n.server_certificate.take();
     }
     obs.negotiated.ca_names = n.ca_names_in(pki);
+    // A server that asked for a certificate made a full handshake: a resumed one never asks (RFC 8446
+    // §4.3.2, RFC 5246 §7.3), so this is known even when the handshake then failed.
+    if obs.negotiated.resumed.is_none() && n.ca_names.is_some() {
+        obs.negotiated.resumed = Some(false);
+    }
     obs.negotiated.certificate_withheld = n.withheld;
 }

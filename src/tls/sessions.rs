@@ -42,10 +42,7 @@ impl SessionStores {
     ///
     /// # Errors
     /// The ticket keys could not be generated (the system's random source failed).
-    pub fn for_server(
-        &self,
-        server: &Server,
-    ) -> Result<ServerSessionParts, rustls::Error> {
+    pub fn for_server(&self, server: &Server) -> Result<ServerSessionParts, rustls::Error> {
         let mut servers = self
             .servers
             .lock()

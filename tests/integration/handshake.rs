@@ -585,6 +585,11 @@ cases:
         "anonymous ticket into strict",
     ] {
         assert_rejected(&r, name, Side::Server, Reason::CertificateRequired);
+        assert_eq!(
+            resumed(name),
+            Some(false),
+            "{name}: the server asked for a certificate, so it made a full handshake"
+        );
     }
     let wrong = case(&r, "wrongly expected resumption");
     assert_eq!(wrong.status, Status::Failed);
