@@ -43,10 +43,11 @@ impl SessionStores {
     /// # Errors
     /// The ticket keys could not be generated (the system's random source failed).
     pub fn for_server(&self, server: &Server) -> Result<ServerSessionParts, rustls::Error> {
+        // A panic elsewhere while holding the lock leaves the map as it was: still usable.
         let mut servers = self
             .servers
             .lock()
-            .map_err(|_| rustls::Error::General("session stores poisoned".into()))?;
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let shared = match servers.get(&server.sessions.group) {
             Some(s) => s.clone(),
             None => {
