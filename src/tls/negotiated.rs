@@ -1,6 +1,8 @@
-//! What a handshake negotiated, read from a rustls connection (version, cipher suite, key-exchange group,
-//! ALPN, SNI, resumption), and the client-side verifier wrapper that records the server's certificate and
-//! the signature scheme it signed with, and verifies a name other than the SNI sent.
+//! What a handshake negotiated, read from a rustls connection (cipher suite, key-exchange group, ALPN,
+//! SNI, resumption), and what only the built-in client sees, noted by its two hooks: the verifier wrapper
+//! ([`RecordingVerifier`]: the server's certificate, also when refused, and the scheme it signed with; it
+//! verifies `server_name` while another SNI is sent) and the certificate resolver ([`ChoosingResolver`]:
+//! the CA names of the server's request, and whether it withheld its certificates for want of a match).
 
 use std::sync::{Arc, Mutex};
 
