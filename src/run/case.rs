@@ -329,6 +329,14 @@ pub fn matched_parts(
             ..Default::default()
         }),
     ));
+    out.push((
+        ScorePart::Negotiated,
+        outcome_ok
+            && only(Checks {
+                negotiated: checks.negotiated.clone(),
+                ..Default::default()
+            }),
+    ));
     out
 }
 

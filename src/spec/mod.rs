@@ -333,6 +333,8 @@ pub enum ScorePart {
     Output,
     /// Text a server command must have printed while the case ran (`expect.server_output`).
     ServerOutput,
+    /// What the handshake negotiated: every one of `client_saw`, `tls_version`, `cipher_suite`, `group`, `signature_scheme`, `alpn`, `ca_names` and `resumed` the case expects.
+    Negotiated,
 }
 
 fn example_requires() -> Vec<&'static str> {
@@ -948,7 +950,7 @@ pub struct CaseSpec {
     #[serde(default)]
     #[schemars(example = 3)]
     pub points: Option<f64>,
-    /// Points per part of the expectation, instead of `points`: each key names a field of `expect` (`outcome`, `by`, `reason`, `server_saw`, `status`, `alert`, `exit`, `output`) and earns its points when that part matches (every part after a wrong outcome fails). The case's points are their sum.
+    /// Points per part of the expectation, instead of `points`: each key names a field of `expect` (`outcome`, `by`, `reason`, `server_saw`, `status`, `alert`, `exit`, `output`, `server_output`, or `negotiated` for all of `client_saw`, `tls_version`, `cipher_suite`, `group`, `signature_scheme`, `alpn`, `ca_names`, `resumed`) and earns its points when that part matches (every part after a wrong outcome fails). The case's points are their sum.
     #[serde(default)]
     #[schemars(example = example_casespec_score())]
     pub score: Option<BTreeMap<ScorePart, f64>>,

@@ -637,3 +637,31 @@ fn check_refuses_a_resumption_that_cannot_happen() {
     ));
     assert!(e.contains("give both the same `tickets`"), "{e}");
 }
+
+#[test]
+fn the_negotiated_values_earn_points_of_their_own() {
+    let r = run(&format!(
+        r#"{PKI}
+servers:
+  web: {{ certificate: server, trust: [ca], alpn: [h2] }}
+cases:
+  - name: right outcome, wrong alpn
+    client: {{ certificate: client, trust: [ca], alpn: [h2] }}
+    expect: {{ outcome: accepted, alpn: http/1.1, group: x25519 }}
+    score: {{ outcome: 2, negotiated: 1 }}
+  - name: all right
+    client: {{ certificate: client, trust: [ca], alpn: [h2] }}
+    expect: {{ outcome: accepted, alpn: h2, resumed: false }}
+    score: {{ outcome: 2, negotiated: 1 }}
+"#
+    ));
+    let wrong = case(&r, "right outcome, wrong alpn");
+    assert_eq!(wrong.status, Status::Failed);
+    assert_eq!((wrong.grade.points, wrong.grade.max_points), (2.0, 3.0));
+    let right = case(&r, "all right");
+    assert_eq!((right.grade.points, right.grade.max_points), (3.0, 3.0));
+    let e = refused(&format!(
+        "{PKI}\nservers:\n  web: {{ certificate: server, trust: [ca] }}\ncases:\n  - name: c\n    client: {{ certificate: client, trust: [ca] }}\n    expect: accepted\n    score: {{ outcome: 1, negotiated: 1 }}\n"
+    ));
+    assert!(e.contains("cases[0].score.negotiated"), "{e}");
+}

@@ -135,6 +135,7 @@ impl Resolver<'_> {
                     (ScorePart::Exit, Some((_, c))) => c.exit.is_some(),
                     (ScorePart::Output, Some((_, c))) => c.output.is_some(),
                     (ScorePart::ServerOutput, Some((_, c))) => c.server_output.is_some(),
+                    (ScorePart::Negotiated, Some((_, c))) => !c.negotiated.is_empty(),
                     _ => false,
                 };
                 if !applies {
