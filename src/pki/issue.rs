@@ -126,8 +126,10 @@ pub fn issued(
         name: name.to_string(),
         der: cert.der().clone(),
         pem: cert.pem(),
-        key_der: Some(Arc::new(PrivateKeyDer::Pkcs8(key.serialize_der().into()))),
-        key_pem: key.serialize_pem(),
+        key_der: Some(Arc::new(PrivateKeyDer::Pkcs8(
+            super::keys::pkcs8_der(key).into(),
+        ))),
+        key_pem: super::keys::pkcs8_pem(key),
         intermediates,
         serial: serial.unwrap_or_else(|| SerialNumber::from(0u64)),
         crl: None,

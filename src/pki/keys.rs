@@ -34,6 +34,29 @@ pub fn generate_key(key: KeyType) -> Result<KeyPair, rcgen::Error> {
     }
 }
 
+/// `key`'s private key as unencrypted PKCS#8 DER, Ed25519 in version 1 (RFC 5208: no public key).
+///
+/// rcgen (through aws-lc-rs) writes Ed25519 keys as PKCS#8 v2 (RFC 5958, with the public key), which
+/// OpenSSL 3.0 (`openssl pkey`, and so Python's `ssl` and curl linked to it) refuses to read; every
+/// program reads v1, the form `openssl genpkey -algorithm ED25519` writes. aws-lc-rs's own encoder
+/// (`Ed25519KeyPair::to_pkcs8v1`) re-encodes it. Other key types are returned as rcgen writes them.
+pub fn pkcs8_der(key: &KeyPair) -> Vec<u8> {
+    let der = key.serialize_der();
+    if key.algorithm() != &rcgen::PKCS_ED25519 {
+        return der;
+    }
+    let v1 = aws_lc_rs::signature::Ed25519KeyPair::from_pkcs8(&der)
+        .ok()
+        .and_then(|k| k.to_pkcs8v1().ok());
+    // A key rcgen generated always parses; were it ever not to, v2 is still a valid PKCS#8 key.
+    v1.map_or(der, |doc| doc.as_ref().to_vec())
+}
+
+/// [`pkcs8_der`] as a `PRIVATE KEY` PEM block.
+pub fn pkcs8_pem(key: &KeyPair) -> String {
+    crate::pki::export::pem_block("PRIVATE KEY", &pkcs8_der(key))
+}
+
 /// Generates the `wanted` keys (name and type) on all cores; returns them in the same order.
 ///
 /// # Errors

@@ -8,6 +8,7 @@ mod catalogue;
 mod classification;
 mod cli;
 mod explanations;
+mod exports;
 mod grading;
 mod hermetic;
 mod hostile;
