@@ -18,6 +18,9 @@ pub enum Reason {
     CaUsedAsLeaf,
     /// The server requires a client certificate and the client sent none.
     CertificateRequired,
+    /// The chain has more intermediates than the verifier builds paths through (rustls-webpki: six),
+    /// whatever the authorities' path length constraints say.
+    ChainTooLong,
     /// The TCP connection was closed or reset before the exchange finished.
     ConnectionClosed,
     /// Nothing listens on the server's address.
@@ -73,6 +76,7 @@ impl Reason {
         Reason::CaUsedAsLeaf,
         Reason::IssuerNotCa,
         Reason::PathLenExceeded,
+        Reason::ChainTooLong,
         Reason::NameConstraints,
         Reason::UnsupportedAlgorithm,
         Reason::UnsupportedCertVersion,
@@ -93,6 +97,7 @@ impl Reason {
             Reason::BadSignature => "bad_signature",
             Reason::CaUsedAsLeaf => "ca_used_as_leaf",
             Reason::CertificateRequired => "certificate_required",
+            Reason::ChainTooLong => "chain_too_long",
             Reason::ConnectionClosed => "connection_closed",
             Reason::ConnectionRefused => "connection_refused",
             Reason::Expired => "expired",
@@ -245,7 +250,10 @@ fn other_reason(other: &rustls::OtherError) -> Reason {
     match w {
         W::CaUsedAsEndEntity => Reason::CaUsedAsLeaf,
         W::EndEntityUsedAsCa => Reason::IssuerNotCa,
-        W::PathLenConstraintViolated | W::MaximumPathDepthExceeded => Reason::PathLenExceeded,
+        W::PathLenConstraintViolated => Reason::PathLenExceeded,
+        // webpki's fixed limit of six intermediates (verify_cert.rs `MAX_SUB_CA_COUNT`), not a constraint
+        // any certificate carries.
+        W::MaximumPathDepthExceeded => Reason::ChainTooLong,
         W::NameConstraintViolation => Reason::NameConstraints,
         W::UnsupportedCertVersion => Reason::UnsupportedCertVersion,
         W::BadDer

@@ -190,6 +190,8 @@ pub enum Pin {
 #[derive(Debug, Clone)]
 pub struct Authority {
     pub name: String,
+    /// Line of the authority's name in the lab file (for `check`'s warnings).
+    pub line: usize,
     pub subject: Subject,
     /// Index into `Lab::authorities`; always smaller than this authority's own index.
     pub issuer: Option<usize>,
@@ -210,6 +212,8 @@ pub struct Authority {
 #[derive(Debug, Clone)]
 pub struct Certificate {
     pub name: String,
+    /// Line of the certificate's name in the lab file (for `check`'s warnings).
+    pub line: usize,
     pub issuer: usize,
     pub subject: Subject,
     pub san: Vec<San>,

@@ -141,6 +141,17 @@ pub fn explain(
             format!("the chain of {cert_name} has more intermediates than an authority's path length allows."),
             "Shorten the chain, or raise the authority's pathLenConstraint.".to_string(),
         ),
+        Reason::ChainTooLong => (
+            format!(
+                "the chain of {cert_name} has {} intermediates between it and the authority {verifier} trusts; rustls-webpki builds paths through at most {} intermediates (a fixed limit of the verifier, not a pathLenConstraint of any certificate).",
+                cert.map_or("?".to_string(), |c| crate::lab::lint::intermediates_below_anchor(lab, c.issuer, trusted).to_string()),
+                crate::lab::lint::MAX_INTERMEDIATES,
+            ),
+            format!(
+                "Shorten the chain to at most {} intermediates, or trust an intermediate closer to the {peer} certificate. OpenSSL's default depth limit is 100, so `openssl verify` may accept this chain.",
+                crate::lab::lint::MAX_INTERMEDIATES,
+            ),
+        ),
         Reason::NameConstraints => (
             format!("a name in {cert_name} is outside the names its authority may certify (name constraints)."),
             "Use a name the authority permits, or issue from an authority without that constraint.".to_string(),

@@ -337,6 +337,7 @@ impl Resolver<'_> {
         Ok(Authority {
             from,
             name: name.to_string(),
+            line: self.positions.key(&field).line,
             subject,
             issuer,
             key: a.key.unwrap_or(KeyType::EcdsaP256),
@@ -508,6 +509,7 @@ impl Resolver<'_> {
         Ok(Certificate {
             from,
             name: name.to_string(),
+            line: self.positions.key(&field).line,
             issuer,
             subject,
             san,
