@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
-use mtls_lab::lab::{Lab, RevocationCheck};
+use mtls_lab::lab::lint::{intermediates_below_anchor, MAX_INTERMEDIATES};
+use mtls_lab::lab::{KeyUsage, Lab, RevocationCheck, San, Subtree};
 use mtls_lab::pki::export::{export, pem_block};
 use mtls_lab::reason::Reason;
 use mtls_lab::run::CaseResult;
@@ -57,8 +58,26 @@ struct Check<'a> {
     /// Trusted authorities of the verifying side.
     trust: &'a [usize],
     revocation: Option<RevocationCheck>,
+    /// The name the client asked for, for the server's chain.
+    server_name: Option<&'a str>,
+    /// The verification time (Unix seconds).
+    at: i64,
     runner: Verdict,
     openssl: OpenSsl,
+}
+
+impl Check<'_> {
+    fn cert(&self) -> &mtls_lab::lab::Certificate {
+        &self.lab.certificates[self.leaf]
+    }
+
+    fn issuer(&self) -> &mtls_lab::lab::Authority {
+        &self.lab.authorities[self.cert().issuer]
+    }
+
+    fn is(&self, runner: Verdict, openssl: OpenSsl) -> bool {
+        self.runner == runner && self.openssl == openssl
+    }
 }
 
 /// A known, real difference between rustls-webpki and OpenSSL: when `applies`, the two verdicts may differ.
@@ -91,6 +110,125 @@ const DIFFERENCES: &[Difference] = &[
             c.runner == Verdict::Reject(Reason::NameMismatch)
                 && c.openssl == OpenSsl::Accept
                 && c.lab.certificates[c.leaf].san.is_empty()
+        },
+    },
+    Difference {
+        id: "cn-fallback-ip-only",
+        why: "a certificate whose only SANs are IP addresses: OpenSSL still falls back to the CN for a host name (it looks for DNS SANs only); webpki never reads the CN",
+        applies: |c| {
+            c.is(Verdict::Reject(Reason::NameMismatch), OpenSsl::Accept)
+                && !c.cert().san.is_empty()
+                && c.cert().san.iter().all(|s| matches!(s, San::Ip(_)))
+        },
+    },
+    Difference {
+        id: "partial-wildcard",
+        why: "OpenSSL matches a partial wildcard (`f*.example.test` for `foo.example.test`); webpki accepts `*` only as a whole leftmost label",
+        applies: |c| {
+            c.is(Verdict::Reject(Reason::NameMismatch), OpenSsl::Accept)
+                && c.cert().san.iter().any(|s| {
+                    matches!(s, San::Dns(d) if d.split('.').next().is_some_and(|l| l.contains('*') && l != "*"))
+                })
+        },
+    },
+    Difference {
+        id: "trailing-dot-name",
+        why: "a server name with a trailing dot (`localhost.`): webpki matches it to `dns:localhost`; OpenSSL's X509_check_host does not (62, hostname mismatch)",
+        applies: |c| {
+            c.is(Verdict::Accept, OpenSsl::Reject(62))
+                && c.server_name.is_some_and(|n| n.ends_with('.'))
+        },
+    },
+    Difference {
+        id: "email-name-constraints",
+        why: "webpki does not implement rfc822Name constraints and refuses every email SAN under them; OpenSSL accepts one inside the permitted subtree",
+        applies: |c| {
+            c.is(Verdict::Reject(Reason::NameConstraints), OpenSsl::Accept)
+                && c.cert().san.iter().any(|s| matches!(s, San::Email(_)))
+                && c.issuer().name_constraints.as_ref().is_some_and(|n| {
+                    n.permitted.iter().any(|t| matches!(t, Subtree::Email(_)))
+                })
+        },
+    },
+    Difference {
+        id: "cn-under-dns-constraints",
+        why: "a certificate without SANs under DNS name constraints: OpenSSL checks a CN that looks like a host name against them (47); webpki does not",
+        applies: |c| {
+            c.is(Verdict::Accept, OpenSsl::Reject(47))
+                && c.cert().san.is_empty()
+                && c.issuer().name_constraints.as_ref().is_some_and(|n| {
+                    n.permitted.iter().any(|t| matches!(t, Subtree::Dns(_)))
+                })
+        },
+    },
+    Difference {
+        id: "end-entity-key-usage-ignored",
+        why: "webpki does not read keyUsage on end entities; OpenSSL's TLS purposes require digitalSignature for an ECDSA key (26)",
+        applies: |c| {
+            c.is(Verdict::Accept, OpenSsl::Reject(26))
+                && c.cert().key_usage.as_ref().is_some_and(|k| !k.contains(&KeyUsage::DigitalSignature))
+        },
+    },
+    Difference {
+        id: "non-ca-trust-anchor",
+        why: "webpki keeps only a trust anchor's name, key and name constraints, so an anchor with cA=FALSE still issues; OpenSSL refuses it (79, invalid CA certificate)",
+        applies: |c| {
+            c.is(Verdict::Accept, OpenSsl::Reject(79))
+                && !c.issuer().ca
+                && c.trust.contains(&c.cert().issuer)
+        },
+    },
+    Difference {
+        id: "depth-limit",
+        why: "webpki builds paths through at most six intermediates (`chain_too_long`); OpenSSL's default depth is 100",
+        applies: |c| {
+            c.is(Verdict::Reject(Reason::ChainTooLong), OpenSsl::Accept)
+                && intermediates_below_anchor(c.lab, c.cert().issuer, c.trust) > MAX_INTERMEDIATES
+        },
+    },
+    Difference {
+        id: "first-of-two-defects",
+        why: "an expired certificate with the wrong purpose: webpki checks validity first (`expired`), OpenSSL the purpose (26)",
+        applies: |c| {
+            c.is(Verdict::Reject(Reason::Expired), OpenSsl::Reject(26))
+                && c.cert().not_after.unix_timestamp() < c.at
+        },
+    },
+    Difference {
+        id: "not-after-second",
+        why: "at the exact notAfter second: webpki accepts (RFC 5280: the validity period includes notAfter), OpenSSL says expired (10)",
+        applies: |c| {
+            c.is(Verdict::Accept, OpenSsl::Reject(10)) && c.cert().not_after.unix_timestamp() == c.at
+        },
+    },
+    Difference {
+        id: "crl-this-update-in-future",
+        why: "webpki never reads a CRL's thisUpdate; OpenSSL refuses a CRL that is not yet valid (11)",
+        applies: |c| {
+            c.is(Verdict::Accept, OpenSsl::Reject(11))
+                && c.revocation.is_some()
+                && c.issuer().crl.as_ref().is_some_and(|crl| crl.this_update.unix_timestamp() > c.at)
+        },
+    },
+    Difference {
+        id: "intermediate-anchor-whole-chain",
+        why: "whole-chain revocation with an intermediate as the anchor: webpki checks only the certificates below the anchor; OpenSSL also wants a CRL covering the anchor (3)",
+        applies: |c| {
+            c.is(Verdict::Accept, OpenSsl::Reject(3))
+                && c.revocation.is_some_and(|r| !r.end_entity_only)
+                && c.trust.contains(&c.cert().issuer)
+                && c.issuer().issuer.is_some()
+        },
+    },
+    Difference {
+        id: "twin-crl-name-order",
+        why: "two authorities with one name both publish CRLs: webpki takes the first CRL naming the issuer (here the impostor's, in the order of the authorities' names) and cannot verify it; OpenSSL uses the one the issuer's key verifies",
+        applies: |c| {
+            let issuer = c.cert().issuer;
+            let dn = |i: usize| format!("{:?}", c.lab.authorities[i].subject);
+            c.is(Verdict::Reject(Reason::RevocationUnknown), OpenSsl::Accept)
+                && c.revocation.is_some()
+                && (0..issuer).any(|i| dn(i) == dn(issuer) && c.lab.authorities[i].crl.is_some())
         },
     },
     Difference {
@@ -402,6 +540,8 @@ fn openssl_agrees_with_the_runner_on_every_chain() {
                     leaf,
                     trust,
                     revocation,
+                    server_name: name,
+                    at,
                     runner,
                     openssl,
                 };
