@@ -7,6 +7,7 @@ mod authoring;
 mod catalogue;
 mod classification;
 mod cli;
+mod differences;
 mod explanations;
 mod exports;
 mod grading;
