@@ -5,6 +5,7 @@ mod common;
 
 mod authoring;
 mod catalogue;
+mod check_warnings;
 mod classification;
 mod cli;
 mod differences;
