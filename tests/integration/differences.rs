@@ -263,17 +263,29 @@ fn handshake_for(kind: &Kind, lab: &Lab, pki: &Pki, export_dir: &Path, dir: &Pat
     }
 }
 
-/// Waits for `child` until `deadline`; kills it (only it: our own child) when it runs over.
-fn wait(child: &mut Child, deadline: Instant, what: &str) {
+/// A child process of this test, killed (it alone, by its own handle) and reaped when dropped, so that
+/// no openssl process outlives a failed assertion.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+        }
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits for `child` until `deadline`; panics when it runs over (dropping it then kills it).
+fn wait(child: &mut Process, deadline: Instant, what: &str) {
     loop {
-        if child.try_wait().unwrap().is_some() {
+        if child.0.try_wait().unwrap().is_some() {
             return;
         }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} did not finish in {DEADLINE:?}");
-        }
+        assert!(
+            Instant::now() <= deadline,
+            "{what} did not finish in {DEADLINE:?}"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -300,12 +312,14 @@ fn run_handshake(h: &Handshake, dir: &Path) -> (Result<Option<i32>, String>, Str
             server.args(["-Verify", "100"]).args(&h.verify);
         }
     }
-    let mut server = server
-        .stdin(Stdio::piped())
-        .stdout(Stdio::from(log.try_clone().unwrap()))
-        .stderr(Stdio::from(log))
-        .spawn()
-        .expect("openssl s_server starts");
+    let mut server = Process(
+        server
+            .stdin(Stdio::piped())
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("openssl s_server starts"),
+    );
     let port = loop {
         let text = std::fs::read_to_string(&server_log).unwrap_or_default();
         if let Some(p) = text
@@ -316,11 +330,10 @@ fn run_handshake(h: &Handshake, dir: &Path) -> (Result<Option<i32>, String>, Str
         {
             break p;
         }
-        if Instant::now() > deadline || server.try_wait().unwrap().is_some() {
-            let _ = server.kill();
-            let _ = server.wait();
-            panic!("openssl s_server did not start:\n{text}");
-        }
+        assert!(
+            Instant::now() <= deadline && server.0.try_wait().unwrap().is_none(),
+            "openssl s_server did not start:\n{text}"
+        );
         std::thread::sleep(Duration::from_millis(10));
     };
     let mut client = Command::new("openssl");
@@ -348,14 +361,16 @@ fn run_handshake(h: &Handshake, dir: &Path) -> (Result<Option<i32>, String>, Str
     }
     let client_log = dir.join("s_client.out");
     let log = std::fs::File::create(&client_log).unwrap();
-    let mut client = client
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(log.try_clone().unwrap()))
-        .stderr(Stdio::from(log))
-        .spawn()
-        .expect("openssl s_client starts");
+    let mut client = Process(
+        client
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("openssl s_client starts"),
+    );
     wait(&mut client, deadline, "openssl s_client");
-    drop(server.stdin.take());
+    drop(server.0.stdin.take());
     wait(&mut server, deadline, "openssl s_server");
     let server_out = std::fs::read_to_string(&server_log).unwrap_or_default();
     let client_out = std::fs::read_to_string(&client_log).unwrap_or_default();
