@@ -18,7 +18,7 @@ pub fn show(args: ShowArgs) -> u8 {
     let mut chain: Vec<(&str, Option<usize>)> = Vec::new();
     if let Some(c) = lab.certificates.iter().find(|c| c.name == args.name) {
         chain.push((&c.name, None));
-        let mut a = Some(c.issuer);
+        let mut a = c.issuer;
         while let Some(i) = a {
             chain.push((&lab.authorities[i].name, Some(i)));
             a = lab.authorities[i].issuer;

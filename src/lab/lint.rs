@@ -2,7 +2,7 @@
 //!
 //! Each warning names a case whose expectation cannot come true as written.
 
-use crate::lab::{Expectation, Lab};
+use crate::lab::{CertRef, Expectation, Lab};
 use crate::spec::ClientAuth;
 
 /// A warning about one case.
@@ -13,23 +13,25 @@ pub struct Warning {
     pub help: Option<String>,
 }
 
-/// The authorities a certificate chains through, nearest first, up to its root.
-fn issuers_of(lab: &Lab, certificate: usize) -> Vec<usize> {
-    let mut out = Vec::new();
-    let mut next = Some(lab.certificates[certificate].issuer);
-    while let Some(i) = next {
-        if out.contains(&i) {
-            break;
-        }
-        out.push(i);
-        next = lab.authorities[i].issuer;
-    }
-    out
+/// The trust anchors that can verify certificate `certificate`, nearest first: the certificate itself when
+/// it is self-signed, then every authority a chain from it may pass through ([`Lab::issuers_of`]).
+fn anchors_of(lab: &Lab, certificate: usize) -> Vec<CertRef> {
+    let own = lab.certificates[certificate]
+        .issuer
+        .is_none()
+        .then_some(CertRef::Certificate(certificate));
+    own.into_iter()
+        .chain(
+            lab.issuers_of(certificate)
+                .into_iter()
+                .map(CertRef::Authority),
+        )
+        .collect()
 }
 
-fn names(lab: &Lab, idx: &[usize]) -> String {
-    idx.iter()
-        .map(|i| format!("`{}`", lab.authorities[*i].name))
+fn names(lab: &Lab, refs: &[CertRef]) -> String {
+    refs.iter()
+        .map(|r| format!("`{}`", lab.name_of(*r)))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -52,7 +54,7 @@ pub fn warnings(lab: &Lab, now: time::OffsetDateTime) -> Vec<Warning> {
                 help,
             })
         };
-        let chain = issuers_of(lab, server.certificate);
+        let chain = anchors_of(lab, server.certificate);
         if !chain.iter().any(|a| case.client.trust.contains(a)) {
             warn(
                 format!(
@@ -63,7 +65,7 @@ pub fn warnings(lab: &Lab, now: time::OffsetDateTime) -> Vec<Warning> {
                 ),
                 Some(format!(
                     "add `{}` to the client's `trust`, or expect `{{ outcome: rejected, by: client, reason: unknown_issuer }}`",
-                    chain.last().map_or("?", |r| lab.authorities[*r].name.as_str())
+                    chain.last().map_or("?", |r| lab.name_of(*r))
                 )),
             );
         }
@@ -76,7 +78,7 @@ pub fn warnings(lab: &Lab, now: time::OffsetDateTime) -> Vec<Warning> {
                 Some("give the client a `certificate`, or expect `{ outcome: rejected, by: server, reason: certificate_required }`".into()),
             ),
             (Some(c), ClientAuth::Required | ClientAuth::Optional) => {
-                let chain = issuers_of(lab, c);
+                let chain = anchors_of(lab, c);
                 if !chain.iter().any(|a| server.trust.contains(a)) {
                     warn(
                         format!(

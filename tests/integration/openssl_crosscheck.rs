@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
-use mtls_lab::lab::{Lab, RevocationCheck};
+use mtls_lab::lab::{CertRef, Lab, RevocationCheck};
 use mtls_lab::pki::export::{export, pem_block};
 use mtls_lab::reason::Reason;
 use mtls_lab::run::CaseResult;
@@ -54,8 +54,8 @@ struct Check<'a> {
     lab: &'a Lab,
     /// The leaf's index in `lab.certificates`.
     leaf: usize,
-    /// Trusted authorities of the verifying side.
-    trust: &'a [usize],
+    /// Trust anchors of the verifying side.
+    trust: &'a [CertRef],
     revocation: Option<RevocationCheck>,
     runner: Verdict,
     openssl: OpenSsl,
@@ -106,12 +106,17 @@ const DIFFERENCES: &[Difference] = &[
         id: "rogue-ca-by-key-id",
         why: "OpenSSL matches an issuer by its key identifier as well as its name, so a rogue CA's certificate is never a candidate (unknown issuer); webpki matches names only and finds the bad signature",
         applies: |c| {
-            let issuer = c.lab.certificates[c.leaf].issuer;
+            let Some(issuer) = c.lab.certificates[c.leaf].issuer else {
+                return false;
+            };
             let dn = |i: usize| format!("{:?}", c.lab.authorities[i].subject);
             c.runner == Verdict::Reject(Reason::BadSignature)
                 && c.openssl == OpenSsl::Reject(20)
-                && !c.trust.contains(&issuer)
-                && c.trust.iter().any(|t| dn(*t) == dn(issuer))
+                && !c.trust.contains(&CertRef::Authority(issuer))
+                && c.trust.iter().any(|t| match t {
+                    CertRef::Authority(t) => dn(*t) == dn(issuer),
+                    CertRef::Certificate(_) => false,
+                })
         },
     },
     Difference {
@@ -120,7 +125,7 @@ const DIFFERENCES: &[Difference] = &[
         applies: |c| {
             c.runner == Verdict::Accept
                 && c.openssl == OpenSsl::Reject(3)
-                && c.revocation.is_some_and(|r| r.allow_unknown)
+                && c.revocation.as_ref().is_some_and(|r| r.allow_unknown)
         },
     },
     Difference {
@@ -129,7 +134,7 @@ const DIFFERENCES: &[Difference] = &[
         applies: |c| {
             c.runner == Verdict::Accept
                 && c.openssl == OpenSsl::Reject(12)
-                && c.revocation.is_some_and(|r| !r.deny_expired)
+                && c.revocation.as_ref().is_some_and(|r| !r.deny_expired)
         },
     },
 ];
@@ -163,7 +168,7 @@ fn openssl_verify(
     pki: &mtls_lab::pki::Pki,
     chain: &[rustls::pki_types::CertificateDer<'static>],
     leaf_name: &str,
-    trust: &[usize],
+    trust: &[CertRef],
     purpose: &str,
     server_name: Option<&str>,
     revocation: Option<RevocationCheck>,
@@ -174,13 +179,14 @@ fn openssl_verify(
     if trust.is_empty() {
         cmd.arg("-no-CAfile");
     } else {
-        let text: String = trust
-            .iter()
-            .map(|t| pki.authorities[*t].pem.clone())
-            .collect();
+        let text: String = trust.iter().map(|t| pki.get(*t).pem.clone()).collect();
         cmd.arg("-CAfile")
             .arg(write(&dir.join(format!("{tag}.trust.pem")), &text));
-        if trust.iter().any(|t| lab.authorities[*t].issuer.is_some()) {
+        let intermediate = |t: &CertRef| match t {
+            CertRef::Authority(a) => lab.authorities[*a].issuer.is_some(),
+            CertRef::Certificate(_) => false,
+        };
+        if trust.iter().any(intermediate) {
             cmd.arg("-partial_chain");
         }
     }
@@ -203,16 +209,19 @@ fn openssl_verify(
         }
         None => {}
     }
-    if let Some(r) = revocation {
+    if let Some(r) = &revocation {
         cmd.arg(if r.end_entity_only {
             "-crl_check"
         } else {
             "-crl_check_all"
         });
+        // The CRLs the verifier has: those it names, else every CRL of the lab.
         let crls: String = pki
             .authorities
             .iter()
-            .filter_map(|a| a.crl.as_ref().map(|c| c.1.clone()))
+            .enumerate()
+            .filter(|(i, _)| r.crls.as_ref().is_none_or(|l| l.contains(i)))
+            .filter_map(|(_, a)| a.crl.as_ref().map(|c| c.1.clone()))
             .collect();
         cmd.arg("-CRLfile")
             .arg(write(&dir.join(format!("{tag}.crls.pem")), &crls));
@@ -341,7 +350,7 @@ fn openssl_agrees_with_the_runner_on_every_chain() {
                     case.client.trust.as_slice(),
                     "sslserver",
                     Some(case.client.server_name.as_str()),
-                    case.client.revocation,
+                    case.client.revocation.clone(),
                 ),
                 (
                     "client chain",
@@ -351,7 +360,7 @@ fn openssl_agrees_with_the_runner_on_every_chain() {
                     server.trust.as_slice(),
                     "sslclient",
                     None,
-                    server.revocation,
+                    server.revocation.clone(),
                 ),
             ];
             for (j, (what, runner, leaf, chain, trust, purpose, name, revocation)) in
@@ -376,7 +385,7 @@ fn openssl_agrees_with_the_runner_on_every_chain() {
                     trust,
                     purpose,
                     name,
-                    revocation,
+                    revocation.clone(),
                     at,
                 );
                 checked += 1;

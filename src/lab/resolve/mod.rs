@@ -297,18 +297,4 @@ impl Resolver<'_> {
     fn time(&self, field: &str, s: &str) -> Result<OffsetDateTime, Box<LoadError>> {
         parse_time(s, self.now).map_err(|why| self.invalid(field, s, why))
     }
-
-    fn names(
-        &self,
-        field: &str,
-        names: &[String],
-        kind: &'static str,
-        index: &HashMap<String, usize>,
-    ) -> Result<Vec<usize>, Box<LoadError>> {
-        names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| self.resolve(&format!("{field}[{i}]"), n, kind, index))
-            .collect()
-    }
 }
