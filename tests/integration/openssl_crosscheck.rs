@@ -33,11 +33,12 @@ enum OpenSsl {
 fn openssl_reason(code: i32) -> Option<Reason> {
     Some(match code {
         2 | 20 | 21 => Reason::UnknownIssuer, // UNABLE_TO_GET_ISSUER_CERT(_LOCALLY), UNABLE_TO_VERIFY_LEAF_SIGNATURE
-        3 | 12 => Reason::RevocationUnknown,  // UNABLE_TO_GET_CRL, CRL_HAS_EXPIRED
-        7 => Reason::BadSignature,            // CERT_SIGNATURE_FAILURE
-        9 => Reason::NotYetValid,             // CERT_NOT_YET_VALID
-        10 => Reason::Expired,                // CERT_HAS_EXPIRED
-        23 => Reason::Revoked,                // CERT_REVOKED
+        18 | 19 => Reason::UnknownIssuer, // DEPTH_ZERO_SELF_SIGNED_CERT, SELF_SIGNED_CERT_IN_CHAIN (untrusted)
+        3 | 12 => Reason::RevocationUnknown, // UNABLE_TO_GET_CRL, CRL_HAS_EXPIRED
+        7 => Reason::BadSignature,        // CERT_SIGNATURE_FAILURE
+        9 => Reason::NotYetValid,         // CERT_NOT_YET_VALID
+        10 => Reason::Expired,            // CERT_HAS_EXPIRED
+        23 => Reason::Revoked,            // CERT_REVOKED
         79 => Reason::IssuerNotCa, // INVALID_CA (79 since OpenSSL 1.1; 24 is NO_ISSUER_PUBLIC_KEY)
         25 => Reason::PathLenExceeded, // PATH_LENGTH_EXCEEDED
         26 => Reason::WrongPurpose, // INVALID_PURPOSE
@@ -117,6 +118,21 @@ const DIFFERENCES: &[Difference] = &[
                     CertRef::Authority(t) => dn(*t) == dn(issuer),
                     CertRef::Certificate(_) => false,
                 })
+        },
+    },
+    Difference {
+        id: "ca-without-key-cert-sign",
+        why: "an issuing CA whose keyUsage lacks keyCertSign: OpenSSL refuses it as a CA (79, then 32), webpki ignores keyUsage when building a chain",
+        applies: |c| {
+            let no_cert_sign = |a: usize| {
+                c.lab.authorities[a]
+                    .key_usage
+                    .as_ref()
+                    .is_some_and(|k| !k.contains(&mtls_lab::lab::KeyUsage::KeyCertSign))
+            };
+            c.runner == Verdict::Accept
+                && c.openssl == OpenSsl::Reject(79)
+                && c.lab.issuers_of(c.leaf).into_iter().any(no_cert_sign)
         },
     },
     Difference {
