@@ -183,6 +183,9 @@ pub enum Problem {
         authority: String,
         why: &'static str,
     },
+    /// An authority named `self`, which `issuer: self` reserves.
+    #[error("`self` is reserved: a certificate's `issuer: self` means self-signed")]
+    ReservedSelf,
     /// `key` with `key_of`.
     #[error("this authority reuses the key of `{owner}` (`key_of`); its key type is `{owner}`'s")]
     KeyWithKeyOf { owner: String },
@@ -407,7 +410,7 @@ fn signature_problem(alg: &crate::spec::SignatureAlgorithm, key: crate::spec::Ke
         ),
     };
     format!(
-        "{head}; a `{}` key signs with {}",
+        "{head} (rcgen signs with `{}` keys using {})",
         key.name(),
         fits.join(", ")
     )

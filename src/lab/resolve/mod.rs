@@ -270,6 +270,11 @@ impl Resolver<'_> {
                 }
             }
         }
+        if file.authorities.contains_key(pki::SELF) {
+            let field = format!("authorities.{}", pki::SELF);
+            let error = LabError::invalid(field.clone(), Problem::ReservedSelf);
+            self.report(self.key_err(&field, pki::SELF, error));
+        }
         for name in file.vars.keys() {
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                 let field = format!("vars.{name}");
