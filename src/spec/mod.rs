@@ -125,11 +125,11 @@ pub struct Fragment {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuthoritySpec {
-    /// Load the authority from PEM files instead of generating it; the generation fields (`subject`, `key`, `valid`, `path_len`, `serial`, `ca`, `name_constraints`) then do not apply. With `from.key` it can sign the lab's generated certificates and CRLs.
+    /// Load the authority from PEM files instead of generating it; the generation fields (`subject`, `key`, `valid`, `path_len`, `serial`, `ca`, `name_constraints`, `key_of`, `signature`, `usage`, `key_usage`, `unknown_critical_extension`) then do not apply. With `from.key` it can sign the lab's generated certificates and CRLs.
     #[serde(default)]
     #[schemars(example = example_authorityspec_from())]
     pub from: Option<FromSpec>,
-    /// The authority's distinguished name (required unless `from` loads it). Give every authority a distinct one.
+    /// The authority's distinguished name (required unless `from` loads it or `key_of` lends it). Give every authority a distinct one.
     #[serde(default)]
     #[schemars(example = example_authorityspec_subject())]
     pub subject: Option<Subject>,
@@ -137,7 +137,7 @@ pub struct AuthoritySpec {
     #[serde(default)]
     #[schemars(example = &"root")]
     pub issuer: Option<String>,
-    /// Key type; default `ecdsa-p256`.
+    /// Key type; default `ecdsa-p256` (with `key_of`: the named authority's).
     #[serde(default)]
     #[schemars(example = example_authorityspec_key())]
     pub key: Option<KeyType>,
@@ -683,7 +683,7 @@ impl CipherSuiteName {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CertificateSpec {
-    /// Load the certificate from PEM files instead of generating it; the generation fields (`subject`, `san`, `key`, `valid`, `usage`, `key_usage`, `serial`, `ca`, `unknown_critical_extension`) then do not apply. `from.key` is needed to present it in a handshake.
+    /// Load the certificate from PEM files instead of generating it; the generation fields (`subject`, `san`, `key`, `valid`, `usage`, `key_usage`, `serial`, `ca`, `unknown_critical_extension`, `signature`) then do not apply. `from.key` is needed to present it in a handshake.
     #[serde(default)]
     #[schemars(example = example_certificatespec_from())]
     pub from: Option<FromSpec>,
