@@ -140,41 +140,7 @@ pub enum PkiError {
 /// have signed, are recorded in [`Pki::cert_problems`] and [`Pki::key_problems`] instead.
 pub fn build(lab: &Lab) -> Result<Pki, PkiError> {
     let mut keys = keys::generate_keys(&keys::wanted(lab))?.into_iter();
-    // Each authority that owns its key takes the next one; a cross-signed one (`key_of`) gets its owner's.
-    let mut own: Vec<Option<KeyPair>> = lab
-        .authorities
-        .iter()
-        .map(|a| {
-            (a.from.is_none() && a.key_of.is_none())
-                .then(|| keys.next())
-                .flatten()
-        })
-        .collect();
-    let mut authority_keys = Vec::new();
-    for (i, a) in lab.authorities.iter().enumerate() {
-        let fail = |source| PkiError::Issue {
-            name: a.name.clone(),
-            source,
-        };
-        authority_keys.push(match (a.key_of, &own[i]) {
-            (Some(o), _) => match &own[o] {
-                Some(k) => {
-                    Some(keys::signer(&k.serialize_der(), a.key, a.signature).map_err(fail)?)
-                }
-                None => None,
-            },
-            (None, Some(k)) if a.signature.is_some() => {
-                Some(keys::signer(&k.serialize_der(), a.key, a.signature).map_err(fail)?)
-            }
-            (None, _) => None,
-        });
-    }
-    for (slot, adjusted) in own.iter_mut().zip(&mut authority_keys) {
-        if adjusted.is_none() {
-            *adjusted = slot.take();
-        }
-    }
-    let mut authority_keys = authority_keys.into_iter();
+    let mut authority_keys = authority_keys(lab, &mut keys)?.into_iter();
     let mut b = Builder {
         lab,
         authorities: Vec::new(),
@@ -198,6 +164,42 @@ pub fn build(lab: &Lab) -> Result<Pki, PkiError> {
         cert_problems: b.cert_problems,
         key_problems: b.key_problems,
     })
+}
+
+/// The signing key of each authority, in order, taking the generated `keys` of those that own theirs: a
+/// cross-signed one (`key_of`) gets its owner's key, and each signs with its `signature`; `None` for a
+/// loaded authority (its key comes from its file).
+fn authority_keys(
+    lab: &Lab,
+    keys: &mut impl Iterator<Item = KeyPair>,
+) -> Result<Vec<Option<KeyPair>>, PkiError> {
+    let mut own: Vec<Option<KeyPair>> = lab
+        .authorities
+        .iter()
+        .map(|a| {
+            (a.from.is_none() && a.key_of.is_none())
+                .then(|| keys.next())
+                .flatten()
+        })
+        .collect();
+    let ders: Vec<Option<Vec<u8>>> = own
+        .iter()
+        .map(|k| k.as_ref().map(KeyPair::serialize_der))
+        .collect();
+    let mut out = Vec::new();
+    for (i, a) in lab.authorities.iter().enumerate() {
+        let fail = |source| PkiError::Issue {
+            name: a.name.clone(),
+            source,
+        };
+        // Validation makes the owner of a `key_of` a generated authority that owns its key.
+        let der = a.key_of.map_or(&ders[i], |o| &ders[o]);
+        out.push(match (der, a.key_of.is_some() || a.signature.is_some()) {
+            (Some(der), true) => Some(keys::signer(der, a.key, a.signature).map_err(fail)?),
+            _ => own[i].take(),
+        });
+    }
+    Ok(out)
 }
 
 /// A PKI being built: what is issued so far and, per authority, what rcgen signs with.
@@ -234,6 +236,8 @@ impl Builder<'_> {
             self.issuers.push(issuer);
             return Ok(());
         }
+        // Invariant: `authority_keys` gives every generated authority a key (validation refuses a `key_of`
+        // naming a loaded authority or one without a key of its own).
         let key = key.expect("one key per generated authority");
         if let Some(i) = a.issuer {
             if self.issuers[i].is_none() {
