@@ -3,7 +3,7 @@
 //! Each warning names a case whose expectation cannot come true as written, or certificates that
 //! break a rule verifiers rely on (two serials alike under one issuer).
 
-use crate::lab::{Expectation, Lab};
+use crate::lab::{CertRef, Expectation, Lab};
 use crate::spec::ClientAuth;
 
 /// A warning about one case.
@@ -21,10 +21,10 @@ pub const MAX_INTERMEDIATES: usize = 6;
 
 /// The authorities between a certificate issued by `issuer` and the first of `trusted` above it (or
 /// its root when none is): the intermediates a verifier's path goes through.
-pub fn intermediates_below_anchor(lab: &Lab, issuer: usize, trusted: &[usize]) -> usize {
+pub fn intermediates_below_anchor(lab: &Lab, issuer: usize, trusted: &[CertRef]) -> usize {
     let mut n = 0;
     let mut a = issuer;
-    while !trusted.contains(&a) {
+    while !trusted.contains(&CertRef::Authority(a)) {
         match lab.authorities[a].issuer {
             // Issuers come before the authorities they sign, so this ends; the bound is belt and braces.
             Some(up) if n < lab.authorities.len() => {
@@ -37,23 +37,25 @@ pub fn intermediates_below_anchor(lab: &Lab, issuer: usize, trusted: &[usize]) -
     n
 }
 
-/// The authorities a certificate chains through, nearest first, up to its root.
-fn issuers_of(lab: &Lab, certificate: usize) -> Vec<usize> {
-    let mut out = Vec::new();
-    let mut next = Some(lab.certificates[certificate].issuer);
-    while let Some(i) = next {
-        if out.contains(&i) {
-            break;
-        }
-        out.push(i);
-        next = lab.authorities[i].issuer;
-    }
-    out
+/// The trust anchors that can verify certificate `certificate`, nearest first: the certificate itself when
+/// it is self-signed, then every authority a chain from it may pass through ([`Lab::issuers_of`]).
+fn anchors_of(lab: &Lab, certificate: usize) -> Vec<CertRef> {
+    let own = lab.certificates[certificate]
+        .issuer
+        .is_none()
+        .then_some(CertRef::Certificate(certificate));
+    own.into_iter()
+        .chain(
+            lab.issuers_of(certificate)
+                .into_iter()
+                .map(CertRef::Authority),
+        )
+        .collect()
 }
 
-fn names(lab: &Lab, idx: &[usize]) -> String {
-    idx.iter()
-        .map(|i| format!("`{}`", lab.authorities[*i].name))
+fn names(lab: &Lab, refs: &[CertRef]) -> String {
+    refs.iter()
+        .map(|r| format!("`{}`", lab.name_of(*r)))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -78,8 +80,8 @@ fn duplicate_serials(lab: &Lab) -> Vec<Warning> {
         }
     }
     for c in &lab.certificates {
-        if let (Some(serial), None) = (c.serial, &c.from) {
-            issued.push((c.issuer, serial, &c.name, c.line, "certificate"));
+        if let (Some(issuer), Some(serial), None) = (c.issuer, c.serial, &c.from) {
+            issued.push((issuer, serial, &c.name, c.line, "certificate"));
         }
     }
     issued.sort_by_key(|i| i.3);
@@ -123,7 +125,7 @@ fn case_warnings(lab: &Lab, now: time::OffsetDateTime) -> Vec<Warning> {
                 help,
             })
         };
-        let chain = issuers_of(lab, server.certificate);
+        let chain = anchors_of(lab, server.certificate);
         if !chain.iter().any(|a| case.client.trust.contains(a)) {
             warn(
                 format!(
@@ -134,7 +136,7 @@ fn case_warnings(lab: &Lab, now: time::OffsetDateTime) -> Vec<Warning> {
                 ),
                 Some(format!(
                     "add `{}` to the client's `trust`, or expect `{{ outcome: rejected, by: client, reason: unknown_issuer }}`",
-                    chain.last().map_or("?", |r| lab.authorities[*r].name.as_str())
+                    chain.last().map_or("?", |r| lab.name_of(*r))
                 )),
             );
         }
@@ -147,7 +149,7 @@ fn case_warnings(lab: &Lab, now: time::OffsetDateTime) -> Vec<Warning> {
                 Some("give the client a `certificate`, or expect `{ outcome: rejected, by: server, reason: certificate_required }`".into()),
             ),
             (Some(c), ClientAuth::Required | ClientAuth::Optional) => {
-                let chain = issuers_of(lab, c);
+                let chain = anchors_of(lab, c);
                 if !chain.iter().any(|a| server.trust.contains(a)) {
                     warn(
                         format!(
@@ -175,7 +177,8 @@ fn case_warnings(lab: &Lab, now: time::OffsetDateTime) -> Vec<Warning> {
         for (verifier, cert, trust) in verified {
             let Some(c) = cert else { continue };
             let cert = &lab.certificates[c];
-            let n = intermediates_below_anchor(lab, cert.issuer, trust);
+            let Some(issuer) = cert.issuer else { continue }; // Self-signed: no intermediates.
+            let n = intermediates_below_anchor(lab, issuer, trust);
             if n > MAX_INTERMEDIATES && cert.from.is_none() {
                 warn(
                     format!(

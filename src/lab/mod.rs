@@ -24,7 +24,7 @@ pub use crate::reason::{Outcome, Side};
 pub use crate::spec::yaml::Pos;
 pub use crate::spec::{
     CipherSuiteName, ClientAuth, IdentitySpec, KeyAlgorithm, KeyType, KeyUsage, Purpose,
-    RevocationReasonSpec, ScorePart, Subject, TlsVersion, Usage,
+    RevocationReasonSpec, ScorePart, SignatureAlgorithm, Subject, TlsVersion, Usage,
 };
 
 use std::collections::BTreeMap;
@@ -123,6 +123,29 @@ pub struct Check {
 }
 
 impl Lab {
+    /// The authorities a chain from certificate `c` may pass through, nearest first: its issuer and each
+    /// issuer above, and for a cross-signed authority (`key_of`) the other certificates of the same key and
+    /// their issuers too, each once. Empty for a self-signed certificate.
+    pub fn issuers_of(&self, c: usize) -> Vec<usize> {
+        let mut out: Vec<usize> = Vec::new();
+        let mut todo: std::collections::VecDeque<usize> =
+            self.certificates[c].issuer.into_iter().collect();
+        while let Some(i) = todo.pop_front() {
+            if out.contains(&i) {
+                continue;
+            }
+            out.push(i);
+            todo.extend(self.authorities[i].issuer);
+            // Every certificate of the same key verifies what that key signed.
+            let owner = self.authorities[i].key_of.unwrap_or(i);
+            todo.extend(
+                (0..self.authorities.len())
+                    .filter(|&j| j == owner || self.authorities[j].key_of == Some(owner)),
+            );
+        }
+        out
+    }
+
     /// The name of a certificate or authority.
     pub fn name_of(&self, r: CertRef) -> &str {
         match r {
@@ -171,11 +194,28 @@ pub enum Chain {
 }
 
 /// How a verifier checks revocation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RevocationCheck {
     pub end_entity_only: bool,
     pub allow_unknown: bool,
     pub deny_expired: bool,
+    /// The authorities whose CRLs the verifier has (indices into `Lab::authorities`); `None`: every CRL of the lab.
+    pub crls: Option<Vec<usize>>,
+}
+
+/// One purpose of an extended key usage extension (RFC 5280 §4.2.1.12).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EkuPurpose {
+    /// anyExtendedKeyUsage (2.5.29.37.0).
+    Any,
+    ClientAuth,
+    CodeSigning,
+    EmailProtection,
+    OcspSigning,
+    /// Another purpose, by its OID arcs.
+    Oid(Vec<u64>),
+    ServerAuth,
+    TimeStamping,
 }
 
 /// A public-key pin.
@@ -203,6 +243,16 @@ pub struct Authority {
     /// Whether the certificate says it is a CA (`false` only for an `issuer_not_ca` exercise).
     pub ca: bool,
     pub name_constraints: Option<NameConstraints>,
+    /// Cross-signing: the authority (index into `Lab::authorities`) whose key this one's certificate carries.
+    pub key_of: Option<usize>,
+    /// The signature algorithm it signs with; `None`: its key's own.
+    pub signature: Option<SignatureAlgorithm>,
+    /// Extended key usage of its certificate; `None`: no extension.
+    pub eku: Option<Vec<EkuPurpose>>,
+    /// Explicit key usage bits; `None` for the default (keyCertSign, cRLSign, digitalSignature).
+    pub key_usage: Option<Vec<KeyUsage>>,
+    /// Whether its certificate carries a critical extension no verifier understands.
+    pub unknown_critical_extension: bool,
     /// The CRL this authority publishes, if any.
     pub crl: Option<Crl>,
     /// Loaded from files instead of generated (`subject`, `key` and validity are then placeholders).
@@ -214,13 +264,17 @@ pub struct Certificate {
     pub name: String,
     /// Line of the certificate's name in the lab file (for `check`'s warnings).
     pub line: usize,
-    pub issuer: usize,
+    /// Index into `Lab::authorities`; `None` for a self-signed certificate (`issuer: self`).
+    pub issuer: Option<usize>,
     pub subject: Subject,
     pub san: Vec<San>,
     pub key: KeyType,
     pub not_before: OffsetDateTime,
     pub not_after: OffsetDateTime,
-    pub usage: Usage,
+    /// Extended key usage; `None`: no extension.
+    pub eku: Option<Vec<EkuPurpose>>,
+    /// For a self-signed certificate: the signature algorithm; `None`: its key's own.
+    pub signature: Option<SignatureAlgorithm>,
     /// Explicit key usage bits; `None` for the default.
     pub key_usage: Option<Vec<KeyUsage>>,
     pub serial: Option<u64>,
@@ -303,7 +357,8 @@ pub struct Server {
     pub name: String,
     pub kind: ServerKind,
     pub certificate: usize,
-    pub trust: Vec<usize>,
+    /// Trust anchors for client certificates: authorities, or certificates trusted directly.
+    pub trust: Vec<CertRef>,
     pub client_auth: ClientAuth,
     pub versions: Vec<TlsVersion>,
     /// `None`: every suite rustls implements.
@@ -338,7 +393,8 @@ impl Case {
 #[derive(Debug, Clone)]
 pub struct Client {
     pub certificate: Option<usize>,
-    pub trust: Vec<usize>,
+    /// Trust anchors for the server's certificate: authorities, or certificates trusted directly.
+    pub trust: Vec<CertRef>,
     pub server_name: String,
     pub versions: Vec<TlsVersion>,
     pub ciphers: Option<Vec<CipherSuiteName>>,

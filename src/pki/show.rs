@@ -23,7 +23,14 @@ pub(crate) fn key_type(cert: &X509Certificate<'_>) -> String {
     }
     match spki.parsed() {
         Ok(PublicKey::RSA(k)) => format!("RSA {}", k.key_size()),
-        Ok(PublicKey::EC(k)) => format!("ECDSA P-{}", k.key_size()),
+        // x509-parser counts the bytes of a P-521 point (66 per coordinate): 528 bits.
+        Ok(PublicKey::EC(k)) => format!(
+            "ECDSA P-{}",
+            match k.key_size() {
+                528 => 521,
+                n => n,
+            }
+        ),
         Ok(k) => format!("{} bits", k.key_size()),
         Err(_) => spki.algorithm.algorithm.to_id_string(),
     }

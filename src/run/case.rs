@@ -349,7 +349,7 @@ fn case_problems(lab: &Lab, pki: &Pki, case: &Case) -> Vec<String> {
         add(only_cert(r));
     }
     for t in &server.trust {
-        add(only_cert(CertRef::Authority(*t)));
+        add(only_cert(*t));
     }
     if let Some(c) = case.client.certificate {
         add(pki.problem(CertRef::Certificate(c)));
@@ -358,7 +358,7 @@ fn case_problems(lab: &Lab, pki: &Pki, case: &Case) -> Vec<String> {
         add(only_cert(r));
     }
     for t in &case.client.trust {
-        add(only_cert(CertRef::Authority(*t)));
+        add(only_cert(*t));
     }
     for p in &case.client.pins {
         if let Pin::Key(r) = p {

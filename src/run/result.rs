@@ -124,7 +124,7 @@ impl CaseContext {
     /// The facts of `case` in `lab`, verified at `verification_time`; the server's address is filled in
     /// later, for an external server.
     pub fn of(lab: &Lab, case: &Case, verification_time: time::OffsetDateTime) -> CaseContext {
-        let authority = |i: &usize| lab.authorities[*i].name.clone();
+        let authority = |r: &crate::lab::CertRef| lab.name_of(*r).to_string();
         let server = &lab.servers[case.server];
         CaseContext {
             server: server.name.clone(),

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::lab::{Case, Lab};
+use crate::lab::{Case, CertRef, Lab};
 use crate::reason::Reason;
 use crate::reason::Side;
 use crate::verdict::Observed;
@@ -17,12 +17,12 @@ pub struct Explanation {
     pub fix: String,
 }
 
-fn authority_list(lab: &Lab, idx: &[usize]) -> String {
+fn authority_list(lab: &Lab, idx: &[CertRef]) -> String {
     if idx.is_empty() {
         return "nothing".to_string();
     }
     idx.iter()
-        .map(|i| format!("`{}`", lab.authorities[*i].name))
+        .map(|r| format!("`{}`", lab.name_of(*r)))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -71,7 +71,10 @@ pub fn explain(
             "Present a certificate issued by an authority the server trusts: with curl, `--cert client.crt --key client.key`; in Python, `context.load_cert_chain('client.crt', 'client.key')` before connecting.".to_string(),
         ),
         Reason::UnknownIssuer => {
-            let issuer = cert.map_or("?".to_string(), |c| subject_cn(lab, c.issuer));
+            let issuer = cert.map_or("?".to_string(), |c| match c.issuer {
+                Some(i) => subject_cn(lab, i),
+                None => "itself: it is self-signed".to_string(),
+            });
             (
                 format!(
                     "{verifier} could not chain the {peer} certificate {cert_name} (issued by {issuer}) to an authority it trusts; it trusted {}.",
@@ -144,7 +147,7 @@ pub fn explain(
         Reason::ChainTooLong => (
             format!(
                 "the chain of {cert_name} has {} intermediates between it and the authority {verifier} trusts; rustls-webpki builds paths through at most {} intermediates (a fixed limit of the verifier, not a pathLenConstraint of any certificate).",
-                cert.map_or("?".to_string(), |c| crate::lab::lint::intermediates_below_anchor(lab, c.issuer, trusted).to_string()),
+                cert.and_then(|c| c.issuer).map_or("?".to_string(), |i| crate::lab::lint::intermediates_below_anchor(lab, i, trusted).to_string()),
                 crate::lab::lint::MAX_INTERMEDIATES,
             ),
             format!(

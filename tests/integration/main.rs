@@ -23,5 +23,6 @@ mod reasons;
 mod report_goldens;
 mod reports;
 mod safe_outputs;
+mod shapes;
 mod teaching;
 mod transport;

@@ -369,12 +369,7 @@ impl Resolver<'_> {
             )?),
             None => None,
         };
-        let trust = self.names(
-            &format!("{cf}.trust"),
-            &trust_names,
-            "authority",
-            names.authorities,
-        )?;
+        let trust = self.trust(&format!("{cf}.trust"), &trust_names, names)?;
         let server_name = c
             .client
             .server_name
@@ -414,7 +409,7 @@ impl Resolver<'_> {
             revocation: self.revocation(
                 &format!("{cf}.revocation"),
                 cl.revocation.as_ref(),
-                !names.crls.is_empty(),
+                names,
             )?,
             pins,
             command,
