@@ -271,6 +271,9 @@ pub struct Reports {
     /// Write a GitHub Classroom grader result to FILE (version, status, max_score, tests).
     #[arg(long, value_name = "FILE")]
     pub report_classroom: Option<PathBuf>,
+    /// Write an HTML report to FILE: one self-contained page with a summary, filters, and per case the verdict, the explanation and the certificate chains drawn.
+    #[arg(long, value_name = "FILE")]
+    pub report_html: Option<PathBuf>,
 }
 
 // `--filter` and `--partition`, as given.

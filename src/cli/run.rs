@@ -140,6 +140,7 @@ fn wanted(reports: &Reports) -> Vec<(Format, PathBuf)> {
         (&reports.report_tap, Format::Tap),
         (&reports.report_gradescope, Format::Gradescope),
         (&reports.report_classroom, Format::Classroom),
+        (&reports.report_html, Format::Html),
     ]
     .into_iter()
     .filter_map(|(p, f)| p.clone().map(|p| (f, p)))

@@ -123,6 +123,30 @@ pub struct Check {
 }
 
 impl Lab {
+    /// What a peer presenting certificate `leaf` with `chain` sends, leaf first: with [`Chain::Full`]
+    /// its issuers up to, not including, the root (as `pki` builds `intermediates`); with
+    /// [`Chain::Leaf`] the leaf alone; with [`Chain::List`] the leaf and the listed certificates.
+    pub fn presented_chain(&self, leaf: usize, chain: &Chain) -> Vec<CertRef> {
+        let mut out = vec![CertRef::Certificate(leaf)];
+        match chain {
+            Chain::Leaf => {}
+            Chain::List(list) => out.extend(list.iter().copied()),
+            Chain::Full => {
+                let mut next = Some(self.certificates[leaf].issuer);
+                while let Some(i) = next {
+                    let parent = self.authorities[i].issuer;
+                    // The root is not sent; a cycle cannot be written (issuers come first).
+                    if parent.is_none() || out.contains(&CertRef::Authority(i)) {
+                        break;
+                    }
+                    out.push(CertRef::Authority(i));
+                    next = parent;
+                }
+            }
+        }
+        out
+    }
+
     /// The name of a certificate or authority.
     pub fn name_of(&self, r: CertRef) -> &str {
         match r {

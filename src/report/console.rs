@@ -97,7 +97,9 @@ pub fn case_line(lab: &LabResult, case: &CaseResult, style: &dyn Style) -> Strin
     )
 }
 
-fn observed_text(o: &Observed) -> String {
+/// What was observed, as a case's line says it: the verdict, then the TLS version and the identity the
+/// server saw, or the alert the other side received.
+pub(crate) fn observed_text(o: &Observed) -> String {
     let mut s = o.summary();
     match o.outcome {
         Outcome::Accepted => {

@@ -112,6 +112,7 @@ pub(super) async fn run(
     if let Some(why) = unmet(&case.grading.requires, done) {
         return not_run(case, context, Status::Skipped, vec![why]);
     }
+    context.chains = crate::run::result::Chains::of(lab, work.pki, case);
     match observe(lab, work, case, endpoint, &mut context).await {
         Ok(mut ran) => {
             if let Some(note) = clock_note(lab, case) {

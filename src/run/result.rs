@@ -118,6 +118,56 @@ pub struct CaseContext {
     /// For an external server: the address it answered on (a `localhost` server is probed on 127.0.0.1 and ::1).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_address: Option<String>,
+    /// The case's tags (the lab's and its own), for the HTML report's filter.
+    #[serde(skip)]
+    pub tags: Vec<String>,
+    /// The certificates each side presented, as the HTML report draws them; filled in when the case runs.
+    #[serde(skip)]
+    pub chains: Chains,
+}
+
+/// The certificate chains of a case, leaf first: what the server presented, and what the client did.
+#[derive(Debug, Clone, Default)]
+pub struct Chains {
+    pub server: Vec<Presented>,
+    /// Empty when the client presented no certificate.
+    pub client: Vec<Presented>,
+}
+
+/// One certificate a side presented: its name in the lab and what it says.
+#[derive(Debug, Clone)]
+pub struct Presented {
+    /// The lab's name of the certificate or authority.
+    pub name: String,
+    /// Whether it is one of the lab's authorities (an intermediate).
+    pub authority: bool,
+    /// What the certificate says; `None` when it could not be read.
+    pub summary: Option<crate::pki::show::Summary>,
+}
+
+impl Chains {
+    /// The chains of `case` as its peers present them (`Lab::presented_chain`), read from `pki`.
+    pub fn of(lab: &Lab, pki: &crate::pki::Pki, case: &Case) -> Chains {
+        let presented = |leaf: usize, chain: &crate::lab::Chain| {
+            lab.presented_chain(leaf, chain)
+                .into_iter()
+                .map(|r| Presented {
+                    name: lab.name_of(r).to_string(),
+                    authority: matches!(r, crate::lab::CertRef::Authority(_)),
+                    summary: crate::pki::show::summary(&pki.get(r).der),
+                })
+                .collect()
+        };
+        let server = &lab.servers[case.server];
+        Chains {
+            server: presented(server.certificate, &server.chain),
+            client: case
+                .client
+                .certificate
+                .map(|c| presented(c, &case.client.chain))
+                .unwrap_or_default(),
+        }
+    }
 }
 
 impl CaseContext {
@@ -140,6 +190,8 @@ impl CaseContext {
                 .format(&time::format_description::well_known::Rfc3339)
                 .unwrap_or_default(),
             server_address: None,
+            tags: case.tags.clone(),
+            chains: Chains::default(),
         }
     }
 }

@@ -53,7 +53,8 @@ fn side(reason: Reason) -> Side {
 fn facts(reason: Reason) -> &'static [&'static str] {
     match reason {
         Reason::CertificateRequired => &["`web`", "--cert", "load_cert_chain"],
-        Reason::UnknownIssuer => &["`client`", "CN=Explain Root", "trusted `ca`", "--cacert"],
+        // The server trusts the client's issuer here: the words say so, and the fix is the server's.
+        Reason::UnknownIssuer => &["`client`", "`ca`", "trusted `ca`", "ssl_client_certificate"],
         Reason::BadSignature => &["`client`", "same name"],
         Reason::Expired => &["`client`", "expired at"],
         Reason::NotYetValid => &["`client`", "valid only from"],

@@ -11,6 +11,7 @@ mod explanations;
 mod grading;
 mod hermetic;
 mod hostile;
+mod html;
 mod judging;
 mod openssl_crosscheck;
 mod peers;

@@ -745,10 +745,7 @@ fn chromium(home: &Path, url: &str, png: &Path) -> (bool, String) {
 fn chromium_with_the_p12_is_seen_as_labclient_and_without_it_is_refused() {
     // .ci/run installs chromium and libnss3-tools; where they could not be installed, say so (not a
     // silent pass).
-    let have_chromium = Command::new("chromium")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
+    let have_chromium = crate::common::chromium_available();
     let have_nss = ["certutil", "pk12util"]
         .iter()
         .all(|tool| Command::new(tool).arg("-H").output().is_ok());
