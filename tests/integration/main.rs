@@ -12,6 +12,7 @@ mod grading;
 mod hermetic;
 mod hostile;
 mod html;
+mod invalid_labs;
 mod judging;
 mod openssl_crosscheck;
 mod peers;
