@@ -99,6 +99,7 @@ pub fn failing(lab: &Lab, path: &Path, reason: Reason, at: OffsetDateTime) -> Op
             issuer_of(r)
                 .and_then(|i| lab.authorities[i].crl.as_ref())
                 .is_some_and(|crl| crl.revoked.iter().any(|x| x.target == r))
+                || same_serial(lab, r).is_some()
         }),
         Reason::RevocationUnknown => first(&|r| {
             issuer_of(r).is_some_and(|i| {
@@ -357,11 +358,16 @@ fn words(
         Side::Server
     };
     let leaf = v.presented.first().copied();
-    let leaf_name = leaf.map_or("(none)".to_string(), |r| format!("`{}`", lab.name_of(r)));
-    let failed_role = failed.map_or_else(
-        || format!("the {peer} certificate {leaf_name}"),
-        |r| role(lab, v, r),
+    // A client command presents what its own arguments name: the lab does not know which certificate.
+    let leaf_name = leaf.map_or_else(
+        || format!("the certificate the {peer} program presented"),
+        |r| format!("`{}`", lab.name_of(r)),
     );
+    let failed_role = match (failed, leaf) {
+        (Some(r), _) => role(lab, v, r),
+        (None, Some(_)) => format!("the {peer} certificate {leaf_name}"),
+        (None, None) => leaf_name.clone(),
+    };
     let trusted = |v: &Verifier<'_>| match v.trust {
         Some(t) => format!(" {} trusted {}.", capitalized(who), authority_list(lab, t)),
         None => String::new(),
@@ -450,7 +456,7 @@ fn words(
             );
             let fix = if early <= time::Duration::minutes(10) {
                 format!(
-                    "The start is only {} s after the verifier's clock: a clock slightly behind. Back-date the start a few minutes when issuing (`valid: {{ from: -5m }}`; openssl `-not_before` in the past), and keep the clocks in sync (NTP).",
+                    "The start is only {} s after the verifier's clock: the verifier's clock is slightly behind the issuer's. Back-date the start a few minutes when issuing (`valid: {{ from: -5m }}`; openssl `-not_before` in the past), and keep the clocks in sync (NTP).",
                     early.whole_seconds()
                 )
             } else {
@@ -613,7 +619,8 @@ fn name_mismatch(lab: &Lab, case: &Case, leaf: Option<CertRef>) -> (String, Stri
     (what, fix)
 }
 
-/// `revoked`: which certificate is on which authority's CRL, and the lesson when its serial is shared.
+/// `revoked`: which certificate is on which authority's CRL, and the lesson when a renewal shares the
+/// serial of a revoked certificate (a CRL lists issuer and serial, not keys).
 fn revoked(lab: &Lab, v: &Verifier<'_>, r: Option<CertRef>) -> (String, String) {
     let Some(r) = r else {
         return (
@@ -621,35 +628,47 @@ fn revoked(lab: &Lab, v: &Verifier<'_>, r: Option<CertRef>) -> (String, String) 
             "Issue a new certificate (a new serial number); a revoked certificate cannot be reinstated.".to_string(),
         );
     };
-    let issuer = issuer_of(lab, r).map_or("its issuer".to_string(), |i| {
+    let issuer = issuer_of(lab, r);
+    let issuer_name = issuer.map_or("its issuer".to_string(), |i| {
         format!("`{}`", lab.authorities[i].name)
     });
-    let what = format!(
-        "{} is on the revocation list (CRL) of {issuer}.",
-        role(lab, v, r)
-    );
+    let listed = issuer
+        .and_then(|i| lab.authorities[i].crl.as_ref())
+        .is_some_and(|crl| crl.revoked.iter().any(|x| x.target == r));
+    match same_serial(lab, r) {
+        Some((serial, other)) if !listed => (
+            format!(
+                "{} has serial {serial}, which the revocation list (CRL) of {issuer_name} lists: it revoked `{other}`, which has the same serial.",
+                role(lab, v, r)
+            ),
+            format!(
+                "A CRL revokes by issuer and serial number, not by key: a renewal must get a new serial number. Reissue `{}` with a serial of its own (or leave `serial:` out for a random one).",
+                lab.name_of(r)
+            ),
+        ),
+        _ => (
+            format!("{} is on the revocation list (CRL) of {issuer_name}.", role(lab, v, r)),
+            "Issue a new certificate (a new serial number) and install it; a revoked certificate cannot be reinstated.".to_string(),
+        ),
+    }
+}
+
+/// A revoked certificate of the same issuer with the same (lab-given) serial as `r`: its serial and name.
+fn same_serial(lab: &Lab, r: CertRef) -> Option<(u64, String)> {
     let serial = match r {
         CertRef::Certificate(i) => lab.certificates[i].serial,
         CertRef::Authority(i) => lab.authorities[i].serial,
-    };
-    let twin = serial.and_then(|s| {
-        lab.certificates
-            .iter()
-            .enumerate()
-            .find(|(i, c)| {
-                CertRef::Certificate(*i) != r
-                    && c.serial == Some(s)
-                    && Some(c.issuer) == issuer_of(lab, r)
-            })
-            .map(|(_, c)| (s, c.name.clone()))
-    });
-    let fix = match twin {
-        Some((s, other)) => format!(
-            "A CRL revokes by issuer and serial number, and `{other}` has the same serial {s}: a renewal must get a new serial number, not only a new key. Reissue it with a serial of its own."
-        ),
-        None => "Issue a new certificate (a new serial number) and install it; a revoked certificate cannot be reinstated.".to_string(),
-    };
-    (what, fix)
+    }?;
+    let issuer = issuer_of(lab, r)?;
+    let crl = lab.authorities[issuer].crl.as_ref()?;
+    crl.revoked.iter().find_map(|x| {
+        let other_serial = match x.target {
+            CertRef::Certificate(i) => lab.certificates[i].serial,
+            CertRef::Authority(i) => lab.authorities[i].serial,
+        };
+        (x.target != r && other_serial == Some(serial))
+            .then(|| (serial, lab.name_of(x.target).to_string()))
+    })
 }
 
 fn versions(v: &[crate::lab::TlsVersion]) -> String {

@@ -7,6 +7,7 @@ mod authoring;
 mod catalogue;
 mod classification;
 mod cli;
+mod explain;
 mod explanations;
 mod grading;
 mod hermetic;
