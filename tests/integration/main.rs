@@ -17,6 +17,7 @@ mod invalid_labs;
 mod judging;
 mod openssl_crosscheck;
 mod peers;
+mod predictions;
 mod programs;
 mod prop;
 mod reasons;
