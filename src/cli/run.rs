@@ -130,7 +130,7 @@ pub fn run(args: RunArgs) -> u8 {
         }
     };
     let shown = report::view(&results, args.show_hidden);
-    let console = report::console_with(&shown, args.explain, &painter);
+    let console = report::console_traced(&shown, args.explain, args.trace, &painter);
     if to_stdout {
         eprint!("{console}");
     } else {

@@ -15,7 +15,10 @@ pub mod safe;
 mod tap;
 
 pub use classroom::classroom;
-pub use console::{case_details, case_line, check_line, console, console_with, explanation_lines};
+pub use console::{
+    case_details, case_line, check_line, console, console_traced, console_with, explanation_lines,
+    trace_lines,
+};
 pub use gradescope::gradescope;
 pub use json::json;
 pub use junit::junit;

@@ -200,7 +200,7 @@ async fn observe(
 }
 
 /// The case's result from what it observed: passed when the expectation and every check hold.
-fn judged(lab: &Lab, case: &Case, context: CaseContext, ran: Ran) -> CaseResult {
+fn judged(lab: &Lab, case: &Case, mut context: CaseContext, ran: Ran) -> CaseResult {
     let Ran {
         observed,
         stdout,
@@ -219,6 +219,7 @@ fn judged(lab: &Lab, case: &Case, context: CaseContext, ran: Ran) -> CaseResult 
     } else {
         Status::Failed
     };
+    context.chains.program_output = tail.clone();
     if status == Status::Failed && !tail.is_empty() {
         let whose = if case.client.command.is_some() {
             "the client command's output"

@@ -126,12 +126,32 @@ pub struct CaseContext {
     pub chains: Chains,
 }
 
-/// The certificate chains of a case, leaf first: what the server presented, and what the client did.
+/// The certificate chains of a case, leaf first: what the server presented, and what the client did;
+/// with what each built-in side sends besides (for the readable trace, `run --trace`).
 #[derive(Debug, Clone, Default)]
 pub struct Chains {
     pub server: Vec<Presented>,
     /// Empty when the client presented no certificate.
     pub client: Vec<Presented>,
+    /// What the client's ClientHello carries, when the client is built in (a program's is its own).
+    pub hello: Option<Hello>,
+    /// The CA names of the server's CertificateRequest (the subjects of the authorities it trusts, as
+    /// rustls sends them), when the built-in server asks for a certificate; `None` when it does not ask
+    /// or is a program.
+    pub ca_names: Option<Vec<String>>,
+    /// The external program's output, its last lines (client command, or server command during the case).
+    pub program_output: Vec<String>,
+}
+
+/// What the built-in client's ClientHello carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hello {
+    /// server_name (SNI): the DNS name asked for; `None` for an IP address, which TLS does not send.
+    pub sni: Option<String>,
+    /// supported_versions, newest first.
+    pub versions: Vec<String>,
+    /// application_layer_protocol_negotiation; empty when none is offered.
+    pub alpn: Vec<String>,
 }
 
 /// One certificate a side presented: its name in the lab and what it says.
@@ -159,6 +179,19 @@ impl Chains {
                 .collect()
         };
         let server = &lab.servers[case.server];
+        let versions = |v: &[crate::lab::TlsVersion]| {
+            let mut names: Vec<String> = v
+                .iter()
+                .map(|v| match v {
+                    crate::lab::TlsVersion::Tls12 => "TLS 1.2".to_string(),
+                    crate::lab::TlsVersion::Tls13 => "TLS 1.3".to_string(),
+                })
+                .collect();
+            names.sort();
+            names.reverse();
+            names
+        };
+        let name = &case.client.server_name;
         Chains {
             server: presented(server.certificate, &server.chain),
             client: case
@@ -166,6 +199,27 @@ impl Chains {
                 .certificate
                 .map(|c| presented(c, &case.client.chain))
                 .unwrap_or_default(),
+            hello: case.client.command.is_none().then(|| Hello {
+                sni: name
+                    .parse::<std::net::IpAddr>()
+                    .is_err()
+                    .then(|| name.clone()),
+                versions: versions(&case.client.versions),
+                // The built-in client (hyper over rustls) offers no ALPN.
+                alpn: Vec::new(),
+            }),
+            ca_names: (!server.is_external() && server.client_auth != crate::lab::ClientAuth::None)
+                .then(|| {
+                    server
+                        .trust
+                        .iter()
+                        .map(|i| {
+                            crate::pki::show::summary(&pki.authorities[*i].der)
+                                .map_or_else(|| lab.authorities[*i].name.clone(), |s| s.subject)
+                        })
+                        .collect()
+                }),
+            program_output: Vec::new(),
         }
     }
 }

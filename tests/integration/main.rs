@@ -25,4 +25,5 @@ mod report_goldens;
 mod reports;
 mod safe_outputs;
 mod teaching;
+mod trace;
 mod transport;
