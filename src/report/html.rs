@@ -344,7 +344,14 @@ fn chains(out: &mut String, case: &CaseResult) {
         .as_ref()
         .and_then(|e| e.certificate.as_deref());
     let reason = case.explanation.as_ref().map(|e| e.reason.code());
-    let unknown_issuer = matches!(reason, Some("unknown_issuer"));
+    // A failure of the link above the top certificate: to a trusted authority.
+    let link = match reason {
+        Some("unknown_issuer") => Some("✗ issuer neither sent nor trusted"),
+        Some("bad_signature") => {
+            Some("✗ the signature does not verify with the trusted issuer's key")
+        }
+        _ => None,
+    };
     out.push_str("<div class=\"chains\">\n");
     let x = &case.context;
     chain(
@@ -354,7 +361,7 @@ fn chains(out: &mut String, case: &CaseResult) {
         &c.server,
         (by == Some(Side::Client)).then_some(failed).flatten(),
         reason,
-        unknown_issuer && by == Some(Side::Client),
+        link.filter(|_| by == Some(Side::Client)),
         &format!("the client trusted: {}", list(&x.client_trusts)),
     );
     if c.client.is_empty() {
@@ -373,7 +380,7 @@ fn chains(out: &mut String, case: &CaseResult) {
             &c.client,
             (by == Some(Side::Server)).then_some(failed).flatten(),
             reason,
-            unknown_issuer && by == Some(Side::Server),
+            link.filter(|_| by == Some(Side::Server)),
             &format!("the server trusted: {}", list(&x.server_trusts)),
         );
     }
@@ -400,7 +407,7 @@ fn chain(
     certs: &[Presented],
     failed: Option<&str>,
     reason: Option<&str>,
-    unknown_issuer: bool,
+    failed_link: Option<&str>,
     trust: &str,
 ) {
     let _ = writeln!(
@@ -408,17 +415,42 @@ fn chain(
         "<figure class=\"chain\" data-side=\"{side}\"><figcaption>{}</figcaption>",
         escape(caption)
     );
+    // A link between two boxes says "issued by" only when it is true (a chain sent as a list may hold
+    // a certificate that did not issue the one above it).
+    let mut broken = false;
     for (i, p) in certs.iter().enumerate() {
         if i > 0 {
-            out.push_str("<div class=\"link\">issued by ↓</div>\n");
+            let above = certs[i - 1].summary.as_ref().map(|s| &s.issuer);
+            let this = p.summary.as_ref().map(|s| &s.subject);
+            if above.is_some() && above == this {
+                out.push_str("<div class=\"link\">issued by ↓</div>\n");
+            } else {
+                broken = true;
+                let _ = writeln!(
+                    out,
+                    "<div class=\"link{}\">✗ not the issuer of the certificate above</div>",
+                    if failed == Some(certs[i - 1].name.as_str()) && failed_link.is_some() {
+                        " failed\" data-failed-link=\"true"
+                    } else {
+                        ""
+                    }
+                );
+            }
         }
         let is_failed = failed == Some(p.name.as_str());
         cert_box(out, p, is_failed.then_some(reason.unwrap_or("failed")));
     }
-    if unknown_issuer {
-        out.push_str("<div class=\"link failed\" data-failed-link=\"true\">✗ issuer neither sent nor trusted</div>\n");
-    } else {
-        out.push_str("<div class=\"link\">issued by ↓</div>\n");
+    let last_failed = certs.last().map(|c| c.name.as_str()) == failed;
+    match failed_link.filter(|_| last_failed || !broken) {
+        Some(why) => {
+            let _ = writeln!(
+                out,
+                "<div class=\"link failed\" data-failed-link=\"true\">{}</div>",
+                escape(why)
+            );
+        }
+        None if broken => out.push_str("<div class=\"link\">↓</div>\n"),
+        None => out.push_str("<div class=\"link\">issued by ↓</div>\n"),
     }
     let _ = writeln!(out, "<div class=\"trust\">{}</div></figure>", escape(trust));
 }

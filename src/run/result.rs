@@ -113,7 +113,7 @@ pub struct CaseContext {
     /// Authorities the server trusted for client certificates.
     pub server_trusts: Vec<String>,
     pub server_name: String,
-    /// The time at which both sides verified certificates (RFC 3339).
+    /// The time at which both sides verified certificates (RFC 3339, to the second).
     pub verification_time: String,
     /// For an external server: the address it answered on (a `localhost` server is probed on 127.0.0.1 and ::1).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -240,9 +240,7 @@ impl CaseContext {
             client_trusts: case.client.trust.iter().map(authority).collect(),
             server_trusts: server.trust.iter().map(authority).collect(),
             server_name: case.client.server_name.clone(),
-            verification_time: verification_time
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default(),
+            verification_time: crate::pki::show::rfc3339_seconds(verification_time),
             server_address: None,
             tags: case.tags.clone(),
             chains: Chains::default(),

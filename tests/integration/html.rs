@@ -118,3 +118,38 @@ fn the_html_report_renders_in_chromium_with_the_failing_certificate_marked() {
     );
     assert!(png.exists(), "no screenshot at {}", png.display());
 }
+
+#[test]
+fn a_link_that_is_not_an_issuer_is_not_drawn_as_one_and_the_unknown_issuer_is_marked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.html");
+    let out = mtls(
+        &root(),
+        &[
+            "run",
+            "labs/missing-intermediate.yaml",
+            "--report-html",
+            path.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let text = std::fs::read_to_string(&path).unwrap();
+    // The server sends its leaf and an intermediate that did not issue it: the leaf is the failing
+    // certificate, and the link under it is marked, not drawn as "issued by".
+    let wrong = article(&text, "case-0-2");
+    let server_chain = &wrong
+        [wrong.find("data-side=\"server\"").unwrap()..wrong.find("data-side=\"client\"").unwrap()];
+    assert!(
+        server_chain
+            .contains("<div class=\"cert failed\" data-name=\"server\" data-failed=\"true\">"),
+        "{server_chain}"
+    );
+    assert!(server_chain.contains("<div class=\"link failed\" data-failed-link=\"true\">✗ not the issuer of the certificate above</div>"), "{server_chain}");
+    assert!(!server_chain.contains("issued by"), "{server_chain}");
+    // The leaf alone: the link above it is the failing one.
+    let leaf_only = article(&text, "case-0-1");
+    assert!(
+        leaf_only.contains("✗ issuer neither sent nor trusted"),
+        "{leaf_only}"
+    );
+}
