@@ -432,8 +432,14 @@ fn words(
         ),
         Reason::Expired => {
             let r = failed.or(leaf);
-            let until = r.map_or("?".to_string(), |r| time(validity(lab, r).1));
-            let what = format!("{failed_role} expired at {until} (verified at {}).", time(at));
+            let what = match r {
+                Some(r) => format!(
+                    "{failed_role} expired at {} (verified at {}).",
+                    time(validity(lab, r).1),
+                    time(at)
+                ),
+                None => format!("{failed_role} had expired when verified at {}.", time(at)),
+            };
             let fix = match r {
                 Some(CertRef::Authority(i)) => format!(
                     "Renew the intermediate `{}` and send the new one with the {peer}'s certificate; renewing the {peer} certificate alone does not help.",
@@ -447,14 +453,17 @@ fn words(
         }
         Reason::NotYetValid => {
             let r = failed.or(leaf);
-            let from = r.map_or(at, |r| validity(lab, r).0);
-            let early = from - at;
-            let what = format!(
-                "{failed_role} is valid only from {} (verified at {}).",
-                time(from),
-                time(at)
-            );
-            let fix = if early <= time::Duration::minutes(10) {
+            let from = r.map(|r| validity(lab, r).0);
+            let what = match from {
+                Some(from) => format!(
+                    "{failed_role} is valid only from {} (verified at {}).",
+                    time(from),
+                    time(at)
+                ),
+                None => format!("{failed_role} was not valid yet when verified at {}.", time(at)),
+            };
+            let early = from.map(|f| f - at);
+            let fix = if let Some(early) = early.filter(|e| *e <= time::Duration::minutes(10)) {
                 format!(
                     "The start is only {} s after the verifier's clock: the verifier's clock is slightly behind the issuer's. Back-date the start a few minutes when issuing (`valid: {{ from: -5m }}`; openssl `-not_before` in the past), and keep the clocks in sync (NTP).",
                     early.whole_seconds()
@@ -475,7 +484,7 @@ fn words(
                 if v.side == Side::Server { "clientAuth" } else { "serverAuth" }
             ),
         ),
-        Reason::Revoked => revoked(lab, v, failed.or(leaf)),
+        Reason::Revoked => revoked(lab, v, failed.or(leaf), &failed_role),
         Reason::RevocationUnknown => {
             let r = failed.or(leaf);
             let issuer = r.and_then(|r| issuer_of(lab, r));
@@ -621,10 +630,10 @@ fn name_mismatch(lab: &Lab, case: &Case, leaf: Option<CertRef>) -> (String, Stri
 
 /// `revoked`: which certificate is on which authority's CRL, and the lesson when a renewal shares the
 /// serial of a revoked certificate (a CRL lists issuer and serial, not keys).
-fn revoked(lab: &Lab, v: &Verifier<'_>, r: Option<CertRef>) -> (String, String) {
+fn revoked(lab: &Lab, v: &Verifier<'_>, r: Option<CertRef>, unknown: &str) -> (String, String) {
     let Some(r) = r else {
         return (
-            format!("a certificate of the {}'s chain is on its issuer's revocation list.", v.peer),
+            format!("{unknown} is on its issuer's revocation list."),
             "Issue a new certificate (a new serial number); a revoked certificate cannot be reinstated.".to_string(),
         );
     };

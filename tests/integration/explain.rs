@@ -686,4 +686,24 @@ cases:
         "{}",
         e.fix
     );
+    // Which certificate a program presented is in its arguments too: no placeholder names it.
+    let at = time::macros::datetime!(2027-03-04 05:06:07.891 UTC);
+    for reason in [
+        Reason::Expired,
+        Reason::NotYetValid,
+        Reason::UnknownIssuer,
+        Reason::Revoked,
+    ] {
+        let e = explain(&lab, &lab.cases[0], &rejected(Side::Server, reason), at).unwrap();
+        let text = format!("{} {}", e.what, e.fix);
+        assert!(
+            text.contains("the certificate the client program presented"),
+            "{reason}: {text}"
+        );
+        assert!(
+            !text.contains("(none)") && !text.contains('?'),
+            "{reason}: {text}"
+        );
+        assert!(!text.contains(".891"), "{reason}: {text}");
+    }
 }
