@@ -87,6 +87,8 @@ const SCRIPT: &str = r#"
   tag.addEventListener('change', function () { state.tag = tag.value; apply(); });
   var wanted = /(?:^|[#&])filter=([a-z]+)/.exec(location.hash);
   if (wanted) { state.status = wanted[1]; }
+  var wantedTag = /(?:^|[#&])tag=([^&]+)/.exec(location.hash);
+  if (wantedTag) { state.tag = decodeURIComponent(wantedTag[1]); tag.value = state.tag; }
   apply();
   document.documentElement.setAttribute('data-ready', 'true');
 })();

@@ -107,6 +107,15 @@ fn the_html_report_renders_in_chromium_with_the_failing_certificate_marked() {
     assert!(article(&dom, "case-0-0").contains(" hidden=\"\""));
     assert!(!article(&dom, "case-0-2").contains(" hidden=\"\""));
 
+    // The tag filter (from the address too): the two `expiry` cases.
+    let (dom, _) = common::headless_chromium(
+        &dir.path().join("p4"),
+        &format!("{url}#tag=expiry"),
+        &["--dump-dom"],
+    );
+    assert!(dom.contains("2 of 3 case(s) shown"), "{dom}");
+    assert!(article(&dom, "case-0-0").contains(" hidden=\"\""));
+
     // The screenshot is kept as an artifact of the test run.
     let png = Path::new(env!("CARGO_TARGET_TMPDIR")).join("html-report.png");
     let _ = std::fs::remove_file(&png);
