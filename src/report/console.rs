@@ -300,25 +300,41 @@ pub fn trace_lines(case: &CaseResult) -> String {
         S2C,
         format!(
             "ServerHello: {}",
-            o.tls_version
-                .as_deref()
-                .unwrap_or("version not recorded (the handshake did not complete)")
+            match (&o.tls_version, &c.only_version) {
+                (Some(v), _) => v.clone(),
+                (None, Some(v)) => format!("{v} (the one version both sides allow)"),
+                (None, None) => "version not recorded (the handshake did not complete)".into(),
+            }
         ),
     );
-    if let Some(names) = &c.ca_names {
-        line(
-            S2C,
-            format!(
-                "CertificateRequest: CA names {}",
-                if names.is_empty() {
-                    "(none)".to_string()
-                } else {
-                    names.join("; ")
-                }
-            ),
-        );
+    let request = c.ca_names.as_ref().map(|names| {
+        format!(
+            "CertificateRequest: CA names {}",
+            if names.is_empty() {
+                "(none)".to_string()
+            } else {
+                names.join("; ")
+            }
+        )
+    });
+    let certificate = format!("Certificate: {}", chain_text(&c.server));
+    // TLS 1.3 sends the CertificateRequest before the server's Certificate; TLS 1.2 after it.
+    if o.tls_version
+        .as_ref()
+        .or(c.only_version.as_ref())
+        .map(String::as_str)
+        == Some("TLSv1.2")
+    {
+        line(S2C, certificate);
+        if let Some(r) = request {
+            line(S2C, r);
+        }
+    } else {
+        if let Some(r) = request {
+            line(S2C, r);
+        }
+        line(S2C, certificate);
     }
-    line(S2C, format!("Certificate: {}", chain_text(&c.server)));
     if rejected_by(Side::Client) {
         let (from, what) = alert(o);
         line(from, what);

@@ -141,6 +141,9 @@ pub struct Chains {
     pub ca_names: Option<Vec<String>>,
     /// The external program's output, its last lines (client command, or server command during the case).
     pub program_output: Vec<String>,
+    /// The one TLS version both built-in sides allow (`TLSv1.2`, `TLSv1.3`), when there is exactly one:
+    /// the version of any handshake that gets past the hellos.
+    pub only_version: Option<String>,
 }
 
 /// What the built-in client's ClientHello carries.
@@ -220,6 +223,23 @@ impl Chains {
                         .collect()
                 }),
             program_output: Vec::new(),
+            only_version: {
+                let common: Vec<_> = case
+                    .client
+                    .versions
+                    .iter()
+                    .filter(|v| server.versions.contains(v))
+                    .collect();
+                match common.as_slice() {
+                    [v] if case.client.command.is_none() && !server.is_external() => {
+                        Some(match v {
+                            crate::lab::TlsVersion::Tls12 => "TLSv1.2".to_string(),
+                            crate::lab::TlsVersion::Tls13 => "TLSv1.3".to_string(),
+                        })
+                    }
+                    _ => None,
+                }
+            },
         }
     }
 }

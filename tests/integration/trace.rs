@@ -100,3 +100,28 @@ fn a_programs_trace_says_what_is_its_own_and_ends_with_its_output() {
         "{stdout}"
     );
 }
+
+#[test]
+fn under_tls_1_2_the_certificate_request_follows_the_servers_certificate() {
+    let out = mtls(
+        &root(),
+        &[
+            "run",
+            "labs/expired-client.yaml",
+            "--filter",
+            "over TLS 1.2",
+            "--trace",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("server → client  ServerHello: TLSv1.2 (the one version both sides allow)"),
+        "{stdout}"
+    );
+    let cert = stdout.find("server → client  Certificate:").expect(&stdout);
+    let request = stdout
+        .find("server → client  CertificateRequest:")
+        .expect(&stdout);
+    assert!(cert < request, "{stdout}");
+}
