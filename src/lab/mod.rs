@@ -123,6 +123,61 @@ pub struct Check {
 }
 
 impl Lab {
+    /// The path a verifier that trusts `trust` builds from `presented` (leaf first), as webpki does:
+    /// from the leaf, each issuer is a trust anchor (the path ends) or a presented certificate (it goes
+    /// on). An issuer's key may sit in several certificates (`key_of`, cross-signing): a trusted one
+    /// ends the path, else a presented one continues it. A certificate trusted directly (`trust:`
+    /// naming it) is its own anchor.
+    pub fn path(&self, presented: &[CertRef], trust: &[CertRef]) -> Path {
+        let mut certs = presented.first().copied().into_iter().collect::<Vec<_>>();
+        while let Some(&top) = certs.last() {
+            if matches!(top, CertRef::Certificate(_)) && trust.contains(&top) {
+                return Path {
+                    certs,
+                    anchor: Some(top),
+                };
+            }
+            let issuer = match top {
+                CertRef::Certificate(i) => self.certificates[i].issuer,
+                CertRef::Authority(i) => self.authorities[i].issuer,
+            };
+            let Some(issuer) = issuer else {
+                // Self-signed (a root authority or an `issuer: self` certificate): its own issuer.
+                let anchor = trust.contains(&top).then_some(top);
+                return Path { certs, anchor };
+            };
+            // The issuer's certificate and every other certificate of its key, the issuer first.
+            let owner = self.authorities[issuer].key_of.unwrap_or(issuer);
+            let same_key =
+                std::iter::once(issuer).chain((0..self.authorities.len()).filter(|&j| {
+                    j != issuer && (j == owner || self.authorities[j].key_of == Some(owner))
+                }));
+            let candidates: Vec<CertRef> = same_key.map(CertRef::Authority).collect();
+            if let Some(anchor) = candidates.iter().find(|c| trust.contains(c)) {
+                return Path {
+                    certs,
+                    anchor: Some(*anchor),
+                };
+            }
+            match candidates
+                .iter()
+                .find(|c| presented.contains(c) && !certs.contains(c))
+            {
+                Some(next) => certs.push(*next),
+                None => {
+                    return Path {
+                        certs,
+                        anchor: None,
+                    }
+                }
+            }
+        }
+        Path {
+            certs,
+            anchor: None,
+        }
+    }
+
     /// The authorities a chain from certificate `c` may pass through, nearest first: its issuer and each
     /// issuer above, and for a cross-signed authority (`key_of`) the other certificates of the same key and
     /// their issuers too, each once. Empty for a self-signed certificate.
@@ -146,6 +201,30 @@ impl Lab {
         out
     }
 
+    /// What a peer presenting certificate `leaf` with `chain` sends, leaf first: with [`Chain::Full`]
+    /// its issuers up to, not including, the root (as `pki` builds `intermediates`); with
+    /// [`Chain::Leaf`] the leaf alone; with [`Chain::List`] the leaf and the listed certificates.
+    pub fn presented_chain(&self, leaf: usize, chain: &Chain) -> Vec<CertRef> {
+        let mut out = vec![CertRef::Certificate(leaf)];
+        match chain {
+            Chain::Leaf => {}
+            Chain::List(list) => out.extend(list.iter().copied()),
+            Chain::Full => {
+                let mut next = self.certificates[leaf].issuer;
+                while let Some(i) = next {
+                    let parent = self.authorities[i].issuer;
+                    // The root is not sent; a cycle cannot be written (issuers come first).
+                    if parent.is_none() || out.contains(&CertRef::Authority(i)) {
+                        break;
+                    }
+                    out.push(CertRef::Authority(i));
+                    next = parent;
+                }
+            }
+        }
+        out
+    }
+
     /// The name of a certificate or authority.
     pub fn name_of(&self, r: CertRef) -> &str {
         match r {
@@ -153,6 +232,17 @@ impl Lab {
             CertRef::Certificate(i) => &self.certificates[i].name,
         }
     }
+}
+
+/// The chain a verifier builds from what its peer presented: the certificates from the leaf up, and
+/// the trust anchor it reached, if any ([`Lab::path`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Path {
+    /// The leaf, then each issuer found among the presented certificates.
+    pub certs: Vec<CertRef>,
+    /// The trust anchor the path reached (an authority, or a certificate trusted directly); `None`
+    /// when the top certificate's issuer is neither presented nor trusted (unknown issuer).
+    pub anchor: Option<CertRef>,
 }
 
 /// A certificate of the lab: an authority's or a leaf's.

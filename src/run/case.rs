@@ -112,6 +112,7 @@ pub(super) async fn run(
     if let Some(why) = unmet(&case.grading.requires, done) {
         return not_run(case, context, Status::Skipped, vec![why]);
     }
+    context.chains = crate::run::result::Chains::of(lab, work.pki, case);
     match observe(lab, work, case, endpoint, &mut context).await {
         Ok(mut ran) => {
             if let Some(note) = clock_note(lab, case) {
@@ -199,7 +200,7 @@ async fn observe(
 }
 
 /// The case's result from what it observed: passed when the expectation and every check hold.
-fn judged(lab: &Lab, case: &Case, context: CaseContext, ran: Ran) -> CaseResult {
+fn judged(lab: &Lab, case: &Case, mut context: CaseContext, ran: Ran) -> CaseResult {
     let Ran {
         observed,
         stdout,
@@ -218,6 +219,7 @@ fn judged(lab: &Lab, case: &Case, context: CaseContext, ran: Ran) -> CaseResult 
     } else {
         Status::Failed
     };
+    context.chains.program_output = tail.clone();
     if status == Status::Failed && !tail.is_empty() {
         let whose = if case.client.command.is_some() {
             "the client command's output"
