@@ -18,6 +18,9 @@ pub enum Reason {
     CaUsedAsLeaf,
     /// The server requires a client certificate and the client sent none.
     CertificateRequired,
+    /// The chain has more intermediates than the verifier builds paths through (rustls-webpki: six),
+    /// whatever the authorities' path length constraints say.
+    ChainTooLong,
     /// The TCP connection was closed or reset before the exchange finished.
     ConnectionClosed,
     /// Nothing listens on the server's address.
@@ -75,6 +78,7 @@ impl Reason {
         Reason::CaUsedAsLeaf,
         Reason::IssuerNotCa,
         Reason::PathLenExceeded,
+        Reason::ChainTooLong,
         Reason::NameConstraints,
         Reason::UnsupportedAlgorithm,
         Reason::UnsupportedCertVersion,
@@ -96,6 +100,7 @@ impl Reason {
             Reason::BadSignature => "bad_signature",
             Reason::CaUsedAsLeaf => "ca_used_as_leaf",
             Reason::CertificateRequired => "certificate_required",
+            Reason::ChainTooLong => "chain_too_long",
             Reason::ConnectionClosed => "connection_closed",
             Reason::ConnectionRefused => "connection_refused",
             Reason::Expired => "expired",
@@ -158,6 +163,12 @@ pub fn pin_mismatch_error(presented: String) -> TlsError {
     TlsError::InvalidCertificate(CertificateError::Other(rustls::OtherError(
         std::sync::Arc::new(PinMismatch { presented }),
     )))
+}
+
+/// The error of a verifier that reaches no trust anchor (rustls's `UnknownIssuer`): what a verifier that
+/// trusts nothing reports for every certificate.
+pub fn unknown_issuer_error() -> TlsError {
+    TlsError::InvalidCertificate(CertificateError::UnknownIssuer)
 }
 
 /// The error of a verifier that cannot read the presented certificate (rustls's `BadEncoding`).
@@ -250,7 +261,10 @@ fn other_reason(other: &rustls::OtherError) -> Reason {
     match w {
         W::CaUsedAsEndEntity => Reason::CaUsedAsLeaf,
         W::EndEntityUsedAsCa => Reason::IssuerNotCa,
-        W::PathLenConstraintViolated | W::MaximumPathDepthExceeded => Reason::PathLenExceeded,
+        W::PathLenConstraintViolated => Reason::PathLenExceeded,
+        // webpki's fixed limit of six intermediates (verify_cert.rs `MAX_SUB_CA_COUNT`), not a constraint
+        // any certificate carries.
+        W::MaximumPathDepthExceeded => Reason::ChainTooLong,
         W::NameConstraintViolation => Reason::NameConstraints,
         W::UnsupportedCertVersion => Reason::UnsupportedCertVersion,
         W::BadDer

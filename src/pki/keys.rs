@@ -2,15 +2,17 @@
 //! dominate the time a PKI takes).
 
 use rcgen::{KeyPair, RsaKeySize};
+use rustls::pki_types::PrivatePkcs8KeyDer;
 
-use crate::lab::{KeyType, Lab};
+use crate::lab::{KeyType, Lab, SignatureAlgorithm};
 use crate::pki::PkiError;
 
-/// The keys `lab` generates, in order: each authority without `from:`, then each certificate without `from:`.
+/// The keys `lab` generates, in order: each authority without `from:` that owns its key (no `key_of`), then
+/// each certificate without `from:`.
 pub fn wanted(lab: &Lab) -> Vec<(String, KeyType)> {
     lab.authorities
         .iter()
-        .filter(|a| a.from.is_none())
+        .filter(|a| a.from.is_none() && a.key_of.is_none())
         .map(|a| (a.name.clone(), a.key))
         .chain(
             lab.certificates
@@ -32,6 +34,67 @@ pub fn generate_key(key: KeyType) -> Result<KeyPair, rcgen::Error> {
         KeyType::EcdsaP521 => KeyPair::generate_for(&rcgen::PKCS_ECDSA_P521_SHA512),
         KeyType::Ed25519 => KeyPair::generate_for(&rcgen::PKCS_ED25519),
     }
+}
+
+/// `key`'s private key as unencrypted PKCS#8 DER, Ed25519 in version 1 (RFC 5208: no public key).
+///
+/// rcgen (through aws-lc-rs) writes Ed25519 keys as PKCS#8 v2 (RFC 5958, with the public key), which
+/// OpenSSL 3.0 (`openssl pkey`, and so Python's `ssl` and curl linked to it) refuses to read; every
+/// program reads v1, the form `openssl genpkey -algorithm ED25519` writes. aws-lc-rs's own encoder
+/// (`Ed25519KeyPair::to_pkcs8v1`) re-encodes it. Other key types are returned as rcgen writes them.
+pub fn pkcs8_der(key: &KeyPair) -> Vec<u8> {
+    let der = key.serialize_der();
+    if key.algorithm() != &rcgen::PKCS_ED25519 {
+        return der;
+    }
+    let v1 = aws_lc_rs::signature::Ed25519KeyPair::from_pkcs8(&der)
+        .ok()
+        .and_then(|k| k.to_pkcs8v1().ok());
+    // A key rcgen generated always parses; were it ever not to, v2 is still a valid PKCS#8 key.
+    v1.map_or(der, |doc| doc.as_ref().to_vec())
+}
+
+/// [`pkcs8_der`] as a `PRIVATE KEY` PEM block.
+pub fn pkcs8_pem(key: &KeyPair) -> String {
+    crate::pki::export::pem_block("PRIVATE KEY", &pkcs8_der(key))
+}
+
+/// rcgen's signature algorithm for a `key` of this type signing with `signature`; `None` where rcgen has none
+/// (validation refuses those: [`KeyType::signatures`] lists what fits).
+pub fn rcgen_algorithm(
+    key: KeyType,
+    signature: SignatureAlgorithm,
+) -> Option<&'static rcgen::SignatureAlgorithm> {
+    use SignatureAlgorithm as S;
+    let rsa = matches!(key, KeyType::Rsa2048 | KeyType::Rsa3072 | KeyType::Rsa4096);
+    Some(match (key, signature) {
+        (_, S::RsaPkcs1Sha256) if rsa => &rcgen::PKCS_RSA_SHA256,
+        (_, S::RsaPkcs1Sha384) if rsa => &rcgen::PKCS_RSA_SHA384,
+        (_, S::RsaPkcs1Sha512) if rsa => &rcgen::PKCS_RSA_SHA512,
+        (KeyType::EcdsaP256, S::EcdsaSha256) => &rcgen::PKCS_ECDSA_P256_SHA256,
+        (KeyType::EcdsaP384, S::EcdsaSha384) => &rcgen::PKCS_ECDSA_P384_SHA384,
+        (KeyType::EcdsaP521, S::EcdsaSha256) => &rcgen::PKCS_ECDSA_P521_SHA256,
+        (KeyType::EcdsaP521, S::EcdsaSha384) => &rcgen::PKCS_ECDSA_P521_SHA384,
+        (KeyType::EcdsaP521, S::EcdsaSha512) => &rcgen::PKCS_ECDSA_P521_SHA512,
+        (KeyType::Ed25519, S::Ed25519) => &rcgen::PKCS_ED25519,
+        _ => return None,
+    })
+}
+
+/// The key (PKCS#8 `der`, of type `key`) as an rcgen signer using `signature` (the key's own algorithm when
+/// `None`): what a cross-signed authority or an issuer's `signature:` signs with.
+///
+/// # Errors
+/// `rcgen::Error::UnsupportedSignatureAlgorithm` when rcgen cannot sign so (validation refuses it first), or
+/// rcgen's error reading the key.
+pub fn signer(
+    der: &[u8],
+    key: KeyType,
+    signature: Option<SignatureAlgorithm>,
+) -> Result<KeyPair, rcgen::Error> {
+    let signature = signature.unwrap_or(key.signatures()[0]);
+    let alg = rcgen_algorithm(key, signature).ok_or(rcgen::Error::UnsupportedSignatureAlgorithm)?;
+    KeyPair::from_pkcs8_der_and_sign_algo(&PrivatePkcs8KeyDer::from(der), alg)
 }
 
 /// Generates the `wanted` keys (name and type) on all cores; returns them in the same order.
@@ -75,4 +138,50 @@ pub fn generate_keys(wanted: &[(String, KeyType)]) -> Result<Vec<KeyPair>, PkiEr
             }),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What validation lets through ([`KeyType::signatures`]) is exactly what rcgen can sign.
+    #[test]
+    fn every_signature_validation_allows_is_one_rcgen_signs_and_no_other() {
+        use SignatureAlgorithm as S;
+        let keys = [
+            KeyType::Rsa2048,
+            KeyType::EcdsaP256,
+            KeyType::EcdsaP384,
+            KeyType::EcdsaP521,
+            KeyType::Ed25519,
+        ];
+        let algs = [
+            S::RsaPkcs1Sha256,
+            S::RsaPkcs1Sha384,
+            S::RsaPkcs1Sha512,
+            S::RsaPssSha256,
+            S::RsaPssSha384,
+            S::RsaPssSha512,
+            S::EcdsaSha256,
+            S::EcdsaSha384,
+            S::EcdsaSha512,
+            S::Ed25519,
+        ];
+        for key in keys {
+            let der = generate_key(key).unwrap().serialize_der();
+            for alg in algs {
+                let allowed = key.signatures().contains(&alg);
+                assert_eq!(
+                    rcgen_algorithm(key, alg).is_some(),
+                    allowed,
+                    "{key:?} {alg:?}"
+                );
+                assert_eq!(
+                    signer(&der, key, Some(alg)).is_ok(),
+                    allowed,
+                    "{key:?} {alg:?}"
+                );
+            }
+        }
+    }
 }

@@ -12,16 +12,16 @@ use rustls::server::{ClientCertVerifierBuilder, WebPkiClientVerifier};
 use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::time_provider::{DefaultTimeProvider, TimeProvider};
 use rustls::{
-    ClientConfig, ConfigBuilder, ConfigSide, RootCertStore, ServerConfig, SupportedCipherSuite,
-    SupportedProtocolVersion, WantsVerifier, WantsVersions,
+    ClientConfig, ConfigBuilder, ConfigSide, DistinguishedName, RootCertStore, ServerConfig,
+    SupportedCipherSuite, SupportedProtocolVersion, WantsVerifier, WantsVersions,
 };
 
-use crate::lab::{CaNames, CipherSuiteName, ClientAuth, GroupName, Sni, TlsVersion};
+use crate::lab::{CaNames, CertRef, CipherSuiteName, ClientAuth, GroupName, Sni, TlsVersion};
 use crate::lab::{Chain, Client, Lab, Pin, RevocationCheck, Server};
 use crate::pki::Pki;
 use crate::tls::negotiated::{Candidate, ChoosingResolver, RecordingVerifier, SharedNotes};
 use crate::tls::sessions::{ClientSessions, SessionStores};
-use crate::tls::verifier::{spki_sha256, PinningVerifier};
+use crate::tls::verifier::{spki_sha256, PinningVerifier, TrustNothing};
 use crate::tls::TlsSetupError;
 
 /// The crypto provider every configuration uses.
@@ -110,20 +110,32 @@ fn versions(v: &[TlsVersion]) -> Vec<&'static SupportedProtocolVersion> {
         .collect()
 }
 
-fn roots(pki: &Pki, trust: &[usize], who: &str) -> Result<RootCertStore, TlsSetupError> {
+/// The trust anchors of a verifier: authorities, and certificates trusted directly (RFC 5280 §6.1.1 (d):
+/// a trust anchor is any certificate the verifier chooses to trust).
+fn roots(pki: &Pki, trust: &[CertRef], who: &str) -> Result<RootCertStore, TlsSetupError> {
     let mut store = RootCertStore::empty();
-    for &i in trust {
-        store
-            .add(pki.authorities[i].der.clone())
-            .map_err(|e| TlsSetupError {
-                who: who.to_string(),
-                message: format!(
-                    "authority `{}` is not a usable trust anchor: {e}",
-                    pki.authorities[i].name
-                ),
-            })?;
+    for &r in trust {
+        let issued = pki.get(r);
+        store.add(issued.der.clone()).map_err(|e| TlsSetupError {
+            who: who.to_string(),
+            message: format!("`{}` is not a usable trust anchor: {e}", issued.name),
+        })?;
     }
     Ok(store)
+}
+
+/// The subjects of authorities `list` (indices into the lab's authorities), as a server's CertificateRequest
+/// names them (RFC 8446 §4.2.4, RFC 5246 §7.4.4).
+///
+/// # Errors
+/// [`TlsSetupError`] when an authority's certificate cannot be read as a trust anchor.
+fn named_subjects(
+    pki: &Pki,
+    list: &[usize],
+    who: &str,
+) -> Result<Vec<DistinguishedName>, TlsSetupError> {
+    let refs: Vec<CertRef> = list.iter().map(|&a| CertRef::Authority(a)).collect();
+    Ok(roots(pki, &refs, who)?.subjects())
 }
 
 /// The chain a peer presenting certificate `cert` sends, shaped by `chain`.
@@ -195,10 +207,17 @@ impl RevocationOptions for ServerCertVerifierBuilder {
     }
 }
 
-/// Sets revocation checking on a verifier builder: every CRL of the lab, then the lab's policy (rustls's
-/// defaults otherwise: the whole chain, unknown status is an error, expired CRLs are accepted).
-fn with_revocation<B: RevocationOptions>(mut v: B, pki: &Pki, r: RevocationCheck) -> B {
-    v = v.with_crls(pki.crls());
+/// Sets revocation checking on a verifier builder: the CRLs the verifier has (every CRL of the lab unless
+/// it names them), then the lab's policy (rustls's defaults otherwise: the whole chain, unknown status is
+/// an error, expired CRLs are accepted).
+fn with_revocation<B: RevocationOptions>(mut v: B, pki: &Pki, r: &RevocationCheck) -> B {
+    v = v.with_crls(match &r.crls {
+        None => pki.crls(),
+        Some(list) => list
+            .iter()
+            .filter_map(|&a| pki.authorities[a].crl.as_ref().map(|c| c.0.clone()))
+            .collect(),
+    });
     if r.end_entity_only {
         v = v.only_check_end_entity_revocation();
     }
@@ -261,6 +280,16 @@ pub fn server_config_sharing(
     .map_err(|e| fail(e.to_string()))?;
     let builder = match server.client_auth {
         ClientAuth::None => builder.with_no_client_auth(),
+        // rustls's WebPKI verifier refuses an empty store; a server that trusts nothing refuses every
+        // client certificate itself.
+        auth if server.trust.is_empty() => builder.with_client_cert_verifier(Arc::new(
+            TrustNothing::new(provider.clone(), auth == ClientAuth::Required).with_root_hints(
+                match &server.ca_names {
+                    CaNames::Trusted | CaNames::Empty => Vec::new(),
+                    CaNames::List(list) => named_subjects(pki, list, &who)?,
+                },
+            ),
+        )),
         auth => {
             let mut v = WebPkiClientVerifier::builder_with_provider(
                 Arc::new(roots(pki, &server.trust, &who)?),
@@ -274,9 +303,9 @@ pub fn server_config_sharing(
                 CaNames::Empty => v.clear_root_hint_subjects(),
                 CaNames::List(list) => v
                     .clear_root_hint_subjects()
-                    .add_root_hint_subjects(roots(pki, list, &who)?.subjects()),
+                    .add_root_hint_subjects(named_subjects(pki, list, &who)?),
             };
-            if let Some(r) = server.revocation {
+            if let Some(r) = &server.revocation {
                 v = with_revocation(v, pki, r);
             }
             builder.with_client_cert_verifier(v.build().map_err(|e| fail(e.to_string()))?)
@@ -424,8 +453,13 @@ pub fn client_config_resuming(
             // The WebPKI builder refuses an empty store; rustls's own verifier then rejects every server.
             None
         } else {
-            let verifier = server_verifier(pki, roots.clone(), provider.clone(), client.revocation)
-                .map_err(fail)?;
+            let verifier = server_verifier(
+                pki,
+                roots.clone(),
+                provider.clone(),
+                client.revocation.as_ref(),
+            )
+            .map_err(fail)?;
             let verifier: Arc<dyn ServerCertVerifier> = if client.pins.is_empty() {
                 verifier
             } else {
@@ -523,7 +557,7 @@ fn server_verifier(
     pki: &Pki,
     roots: Arc<RootCertStore>,
     provider: Arc<CryptoProvider>,
-    revocation: Option<RevocationCheck>,
+    revocation: Option<&RevocationCheck>,
 ) -> Result<Arc<WebPkiServerVerifier>, String> {
     if roots.is_empty() {
         // The WebPKI builder refuses an empty store; a verifier that trusts nothing rejects every server.

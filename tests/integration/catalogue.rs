@@ -171,6 +171,21 @@ const VERDICTS: &[(&str, &str, Expected)] = &[
         Some((Side::Server, Reason::IssuerNotCa)),
     ),
     (
+        "chain-too-long.yaml",
+        "the server refuses a client chain with seven intermediates",
+        Some((Side::Server, Reason::ChainTooLong)),
+    ),
+    (
+        "chain-too-long.yaml",
+        "the client refuses a server chain with seven intermediates",
+        Some((Side::Client, Reason::ChainTooLong)),
+    ),
+    (
+        "chain-too-long.yaml",
+        "six intermediates below the anchor are accepted",
+        None,
+    ),
+    (
         "path-length-exceeded.yaml",
         "the client rejects a server chain longer than the policy CA allows",
         Some((Side::Client, Reason::PathLenExceeded)),
@@ -422,6 +437,7 @@ const ALERTS: &[(Reason, Option<&str>, &str)] = &[
     (Reason::CaUsedAsLeaf, None, "certificate_unknown"),
     (Reason::IssuerNotCa, None, "certificate_unknown"),
     (Reason::PathLenExceeded, None, "certificate_unknown"),
+    (Reason::ChainTooLong, None, "certificate_unknown"),
     (Reason::NameConstraints, None, "certificate_unknown"),
     (
         Reason::BadEncoding,
@@ -498,6 +514,7 @@ const REQUIRED: &[(Reason, &[Side])] = &[
     (Reason::CaUsedAsLeaf, &[Side::Server, Side::Client]),
     (Reason::IssuerNotCa, &[Side::Server, Side::Client]),
     (Reason::PathLenExceeded, &[Side::Server, Side::Client]),
+    (Reason::ChainTooLong, &[Side::Server, Side::Client]),
     (Reason::NameConstraints, &[Side::Server, Side::Client]),
     (Reason::RevocationUnknown, &[Side::Server, Side::Client]),
     (Reason::PinMismatch, &[Side::Client]),

@@ -218,7 +218,7 @@ fn every_webpki_error_wrapped_as_other_is_recovered() {
         (W::MalformedNameConstraint, Reason::BadEncoding),
         (W::MaximumNameConstraintComparisonsExceeded, Reason::Other),
         (W::MaximumPathBuildCallsExceeded, Reason::Other),
-        (W::MaximumPathDepthExceeded, Reason::PathLenExceeded),
+        (W::MaximumPathDepthExceeded, Reason::ChainTooLong),
         (W::MaximumSignatureChecksExceeded, Reason::Other),
         (W::NameConstraintViolation, Reason::NameConstraints),
         (W::PathLenConstraintViolated, Reason::PathLenExceeded),

@@ -54,7 +54,8 @@ fn side(reason: Reason) -> Side {
 fn facts(reason: Reason) -> &'static [&'static str] {
     match reason {
         Reason::CertificateRequired => &["`web`", "--cert", "load_cert_chain"],
-        Reason::UnknownIssuer => &["`client`", "CN=Explain Root", "trusted `ca`", "--cacert"],
+        // The server trusts the client's issuer here: the words say so, and the fix is the server's.
+        Reason::UnknownIssuer => &["`client`", "`ca`", "trusted `ca`", "ssl_client_certificate"],
         Reason::BadSignature => &["`client`", "same name"],
         Reason::Expired => &["`client`", "expired at"],
         Reason::NotYetValid => &["`client`", "valid only from"],
@@ -69,6 +70,7 @@ fn facts(reason: Reason) -> &'static [&'static str] {
         Reason::CaUsedAsLeaf => &["`client`", "CA certificate"],
         Reason::IssuerNotCa => &["`client`", "not a CA"],
         Reason::PathLenExceeded => &["`client`", "path length"],
+        Reason::ChainTooLong => &["`client`", "at most 6 intermediates", "pathLenConstraint"],
         Reason::NameConstraints => &["`client`", "name constraints"],
         Reason::PinMismatch => &["`server`", "pinned"],
         Reason::ProtocolVersion => &["TLS 1.2", "TLS 1.3", "`web`"],
@@ -123,6 +125,40 @@ fn an_explanation_names_the_certificate_of_the_side_that_was_verified() {
             "{reason}: {by_server:#?}"
         );
     }
+}
+
+#[test]
+fn chain_too_long_counts_the_intermediates_below_the_anchor_and_names_the_limit() {
+    let path = common::root().join("labs/chain-too-long.yaml");
+    let now = time::OffsetDateTime::now_utc();
+    let lab = mtls_lab::lab::load(&path, now).unwrap_or_else(|e| panic!("{}", e.render()));
+    let case = |name: &str| lab.cases.iter().find(|c| c.name == name).unwrap();
+    let e = explain(
+        &lab,
+        case("the server refuses a client chain with seven intermediates"),
+        &observed(Side::Server, Reason::ChainTooLong),
+        now,
+    )
+    .unwrap();
+    assert_eq!(
+        e.what,
+        "the chain of `seven-deep-client` has 7 intermediates between it and the authority the server trusts; rustls-webpki builds paths through at most 6 intermediates (a fixed limit of the verifier, not a pathLenConstraint of any certificate). Under TLS 1.3 the client completes its side of the handshake before the server checks its certificate, so the client learns of the refusal only on its first read (curl exit 56, Python's error on `recv`), not while connecting."
+    );
+    let e = explain(
+        &lab,
+        case("the client refuses a server chain with seven intermediates"),
+        &observed(Side::Client, Reason::ChainTooLong),
+        now,
+    )
+    .unwrap();
+    assert!(
+        e.what.contains("`seven-deep-server` has 7 intermediates"),
+        "{e:#?}"
+    );
+    assert!(
+        e.fix.contains("OpenSSL's default depth limit is 100"),
+        "{e:#?}"
+    );
 }
 
 #[test]

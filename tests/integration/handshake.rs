@@ -665,3 +665,49 @@ cases:
     ));
     assert!(e.contains("cases[0].score.negotiated"), "{e}");
 }
+
+#[test]
+fn a_server_trusting_nothing_names_only_its_declared_ca_names() {
+    let r = run(&format!(
+        r#"{CA_NAMES_PKI}
+  nothing-named: {{ certificate: server, trust: [], ca_names: [root] }}
+  nothing: {{ certificate: server, trust: [] }}
+cases:
+  - name: declared names, the named certificate is sent and refused
+    server: nothing-named
+    client: {{ certificates: [leaf-elsewhere, leaf-under-root], select: by_ca_names, trust: [root] }}
+    expect: {{ outcome: rejected, by: server, reason: unknown_issuer, ca_names: [root] }}
+  - name: no trust, no names
+    server: nothing
+    client: {{ certificates: [leaf-elsewhere, leaf-under-root], select: by_ca_names, trust: [root] }}
+    expect: {{ outcome: rejected, by: server, reason: unknown_issuer, ca_names: [] }}
+"#
+    ));
+    assert_rejected(
+        &r,
+        "declared names, the named certificate is sent and refused",
+        Side::Server,
+        Reason::UnknownIssuer,
+    );
+    let o = case(
+        &r,
+        "declared names, the named certificate is sent and refused",
+    )
+    .observed
+    .clone()
+    .unwrap();
+    assert_eq!(
+        o.negotiated.ca_names.as_deref(),
+        Some(&["root".to_string()][..])
+    );
+    assert!(!o.negotiated.certificate_withheld);
+    assert_rejected(
+        &r,
+        "no trust, no names",
+        Side::Server,
+        Reason::UnknownIssuer,
+    );
+    let o = case(&r, "no trust, no names").observed.clone().unwrap();
+    assert_eq!(o.negotiated.ca_names.as_deref(), Some(&[][..]));
+    assert!(!o.negotiated.certificate_withheld);
+}

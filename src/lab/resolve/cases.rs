@@ -372,12 +372,7 @@ impl Resolver<'_> {
             }
         };
         let (certificate, select_by_ca_names) = self.client_certificates(&cf, cl, names)?;
-        let trust = self.names(
-            &format!("{cf}.trust"),
-            &trust_names,
-            "authority",
-            names.authorities,
-        )?;
+        let trust = self.trust(&format!("{cf}.trust"), &trust_names, names)?;
         let server_name = c
             .client
             .server_name
@@ -423,7 +418,7 @@ impl Resolver<'_> {
             revocation: self.revocation(
                 &format!("{cf}.revocation"),
                 cl.revocation.as_ref(),
-                !names.crls.is_empty(),
+                names,
             )?,
             pins,
             command,

@@ -271,6 +271,11 @@ impl Resolver<'_> {
                 }
             }
         }
+        if file.authorities.contains_key(pki::SELF) {
+            let field = format!("authorities.{}", pki::SELF);
+            let error = LabError::invalid(field.clone(), Problem::ReservedSelf);
+            self.report(self.key_err(&field, pki::SELF, error));
+        }
         for name in file.vars.keys() {
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                 let field = format!("vars.{name}");
@@ -299,6 +304,7 @@ impl Resolver<'_> {
         parse_time(s, self.now).map_err(|why| self.invalid(field, s, why))
     }
 
+    /// Each of `names` resolved in `index` as a `kind` (field `field[i]`): their indices, in order.
     fn names(
         &self,
         field: &str,
