@@ -2,22 +2,26 @@
 
 use std::path::PathBuf;
 
-use mtls_lab::pki::export;
+use mtls_lab::lab::Lab;
+use mtls_lab::pki::{self, cache::KeyCache, export, persist, Pki, PkiError};
 use mtls_lab::report::safe::clean;
 use mtls_lab::run::serve;
 
 use super::args::{exit, ServeArgs};
-use super::pki::load_variant;
+use super::pki::{load_variant_at, persist_into};
 
 /// Serves until Ctrl-C, SIGTERM or SIGHUP (INTERRUPTED); INPUT for an invalid lab, an unknown server
 /// or a refused `--out`; RUN when the PKI cannot be built or written or a server cannot listen.
 pub fn serve(args: ServeArgs) -> u8 {
     let path = &args.lab;
-    let lab = match load_variant(path, &args.vars, args.variant.as_ref()) {
+    let now = time::OffsetDateTime::now_utc();
+    let lab = match load_variant_at(path, &args.vars, args.variant.as_ref(), now) {
         Ok(lab) => lab,
         Err(code) => return code,
     };
-    let (temp, out): (Option<tempfile::TempDir>, PathBuf) = match &args.out {
+    // --pki DIR is --out DIR that also takes a non-empty directory without a state file.
+    let force = args.force || args.pki.is_some();
+    let (temp, out): (Option<tempfile::TempDir>, PathBuf) = match args.out.as_ref().or(args.pki.as_ref()) {
         Some(dir) => (None, dir.clone()),
         None => match tempfile::Builder::new().prefix("mtls-lab-serve-").tempdir() {
             Ok(t) => {
@@ -30,7 +34,8 @@ pub fn serve(args: ServeArgs) -> u8 {
             }
         },
     };
-    if let Err(e) = export::check_out(&lab, &out, args.force) {
+    let state = std::fs::symlink_metadata(out.join(persist::STATE_FILE)).is_ok();
+    if let Err(e) = export::check_out(&lab, &out, force || state) {
         eprintln!("{}", clean(&format!("error: {e}")));
         return exit::INPUT;
     }
@@ -47,24 +52,35 @@ pub fn serve(args: ServeArgs) -> u8 {
     let code = runtime.block_on(async {
         // Signals are watched before anything slow happens.
         let stop = signals();
-        let pki = match mtls_lab::pki::build(&lab) {
-            Ok(p) => p,
-            Err(e) => {
+        let pki = if temp.is_some() {
+            // A temporary directory: keys from the key cache unless --no-cache.
+            let pki = match build_cached(&lab, args.no_cache) {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("{}", clean(&format!("error: {e}")));
+                    return exit::RUN;
+                }
+            };
+            if let Err(e) = export::export_p12(
+                &lab,
+                &pki,
+                &out,
+                force,
+                Some(export::RUN_P12_PASSWORD),
+                false,
+            ) {
                 eprintln!("{}", clean(&format!("error: {e}")));
                 return exit::RUN;
             }
+            pki
+        } else {
+            // A PKI directory: what has not changed is kept, the rest made and written back.
+            let p12 = Some((export::RUN_P12_PASSWORD, false));
+            match persist_into(&lab, &out, force, now, p12) {
+                Ok((pki, _)) => pki,
+                Err(code) => return code,
+            }
         };
-        if let Err(e) = export::export_p12(
-            &lab,
-            &pki,
-            &out,
-            args.force,
-            Some(export::RUN_P12_PASSWORD),
-            false,
-        ) {
-            eprintln!("{}", clean(&format!("error: {e}")));
-            return exit::RUN;
-        }
         let mut serving = match serve::start(&lab, &pki, args.server.as_deref()).await {
             Ok(s) => s,
             Err(e @ (serve::ServeError::NoSuchServer(..) | serve::ServeError::NotBuiltIn(_))) => {
@@ -154,5 +170,29 @@ fn say(json: bool, line: String) {
         eprintln!("{line}");
     } else {
         println!("{line}");
+    }
+}
+
+/// The PKI of `lab`, its keys from the user's key cache unless `no_cache` (a cache that cannot be used is
+/// said on stderr, and the keys are generated).
+pub(super) fn build_cached(lab: &Lab, no_cache: bool) -> Result<Pki, PkiError> {
+    let cache = key_cache(no_cache);
+    pki::build_with(lab, cache.as_ref(), None).map(|(p, _)| p)
+}
+
+/// The user's key cache, unless `no_cache`; `None` (said on stderr) when it cannot be used.
+pub(super) fn key_cache(no_cache: bool) -> Option<KeyCache> {
+    if no_cache {
+        return None;
+    }
+    match KeyCache::user() {
+        Ok(c) => Some(c),
+        Err(e) => {
+            eprintln!(
+                "{}",
+                clean(&format!("note: the key cache is not used: {e}"))
+            );
+            None
+        }
     }
 }
