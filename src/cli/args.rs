@@ -141,7 +141,12 @@ pub struct PkiArgs {
     /// The lab file.
     pub lab: PathBuf,
     /// The directory to write into. A PKI directory written before (it has mtls-lab-state.json) is updated: what has not changed is kept byte for byte.
-    #[arg(long, value_name = "DIR", required_unless_present = "pki", conflicts_with = "pki")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        required_unless_present = "pki",
+        conflicts_with = "pki"
+    )]
     pub out: Option<PathBuf>,
     /// Like --out, for a directory used as the lab's PKI: created, or updated, even when it has files but no state file.
     #[arg(long, value_name = "DIR")]

@@ -112,9 +112,9 @@ pub(super) fn load_variant_at(
     now: time::OffsetDateTime,
 ) -> Result<lab::Lab, u8> {
     let labs = lab::load_all_with(path, now, &vars.map()).map_err(|e| {
-            eprint!("{}", clean(&e.render()));
-            exit::INPUT
-        })?;
+        eprint!("{}", clean(&e.render()));
+        exit::INPUT
+    })?;
     pick_variant(labs, variant.map(|v| v.0.as_slice())).map_err(|message| {
         eprintln!(
             "{}",

@@ -21,19 +21,20 @@ pub fn serve(args: ServeArgs) -> u8 {
     };
     // --pki DIR is --out DIR that also takes a non-empty directory without a state file.
     let force = args.force || args.pki.is_some();
-    let (temp, out): (Option<tempfile::TempDir>, PathBuf) = match args.out.as_ref().or(args.pki.as_ref()) {
-        Some(dir) => (None, dir.clone()),
-        None => match tempfile::Builder::new().prefix("mtls-lab-serve-").tempdir() {
-            Ok(t) => {
-                let p = t.path().to_path_buf();
-                (Some(t), p)
-            }
-            Err(e) => {
-                eprintln!("error: a temporary directory: {e}");
-                return exit::RUN;
-            }
-        },
-    };
+    let (temp, out): (Option<tempfile::TempDir>, PathBuf) =
+        match args.out.as_ref().or(args.pki.as_ref()) {
+            Some(dir) => (None, dir.clone()),
+            None => match tempfile::Builder::new().prefix("mtls-lab-serve-").tempdir() {
+                Ok(t) => {
+                    let p = t.path().to_path_buf();
+                    (Some(t), p)
+                }
+                Err(e) => {
+                    eprintln!("error: a temporary directory: {e}");
+                    return exit::RUN;
+                }
+            },
+        };
     let state = std::fs::symlink_metadata(out.join(persist::STATE_FILE)).is_ok();
     if let Err(e) = export::check_out(&lab, &out, force || state) {
         eprintln!("{}", clean(&format!("error: {e}")));

@@ -101,7 +101,9 @@ impl KeyCache {
             why,
         };
         if meta.file_type().is_symlink() {
-            return Err(unsafe_dir("is a symbolic link; the key cache is never used through a link"));
+            return Err(unsafe_dir(
+                "is a symbolic link; the key cache is never used through a link",
+            ));
         }
         if !meta.is_dir() {
             return Err(unsafe_dir("is not a directory"));
@@ -136,7 +138,10 @@ impl KeyCache {
         qualified.extend_from_slice(name.as_bytes());
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &qualified);
         let id = super::persist::hex(&digest.as_ref()[..16]);
-        Some(self.dir.join(format!("{id}-{}.key", super::keys::label(key))))
+        Some(
+            self.dir
+                .join(format!("{id}-{}.key", super::keys::label(key))),
+        )
     }
 
     /// The cached key of `name` in `lab_file`, when there is one of type `key` that this user alone can

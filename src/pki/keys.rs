@@ -106,12 +106,12 @@ pub fn obtain_keys(
 ) -> Result<Vec<(KeyPair, KeyOrigin)>, PkiError> {
     let mut have: Vec<Option<(KeyPair, KeyOrigin)>> = Vec::with_capacity(wanted.len());
     for (i, (name, key)) in wanted.iter().enumerate() {
-        let found = prior(i)
-            .map(|k| (k, KeyOrigin::Kept))
-            .or_else(|| {
-                let (cache, lab_file) = cache?;
-                cache.get(lab_file, name, *key).map(|k| (k, KeyOrigin::Cached))
-            });
+        let found = prior(i).map(|k| (k, KeyOrigin::Kept)).or_else(|| {
+            let (cache, lab_file) = cache?;
+            cache
+                .get(lab_file, name, *key)
+                .map(|k| (k, KeyOrigin::Cached))
+        });
         have.push(found);
     }
     let missing: Vec<(String, KeyType)> = wanted
@@ -125,9 +125,8 @@ pub fn obtain_keys(
         .map(|h| match h {
             Some(k) => Ok(k),
             None => {
-                let (pair, (name, key)) = fresh
-                    .next()
-                    .expect("one generated key per key not found");
+                let (pair, (name, key)) =
+                    fresh.next().expect("one generated key per key not found");
                 if let Some((cache, lab_file)) = cache {
                     if let Err(e) = cache.put(lab_file, &name, key, &pair) {
                         tracing::warn!("cannot store the key of `{name}` in the key cache: {e}");

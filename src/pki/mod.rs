@@ -286,7 +286,11 @@ pub fn dir_for(dir: &Path, lab: &Lab, several: bool) -> PathBuf {
         }
     }
     let name = name.trim_matches(|c| c == '-' || c == '.').to_string();
-    dir.join(if name.is_empty() { "lab".to_string() } else { name })
+    dir.join(if name.is_empty() {
+        "lab".to_string()
+    } else {
+        name
+    })
 }
 
 /// A PKI being built: what is issued so far and, per authority, what rcgen signs with.
@@ -347,8 +351,11 @@ impl Builder<'_> {
         let intermediates = self.intermediates_below(a.issuer);
         if let Some(prior) = self.prior {
             let issuer_der = a.issuer.map(|i| self.authorities[i].der.to_vec());
-            let declaration =
-                persist::authority_declaration(a, &rcgen::PublicKeyData::subject_public_key_info(&key), issuer_der.as_deref());
+            let declaration = persist::authority_declaration(
+                a,
+                &rcgen::PublicKeyData::subject_public_key_info(&key),
+                issuer_der.as_deref(),
+            );
             let kept = prior.certificate(&a.name, &declaration, a.not_before, a.not_after);
             let done = self.kept(me, &a.name, &key, kept, declaration, intermediates.clone());
             if let Some(issued) = done {
@@ -460,8 +467,11 @@ impl Builder<'_> {
         }
         if let Some(prior) = self.prior {
             let issuer_der = self.authorities[c.issuer].der.to_vec();
-            let declaration =
-                persist::certificate_declaration(c, &rcgen::PublicKeyData::subject_public_key_info(&key), &issuer_der);
+            let declaration = persist::certificate_declaration(
+                c,
+                &rcgen::PublicKeyData::subject_public_key_info(&key),
+                &issuer_der,
+            );
             let kept = prior.certificate(&c.name, &declaration, c.not_before, c.not_after);
             if let Some(issued) =
                 self.kept(me, &c.name, &key, kept, declaration, intermediates.clone())

@@ -10,9 +10,9 @@
 //! Validity is compared apart: a bound written as an absolute time must be the same; one written as an
 //! offset from now (`+365d`) must be the same offset from the time the lab was loaded. A kept certificate
 //! made earlier with an offset is as old as it is; it is renewed as soon as its age could change a
-//! verdict: when a reference time of the lab (now, the lab's and every case's `at:` clock, the times the
-//! lab's checks look at), or any moment up to a day after one, lies between the bound as it was made and
-//! the bound as it would be made now.
+//! verdict: when a time at which the lab verifies (any moment of the next hour, the lab's and every case's
+//! `at:` clock, the times the lab's checks look at) lies between the bound as it was made and the bound
+//! as it would be made now.
 //!
 //! A missing or unreadable state file, an entry missing from it, a file changed since it was written (its
 //! SHA-256 differs), a file that is a link or does not parse: each makes that entry again, and says so.
@@ -41,9 +41,8 @@ const FORMAT: u32 = 1;
 /// PEM files larger than this are not files mtls-lab wrote.
 const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
-/// How long after each reference time a kept certificate must classify as a fresh one would (a run, or
-/// a day of `serve`).
-const MARGIN: Duration = Duration::days(1);
+/// How long from now a kept certificate must verify as a fresh one would (a run, or an hour of `serve`).
+const MARGIN: Duration = Duration::hours(1);
 
 /// The state file: one entry per generated certificate or authority, by name.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
@@ -107,7 +106,7 @@ pub struct Prior {
     pub state_problem: Option<String>,
     /// The time the lab was loaded at.
     now: OffsetDateTime,
-    /// Every time at which the lab verifies or checks a certificate.
+    /// Every virtual time at which the lab verifies or checks a certificate (now is apart).
     references: Vec<OffsetDateTime>,
 }
 
@@ -166,7 +165,10 @@ impl Prior {
         let file = format!("{name}/{name}.key");
         let text = self.file(&file, &entry.key).map_err(Some)?;
         let pair = keys::parse_key(&text, key).ok_or_else(|| {
-            Some(Redo::Tampered(format!("{file} is not a {} key", keys::label(key))))
+            Some(Redo::Tampered(format!(
+                "{file} is not a {} key",
+                keys::label(key)
+            )))
         })?;
         Ok((pair, text))
     }
@@ -218,12 +220,11 @@ impl Prior {
         })
     }
 
-    /// Whether a reference time, or a moment up to [`MARGIN`] after it, lies between `old` and `new`.
+    /// Whether a moment of the next [`MARGIN`] or a reference time lies between `old` and `new`.
     fn crosses(&self, old: OffsetDateTime, new: OffsetDateTime) -> bool {
         let (lo, hi) = if old <= new { (old, new) } else { (new, old) };
-        self.references
-            .iter()
-            .any(|&r| lo <= r + MARGIN && r <= hi)
+        (lo <= self.now + MARGIN && self.now <= hi)
+            || self.references.iter().any(|&r| lo <= r && r <= hi)
     }
 
     /// The text of `DIR/file` when its SHA-256 is `sha256`.
@@ -239,16 +240,15 @@ impl Prior {
                 "{file} was changed since mtls-lab wrote it"
             )));
         }
-        String::from_utf8(bytes)
-            .map_err(|_| Redo::Tampered(format!("{file} is not text")))
+        String::from_utf8(bytes).map_err(|_| Redo::Tampered(format!("{file} is not text")))
     }
 }
 
-/// Every time at which `lab` (loaded at `now`) verifies or checks a certificate: now, the lab's clock,
-/// each case's clock, and for each check with `valid_for_at_least` the end of that span.
+/// The times other than now at which `lab` (loaded at `now`) verifies or checks a certificate: the lab's
+/// clock, each case's clock, and for each check with `valid_for_at_least` the end of that span.
 fn references(lab: &Lab, now: OffsetDateTime) -> Vec<OffsetDateTime> {
     let check_at = lab.at.unwrap_or(now);
-    let mut refs = vec![now];
+    let mut refs = Vec::new();
     refs.extend(lab.at);
     refs.extend(lab.cases.iter().filter_map(|c| c.at));
     refs.extend(
@@ -265,9 +265,7 @@ fn read_small(path: &Path) -> Result<Vec<u8>, Option<String>> {
     match std::fs::symlink_metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(None),
         Err(e) => return Err(Some(format!("cannot be read ({e})"))),
-        Ok(m) if m.file_type().is_symlink() => {
-            return Err(Some("is a symbolic link".to_string()))
-        }
+        Ok(m) if m.file_type().is_symlink() => return Err(Some("is a symbolic link".to_string())),
         Ok(m) if !m.is_file() => return Err(Some("is not a regular file".to_string())),
         Ok(m) if m.len() > MAX_FILE_BYTES => return Err(Some("is too large".to_string())),
         Ok(_) => {}
@@ -403,9 +401,27 @@ pub fn write_back(
         .authorities
         .iter()
         .enumerate()
-        .map(|(i, a)| (CertRef::Authority(i), a.name.as_str(), a.issuer, a.key, "authority", a.not_before, a.not_after))
+        .map(|(i, a)| {
+            (
+                CertRef::Authority(i),
+                a.name.as_str(),
+                a.issuer,
+                a.key,
+                "authority",
+                a.not_before,
+                a.not_after,
+            )
+        })
         .chain(lab.certificates.iter().enumerate().map(|(i, c)| {
-            (CertRef::Certificate(i), c.name.as_str(), Some(c.issuer), c.key, "certificate", c.not_before, c.not_after)
+            (
+                CertRef::Certificate(i),
+                c.name.as_str(),
+                Some(c.issuer),
+                c.key,
+                "certificate",
+                c.not_before,
+                c.not_after,
+            )
         }));
     for (r, name, issuer, key, kind, not_before, not_after) in refs {
         let Some(made) = provenance.made.get(&r) else {
@@ -416,7 +432,9 @@ pub fn write_back(
             continue;
         }
         if let Some(redo) = &made.key_redo {
-            summary.notes.push(format!("`{name}`: a new key ({})", describe(redo)));
+            summary
+                .notes
+                .push(format!("`{name}`: a new key ({})", describe(redo)));
         }
         let entry = match &made.certificate {
             Ok(kept) => {

@@ -14,6 +14,7 @@ mod hostile;
 mod judging;
 mod openssl_crosscheck;
 mod peers;
+mod persist;
 mod programs;
 mod prop;
 mod reasons;
