@@ -369,6 +369,11 @@ fn unsafe_kind(path: &Path, dir: bool) -> Result<(), ExportError> {
     })
 }
 
+/// Refuses an existing `path` that is a symbolic link or not a regular file ([`ExportError::Unsafe`]).
+pub(crate) fn check_file(path: &Path) -> Result<(), ExportError> {
+    unsafe_kind(path, false)
+}
+
 /// Checks every directory and file the export of `lab` may write under the existing `dir`.
 fn check_targets(lab: &Lab, dir: &Path) -> Result<(), ExportError> {
     let names = lab

@@ -244,6 +244,7 @@ pub fn build_in(
 ) -> Result<(Pki, persist::Summary), PersistError> {
     // Links planted where the export reads or writes are refused before anything is read.
     export::check_out(lab, dir, true).map_err(PersistError::Write)?;
+    export::check_file(&dir.join(persist::STATE_FILE)).map_err(PersistError::Write)?;
     let prior = persist::Prior::read(dir, lab, now);
     let (pki, provenance) = build_with(lab, None, Some(&prior)).map_err(PersistError::Pki)?;
     let summary = persist::write_back(lab, &pki, &provenance, &prior, dir, p12)
@@ -271,6 +272,7 @@ pub fn dir_for(dir: &Path, lab: &Lab, several: bool) -> PathBuf {
     }
     let mut name: String = lab
         .name
+        .replace(", ", ",")
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '=' | ',') {
