@@ -432,3 +432,51 @@ fn verdicts_are_the_same_cold_and_warm_with_the_cache_and_with_pki() {
         .join("pki/rogue-ca-same-name/mtls-lab-state.json")
         .is_file());
 }
+
+#[test]
+fn serve_with_pki_serves_the_kept_pki_and_changes_nothing() {
+    let dir = lab_dir(LAB);
+    let o = mtls_with_cache(
+        dir.path(),
+        &dir.path().join("cache"),
+        &["pki", "persist.yaml", "--pki", "pki", "--p12"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let before = snapshot(&dir.path().join("pki"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mtls-lab"))
+        .current_dir(dir.path())
+        .args(["serve", "persist.yaml", "--pki", "pki"])
+        .env_remove("RUST_LOG")
+        .env("NO_COLOR", "1")
+        .env("XDG_CACHE_HOME", dir.path().join("cache"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Its first line comes once the PKI is written back.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut first = String::new();
+        let _ = std::io::BufReader::new(stdout).read_line(&mut first);
+        let _ = tx.send(first);
+    });
+    let first = rx.recv_timeout(std::time::Duration::from_secs(20));
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(
+        first.as_deref(),
+        Ok("lab `persist`: its PKI is in pki (.p12 password mtls-lab)\n"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(o.status.code(), Some(130), "{}", text(&o));
+    assert_eq!(
+        changed(&before, &snapshot(&dir.path().join("pki"))),
+        Vec::<String>::new(),
+        "every key, certificate and .p12 kept"
+    );
+}
