@@ -502,3 +502,72 @@ fn describe(redo: &Redo) -> String {
         Redo::Tampered(why) => why.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prior(now: OffsetDateTime, references: Vec<OffsetDateTime>) -> Prior {
+        Prior {
+            dir: PathBuf::new(),
+            state: State::default(),
+            state_problem: None,
+            now,
+            references,
+        }
+    }
+
+    const NOW: OffsetDateTime = time::macros::datetime!(2030-01-10 12:00 UTC);
+
+    #[test]
+    fn a_bound_that_drifted_far_from_every_verification_time_is_kept() {
+        // `until: +365d` made nine days ago: nobody verifies near either end.
+        let p = prior(NOW, vec![]);
+        let made = NOW - Duration::days(9);
+        assert!(!p.crosses(made + Duration::days(365), NOW + Duration::days(365)));
+        // `until: -1d` made nine days ago: expired then and now.
+        assert!(!p.crosses(made - Duration::days(1), NOW - Duration::days(1)));
+    }
+
+    #[test]
+    fn a_bound_that_drifted_across_the_next_hour_or_a_virtual_clock_is_renewed() {
+        let p = prior(NOW, vec![NOW + Duration::days(30)]);
+        let made = NOW - Duration::days(9);
+        // `until: +5d`: the kept one expired four days ago, a fresh one is valid.
+        assert!(p.crosses(made + Duration::days(5), NOW + Duration::days(5)));
+        // `until: +30d`, verified at `at: +30d`: a fresh one is valid then, the kept one is not.
+        assert!(p.crosses(made + Duration::days(30), NOW + Duration::days(30)));
+        // `from: +2h` made two hours ago: valid within the hour, a fresh one is not yet.
+        let made = NOW - Duration::hours(2);
+        assert!(p.crosses(made + Duration::hours(2), NOW + Duration::hours(2)));
+    }
+
+    #[test]
+    fn the_references_are_the_labs_and_the_cases_clocks() {
+        let lab = lab_with_clocks();
+        let refs = references(&lab, NOW);
+        assert_eq!(
+            refs,
+            vec![NOW + Duration::days(400), NOW + Duration::hours(1)]
+        );
+    }
+
+    fn lab_with_clocks() -> Lab {
+        let yaml = r#"
+lab: clocks
+at: +400d
+authorities:
+  ca: { subject: { CN: CA } }
+certificates:
+  server: { issuer: ca, subject: { CN: localhost }, usage: server }
+servers:
+  web: { certificate: server, trust: [ca], client_auth: none }
+cases:
+  - name: later
+    at: +1h
+    client: { trust: [ca] }
+    expect: accepted
+"#;
+        crate::lab::parse(Path::new("clocks.yaml"), yaml, NOW).expect("lab")
+    }
+}
