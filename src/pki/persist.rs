@@ -397,33 +397,12 @@ pub fn write_back(
         format: FORMAT,
         entries: BTreeMap::new(),
     };
-    let refs = lab
-        .authorities
-        .iter()
-        .enumerate()
-        .map(|(i, a)| {
-            (
-                CertRef::Authority(i),
-                a.name.as_str(),
-                a.issuer,
-                a.key,
-                "authority",
-                a.not_before,
-                a.not_after,
-            )
-        })
-        .chain(lab.certificates.iter().enumerate().map(|(i, c)| {
-            (
-                CertRef::Certificate(i),
-                c.name.as_str(),
-                Some(c.issuer),
-                c.key,
-                "certificate",
-                c.not_before,
-                c.not_after,
-            )
-        }));
-    for (r, name, issuer, key, kind, not_before, not_after) in refs {
+    let all = (0..lab.authorities.len())
+        .map(CertRef::Authority)
+        .chain((0..lab.certificates.len()).map(CertRef::Certificate));
+    for r in all {
+        let d = Declared::of(lab, r);
+        let (name, issuer) = (lab.name_of(r), d.issuer);
         let Some(made) = provenance.made.get(&r) else {
             continue;
         };
@@ -464,13 +443,13 @@ pub fn write_back(
                     summary.notes.push(format!("`{name}`: issued ({why})"));
                 }
                 Entry {
-                    kind: kind.to_string(),
+                    kind: d.kind.to_string(),
                     issuer: issuer.map(|i| lab.authorities[i].name.clone()),
-                    key_type: keys::label(key).to_string(),
+                    key_type: keys::label(d.key).to_string(),
                     declaration: made.declaration.clone(),
                     made_at: format_time(prior.now),
-                    not_before: format_time(not_before),
-                    not_after: format_time(not_after),
+                    not_before: format_time(d.not_before),
+                    not_after: format_time(d.not_after),
                     crt: hex_sha256(issued.pem.as_bytes()),
                     key: hex_sha256(issued.key_pem.as_bytes()),
                 }
@@ -488,6 +467,42 @@ pub fn write_back(
         summary.files.push(path);
     }
     Ok(summary)
+}
+
+/// What the state records of a certificate's or authority's declaration besides its fingerprint.
+struct Declared {
+    kind: &'static str,
+    issuer: Option<usize>,
+    key: KeyType,
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+}
+
+impl Declared {
+    fn of(lab: &Lab, r: CertRef) -> Declared {
+        match r {
+            CertRef::Authority(i) => {
+                let a = &lab.authorities[i];
+                Declared {
+                    kind: "authority",
+                    issuer: a.issuer,
+                    key: a.key,
+                    not_before: a.not_before,
+                    not_after: a.not_after,
+                }
+            }
+            CertRef::Certificate(i) => {
+                let c = &lab.certificates[i];
+                Declared {
+                    kind: "certificate",
+                    issuer: Some(c.issuer),
+                    key: c.key,
+                    not_before: c.not_before,
+                    not_after: c.not_after,
+                }
+            }
+        }
+    }
 }
 
 /// Why something was made again, in words.
