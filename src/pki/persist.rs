@@ -373,7 +373,7 @@ pub struct Summary {
     pub notes: Vec<String>,
 }
 
-/// Writes `pki` (of `lab`, loaded at `now`) back to the PKI directory `dir`: each file whose content
+/// Writes `pki` (of `lab`, read back as `prior`) to the PKI directory `dir`: each file whose content
 /// changed (atomically, keys 0600, never through a link), `NAME.p12` files with `p12` (password, whether
 /// an authority's holds its key), and the state file. A `.p12` left from an earlier export whose
 /// certificate was re-issued is removed when no `.p12` is written now.
