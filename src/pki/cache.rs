@@ -192,7 +192,7 @@ fn read_private(path: &Path) -> Option<String> {
 }
 
 /// Opens `path` for reading without following a link at its last component.
-pub(crate) fn open_no_follow(path: &Path) -> Option<std::fs::File> {
+fn open_no_follow(path: &Path) -> Option<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
     #[cfg(unix)]

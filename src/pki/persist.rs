@@ -19,14 +19,13 @@
 //! CRLs are signed afresh every time (their times are offsets from now, and signing needs no new key).
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use rcgen::KeyPair;
 use time::{Duration, OffsetDateTime};
 
+use crate::lab::load::{read_regular, ReadError};
 use crate::lab::{Authority, CertRef, Certificate, KeyType, Lab};
-use crate::pki::cache::open_no_follow;
 use crate::pki::export::{self, ExportError};
 use crate::pki::keys;
 use crate::pki::Pki;
@@ -259,23 +258,17 @@ fn references(lab: &Lab, now: OffsetDateTime) -> Vec<OffsetDateTime> {
     refs
 }
 
-/// The bytes of `path` when it is a regular file of at most [`MAX_FILE_BYTES`], read without following a
-/// link. `Err(None)`: it does not exist; `Err(Some(why))`: it cannot be used.
+/// The bytes of `path` when it is a regular file of at most [`MAX_FILE_BYTES`] and not a symbolic link
+/// (read as `from:` files are, [`read_regular`]). `Err(None)`: it does not exist; `Err(Some(why))`: it
+/// cannot be used.
 fn read_small(path: &Path) -> Result<Vec<u8>, Option<String>> {
-    match std::fs::symlink_metadata(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(None),
-        Err(e) => return Err(Some(format!("cannot be read ({e})"))),
-        Ok(m) if m.file_type().is_symlink() => return Err(Some("is a symbolic link".to_string())),
-        Ok(m) if !m.is_file() => return Err(Some("is not a regular file".to_string())),
-        Ok(m) if m.len() > MAX_FILE_BYTES => return Err(Some("is too large".to_string())),
-        Ok(_) => {}
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(Some("is a symbolic link".to_string()));
     }
-    let file = open_no_follow(path).ok_or_else(|| Some("cannot be opened".to_string()))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_FILE_BYTES)
-        .read_to_end(&mut bytes)
-        .map_err(|e| Some(format!("cannot be read ({e})")))?;
-    Ok(bytes)
+    read_regular(path, MAX_FILE_BYTES).map_err(|e| match e {
+        ReadError::NotFound => None,
+        e => Some(format!("cannot be read ({e})")),
+    })
 }
 
 /// The fingerprint of what authority `a` is made from: its declaration except validity and CRL, its key
