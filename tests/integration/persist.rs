@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::common::root;
+use crate::common::{root, test_cache_home};
 
 /// A root, an intermediate under it, a server under the intermediate and a client under the root.
 const LAB: &str = r#"
@@ -479,4 +479,14 @@ fn serve_with_pki_serves_the_kept_pki_and_changes_nothing() {
         Vec::<String>::new(),
         "every key, certificate and .p12 kept"
     );
+}
+
+#[test]
+fn every_mtls_lab_the_tests_start_keeps_its_key_cache_out_of_the_users() {
+    // Set before main by `common`, so inherited by every command any test starts.
+    assert_eq!(
+        std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from),
+        Some(test_cache_home())
+    );
+    assert!(test_cache_home().starts_with(env!("CARGO_TARGET_TMPDIR")));
 }
