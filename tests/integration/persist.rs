@@ -457,10 +457,13 @@ fn serve_with_pki_serves_the_kept_pki_and_changes_nothing() {
     let (tx, rx) = std::sync::mpsc::channel();
     let stdout = child.stdout.take().unwrap();
     std::thread::spawn(move || {
-        use std::io::BufRead;
+        use std::io::{BufRead, Read};
+        let mut reader = std::io::BufReader::new(stdout);
         let mut first = String::new();
-        let _ = std::io::BufReader::new(stdout).read_line(&mut first);
+        let _ = reader.read_line(&mut first);
         let _ = tx.send(first);
+        // Keep reading, so that serve never writes to a closed pipe.
+        let _ = std::io::copy(&mut reader.by_ref(), &mut std::io::sink());
     });
     let first = rx.recv_timeout(std::time::Duration::from_secs(20));
     let _ = Command::new("kill")
