@@ -96,7 +96,7 @@ pub fn serve(args: ServeArgs) -> u8 {
         let json = args.json;
         let shown = out.display().to_string();
         let shown = clean(&shown);
-        say(
+        let mut said = say(
             json,
             format!(
                 "lab `{}`: its PKI is in {shown} (.p12 password {}){}",
@@ -110,27 +110,40 @@ pub fn serve(args: ServeArgs) -> u8 {
             ),
         );
         for s in &serving.servers {
-            say(json, format!("{}: {}", clean(&s.name), serve::url(s.addr)));
+            said &= say(json, format!("{}: {}", clean(&s.name), serve::url(s.addr)));
         }
-        say(json, "one line per connection; Ctrl-C stops".to_string());
+        said &= say(json, "one line per connection; Ctrl-C stops".to_string());
         tokio::pin!(stop);
-        loop {
+        let mut closed = !said;
+        while !closed {
             tokio::select! {
                 _ = &mut stop => break,
-                entry = serving.connections.recv() => match entry {
-                    // serde_json escapes control characters itself.
-                    Some((server, log)) if args.json => println!("{}", serve::json(&server, &log)),
-                    Some((server, log)) => {
-                        println!("{}", clean(&serve::line(&server, &log)));
-                        for l in serve::explanation(&lab, &server, &log) {
-                            println!("      {}", clean(&l));
+                entry = serving.connections.recv() => {
+                    let text = match entry {
+                        // serde_json escapes control characters itself.
+                        Some((server, log)) if args.json => format!("{}\n", serve::json(&server, &log)),
+                        Some((server, log)) => {
+                            let mut text = format!("{}\n", clean(&serve::line(&server, &log)));
+                            for l in serve::explanation(&lab, &server, &log) {
+                                text.push_str(&format!("      {}\n", clean(&l)));
+                            }
+                            text
                         }
+                        None => break,
+                    };
+                    // A reader that went away (`serve | head`) ends the serving, without a panic.
+                    if !emit(&text) {
+                        closed = true;
+                        break;
                     }
-                    None => break,
                 },
             }
         }
         drop(serving);
+        if closed {
+            eprintln!("stopped: standard output was closed");
+            return exit::OK;
+        }
         eprintln!("stopped");
         exit::INTERRUPTED
     });
@@ -165,13 +178,24 @@ fn signals() -> impl std::future::Future<Output = ()> {
     }
 }
 
-/// A line about the servers: on stdout, or on stderr under `--json` (stdout then holds only JSON).
-fn say(json: bool, line: String) {
+/// A line about the servers: on stdout, or on stderr under `--json` (stdout then holds only JSON); false
+/// when standard output is closed.
+fn say(json: bool, line: String) -> bool {
     if json {
         eprintln!("{line}");
+        true
     } else {
-        println!("{line}");
+        emit(&format!("{line}\n"))
     }
+}
+
+/// Writes `text` to standard output and flushes it; false when that is closed (or fails).
+fn emit(text: &str) -> bool {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .is_ok()
 }
 
 /// The PKI of `lab`, its keys from the user's key cache unless `no_cache` (a cache that cannot be used is
