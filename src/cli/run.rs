@@ -187,7 +187,7 @@ fn skeleton(labs: &[Lab]) -> Vec<LabResult> {
         .collect()
 }
 
-/// Runs `labs` on `runtime`, `jobs` at a time (default: the number of cores), or one after another
+/// Runs `labs` on `runtime`, `jobs` labs and `jobs` cases at a time (default: the number of cores), or one after another
 /// up to the first lab with a case not passed with `fail_fast`. Errors with INTERRUPTED when a signal
 /// stopped the run (`stopped` turned true), after stopping every child process group.
 fn execute(
@@ -197,11 +197,11 @@ fn execute(
     jobs: Option<usize>,
     fail_fast: bool,
 ) -> Result<Vec<LabResult>, u8> {
-    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let jobs = jobs.unwrap_or_else(run::default_jobs);
     let total = labs.len();
     let work = async move {
         if fail_fast {
-            run_until_failure(&labs).await
+            run_until_failure(&labs, jobs).await
         } else {
             run::run_all_with_progress(labs, jobs, term::progress(total)).await
         }
@@ -227,11 +227,11 @@ fn execute(
     })
 }
 
-/// Runs `labs` one after another, stopping after the first with a case that did not pass.
-async fn run_until_failure(labs: &[Lab]) -> Vec<LabResult> {
+/// Runs `labs` one after another (up to `jobs` cases at a time), stopping after the first with a case that did not pass.
+async fn run_until_failure(labs: &[Lab], jobs: usize) -> Vec<LabResult> {
     let mut out = Vec::new();
     for lab in labs {
-        let r = run::run_lab(lab).await;
+        let r = run::run_lab_jobs(lab, jobs).await;
         let stop = r.cases.iter().any(|c| c.status != Status::Passed);
         out.push(r);
         if stop {

@@ -2,19 +2,23 @@
 //!
 //! [`lab`] orchestrates one lab (prepare → endpoints → cases → stop); [`endpoint`] starts its servers;
 //! [`case`] runs one case and judges it; [`checks`] runs the certificate checks; [`result`] holds what
-//! the reports read.
+//! the reports read; [`load`] repeats cases under concurrent load.
 
 pub mod case;
 pub mod checks;
 pub mod endpoint;
 pub mod lab;
+pub mod load;
 pub mod result;
 pub mod serve;
 
 pub use case::{matched_parts, CaseError};
 pub use checks::run_checks;
 pub use endpoint::EndpointDown;
-pub use lab::{run_all, run_all_with_progress, run_lab, run_lab_with_pki, LabError, Progress};
+pub use lab::{
+    default_jobs, run_all, run_all_with_progress, run_lab, run_lab_jobs, run_lab_with_pki,
+    LabError, Progress,
+};
 pub use result::{
     errored, round_points, CaseContext, CaseResult, CheckResult, Grade, LabResult, PartResult,
     Status,

@@ -12,6 +12,7 @@ mod grading;
 mod hermetic;
 mod hostile;
 mod judging;
+mod load;
 mod openssl_crosscheck;
 mod peers;
 mod programs;
