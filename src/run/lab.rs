@@ -1,7 +1,7 @@
 //! Running labs: [`run_all`] runs several at a time; [`run_lab`] runs one end to end — build the PKI,
 //! run the certificate checks, take the lab's fixed ports (from labs of this run and from other runs on this
-//! machine), export the PKI for external programs, start the servers, run the cases in file order, stop
-//! the servers.
+//! machine), export the PKI for external programs, start the servers (`stage`), run the cases — those
+//! that can, several at a time (`batches`), with their results in file order — and stop the servers.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -1,8 +1,8 @@
 //! Load mode: one lab's cases repeated by many concurrent built-in clients against the lab's server,
-//! each connection observed and judged as `run` judges the case ([`case::Repeatable`], [`verdict`]),
+//! each connection observed and judged as `run` judges the case (`case::Repeatable`, [`verdict`]),
 //! counted by verdict, with the latency of every connection in an HDR histogram.
 //!
-//! The lab is staged as `run` stages it ([`stage`]: ports, exported PKI, servers); the cases are mixed
+//! The lab is staged as `run` stages it (`run::lab::stage`: ports, exported PKI, servers); the cases are mixed
 //! by weight in a fixed smooth weighted round-robin order, so that `--count` gives each case an exact
 //! share.
 

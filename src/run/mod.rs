@@ -1,4 +1,5 @@
-//! Runs validated labs: one PKI per lab, one server per server definition, the cases in file order.
+//! Runs validated labs: one PKI per lab, one server per server definition, the cases' results in file
+//! order.
 //!
 //! [`lab`] orchestrates one lab (prepare → endpoints → cases → stop); [`endpoint`] starts its servers;
 //! [`case`] runs one case and judges it; [`checks`] runs the certificate checks; [`result`] holds what
