@@ -18,6 +18,7 @@ mod hostile;
 mod html;
 mod invalid_labs;
 mod judging;
+mod load;
 mod openssl_crosscheck;
 mod peers;
 mod persist;
