@@ -30,5 +30,6 @@ fn main() -> ExitCode {
         Command::Pki(a) => cli::pki::pki(a),
         Command::Serve(a) => cli::serve::serve(a),
         Command::Show(a) => cli::show::show(a),
+        Command::Load(a) => cli::load_mode::load(a),
     })
 }
