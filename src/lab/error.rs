@@ -109,6 +109,9 @@ pub enum Problem {
     /// `expect: rejected` with neither side nor reason.
     #[error("a rejection must name the side that rejects and the reason")]
     BareRejection,
+    /// A `battery` on a case it cannot derive failures from.
+    #[error(transparent)]
+    Battery(#[from] crate::lab::battery::BatteryError),
     /// A country that is not two letters.
     #[error("a country is two letters, e.g. `US`")]
     BadCountry,

@@ -4,6 +4,7 @@
 //! (include, matrix), [`resolve`] turns the spec into the model, [`name`] and [`time`] parse names and times,
 //! [`error`] names what can go wrong, [`lint`] warns about valid labs.
 
+pub mod battery;
 pub mod command;
 pub mod discover;
 pub mod error;
@@ -326,6 +327,8 @@ pub struct Case {
     /// The lab's tags and the case's own.
     pub tags: Vec<String>,
     pub grading: Grading,
+    /// For a case a battery derived: where it comes from, and why it is skipped when it cannot apply.
+    pub derived: Option<battery::Derived>,
 }
 
 impl Case {

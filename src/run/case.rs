@@ -109,6 +109,9 @@ pub(super) async fn run(
         case,
         clock.unwrap_or_else(time::OffsetDateTime::now_utc),
     );
+    if let Some(why) = case.derived.as_ref().and_then(|d| d.skipped.as_ref()) {
+        return not_run(case, context, Status::Skipped, vec![format!("skipped: {why}")]);
+    }
     if let Some(why) = unmet(&case.grading.requires, done) {
         return not_run(case, context, Status::Skipped, vec![why]);
     }
@@ -162,6 +165,7 @@ fn not_run(case: &Case, context: CaseContext, status: Status, messages: Vec<Stri
         messages,
         explanation: None,
         grade: Grade::of(&case.grading, status, &[]),
+        derived: case.derived.clone(),
     }
 }
 
@@ -252,6 +256,7 @@ fn judged(lab: &Lab, case: &Case, context: CaseContext, ran: Ran) -> CaseResult 
         ),
         observed: Some(observed),
         messages,
+        derived: case.derived.clone(),
     }
 }
 

@@ -167,6 +167,7 @@ impl Resolver<'_> {
             at,
             tags: c.tags.clone(),
             grading,
+            derived: None,
         }))
     }
 

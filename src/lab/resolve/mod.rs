@@ -17,7 +17,7 @@ use ::time::OffsetDateTime;
 use crate::lab::error::{did_you_mean, LabError, LoadError, LoadErrors, Problem};
 use crate::lab::load::Origin;
 use crate::lab::time::parse_time;
-use crate::lab::{CertRef, Lab, Vars};
+use crate::lab::{battery, CertRef, Lab, Vars};
 use crate::spec::yaml::Positions;
 use crate::spec::LabFile;
 
@@ -219,7 +219,13 @@ impl Resolver<'_> {
                 }
             }
         }
-        Some(Lab {
+        let batteries: Vec<(usize, String, _)> = file
+            .cases
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| Some((i, c.name.clone(), battery::request(c.battery.as_ref()?))))
+            .collect();
+        let mut lab = Lab {
             graded: file
                 .cases
                 .iter()
@@ -235,7 +241,16 @@ impl Resolver<'_> {
             at,
             variant: Vec::new(),
             checks,
-        })
+        };
+        for (i, name, request) in batteries {
+            let index = lab.cases.iter().position(|c| c.name == name)?;
+            if let Err(e) = battery::derive(&mut lab, index, &request, self.now) {
+                let field = format!("cases[{i}].battery");
+                self.report(self.invalid(&field, "battery", Problem::Battery(e)));
+                return None;
+            }
+        }
+        Some(lab)
     }
 
     /// Checks the names the lab gives: its own, and those of its authorities, certificates, servers and variables.
