@@ -273,7 +273,12 @@ type Edit<'e> = &'e dyn Fn(&mut Certificate);
 impl Deriver<'_> {
     /// A derived case from the written one, expecting `failure`'s verdict, changed by `edit`.
     fn push(&mut self, failure: Failure, tested: Tested, edit: impl FnOnce(&mut Case)) {
-        let (side, reason) = failure.expected();
+        let (side, mut reason) = failure.expected();
+        // OpenSSL matches an issuer by key identifier as well as name: the rogue CA is never a candidate
+        // (docs/catalogue.md, `rogue-ca-by-key-id`).
+        if self.openssl(tested) && matches!(failure, Failure::ClientRogueCa | Failure::ServerRogueCa) {
+            reason = Reason::UnknownIssuer;
+        }
         let mut c = self.case.clone();
         c.name = case_name(&self.case.name, failure);
         c.expect = Expectation::Rejected {
@@ -295,6 +300,23 @@ impl Deriver<'_> {
         });
         edit(&mut c);
         self.out.push(c);
+    }
+
+    /// Whether the peer under test is a known OpenSSL-based program (Python's `ssl`, curl, openssl), whose
+    /// verifier differs from rustls's in the ways docs/catalogue.md lists.
+    fn openssl(&self, tested: Tested) -> bool {
+        match tested {
+            Tested::Server => match &self.server.kind {
+                ServerKind::Command(c) => c.template.program().is_some(),
+                _ => false,
+            },
+            Tested::Client => self
+                .case
+                .client
+                .command
+                .as_ref()
+                .is_some_and(|c| c.template.program().is_some()),
+        }
     }
 
     /// A derived case that cannot apply here, skipped with `why`.
@@ -473,6 +495,11 @@ impl Deriver<'_> {
                 let cert = self.leaf(leaf, "server-auth", issuer, &|c| c.usage = Usage::Server);
                 with_cert(self, f, cert);
             }
+            Failure::ClientCaCertificate if self.openssl(t) => self.skip(
+                f,
+                t,
+                "OpenSSL accepts a cA=TRUE certificate as the end entity by design (docs/catalogue.md, `ca-as-leaf`): not a mistake of the program".into(),
+            ),
             Failure::ClientCaCertificate if signs => {
                 let cert = self.leaf(leaf, "ca", issuer, &|c| c.ca = true);
                 with_cert(self, f, cert);
