@@ -211,6 +211,7 @@ pub fn console_with(results: &[LabResult], explain_all: bool, style: &dyn Style)
     for lab in results {
         lab_lines(&mut out, lab, explain_all, style);
     }
+    out.push_str(&super::battery::table(&super::battery::matrix(results)));
     summary(&mut out, results);
     out
 }
