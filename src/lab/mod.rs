@@ -350,6 +350,8 @@ pub struct Client {
     pub pins: Vec<Pin>,
     /// A client command instead of the built-in client.
     pub command: Option<ClientCommand>,
+    /// Sign with the key of this certificate instead of `certificate`'s own (a battery's key-mismatch case).
+    pub key_of: Option<usize>,
 }
 
 /// What a case requires of the handshake.

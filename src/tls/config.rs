@@ -310,7 +310,8 @@ pub fn client_config_at(
         None => builder.with_no_client_auth(),
         Some(i) => {
             let cert = &pki.certificates[i];
-            let key = certified_key(&provider, presented_chain(pki, i, &client.chain), cert)
+            let signer = &pki.certificates[client.key_of.unwrap_or(i)];
+            let key = certified_key(&provider, presented_chain(pki, i, &client.chain), signer)
                 .map_err(|e| fail(format!("certificate `{}`: {e}", cert.name)))?;
             builder.with_client_cert_resolver(key)
         }
@@ -320,13 +321,14 @@ pub fn client_config_at(
 
 /// The chain and key a peer presents. Unlike `with_single_cert`, this does not parse the leaf: a lab may
 /// present a certificate that rustls itself would refuse (e.g. one with an unknown critical extension), so
-/// that the peer's verifier is the one that refuses it. The key was generated with the certificate.
+/// that the peer's verifier is the one that refuses it. The key is `signer`'s: the certificate's own, or
+/// another one for a key that does not match (rustls does not check that they match here).
 fn certified_key(
     provider: &CryptoProvider,
     chain: Vec<CertificateDer<'static>>,
-    cert: &crate::pki::Issued,
+    signer: &crate::pki::Issued,
 ) -> Result<Arc<SingleCertAndKey>, rustls::Error> {
-    let key = provider.key_provider.load_private_key(cert.key())?;
+    let key = provider.key_provider.load_private_key(signer.key())?;
     Ok(Arc::new(SingleCertAndKey::from(CertifiedKey::new(
         chain, key,
     ))))

@@ -419,6 +419,7 @@ impl Resolver<'_> {
             )?,
             pins,
             command,
+            key_of: None,
         })
     }
 
