@@ -607,11 +607,10 @@ impl Deriver<'_> {
                 }
             }
             Failure::ServerSelfSigned => {
-                // A root with the server's own name, issuing the server's copy: to the client, a certificate
-                // from nobody it knows, named like the server (the lab model issues every leaf from an authority).
-                let s = self.lab.certificates[leaf].subject.clone();
-                let ca = self.authority(format!("{}.battery-self", self.lab.certificates[leaf].name), s);
-                let cert = self.leaf(leaf, "self-signed", ca, &|_| {});
+                // The server's copy signed with its own key (it stays under the unknown CA in the lab, which
+                // never signs it).
+                let ca = self.unknown_ca();
+                let cert = self.leaf(leaf, "self-signed", ca, &|c| c.self_signed = true);
                 on(self, f, "self-signed", cert, Chain::Full);
             }
             _ => self.skip(f, t, "the server certificate's CA key is not available, so no new certificate can be issued from it".into()),

@@ -229,6 +229,9 @@ pub struct Certificate {
     pub ca: bool,
     /// Whether the leaf carries a critical extension no verifier understands.
     pub unknown_critical_extension: bool,
+    /// Signed with its own key instead of its issuer's (a battery's self-signed server certificate; `issuer`
+    /// is then only where it stands in the lab, not who signed it).
+    pub self_signed: bool,
     /// Loaded from files instead of generated (`subject`, `san`, `key`, validity are then placeholders).
     pub from: Option<Source>,
 }

@@ -272,7 +272,11 @@ impl Builder<'_> {
             source,
         };
         let params = issue::leaf_params(c).map_err(fail)?;
-        let cert = params.signed_by(&key, signer).map_err(fail)?;
+        let (cert, intermediates) = if c.self_signed {
+            (params.self_signed(&key).map_err(fail)?, Vec::new())
+        } else {
+            (params.signed_by(&key, signer).map_err(fail)?, intermediates)
+        };
         self.certificates.push(issue::issued(
             &c.name,
             cert,

@@ -521,6 +521,7 @@ impl Resolver<'_> {
             serial: c.serial,
             ca: c.ca.unwrap_or(false),
             unknown_critical_extension: c.unknown_critical_extension.unwrap_or(false),
+            self_signed: false,
         })
     }
 
