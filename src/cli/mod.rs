@@ -3,6 +3,7 @@
 //! itself is the library's.
 
 pub mod args;
+pub mod battery;
 pub mod check;
 pub mod init;
 pub mod list;

@@ -184,9 +184,46 @@ pub enum BatteryError {
     /// Testing the server of a case whose server does not ask for client certificates.
     #[error("testing the server needs a server that asks for client certificates (`client_auth: none` here)")]
     NoClientAuth,
+    /// `mtls-lab battery LAB CASE` names a case no lab has.
+    #[error("no case named `{0}` in the labs given")]
+    NoSuchCase(String),
     /// Neither peer can be tested (a client command against a server command).
     #[error("a battery needs one built-in peer: a client command against a server command leaves no peer to vary")]
     NoBuiltInPeer,
+}
+
+/// Keeps, of `labs`, only the case named `case` and its battery (derived here with the standard set unless
+/// the lab declares one for it), as `mtls-lab battery LAB CASE` runs and lists them; labs without the case
+/// are left out.
+///
+/// # Errors
+/// [`BatteryError::NoSuchCase`] when no lab has the case; the errors of [`derive`].
+pub fn only(labs: Vec<Lab>, case: &str, now: OffsetDateTime) -> Result<Vec<Lab>, BatteryError> {
+    let mut out = Vec::new();
+    for mut lab in labs {
+        let Some(index) = lab.cases.iter().position(|c| c.name == case) else {
+            continue;
+        };
+        let derived = lab
+            .cases
+            .iter()
+            .any(|c| c.derived.as_ref().is_some_and(|d| d.of == case));
+        if !derived {
+            let request = Request {
+                test: None,
+                points: None,
+            };
+            derive(&mut lab, index, &request, now)?;
+        }
+        lab.cases.retain(|c| {
+            c.name == case || c.derived.as_ref().is_some_and(|d| d.of == case)
+        });
+        out.push(lab);
+    }
+    if out.is_empty() {
+        return Err(BatteryError::NoSuchCase(case.to_string()));
+    }
+    Ok(out)
 }
 
 /// Adds the battery of case `index` to `lab`: the derived authorities, certificates, servers and cases (the
@@ -362,8 +399,9 @@ impl Deriver<'_> {
         a
     }
 
-    /// A new authority (a self-signed root) named `name`, or the one derived earlier under that name.
-    fn authority(&mut self, name: String, subject: Subject) -> usize {
+    /// A new authority (a self-signed root with a `key` key) named `name`, or the one derived earlier
+    /// under that name.
+    fn authority(&mut self, name: String, subject: Subject, key: KeyType) -> usize {
         if let Some(i) = self.lab.authorities.iter().position(|a| a.name == name) {
             return i;
         }
@@ -373,7 +411,7 @@ impl Deriver<'_> {
             line,
             subject,
             issuer: None,
-            key: KeyType::EcdsaP256,
+            key,
             not_before: self.clock - Duration::hours(1),
             not_after: self.clock + Duration::days(3650),
             path_len: None,
@@ -393,19 +431,20 @@ impl Deriver<'_> {
             common_name: Some("Unknown Battery CA".into()),
             ..Subject::default()
         };
-        self.authority("battery-unknown-ca".into(), subject)
+        self.authority("battery-unknown-ca".into(), subject, KeyType::EcdsaP256)
     }
 
-    /// A rogue root with the subject of the root above authority `a` (its own key); `None` when that root is
-    /// loaded from a file (its name is known only when it is read).
+    /// A rogue root with the subject and key type of the root above authority `a` (its own key: a key of
+    /// another type would be refused for its algorithm first); `None` when that root is loaded from a file
+    /// (its name is known only when it is read).
     fn rogue_ca(&mut self, a: usize) -> Option<usize> {
         let root = self.root_of(a);
         let r = &self.lab.authorities[root];
         if r.from.is_some() {
             return None;
         }
-        let (name, subject) = (format!("{}.battery-rogue", r.name), r.subject.clone());
-        Some(self.authority(name, subject))
+        let (name, subject, key) = (format!("{}.battery-rogue", r.name), r.subject.clone(), r.key);
+        Some(self.authority(name, subject, key))
     }
 
     /// A copy of leaf `leaf` named `NAME.battery-SUFFIX`, issued by `issuer` and changed by `edit`; a new
