@@ -7,8 +7,8 @@
 use ::time::{Duration, OffsetDateTime};
 
 use crate::lab::{
-    Authority, Case, Certificate, Chain, ClientAuth, Expectation, Grading, KeyType, Lab, Revocation,
-    RevocationReasonSpec, San, Server, ServerKind, Side, Subject, Usage,
+    Authority, Case, Certificate, Chain, ClientAuth, Expectation, Grading, KeyType, Lab,
+    Revocation, RevocationReasonSpec, San, Server, ServerKind, Side, Subject, Usage,
 };
 use crate::reason::Reason;
 
@@ -100,7 +100,9 @@ impl Failure {
         match self {
             Failure::NoClientCertificate => "no client certificate",
             Failure::ClientUnknownCa => "client certificate from an unknown CA",
-            Failure::ClientRogueCa => "client certificate from a rogue CA with the trusted CA's name",
+            Failure::ClientRogueCa => {
+                "client certificate from a rogue CA with the trusted CA's name"
+            }
             Failure::ClientExpired => "expired client certificate",
             Failure::ClientNotYetValid => "client certificate not yet valid",
             Failure::ClientServerAuthOnly => "client certificate with only serverAuth EKU",
@@ -112,7 +114,9 @@ impl Failure {
             Failure::ServerNotYetValid => "server certificate not yet valid",
             Failure::ServerOtherName => "server certificate for another name",
             Failure::ServerUnknownCa => "server certificate from an unknown CA",
-            Failure::ServerRogueCa => "server certificate from a rogue CA with the trusted CA's name",
+            Failure::ServerRogueCa => {
+                "server certificate from a rogue CA with the trusted CA's name"
+            }
             Failure::ServerClientAuthOnly => "server certificate with only clientAuth EKU",
             Failure::ServerRevoked => "revoked server certificate",
             Failure::ServerIntermediateLeftOut => "server intermediate left out",
@@ -173,13 +177,17 @@ pub fn case_name(of: &str, failure: Failure) -> String {
 #[non_exhaustive]
 pub enum BatteryError {
     /// The case does not expect `accepted`.
-    #[error("a battery derives failures from a case that completes mTLS; this case expects a rejection")]
+    #[error(
+        "a battery derives failures from a case that completes mTLS; this case expects a rejection"
+    )]
     NotAccepted,
     /// Testing a server needs the built-in client with a certificate.
     #[error("testing the server needs the built-in client presenting a certificate (`client.certificate`, no `command`)")]
     NoClientCertificate,
     /// Testing a client needs the built-in server.
-    #[error("testing the client needs the built-in server (the case's server is an external program)")]
+    #[error(
+        "testing the client needs the built-in server (the case's server is an external program)"
+    )]
     ExternalServer,
     /// Testing the server of a case whose server does not ask for client certificates.
     #[error("testing the server needs a server that asks for client certificates (`client_auth: none` here)")]
@@ -215,9 +223,8 @@ pub fn only(labs: Vec<Lab>, case: &str, now: OffsetDateTime) -> Result<Vec<Lab>,
             };
             derive(&mut lab, index, &request, now)?;
         }
-        lab.cases.retain(|c| {
-            c.name == case || c.derived.as_ref().is_some_and(|d| d.of == case)
-        });
+        lab.cases
+            .retain(|c| c.name == case || c.derived.as_ref().is_some_and(|d| d.of == case));
         out.push(lab);
     }
     if out.is_empty() {
@@ -313,7 +320,9 @@ impl Deriver<'_> {
         let (side, mut reason) = failure.expected();
         // OpenSSL matches an issuer by key identifier as well as name: the rogue CA is never a candidate
         // (docs/catalogue.md, `rogue-ca-by-key-id`).
-        if self.openssl(tested) && matches!(failure, Failure::ClientRogueCa | Failure::ServerRogueCa) {
+        if self.openssl(tested)
+            && matches!(failure, Failure::ClientRogueCa | Failure::ServerRogueCa)
+        {
             reason = Reason::UnknownIssuer;
         }
         let mut c = self.case.clone();
@@ -443,7 +452,11 @@ impl Deriver<'_> {
         if r.from.is_some() {
             return None;
         }
-        let (name, subject, key) = (format!("{}.battery-rogue", r.name), r.subject.clone(), r.key);
+        let (name, subject, key) = (
+            format!("{}.battery-rogue", r.name),
+            r.subject.clone(),
+            r.key,
+        );
         Some(self.authority(name, subject, key))
     }
 

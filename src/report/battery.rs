@@ -47,9 +47,7 @@ impl Verdict {
         }
         match case.observed.as_ref().map(|o: &Observed| o.outcome) {
             Some(Outcome::Accepted) => Verdict::AcceptedWrongly,
-            Some(Outcome::Rejected) if case.status == Status::Passed => {
-                Verdict::RefusedRightReason
-            }
+            Some(Outcome::Rejected) if case.status == Status::Passed => Verdict::RefusedRightReason,
             Some(Outcome::Rejected) => Verdict::RefusedOtherReason,
             _ => Verdict::NotDecided,
         }
@@ -144,11 +142,7 @@ pub fn matrix(results: &[LabResult]) -> Vec<Battery> {
 pub fn table(batteries: &[Battery]) -> String {
     let mut out = String::new();
     for b in batteries {
-        let _ = writeln!(
-            out,
-            "battery: {} › {} — {}",
-            b.lab, b.case, b.peer
-        );
+        let _ = writeln!(out, "battery: {} › {} — {}", b.lab, b.case, b.peer);
         let width = b
             .rows
             .iter()
@@ -158,7 +152,12 @@ pub fn table(batteries: &[Battery]) -> String {
         for r in &b.rows {
             let title = r.failure_title();
             let pad = width - title.chars().count();
-            let _ = write!(out, "  {title}{}  {:<22}", " ".repeat(pad), r.verdict.text());
+            let _ = write!(
+                out,
+                "  {title}{}  {:<22}",
+                " ".repeat(pad),
+                r.verdict.text()
+            );
             match r.verdict {
                 Verdict::RefusedRightReason | Verdict::Skipped => {
                     let _ = writeln!(out, "  {}", r.observed);

@@ -110,7 +110,12 @@ pub(super) async fn run(
         clock.unwrap_or_else(time::OffsetDateTime::now_utc),
     );
     if let Some(why) = case.derived.as_ref().and_then(|d| d.skipped.as_ref()) {
-        return not_run(case, context, Status::Skipped, vec![format!("skipped: {why}")]);
+        return not_run(
+            case,
+            context,
+            Status::Skipped,
+            vec![format!("skipped: {why}")],
+        );
     }
     if let Some(why) = unmet(&case.grading.requires, done) {
         return not_run(case, context, Status::Skipped, vec![why]);

@@ -33,12 +33,12 @@ enum OpenSsl {
 /// The runner reason an OpenSSL verify error code corresponds to, where there is one.
 fn openssl_reason(code: i32) -> Option<Reason> {
     Some(match code {
-        2 | 20 | 21 => Reason::UnknownIssuer, // UNABLE_TO_GET_ISSUER_CERT(_LOCALLY), UNABLE_TO_VERIFY_LEAF_SIGNATURE
-        3 | 12 => Reason::RevocationUnknown,  // UNABLE_TO_GET_CRL, CRL_HAS_EXPIRED
-        7 => Reason::BadSignature,            // CERT_SIGNATURE_FAILURE
-        9 => Reason::NotYetValid,             // CERT_NOT_YET_VALID
-        10 => Reason::Expired,                // CERT_HAS_EXPIRED
-        23 => Reason::Revoked,                // CERT_REVOKED
+        2 | 18 | 20 | 21 => Reason::UnknownIssuer, // UNABLE_TO_GET_ISSUER_CERT(_LOCALLY), DEPTH_ZERO_SELF_SIGNED_CERT, UNABLE_TO_VERIFY_LEAF_SIGNATURE
+        3 | 12 => Reason::RevocationUnknown,       // UNABLE_TO_GET_CRL, CRL_HAS_EXPIRED
+        7 => Reason::BadSignature,                 // CERT_SIGNATURE_FAILURE
+        9 => Reason::NotYetValid,                  // CERT_NOT_YET_VALID
+        10 => Reason::Expired,                     // CERT_HAS_EXPIRED
+        23 => Reason::Revoked,                     // CERT_REVOKED
         79 => Reason::IssuerNotCa, // INVALID_CA (79 since OpenSSL 1.1; 24 is NO_ISSUER_PUBLIC_KEY)
         25 => Reason::PathLenExceeded, // PATH_LENGTH_EXCEEDED
         26 => Reason::WrongPurpose, // INVALID_PURPOSE
@@ -408,6 +408,9 @@ fn client_chain_verdict(
 ) -> Result<Verdict, &'static str> {
     if case.client.certificate.is_none() {
         return Err("no client certificate sent");
+    }
+    if case.client.key_of.is_some() {
+        return Err("the client signs with another certificate's key: its chain is sound, its handshake signature is not");
     }
     if lab.servers[case.server].client_auth == ClientAuth::None {
         return Err("the server does not ask for a client certificate");

@@ -219,11 +219,11 @@ impl Resolver<'_> {
                 }
             }
         }
-        let batteries: Vec<(usize, String, _)> = file
+        let batteries: Vec<(usize, String, &crate::spec::BatterySpec)> = file
             .cases
             .iter()
             .enumerate()
-            .filter_map(|(i, c)| Some((i, c.name.clone(), battery::request(c.battery.as_ref()?))))
+            .filter_map(|(i, c)| Some((i, c.name.clone(), c.battery.as_ref()?)))
             .collect();
         let mut lab = Lab {
             graded: file
@@ -242,11 +242,15 @@ impl Resolver<'_> {
             variant: Vec::new(),
             checks,
         };
-        for (i, name, request) in batteries {
+        for (i, name, spec) in batteries {
             let index = lab.cases.iter().position(|c| c.name == name)?;
-            if let Err(e) = battery::derive(&mut lab, index, &request, self.now) {
+            if let Err(e) = battery::derive(&mut lab, index, &battery::request(spec), self.now) {
                 let field = format!("cases[{i}].battery");
-                self.report(self.invalid(&field, "battery", Problem::Battery(e)));
+                let token = match spec {
+                    crate::spec::BatterySpec::Set(_) => "standard",
+                    crate::spec::BatterySpec::Full(_) => "",
+                };
+                self.report(self.invalid(&field, token, Problem::Battery(e)));
                 return None;
             }
         }
