@@ -470,6 +470,8 @@ impl Deriver<'_> {
         }
         c.issuer = issuer;
         c.serial = None;
+        // A copy is generated, even of a certificate loaded from files (whose subject is then a placeholder).
+        c.from = None;
         c.not_before = self.clock - Duration::hours(1);
         c.not_after = self.clock + Duration::days(90);
         edit(&mut c);
@@ -573,6 +575,11 @@ impl Deriver<'_> {
                     self.push(f, t, |c| c.client.chain = Chain::Leaf);
                 }
             }
+            Failure::ClientKeyMismatch if self.lab.certificates[leaf].from.is_some() => self.skip(
+                f,
+                t,
+                "the client certificate is loaded from a file: a key of its type is known only once it is read".into(),
+            ),
             Failure::ClientKeyMismatch => {
                 // The certificate is the case's own; the key signing the handshake is another copy's
                 // (same key type, so the signature scheme still fits).

@@ -379,3 +379,76 @@ fn battery_lists_and_runs_one_case_from_the_command_line() {
         "error: --battery `no such case`: no case named `no such case` in the labs given\n"
     );
 }
+
+#[test]
+fn without_the_ca_key_only_the_failures_needing_no_new_certificate_from_it_run() {
+    // The seed's PKI on disk; the lab loads the CA without its key, as for a deployed server.
+    let dir = tempfile::tempdir().unwrap();
+    let pki = dir.path().join("pki");
+    let out = mtls(
+        &root(),
+        &["pki", "labs/seed-mtls.yaml", "--out", pki.to_str().unwrap()],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let yaml = r#"
+lab: no-ca-key
+authorities:
+  ca: { from: { cert: pki/ca/ca.crt } }
+certificates:
+  server: { issuer: ca, from: { cert: pki/server/server.crt, key: pki/server/server.key } }
+  client: { issuer: ca, from: { cert: pki/client/client.crt, key: pki/client/client.key } }
+servers:
+  web: { certificate: server, trust: [ca] }
+cases:
+  - name: works
+    client: { certificate: client, trust: [ca] }
+    expect: accepted
+    battery: { set: standard, test: server }
+"#;
+    let file = dir.path().join("lab.yaml");
+    std::fs::write(&file, yaml).unwrap();
+    let lab = mtls_lab::lab::load(&file, time::OffsetDateTime::now_utc())
+        .unwrap_or_else(|e| panic!("{}", e.render()));
+    let r = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(mtls_lab::run::run_lab(&lab));
+    common::assert_accepted(&r, "works");
+    let of = "works";
+    common::assert_rejected(
+        &r,
+        &battery::case_name(of, Failure::NoClientCertificate),
+        Side::Server,
+        Reason::CertificateRequired,
+    );
+    common::assert_rejected(
+        &r,
+        &battery::case_name(of, Failure::ClientUnknownCa),
+        Side::Server,
+        Reason::UnknownIssuer,
+    );
+    let no_key = "skipped: the client certificate's CA key is not available, so no new certificate can be issued from it";
+    for f in [
+        Failure::ClientExpired,
+        Failure::ClientNotYetValid,
+        Failure::ClientServerAuthOnly,
+        Failure::ClientCaCertificate,
+        Failure::ClientRevoked,
+    ] {
+        let c = derived(&r, of, f);
+        assert_eq!(
+            (c.status, c.messages[0].as_str()),
+            (Status::Skipped, no_key),
+            "{f:?}"
+        );
+    }
+    assert_eq!(r.count(Status::Skipped), 8);
+    assert_eq!(r.count(Status::Passed), 3);
+}
