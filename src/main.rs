@@ -11,9 +11,18 @@ use cli::args::{Cli, Command};
 
 fn main() -> ExitCode {
     let args = Cli::parse();
-    cli::term::init_tracing(args.verbose);
+    let color = match &args.command {
+        Command::Run(a) => Some(a.color),
+        Command::Check(a) => Some(a.color),
+        _ => None,
+    };
+    cli::term::init_tracing(args.verbose, color);
     ExitCode::from(match args.command {
-        Command::Run(a) => cli::run::run(a),
+        // -v shows the readable trace of every case.
+        Command::Run(mut a) => {
+            a.trace |= args.verbose > 0;
+            cli::run::run(a)
+        }
         Command::Check(a) => cli::check::check(a),
         Command::List(a) => cli::list::list(a),
         Command::Init(a) => cli::init::init(a),

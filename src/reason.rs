@@ -161,6 +161,12 @@ pub fn pin_mismatch_error(presented: String) -> TlsError {
     )))
 }
 
+/// The error of a verifier that reaches no trust anchor (rustls's `UnknownIssuer`): what a verifier that
+/// trusts nothing reports for every certificate.
+pub fn unknown_issuer_error() -> TlsError {
+    TlsError::InvalidCertificate(CertificateError::UnknownIssuer)
+}
+
 /// The error of a verifier that cannot read the presented certificate (rustls's `BadEncoding`).
 pub fn bad_encoding_error() -> TlsError {
     TlsError::InvalidCertificate(CertificateError::BadEncoding)

@@ -27,7 +27,7 @@ pub mod exit {
     about = "Run declarative mutual-TLS labs with real rustls handshakes"
 )]
 pub struct Cli {
-    /// More detail on stderr (-v: per case, -vv: handshakes); RUST_LOG overrides.
+    /// More detail: -v the readable trace of every case (`run --trace`) and progress on stderr, -vv also the runner's debug log; RUST_LOG overrides (RUST_LOG=rustls=debug for rustls's own log).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
     #[command(subcommand)]
@@ -79,6 +79,9 @@ pub struct RunArgs {
     /// Explain every rejection (what it means and the usual fix), not only failed cases.
     #[arg(long)]
     pub explain: bool,
+    /// Under every case, its handshake as a learner reads it: ClientHello, the chains by subject and issuer, CertificateRequest's CA names, who sent which alert, a program's last output lines (also with -v).
+    #[arg(long)]
+    pub trace: bool,
     #[command(flatten)]
     pub vars: VarArgs,
     /// Show the details of hidden checks and cases on the console and in every report (the JSON report always has them).
@@ -297,6 +300,9 @@ pub struct Reports {
     /// Write a GitHub Classroom grader result to FILE (version, status, max_score, tests).
     #[arg(long, value_name = "FILE")]
     pub report_classroom: Option<PathBuf>,
+    /// Write an HTML report to FILE: one self-contained page with a summary, filters, and per case the verdict, the explanation and the certificate chains drawn.
+    #[arg(long, value_name = "FILE")]
+    pub report_html: Option<PathBuf>,
 }
 
 // `--filter` and `--partition`, as given.

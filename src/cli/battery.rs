@@ -28,6 +28,7 @@ pub fn battery(args: BatteryArgs) -> u8 {
         fail_fast: false,
         color: args.color,
         explain: args.explain,
+        trace: false,
         vars: args.vars,
         show_hidden: false,
         isolate: false,

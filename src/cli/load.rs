@@ -27,6 +27,22 @@ pub fn load_or_errors(
     painter: Painter,
     vars: &lab::Vars,
 ) -> Result<Vec<lab::Lab>, Vec<LabResult>> {
+    let (labs, bad) = load_each(paths, now, painter, vars)?;
+    if !bad.is_empty() {
+        eprintln!("{} lab file(s) invalid; nothing was run", bad.len());
+        return Err(bad);
+    }
+    Ok(labs)
+}
+
+/// Every valid lab of `paths`, and per invalid file a lab result that says why (each diagnostic is
+/// printed), in discovery order; `Err` when the paths themselves cannot be searched.
+pub fn load_each(
+    paths: &[PathBuf],
+    now: time::OffsetDateTime,
+    painter: Painter,
+    vars: &lab::Vars,
+) -> Result<(Vec<lab::Lab>, Vec<LabResult>), Vec<LabResult>> {
     let files = match discover::lab_files(paths) {
         Ok(f) => f,
         Err(e) => {
@@ -58,9 +74,5 @@ pub fn load_or_errors(
             }
         }
     }
-    if !bad.is_empty() {
-        eprintln!("{} lab file(s) invalid; nothing was run", bad.len());
-        return Err(bad);
-    }
-    Ok(labs)
+    Ok((labs, bad))
 }

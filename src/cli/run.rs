@@ -12,18 +12,24 @@ use mtls_lab::run::{self, LabResult, Status};
 use tokio::sync::watch;
 
 use super::args::{exit, Reports, RunArgs};
-use super::load::load_or_errors;
+use super::load::load_each;
 use super::term::{self, Painter};
 
-/// Runs the labs of `args`; returns the exit code: OK, FAILED, INPUT (nothing run), RUN (something
-/// could not run, or a report could not be written) or INTERRUPTED.
+/// Runs the labs of `args`; returns the exit code: OK, FAILED, INPUT (a lab file was invalid — the
+/// valid ones still run, and every report lists each invalid one as a lab that could not run — or
+/// nothing could run), RUN (something could not run, or a report could not be written) or INTERRUPTED.
 pub fn run(args: RunArgs) -> u8 {
     let painter = Painter::new(args.color);
     let reports = wanted(&args.reports);
     // Report paths are checked before anything is loaded or run: a lab file is never overwritten, and
     // nothing is written through a link or onto a device.
     let lab_files = discover::lab_files(&args.paths).unwrap_or_default();
-    let inputs: Vec<PathBuf> = args.paths.iter().cloned().chain(lab_files).collect();
+    let inputs: Vec<PathBuf> = args
+        .paths
+        .iter()
+        .cloned()
+        .chain(lab_files.clone())
+        .collect();
     if !reports_ok(&reports, &inputs, painter) {
         return exit::INPUT;
     }
@@ -73,16 +79,25 @@ pub fn run(args: RunArgs) -> u8 {
     };
     let stopped = watch_signals(&runtime, loading.clone(), stop_loading);
     let now = time::OffsetDateTime::now_utc();
-    let loaded = load_or_errors(&args.paths, now, painter, &args.vars.map());
+    let loaded = load_each(&args.paths, now, painter, &args.vars.map());
     loading.store(false, Ordering::SeqCst);
-    let labs = match loaded {
-        Ok(labs) => labs,
-        Err(failed) => {
+    let (labs, invalid) = match loaded {
+        Ok((labs, invalid)) if !labs.is_empty() => (labs, invalid),
+        Ok((_, failed)) | Err(failed) => {
             // Reports say why nothing ran, so a grading platform never finds its file missing.
             write_reports(&reports, &failed, args.show_hidden, true);
+            if !failed.is_empty() {
+                eprintln!("{} lab file(s) invalid; nothing was run", failed.len());
+            }
             return exit::INPUT;
         }
     };
+    if !invalid.is_empty() {
+        eprintln!(
+            "{} lab file(s) invalid: the other labs run, and every report lists each invalid one as a lab that could not run",
+            invalid.len()
+        );
+    }
     // The files labs read (`from:`) are inputs too.
     let read: Vec<PathBuf> = inputs
         .into_iter()
@@ -98,16 +113,19 @@ pub fn run(args: RunArgs) -> u8 {
     let labs = select::selected(labs, &args.selection.filter, args.selection.partition);
     if labs.is_empty() {
         eprintln!("error: no case matches the filter and partition given");
+        if !invalid.is_empty() {
+            write_reports(&reports, &invalid, args.show_hidden, true);
+        }
         return exit::INPUT;
     }
     // A skeleton first: if the run is killed (a platform's timeout), the reports already list every item
     // as not run. Standard output cannot be replaced, so a report there is written once, at the end (or
     // as the skeleton when interrupted).
-    let skeleton = skeleton(&labs);
+    let skeleton = with_invalid(skeleton(&labs), &invalid, &lab_files);
     write_reports(&reports, &skeleton, args.show_hidden, false);
     let total = labs.len();
     let results = match execute(runtime, stopped, labs, args.jobs, args.fail_fast) {
-        Ok(results) => results,
+        Ok(results) => with_invalid(results, &invalid, &lab_files),
         Err(code) => {
             if code == exit::INTERRUPTED {
                 write_stdout_report(&reports, &skeleton, args.show_hidden);
@@ -116,7 +134,7 @@ pub fn run(args: RunArgs) -> u8 {
         }
     };
     let shown = report::view(&results, args.show_hidden);
-    let console = report::console_with(&shown, args.explain, &painter);
+    let console = report::console_traced(&shown, args.explain, args.trace, &painter);
     if to_stdout {
         eprint!("{console}");
     } else {
@@ -128,7 +146,11 @@ pub fn run(args: RunArgs) -> u8 {
             total - results.len()
         );
     }
-    let code = exit_code(&results);
+    let code = if invalid.is_empty() {
+        exit_code(&results)
+    } else {
+        exit::INPUT
+    };
     if write_reports(&reports, &results, args.show_hidden, true) {
         code
     } else {
@@ -144,6 +166,7 @@ fn wanted(reports: &Reports) -> Vec<(Format, PathBuf)> {
         (&reports.report_tap, Format::Tap),
         (&reports.report_gradescope, Format::Gradescope),
         (&reports.report_classroom, Format::Classroom),
+        (&reports.report_html, Format::Html),
     ]
     .into_iter()
     .filter_map(|(p, f)| p.clone().map(|p| (f, p)))
@@ -176,6 +199,21 @@ fn source_files(lab: &Lab) -> Vec<PathBuf> {
     sources
         .flat_map(|s| std::iter::once(s.cert.clone()).chain(s.key.iter().map(|(k, _)| k.clone())))
         .collect()
+}
+
+/// `results` with the invalid lab files' results, all in the order of `files` (as discovery found
+/// them; the labs of one file stay together, in their order).
+fn with_invalid(
+    results: Vec<LabResult>,
+    invalid: &[LabResult],
+    files: &[PathBuf],
+) -> Vec<LabResult> {
+    if invalid.is_empty() {
+        return results;
+    }
+    let mut all: Vec<LabResult> = results.into_iter().chain(invalid.iter().cloned()).collect();
+    all.sort_by_key(|r| files.iter().position(|f| *f == r.file));
+    all
 }
 
 /// Every lab as not run, for the reports written before the run starts.

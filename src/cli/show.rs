@@ -18,7 +18,7 @@ pub fn show(args: ShowArgs) -> u8 {
     let mut chain: Vec<(&str, Option<usize>)> = Vec::new();
     if let Some(c) = lab.certificates.iter().find(|c| c.name == args.name) {
         chain.push((&c.name, None));
-        let mut a = Some(c.issuer);
+        let mut a = c.issuer;
         while let Some(i) = a {
             chain.push((&lab.authorities[i].name, Some(i)));
             a = lab.authorities[i].issuer;
@@ -84,10 +84,17 @@ pub fn show(args: ShowArgs) -> u8 {
         } else {
             "certificate"
         };
-        let above = match chain.get(k + 1) {
-            Some((up, _)) => format!(", issued by `{up}`"),
-            None => ", self-signed (a root)".to_string(),
+        let mut above = match (chain.get(k + 1), authority) {
+            (Some((up, _)), _) => format!(", issued by `{up}`"),
+            (None, Some(_)) => ", self-signed (a root)".to_string(),
+            (None, None) => ", self-signed".to_string(),
         };
+        if let Some(owner) = authority.and_then(|a| lab.authorities[a].key_of) {
+            above.push_str(&format!(
+                ", with the key of `{}` (cross-signed)",
+                lab.authorities[owner].name
+            ));
+        }
         if k == 0 {
             out.push_str(&format!("{what} `{name}`{above}\n"));
         } else {

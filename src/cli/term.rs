@@ -102,17 +102,24 @@ pub fn progress(total: usize) -> run::Progress {
 }
 
 /// Logs to stderr: warnings by default, more with `-v` (per case) and `-vv` (handshakes); `RUST_LOG` overrides.
-pub fn init_tracing(verbose: u8) {
+pub fn init_tracing(verbose: u8, color: Option<super::args::ColorChoice>) {
     let default = match verbose {
         0 => "warn",
         1 => "mtls_lab=info",
-        _ => "mtls_lab=debug,rustls=debug",
+        _ => "mtls_lab=debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     // Escape codes only for a terminal: CI logs and a grader's captured output get plain text.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
-        && std::env::var_os("NO_COLOR").is_none();
+    // `--color` decides where given: never means no escape code in the log either.
+    let ansi = match color {
+        Some(super::args::ColorChoice::Never) => false,
+        Some(super::args::ColorChoice::Always) => true,
+        _ => {
+            std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && std::env::var_os("NO_COLOR").is_none()
+        }
+    };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(ansi)

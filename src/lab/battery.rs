@@ -7,8 +7,8 @@
 use ::time::{Duration, OffsetDateTime};
 
 use crate::lab::{
-    Authority, Case, Certificate, Chain, ClientAuth, Expectation, Grading, KeyType, Lab,
-    Revocation, RevocationReasonSpec, San, Server, ServerKind, Side, Subject, Usage,
+    Authority, Case, Certificate, Chain, ClientAuth, EkuPurpose, Expectation, Grading, KeyType,
+    Lab, Revocation, RevocationReasonSpec, San, Server, ServerKind, Side, Subject,
 };
 use crate::reason::Reason;
 
@@ -427,6 +427,11 @@ impl Deriver<'_> {
             serial: None,
             ca: true,
             name_constraints: None,
+            key_of: None,
+            signature: None,
+            eku: None,
+            key_usage: None,
+            unknown_critical_extension: false,
             crl: None,
             from: None,
         });
@@ -460,15 +465,16 @@ impl Deriver<'_> {
         Some(self.authority(name, subject, key))
     }
 
-    /// A copy of leaf `leaf` named `NAME.battery-SUFFIX`, issued by `issuer` and changed by `edit`; a new
-    /// random serial (never the original's).
-    fn leaf(&mut self, leaf: usize, suffix: &str, issuer: usize, edit: Edit<'_>) -> usize {
+    /// A copy of leaf `leaf` named `NAME.battery-SUFFIX`, issued by `issuer` (`None`: self-signed) and
+    /// changed by `edit`; a new random serial (never the original's).
+    fn leaf(&mut self, leaf: usize, suffix: &str, issuer: Option<usize>, edit: Edit<'_>) -> usize {
         let mut c = self.lab.certificates[leaf].clone();
         c.name = format!("{}.battery-{suffix}", c.name);
         if let Some(i) = self.lab.certificates.iter().position(|x| x.name == c.name) {
             return i;
         }
         c.issuer = issuer;
+        c.signature = None;
         c.serial = None;
         // A copy is generated, even of a certificate loaded from files (whose subject is then a placeholder).
         c.from = None;
@@ -498,7 +504,29 @@ impl Deriver<'_> {
     fn server_failure(&mut self, f: Failure) {
         let t = Tested::Server;
         let leaf = self.case.client.certificate.expect("checked by derive");
-        let issuer = self.lab.certificates[leaf].issuer;
+        match f {
+            Failure::NoClientCertificate => {
+                return match self.server.client_auth {
+                    ClientAuth::Required => self.push(f, t, |c| c.client.certificate = None),
+                    _ => self.skip(
+                        f,
+                        t,
+                        "the server's `client_auth: optional` accepts clients without a certificate"
+                            .into(),
+                    ),
+                };
+            }
+            Failure::ClientUnknownCa => {
+                let ca = self.unknown_ca();
+                let cert = self.leaf(leaf, "unknown-ca", Some(ca), &|_| {});
+                return self.push(f, t, |c| c.client.certificate = Some(cert));
+            }
+            _ => {}
+        }
+        let Some(issuer) = self.lab.certificates[leaf].issuer else {
+            let why = "the client certificate is self-signed: no CA issues it".to_string();
+            return self.skip(f, t, why);
+        };
         let signs = self.can_sign(issuer);
         let no_key = || {
             "the client certificate's CA key is not available, so no new certificate can be issued from it"
@@ -517,36 +545,23 @@ impl Deriver<'_> {
             d.push(f, t, |c| c.client.certificate = Some(cert));
         };
         match f {
-            Failure::NoClientCertificate => match self.server.client_auth {
-                ClientAuth::Required => self.push(f, t, |c| c.client.certificate = None),
-                _ => self.skip(
-                    f,
-                    t,
-                    "the server's `client_auth: optional` accepts clients without a certificate".into(),
-                ),
-            },
-            Failure::ClientUnknownCa => {
-                let ca = self.unknown_ca();
-                let cert = self.leaf(leaf, "unknown-ca", ca, &|_| {});
-                with_cert(self, f, cert);
-            }
             Failure::ClientRogueCa => match self.rogue_ca(issuer) {
                 Some(ca) => {
-                    let cert = self.leaf(leaf, "rogue-ca", ca, &|_| {});
+                    let cert = self.leaf(leaf, "rogue-ca", Some(ca), &|_| {});
                     with_cert(self, f, cert);
                 }
                 None => self.skip(f, t, "the trusted CA is loaded from a file: a rogue CA with its name needs the name before the run".into()),
             },
             Failure::ClientExpired if signs => {
-                let cert = self.leaf(leaf, "expired", issuer, expired);
+                let cert = self.leaf(leaf, "expired", Some(issuer), expired);
                 with_cert(self, f, cert);
             }
             Failure::ClientNotYetValid if signs => {
-                let cert = self.leaf(leaf, "not-yet-valid", issuer, not_yet);
+                let cert = self.leaf(leaf, "not-yet-valid", Some(issuer), not_yet);
                 with_cert(self, f, cert);
             }
             Failure::ClientServerAuthOnly if signs => {
-                let cert = self.leaf(leaf, "server-auth", issuer, &|c| c.usage = Usage::Server);
+                let cert = self.leaf(leaf, "server-auth", Some(issuer), &|c| c.eku = Some(vec![EkuPurpose::ServerAuth]));
                 with_cert(self, f, cert);
             }
             Failure::ClientCaCertificate if self.openssl(t) => self.skip(
@@ -555,12 +570,12 @@ impl Deriver<'_> {
                 "OpenSSL accepts a cA=TRUE certificate as the end entity by design (docs/catalogue.md, `ca-as-leaf`): not a mistake of the program".into(),
             ),
             Failure::ClientCaCertificate if signs => {
-                let cert = self.leaf(leaf, "ca", issuer, &|c| c.ca = true);
+                let cert = self.leaf(leaf, "ca", Some(issuer), &|c| c.ca = true);
                 with_cert(self, f, cert);
             }
             Failure::ClientRevoked if signs => match self.revocable(issuer, self.server.revocation.is_some(), "server") {
                 Ok(()) => {
-                    let cert = self.leaf(leaf, "revoked", issuer, &|_| {});
+                    let cert = self.leaf(leaf, "revoked", Some(issuer), &|_| {});
                     self.revoke(issuer, cert);
                     with_cert(self, f, cert);
                 }
@@ -569,7 +584,7 @@ impl Deriver<'_> {
             Failure::ClientIntermediateLeftOut => {
                 if self.lab.authorities[issuer].issuer.is_none() {
                     self.skip(f, t, "the client certificate has no intermediate: its issuer is a root".into());
-                } else if self.server.trust.contains(&issuer) {
+                } else if self.server.trust.contains(&crate::lab::CertRef::Authority(issuer)) {
                     self.skip(f, t, "the server trusts the client's intermediate itself".into());
                 } else {
                     self.push(f, t, |c| c.client.chain = Chain::Leaf);
@@ -584,7 +599,7 @@ impl Deriver<'_> {
                 // The certificate is the case's own; the key signing the handshake is another copy's
                 // (same key type, so the signature scheme still fits).
                 let ca = self.unknown_ca();
-                let other = self.leaf(leaf, "unknown-ca", ca, &|_| {});
+                let other = self.leaf(leaf, "unknown-ca", Some(ca), &|_| {});
                 self.push(f, t, |c| c.client.key_of = Some(other));
             }
             _ => self.skip(f, t, no_key()),
@@ -601,55 +616,66 @@ impl Deriver<'_> {
             }
         }
         let leaf = self.server.certificate;
-        let issuer = self.lab.certificates[leaf].issuer;
-        let signs = self.can_sign(issuer);
         let clock = self.clock;
         let on = |d: &mut Self, f: Failure, suffix: &str, cert: usize, chain: Chain| {
             let s = d.server_with(suffix, cert, chain);
             d.push(f, t, |c| c.server = s);
         };
         match f {
+            Failure::ServerUnknownCa => {
+                let ca = self.unknown_ca();
+                let cert = self.leaf(leaf, "unknown-ca", Some(ca), &|_| {});
+                return on(self, f, "unknown-ca", cert, Chain::Full);
+            }
+            Failure::ServerSelfSigned => {
+                // The server's copy, signed with its own key.
+                let cert = self.leaf(leaf, "self-signed", None, &|_| {});
+                return on(self, f, "self-signed", cert, Chain::Full);
+            }
+            _ => {}
+        }
+        let Some(issuer) = self.lab.certificates[leaf].issuer else {
+            let why = "the server certificate is self-signed: no CA issues it".to_string();
+            return self.skip(f, t, why);
+        };
+        let signs = self.can_sign(issuer);
+        match f {
             Failure::ServerExpired if signs => {
-                let cert = self.leaf(leaf, "expired", issuer, &move |c| {
+                let cert = self.leaf(leaf, "expired", Some(issuer), &move |c| {
                     c.not_before = clock - Duration::days(30);
                     c.not_after = clock - Duration::days(1);
                 });
                 on(self, f, "expired", cert, Chain::Full);
             }
             Failure::ServerNotYetValid if signs => {
-                let cert = self.leaf(leaf, "not-yet-valid", issuer, &move |c| {
+                let cert = self.leaf(leaf, "not-yet-valid", Some(issuer), &move |c| {
                     c.not_before = clock + Duration::days(1);
                     c.not_after = clock + Duration::days(30);
                 });
                 on(self, f, "not-yet-valid", cert, Chain::Full);
             }
             Failure::ServerOtherName if signs => {
-                let cert = self.leaf(leaf, "other-name", issuer, &|c| {
+                let cert = self.leaf(leaf, "other-name", Some(issuer), &|c| {
                     c.san = vec![San::Dns("other-name.battery.invalid".into())];
                     c.subject.common_name = Some("other-name.battery.invalid".into());
                 });
                 on(self, f, "other-name", cert, Chain::Full);
             }
-            Failure::ServerUnknownCa => {
-                let ca = self.unknown_ca();
-                let cert = self.leaf(leaf, "unknown-ca", ca, &|_| {});
-                on(self, f, "unknown-ca", cert, Chain::Full);
-            }
             Failure::ServerRogueCa => match self.rogue_ca(issuer) {
                 Some(ca) => {
-                    let cert = self.leaf(leaf, "rogue-ca", ca, &|_| {});
+                    let cert = self.leaf(leaf, "rogue-ca", Some(ca), &|_| {});
                     on(self, f, "rogue-ca", cert, Chain::Full);
                 }
                 None => self.skip(f, t, "the trusted CA is loaded from a file: a rogue CA with its name needs the name before the run".into()),
             },
             Failure::ServerClientAuthOnly if signs => {
-                let cert = self.leaf(leaf, "client-auth", issuer, &|c| c.usage = Usage::Client);
+                let cert = self.leaf(leaf, "client-auth", Some(issuer), &|c| c.eku = Some(vec![EkuPurpose::ClientAuth]));
                 on(self, f, "client-auth", cert, Chain::Full);
             }
             Failure::ServerRevoked if signs => {
                 match self.revocable(issuer, self.case.client.revocation.is_some(), "client") {
                     Ok(()) => {
-                        let cert = self.leaf(leaf, "revoked", issuer, &|_| {});
+                        let cert = self.leaf(leaf, "revoked", Some(issuer), &|_| {});
                         self.revoke(issuer, cert);
                         on(self, f, "revoked", cert, Chain::Full);
                     }
@@ -659,18 +685,11 @@ impl Deriver<'_> {
             Failure::ServerIntermediateLeftOut => {
                 if self.lab.authorities[issuer].issuer.is_none() {
                     self.skip(f, t, "the server certificate has no intermediate: its issuer is a root".into());
-                } else if self.case.client.command.is_none() && self.case.client.trust.contains(&issuer) {
+                } else if self.case.client.command.is_none() && self.case.client.trust.contains(&crate::lab::CertRef::Authority(issuer)) {
                     self.skip(f, t, "the client trusts the server's intermediate itself".into());
                 } else {
                     on(self, f, "leaf-only", leaf, Chain::Leaf);
                 }
-            }
-            Failure::ServerSelfSigned => {
-                // The server's copy signed with its own key (it stays under the unknown CA in the lab, which
-                // never signs it).
-                let ca = self.unknown_ca();
-                let cert = self.leaf(leaf, "self-signed", ca, &|c| c.self_signed = true);
-                on(self, f, "self-signed", cert, Chain::Full);
             }
             _ => self.skip(f, t, "the server certificate's CA key is not available, so no new certificate can be issued from it".into()),
         }

@@ -9,7 +9,7 @@ use super::name::NameError;
 use super::time::{DurationError, TimeError};
 use crate::diag::{self, Diagnostic, Severity};
 
-use super::{ClientAuth, Pos, Side, MAX_FILE_BYTES};
+use super::{Pos, Side, MAX_FILE_BYTES};
 use crate::reason::Reason;
 
 /// What went wrong in a lab file.
@@ -112,6 +112,9 @@ pub enum Problem {
     /// A `battery` on a case it cannot derive failures from.
     #[error(transparent)]
     Battery(#[from] crate::lab::battery::BatteryError),
+    /// An extended key usage item that is neither a known purpose nor a dotted OID.
+    #[error("`{item}` is not a purpose (`server`, `client`, `code_signing`, `email_protection`, `time_stamping`, `ocsp_signing`, `any`) nor a dotted OID such as `2.5.29.37.0`")]
+    BadEku { item: String },
     /// A country that is not two letters.
     #[error("a country is two letters, e.g. `US`")]
     BadCountry,
@@ -138,12 +141,6 @@ pub enum Problem {
     /// Cipher suites of which none belongs to an enabled TLS version.
     #[error("none of these cipher suites belongs to an enabled TLS version (TLS13_* suites are TLS 1.3, the others TLS 1.2)")]
     CiphersOutsideVersions,
-    /// A server asking for client certificates with no authority to verify them.
-    #[error(
-        "client_auth is `{}` but the server trusts no authority to verify client certificates",
-        client_auth_word(*client_auth)
-    )]
-    ClientAuthWithoutTrust { client_auth: ClientAuth },
     /// `exit` or `output` on a case whose client is the built-in one.
     #[error("`{field}` checks a client command; this case's client is the built-in one")]
     ClientCommandCheck { field: &'static str },
@@ -175,6 +172,35 @@ pub enum Problem {
     /// A command's field on a peer without a command.
     #[error("`{field}` applies to a {} `command` only", side_word(*side))]
     CommandOnly { field: &'static str, side: Side },
+    /// `usage: []`.
+    #[error(
+        "list at least one purpose, or write `usage: none` for no extended key usage extension"
+    )]
+    EmptyEku,
+    /// `key_of` naming the authority itself.
+    #[error("an authority cannot reuse its own key")]
+    KeyOfItself,
+    /// `key_of` naming an authority that does not own its key (a `key_of` of its own) or is loaded from files.
+    #[error("`{authority}` {why}; name an authority that is generated with its own key")]
+    KeyOfUnusable {
+        authority: String,
+        why: &'static str,
+    },
+    /// An authority named `self`, which `issuer: self` reserves.
+    #[error("`self` is reserved: a certificate's `issuer: self` means self-signed")]
+    ReservedSelf,
+    /// `key` with `key_of`.
+    #[error("this authority reuses the key of `{owner}` (`key_of`); its key type is `{owner}`'s")]
+    KeyWithKeyOf { owner: String },
+    /// `signature` on a certificate issued by an authority.
+    #[error("a certificate issued by an authority is signed with its issuer's `signature`; `signature` on a certificate applies to a self-signed one (`issuer: self`)")]
+    SignatureOnIssued,
+    /// A signature algorithm that does not fit the signer's key, or that rcgen cannot sign with.
+    #[error("{}", signature_problem(algorithm, *key))]
+    SignatureDoesNotFit {
+        algorithm: crate::spec::SignatureAlgorithm,
+        key: crate::spec::KeyType,
+    },
     /// A CRL whose nextUpdate is not after its thisUpdate.
     #[error("nextUpdate must be later than thisUpdate")]
     CrlNextUpdateNotLater,
@@ -369,18 +395,34 @@ pub enum Problem {
     WhichServer,
 }
 
+fn signature_problem(alg: &crate::spec::SignatureAlgorithm, key: crate::spec::KeyType) -> String {
+    use crate::spec::SignatureAlgorithm as S;
+    let fits: Vec<String> = key
+        .signatures()
+        .iter()
+        .map(|s| format!("`{}`", s.name()))
+        .collect();
+    let head = match alg {
+        S::RsaPssSha256 | S::RsaPssSha384 | S::RsaPssSha512 => {
+            format!("`{}`: rcgen cannot sign RSA-PSS", alg.name())
+        }
+        _ => format!(
+            "`{}` does not fit the signer's `{}` key",
+            alg.name(),
+            key.name()
+        ),
+    };
+    format!(
+        "{head} (rcgen signs with `{}` keys using {})",
+        key.name(),
+        fits.join(", ")
+    )
+}
+
 fn side_word(side: Side) -> &'static str {
     match side {
         Side::Server => "server",
         Side::Client => "client",
-    }
-}
-
-fn client_auth_word(a: ClientAuth) -> &'static str {
-    match a {
-        ClientAuth::Required => "required",
-        ClientAuth::Optional => "optional",
-        ClientAuth::None => "none",
     }
 }
 

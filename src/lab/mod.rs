@@ -25,7 +25,7 @@ pub use crate::reason::{Outcome, Side};
 pub use crate::spec::yaml::Pos;
 pub use crate::spec::{
     CipherSuiteName, ClientAuth, IdentitySpec, KeyAlgorithm, KeyType, KeyUsage, Purpose,
-    RevocationReasonSpec, ScorePart, Subject, TlsVersion, Usage,
+    RevocationReasonSpec, ScorePart, SignatureAlgorithm, Subject, TlsVersion, Usage,
 };
 
 use std::collections::BTreeMap;
@@ -124,6 +124,108 @@ pub struct Check {
 }
 
 impl Lab {
+    /// The path a verifier that trusts `trust` builds from `presented` (leaf first), as webpki does:
+    /// from the leaf, each issuer is a trust anchor (the path ends) or a presented certificate (it goes
+    /// on). An issuer's key may sit in several certificates (`key_of`, cross-signing): a trusted one
+    /// ends the path, else a presented one continues it. A certificate trusted directly (`trust:`
+    /// naming it) is its own anchor.
+    pub fn path(&self, presented: &[CertRef], trust: &[CertRef]) -> Path {
+        let mut certs = presented.first().copied().into_iter().collect::<Vec<_>>();
+        while let Some(&top) = certs.last() {
+            if matches!(top, CertRef::Certificate(_)) && trust.contains(&top) {
+                return Path {
+                    certs,
+                    anchor: Some(top),
+                };
+            }
+            let issuer = match top {
+                CertRef::Certificate(i) => self.certificates[i].issuer,
+                CertRef::Authority(i) => self.authorities[i].issuer,
+            };
+            let Some(issuer) = issuer else {
+                // Self-signed (a root authority or an `issuer: self` certificate): its own issuer.
+                let anchor = trust.contains(&top).then_some(top);
+                return Path { certs, anchor };
+            };
+            // The issuer's certificate and every other certificate of its key, the issuer first.
+            let owner = self.authorities[issuer].key_of.unwrap_or(issuer);
+            let same_key =
+                std::iter::once(issuer).chain((0..self.authorities.len()).filter(|&j| {
+                    j != issuer && (j == owner || self.authorities[j].key_of == Some(owner))
+                }));
+            let candidates: Vec<CertRef> = same_key.map(CertRef::Authority).collect();
+            if let Some(anchor) = candidates.iter().find(|c| trust.contains(c)) {
+                return Path {
+                    certs,
+                    anchor: Some(*anchor),
+                };
+            }
+            match candidates
+                .iter()
+                .find(|c| presented.contains(c) && !certs.contains(c))
+            {
+                Some(next) => certs.push(*next),
+                None => {
+                    return Path {
+                        certs,
+                        anchor: None,
+                    }
+                }
+            }
+        }
+        Path {
+            certs,
+            anchor: None,
+        }
+    }
+
+    /// The authorities a chain from certificate `c` may pass through, nearest first: its issuer and each
+    /// issuer above, and for a cross-signed authority (`key_of`) the other certificates of the same key and
+    /// their issuers too, each once. Empty for a self-signed certificate.
+    pub fn issuers_of(&self, c: usize) -> Vec<usize> {
+        let mut out: Vec<usize> = Vec::new();
+        let mut todo: std::collections::VecDeque<usize> =
+            self.certificates[c].issuer.into_iter().collect();
+        while let Some(i) = todo.pop_front() {
+            if out.contains(&i) {
+                continue;
+            }
+            out.push(i);
+            todo.extend(self.authorities[i].issuer);
+            // Every certificate of the same key verifies what that key signed.
+            let owner = self.authorities[i].key_of.unwrap_or(i);
+            todo.extend(
+                (0..self.authorities.len())
+                    .filter(|&j| j == owner || self.authorities[j].key_of == Some(owner)),
+            );
+        }
+        out
+    }
+
+    /// What a peer presenting certificate `leaf` with `chain` sends, leaf first: with [`Chain::Full`]
+    /// its issuers up to, not including, the root (as `pki` builds `intermediates`); with
+    /// [`Chain::Leaf`] the leaf alone; with [`Chain::List`] the leaf and the listed certificates.
+    pub fn presented_chain(&self, leaf: usize, chain: &Chain) -> Vec<CertRef> {
+        let mut out = vec![CertRef::Certificate(leaf)];
+        match chain {
+            Chain::Leaf => {}
+            Chain::List(list) => out.extend(list.iter().copied()),
+            Chain::Full => {
+                let mut next = self.certificates[leaf].issuer;
+                while let Some(i) = next {
+                    let parent = self.authorities[i].issuer;
+                    // The root is not sent; a cycle cannot be written (issuers come first).
+                    if parent.is_none() || out.contains(&CertRef::Authority(i)) {
+                        break;
+                    }
+                    out.push(CertRef::Authority(i));
+                    next = parent;
+                }
+            }
+        }
+        out
+    }
+
     /// The name of a certificate or authority.
     pub fn name_of(&self, r: CertRef) -> &str {
         match r {
@@ -131,6 +233,17 @@ impl Lab {
             CertRef::Certificate(i) => &self.certificates[i].name,
         }
     }
+}
+
+/// The chain a verifier builds from what its peer presented: the certificates from the leaf up, and
+/// the trust anchor it reached, if any ([`Lab::path`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Path {
+    /// The leaf, then each issuer found among the presented certificates.
+    pub certs: Vec<CertRef>,
+    /// The trust anchor the path reached (an authority, or a certificate trusted directly); `None`
+    /// when the top certificate's issuer is neither presented nor trusted (unknown issuer).
+    pub anchor: Option<CertRef>,
 }
 
 /// A certificate of the lab: an authority's or a leaf's.
@@ -172,11 +285,28 @@ pub enum Chain {
 }
 
 /// How a verifier checks revocation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RevocationCheck {
     pub end_entity_only: bool,
     pub allow_unknown: bool,
     pub deny_expired: bool,
+    /// The authorities whose CRLs the verifier has (indices into `Lab::authorities`); `None`: every CRL of the lab.
+    pub crls: Option<Vec<usize>>,
+}
+
+/// One purpose of an extended key usage extension (RFC 5280 §4.2.1.12).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EkuPurpose {
+    /// anyExtendedKeyUsage (2.5.29.37.0).
+    Any,
+    ClientAuth,
+    CodeSigning,
+    EmailProtection,
+    OcspSigning,
+    /// Another purpose, by its OID arcs.
+    Oid(Vec<u64>),
+    ServerAuth,
+    TimeStamping,
 }
 
 /// A public-key pin.
@@ -204,6 +334,16 @@ pub struct Authority {
     /// Whether the certificate says it is a CA (`false` only for an `issuer_not_ca` exercise).
     pub ca: bool,
     pub name_constraints: Option<NameConstraints>,
+    /// Cross-signing: the authority (index into `Lab::authorities`) whose key this one's certificate carries.
+    pub key_of: Option<usize>,
+    /// The signature algorithm it signs with; `None`: its key's own.
+    pub signature: Option<SignatureAlgorithm>,
+    /// Extended key usage of its certificate; `None`: no extension.
+    pub eku: Option<Vec<EkuPurpose>>,
+    /// Explicit key usage bits; `None` for the default (keyCertSign, cRLSign, digitalSignature).
+    pub key_usage: Option<Vec<KeyUsage>>,
+    /// Whether its certificate carries a critical extension no verifier understands.
+    pub unknown_critical_extension: bool,
     /// The CRL this authority publishes, if any.
     pub crl: Option<Crl>,
     /// Loaded from files instead of generated (`subject`, `key` and validity are then placeholders).
@@ -215,13 +355,17 @@ pub struct Certificate {
     pub name: String,
     /// Line of the certificate's name in the lab file (for `check`'s warnings).
     pub line: usize,
-    pub issuer: usize,
+    /// Index into `Lab::authorities`; `None` for a self-signed certificate (`issuer: self`).
+    pub issuer: Option<usize>,
     pub subject: Subject,
     pub san: Vec<San>,
     pub key: KeyType,
     pub not_before: OffsetDateTime,
     pub not_after: OffsetDateTime,
-    pub usage: Usage,
+    /// Extended key usage; `None`: no extension.
+    pub eku: Option<Vec<EkuPurpose>>,
+    /// For a self-signed certificate: the signature algorithm; `None`: its key's own.
+    pub signature: Option<SignatureAlgorithm>,
     /// Explicit key usage bits; `None` for the default.
     pub key_usage: Option<Vec<KeyUsage>>,
     pub serial: Option<u64>,
@@ -229,9 +373,6 @@ pub struct Certificate {
     pub ca: bool,
     /// Whether the leaf carries a critical extension no verifier understands.
     pub unknown_critical_extension: bool,
-    /// Signed with its own key instead of its issuer's (a battery's self-signed server certificate; `issuer`
-    /// is then only where it stands in the lab, not who signed it).
-    pub self_signed: bool,
     /// Loaded from files instead of generated (`subject`, `san`, `key`, validity are then placeholders).
     pub from: Option<Source>,
 }
@@ -307,7 +448,8 @@ pub struct Server {
     pub name: String,
     pub kind: ServerKind,
     pub certificate: usize,
-    pub trust: Vec<usize>,
+    /// Trust anchors for client certificates: authorities, or certificates trusted directly.
+    pub trust: Vec<CertRef>,
     pub client_auth: ClientAuth,
     pub versions: Vec<TlsVersion>,
     /// `None`: every suite rustls implements.
@@ -344,7 +486,8 @@ impl Case {
 #[derive(Debug, Clone)]
 pub struct Client {
     pub certificate: Option<usize>,
-    pub trust: Vec<usize>,
+    /// Trust anchors for the server's certificate: authorities, or certificates trusted directly.
+    pub trust: Vec<CertRef>,
     pub server_name: String,
     pub versions: Vec<TlsVersion>,
     pub ciphers: Option<Vec<CipherSuiteName>>,

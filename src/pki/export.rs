@@ -217,7 +217,8 @@ pub fn export_p12(
                     .certificates
                     .iter()
                     .position(|c| c.name == issued.name)
-                    .map(|c| &pki.authorities[root_of(lab, lab.certificates[c].issuer)]),
+                    .and_then(|c| lab.certificates[c].issuer)
+                    .map(|i| &pki.authorities[root_of(lab, i)]),
             };
             let root = root.filter(|r| !r.pem.is_empty());
             let path = sub.join(format!("{name}.p12"));

@@ -15,7 +15,7 @@ use rcgen::{
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::lab::{Authority, CertRef, Certificate, Crl, NameConstraints, San, Subtree};
-use crate::lab::{KeyType, KeyUsage, RevocationReasonSpec, Subject, Usage};
+use crate::lab::{EkuPurpose, KeyType, KeyUsage, RevocationReasonSpec, Subject};
 use crate::pki::Issued;
 
 /// The parameters of authority `a` (its issuer, if any, signs them; the caller sets the authority key
@@ -31,12 +31,44 @@ pub fn authority_params(a: &Authority) -> CertificateParams {
         IsCa::ExplicitNoCa
     };
     params.name_constraints = a.name_constraints.as_ref().map(name_constraints);
-    params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
+    params.key_usages = match &a.key_usage {
+        Some(bits) => bits.iter().map(|b| key_usage(*b)).collect(),
+        None => vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ],
+    };
+    params.extended_key_usages = extended_key_usages(a.eku.as_deref());
+    if a.unknown_critical_extension {
+        params.custom_extensions.push(unknown_critical_extension());
+    }
     params
+}
+
+/// The purposes of an extended key usage extension, in the lab's order; none (no extension) for `None`.
+fn extended_key_usages(eku: Option<&[EkuPurpose]>) -> Vec<ExtendedKeyUsagePurpose> {
+    eku.unwrap_or_default()
+        .iter()
+        .map(|p| match p {
+            EkuPurpose::Any => ExtendedKeyUsagePurpose::Any,
+            EkuPurpose::ClientAuth => ExtendedKeyUsagePurpose::ClientAuth,
+            EkuPurpose::CodeSigning => ExtendedKeyUsagePurpose::CodeSigning,
+            EkuPurpose::EmailProtection => ExtendedKeyUsagePurpose::EmailProtection,
+            EkuPurpose::OcspSigning => ExtendedKeyUsagePurpose::OcspSigning,
+            EkuPurpose::Oid(arcs) => ExtendedKeyUsagePurpose::Other(arcs.clone()),
+            EkuPurpose::ServerAuth => ExtendedKeyUsagePurpose::ServerAuth,
+            EkuPurpose::TimeStamping => ExtendedKeyUsagePurpose::TimeStamping,
+        })
+        .collect()
+}
+
+/// A critical extension no verifier implements: ASN.1 NULL as the value of a private-arc OID.
+fn unknown_critical_extension() -> rcgen::CustomExtension {
+    let mut ext =
+        rcgen::CustomExtension::from_oid_content(&[1, 3, 6, 1, 4, 1, 55555, 1], vec![0x05, 0x00]);
+    ext.set_criticality(true);
+    ext
 }
 
 /// The parameters of leaf certificate `c`.
@@ -61,13 +93,7 @@ pub fn leaf_params(c: &Certificate) -> Result<CertificateParams, rcgen::Error> {
         }
     };
     if c.unknown_critical_extension {
-        // ASN.1 NULL as the value of a private-arc OID nobody implements.
-        let mut ext = rcgen::CustomExtension::from_oid_content(
-            &[1, 3, 6, 1, 4, 1, 55555, 1],
-            vec![0x05, 0x00],
-        );
-        ext.set_criticality(true);
-        params.custom_extensions.push(ext);
+        params.custom_extensions.push(unknown_critical_extension());
     }
     if c.ca {
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -75,16 +101,7 @@ pub fn leaf_params(c: &Certificate) -> Result<CertificateParams, rcgen::Error> {
             params.key_usages.push(KeyUsagePurpose::KeyCertSign);
         }
     }
-    params.extended_key_usages = match c.usage {
-        Usage::Server => vec![ExtendedKeyUsagePurpose::ServerAuth],
-        Usage::Client => vec![ExtendedKeyUsagePurpose::ClientAuth],
-        Usage::Both => vec![
-            ExtendedKeyUsagePurpose::ServerAuth,
-            ExtendedKeyUsagePurpose::ClientAuth,
-        ],
-        Usage::None => vec![],
-        Usage::CodeSigning => vec![ExtendedKeyUsagePurpose::CodeSigning],
-    };
+    params.extended_key_usages = extended_key_usages(c.eku.as_deref());
     Ok(params)
 }
 

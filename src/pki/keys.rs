@@ -2,15 +2,17 @@
 //! dominate the time a PKI takes).
 
 use rcgen::{KeyPair, RsaKeySize};
+use rustls::pki_types::PrivatePkcs8KeyDer;
 
-use crate::lab::{KeyType, Lab};
+use crate::lab::{KeyType, Lab, SignatureAlgorithm};
 use crate::pki::PkiError;
 
-/// The keys `lab` generates, in order: each authority without `from:`, then each certificate without `from:`.
+/// The keys `lab` generates, in order: each authority without `from:` that owns its key (no `key_of`), then
+/// each certificate without `from:`.
 pub fn wanted(lab: &Lab) -> Vec<(String, KeyType)> {
     lab.authorities
         .iter()
-        .filter(|a| a.from.is_none())
+        .filter(|a| a.from.is_none() && a.key_of.is_none())
         .map(|a| (a.name.clone(), a.key))
         .chain(
             lab.certificates
@@ -57,6 +59,44 @@ pub fn pkcs8_pem(key: &KeyPair) -> String {
     crate::pki::export::pem_block("PRIVATE KEY", &pkcs8_der(key))
 }
 
+/// rcgen's signature algorithm for a `key` of this type signing with `signature`; `None` where rcgen has none
+/// (validation refuses those: [`KeyType::signatures`] lists what fits).
+pub fn rcgen_algorithm(
+    key: KeyType,
+    signature: SignatureAlgorithm,
+) -> Option<&'static rcgen::SignatureAlgorithm> {
+    use SignatureAlgorithm as S;
+    let rsa = matches!(key, KeyType::Rsa2048 | KeyType::Rsa3072 | KeyType::Rsa4096);
+    Some(match (key, signature) {
+        (_, S::RsaPkcs1Sha256) if rsa => &rcgen::PKCS_RSA_SHA256,
+        (_, S::RsaPkcs1Sha384) if rsa => &rcgen::PKCS_RSA_SHA384,
+        (_, S::RsaPkcs1Sha512) if rsa => &rcgen::PKCS_RSA_SHA512,
+        (KeyType::EcdsaP256, S::EcdsaSha256) => &rcgen::PKCS_ECDSA_P256_SHA256,
+        (KeyType::EcdsaP384, S::EcdsaSha384) => &rcgen::PKCS_ECDSA_P384_SHA384,
+        (KeyType::EcdsaP521, S::EcdsaSha256) => &rcgen::PKCS_ECDSA_P521_SHA256,
+        (KeyType::EcdsaP521, S::EcdsaSha384) => &rcgen::PKCS_ECDSA_P521_SHA384,
+        (KeyType::EcdsaP521, S::EcdsaSha512) => &rcgen::PKCS_ECDSA_P521_SHA512,
+        (KeyType::Ed25519, S::Ed25519) => &rcgen::PKCS_ED25519,
+        _ => return None,
+    })
+}
+
+/// The key (PKCS#8 `der`, of type `key`) as an rcgen signer using `signature` (the key's own algorithm when
+/// `None`): what a cross-signed authority or an issuer's `signature:` signs with.
+///
+/// # Errors
+/// `rcgen::Error::UnsupportedSignatureAlgorithm` when rcgen cannot sign so (validation refuses it first), or
+/// rcgen's error reading the key.
+pub fn signer(
+    der: &[u8],
+    key: KeyType,
+    signature: Option<SignatureAlgorithm>,
+) -> Result<KeyPair, rcgen::Error> {
+    let signature = signature.unwrap_or(key.signatures()[0]);
+    let alg = rcgen_algorithm(key, signature).ok_or(rcgen::Error::UnsupportedSignatureAlgorithm)?;
+    KeyPair::from_pkcs8_der_and_sign_algo(&PrivatePkcs8KeyDer::from(der), alg)
+}
+
 /// Generates the `wanted` keys (name and type) on all cores; returns them in the same order.
 ///
 /// # Errors
@@ -98,4 +138,50 @@ pub fn generate_keys(wanted: &[(String, KeyType)]) -> Result<Vec<KeyPair>, PkiEr
             }),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What validation lets through ([`KeyType::signatures`]) is exactly what rcgen can sign.
+    #[test]
+    fn every_signature_validation_allows_is_one_rcgen_signs_and_no_other() {
+        use SignatureAlgorithm as S;
+        let keys = [
+            KeyType::Rsa2048,
+            KeyType::EcdsaP256,
+            KeyType::EcdsaP384,
+            KeyType::EcdsaP521,
+            KeyType::Ed25519,
+        ];
+        let algs = [
+            S::RsaPkcs1Sha256,
+            S::RsaPkcs1Sha384,
+            S::RsaPkcs1Sha512,
+            S::RsaPssSha256,
+            S::RsaPssSha384,
+            S::RsaPssSha512,
+            S::EcdsaSha256,
+            S::EcdsaSha384,
+            S::EcdsaSha512,
+            S::Ed25519,
+        ];
+        for key in keys {
+            let der = generate_key(key).unwrap().serialize_der();
+            for alg in algs {
+                let allowed = key.signatures().contains(&alg);
+                assert_eq!(
+                    rcgen_algorithm(key, alg).is_some(),
+                    allowed,
+                    "{key:?} {alg:?}"
+                );
+                assert_eq!(
+                    signer(&der, key, Some(alg)).is_ok(),
+                    allowed,
+                    "{key:?} {alg:?}"
+                );
+            }
+        }
+    }
 }

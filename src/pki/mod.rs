@@ -140,6 +140,7 @@ pub enum PkiError {
 /// have signed, are recorded in [`Pki::cert_problems`] and [`Pki::key_problems`] instead.
 pub fn build(lab: &Lab) -> Result<Pki, PkiError> {
     let mut keys = keys::generate_keys(&keys::wanted(lab))?.into_iter();
+    let mut authority_keys = authority_keys(lab, &mut keys)?.into_iter();
     let mut b = Builder {
         lab,
         authorities: Vec::new(),
@@ -149,7 +150,7 @@ pub fn build(lab: &Lab) -> Result<Pki, PkiError> {
         key_problems: HashMap::new(),
     };
     for index in 0..lab.authorities.len() {
-        b.authority(index, &mut keys)?;
+        b.authority(index, authority_keys.next().flatten())?;
     }
     for index in 0..lab.certificates.len() {
         b.certificate(index, &mut keys)?;
@@ -165,6 +166,42 @@ pub fn build(lab: &Lab) -> Result<Pki, PkiError> {
     })
 }
 
+/// The signing key of each authority, in order, taking the generated `keys` of those that own theirs: a
+/// cross-signed one (`key_of`) gets its owner's key, and each signs with its `signature`; `None` for a
+/// loaded authority (its key comes from its file).
+fn authority_keys(
+    lab: &Lab,
+    keys: &mut impl Iterator<Item = KeyPair>,
+) -> Result<Vec<Option<KeyPair>>, PkiError> {
+    let mut own: Vec<Option<KeyPair>> = lab
+        .authorities
+        .iter()
+        .map(|a| {
+            (a.from.is_none() && a.key_of.is_none())
+                .then(|| keys.next())
+                .flatten()
+        })
+        .collect();
+    let ders: Vec<Option<Vec<u8>>> = own
+        .iter()
+        .map(|k| k.as_ref().map(KeyPair::serialize_der))
+        .collect();
+    let mut out = Vec::new();
+    for (i, a) in lab.authorities.iter().enumerate() {
+        let fail = |source| PkiError::Issue {
+            name: a.name.clone(),
+            source,
+        };
+        // Validation makes the owner of a `key_of` a generated authority that owns its key.
+        let der = a.key_of.map_or(&ders[i], |o| &ders[o]);
+        out.push(match (der, a.key_of.is_some() || a.signature.is_some()) {
+            (Some(der), true) => Some(keys::signer(der, a.key, a.signature).map_err(fail)?),
+            _ => own[i].take(),
+        });
+    }
+    Ok(out)
+}
+
 /// A PKI being built: what is issued so far and, per authority, what rcgen signs with.
 struct Builder<'l> {
     lab: &'l Lab,
@@ -177,12 +214,9 @@ struct Builder<'l> {
 }
 
 impl Builder<'_> {
-    /// Issues (or loads) authority `index`; its issuer, if any, comes before it.
-    fn authority(
-        &mut self,
-        index: usize,
-        keys: &mut impl Iterator<Item = KeyPair>,
-    ) -> Result<(), PkiError> {
+    /// Issues (or loads) authority `index` with `key` (its own, or its owner's for `key_of`, signing with its
+    /// `signature`; `None` for a loaded one); its issuer, if any, comes before it.
+    fn authority(&mut self, index: usize, key: Option<KeyPair>) -> Result<(), PkiError> {
         let lab = self.lab;
         let a = &lab.authorities[index];
         let me = CertRef::Authority(index);
@@ -202,7 +236,9 @@ impl Builder<'_> {
             self.issuers.push(issuer);
             return Ok(());
         }
-        let key = keys.next().expect("one key per generated authority");
+        // Invariant: `authority_keys` gives every generated authority a key (validation refuses a `key_of`
+        // naming a loaded authority or one without a key of its own).
+        let key = key.expect("one key per generated authority");
         if let Some(i) = a.issuer {
             if self.issuers[i].is_none() {
                 let why = self.unusable_issuer(&a.name, i);
@@ -245,7 +281,7 @@ impl Builder<'_> {
         let lab = self.lab;
         let c = &lab.certificates[index];
         let me = CertRef::Certificate(index);
-        let intermediates = self.intermediates_below(Some(c.issuer));
+        let intermediates = self.intermediates_below(c.issuer);
         if let Some(source) = &c.from {
             let (issued, _) = load::load(
                 &c.name,
@@ -261,21 +297,35 @@ impl Builder<'_> {
             return Ok(());
         }
         let key = keys.next().expect("one key per generated certificate");
-        let Some(signer) = self.issuers[c.issuer].as_ref() else {
-            let why = self.unusable_issuer(&c.name, c.issuer);
-            self.cert_problems.insert(me, why);
-            self.certificates.push(Issued::unusable(&c.name));
-            return Ok(());
-        };
         let fail = |source| PkiError::Issue {
             name: c.name.clone(),
             source,
         };
+        let signer = match c.issuer {
+            // Self-signed: the certificate's own key signs it, with its `signature`.
+            None => None,
+            Some(i) => match self.issuers[i].as_ref() {
+                Some(s) => Some(s),
+                None => {
+                    let why = self.unusable_issuer(&c.name, i);
+                    self.cert_problems.insert(me, why);
+                    self.certificates.push(Issued::unusable(&c.name));
+                    return Ok(());
+                }
+            },
+        };
         let params = issue::leaf_params(c).map_err(fail)?;
-        let (cert, intermediates) = if c.self_signed {
-            (params.self_signed(&key).map_err(fail)?, Vec::new())
-        } else {
-            (params.signed_by(&key, signer).map_err(fail)?, intermediates)
+        let (cert, key) = match signer {
+            Some(signer) => (params.signed_by(&key, signer).map_err(fail)?, key),
+            None => {
+                let key = match c.signature {
+                    Some(_) => {
+                        keys::signer(&key.serialize_der(), c.key, c.signature).map_err(fail)?
+                    }
+                    None => key,
+                };
+                (params.self_signed(&key).map_err(fail)?, key)
+            }
         };
         self.certificates.push(issue::issued(
             &c.name,

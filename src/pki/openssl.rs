@@ -181,7 +181,11 @@ pub fn script(lab: &Lab, pki: &Pki) -> String {
     while order.len() < lab.authorities.len() {
         let before = order.len();
         for (i, a) in lab.authorities.iter().enumerate() {
-            if !order.contains(&i) && a.issuer.is_none_or(|p| order.contains(&p)) {
+            // The owner of a reused key (`key_of`) comes first too: its key file is copied.
+            if !order.contains(&i)
+                && a.issuer.is_none_or(|p| order.contains(&p))
+                && a.key_of.is_none_or(|p| order.contains(&p))
+            {
                 order.push(i);
             }
         }
@@ -204,7 +208,7 @@ pub fn script(lab: &Lab, pki: &Pki) -> String {
     items.extend(lab.certificates.iter().map(|c| {
         (
             c.name.clone(),
-            Some(lab.authorities[c.issuer].name.clone()),
+            c.issuer.map(|i| lab.authorities[i].name.clone()),
             c.from.is_some(),
             false,
         )
@@ -274,16 +278,35 @@ pub fn script(lab: &Lab, pki: &Pki) -> String {
                 "# the lab's unknown critical extension is not reproduced"
             );
         }
-        let digest = if genpkey(&cert).is_some_and(|k| k.contains("ED25519")) {
-            ""
-        } else {
-            " -sha256"
+        // The digest the lab's certificate was signed with (its issuer's `signature`).
+        let digest = match cert.signature_algorithm.algorithm.to_id_string().as_str() {
+            "1.3.101.112" => "",
+            "1.2.840.113549.1.1.12" | "1.2.840.10045.4.3.3" => " -sha384",
+            "1.2.840.113549.1.1.13" | "1.2.840.10045.4.3.4" => " -sha512",
+            _ => " -sha256",
         };
         let d = quote(&format!("openssl/{name}"));
         let f = |ext: &str| quote(&format!("openssl/{name}/{name}.{ext}"));
         let (key, ext, csr, crt) = (f("key"), f("ext"), f("csr"), f("crt"));
         let _ = writeln!(out, "mkdir -p {d}");
-        let _ = writeln!(out, "openssl genpkey {keyargs} -out {key}");
+        let owner = lab
+            .authorities
+            .iter()
+            .find(|a| authority && a.name == name)
+            .and_then(|a| a.key_of)
+            .map(|o| lab.authorities[o].name.clone());
+        match owner {
+            Some(o) => {
+                let _ = writeln!(
+                    out,
+                    "cp {} {key}   # cross-signed: the key of `{o}`",
+                    quote(&format!("openssl/{o}/{o}.key"))
+                );
+            }
+            None => {
+                let _ = writeln!(out, "openssl genpkey {keyargs} -out {key}");
+            }
+        }
         let _ = writeln!(
             out,
             "cat > {ext} <<'EXTENSIONS'\n{}EXTENSIONS",

@@ -23,7 +23,14 @@ pub(crate) fn key_type(cert: &X509Certificate<'_>) -> String {
     }
     match spki.parsed() {
         Ok(PublicKey::RSA(k)) => format!("RSA {}", k.key_size()),
-        Ok(PublicKey::EC(k)) => format!("ECDSA P-{}", k.key_size()),
+        // x509-parser counts the bytes of a P-521 point (66 per coordinate): 528 bits.
+        Ok(PublicKey::EC(k)) => format!(
+            "ECDSA P-{}",
+            match k.key_size() {
+                528 => 521,
+                n => n,
+            }
+        ),
         Ok(k) => format!("{} bits", k.key_size()),
         Err(_) => spki.algorithm.algorithm.to_id_string(),
     }
@@ -112,4 +119,56 @@ pub fn describe(der: &[u8]) -> Option<String> {
         super::export::spki_pin(der).unwrap_or_default(),
     );
     Some(out.join("\n") + "\n")
+}
+
+/// What a chain drawing shows of one certificate (the HTML report's boxes): never a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// The subject as a distinguished name, e.g. `CN=localhost, O=Lab`.
+    pub subject: String,
+    /// The issuer's distinguished name.
+    pub issuer: String,
+    /// notBefore, RFC 3339 to the second.
+    pub not_before: String,
+    /// notAfter, RFC 3339 to the second.
+    pub not_after: String,
+    /// The key's type and size, e.g. `ECDSA P-256`.
+    pub key: String,
+    /// The subjectAltName entries as `dns:…`, `ip:…`.
+    pub sans: Vec<String>,
+    /// basicConstraints cA (false when the extension is absent).
+    pub ca: bool,
+    /// basicConstraints pathLenConstraint, when given.
+    pub path_len: Option<u32>,
+}
+
+/// The [`Summary`] of a DER certificate; `None` if it does not parse.
+pub fn summary(der: &[u8]) -> Option<Summary> {
+    let (_, cert) = X509Certificate::from_der(der).ok()?;
+    let v = cert.validity();
+    let (ca, path_len) = match cert.basic_constraints() {
+        Ok(Some(b)) => (b.value.ca, b.value.path_len_constraint),
+        _ => (false, None),
+    };
+    Some(Summary {
+        subject: cert.subject().to_string(),
+        issuer: cert.issuer().to_string(),
+        not_before: rfc3339_seconds(v.not_before.to_datetime()),
+        not_after: rfc3339_seconds(v.not_after.to_datetime()),
+        key: key_type(&cert),
+        sans: super::inspect::san_entries(&cert)
+            .unwrap_or_default()
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        ca,
+        path_len,
+    })
+}
+
+/// A time as RFC 3339, to the second (`2026-11-30T08:00:00Z`).
+pub fn rfc3339_seconds(t: time::OffsetDateTime) -> String {
+    let t = t.replace_nanosecond(0).unwrap_or(t);
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.unix_timestamp().to_string())
 }

@@ -97,7 +97,9 @@ pub fn case_line(lab: &LabResult, case: &CaseResult, style: &dyn Style) -> Strin
     )
 }
 
-fn observed_text(o: &Observed) -> String {
+/// What was observed, as a case's line says it: the verdict, then the TLS version and the identity the
+/// server saw, or the alert the other side received.
+pub(crate) fn observed_text(o: &Observed) -> String {
     let mut s = o.summary();
     match o.outcome {
         Outcome::Accepted => {
@@ -206,18 +208,204 @@ pub fn explanation_lines(case: &CaseResult) -> String {
 /// Private keys a program printed are redacted, and control characters (from names, certificate
 /// subjects, program output) escaped, before anything is printed.
 pub fn console_with(results: &[LabResult], explain_all: bool, style: &dyn Style) -> String {
+    console_traced(results, explain_all, false, style)
+}
+
+/// [`console_with`], with the readable trace of every case under its line when `trace`
+/// ([`trace_lines`]: `run --trace`, `-v`).
+pub fn console_traced(
+    results: &[LabResult],
+    explain_all: bool,
+    trace: bool,
+    style: &dyn Style,
+) -> String {
     let results = &super::safe::cleaned(results);
     let mut out = String::new();
     for lab in results {
-        lab_lines(&mut out, lab, explain_all, style);
+        lab_lines(&mut out, lab, explain_all, trace, style);
     }
     out.push_str(&super::battery::table(&super::battery::matrix(results)));
     summary(&mut out, results);
     out
 }
 
+/// The handshake of a case as a learner reads it, one message a line with who sent it: the client's
+/// ClientHello (SNI, versions, ALPN), the ServerHello's version, the server's CertificateRequest with its
+/// CA names, each side's Certificate chain by subject and issuer, the alert the refusing side sent and
+/// whether the other side received it, then the external program's last output lines. What a program
+/// sends is its own: the lab's configuration of a built-in side is what that side sends.
+pub fn trace_lines(case: &CaseResult) -> String {
+    let Some(o) = &case.observed else {
+        return String::new();
+    };
+    let c = &case.context.chains;
+    let mut out = String::from("      trace:\n");
+    let mut line = |from: &str, what: String| {
+        let _ = writeln!(out, "        {from:<16} {}", indent_by(&what));
+    };
+    const C2S: &str = "client → server";
+    const S2C: &str = "server → client";
+    match &c.hello {
+        Some(h) => line(
+            C2S,
+            format!(
+                "ClientHello: SNI {}; versions {}; {}",
+                h.sni
+                    .as_deref()
+                    .map_or("none (an IP address is not sent)".to_string(), |s| format!(
+                        "`{s}`"
+                    )),
+                h.versions.join(", "),
+                if h.alpn.is_empty() {
+                    "no ALPN".to_string()
+                } else {
+                    format!("ALPN {}", h.alpn.join(", "))
+                }
+            ),
+        ),
+        None => line(C2S, "ClientHello: the client program's own".into()),
+    }
+    let alert = |o: &Observed| {
+        let (from, other) = match o.by {
+            Some(Side::Server) => (S2C, "client"),
+            _ => (C2S, "server"),
+        };
+        let what = match (o.alert_sent.as_deref(), o.alert.as_deref()) {
+            (Some(sent), Some(a)) if a == sent => format!("Alert {sent} (the {other} received it)"),
+            (Some(sent), Some(a)) => format!("Alert {sent} (the {other} received {a})"),
+            (Some(sent), None) if o.external.is_some() => {
+                format!("Alert {sent} (what the {other} program saw is its own)")
+            }
+            (Some(sent), None) => format!("Alert {sent} (the {other} saw the connection close)"),
+            // A program's own alert: known only as the other side received it.
+            (None, Some(a)) => format!("Alert {a} (as the {other} received it)"),
+            (None, None) => format!("no alert seen; the {other} saw the connection close"),
+        };
+        (from, what)
+    };
+    let rejected_by = |side: Side| o.outcome == Outcome::Rejected && o.by == Some(side);
+    if let Some(r) = o.reason.filter(|r| r.is_transport()) {
+        line("connection", format!("{}: no TLS verdict", r.code()));
+        return with_output(out, c);
+    }
+    let negotiation = matches!(
+        o.reason,
+        Some(Reason::ProtocolVersion) | Some(Reason::HandshakeFailure)
+    );
+    if negotiation {
+        let (from, what) = alert(o);
+        line(from, what);
+        return with_output(out, c);
+    }
+    line(
+        S2C,
+        format!(
+            "ServerHello: {}",
+            match (&o.tls_version, &c.only_version) {
+                (Some(v), _) => v.clone(),
+                (None, Some(v)) => format!("{v} (the one version both sides allow)"),
+                (None, None) => "version not recorded (the handshake did not complete)".into(),
+            }
+        ),
+    );
+    let request = c.ca_names.as_ref().map(|names| {
+        format!(
+            "CertificateRequest: CA names {}",
+            if names.is_empty() {
+                "(none)".to_string()
+            } else {
+                names.join("; ")
+            }
+        )
+    });
+    let certificate = format!("Certificate: {}", chain_text(&c.server));
+    // TLS 1.3 sends the CertificateRequest before the server's Certificate; TLS 1.2 after it.
+    if o.tls_version
+        .as_ref()
+        .or(c.only_version.as_ref())
+        .map(String::as_str)
+        == Some("TLSv1.2")
+    {
+        line(S2C, certificate);
+        if let Some(r) = request {
+            line(S2C, r);
+        }
+    } else {
+        if let Some(r) = request {
+            line(S2C, r);
+        }
+        line(S2C, certificate);
+    }
+    if rejected_by(Side::Client) {
+        let (from, what) = alert(o);
+        line(from, what);
+        return with_output(out, c);
+    }
+    if c.ca_names.is_some() || !c.client.is_empty() {
+        line(
+            C2S,
+            format!(
+                "Certificate: {}",
+                if c.client.is_empty() {
+                    "none (empty)".to_string()
+                } else {
+                    chain_text(&c.client)
+                }
+            ),
+        );
+    }
+    if rejected_by(Side::Server) {
+        let (from, what) = alert(o);
+        line(from, what);
+    } else if o.outcome == Outcome::Accepted {
+        line(
+            "both",
+            format!(
+                "handshake complete{}",
+                o.http_status
+                    .map_or(String::new(), |s| format!("; GET / answered {s}"))
+            ),
+        );
+    }
+    with_output(out, c)
+}
+
+/// A chain as the trace prints it: each certificate's subject and issuer, one a line.
+fn chain_text(chain: &[crate::run::Presented]) -> String {
+    chain
+        .iter()
+        .enumerate()
+        .map(|(i, p)| match &p.summary {
+            Some(s) => format!("[{i}] `{}`: {} (issued by {})", p.name, s.subject, s.issuer),
+            None => format!("[{i}] `{}` (could not be read)", p.name),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `out` with the external program's output lines appended.
+fn with_output(mut out: String, c: &crate::run::Chains) -> String {
+    if !c.program_output.is_empty() {
+        let _ = writeln!(
+            out,
+            "        program output (last {} lines):",
+            c.program_output.len()
+        );
+        for l in &c.program_output {
+            let _ = writeln!(out, "          | {l}");
+        }
+    }
+    out
+}
+
+/// Later lines of `s` (a chain) aligned under the first certificate: after the margin (8), the
+/// sender column (17) and `Certificate: ` (13).
+fn indent_by(s: &str) -> String {
+    s.replace('\n', &format!("\n{}", " ".repeat(8 + 17 + 13)))
+}
+
 /// A lab's lines: its error, then each check and case with the details of those not passed.
-fn lab_lines(out: &mut String, lab: &LabResult, explain_all: bool, style: &dyn Style) {
+fn lab_lines(out: &mut String, lab: &LabResult, explain_all: bool, trace: bool, style: &dyn Style) {
     if let Some(e) = &lab.error {
         let _ = writeln!(
             out,
@@ -242,6 +430,9 @@ fn lab_lines(out: &mut String, lab: &LabResult, explain_all: bool, style: &dyn S
         let _ = writeln!(out, "{}", case_line(lab, case, style));
         if case.grade.hidden || case.status == Status::Skipped {
             continue;
+        }
+        if trace {
+            out.push_str(&trace_lines(case));
         }
         if case.status != Status::Passed && lab.error.is_none() {
             out.push_str(&case_details(lab, case));

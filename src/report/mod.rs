@@ -1,5 +1,5 @@
 //! Reports of a run, one module per format: [`console`] (the terminal), [`json`], [`junit`], [`tap`],
-//! [`gradescope`] and [`classroom`], each built from the run's [`LabResult`]s. This module keeps what
+//! [`gradescope`], [`classroom`] and [`html`], each built from the run's [`LabResult`]s. This module keeps what
 //! they share: totals and points, the items every report lists, the student and instructor views,
 //! the "lab could not run" item. [`safe`] redacts private keys and escapes control characters for
 //! every writer; [`output`] checks report paths and writes report files atomically.
@@ -8,6 +8,7 @@ pub mod battery;
 mod classroom;
 pub mod console;
 mod gradescope;
+pub mod html;
 mod json;
 mod junit;
 pub mod output;
@@ -15,7 +16,10 @@ pub mod safe;
 mod tap;
 
 pub use classroom::classroom;
-pub use console::{case_details, case_line, check_line, console, console_with, explanation_lines};
+pub use console::{
+    case_details, case_line, check_line, console, console_traced, console_with, explanation_lines,
+    trace_lines,
+};
 pub use gradescope::gradescope;
 pub use json::json;
 pub use junit::junit;
@@ -34,6 +38,8 @@ pub enum Format {
     Classroom,
     /// Gradescope's `results.json`.
     Gradescope,
+    /// The HTML page: chains drawn, filters.
+    Html,
     /// The JSON report.
     Json,
     /// JUnit XML.
@@ -43,22 +49,24 @@ pub enum Format {
 }
 
 impl Format {
-    /// The format's name in messages: `JSON`, `JUnit`, `TAP`, `Gradescope`, `Classroom`.
+    /// The format's name in messages: `JSON`, `JUnit`, `TAP`, `Gradescope`, `Classroom`, `HTML`.
     pub fn name(self) -> &'static str {
         match self {
             Format::Classroom => "Classroom",
             Format::Gradescope => "Gradescope",
+            Format::Html => "HTML",
             Format::Json => "JSON",
             Format::Junit => "JUnit",
             Format::Tap => "TAP",
         }
     }
 
-    /// The format's word in its option, `--report-WORD`: `json`, `junit`, `tap`, `gradescope`, `classroom`.
+    /// The format's word in its option, `--report-WORD`: `json`, `junit`, `tap`, `gradescope`, `classroom`, `html`.
     pub fn option(self) -> &'static str {
         match self {
             Format::Classroom => "classroom",
             Format::Gradescope => "gradescope",
+            Format::Html => "html",
             Format::Json => "json",
             Format::Junit => "junit",
             Format::Tap => "tap",
@@ -74,6 +82,8 @@ impl Format {
     pub fn render(self, results: &[LabResult], show_hidden: bool) -> String {
         match self {
             Format::Tap => tap(&view(&safe::cleaned(results), show_hidden)),
+            // Every text is escaped (and keys redacted) as the page is written.
+            Format::Html => html::html(&view(results, show_hidden)),
             Format::Junit => junit(&view(&safe::cleaned(results), show_hidden)),
             Format::Json => json_text(json(&safe::redacted(results))),
             Format::Classroom => json_text(classroom(&view(&safe::redacted(results), show_hidden))),

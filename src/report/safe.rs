@@ -287,6 +287,19 @@ fn map_texts(results: &[LabResult], f: &TextFn) -> Vec<LabResult> {
             if let Some(e) = &mut c.explanation {
                 fix(&mut e.what, f);
                 fix(&mut e.fix, f);
+                fix_all(e.certificate.iter_mut(), f);
+            }
+            let chains = &mut c.context.chains;
+            fix_all(chains.program_output.iter_mut(), f);
+            fix_all(chains.ca_names.iter_mut().flatten(), f);
+            fix_all(chains.hello.iter_mut().flat_map(|h| h.sni.iter_mut()), f);
+            for p in chains.server.iter_mut().chain(chains.client.iter_mut()) {
+                fix(&mut p.name, f);
+                if let Some(s) = &mut p.summary {
+                    fix(&mut s.subject, f);
+                    fix(&mut s.issuer, f);
+                    fix_all(s.sans.iter_mut(), f);
+                }
             }
         }
     }

@@ -120,6 +120,7 @@ pub(super) async fn run(
     if let Some(why) = unmet(&case.grading.requires, done) {
         return not_run(case, context, Status::Skipped, vec![why]);
     }
+    context.chains = crate::run::result::Chains::of(lab, work.pki, case);
     match observe(lab, work, case, endpoint, &mut context).await {
         Ok(mut ran) => {
             if let Some(note) = clock_note(lab, case) {
@@ -208,7 +209,7 @@ async fn observe(
 }
 
 /// The case's result from what it observed: passed when the expectation and every check hold.
-fn judged(lab: &Lab, case: &Case, context: CaseContext, ran: Ran) -> CaseResult {
+fn judged(lab: &Lab, case: &Case, mut context: CaseContext, ran: Ran) -> CaseResult {
     let Ran {
         observed,
         stdout,
@@ -227,6 +228,7 @@ fn judged(lab: &Lab, case: &Case, context: CaseContext, ran: Ran) -> CaseResult 
     } else {
         Status::Failed
     };
+    context.chains.program_output = tail.clone();
     if status == Status::Failed && !tail.is_empty() {
         let whose = if case.client.command.is_some() {
             "the client command's output"
@@ -359,7 +361,7 @@ fn case_problems(lab: &Lab, pki: &Pki, case: &Case) -> Vec<String> {
         add(only_cert(r));
     }
     for t in &server.trust {
-        add(only_cert(CertRef::Authority(*t)));
+        add(only_cert(*t));
     }
     if let Some(c) = case.client.certificate {
         add(pki.problem(CertRef::Certificate(c)));
@@ -368,7 +370,7 @@ fn case_problems(lab: &Lab, pki: &Pki, case: &Case) -> Vec<String> {
         add(only_cert(r));
     }
     for t in &case.client.trust {
-        add(only_cert(CertRef::Authority(*t)));
+        add(only_cert(*t));
     }
     for p in &case.client.pins {
         if let Pin::Key(r) = p {

@@ -81,11 +81,11 @@ async fn start(lab: &Lab, work: &Workspace<'_>, s: &Server) -> Result<Endpoint, 
     let pki = work.pki;
     // A server whose certificate or trust anchors could not be loaded does not start; its cases fail with why.
     let unusable: Vec<String> = std::iter::once(pki.problem(CertRef::Certificate(s.certificate)))
-        .chain(s.trust.iter().map(|t| {
-            pki.cert_problems
-                .get(&CertRef::Authority(*t))
-                .map(String::as_str)
-        }))
+        .chain(
+            s.trust
+                .iter()
+                .map(|t| pki.cert_problems.get(t).map(String::as_str)),
+        )
         .flatten()
         .map(str::to_string)
         .collect();

@@ -16,6 +16,6 @@ pub use checks::run_checks;
 pub use endpoint::EndpointDown;
 pub use lab::{run_all, run_all_with_progress, run_lab, run_lab_with_pki, LabError, Progress};
 pub use result::{
-    errored, round_points, CaseContext, CaseResult, CheckResult, Grade, LabResult, PartResult,
-    Status,
+    errored, round_points, CaseContext, CaseResult, Chains, CheckResult, Grade, Hello, LabResult,
+    PartResult, Presented, Status,
 };

@@ -114,18 +114,142 @@ pub struct CaseContext {
     /// Authorities the server trusted for client certificates.
     pub server_trusts: Vec<String>,
     pub server_name: String,
-    /// The time at which both sides verified certificates (RFC 3339).
+    /// The time at which both sides verified certificates (RFC 3339, to the second).
     pub verification_time: String,
     /// For an external server: the address it answered on (a `localhost` server is probed on 127.0.0.1 and ::1).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_address: Option<String>,
+    /// The case's tags (the lab's and its own), for the HTML report's filter.
+    #[serde(skip)]
+    pub tags: Vec<String>,
+    /// The certificates each side presented, as the HTML report draws them; filled in when the case runs.
+    #[serde(skip)]
+    pub chains: Chains,
+}
+
+/// The certificate chains of a case, leaf first: what the server presented, and what the client did;
+/// with what each built-in side sends besides (for the readable trace, `run --trace`).
+#[derive(Debug, Clone, Default)]
+pub struct Chains {
+    pub server: Vec<Presented>,
+    /// Empty when the client presented no certificate.
+    pub client: Vec<Presented>,
+    /// What the client's ClientHello carries, when the client is built in (a program's is its own).
+    pub hello: Option<Hello>,
+    /// The CA names of the server's CertificateRequest (the subjects of the authorities it trusts, as
+    /// rustls sends them), when the built-in server asks for a certificate; `None` when it does not ask
+    /// or is a program.
+    pub ca_names: Option<Vec<String>>,
+    /// The external program's output, its last lines (client command, or server command during the case).
+    pub program_output: Vec<String>,
+    /// The one TLS version both built-in sides allow (`TLSv1.2`, `TLSv1.3`), when there is exactly one:
+    /// the version of any handshake that gets past the hellos.
+    pub only_version: Option<String>,
+}
+
+/// What the built-in client's ClientHello carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hello {
+    /// server_name (SNI): the DNS name asked for; `None` for an IP address, which TLS does not send.
+    pub sni: Option<String>,
+    /// supported_versions, newest first.
+    pub versions: Vec<String>,
+    /// application_layer_protocol_negotiation; empty when none is offered.
+    pub alpn: Vec<String>,
+}
+
+/// One certificate a side presented: its name in the lab and what it says.
+#[derive(Debug, Clone)]
+pub struct Presented {
+    /// The lab's name of the certificate or authority.
+    pub name: String,
+    /// Whether it is one of the lab's authorities (an intermediate).
+    pub authority: bool,
+    /// What the certificate says; `None` when it could not be read.
+    pub summary: Option<crate::pki::show::Summary>,
+}
+
+impl Chains {
+    /// The chains of `case` as its peers present them (`Lab::presented_chain`), read from `pki`.
+    pub fn of(lab: &Lab, pki: &crate::pki::Pki, case: &Case) -> Chains {
+        let presented = |leaf: usize, chain: &crate::lab::Chain| {
+            lab.presented_chain(leaf, chain)
+                .into_iter()
+                .map(|r| Presented {
+                    name: lab.name_of(r).to_string(),
+                    authority: matches!(r, crate::lab::CertRef::Authority(_)),
+                    summary: crate::pki::show::summary(&pki.get(r).der),
+                })
+                .collect()
+        };
+        let server = &lab.servers[case.server];
+        let versions = |v: &[crate::lab::TlsVersion]| {
+            let mut names: Vec<String> = v
+                .iter()
+                .map(|v| match v {
+                    crate::lab::TlsVersion::Tls12 => "TLS 1.2".to_string(),
+                    crate::lab::TlsVersion::Tls13 => "TLS 1.3".to_string(),
+                })
+                .collect();
+            names.sort();
+            names.reverse();
+            names
+        };
+        let name = &case.client.server_name;
+        Chains {
+            server: presented(server.certificate, &server.chain),
+            client: case
+                .client
+                .certificate
+                .map(|c| presented(c, &case.client.chain))
+                .unwrap_or_default(),
+            hello: case.client.command.is_none().then(|| Hello {
+                sni: name
+                    .parse::<std::net::IpAddr>()
+                    .is_err()
+                    .then(|| name.clone()),
+                versions: versions(&case.client.versions),
+                // The built-in client (hyper over rustls) offers no ALPN.
+                alpn: Vec::new(),
+            }),
+            ca_names: (!server.is_external() && server.client_auth != crate::lab::ClientAuth::None)
+                .then(|| {
+                    server
+                        .trust
+                        .iter()
+                        .map(|r| {
+                            crate::pki::show::summary(&pki.get(*r).der)
+                                .map_or_else(|| lab.name_of(*r).to_string(), |s| s.subject)
+                        })
+                        .collect()
+                }),
+            program_output: Vec::new(),
+            only_version: {
+                let common: Vec<_> = case
+                    .client
+                    .versions
+                    .iter()
+                    .filter(|v| server.versions.contains(v))
+                    .collect();
+                match common.as_slice() {
+                    [v] if case.client.command.is_none() && !server.is_external() => {
+                        Some(match v {
+                            crate::lab::TlsVersion::Tls12 => "TLSv1.2".to_string(),
+                            crate::lab::TlsVersion::Tls13 => "TLSv1.3".to_string(),
+                        })
+                    }
+                    _ => None,
+                }
+            },
+        }
+    }
 }
 
 impl CaseContext {
     /// The facts of `case` in `lab`, verified at `verification_time`; the server's address is filled in
     /// later, for an external server.
     pub fn of(lab: &Lab, case: &Case, verification_time: time::OffsetDateTime) -> CaseContext {
-        let authority = |i: &usize| lab.authorities[*i].name.clone();
+        let authority = |r: &crate::lab::CertRef| lab.name_of(*r).to_string();
         let server = &lab.servers[case.server];
         CaseContext {
             server: server.name.clone(),
@@ -137,10 +261,10 @@ impl CaseContext {
             client_trusts: case.client.trust.iter().map(authority).collect(),
             server_trusts: server.trust.iter().map(authority).collect(),
             server_name: case.client.server_name.clone(),
-            verification_time: verification_time
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default(),
+            verification_time: crate::pki::show::rfc3339_seconds(verification_time),
             server_address: None,
+            tags: case.tags.clone(),
+            chains: Chains::default(),
         }
     }
 }

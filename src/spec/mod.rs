@@ -125,11 +125,11 @@ pub struct Fragment {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuthoritySpec {
-    /// Load the authority from PEM files instead of generating it; the generation fields (`subject`, `key`, `valid`, `path_len`, `serial`, `ca`, `name_constraints`) then do not apply. With `from.key` it can sign the lab's generated certificates and CRLs.
+    /// Load the authority from PEM files instead of generating it; the generation fields (`subject`, `key`, `valid`, `path_len`, `serial`, `ca`, `name_constraints`, `key_of`, `signature`, `usage`, `key_usage`, `unknown_critical_extension`) then do not apply. With `from.key` it can sign the lab's generated certificates and CRLs.
     #[serde(default)]
     #[schemars(example = example_authorityspec_from())]
     pub from: Option<FromSpec>,
-    /// The authority's distinguished name (required unless `from` loads it). Give every authority a distinct one.
+    /// The authority's distinguished name (required unless `from` loads it or `key_of` lends it). Give every authority a distinct one.
     #[serde(default)]
     #[schemars(example = example_authorityspec_subject())]
     pub subject: Option<Subject>,
@@ -137,7 +137,7 @@ pub struct AuthoritySpec {
     #[serde(default)]
     #[schemars(example = &"root")]
     pub issuer: Option<String>,
-    /// Key type; default `ecdsa-p256`.
+    /// Key type; default `ecdsa-p256` (with `key_of`: the named authority's).
     #[serde(default)]
     #[schemars(example = example_authorityspec_key())]
     pub key: Option<KeyType>,
@@ -169,6 +169,110 @@ pub struct AuthoritySpec {
     #[serde(default)]
     #[schemars(example = example_authorityspec_crl())]
     pub crl: Option<CrlSpec>,
+    /// Cross-signing: this authority's certificate carries the key (and, unless `subject` is given, the subject) of the named authority, under its own `issuer`. One subject and key then has two certificates, and a chain through either verifies what that key signed. The named authority must be generated and own its key (no `key_of` of its own); `key` does not apply.
+    #[serde(default)]
+    #[schemars(example = &"new-root")]
+    pub key_of: Option<String>,
+    /// The signature algorithm this authority signs with (certificates, CRLs, and its own certificate when it is a root); default the key's own (`rsa-pkcs1-sha256` for RSA, `ecdsa-sha256`/`-sha384`/`-sha512` for P-256/P-384/P-521, `ed25519`). It must fit the key: refused at load otherwise.
+    #[serde(default)]
+    #[schemars(example = &"ecdsa-sha256")]
+    pub signature: Option<SignatureAlgorithm>,
+    /// Extended key usage written into the authority's certificate (verifiers such as rustls-webpki and OpenSSL then refuse chains through it for other purposes); default none (no extension). Written as for certificates: a word, or a list of purposes and dotted OIDs.
+    #[serde(default)]
+    #[schemars(example = example_authorityspec_usage())]
+    pub usage: Option<UsageSpec>,
+    /// Key usage bits; default `[key_cert_sign, crl_sign, digital_signature]`. `[]` writes no key usage extension.
+    #[serde(default)]
+    #[schemars(example = example_authorityspec_key_usage())]
+    pub key_usage: Option<Vec<KeyUsage>>,
+    /// `true` adds a critical extension that no verifier understands (private OID 1.3.6.1.4.1.55555.1): a verifier must then refuse every chain through this authority (`bad_encoding`). Default `false`.
+    #[serde(default)]
+    #[schemars(example = true)]
+    pub unknown_critical_extension: Option<bool>,
+}
+
+fn example_authorityspec_usage() -> serde_json::Value {
+    serde_json::json!("client")
+}
+
+fn example_authorityspec_key_usage() -> serde_json::Value {
+    serde_json::json!(["key_cert_sign", "digital_signature"])
+}
+
+/// A signature algorithm an issuer signs with (as rcgen can sign it): the key type must fit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignatureAlgorithm {
+    /// RSA PKCS#1 v1.5 with SHA-256 (RSA keys).
+    RsaPkcs1Sha256,
+    /// RSA PKCS#1 v1.5 with SHA-384 (RSA keys).
+    RsaPkcs1Sha384,
+    /// RSA PKCS#1 v1.5 with SHA-512 (RSA keys).
+    RsaPkcs1Sha512,
+    /// RSA-PSS with SHA-256: refused at load, rcgen cannot sign RSA-PSS.
+    RsaPssSha256,
+    /// RSA-PSS with SHA-384: refused at load, rcgen cannot sign RSA-PSS.
+    RsaPssSha384,
+    /// RSA-PSS with SHA-512: refused at load, rcgen cannot sign RSA-PSS.
+    RsaPssSha512,
+    /// ECDSA with SHA-256 (P-256 and P-521 keys).
+    EcdsaSha256,
+    /// ECDSA with SHA-384 (P-384 and P-521 keys).
+    EcdsaSha384,
+    /// ECDSA with SHA-512 (P-521 keys).
+    EcdsaSha512,
+    /// Ed25519 (Ed25519 keys).
+    Ed25519,
+}
+
+impl SignatureAlgorithm {
+    /// The name as a lab writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            SignatureAlgorithm::RsaPkcs1Sha256 => "rsa-pkcs1-sha256",
+            SignatureAlgorithm::RsaPkcs1Sha384 => "rsa-pkcs1-sha384",
+            SignatureAlgorithm::RsaPkcs1Sha512 => "rsa-pkcs1-sha512",
+            SignatureAlgorithm::RsaPssSha256 => "rsa-pss-sha256",
+            SignatureAlgorithm::RsaPssSha384 => "rsa-pss-sha384",
+            SignatureAlgorithm::RsaPssSha512 => "rsa-pss-sha512",
+            SignatureAlgorithm::EcdsaSha256 => "ecdsa-sha256",
+            SignatureAlgorithm::EcdsaSha384 => "ecdsa-sha384",
+            SignatureAlgorithm::EcdsaSha512 => "ecdsa-sha512",
+            SignatureAlgorithm::Ed25519 => "ed25519",
+        }
+    }
+}
+
+/// Extended key usage: a word (`server`, `client`, `both`, `none`, `code_signing`), or a list of purposes
+/// (`server`, `client`, `code_signing`, `email_protection`, `time_stamping`, `ocsp_signing`, `any` for
+/// anyExtendedKeyUsage) and dotted OIDs such as `2.5.29.37.0`, written into the extension in that order.
+#[derive(Debug, Clone, PartialEq, Eq, JsonSchema)]
+#[serde(untagged)]
+pub enum UsageSpec {
+    /// One of the named usages.
+    Named(Usage),
+    /// Purposes and dotted OIDs.
+    List(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for UsageSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = UsageSpec;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("`server`, `client`, `both`, `none`, `code_signing`, or a list of purposes and dotted OIDs such as `[client, 2.5.29.37.0]`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<UsageSpec, E> {
+                Usage::deserialize(de::value::StrDeserializer::<E>::new(v)).map(UsageSpec::Named)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<UsageSpec, A::Error> {
+                Vec::<String>::deserialize(de::value::SeqAccessDeserializer::new(seq))
+                    .map(UsageSpec::List)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// PEM files to load a certificate (and its private key) from. Paths are relative to the lab file and may use `${NAME}` variables (`vars`, `--var NAME=VALUE`). A missing, malformed or mismatched file fails the cases and checks that need it, with a message naming the file.
@@ -443,7 +547,7 @@ pub struct CrlSpec {
     pub next_update: Option<String>,
 }
 
-/// Revocation checking by a verifier, against the CRLs of every authority of the lab that publishes one.
+/// Revocation checking by a verifier, against the CRLs of every authority of the lab that publishes one (or those listed in `crls`).
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RevocationCheckSpec {
@@ -459,6 +563,14 @@ pub struct RevocationCheckSpec {
     #[serde(default)]
     #[schemars(example = example_revocationcheckspec_expired())]
     pub expired: Option<Policy>,
+    /// The CRLs this verifier has, by the name of the authority that publishes each; default every CRL of the lab. A verifier missing an authority's CRL cannot determine the status of what it issued (`revocation_unknown`, unless `unknown: allow`).
+    #[serde(default)]
+    #[schemars(example = example_revocationcheckspec_crls())]
+    pub crls: Option<Vec<String>>,
+}
+
+fn example_revocationcheckspec_crls() -> serde_json::Value {
+    serde_json::json!(["root", "issuing-ca"])
 }
 
 /// How deep revocation checking goes.
@@ -571,11 +683,11 @@ impl CipherSuiteName {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CertificateSpec {
-    /// Load the certificate from PEM files instead of generating it; the generation fields (`subject`, `san`, `key`, `valid`, `usage`, `key_usage`, `serial`, `ca`, `unknown_critical_extension`) then do not apply. `from.key` is needed to present it in a handshake.
+    /// Load the certificate from PEM files instead of generating it; the generation fields (`subject`, `san`, `key`, `valid`, `usage`, `key_usage`, `serial`, `ca`, `unknown_critical_extension`, `signature`) then do not apply. `from.key` is needed to present it in a handshake.
     #[serde(default)]
     #[schemars(example = example_certificatespec_from())]
     pub from: Option<FromSpec>,
-    /// The authority that signs this certificate. For a loaded certificate: the authority expected to have signed it, whose intermediates are sent with it.
+    /// The authority that signs this certificate, or `self` for a self-signed certificate (signed with its own key; trusted only by naming it in `trust`). For a loaded certificate: the authority expected to have signed it, whose intermediates are sent with it.
     #[schemars(example = &"ca")]
     pub issuer: String,
     /// The certificate's distinguished name (required unless `from` loads it).
@@ -594,10 +706,10 @@ pub struct CertificateSpec {
     #[serde(default)]
     #[schemars(example = example_certificatespec_valid())]
     pub valid: Option<Validity>,
-    /// Extended key usage; default `both`.
+    /// Extended key usage: `server`, `client`, `both` (default), `none` (no extension), `code_signing`, or a list of purposes and dotted OIDs such as `[client, 2.5.29.37.0]` (anyExtendedKeyUsage).
     #[serde(default)]
     #[schemars(example = example_certificatespec_usage())]
-    pub usage: Option<Usage>,
+    pub usage: Option<UsageSpec>,
     /// Key usage bits; default `[digital_signature]`, plus `key_encipherment` for RSA keys. `[]` writes no key usage extension.
     #[serde(default)]
     #[schemars(example = key_usage_example())]
@@ -614,6 +726,10 @@ pub struct CertificateSpec {
     #[serde(default)]
     #[schemars(example = true)]
     pub ca: Option<bool>,
+    /// For a self-signed certificate (`issuer: self`): the signature algorithm it signs itself with, as for authorities; default the key's own.
+    #[serde(default)]
+    #[schemars(example = &"ecdsa-sha256")]
+    pub signature: Option<SignatureAlgorithm>,
 }
 
 fn key_usage_example() -> Vec<&'static str> {
@@ -694,6 +810,35 @@ pub enum KeyType {
     Ed25519,
 }
 
+impl KeyType {
+    /// The name as a lab writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyType::Rsa2048 => "rsa2048",
+            KeyType::Rsa3072 => "rsa3072",
+            KeyType::Rsa4096 => "rsa4096",
+            KeyType::EcdsaP256 => "ecdsa-p256",
+            KeyType::EcdsaP384 => "ecdsa-p384",
+            KeyType::EcdsaP521 => "ecdsa-p521",
+            KeyType::Ed25519 => "ed25519",
+        }
+    }
+
+    /// The signature algorithms rcgen signs with using a key of this type, the key's own first.
+    pub fn signatures(self) -> &'static [SignatureAlgorithm] {
+        use SignatureAlgorithm as S;
+        match self {
+            KeyType::Rsa2048 | KeyType::Rsa3072 | KeyType::Rsa4096 => {
+                &[S::RsaPkcs1Sha256, S::RsaPkcs1Sha384, S::RsaPkcs1Sha512]
+            }
+            KeyType::EcdsaP256 => &[S::EcdsaSha256],
+            KeyType::EcdsaP384 => &[S::EcdsaSha384],
+            KeyType::EcdsaP521 => &[S::EcdsaSha512, S::EcdsaSha256, S::EcdsaSha384],
+            KeyType::Ed25519 => &[S::Ed25519],
+        }
+    }
+}
+
 /// A validity period. Each end is an offset from now (`-1d`, `+365d`, `12h`; units s, m, h, d, w) or an absolute RFC 3339 time (`2030-01-01T00:00:00Z`) or date (`2030-01-01`).
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -731,7 +876,7 @@ pub struct ServerSpec {
     /// The certificate the server presents (a name under `certificates`), sent with its intermediates.
     #[schemars(example = &"server")]
     pub certificate: String,
-    /// Authorities whose certificates the server accepts for client certificates (names under `authorities`).
+    /// Trust anchors for client certificates: names under `authorities`, or under `certificates` to trust a (self-signed) certificate directly. `[]` with `client_auth: required` or `optional` trusts nothing: every client certificate is refused (`unknown_issuer`).
     #[serde(default)]
     #[schemars(example = trust_example())]
     pub trust: Vec<String>,
@@ -988,7 +1133,7 @@ pub struct ClientSpec {
     #[serde(default)]
     #[schemars(example = &"client")]
     pub certificate: Option<String>,
-    /// Authorities the client trusts to verify the server (names under `authorities`); `[]` trusts nothing. Required for the built-in client; not used with `command`.
+    /// Trust anchors the client verifies the server with: names under `authorities`, or under `certificates` to trust a (self-signed) certificate directly; `[]` trusts nothing. Required for the built-in client; not used with `command`.
     #[serde(default)]
     #[schemars(example = trust_example())]
     pub trust: Option<Vec<String>>,

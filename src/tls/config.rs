@@ -16,10 +16,10 @@ use rustls::{
     SupportedProtocolVersion, WantsVerifier, WantsVersions,
 };
 
-use crate::lab::{Chain, Client, Lab, Pin, RevocationCheck, Server};
+use crate::lab::{CertRef, Chain, Client, Lab, Pin, RevocationCheck, Server};
 use crate::lab::{CipherSuiteName, ClientAuth, TlsVersion};
 use crate::pki::Pki;
-use crate::tls::verifier::{spki_sha256, PinningVerifier};
+use crate::tls::verifier::{spki_sha256, PinningVerifier, TrustNothing};
 use crate::tls::TlsSetupError;
 
 /// The crypto provider every configuration uses.
@@ -85,18 +85,16 @@ fn versions(v: &[TlsVersion]) -> Vec<&'static SupportedProtocolVersion> {
         .collect()
 }
 
-fn roots(pki: &Pki, trust: &[usize], who: &str) -> Result<RootCertStore, TlsSetupError> {
+/// The trust anchors of a verifier: authorities, and certificates trusted directly (RFC 5280 §6.1.1 (d):
+/// a trust anchor is any certificate the verifier chooses to trust).
+fn roots(pki: &Pki, trust: &[CertRef], who: &str) -> Result<RootCertStore, TlsSetupError> {
     let mut store = RootCertStore::empty();
-    for &i in trust {
-        store
-            .add(pki.authorities[i].der.clone())
-            .map_err(|e| TlsSetupError {
-                who: who.to_string(),
-                message: format!(
-                    "authority `{}` is not a usable trust anchor: {e}",
-                    pki.authorities[i].name
-                ),
-            })?;
+    for &r in trust {
+        let issued = pki.get(r);
+        store.add(issued.der.clone()).map_err(|e| TlsSetupError {
+            who: who.to_string(),
+            message: format!("`{}` is not a usable trust anchor: {e}", issued.name),
+        })?;
     }
     Ok(store)
 }
@@ -170,10 +168,17 @@ impl RevocationOptions for ServerCertVerifierBuilder {
     }
 }
 
-/// Sets revocation checking on a verifier builder: every CRL of the lab, then the lab's policy (rustls's
-/// defaults otherwise: the whole chain, unknown status is an error, expired CRLs are accepted).
-fn with_revocation<B: RevocationOptions>(mut v: B, pki: &Pki, r: RevocationCheck) -> B {
-    v = v.with_crls(pki.crls());
+/// Sets revocation checking on a verifier builder: the CRLs the verifier has (every CRL of the lab unless
+/// it names them), then the lab's policy (rustls's defaults otherwise: the whole chain, unknown status is
+/// an error, expired CRLs are accepted).
+fn with_revocation<B: RevocationOptions>(mut v: B, pki: &Pki, r: &RevocationCheck) -> B {
+    v = v.with_crls(match &r.crls {
+        None => pki.crls(),
+        Some(list) => list
+            .iter()
+            .filter_map(|&a| pki.authorities[a].crl.as_ref().map(|c| c.0.clone()))
+            .collect(),
+    });
     if r.end_entity_only {
         v = v.only_check_end_entity_revocation();
     }
@@ -220,6 +225,11 @@ pub fn server_config_at(
     .map_err(|e| fail(e.to_string()))?;
     let builder = match server.client_auth {
         ClientAuth::None => builder.with_no_client_auth(),
+        // rustls's WebPKI verifier refuses an empty store; a server that trusts nothing refuses every
+        // client certificate itself.
+        auth if server.trust.is_empty() => builder.with_client_cert_verifier(Arc::new(
+            TrustNothing::new(provider.clone(), auth == ClientAuth::Required),
+        )),
         auth => {
             let mut v = WebPkiClientVerifier::builder_with_provider(
                 Arc::new(roots(pki, &server.trust, &who)?),
@@ -228,7 +238,7 @@ pub fn server_config_at(
             if auth == ClientAuth::Optional {
                 v = v.allow_unauthenticated();
             }
-            if let Some(r) = server.revocation {
+            if let Some(r) = &server.revocation {
                 v = with_revocation(v, pki, r);
             }
             builder.with_client_cert_verifier(v.build().map_err(|e| fail(e.to_string()))?)
@@ -282,8 +292,8 @@ pub fn client_config_at(
     let builder = if client.revocation.is_none() && client.pins.is_empty() {
         builder.with_root_certificates(roots)
     } else {
-        let verifier =
-            server_verifier(pki, roots, provider.clone(), client.revocation).map_err(fail)?;
+        let verifier = server_verifier(pki, roots, provider.clone(), client.revocation.as_ref())
+            .map_err(fail)?;
         let verifier: Arc<dyn ServerCertVerifier> = if client.pins.is_empty() {
             verifier
         } else {
@@ -339,7 +349,7 @@ fn server_verifier(
     pki: &Pki,
     roots: Arc<RootCertStore>,
     provider: Arc<CryptoProvider>,
-    revocation: Option<RevocationCheck>,
+    revocation: Option<&RevocationCheck>,
 ) -> Result<Arc<WebPkiServerVerifier>, String> {
     if roots.is_empty() {
         // The WebPKI builder refuses an empty store; a verifier that trusts nothing rejects every server.

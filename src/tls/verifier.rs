@@ -1,5 +1,6 @@
 //! Certificate verifiers beyond rustls's own: key pinning on top of WebPKI (the HPKP / `curl
-//! --pinnedpubkey` check), and the readiness probe's verifier that accepts anything.
+//! --pinnedpubkey` check), a server's client verifier that trusts nothing, and the readiness probe's
+//! verifier that accepts anything.
 
 use std::sync::Arc;
 
@@ -7,7 +8,8 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::{ClientConfig, DigitallySignedStruct, DistinguishedName, SignatureScheme};
 
 use crate::tls::config::provider;
 
@@ -84,6 +86,84 @@ impl ServerCertVerifier for PinningVerifier {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.inner.supported_verify_schemes()
+    }
+}
+
+/// The client verifier of a server that asks for client certificates but trusts no authority (`trust: []`):
+/// every certificate presented is refused as [`crate::reason::unknown_issuer_error`], as WebPKI refuses a
+/// chain that reaches no trust anchor, and as an OpenSSL server with an empty CA list does (`unable to get
+/// local issuer certificate`). rustls's `WebPkiClientVerifier` refuses to be built without roots.
+#[derive(Debug)]
+pub(crate) struct TrustNothing {
+    provider: Arc<CryptoProvider>,
+    mandatory: bool,
+}
+
+impl TrustNothing {
+    /// A verifier that refuses every client certificate; with `mandatory`, a client must send one (and is
+    /// then refused), otherwise a client without one is let in, as `client_auth: optional` does.
+    pub(crate) fn new(provider: Arc<CryptoProvider>, mandatory: bool) -> TrustNothing {
+        TrustNothing {
+            provider,
+            mandatory,
+        }
+    }
+}
+
+impl ClientCertVerifier for TrustNothing {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        self.mandatory
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        Err(crate::reason::unknown_issuer_error())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 

@@ -2,7 +2,9 @@
 
 use serde::Serialize;
 
-use crate::lab::{Case, Lab};
+use time::OffsetDateTime;
+
+use crate::lab::{Case, CertRef, Lab};
 use crate::reason::Reason;
 use crate::reason::Side;
 use crate::verdict::Observed;
@@ -15,14 +17,98 @@ pub struct Explanation {
     pub what: String,
     /// The usual fix.
     pub fix: String,
+    /// For a certificate reason: the lab's name of the certificate that failed, found by walking the
+    /// chain the rejecting side verified ([`failing`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<String>,
 }
 
-fn authority_list(lab: &Lab, idx: &[usize]) -> String {
+pub use crate::lab::Path;
+
+/// The path a verifier that trusts `trust` builds from `presented` (leaf first): [`Lab::path`].
+pub fn path(lab: &Lab, presented: &[CertRef], trust: &[CertRef]) -> Path {
+    lab.path(presented, trust)
+}
+
+/// The certificate that failed for `reason` in the chain `path` verified at `at`: for `expired` and
+/// `not_yet_valid` the first (from the leaf) outside its validity; for `revoked` the first on its
+/// issuer's CRL; for `unknown_issuer` and `bad_signature` the top one (its issuer is the unknown one);
+/// for `issuer_not_ca` the one issued by a non-CA; for `path_len_exceeded` the authority whose path
+/// length the chain exceeds; for `revocation_unknown` the first whose issuer has no current CRL; for the
+/// other certificate reasons the leaf. `None` for reasons that are not about a certificate.
+pub fn failing(lab: &Lab, path: &Path, reason: Reason, at: OffsetDateTime) -> Option<CertRef> {
+    let leaf = *path.certs.first()?;
+    let validity = |r: CertRef| match r {
+        CertRef::Certificate(i) => (
+            lab.certificates[i].not_before,
+            lab.certificates[i].not_after,
+        ),
+        CertRef::Authority(i) => (lab.authorities[i].not_before, lab.authorities[i].not_after),
+    };
+    let issuer_of = |r: CertRef| issuer_of(lab, r);
+    let first = |p: &dyn Fn(CertRef) -> bool| path.certs.iter().copied().find(|r| p(*r));
+    let found = match reason {
+        Reason::Expired => first(&|r| validity(r).1 < at),
+        Reason::NotYetValid => first(&|r| validity(r).0 > at),
+        Reason::Revoked => first(&|r| {
+            issuer_of(r)
+                .and_then(|i| lab.authorities[i].crl.as_ref())
+                .is_some_and(|crl| crl.revoked.iter().any(|x| x.target == r))
+                || same_serial(lab, r).is_some()
+        }),
+        Reason::RevocationUnknown => first(&|r| {
+            issuer_of(r).is_some_and(|i| {
+                lab.authorities[i]
+                    .crl
+                    .as_ref()
+                    .is_none_or(|crl| crl.next_update < at)
+            })
+        }),
+        Reason::UnknownIssuer | Reason::BadSignature => path.certs.last().copied(),
+        Reason::IssuerNotCa => first(&|r| issuer_of(r).is_some_and(|i| !lab.authorities[i].ca)),
+        Reason::PathLenExceeded => {
+            // An authority at position j (the leaf is 0) has j - 1 intermediates below it; the anchor
+            // sits above the last presented certificate.
+            let above = path
+                .certs
+                .iter()
+                .skip(1)
+                .filter_map(|r| match r {
+                    CertRef::Authority(i) => Some(*i),
+                    CertRef::Certificate(_) => None,
+                })
+                .chain(path.anchor.and_then(|a| match a {
+                    CertRef::Authority(i) => Some(i),
+                    CertRef::Certificate(_) => None,
+                }))
+                .enumerate()
+                .find(|(below, i)| {
+                    lab.authorities[*i]
+                        .path_len
+                        .is_some_and(|p| usize::from(p) < *below)
+                });
+            above.map(|(_, i)| CertRef::Authority(i))
+        }
+        Reason::WrongPurpose
+        | Reason::CaUsedAsLeaf
+        | Reason::NameMismatch
+        | Reason::NameConstraints
+        | Reason::PinMismatch
+        | Reason::UnsupportedAlgorithm
+        | Reason::UnsupportedCertVersion
+        | Reason::BadEncoding
+        | Reason::ChainTooLong => Some(leaf),
+        _ => return None,
+    };
+    Some(found.unwrap_or(leaf))
+}
+
+fn authority_list(lab: &Lab, idx: &[CertRef]) -> String {
     if idx.is_empty() {
         return "nothing".to_string();
     }
     idx.iter()
-        .map(|i| format!("`{}`", lab.authorities[*i].name))
+        .map(|r| format!("`{}`", lab.name_of(*r)))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -35,116 +121,383 @@ fn subject_cn(lab: &Lab, authority: usize) -> String {
     )
 }
 
-/// The explanation of `observed` for `case`, when it was rejected.
+/// The facts of the side that verified: what it was given to trust, and the chain its peer presented.
+struct Verifier<'a> {
+    /// `the server` or `the client`.
+    who: &'static str,
+    /// `server` or `client`: the peer whose chain was verified.
+    peer: &'static str,
+    side: Side,
+    /// The authorities it trusted; `None` when it is a program whose trust the lab does not know.
+    trust: Option<&'a [CertRef]>,
+    /// The chain the peer presented, leaf first (empty: none).
+    presented: Vec<CertRef>,
+}
+
+/// The explanation of `observed` for `case`, when it was rejected: the certificate that failed is found by
+/// walking the chain the rejecting side verified at `verified_at` ([`path`], [`failing`]); facts are
+/// stated only when the lab knows them (a program's own trust is not known); the fix names the option
+/// of the side that must change.
 pub fn explain(
     lab: &Lab,
     case: &Case,
     observed: &Observed,
-    verified_at: time::OffsetDateTime,
+    verified_at: OffsetDateTime,
 ) -> Option<Explanation> {
     let reason = observed.reason?;
     let server = &lab.servers[case.server];
-    // The certificate the rejecting side verified, and what that side trusted.
-    let (verified, trusted, verifier, peer) = match observed.by {
-        Some(Side::Server) => (
-            case.client.certificate,
-            &server.trust,
-            "the server",
-            "client",
-        ),
-        _ => (
-            Some(server.certificate),
-            &case.client.trust,
-            "the client",
-            "server",
-        ),
+    let v = match observed.by {
+        Some(Side::Server) => Verifier {
+            who: "the server",
+            peer: "client",
+            side: Side::Server,
+            trust: Some(&server.trust),
+            presented: case
+                .client
+                .certificate
+                .map(|c| lab.presented_chain(c, &case.client.chain))
+                .unwrap_or_default(),
+        },
+        _ => Verifier {
+            who: "the client",
+            peer: "server",
+            side: Side::Client,
+            trust: case
+                .client
+                .command
+                .is_none()
+                .then_some(case.client.trust.as_slice()),
+            presented: lab.presented_chain(server.certificate, &server.chain),
+        },
     };
-    let cert = verified.map(|c| &lab.certificates[c]);
-    let cert_name = cert.map_or("(none)".to_string(), |c| format!("`{}`", c.name));
-    let time = |t: time::OffsetDateTime| {
-        t.format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default()
+    let path = path(lab, &v.presented, v.trust.unwrap_or(&[]));
+    let failed = failing(lab, &path, reason, verified_at);
+    let (mut what, fix) = words(lab, case, observed, &v, &path, failed, reason, verified_at);
+    if let Some(extra) = late_refusal(lab, case, observed, reason) {
+        what.push(' ');
+        what.push_str(&extra);
+    }
+    if let (Some(side), Some(detail)) = (observed.external, observed.detail.as_deref()) {
+        if observed.by == Some(side) && !detail.is_empty() {
+            let program = if side == Side::Server {
+                "server"
+            } else {
+                "client"
+            };
+            what.push_str(&format!(
+                " The {program} program's own words: \"{detail}\"."
+            ));
+        }
+    }
+    Some(Explanation {
+        reason,
+        what,
+        fix,
+        certificate: failed.map(|r| lab.name_of(r).to_string()),
+    })
+}
+
+/// TLS 1.3's late refusal: the client finishes its handshake before the server checks its
+/// certificate, so it learns of a refusal only when it reads.
+fn late_refusal(lab: &Lab, case: &Case, observed: &Observed, reason: Reason) -> Option<String> {
+    let server = &lab.servers[case.server];
+    let tls13 = |v: &[crate::lab::TlsVersion]| v.contains(&crate::lab::TlsVersion::Tls13);
+    let client_cert_reason = reason == Reason::CertificateRequired
+        || (reason != Reason::ProtocolVersion
+            && reason != Reason::HandshakeFailure
+            && !reason.is_transport());
+    let negotiated_13 = observed
+        .tls_version
+        .as_deref()
+        .is_none_or(|v| v.contains("1.3"));
+    (observed.by == Some(Side::Server)
+        && client_cert_reason
+        && negotiated_13
+        && tls13(&server.versions)
+        && tls13(&case.client.versions))
+    .then(|| "Under TLS 1.3 the client completes its side of the handshake before the server checks its certificate, so the client learns of the refusal only on its first read (curl exit 56, Python's error on `recv`), not while connecting.".to_string())
+}
+
+/// How a certificate of the verified chain is named: `the server certificate `server``, or `the
+/// intermediate `inter` (CN=…) in the server's chain`.
+fn role(lab: &Lab, v: &Verifier<'_>, r: CertRef) -> String {
+    match r {
+        CertRef::Certificate(i) => {
+            format!("the {} certificate `{}`", v.peer, lab.certificates[i].name)
+        }
+        CertRef::Authority(i) if v.presented.first() == Some(&r) => {
+            format!("the {} certificate `{}`", v.peer, lab.authorities[i].name)
+        }
+        CertRef::Authority(i) => format!(
+            "the intermediate {} in the {}'s chain",
+            subject_cn(lab, i),
+            v.peer
+        ),
+    }
+}
+
+/// `s` with its first letter in upper case.
+fn capitalized(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map_or_else(String::new, |f| f.to_uppercase().chain(c).collect())
+}
+
+/// A time to the second, RFC 3339.
+fn time(t: OffsetDateTime) -> String {
+    crate::pki::show::rfc3339_seconds(t)
+}
+
+/// The option that makes the verifying side trust an authority's certificate file.
+fn trust_option(side: Side) -> &'static str {
+    match side {
+        Side::Server => "on the server: Python `context.load_verify_locations('ca.crt')` with `verify_mode = CERT_REQUIRED`, nginx `ssl_client_certificate ca.crt;`",
+        Side::Client => "on the client: curl `--cacert ca.crt`, Python `ssl.create_default_context(cafile='ca.crt')`",
+    }
+}
+
+/// The option that makes a side send its intermediates with its certificate.
+fn chain_option(peer: Side) -> &'static str {
+    match peer {
+        Side::Server => "on the server: nginx `ssl_certificate fullchain.pem;` (certificate then intermediates), Python `context.load_cert_chain('fullchain.pem', 'server.key')`",
+        Side::Client => "on the client: curl `--cert chain.pem` (certificate then intermediates), Python `context.load_cert_chain('chain.pem', 'client.key')`",
+    }
+}
+
+/// The validity of a certificate or authority.
+fn validity(lab: &Lab, r: CertRef) -> (OffsetDateTime, OffsetDateTime) {
+    match r {
+        CertRef::Certificate(i) => (
+            lab.certificates[i].not_before,
+            lab.certificates[i].not_after,
+        ),
+        CertRef::Authority(i) => (lab.authorities[i].not_before, lab.authorities[i].not_after),
+    }
+}
+
+/// The issuer of a certificate or authority (`None` for a root).
+fn issuer_of(lab: &Lab, r: CertRef) -> Option<usize> {
+    match r {
+        CertRef::Certificate(i) => lab.certificates[i].issuer,
+        CertRef::Authority(i) => lab.authorities[i].issuer,
+    }
+}
+
+/// The root above authority `a`.
+fn root_of(lab: &Lab, mut a: usize) -> usize {
+    let mut seen = 0;
+    while let Some(p) = lab.authorities[a].issuer {
+        a = p;
+        seen += 1;
+        if seen > lab.authorities.len() {
+            break;
+        }
+    }
+    a
+}
+
+/// What happened and the fix, for each reason.
+#[allow(clippy::too_many_arguments)]
+fn words(
+    lab: &Lab,
+    case: &Case,
+    observed: &Observed,
+    v: &Verifier<'_>,
+    path: &Path,
+    failed: Option<CertRef>,
+    reason: Reason,
+    at: OffsetDateTime,
+) -> (String, String) {
+    let server = &lab.servers[case.server];
+    let who = v.who;
+    let peer = v.peer;
+    let peer_side = if v.side == Side::Server {
+        Side::Client
+    } else {
+        Side::Server
     };
-    let (what, fix) = match reason {
+    let leaf = v.presented.first().copied();
+    // A client command presents what its own arguments name: the lab does not know which certificate.
+    let leaf_name = leaf.map_or_else(
+        || format!("the certificate the {peer} program presented"),
+        |r| format!("`{}`", lab.name_of(r)),
+    );
+    let failed_role = match (failed, leaf) {
+        (Some(r), _) => role(lab, v, r),
+        (None, Some(_)) => format!("the {peer} certificate {leaf_name}"),
+        (None, None) => leaf_name.clone(),
+    };
+    let trusted = |v: &Verifier<'_>| match v.trust {
+        Some(t) => format!(" {} trusted {}.", capitalized(who), authority_list(lab, t)),
+        None => String::new(),
+    };
+    match reason {
         Reason::CertificateRequired => (
             format!("server `{}` requires a client certificate, and the client sent none.", server.name),
             "Present a certificate issued by an authority the server trusts: with curl, `--cert client.crt --key client.key`; in Python, `context.load_cert_chain('client.crt', 'client.key')` before connecting.".to_string(),
         ),
         Reason::UnknownIssuer => {
-            let issuer = cert.map_or("?".to_string(), |c| subject_cn(lab, c.issuer));
-            (
+            let top = path.certs.last().copied();
+            let issuer = top.and_then(|t| issuer_of(lab, t));
+            if let Some(anchor) = path.anchor {
+                // The lab says this chain reaches a trusted authority: the verifier was given another
+                // certificate than the lab describes under that name.
+                return (
+                    format!(
+                        "{who} could not chain {failed_role} to an authority it trusts, though the lab has it issued by `{}`, which {who} trusted: the certificate it was given under that name is not the one that signed (another CA with the same name, or a file from elsewhere).{}",
+                        lab.name_of(anchor),
+                        trusted(v)
+                    ),
+                    format!(
+                        "Give {who} the certificate of the authority that really issued {failed_role} ({}).",
+                        trust_option(v.side)
+                    ),
+                );
+            }
+            let Some(issuer) = issuer else {
+                return (
+                    format!("{who} could not chain {failed_role} to an authority it trusts: it is self-signed, and {who} does not trust it.{}", trusted(v)),
+                    format!("Make {who} trust it ({}), or present a certificate issued by an authority {who} trusts.", trust_option(v.side)),
+                );
+            };
+            let root = root_of(lab, issuer);
+            let what = format!(
+                "{who} could not chain {failed_role} to an authority it trusts: its issuer {} is neither trusted nor sent in the chain.{}",
+                subject_cn(lab, issuer),
+                trusted(v)
+            );
+            let fix = if v.trust.is_some_and(|t| t.contains(&CertRef::Authority(root))) {
                 format!(
-                    "{verifier} could not chain the {peer} certificate {cert_name} (issued by {issuer}) to an authority it trusts; it trusted {}.",
-                    authority_list(lab, trusted)
-                ),
+                    "{} already trusts `{}`: have the {peer} send the intermediate `{}` with its certificate ({}).",
+                    capitalized(who),
+                    lab.authorities[root].name,
+                    lab.authorities[issuer].name,
+                    chain_option(peer_side)
+                )
+            } else {
                 format!(
-                    "Make {verifier} trust the issuing CA (curl `--cacert ca.crt`; Python `context.load_verify_locations('ca.crt')`), or have the {peer} send its intermediates with its certificate."
-                ),
-            )
+                    "Make {who} trust `{}`, the root that issued {failed_role} ({}); or have the {peer} present a certificate from an authority {who} trusts.",
+                    lab.authorities[root].name,
+                    trust_option(v.side)
+                )
+            };
+            (what, fix)
         }
         Reason::BadSignature => (
             format!(
-                "the {peer} certificate {cert_name} names a trusted issuer, but its signature does not verify with that issuer's key: it was signed by another CA with the same name."
+                "{failed_role} names a trusted issuer, but its signature does not verify with that issuer's key: it was signed by another CA with the same name."
             ),
             "Issue the certificate from the real CA; a CA is identified by its key, not by its name.".to_string(),
         ),
-        Reason::Expired => (
-            format!(
-                "the {peer} certificate {cert_name} expired at {} (verified at {}).",
-                cert.map_or("?".into(), |c| time(c.not_after)),
-                time(verified_at)
-            ),
-            "Renew the certificate (e.g. `openssl x509 -req -days 365 ...`) and install the new one.".to_string(),
-        ),
-        Reason::NotYetValid => (
-            format!(
-                "the {peer} certificate {cert_name} is valid only from {}.",
-                cert.map_or("?".into(), |c| time(c.not_before))
-            ),
-            "Check the clocks of both machines, or issue a certificate whose validity starts now.".to_string(),
-        ),
-        Reason::NameMismatch => (
-            format!(
-                "the client asked for `{}`, but the server certificate {cert_name} lists [{}]; TLS clients ignore the CN.",
-                case.client.server_name,
-                cert.map(|c| c.san.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ")).unwrap_or_default()
-            ),
-            "Connect with a name the certificate lists, or reissue it with the name as a subjectAltName (openssl: `-addext \"subjectAltName=DNS:localhost,IP:127.0.0.1\"`).".to_string(),
-        ),
+        Reason::Expired => {
+            let r = failed.or(leaf);
+            let what = match r {
+                Some(r) => format!(
+                    "{failed_role} expired at {} (verified at {}).",
+                    time(validity(lab, r).1),
+                    time(at)
+                ),
+                None => format!("{failed_role} had expired when verified at {}.", time(at)),
+            };
+            let fix = match r {
+                Some(CertRef::Authority(i)) => format!(
+                    "Renew the intermediate `{}` and send the new one with the {peer}'s certificate; renewing the {peer} certificate alone does not help.",
+                    lab.authorities[i].name
+                ),
+                _ => format!(
+                    "Renew the {peer} certificate (e.g. `openssl x509 -req -days 365 ...`) and install the new one on the {peer}."
+                ),
+            };
+            (what, fix)
+        }
+        Reason::NotYetValid => {
+            let r = failed.or(leaf);
+            let from = r.map(|r| validity(lab, r).0);
+            let what = match from {
+                Some(from) => format!(
+                    "{failed_role} is valid only from {} (verified at {}).",
+                    time(from),
+                    time(at)
+                ),
+                None => format!("{failed_role} was not valid yet when verified at {}.", time(at)),
+            };
+            let early = from.map(|f| f - at);
+            let fix = if let Some(early) = early.filter(|e| *e <= time::Duration::minutes(10)) {
+                format!(
+                    "The start is only {} s after the verifier's clock: the verifier's clock is slightly behind the issuer's. Back-date the start a few minutes when issuing (`valid: {{ from: -5m }}`; openssl `-not_before` in the past), and keep the clocks in sync (NTP).",
+                    early.whole_seconds()
+                )
+            } else {
+                "Issue a certificate whose validity has started (back-date `from:` a few minutes), or check the clock of the verifying machine.".to_string()
+            };
+            (what, fix)
+        }
+        Reason::NameMismatch => name_mismatch(lab, case, leaf),
         Reason::WrongPurpose => (
             format!(
-                "the {peer} certificate {cert_name} does not allow {} authentication (extended key usage).",
-                if observed.by == Some(Side::Server) { "TLS client" } else { "TLS server" }
+                "{failed_role} does not allow {} authentication (extended key usage).",
+                if v.side == Side::Server { "TLS client" } else { "TLS server" }
             ),
             format!(
                 "Reissue it with `extendedKeyUsage = {}` (openssl: in the extension file given to `-extfile`).",
-                if observed.by == Some(Side::Server) { "clientAuth" } else { "serverAuth" }
+                if v.side == Side::Server { "clientAuth" } else { "serverAuth" }
             ),
         ),
-        Reason::Revoked => (
-            format!("the {peer} certificate {cert_name} is on its issuer's revocation list."),
-            "Issue a new certificate with a new key; a revoked certificate cannot be reinstated.".to_string(),
-        ),
-        Reason::RevocationUnknown => (
-            format!("{verifier} checks revocation, but has no current CRL for an authority in the chain of {cert_name}."),
-            "Give the verifier the CRL of every authority in the chain (or check the end entity only), and keep CRLs fresh.".to_string(),
-        ),
+        Reason::Revoked => revoked(lab, v, failed.or(leaf), &failed_role),
+        Reason::RevocationUnknown => {
+            let r = failed.or(leaf);
+            let issuer = r.and_then(|r| issuer_of(lab, r));
+            let crl = issuer.and_then(|i| lab.authorities[i].crl.as_ref().map(|c| (i, c)));
+            match crl {
+                Some((i, crl)) if crl.next_update < at => (
+                    format!(
+                        "{who} checks revocation, and the CRL of `{}` is out of date: its nextUpdate was {}, before the verification time {}; a verifier may not trust a CRL past its nextUpdate.",
+                        lab.authorities[i].name,
+                        time(crl.next_update),
+                        time(at)
+                    ),
+                    format!("Publish a fresh CRL from `{}` (nextUpdate in the future) and give it to {who}; CRLs must be reissued before nextUpdate.", lab.authorities[i].name),
+                ),
+                _ => (
+                    format!("{who} checks revocation, but has no usable CRL for the issuer of {failed_role}."),
+                    format!("Give {who} the current CRL of every authority in the chain (or check the end entity only), signed by the authority with cRLSign."),
+                ),
+            }
+        }
         Reason::CaUsedAsLeaf => (
-            format!("the {peer} presented a CA certificate ({cert_name}) as its own identity."),
+            format!("the {peer} presented a CA certificate ({leaf_name}) as its own identity."),
             "Present an end-entity certificate issued by the CA, not the CA certificate itself.".to_string(),
         ),
-        Reason::IssuerNotCa => (
-            format!("a certificate in the chain of {cert_name} was issued by a certificate that is not a CA."),
-            "Issue certificates only from authorities (basicConstraints CA:TRUE).".to_string(),
-        ),
-        Reason::PathLenExceeded => (
-            format!("the chain of {cert_name} has more intermediates than an authority's path length allows."),
-            "Shorten the chain, or raise the authority's pathLenConstraint.".to_string(),
-        ),
+        Reason::IssuerNotCa => {
+            let issuer = failed.and_then(|r| issuer_of(lab, r));
+            (
+                format!(
+                    "{failed_role} was issued by {}, which is not a CA (basicConstraints CA:FALSE or absent).",
+                    issuer.map_or("an issuer".to_string(), |i| subject_cn(lab, i))
+                ),
+                "Issue certificates only from authorities (basicConstraints CA:TRUE).".to_string(),
+            )
+        }
+        Reason::PathLenExceeded => match failed {
+            Some(CertRef::Authority(i)) => (
+                format!(
+                    "authority `{}` allows {} intermediate(s) below it (pathLenConstraint), and the {peer}'s chain has more.",
+                    lab.authorities[i].name,
+                    lab.authorities[i].path_len.map_or("any".to_string(), |p| p.to_string())
+                ),
+                format!("Issue the {peer} certificate from an authority closer to `{}`, or raise its pathLenConstraint.", lab.authorities[i].name),
+            ),
+            _ => (
+                format!("the chain of {leaf_name} has more intermediates than an authority's path length allows."),
+                "Shorten the chain, or raise the authority's pathLenConstraint.".to_string(),
+            ),
+        },
         Reason::ChainTooLong => (
             format!(
-                "the chain of {cert_name} has {} intermediates between it and the authority {verifier} trusts; rustls-webpki builds paths through at most {} intermediates (a fixed limit of the verifier, not a pathLenConstraint of any certificate).",
-                cert.map_or("?".to_string(), |c| crate::lab::lint::intermediates_below_anchor(lab, c.issuer, trusted).to_string()),
+                "the chain of {leaf_name} has {} intermediates between it and the authority {who} trusts; rustls-webpki builds paths through at most {} intermediates (a fixed limit of the verifier, not a pathLenConstraint of any certificate).",
+                leaf.and_then(|r| issuer_of(lab, r))
+                    .zip(v.trust)
+                    .map_or("?".to_string(), |(i, t)| crate::lab::lint::intermediates_below_anchor(lab, i, t).to_string()),
                 crate::lab::lint::MAX_INTERMEDIATES,
             ),
             format!(
@@ -153,11 +506,11 @@ pub fn explain(
             ),
         ),
         Reason::NameConstraints => (
-            format!("a name in {cert_name} is outside the names its authority may certify (name constraints)."),
+            format!("a name in {failed_role} is outside the names its authority may certify (name constraints)."),
             "Use a name the authority permits, or issue from an authority without that constraint.".to_string(),
         ),
         Reason::PinMismatch => (
-            format!("the server's public key ({cert_name}) is not the one the client pinned."),
+            format!("the public key of {failed_role} is not the one the client pinned."),
             "Update the pin to the server's current key (SPKI SHA-256), or present the pinned key.".to_string(),
         ),
         Reason::ProtocolVersion => (
@@ -174,7 +527,7 @@ pub fn explain(
             "Enable at least one common cipher suite and key exchange group on both sides.".to_string(),
         ),
         Reason::UnsupportedAlgorithm | Reason::UnsupportedCertVersion | Reason::BadEncoding => (
-            format!("{verifier} cannot process {cert_name}: {}.", observed.detail.as_deref().unwrap_or("unsupported certificate")),
+            format!("{who} cannot process {failed_role}: {}.", observed.detail.as_deref().unwrap_or("unsupported certificate")),
             "Issue an X.509 v3 certificate with a common algorithm (RSA 2048+ or ECDSA P-256/P-384, SHA-256).".to_string(),
         ),
         Reason::ConnectionRefused => (
@@ -194,11 +547,109 @@ pub fn explain(
             "Check that the server speaks TLS on that port and is not blocked waiting for input.".to_string(),
         ),
         Reason::Other => (
-            format!("{verifier} rejected the handshake: {}.", observed.detail.as_deref().unwrap_or("no detail")),
+            format!("{who} rejected the handshake: {}.", observed.detail.as_deref().unwrap_or("no detail")),
             "Read the detail; it is rustls's own wording.".to_string(),
         ),
+    }
+}
+
+/// `name_mismatch`: the names the server certificate lists, and the lesson when a wildcard is used more
+/// than one label down or an IP address is written as a DNS name.
+fn name_mismatch(lab: &Lab, case: &Case, leaf: Option<CertRef>) -> (String, String) {
+    use crate::lab::San;
+    let asked = &case.client.server_name;
+    let (name, sans): (String, &[San]) = match leaf {
+        Some(CertRef::Certificate(i)) => (
+            format!("`{}`", lab.certificates[i].name),
+            &lab.certificates[i].san,
+        ),
+        Some(r) => (format!("`{}`", lab.name_of(r)), &[]),
+        None => ("(none)".into(), &[]),
     };
-    Some(Explanation { reason, what, fix })
+    let listed = sans
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut what = format!(
+        "the client asked for `{asked}`, but the server certificate {name} lists [{listed}]; TLS clients ignore the CN."
+    );
+    let mut fix = "Connect with a name the certificate lists, or reissue it with the name as a subjectAltName (openssl: `-addext \"subjectAltName=DNS:localhost,IP:127.0.0.1\"`).".to_string();
+    let asked_ip = asked.parse::<std::net::IpAddr>().ok();
+    for s in sans {
+        match s {
+            San::Dns(d) if asked_ip.is_some() && d == asked => {
+                what.push_str(&format!(" `{d}` is written as a DNS name (dNSName), and an IP address matches only an iPAddress entry."));
+                fix = format!("Reissue the certificate with `ip:{d}` (openssl: `subjectAltName=IP:{d}`), not `dns:{d}`.");
+            }
+            San::Dns(d) if d.starts_with("*.") => {
+                let base = &d[1..];
+                if asked.len() > base.len()
+                    && asked
+                        .to_ascii_lowercase()
+                        .ends_with(&base.to_ascii_lowercase())
+                    && asked[..asked.len() - base.len()].contains('.')
+                {
+                    what.push_str(&format!(" A wildcard covers exactly one label: `{d}` matches `a{base}`, not `{asked}`."));
+                    fix = format!("Reissue the certificate with `dns:{asked}` (or a wildcard one label above it), or connect with a name one label below `{}`.", &base[1..]);
+                }
+            }
+            _ => {}
+        }
+    }
+    (what, fix)
+}
+
+/// `revoked`: which certificate is on which authority's CRL, and the lesson when a renewal shares the
+/// serial of a revoked certificate (a CRL lists issuer and serial, not keys).
+fn revoked(lab: &Lab, v: &Verifier<'_>, r: Option<CertRef>, unknown: &str) -> (String, String) {
+    let Some(r) = r else {
+        return (
+            format!("{unknown} is on its issuer's revocation list."),
+            "Issue a new certificate (a new serial number); a revoked certificate cannot be reinstated.".to_string(),
+        );
+    };
+    let issuer = issuer_of(lab, r);
+    let issuer_name = issuer.map_or("its issuer".to_string(), |i| {
+        format!("`{}`", lab.authorities[i].name)
+    });
+    let listed = issuer
+        .and_then(|i| lab.authorities[i].crl.as_ref())
+        .is_some_and(|crl| crl.revoked.iter().any(|x| x.target == r));
+    match same_serial(lab, r) {
+        Some((serial, other)) if !listed => (
+            format!(
+                "{} has serial {serial}, which the revocation list (CRL) of {issuer_name} lists: it revoked `{other}`, which has the same serial.",
+                role(lab, v, r)
+            ),
+            format!(
+                "A CRL revokes by issuer and serial number, not by key: a renewal must get a new serial number. Reissue `{}` with a serial of its own (or leave `serial:` out for a random one).",
+                lab.name_of(r)
+            ),
+        ),
+        _ => (
+            format!("{} is on the revocation list (CRL) of {issuer_name}.", role(lab, v, r)),
+            "Issue a new certificate (a new serial number) and install it; a revoked certificate cannot be reinstated.".to_string(),
+        ),
+    }
+}
+
+/// A revoked certificate of the same issuer with the same (lab-given) serial as `r`: its serial and name.
+fn same_serial(lab: &Lab, r: CertRef) -> Option<(u64, String)> {
+    let serial = match r {
+        CertRef::Certificate(i) => lab.certificates[i].serial,
+        CertRef::Authority(i) => lab.authorities[i].serial,
+    }?;
+    let issuer = issuer_of(lab, r)?;
+    let crl = lab.authorities[issuer].crl.as_ref()?;
+    crl.revoked.iter().find_map(|x| {
+        let other_serial = match x.target {
+            CertRef::Certificate(i) => lab.certificates[i].serial,
+            CertRef::Authority(i) => lab.authorities[i].serial,
+        };
+        (x.target != r && other_serial == Some(serial))
+            .then(|| (serial, lab.name_of(x.target).to_string()))
+    })
 }
 
 fn versions(v: &[crate::lab::TlsVersion]) -> String {

@@ -112,3 +112,37 @@ pub fn seed_port() -> MutexGuard<'static, ()> {
     static SEED_PORT: Mutex<()> = Mutex::new(());
     SEED_PORT.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+/// Whether Debian's `chromium` runs here (`.ci/run` installs it); tests that need it print a SKIPPED
+/// line and return when it does not, rather than pass silently.
+pub fn chromium_available() -> bool {
+    std::process::Command::new("chromium")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Headless Chromium (under a 60 s timeout, with a fresh profile in `profile`) on `url` with `args`
+/// (`--dump-dom`, `--screenshot=PNG`, ...), console messages logged to stderr; returns (stdout, stderr).
+pub fn headless_chromium(profile: &Path, url: &str, args: &[&str]) -> (String, String) {
+    let o = std::process::Command::new("timeout")
+        .args([
+            "60",
+            "chromium",
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--enable-logging=stderr",
+            "--v=0",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .arg(url)
+        .output()
+        .expect("run chromium");
+    assert_ne!(o.status.code(), Some(124), "chromium timed out");
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}

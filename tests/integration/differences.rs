@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mtls_lab::lab::Lab;
+use mtls_lab::lab::{CertRef, Lab};
 use mtls_lab::pki::export::{export, pem_block};
 use mtls_lab::pki::Pki;
 use mtls_lab::reason::Reason;
@@ -183,7 +183,7 @@ fn handshake_for(kind: &Kind, lab: &Lab, pki: &Pki, export_dir: &Path, dir: &Pat
             server.certificate,
             &server.chain,
             &case.client.trust,
-            case.client.revocation,
+            case.client.revocation.clone(),
         ),
         Side::Server => (
             case.client
@@ -191,7 +191,7 @@ fn handshake_for(kind: &Kind, lab: &Lab, pki: &Pki, export_dir: &Path, dir: &Pat
                 .expect("the client presents a certificate"),
             &case.client.chain,
             &server.trust,
-            server.revocation,
+            server.revocation.clone(),
         ),
     };
     let files = |i: usize| {
@@ -211,10 +211,7 @@ fn handshake_for(kind: &Kind, lab: &Lab, pki: &Pki, export_dir: &Path, dir: &Pat
             .collect();
         write(&dir.join("chain.pem"), &text)
     });
-    let mut trust_pem: String = trust
-        .iter()
-        .map(|t| pki.authorities[*t].pem.clone())
-        .collect();
+    let mut trust_pem: String = trust.iter().map(|t| pki.get(*t).pem.clone()).collect();
     // The CRLs go into the CAfile, as an OpenSSL server is configured: `s_server -CRL` reads one CRL only.
     if revocation.is_some() {
         for crl in pki.authorities.iter().filter_map(|a| a.crl.as_ref()) {
@@ -228,7 +225,10 @@ fn handshake_for(kind: &Kind, lab: &Lab, pki: &Pki, export_dir: &Path, dir: &Pat
         path_str(&write(&dir.join("trust.pem"), &trust_pem)),
         "-verify_return_error".to_string(),
     ];
-    if trust.iter().any(|t| lab.authorities[*t].issuer.is_some()) {
+    if trust.iter().any(|t| match t {
+        CertRef::Authority(a) => lab.authorities[*a].issuer.is_some(),
+        CertRef::Certificate(_) => false,
+    }) {
         verify.push("-partial_chain".into());
     }
     if let Some(r) = revocation {

@@ -53,7 +53,8 @@ fn side(reason: Reason) -> Side {
 fn facts(reason: Reason) -> &'static [&'static str] {
     match reason {
         Reason::CertificateRequired => &["`web`", "--cert", "load_cert_chain"],
-        Reason::UnknownIssuer => &["`client`", "CN=Explain Root", "trusted `ca`", "--cacert"],
+        // The server trusts the client's issuer here: the words say so, and the fix is the server's.
+        Reason::UnknownIssuer => &["`client`", "`ca`", "trusted `ca`", "ssl_client_certificate"],
         Reason::BadSignature => &["`client`", "same name"],
         Reason::Expired => &["`client`", "expired at"],
         Reason::NotYetValid => &["`client`", "valid only from"],
@@ -139,7 +140,7 @@ fn chain_too_long_counts_the_intermediates_below_the_anchor_and_names_the_limit(
     .unwrap();
     assert_eq!(
         e.what,
-        "the chain of `seven-deep-client` has 7 intermediates between it and the authority the server trusts; rustls-webpki builds paths through at most 6 intermediates (a fixed limit of the verifier, not a pathLenConstraint of any certificate)."
+        "the chain of `seven-deep-client` has 7 intermediates between it and the authority the server trusts; rustls-webpki builds paths through at most 6 intermediates (a fixed limit of the verifier, not a pathLenConstraint of any certificate). Under TLS 1.3 the client completes its side of the handshake before the server checks its certificate, so the client learns of the refusal only on its first read (curl exit 56, Python's error on `recv`), not while connecting."
     );
     let e = explain(
         &lab,

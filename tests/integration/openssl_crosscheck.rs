@@ -9,7 +9,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use mtls_lab::lab::lint::{intermediates_below_anchor, MAX_INTERMEDIATES};
-use mtls_lab::lab::{KeyUsage, Lab, RevocationCheck, San, Subtree};
+use mtls_lab::lab::{CertRef, KeyUsage, Lab, RevocationCheck, San, Subtree};
 use mtls_lab::pki::export::{export, pem_block};
 use mtls_lab::reason::Reason;
 use mtls_lab::run::CaseResult;
@@ -33,12 +33,13 @@ enum OpenSsl {
 /// The runner reason an OpenSSL verify error code corresponds to, where there is one.
 fn openssl_reason(code: i32) -> Option<Reason> {
     Some(match code {
-        2 | 18 | 20 | 21 => Reason::UnknownIssuer, // UNABLE_TO_GET_ISSUER_CERT(_LOCALLY), DEPTH_ZERO_SELF_SIGNED_CERT, UNABLE_TO_VERIFY_LEAF_SIGNATURE
-        3 | 12 => Reason::RevocationUnknown,       // UNABLE_TO_GET_CRL, CRL_HAS_EXPIRED
-        7 => Reason::BadSignature,                 // CERT_SIGNATURE_FAILURE
-        9 => Reason::NotYetValid,                  // CERT_NOT_YET_VALID
-        10 => Reason::Expired,                     // CERT_HAS_EXPIRED
-        23 => Reason::Revoked,                     // CERT_REVOKED
+        2 | 20 | 21 => Reason::UnknownIssuer, // UNABLE_TO_GET_ISSUER_CERT(_LOCALLY), UNABLE_TO_VERIFY_LEAF_SIGNATURE
+        18 | 19 => Reason::UnknownIssuer, // DEPTH_ZERO_SELF_SIGNED_CERT, SELF_SIGNED_CERT_IN_CHAIN (untrusted)
+        3 | 12 => Reason::RevocationUnknown, // UNABLE_TO_GET_CRL, CRL_HAS_EXPIRED
+        7 => Reason::BadSignature,        // CERT_SIGNATURE_FAILURE
+        9 => Reason::NotYetValid,         // CERT_NOT_YET_VALID
+        10 => Reason::Expired,            // CERT_HAS_EXPIRED
+        23 => Reason::Revoked,            // CERT_REVOKED
         79 => Reason::IssuerNotCa, // INVALID_CA (79 since OpenSSL 1.1; 24 is NO_ISSUER_PUBLIC_KEY)
         25 => Reason::PathLenExceeded, // PATH_LENGTH_EXCEEDED
         26 => Reason::WrongPurpose, // INVALID_PURPOSE
@@ -55,8 +56,8 @@ struct Check<'a> {
     lab: &'a Lab,
     /// The leaf's index in `lab.certificates`.
     leaf: usize,
-    /// Trusted authorities of the verifying side.
-    trust: &'a [usize],
+    /// Trust anchors of the verifying side.
+    trust: &'a [CertRef],
     revocation: Option<RevocationCheck>,
     /// The name the client asked for, for the server's chain.
     server_name: Option<&'a str>,
@@ -71,8 +72,16 @@ impl Check<'_> {
         &self.lab.certificates[self.leaf]
     }
 
-    fn issuer(&self) -> &mtls_lab::lab::Authority {
-        &self.lab.authorities[self.cert().issuer]
+    /// The leaf's issuing authority; `None` for a self-signed leaf.
+    fn issuer(&self) -> Option<&mtls_lab::lab::Authority> {
+        self.cert().issuer.map(|i| &self.lab.authorities[i])
+    }
+
+    /// Whether the verifier trusts the leaf's issuer itself.
+    fn trusts_issuer(&self) -> bool {
+        self.cert()
+            .issuer
+            .is_some_and(|i| self.trust.contains(&CertRef::Authority(i)))
     }
 
     fn is(&self, runner: Verdict, openssl: OpenSsl) -> bool {
@@ -145,7 +154,7 @@ const DIFFERENCES: &[Difference] = &[
         applies: |c| {
             c.is(Verdict::Reject(Reason::NameConstraints), OpenSsl::Accept)
                 && c.cert().san.iter().any(|s| matches!(s, San::Email(_)))
-                && c.issuer().name_constraints.as_ref().is_some_and(|n| {
+                && c.issuer().and_then(|a| a.name_constraints.as_ref()).is_some_and(|n| {
                     n.permitted.iter().any(|t| matches!(t, Subtree::Email(_)))
                 })
         },
@@ -156,7 +165,7 @@ const DIFFERENCES: &[Difference] = &[
         applies: |c| {
             c.is(Verdict::Accept, OpenSsl::Reject(47))
                 && c.cert().san.is_empty()
-                && c.issuer().name_constraints.as_ref().is_some_and(|n| {
+                && c.issuer().and_then(|a| a.name_constraints.as_ref()).is_some_and(|n| {
                     n.permitted.iter().any(|t| matches!(t, Subtree::Dns(_)))
                 })
         },
@@ -174,8 +183,8 @@ const DIFFERENCES: &[Difference] = &[
         why: "webpki keeps only a trust anchor's name, key and name constraints, so an anchor with cA=FALSE still issues; OpenSSL refuses it (79, invalid CA certificate)",
         applies: |c| {
             c.is(Verdict::Accept, OpenSsl::Reject(79))
-                && !c.issuer().ca
-                && c.trust.contains(&c.cert().issuer)
+                && c.issuer().is_some_and(|a| !a.ca)
+                && c.trusts_issuer()
         },
     },
     Difference {
@@ -183,7 +192,7 @@ const DIFFERENCES: &[Difference] = &[
         why: "webpki builds paths through at most six intermediates (`chain_too_long`); OpenSSL's default depth is 100",
         applies: |c| {
             c.is(Verdict::Reject(Reason::ChainTooLong), OpenSsl::Accept)
-                && intermediates_below_anchor(c.lab, c.cert().issuer, c.trust) > MAX_INTERMEDIATES
+                && c.cert().issuer.is_some_and(|i| intermediates_below_anchor(c.lab, i, c.trust) > MAX_INTERMEDIATES)
         },
     },
     Difference {
@@ -207,7 +216,7 @@ const DIFFERENCES: &[Difference] = &[
         applies: |c| {
             c.is(Verdict::Accept, OpenSsl::Reject(11))
                 && c.revocation.is_some()
-                && c.issuer().crl.as_ref().is_some_and(|crl| crl.this_update.unix_timestamp() > c.at)
+                && c.issuer().and_then(|a| a.crl.as_ref()).is_some_and(|crl| crl.this_update.unix_timestamp() > c.at)
         },
     },
     Difference {
@@ -215,16 +224,16 @@ const DIFFERENCES: &[Difference] = &[
         why: "whole-chain revocation with an intermediate as the anchor: webpki checks only the certificates below the anchor; OpenSSL also wants a CRL covering the anchor (3)",
         applies: |c| {
             c.is(Verdict::Accept, OpenSsl::Reject(3))
-                && c.revocation.is_some_and(|r| !r.end_entity_only)
-                && c.trust.contains(&c.cert().issuer)
-                && c.issuer().issuer.is_some()
+                && c.revocation.as_ref().is_some_and(|r| !r.end_entity_only)
+                && c.trusts_issuer()
+                && c.issuer().is_some_and(|a| a.issuer.is_some())
         },
     },
     Difference {
         id: "twin-crl-name-order",
         why: "two authorities with one name both publish CRLs: webpki takes the first CRL naming the issuer (here the impostor's, in the order of the authorities' names) and cannot verify it; OpenSSL uses the one the issuer's key verifies",
         applies: |c| {
-            let issuer = c.cert().issuer;
+            let Some(issuer) = c.cert().issuer else { return false };
             let dn = |i: usize| format!("{:?}", c.lab.authorities[i].subject);
             c.is(Verdict::Reject(Reason::RevocationUnknown), OpenSsl::Accept)
                 && c.revocation.is_some()
@@ -244,12 +253,32 @@ const DIFFERENCES: &[Difference] = &[
         id: "rogue-ca-by-key-id",
         why: "OpenSSL matches an issuer by its key identifier as well as its name, so a rogue CA's certificate is never a candidate (unknown issuer); webpki matches names only and finds the bad signature",
         applies: |c| {
-            let issuer = c.lab.certificates[c.leaf].issuer;
+            let Some(issuer) = c.lab.certificates[c.leaf].issuer else {
+                return false;
+            };
             let dn = |i: usize| format!("{:?}", c.lab.authorities[i].subject);
             c.runner == Verdict::Reject(Reason::BadSignature)
                 && c.openssl == OpenSsl::Reject(20)
-                && !c.trust.contains(&issuer)
-                && c.trust.iter().any(|t| dn(*t) == dn(issuer))
+                && !c.trust.contains(&CertRef::Authority(issuer))
+                && c.trust.iter().any(|t| match t {
+                    CertRef::Authority(t) => dn(*t) == dn(issuer),
+                    CertRef::Certificate(_) => false,
+                })
+        },
+    },
+    Difference {
+        id: "ca-without-key-cert-sign",
+        why: "an issuing CA whose keyUsage lacks keyCertSign: OpenSSL refuses it as a CA (79, then 32), webpki ignores keyUsage when building a chain",
+        applies: |c| {
+            let no_cert_sign = |a: usize| {
+                c.lab.authorities[a]
+                    .key_usage
+                    .as_ref()
+                    .is_some_and(|k| !k.contains(&mtls_lab::lab::KeyUsage::KeyCertSign))
+            };
+            c.runner == Verdict::Accept
+                && c.openssl == OpenSsl::Reject(79)
+                && c.lab.issuers_of(c.leaf).into_iter().any(no_cert_sign)
         },
     },
     Difference {
@@ -258,7 +287,7 @@ const DIFFERENCES: &[Difference] = &[
         applies: |c| {
             c.runner == Verdict::Accept
                 && c.openssl == OpenSsl::Reject(3)
-                && c.revocation.is_some_and(|r| r.allow_unknown)
+                && c.revocation.as_ref().is_some_and(|r| r.allow_unknown)
         },
     },
     Difference {
@@ -267,7 +296,7 @@ const DIFFERENCES: &[Difference] = &[
         applies: |c| {
             c.runner == Verdict::Accept
                 && c.openssl == OpenSsl::Reject(12)
-                && c.revocation.is_some_and(|r| !r.deny_expired)
+                && c.revocation.as_ref().is_some_and(|r| !r.deny_expired)
         },
     },
 ];
@@ -301,7 +330,7 @@ fn openssl_verify(
     pki: &mtls_lab::pki::Pki,
     chain: &[rustls::pki_types::CertificateDer<'static>],
     leaf_name: &str,
-    trust: &[usize],
+    trust: &[CertRef],
     purpose: &str,
     server_name: Option<&str>,
     revocation: Option<RevocationCheck>,
@@ -312,13 +341,14 @@ fn openssl_verify(
     if trust.is_empty() {
         cmd.arg("-no-CAfile");
     } else {
-        let text: String = trust
-            .iter()
-            .map(|t| pki.authorities[*t].pem.clone())
-            .collect();
+        let text: String = trust.iter().map(|t| pki.get(*t).pem.clone()).collect();
         cmd.arg("-CAfile")
             .arg(write(&dir.join(format!("{tag}.trust.pem")), &text));
-        if trust.iter().any(|t| lab.authorities[*t].issuer.is_some()) {
+        let intermediate = |t: &CertRef| match t {
+            CertRef::Authority(a) => lab.authorities[*a].issuer.is_some(),
+            CertRef::Certificate(_) => false,
+        };
+        if trust.iter().any(intermediate) {
             cmd.arg("-partial_chain");
         }
     }
@@ -341,16 +371,19 @@ fn openssl_verify(
         }
         None => {}
     }
-    if let Some(r) = revocation {
+    if let Some(r) = &revocation {
         cmd.arg(if r.end_entity_only {
             "-crl_check"
         } else {
             "-crl_check_all"
         });
+        // The CRLs the verifier has: those it names, else every CRL of the lab.
         let crls: String = pki
             .authorities
             .iter()
-            .filter_map(|a| a.crl.as_ref().map(|c| c.1.clone()))
+            .enumerate()
+            .filter(|(i, _)| r.crls.as_ref().is_none_or(|l| l.contains(i)))
+            .filter_map(|(_, a)| a.crl.as_ref().map(|c| c.1.clone()))
             .collect();
         cmd.arg("-CRLfile")
             .arg(write(&dir.join(format!("{tag}.crls.pem")), &crls));
@@ -482,7 +515,7 @@ fn openssl_agrees_with_the_runner_on_every_chain() {
                     case.client.trust.as_slice(),
                     "sslserver",
                     Some(case.client.server_name.as_str()),
-                    case.client.revocation,
+                    case.client.revocation.clone(),
                 ),
                 (
                     "client chain",
@@ -492,7 +525,7 @@ fn openssl_agrees_with_the_runner_on_every_chain() {
                     server.trust.as_slice(),
                     "sslclient",
                     None,
-                    server.revocation,
+                    server.revocation.clone(),
                 ),
             ];
             for (j, (what, runner, leaf, chain, trust, purpose, name, revocation)) in
@@ -517,7 +550,7 @@ fn openssl_agrees_with_the_runner_on_every_chain() {
                     trust,
                     purpose,
                     name,
-                    revocation,
+                    revocation.clone(),
                     at,
                 );
                 checked += 1;

@@ -261,7 +261,7 @@ cases:
 
 /// The report paths of every format in `dir`, as arguments.
 fn every_report(dir: &Path) -> Vec<String> {
-    ["json", "junit", "tap", "gradescope", "classroom"]
+    ["json", "junit", "tap", "gradescope", "classroom", "html"]
         .iter()
         .flat_map(|f| {
             [
@@ -286,7 +286,7 @@ fn a_private_key_printed_by_a_program_is_redacted_in_the_console_and_every_repor
     for (what, text) in std::iter::once(("console".to_string(), console.clone()))
         .chain(std::iter::once(("stderr".to_string(), stderr(&out))))
         .chain(
-            ["json", "junit", "tap", "gradescope", "classroom"].map(|f| {
+            ["json", "junit", "tap", "gradescope", "classroom", "html"].map(|f| {
                 let text = std::fs::read_to_string(dir.path().join(format!("r.{f}"))).unwrap();
                 (f.to_string(), text)
             }),
@@ -364,6 +364,10 @@ fn escape_sequences_in_a_subject_and_a_case_name_are_escaped_in_the_console_and_
     }
     let xml = std::fs::read_to_string(dir.path().join("r.junit")).unwrap();
     roxmltree::Document::parse(&xml).expect("JUnit report is XML 1.0");
+    // HTML: escaped as the console escapes, then as HTML text.
+    let html = std::fs::read_to_string(dir.path().join("r.html")).unwrap();
+    assert!(!html.chars().any(raw), "raw control characters:\n{html:?}");
+    assert!(html.contains("sees \\u001b[31mred"), "{html}");
     // `list` prints names escaped too.
     let out = mtls(dir.path(), &["list", "escapes.yaml"]);
     assert!(!stdout(&out).chars().any(raw), "{:?}", stdout(&out));

@@ -370,12 +370,7 @@ impl Resolver<'_> {
             )?),
             None => None,
         };
-        let trust = self.names(
-            &format!("{cf}.trust"),
-            &trust_names,
-            "authority",
-            names.authorities,
-        )?;
+        let trust = self.trust(&format!("{cf}.trust"), &trust_names, names)?;
         let server_name = c
             .client
             .server_name
@@ -415,7 +410,7 @@ impl Resolver<'_> {
             revocation: self.revocation(
                 &format!("{cf}.revocation"),
                 cl.revocation.as_ref(),
-                !names.crls.is_empty(),
+                names,
             )?,
             pins,
             command,

@@ -289,6 +289,11 @@ impl Resolver<'_> {
                 }
             }
         }
+        if file.authorities.contains_key(pki::SELF) {
+            let field = format!("authorities.{}", pki::SELF);
+            let error = LabError::invalid(field.clone(), Problem::ReservedSelf);
+            self.report(self.key_err(&field, pki::SELF, error));
+        }
         for name in file.vars.keys() {
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                 let field = format!("vars.{name}");
@@ -315,19 +320,5 @@ impl Resolver<'_> {
 
     fn time(&self, field: &str, s: &str) -> Result<OffsetDateTime, Box<LoadError>> {
         parse_time(s, self.now).map_err(|why| self.invalid(field, s, why))
-    }
-
-    fn names(
-        &self,
-        field: &str,
-        names: &[String],
-        kind: &'static str,
-        index: &HashMap<String, usize>,
-    ) -> Result<Vec<usize>, Box<LoadError>> {
-        names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| self.resolve(&format!("{field}[{i}]"), n, kind, index))
-            .collect()
     }
 }

@@ -6,12 +6,15 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use ::time::{Duration, OffsetDateTime};
 
 use super::{Names, Resolver};
-use crate::lab::error::{LabError, LoadError, Problem};
+use crate::lab::error::{did_you_mean, LabError, LoadError, Problem};
 use crate::lab::{
-    Authority, CertRef, Certificate, Crl, KeyType, NameConstraints, Revocation,
-    RevocationReasonSpec, San, Subject, Subtree, Usage,
+    Authority, CertRef, Certificate, Crl, EkuPurpose, KeyType, NameConstraints, Revocation,
+    RevocationReasonSpec, San, SignatureAlgorithm, Subject, Subtree, Usage,
 };
-use crate::spec::{self, LabFile};
+use crate::spec::{self, LabFile, UsageSpec};
+
+/// What `issuer:` of a certificate says for a self-signed one.
+pub(super) const SELF: &str = "self";
 
 /// The lab's PKI, resolved: authorities in issuer order, certificates, and their name indices.
 /// An authority or certificate with an error is `None` (its error is reported); its name stays indexed
@@ -76,7 +79,13 @@ impl Resolver<'_> {
                 .iter()
                 .flatten()
                 .filter(|c| c.from.is_none())
-                .map(|c| (format!("certificates.{}.issuer", c.name), &c.name, c.issuer)),
+                .filter_map(|c| {
+                    Some((
+                        format!("certificates.{}.issuer", c.name),
+                        &c.name,
+                        c.issuer?,
+                    ))
+                }),
         );
         for (field, name, issuer) in signed {
             if keyless(issuer) {
@@ -143,7 +152,18 @@ impl Resolver<'_> {
             let target = self.cert_ref(&format!("{f}.certificate"), &r.certificate, names)?;
             let issuer = match target {
                 CertRef::Certificate(c) => match &certificates[c] {
-                    Some(c) => Some(c.issuer),
+                    Some(c) if c.issuer.is_none() => {
+                        // Self-signed: no authority issued it.
+                        return Err(self.invalid(
+                            &format!("{f}.certificate"),
+                            &r.certificate,
+                            Problem::RevokesForeign {
+                                certificate: r.certificate.clone(),
+                                authority: name.to_string(),
+                            },
+                        ));
+                    }
+                    Some(c) => c.issuer,
                     // The certificate has an error of its own, already reported.
                     None => continue,
                 },
@@ -203,12 +223,133 @@ impl Resolver<'_> {
         index: &mut HashMap<String, usize>,
     ) -> Option<Vec<Option<Authority>>> {
         let order = self.issuer_order(specs)?;
+        for (i, (name, _)) in order.iter().enumerate() {
+            index.insert((*name).clone(), i);
+        }
         let mut out = Vec::new();
         for (name, issuer) in order {
-            index.insert(name.clone(), out.len());
-            out.push(self.keep(self.authority(name, &specs[name], issuer)));
+            let a = self
+                .key_of(name, specs, index)
+                .and_then(|key_of| self.authority(name, &specs[name], issuer, key_of, specs));
+            out.push(self.keep(a));
         }
         Some(out)
+    }
+
+    /// The authority whose key authority `name` reuses (`key_of`), checked: it exists, is not `name`
+    /// itself, owns its key (no `key_of` of its own) and is generated.
+    fn key_of(
+        &self,
+        name: &str,
+        specs: &BTreeMap<String, spec::AuthoritySpec>,
+        index: &HashMap<String, usize>,
+    ) -> Result<Option<(usize, String)>, Box<LoadError>> {
+        let Some(owner) = &specs[name].key_of else {
+            return Ok(None);
+        };
+        let field = format!("authorities.{name}.key_of");
+        let i = self.resolve(&field, owner, "authority", index)?;
+        if owner == name {
+            return Err(self.invalid(&field, owner, Problem::KeyOfItself));
+        }
+        let why = match &specs[owner] {
+            o if o.key_of.is_some() => Some("reuses another authority's key itself"),
+            o if o.from.is_some() => Some("is loaded from files"),
+            _ => None,
+        };
+        if let Some(why) = why {
+            let help = specs[owner]
+                .key_of
+                .as_ref()
+                .map(|k| format!("`{owner}` has the key of `{k}`: write `key_of: {k}`"));
+            return Err(self.err(
+                &field,
+                Some(owner),
+                LabError::invalid(
+                    &field,
+                    Problem::KeyOfUnusable {
+                        authority: owner.clone(),
+                        why,
+                    },
+                ),
+                help,
+            ));
+        }
+        Ok(Some((i, owner.clone())))
+    }
+
+    /// The extended key usage written as `usage` (`default` when not given): `None` for no extension.
+    pub(super) fn eku(
+        &self,
+        field: &str,
+        usage: Option<&UsageSpec>,
+        default: Usage,
+    ) -> Result<Option<Vec<EkuPurpose>>, Box<LoadError>> {
+        let named = |u: Usage| match u {
+            Usage::Server => Some(vec![EkuPurpose::ServerAuth]),
+            Usage::Client => Some(vec![EkuPurpose::ClientAuth]),
+            Usage::Both => Some(vec![EkuPurpose::ServerAuth, EkuPurpose::ClientAuth]),
+            Usage::None => None,
+            Usage::CodeSigning => Some(vec![EkuPurpose::CodeSigning]),
+        };
+        let list = match usage {
+            None => return Ok(named(default)),
+            Some(UsageSpec::Named(u)) => return Ok(named(*u)),
+            Some(UsageSpec::List(list)) => list,
+        };
+        if list.is_empty() {
+            return Err(self.invalid(field, "[]", Problem::EmptyEku));
+        }
+        let words: [(&str, EkuPurpose); 7] = [
+            ("server", EkuPurpose::ServerAuth),
+            ("client", EkuPurpose::ClientAuth),
+            ("code_signing", EkuPurpose::CodeSigning),
+            ("email_protection", EkuPurpose::EmailProtection),
+            ("time_stamping", EkuPurpose::TimeStamping),
+            ("ocsp_signing", EkuPurpose::OcspSigning),
+            ("any", EkuPurpose::Any),
+        ];
+        let mut out = Vec::new();
+        for (i, item) in list.iter().enumerate() {
+            if let Some((_, p)) = words.iter().find(|(w, _)| w == item) {
+                out.push(p.clone());
+                continue;
+            }
+            match parse_oid(item) {
+                Some(arcs) => out.push(EkuPurpose::Oid(arcs)),
+                None => {
+                    let names: Vec<String> = words.iter().map(|(w, _)| w.to_string()).collect();
+                    let f = format!("{field}[{i}]");
+                    return Err(self.err(
+                        &f,
+                        Some(item),
+                        LabError::invalid(&f, Problem::BadEku { item: item.clone() }),
+                        did_you_mean(item, names.iter()),
+                    ));
+                }
+            }
+        }
+        Ok(Some(out))
+    }
+
+    /// Checks that the signer's `key` can sign with `signature` (rcgen's algorithms).
+    fn signature(
+        &self,
+        field: &str,
+        signature: Option<SignatureAlgorithm>,
+        key: KeyType,
+    ) -> Result<Option<SignatureAlgorithm>, Box<LoadError>> {
+        match signature {
+            Some(alg) if !key.signatures().contains(&alg) => Err(self.invalid(
+                &format!("{field}.signature"),
+                alg.name(),
+                Problem::SignatureDoesNotFit {
+                    algorithm: alg,
+                    key,
+                },
+            )),
+            s => Ok(s),
+        }
     }
 
     /// Orders authorities so that every issuer comes first (with each one's issuer index), reporting
@@ -293,12 +434,15 @@ impl Resolver<'_> {
         }
     }
 
-    /// Resolves one authority whose issuer (if any) is at index `issuer`.
+    /// Resolves one authority whose issuer (if any) is at index `issuer` and whose key is that of
+    /// `key_of` (index and name) when it reuses another's.
     fn authority(
         &self,
         name: &str,
         a: &spec::AuthoritySpec,
         issuer: Option<usize>,
+        key_of: Option<(usize, String)>,
+        specs: &BTreeMap<String, spec::AuthoritySpec>,
     ) -> Result<Authority, Box<LoadError>> {
         let field = format!("authorities.{name}");
         let from = match &a.from {
@@ -311,6 +455,14 @@ impl Resolver<'_> {
                     ("serial", a.serial.is_some()),
                     ("ca", a.ca.is_some()),
                     ("name_constraints", a.name_constraints.is_some()),
+                    ("key_of", a.key_of.is_some()),
+                    ("signature", a.signature.is_some()),
+                    ("usage", a.usage.is_some()),
+                    ("key_usage", a.key_usage.is_some()),
+                    (
+                        "unknown_critical_extension",
+                        a.unknown_critical_extension.is_some(),
+                    ),
                 ];
                 self.not_with_from(&field, "authority", &generated)?;
                 let source = self.source(&format!("{field}.from"), f)?;
@@ -327,11 +479,25 @@ impl Resolver<'_> {
         };
         let (not_before, not_after) =
             self.validity(&field, a.valid.as_ref(), Duration::days(3650))?;
+        // A cross-signed authority has its key owner's key type and, by default, its subject.
+        let owner = key_of.as_ref().map(|(_, n)| &specs[n]);
+        if let (Some(_), Some((_, owner))) = (&a.key, &key_of) {
+            return Err(self.invalid(
+                &format!("{field}.key"),
+                "key",
+                Problem::KeyWithKeyOf {
+                    owner: owner.clone(),
+                },
+            ));
+        }
+        let key = owner.map_or(a.key, |o| o.key).unwrap_or(KeyType::EcdsaP256);
         let subject = self.subject_or_loaded(
             &field,
             name,
             "authority",
-            a.subject.as_ref(),
+            a.subject
+                .as_ref()
+                .or(owner.and_then(|o| o.subject.as_ref())),
             from.is_some(),
         )?;
         Ok(Authority {
@@ -340,7 +506,7 @@ impl Resolver<'_> {
             line: self.positions.key(&field).line,
             subject,
             issuer,
-            key: a.key.unwrap_or(KeyType::EcdsaP256),
+            key,
             not_before,
             not_after,
             path_len: a.path_len,
@@ -348,6 +514,11 @@ impl Resolver<'_> {
             ca: a.ca.unwrap_or(true),
             name_constraints: self.name_constraints(&field, a.name_constraints.as_ref())?,
             crl: None,
+            key_of: key_of.map(|(i, _)| i),
+            signature: self.signature(&field, a.signature, key)?,
+            eku: self.eku(&format!("{field}.usage"), a.usage.as_ref(), Usage::None)?,
+            key_usage: a.key_usage.clone(),
+            unknown_critical_extension: a.unknown_critical_extension.unwrap_or(false),
         })
     }
 
@@ -456,12 +627,16 @@ impl Resolver<'_> {
         authorities: &HashMap<String, usize>,
     ) -> Result<Certificate, Box<LoadError>> {
         let field = format!("certificates.{name}");
-        let issuer = self.resolve(
-            &format!("{field}.issuer"),
-            &c.issuer,
-            "authority",
-            authorities,
-        )?;
+        let issuer = if c.issuer == SELF {
+            None
+        } else {
+            Some(self.resolve(
+                &format!("{field}.issuer"),
+                &c.issuer,
+                "authority",
+                authorities,
+            )?)
+        };
         let from = match &c.from {
             Some(f) => {
                 let generated = [
@@ -477,6 +652,7 @@ impl Resolver<'_> {
                         "unknown_critical_extension",
                         c.unknown_critical_extension.is_some(),
                     ),
+                    ("signature", c.signature.is_some()),
                 ];
                 self.not_with_from(&field, "certificate", &generated)?;
                 Some(self.source(&format!("{field}.from"), f)?)
@@ -506,6 +682,14 @@ impl Resolver<'_> {
             let f = format!("{field}.san[{i}]");
             san.push(San::parse(s).map_err(|why| self.invalid(&f, s, why))?);
         }
+        let key = c.key.unwrap_or(KeyType::EcdsaP256);
+        if let (Some(alg), Some(_)) = (c.signature, issuer) {
+            return Err(self.invalid(
+                &format!("{field}.signature"),
+                alg.name(),
+                Problem::SignatureOnIssued,
+            ));
+        }
         Ok(Certificate {
             from,
             name: name.to_string(),
@@ -513,15 +697,15 @@ impl Resolver<'_> {
             issuer,
             subject,
             san,
-            key: c.key.unwrap_or(KeyType::EcdsaP256),
+            key,
             not_before,
             not_after,
-            usage: c.usage.unwrap_or(Usage::Both),
+            eku: self.eku(&format!("{field}.usage"), c.usage.as_ref(), Usage::Both)?,
+            signature: self.signature(&field, c.signature, key)?,
             key_usage: c.key_usage.clone(),
             serial: c.serial,
             ca: c.ca.unwrap_or(false),
             unknown_critical_extension: c.unknown_critical_extension.unwrap_or(false),
-            self_signed: false,
         })
     }
 
@@ -564,5 +748,50 @@ impl Resolver<'_> {
             ));
         }
         Ok((from, until))
+    }
+}
+
+/// The arcs of a dotted OID such as `2.5.29.37.0`, when DER can encode it (RFC 5280 §4.1.1.2, X.690 §8.19):
+/// at least two arcs, the first 0, 1 or 2, the second below 40 under 0 and 1.
+fn parse_oid(s: &str) -> Option<Vec<u64>> {
+    let arcs: Vec<u64> = s
+        .split('.')
+        .map(|a| {
+            (!a.is_empty() && a.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| a.parse().ok())
+                .flatten()
+        })
+        .collect::<Option<_>>()?;
+    let ok = arcs.len() >= 2
+        && arcs[0] <= 2
+        && (arcs[0] == 2 || arcs[1] < 40)
+        && arcs[1] <= u64::MAX - 80;
+    ok.then_some(arcs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_oid;
+
+    #[test]
+    fn dotted_oids_parse_when_der_can_encode_them() {
+        assert_eq!(parse_oid("2.5.29.37.0"), Some(vec![2, 5, 29, 37, 0]));
+        assert_eq!(
+            parse_oid("1.3.6.1.5.5.7.3.2"),
+            Some(vec![1, 3, 6, 1, 5, 5, 7, 3, 2])
+        );
+        for bad in [
+            "",
+            "2",
+            "3.1",
+            "1.40",
+            "1..2",
+            "1.2.",
+            "a.b",
+            "1.-2",
+            "1.2.99999999999999999999",
+        ] {
+            assert_eq!(parse_oid(bad), None, "{bad}");
+        }
     }
 }

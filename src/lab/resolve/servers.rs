@@ -8,8 +8,8 @@ use super::{Names, Resolver};
 use crate::lab::command::{self, CommandTemplate, Loopback, Ready};
 use crate::lab::error::{LabError, LoadError, Problem};
 use crate::lab::{
-    Certificate, Chain, CipherSuiteName, ClientAuth, Pin, RevocationCheck, RuleVerdict, Server,
-    ServerCommand, ServerKind, Side, TlsVersion, VerdictRule, START_TIMEOUT,
+    CertRef, Certificate, Chain, CipherSuiteName, ClientAuth, Pin, RevocationCheck, RuleVerdict,
+    Server, ServerCommand, ServerKind, Side, TlsVersion, VerdictRule, START_TIMEOUT,
 };
 use crate::spec::{self, ChainMode, ChainSpec, LabFile, Policy, RevocationDepth};
 
@@ -23,12 +23,11 @@ impl Resolver<'_> {
         names: &Names,
         certificates: &[Option<Certificate>],
     ) -> (Vec<Option<Server>>, HashMap<String, usize>) {
-        let publishes_crl = !names.crls.is_empty();
         let mut servers = Vec::new();
         let mut server_index = HashMap::new();
         for (name, s) in &file.servers {
             server_index.insert(name.clone(), servers.len());
-            let server = self.server(name, s, names, publishes_crl).and_then(|s| {
+            let server = self.server(name, s, names).and_then(|s| {
                 // A certificate with an error of its own (`None`) is reported already.
                 let target = matches!(s.kind, ServerKind::Target(_));
                 if let (false, Some(certificate)) = (target, &certificates[s.certificate]) {
@@ -60,14 +59,29 @@ impl Resolver<'_> {
         })
     }
 
+    /// A verifier's trust anchors: authorities, or certificates trusted directly.
+    pub(super) fn trust(
+        &self,
+        field: &str,
+        trust: &[String],
+        names: &Names,
+    ) -> Result<Vec<CertRef>, Box<LoadError>> {
+        trust
+            .iter()
+            .enumerate()
+            .map(|(i, n)| self.cert_ref(&format!("{field}[{i}]"), n, names))
+            .collect()
+    }
+
+    /// A verifier's revocation checking, with the CRLs it has (`crls`, each an authority that publishes one).
     pub(super) fn revocation(
         &self,
         field: &str,
         r: Option<&spec::RevocationCheckSpec>,
-        publishes_crl: bool,
+        names: &Names,
     ) -> Result<Option<RevocationCheck>, Box<LoadError>> {
         let Some(r) = r else { return Ok(None) };
-        if !publishes_crl {
+        if names.crls.is_empty() {
             return Err(self.err(
                 field,
                 None,
@@ -75,10 +89,34 @@ impl Resolver<'_> {
                 Some("give an authority `revokes: [...]` or `crl: {}` to publish a CRL".into()),
             ));
         }
+        let crls = match &r.crls {
+            None => None,
+            Some(list) => {
+                let mut out = Vec::new();
+                for (i, n) in list.iter().enumerate() {
+                    let f = format!("{field}.crls[{i}]");
+                    let a = self.resolve(&f, n, "authority", names.authorities)?;
+                    if !names.crls.contains(n.as_str()) {
+                        return Err(self.invalid(
+                            &f,
+                            n,
+                            Problem::NoCrl {
+                                authority: n.clone(),
+                            },
+                        ));
+                    }
+                    if !out.contains(&a) {
+                        out.push(a);
+                    }
+                }
+                Some(out)
+            }
+        };
         Ok(Some(RevocationCheck {
             end_entity_only: r.check == Some(RevocationDepth::EndEntity),
             allow_unknown: r.unknown == Some(Policy::Allow),
             deny_expired: r.expired == Some(Policy::Deny),
+            crls,
         }))
     }
 
@@ -129,7 +167,6 @@ impl Resolver<'_> {
         name: &str,
         s: &spec::ServerSpec,
         names: &Names,
-        publishes_crl: bool,
     ) -> Result<Server, Box<LoadError>> {
         let field = format!("servers.{name}");
         let certificate = self.resolve(
@@ -138,21 +175,10 @@ impl Resolver<'_> {
             "certificate",
             names.certificates,
         )?;
-        let trust = self.names(
-            &format!("{field}.trust"),
-            &s.trust,
-            "authority",
-            names.authorities,
-        )?;
+        // `trust: []` with client authentication is a server that trusts nothing: it refuses every client
+        // certificate (`unknown_issuer`), as an OpenSSL server with an empty CA list does.
+        let trust = self.trust(&format!("{field}.trust"), &s.trust, names)?;
         let client_auth = s.client_auth.unwrap_or(ClientAuth::Required);
-        if client_auth != ClientAuth::None && trust.is_empty() {
-            return Err(self.err(
-                &format!("{field}.trust"),
-                None,
-                LabError::invalid(format!("{field}.trust"), Problem::ClientAuthWithoutTrust { client_auth }),
-                Some("list the authorities that issue client certificates, e.g. `trust: [ca]`, or set `client_auth: none`".into()),
-            ));
-        }
         let versions = self.versions(&format!("{field}.tls"), s.tls.as_deref())?;
         let kind = self.server_kind(&field, s, names)?;
         Ok(Server {
@@ -167,7 +193,7 @@ impl Resolver<'_> {
             revocation: self.revocation(
                 &format!("{field}.revocation"),
                 s.revocation.as_ref(),
-                publishes_crl,
+                names,
             )?,
         })
     }
