@@ -1,7 +1,9 @@
 //! Speed figures for the README: key generation per key type, a lab's PKI, and handshakes per case.
 //!
-//! `cargo bench --bench runner` prints one line per figure (median of several rounds). These are
-//! figures, not assertions: shared machines are noisy.
+//! `cargo bench --bench runner` prints one line per figure (median of several rounds); `cargo bench
+//! --bench runner -- seed` only the seed lab's cold and warm runs (the whole `mtls-lab run` command:
+//! cold with an empty key cache or a new `--pki` directory, warm with the one the run before filled).
+//! These are figures, not assertions: shared machines are noisy.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -44,12 +46,96 @@ cases:
     .expect("bench lab")
 }
 
+/// The CPU time (user and system) of this process's waited-for children so far, from `/proc/self/stat`
+/// (`cutime`, `cstime`, in USER_HZ: hundredths of a second on Linux); zero where it cannot be read.
+fn children_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which ends with the last `)`): state is field 3, cutime 16, cstime 17.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<u64> = rest
+        .split_whitespace()
+        .skip(1)
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    let ticks = fields.get(12).copied().unwrap_or(0) + fields.get(13).copied().unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
+/// `mtls-lab run labs/seed-mtls.yaml` with its key cache in `cache` and `extra` arguments; its wall
+/// time and CPU time.
+fn seed_run(cache: &Path, extra: &[&str]) -> (Duration, Duration) {
+    let cpu = children_cpu();
+    let t = Instant::now();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mtls-lab"))
+        .args(["run", "labs/seed-mtls.yaml"])
+        .args(extra)
+        .env("XDG_CACHE_HOME", cache)
+        .output()
+        .expect("mtls-lab");
+    let elapsed = t.elapsed();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (elapsed, children_cpu().saturating_sub(cpu))
+}
+
+/// The seed lab run cold and warm: with the key cache, and with `--pki DIR`; wall time (median) and
+/// CPU time (mean: the tick is 10 ms).
+fn seed_cold_and_warm(rounds: usize) {
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let mean = |v: &[(Duration, Duration)]| {
+        v.iter().map(|(_, c)| c.as_secs_f64() * 1e3).sum::<f64>() / v.len() as f64
+    };
+    let mut rows = Vec::new();
+    for pki in [false, true] {
+        let (mut cold, mut warm) = (Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            let dir = tempfile::tempdir().expect("temporary directory");
+            let cache = dir.path().join("cache");
+            let pki_dir = dir.path().join("pki").display().to_string();
+            let extra: Vec<&str> = if pki { vec!["--pki", &pki_dir] } else { vec![] };
+            cold.push(seed_run(&cache, &extra));
+            warm.push(seed_run(&cache, &extra));
+        }
+        let (cold_cpu, warm_cpu) = (mean(&cold), mean(&warm));
+        let cold_wall = ms(median(cold.iter().map(|(w, _)| *w).collect()));
+        let warm_wall = ms(median(warm.iter().map(|(w, _)| *w).collect()));
+        let how = if pki { "--pki DIR" } else { "key cache" };
+        rows.push((
+            format!("seed lab cold ({how})"),
+            cold_wall,
+            cold_cpu,
+            String::new(),
+        ));
+        rows.push((
+            format!("seed lab warm ({how})"),
+            warm_wall,
+            warm_cpu,
+            format!(
+                "  ({:.1} % of cold; CPU {:.1} %)",
+                100.0 * warm_wall / cold_wall,
+                100.0 * warm_cpu / cold_cpu
+            ),
+        ));
+    }
+    for (what, wall, cpu, note) in rows {
+        println!("{what:<34} {wall:>10.1}ms  CPU {cpu:>7.1}ms{note}");
+    }
+}
+
 fn main() {
+    println!("{:<34} {:>12}", "figure", "median");
+    if std::env::args().any(|a| a == "seed") {
+        seed_cold_and_warm(7);
+        return;
+    }
+    seed_cold_and_warm(5);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    println!("{:<34} {:>12}", "figure", "median");
     for (key, rounds) in [
         ("ecdsa-p256", 20),
         ("ecdsa-p384", 20),

@@ -87,6 +87,12 @@ pub struct RunArgs {
     /// Show the details of hidden checks and cases on the console and in every report (the JSON report always has them).
     #[arg(long)]
     pub show_hidden: bool,
+    /// Keep each lab's PKI in DIR (the `pki` layout; DIR/LAB for each lab when several run): certificates and keys whose declaration has not changed are reused byte for byte, only what is new, changed or expired is made, and DIR is updated.
+    #[arg(long, value_name = "DIR")]
+    pub pki: Option<PathBuf>,
+    /// Generate every key afresh, and store none, instead of using the key cache ($XDG_CACHE_HOME/mtls-lab or ~/.cache/mtls-lab).
+    #[arg(long)]
+    pub no_cache: bool,
     /// Run in a private network namespace with its own loopback (Linux, as root or with unprivileged user namespaces), so that no other process can reach or take the labs' ports; where that is not permitted, fixed ports are held by port locks as without it. A `target:` outside cannot be reached then.
     #[arg(long)]
     pub isolate: bool,
@@ -163,10 +169,18 @@ pub struct SchemaArgs {
 pub struct PkiArgs {
     /// The lab file.
     pub lab: PathBuf,
-    /// The directory to write into.
+    /// The directory to write into. A PKI directory written before (it has mtls-lab-state.json) is updated: what has not changed is kept byte for byte.
+    #[arg(
+        long,
+        value_name = "DIR",
+        required_unless_present = "pki",
+        conflicts_with = "pki"
+    )]
+    pub out: Option<PathBuf>,
+    /// Like --out, for a directory used as the lab's PKI: created, or updated, even when it has files but no state file.
     #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
-    /// Write into a non-empty directory, overwriting files of the same name.
+    pub pki: Option<PathBuf>,
+    /// Write into a non-empty directory that is not a PKI directory, overwriting files of the same name.
     #[arg(long)]
     pub force: bool,
     /// Also write NAME.p12 (PKCS#12: the key, the certificate, its intermediates and root) for browsers and Java tools.
@@ -211,12 +225,18 @@ pub struct ServeArgs {
     /// Serve only this server (default: every built-in server of the lab).
     #[arg(long, value_name = "NAME")]
     pub server: Option<String>,
-    /// Write the PKI the servers use here, as `pki --p12` does (default: a temporary directory, removed on exit).
-    #[arg(long, value_name = "DIR")]
+    /// Write the PKI the servers use here, as `pki --p12` does (default: a temporary directory, removed on exit). A PKI directory written before is updated: what has not changed is kept byte for byte.
+    #[arg(long, value_name = "DIR", conflicts_with = "pki")]
     pub out: Option<PathBuf>,
-    /// Write into a non-empty --out directory, overwriting files of the same name.
+    /// Like --out, for a directory used as the lab's PKI: created, or updated, even when it has files but no state file.
+    #[arg(long, value_name = "DIR")]
+    pub pki: Option<PathBuf>,
+    /// Write into a non-empty --out directory that is not a PKI directory, overwriting files of the same name.
     #[arg(long)]
     pub force: bool,
+    /// Without --out or --pki: generate every key afresh, and store none, instead of using the key cache.
+    #[arg(long)]
+    pub no_cache: bool,
     /// One JSON object per connection on stdout (one line each) instead of the text line.
     #[arg(long)]
     pub json: bool,

@@ -31,6 +31,8 @@ pub fn battery(args: BatteryArgs) -> u8 {
         trace: false,
         vars: args.vars,
         show_hidden: false,
+        pki: None,
+        no_cache: false,
         isolate: false,
     })
 }

@@ -2,30 +2,27 @@
 
 use mtls_lab::lab;
 use mtls_lab::pki::export::{self, ExportError};
+use mtls_lab::pki::{build_in, persist, PersistError, Pki};
 use mtls_lab::report::safe::clean;
 
 use super::args::{exit, PkiArgs, VarArgs, VariantSelection};
 
-/// Exports the PKI of `args.lab`; returns OK, INPUT for an invalid lab, a matrix lab or a non-empty
-/// directory without `--force`, a link or non-regular file where a file goes, RUN when the PKI cannot be built or a file cannot be written.
+/// Exports the PKI of `args.lab` to `--out` (or `--pki`) DIR, updating a PKI directory written before;
+/// returns OK, INPUT for an invalid lab, a matrix lab without one `--variant`, a non-empty directory that
+/// is not a PKI directory without `--force` (or `--pki`), a link or non-regular file where a file goes,
+/// RUN when the PKI cannot be built or a file cannot be written.
 pub fn pki(args: PkiArgs) -> u8 {
     let path = &args.lab;
-    let lab = match load_variant(path, &args.vars, args.variant.as_ref()) {
+    let now = time::OffsetDateTime::now_utc();
+    let lab = match load_variant_at(path, &args.vars, args.variant.as_ref(), now) {
         Ok(lab) => lab,
         Err(code) => return code,
     };
-    // Before any key is generated: a non-empty directory without --force, or a link planted where a
-    // file or directory will be written, is refused.
-    if let Err(e) = export::check_out(&lab, &args.out, args.force) {
-        eprintln!("{}", clean(&format!("error: {e}")));
-        return exit::INPUT;
-    }
-    let pki = match mtls_lab::pki::build(&lab) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("{}", clean(&format!("error: {e}")));
-            return exit::RUN;
-        }
+    let (dir, force) = match (&args.out, &args.pki) {
+        (Some(out), _) => (out.clone(), args.force),
+        (None, Some(pki)) => (pki.clone(), true),
+        // clap requires one of them.
+        (None, None) => return exit::INPUT,
     };
     // --p12-password implies --p12.
     let password = match (args.p12 || args.p12_ca_key, args.p12_password) {
@@ -33,34 +30,65 @@ pub fn pki(args: PkiArgs) -> u8 {
         (true, None) => Some(export::RUN_P12_PASSWORD.to_string()),
         (false, None) => None,
     };
-    match export::export_p12(
-        &lab,
-        &pki,
-        &args.out,
-        args.force,
-        password.as_deref(),
-        args.p12_ca_key,
-    ) {
-        Ok(mut files) => {
-            if args.openssl_script {
-                match export::write_openssl_script(&lab, &pki, &args.out) {
-                    Ok(f) => files.push(f),
-                    Err(e) => {
-                        eprintln!("{}", clean(&format!("error: {e}")));
-                        return exit::RUN;
-                    }
-                }
+    let p12 = password.as_deref().map(|p| (p, args.p12_ca_key));
+    let (pki, summary) = match persist_into(&lab, &dir, force, now, p12) {
+        Ok(done) => done,
+        Err(code) => return code,
+    };
+    let mut files = summary.files.len();
+    let mut written = summary.written.len();
+    if args.openssl_script {
+        match export::write_openssl_script(&lab, &pki, &dir) {
+            Ok(_) => {
+                files += 1;
+                written += 1;
             }
-            println!("wrote {} files to {}", files.len(), args.out.display());
-            exit::OK
+            Err(e) => {
+                eprintln!("{}", clean(&format!("error: {e}")));
+                return exit::RUN;
+            }
         }
-        Err(e @ (ExportError::NotEmpty(_) | ExportError::Unsafe { .. })) => {
+    }
+    let shown = dir.display().to_string();
+    let shown = clean(&shown);
+    if written == files {
+        println!("wrote {files} files to {shown}");
+    } else {
+        println!("wrote {written} of {files} files to {shown}; the others were up to date");
+    }
+    exit::OK
+}
+
+/// Builds the PKI of `lab` (loaded at `now`) in the PKI directory `dir` and writes it back ([`build_in`]):
+/// a directory written before is updated, keeping what has not changed. A non-empty directory without a
+/// state file is refused (INPUT) unless `force`; so is a link where a file goes, before any key is made.
+/// Prints each note (what was made again and why) on stderr. Errors with the exit code after printing why.
+pub(super) fn persist_into(
+    lab: &lab::Lab,
+    dir: &std::path::Path,
+    force: bool,
+    now: time::OffsetDateTime,
+    p12: Option<(&str, bool)>,
+) -> Result<(Pki, persist::Summary), u8> {
+    let state = std::fs::symlink_metadata(dir.join(persist::STATE_FILE)).is_ok();
+    if let Err(e) = export::check_out(lab, dir, force || state) {
+        eprintln!("{}", clean(&format!("error: {e}")));
+        return Err(exit::INPUT);
+    }
+    match build_in(lab, dir, now, p12) {
+        Ok((pki, summary)) => {
+            for note in &summary.notes {
+                eprintln!("{}", clean(&format!("{}: {note}", dir.display())));
+            }
+            Ok((pki, summary))
+        }
+        Err(PersistError::Write(e @ (ExportError::NotEmpty(_) | ExportError::Unsafe { .. }))) => {
             eprintln!("{}", clean(&format!("error: {e}")));
-            exit::INPUT
+            Err(exit::INPUT)
         }
         Err(e) => {
             eprintln!("{}", clean(&format!("error: {e}")));
-            exit::RUN
+            Err(exit::RUN)
         }
     }
 }
@@ -73,11 +101,20 @@ pub(super) fn load_variant(
     vars: &VarArgs,
     variant: Option<&VariantSelection>,
 ) -> Result<lab::Lab, u8> {
-    let labs =
-        lab::load_all_with(path, time::OffsetDateTime::now_utc(), &vars.map()).map_err(|e| {
-            eprint!("{}", clean(&e.render()));
-            exit::INPUT
-        })?;
+    load_variant_at(path, vars, variant, time::OffsetDateTime::now_utc())
+}
+
+/// [`load_variant`], the lab's offsets taken from `now`.
+pub(super) fn load_variant_at(
+    path: &std::path::Path,
+    vars: &VarArgs,
+    variant: Option<&VariantSelection>,
+    now: time::OffsetDateTime,
+) -> Result<lab::Lab, u8> {
+    let labs = lab::load_all_with(path, now, &vars.map()).map_err(|e| {
+        eprint!("{}", clean(&e.render()));
+        exit::INPUT
+    })?;
     pick_variant(labs, variant.map(|v| v.0.as_slice())).map_err(|message| {
         eprintln!(
             "{}",

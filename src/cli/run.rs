@@ -7,12 +7,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mtls_lab::lab::{discover, select, Lab};
+use mtls_lab::pki;
 use mtls_lab::report::{self, Destination, Format};
 use mtls_lab::run::{self, LabResult, Status};
 use tokio::sync::watch;
 
 use super::args::{exit, Reports, RunArgs};
 use super::load::load_each;
+use super::pki::persist_into;
+use super::serve::key_cache;
 use super::term::{self, Painter};
 
 /// Runs the labs of `args`; returns the exit code: OK, FAILED, INPUT (a lab file was invalid — the
@@ -124,6 +127,13 @@ pub fn run(args: RunArgs) -> u8 {
     let skeleton = with_invalid(skeleton(&labs), &invalid, &lab_files);
     write_reports(&reports, &skeleton, args.show_hidden, false);
     let total = labs.len();
+    let labs = match pki_sources(labs, args.pki.as_deref(), args.no_cache, now) {
+        Ok(labs) => labs,
+        Err(code) => {
+            write_stdout_report(&reports, &skeleton, args.show_hidden);
+            return code;
+        }
+    };
     let results = match execute(runtime, stopped, labs, args.jobs, args.fail_fast) {
         Ok(results) => with_invalid(results, &invalid, &lab_files),
         Err(code) => {
@@ -216,6 +226,52 @@ fn with_invalid(
     all
 }
 
+/// Where each lab's PKI comes from: with `--pki DIR`, built now in DIR (DIR/LAB for each of several
+/// labs), keeping what has not changed (each note on stderr); else keys from the key cache unless
+/// `no_cache`. Errors (INPUT, RUN) after printing why, when a PKI directory cannot be used; nothing has
+/// run then.
+fn pki_sources(
+    labs: Vec<Lab>,
+    dir: Option<&Path>,
+    no_cache: bool,
+    now: time::OffsetDateTime,
+) -> Result<Vec<(Lab, pki::Source)>, u8> {
+    let Some(dir) = dir else {
+        let source = match key_cache(no_cache) {
+            Some(c) => pki::Source::Cache(c),
+            None => pki::Source::Fresh,
+        };
+        return Ok(labs.into_iter().map(|l| (l, source.clone())).collect());
+    };
+    let several = labs.len() > 1;
+    let dirs: Vec<PathBuf> = labs.iter().map(|l| pki::dir_for(dir, l, several)).collect();
+    for (i, d) in dirs.iter().enumerate() {
+        if let Some(j) = dirs[..i].iter().position(|other| other == d) {
+            eprintln!(
+                "{}",
+                report::safe::clean(&format!(
+                    "error: --pki: labs `{}` ({}) and `{}` ({}) would share the PKI directory {}; run them separately",
+                    labs[j].name,
+                    labs[j].file.display(),
+                    labs[i].name,
+                    labs[i].file.display(),
+                    d.display()
+                ))
+            );
+            eprintln!("nothing was run");
+            return Err(exit::INPUT);
+        }
+    }
+    let mut out = Vec::new();
+    for (lab, d) in labs.into_iter().zip(dirs) {
+        let (built, _) = persist_into(&lab, &d, true, now, None).inspect_err(|_| {
+            eprintln!("nothing was run");
+        })?;
+        out.push((lab, pki::Source::Built(Arc::new(built))));
+    }
+    Ok(out)
+}
+
 /// Every lab as not run, for the reports written before the run starts.
 fn skeleton(labs: &[Lab]) -> Vec<LabResult> {
     labs.iter()
@@ -235,7 +291,7 @@ fn skeleton(labs: &[Lab]) -> Vec<LabResult> {
 fn execute(
     runtime: tokio::runtime::Runtime,
     mut stopped: watch::Receiver<bool>,
-    labs: Vec<Lab>,
+    labs: Vec<(Lab, pki::Source)>,
     jobs: Option<usize>,
     fail_fast: bool,
 ) -> Result<Vec<LabResult>, u8> {
@@ -243,9 +299,9 @@ fn execute(
     let total = labs.len();
     let work = async move {
         if fail_fast {
-            run_until_failure(&labs).await
+            run_until_failure(labs).await
         } else {
-            run::run_all_with_progress(labs, jobs, term::progress(total)).await
+            run::run_all_from(labs, jobs, term::progress(total)).await
         }
     };
     let finished = runtime.block_on(async {
@@ -270,10 +326,10 @@ fn execute(
 }
 
 /// Runs `labs` one after another, stopping after the first with a case that did not pass.
-async fn run_until_failure(labs: &[Lab]) -> Vec<LabResult> {
+async fn run_until_failure(labs: Vec<(Lab, pki::Source)>) -> Vec<LabResult> {
     let mut out = Vec::new();
-    for lab in labs {
-        let r = run::run_lab(lab).await;
+    for (lab, source) in labs {
+        let r = run::run_lab_from(&lab, source).await;
         let stop = r.cases.iter().any(|c| c.status != Status::Passed);
         out.push(r);
         if stop {

@@ -174,6 +174,37 @@ pub fn export_p12(
     ca_key: bool,
 ) -> Result<Vec<PathBuf>, ExportError> {
     check_out(lab, dir, force)?;
+    let p12 = p12_password.map(|p| (p, ca_key));
+    let files = export_files(lab, pki, dir, p12, false)?;
+    Ok(files.into_iter().map(|(path, _)| path).collect())
+}
+
+/// Updates the export of `lab` in the existing (or new) PKI directory `dir`: writes only the files whose
+/// content differs from what is there (a `.p12` is kept when it opens with the password and holds the
+/// same key and certificates), fixes a key file's mode to 0600, and removes a `NAME.p12` left from an
+/// earlier export whose certificate or key changed when `p12` (password, authority keys) is not given.
+/// Returns every file of the export with whether it was written.
+///
+/// # Errors
+/// [`ExportError::Unsafe`] for a link or non-regular file where a file goes; [`ExportError::Io`].
+pub fn export_update(
+    lab: &Lab,
+    pki: &Pki,
+    dir: &Path,
+    p12: Option<(&str, bool)>,
+) -> Result<Vec<(PathBuf, bool)>, ExportError> {
+    check_out(lab, dir, true)?;
+    export_files(lab, pki, dir, p12, true)
+}
+
+/// Writes (or with `update`, updates) every file of the export; returns each with whether it was written.
+fn export_files(
+    lab: &Lab,
+    pki: &Pki,
+    dir: &Path,
+    p12: Option<(&str, bool)>,
+    update: bool,
+) -> Result<Vec<(PathBuf, bool)>, ExportError> {
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let mut written = Vec::new();
     let all = pki.authorities.iter().chain(pki.certificates.iter());
@@ -181,6 +212,13 @@ pub fn export_p12(
         pki.authorities.len() + pki.certificates.len(),
         lab.authorities.len() + lab.certificates.len()
     );
+    let put = |path: &Path, bytes: &[u8], secret: bool| {
+        if update {
+            write_if_changed(path, bytes, secret)
+        } else {
+            write_file(path, bytes, secret).map(|()| (path.to_path_buf(), true))
+        }
+    };
     for issued in all {
         let sub = dir.join(&issued.name);
         make_dir(&sub)?;
@@ -198,18 +236,20 @@ pub fn export_p12(
                 false,
             ),
         ];
-        for (file, text, secret) in files {
+        let mut identity_changed = false;
+        for (i, (file, text, secret)) in files.into_iter().enumerate() {
             // A loaded certificate without a key (or one that could not be loaded) has nothing to write.
             if text.is_empty() {
                 continue;
             }
-            let path = sub.join(file);
-            write_file(&path, text.as_bytes(), secret)?;
-            written.push(path);
+            let (path, changed) = put(&sub.join(file), text.as_bytes(), secret)?;
+            identity_changed |= changed && i < 2;
+            written.push((path, changed));
         }
+        let path = sub.join(format!("{name}.p12"));
         // A certificate that could not be loaded, or was loaded without its key, gets no .p12.
-        let p12_password = p12_password.filter(|_| !issued.pem.is_empty() && issued.has_key());
-        if let Some(password) = p12_password {
+        let p12_here = p12.filter(|_| !issued.pem.is_empty() && issued.has_key());
+        if let Some((password, ca_key)) = p12_here {
             let root = match lab.authorities.iter().position(|a| a.name == issued.name) {
                 Some(a) if lab.authorities[a].issuer.is_none() => None,
                 Some(a) => Some(&pki.authorities[root_of(lab, a)]),
@@ -221,27 +261,73 @@ pub fn export_p12(
                     .map(|i| &pki.authorities[root_of(lab, i)]),
             };
             let root = root.filter(|r| !r.pem.is_empty());
-            let path = sub.join(format!("{name}.p12"));
             let authority = lab.authorities.iter().any(|a| a.name == issued.name);
-            let bytes = if authority && !ca_key {
-                pkcs12_certificate(issued, password)
+            let key_inside = !authority || ca_key;
+            if update && p12_holds(&path, password, issued, root, key_inside) {
+                written.push((path, false));
             } else {
-                pkcs12(issued, root, password)
-            };
-            let bytes = bytes.map_err(|e| ExportError::Io {
-                path: path.clone(),
-                source: std::io::Error::other(e),
-            })?;
-            write_file(&path, &bytes, true)?;
-            written.push(path);
+                let bytes = if key_inside {
+                    pkcs12(issued, root, password)
+                } else {
+                    pkcs12_certificate(issued, password)
+                };
+                let bytes = bytes.map_err(|e| ExportError::Io {
+                    path: path.clone(),
+                    source: std::io::Error::other(e),
+                })?;
+                write_file(&path, &bytes, true)?;
+                written.push((path, true));
+            }
+        } else if update && identity_changed && path.is_file() {
+            // A .p12 of the certificate or key this update replaced would hand out the old ones.
+            std::fs::remove_file(&path).map_err(io(&path))?;
         }
         if let Some((_, crl_pem)) = &issued.crl {
             let path = sub.join(format!("{name}.crl"));
-            write_file(&path, crl_pem.as_bytes(), false)?;
-            written.push(path);
+            written.push(put(&path, crl_pem.as_bytes(), false)?);
         }
     }
     Ok(written)
+}
+
+/// Whether the PKCS#12 file `path` opens with `password` and holds exactly what [`pkcs12`] (with
+/// `key_inside`) or [`pkcs12_certificate`] would write for `issued`: the same key and certificates.
+fn p12_holds(
+    path: &Path,
+    password: &str,
+    issued: &Issued,
+    root: Option<&Issued>,
+    key_inside: bool,
+) -> bool {
+    use p12_keystore::{KeyStore, KeyStoreEntry, Pkcs12ImportPolicy};
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return false;
+    };
+    if !meta.is_file() || meta.len() > 1024 * 1024 {
+        return false;
+    }
+    let Ok(bytes) = std::fs::read(path) else {
+        return false;
+    };
+    let Ok(store) = KeyStore::from_pkcs12(&bytes, password, Pkcs12ImportPolicy::Relaxed) else {
+        return false;
+    };
+    let entries: Vec<&KeyStoreEntry> = store.entries().map(|(_, e)| e).collect();
+    let [entry] = entries.as_slice() else {
+        return false;
+    };
+    match (entry, key_inside) {
+        (KeyStoreEntry::PrivateKeyChain(chain), true) => {
+            let want: Vec<&[u8]> = std::iter::once(issued.der.as_ref())
+                .chain(issued.intermediates.iter().map(|d| d.as_ref()))
+                .chain(root.map(|r| r.der.as_ref()))
+                .collect();
+            let have: Vec<&[u8]> = chain.certs().iter().map(|c| c.as_der()).collect();
+            chain.key().as_der() == issued.key().secret_der() && have == want
+        }
+        (KeyStoreEntry::Certificate(cert), false) => cert.as_der() == issued.der.as_ref(),
+        _ => false,
+    }
 }
 
 /// Writes `DIR/make-pki.sh`, the openssl commands that rebuild the lab's PKI ([`super::openssl::script`]),
@@ -284,6 +370,11 @@ fn unsafe_kind(path: &Path, dir: bool) -> Result<(), ExportError> {
     })
 }
 
+/// Refuses an existing `path` that is a symbolic link or not a regular file ([`ExportError::Unsafe`]).
+pub(crate) fn check_file(path: &Path) -> Result<(), ExportError> {
+    unsafe_kind(path, false)
+}
+
 /// Checks every directory and file the export of `lab` may write under the existing `dir`.
 fn check_targets(lab: &Lab, dir: &Path) -> Result<(), ExportError> {
     let names = lab
@@ -314,7 +405,7 @@ fn make_dir(sub: &Path) -> Result<(), ExportError> {
 /// Writes a file atomically: a new temporary file in its directory, created with its final mode (0600
 /// for a secret, else 0666 less the umask), then renamed over `path`. An existing link at `path` is
 /// refused; the rename would replace it, never write through it.
-fn write_file(path: &Path, bytes: &[u8], secret: bool) -> Result<(), ExportError> {
+pub(crate) fn write_file(path: &Path, bytes: &[u8], secret: bool) -> Result<(), ExportError> {
     unsafe_kind(path, false)?;
     if let Some(parent) = path.parent() {
         unsafe_kind(parent, true)?;
@@ -342,4 +433,31 @@ fn write_file(path: &Path, bytes: &[u8], secret: bool) -> Result<(), ExportError
     tmp.write_all(bytes).map_err(io(path))?;
     tmp.persist(path).map_err(|e| io(path)(e.error))?;
     Ok(())
+}
+
+/// Writes `path` as [`write_file`] does unless it already holds exactly `bytes` (and, for a `secret`,
+/// already has mode 0600); returns the path and whether it was written.
+pub(crate) fn write_if_changed(
+    path: &Path,
+    bytes: &[u8],
+    secret: bool,
+) -> Result<(PathBuf, bool), ExportError> {
+    unsafe_kind(path, false)?;
+    let same = std::fs::symlink_metadata(path).is_ok_and(|m| {
+        #[cfg(unix)]
+        let private = {
+            use std::os::unix::fs::PermissionsExt;
+            !secret || m.permissions().mode() & 0o777 == 0o600
+        };
+        #[cfg(not(unix))]
+        let private = true;
+        m.is_file()
+            && m.len() == bytes.len() as u64
+            && private
+            && std::fs::read(path).is_ok_and(|have| have == bytes)
+    });
+    if !same {
+        write_file(path, bytes, secret)?;
+    }
+    Ok((path.to_path_buf(), !same))
 }

@@ -113,3 +113,10 @@ pub fn eku_names(u: &x509_parser::extensions::ExtendedKeyUsage<'_>) -> Vec<Strin
     names.extend(u.other.iter().map(|o| o.to_id_string()));
     names
 }
+
+/// The serial number of a DER certificate, as written; `None` if it does not parse.
+pub fn serial(der: &[u8]) -> Option<rcgen::SerialNumber> {
+    use x509_parser::prelude::FromDer;
+    let (_, cert) = X509Certificate::from_der(der).ok()?;
+    Some(rcgen::SerialNumber::from_slice(cert.raw_serial()))
+}

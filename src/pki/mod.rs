@@ -2,17 +2,21 @@
 //! CRLs; certificates with `from:` are loaded from files instead.
 //!
 //! [`keys`] generates keys, [`issue`] turns the model into rcgen parameters, [`load`] reads `from:` files,
-//! [`inspect`] reads certificates back (subjects, subjectAltNames), [`export`] writes PEM and PKCS#12.
+//! [`inspect`] reads certificates back (subjects, subjectAltNames), [`export`] writes PEM and PKCS#12,
+//! [`cache`] keeps generated keys between runs, [`persist`] keeps a whole PKI directory between runs.
 
+pub mod cache;
 pub mod export;
 pub mod inspect;
 pub mod issue;
 pub mod keys;
 pub mod load;
 pub mod openssl;
+pub mod persist;
 pub mod show;
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rcgen::{Issuer, KeyPair, SerialNumber};
@@ -139,7 +143,60 @@ pub enum PkiError {
 /// [`PkiError`] when rcgen cannot generate a key or sign; files that cannot be loaded, and what they would
 /// have signed, are recorded in [`Pki::cert_problems`] and [`Pki::key_problems`] instead.
 pub fn build(lab: &Lab) -> Result<Pki, PkiError> {
-    let mut keys = keys::generate_keys(&keys::wanted(lab))?.into_iter();
+    Ok(build_with(lab, None, None)?.0)
+}
+
+/// Where the keys and certificates of a lab's PKI come from.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub enum Source {
+    /// Every key generated afresh.
+    #[default]
+    Fresh,
+    /// Keys taken from (and stored in) the key cache.
+    Cache(cache::KeyCache),
+    /// Built already (e.g. against a PKI directory).
+    Built(Arc<Pki>),
+}
+
+/// Like [`build`], taking keys from `cache` (for the lab file `lab.file`) where it has them and, with
+/// `prior` (a PKI directory read back), keeping every key and certificate whose declaration has not
+/// changed (see [`persist`]; the cache is not used then). Returns the PKI and, with `prior`, what was kept
+/// and what was made again, for [`persist::write_back`].
+///
+/// # Errors
+/// As [`build`].
+pub fn build_with(
+    lab: &Lab,
+    cache: Option<&cache::KeyCache>,
+    prior: Option<&persist::Prior>,
+) -> Result<(Pki, persist::Provenance), PkiError> {
+    let wanted = keys::wanted(lab);
+    let mut key_redo: HashMap<String, persist::Redo> = HashMap::new();
+    let mut kept_pem: HashMap<String, String> = HashMap::new();
+    let keys = match prior {
+        Some(prior) => keys::obtain_keys(
+            &wanted,
+            |i| {
+                let (name, key) = &wanted[i];
+                match prior.key(name, *key) {
+                    Ok((pair, pem)) => {
+                        kept_pem.insert(name.clone(), pem);
+                        Some(pair)
+                    }
+                    Err(redo) => {
+                        if let Some(r) = redo {
+                            key_redo.insert(name.clone(), r);
+                        }
+                        None
+                    }
+                }
+            },
+            None,
+        )?,
+        None => keys::obtain_keys(&wanted, |_| None, cache.map(|c| (c, lab.file.as_path())))?,
+    };
+    let mut keys = keys.into_iter().map(|(k, _)| k);
     let mut authority_keys = authority_keys(lab, &mut keys)?.into_iter();
     let mut b = Builder {
         lab,
@@ -148,6 +205,10 @@ pub fn build(lab: &Lab) -> Result<Pki, PkiError> {
         issuers: Vec::new(),
         cert_problems: HashMap::new(),
         key_problems: HashMap::new(),
+        prior,
+        kept_pem,
+        key_redo,
+        provenance: persist::Provenance::default(),
     };
     for index in 0..lab.authorities.len() {
         b.authority(index, authority_keys.next().flatten())?;
@@ -158,12 +219,15 @@ pub fn build(lab: &Lab) -> Result<Pki, PkiError> {
     for index in 0..lab.authorities.len() {
         b.crl(index)?;
     }
-    Ok(Pki {
-        authorities: b.authorities,
-        certificates: b.certificates,
-        cert_problems: b.cert_problems,
-        key_problems: b.key_problems,
-    })
+    Ok((
+        Pki {
+            authorities: b.authorities,
+            certificates: b.certificates,
+            cert_problems: b.cert_problems,
+            key_problems: b.key_problems,
+        },
+        b.provenance,
+    ))
 }
 
 /// The signing key of each authority, in order, taking the generated `keys` of those that own theirs: a
@@ -202,6 +266,72 @@ fn authority_keys(
     Ok(out)
 }
 
+/// Builds the PKI of `lab` (loaded at `now`) against the PKI directory `dir` and writes it back there: reads
+/// the directory, keeps what has not changed, makes the rest, and updates the files and the state file
+/// (with `p12`, also `NAME.p12`: password and whether an authority's holds its key).
+///
+/// # Errors
+/// [`PersistError::Pki`] when rcgen fails, [`PersistError::Write`] when the directory cannot be written
+/// (or a path in it is a link).
+pub fn build_in(
+    lab: &Lab,
+    dir: &Path,
+    now: time::OffsetDateTime,
+    p12: Option<(&str, bool)>,
+) -> Result<(Pki, persist::Summary), PersistError> {
+    // Links planted where the export reads or writes are refused before anything is read.
+    export::check_out(lab, dir, true).map_err(PersistError::Write)?;
+    export::check_file(&dir.join(persist::STATE_FILE)).map_err(PersistError::Write)?;
+    let prior = persist::Prior::read(dir, lab, now);
+    let (pki, provenance) = build_with(lab, None, Some(&prior)).map_err(PersistError::Pki)?;
+    let summary = persist::write_back(lab, &pki, &provenance, &prior, dir, p12)
+        .map_err(PersistError::Write)?;
+    Ok((pki, summary))
+}
+
+/// Why a PKI directory could not be built or written back.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PersistError {
+    /// rcgen could not generate the PKI.
+    #[error(transparent)]
+    Pki(PkiError),
+    /// The directory could not be written.
+    #[error(transparent)]
+    Write(export::ExportError),
+}
+
+/// The PKI directory of each lab of a run given `--pki DIR`: `DIR` itself for one lab; for several,
+/// `DIR/NAME`, the lab's name (with a matrix variant's values) made a file name.
+pub fn dir_for(dir: &Path, lab: &Lab, several: bool) -> PathBuf {
+    if !several {
+        return dir.to_path_buf();
+    }
+    let mut name: String = lab
+        .name
+        .replace(", ", ",")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '=' | ',') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    for (k, v) in &lab.variant {
+        if !name.contains(&format!("{k}={v}")) {
+            name.push_str(&format!("-{k}={v}"));
+        }
+    }
+    let name = name.trim_matches(|c| c == '-' || c == '.').to_string();
+    dir.join(if name.is_empty() {
+        "lab".to_string()
+    } else {
+        name
+    })
+}
+
 /// A PKI being built: what is issued so far and, per authority, what rcgen signs with.
 struct Builder<'l> {
     lab: &'l Lab,
@@ -211,6 +341,13 @@ struct Builder<'l> {
     issuers: Vec<Option<Issuer<'static, KeyPair>>>,
     cert_problems: HashMap<CertRef, String>,
     key_problems: HashMap<CertRef, String>,
+    /// The PKI directory read back, if the build is against one.
+    prior: Option<&'l persist::Prior>,
+    /// The text of each key kept from the directory, by name (written back as it was).
+    kept_pem: HashMap<String, String>,
+    /// Why a key of the directory was not kept, by name.
+    key_redo: HashMap<String, persist::Redo>,
+    provenance: persist::Provenance,
 }
 
 impl Builder<'_> {
@@ -249,6 +386,22 @@ impl Builder<'_> {
             }
         }
         let mut params = issue::authority_params(a);
+        let intermediates = self.intermediates_below(a.issuer);
+        if let Some(prior) = self.prior {
+            let issuer_der = a.issuer.map(|i| self.authorities[i].der.to_vec());
+            let declaration = persist::authority_declaration(
+                a,
+                &rcgen::PublicKeyData::subject_public_key_info(&key),
+                issuer_der.as_deref(),
+            );
+            let kept = prior.certificate(&a.name, &declaration, a.not_before, a.not_after);
+            let done = self.kept(me, &a.name, &key, kept, declaration, intermediates.clone());
+            if let Some(issued) = done {
+                self.authorities.push(issued);
+                self.issuers.push(Some(Issuer::new(params, key)));
+                return Ok(());
+            }
+        }
         let fail = |source| PkiError::Issue {
             name: a.name.clone(),
             source,
@@ -261,15 +414,62 @@ impl Builder<'_> {
             }
         };
         let serial = params.serial_number.clone();
-        self.authorities.push(issue::issued(
-            &a.name,
-            cert,
-            &key,
-            self.intermediates_below(a.issuer),
-            serial,
-        ));
+        let issued = issue::issued(&a.name, cert, &key, intermediates, serial);
+        self.authorities.push(self.with_kept_key(issued));
         self.issuers.push(Some(Issuer::new(params, key)));
         Ok(())
+    }
+
+    /// With a PKI directory: records what becomes of `name` (`me`), and returns it as kept when `kept`
+    /// says it can be (its certificate from the directory, its key `key` as the file has it).
+    fn kept(
+        &mut self,
+        me: CertRef,
+        name: &str,
+        key: &KeyPair,
+        kept: Result<persist::Kept, persist::Redo>,
+        declaration: String,
+        intermediates: Vec<CertificateDer<'static>>,
+    ) -> Option<Issued> {
+        let key_redo = self.key_redo.get(name).cloned();
+        let issued = kept.as_ref().ok().map(|k| {
+            let serial = inspect::serial(&k.der).unwrap_or_else(|| SerialNumber::from(0u64));
+            Issued {
+                name: name.to_string(),
+                der: CertificateDer::from(k.der.clone()),
+                pem: k.pem.clone(),
+                key_der: Some(Arc::new(PrivateKeyDer::Pkcs8(keys::pkcs8_der(key).into()))),
+                key_pem: self
+                    .kept_pem
+                    .get(name)
+                    .cloned()
+                    .unwrap_or_else(|| keys::pkcs8_pem(key)),
+                intermediates,
+                serial,
+                crl: None,
+            }
+        });
+        self.provenance.made.insert(
+            me,
+            persist::Made {
+                certificate: kept,
+                key_redo,
+                declaration,
+            },
+        );
+        issued
+    }
+
+    /// A freshly issued certificate whose key was kept from the directory: the key written back as the
+    /// file has it.
+    fn with_kept_key(&self, issued: Issued) -> Issued {
+        match self.kept_pem.get(&issued.name) {
+            Some(pem) => Issued {
+                key_pem: pem.clone(),
+                ..issued
+            },
+            None => issued,
+        }
     }
 
     /// Issues (or loads) leaf certificate `index`.
@@ -297,27 +497,48 @@ impl Builder<'_> {
             return Ok(());
         }
         let key = keys.next().expect("one key per generated certificate");
+        // The authority that signs it; `None` when it is self-signed (`issuer: self`).
+        let issuer = match c.issuer {
+            None => None,
+            Some(i) if self.issuers[i].is_some() => Some(i),
+            Some(i) => {
+                let why = self.unusable_issuer(&c.name, i);
+                self.cert_problems.insert(me, why);
+                self.certificates.push(Issued::unusable(&c.name));
+                return Ok(());
+            }
+        };
+        if let Some(prior) = self.prior {
+            // A self-signed certificate's declaration has no issuer certificate.
+            let issuer_der = issuer
+                .map(|i| self.authorities[i].der.to_vec())
+                .unwrap_or_default();
+            let declaration = persist::certificate_declaration(
+                c,
+                &rcgen::PublicKeyData::subject_public_key_info(&key),
+                &issuer_der,
+            );
+            let kept = prior.certificate(&c.name, &declaration, c.not_before, c.not_after);
+            if let Some(issued) =
+                self.kept(me, &c.name, &key, kept, declaration, intermediates.clone())
+            {
+                self.certificates.push(issued);
+                return Ok(());
+            }
+        }
         let fail = |source| PkiError::Issue {
             name: c.name.clone(),
             source,
         };
-        let signer = match c.issuer {
-            // Self-signed: the certificate's own key signs it, with its `signature`.
-            None => None,
-            Some(i) => match self.issuers[i].as_ref() {
-                Some(s) => Some(s),
-                None => {
-                    let why = self.unusable_issuer(&c.name, i);
-                    self.cert_problems.insert(me, why);
-                    self.certificates.push(Issued::unusable(&c.name));
-                    return Ok(());
-                }
-            },
-        };
         let params = issue::leaf_params(c).map_err(fail)?;
-        let (cert, key) = match signer {
-            Some(signer) => (params.signed_by(&key, signer).map_err(fail)?, key),
+        let (cert, key) = match issuer {
+            Some(i) => {
+                // Invariant: checked above (an unusable issuer returned early).
+                let signer = self.issuers[i].as_ref().expect("a usable issuer");
+                (params.signed_by(&key, signer).map_err(fail)?, key)
+            }
             None => {
+                // Self-signed: the certificate's own key signs it, with its `signature`.
                 let key = match c.signature {
                     Some(_) => {
                         keys::signer(&key.serialize_der(), c.key, c.signature).map_err(fail)?
@@ -327,13 +548,14 @@ impl Builder<'_> {
                 (params.self_signed(&key).map_err(fail)?, key)
             }
         };
-        self.certificates.push(issue::issued(
+        let issued = issue::issued(
             &c.name,
             cert,
             &key,
             intermediates,
             params.serial_number.clone(),
-        ));
+        );
+        self.certificates.push(self.with_kept_key(issued));
         Ok(())
     }
 

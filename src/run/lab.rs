@@ -80,14 +80,24 @@ pub async fn run_all_with_progress(
     jobs: usize,
     progress: Progress,
 ) -> Vec<LabResult> {
+    let labs = labs.into_iter().map(|l| (l, pki::Source::Fresh)).collect();
+    run_all_from(labs, jobs, progress).await
+}
+
+/// Like [`run_all_with_progress`], each lab's PKI from its [`pki::Source`].
+pub async fn run_all_from(
+    labs: Vec<(Lab, pki::Source)>,
+    jobs: usize,
+    progress: Progress,
+) -> Vec<LabResult> {
     let limit = Arc::new(tokio::sync::Semaphore::new(jobs.max(1)));
     let mut handles = Vec::new();
-    for lab in labs {
+    for (lab, source) in labs {
         let limit = limit.clone();
         let progress = progress.clone();
         handles.push(tokio::spawn(async move {
             let _permit = limit.acquire_owned().await;
-            let result = run_lab(&lab).await;
+            let result = run_lab_from(&lab, source).await;
             progress(&result);
             result
         }));
@@ -113,10 +123,22 @@ pub async fn run_all_with_progress(
 /// Runs one lab end to end. Never fails: a lab that cannot run gives a result whose error says why and
 /// whose checks and cases are errors.
 pub async fn run_lab(lab: &Lab) -> LabResult {
+    run_lab_from(lab, pki::Source::Fresh).await
+}
+
+/// Like [`run_lab`], the PKI from `source`: generated, with keys from the key cache, or built already.
+pub async fn run_lab_from(lab: &Lab, source: pki::Source) -> LabResult {
     let started = Instant::now();
     let for_pki = lab.clone();
-    let pki = match tokio::task::spawn_blocking(move || pki::build(&for_pki)).await {
-        Ok(Ok(p)) => Arc::new(p),
+    let build = move || match source {
+        pki::Source::Built(p) => Ok(p),
+        pki::Source::Cache(cache) => {
+            pki::build_with(&for_pki, Some(&cache), None).map(|(p, _)| Arc::new(p))
+        }
+        _ => pki::build(&for_pki).map(Arc::new),
+    };
+    let pki = match tokio::task::spawn_blocking(build).await {
+        Ok(Ok(p)) => p,
         Ok(Err(e)) => return errored(lab, LabError::Pki(Box::new(e)).to_string(), started),
         Err(e) => return errored(lab, LabError::PkiCrashed(e).to_string(), started),
     };

@@ -14,7 +14,10 @@ pub mod serve;
 pub use case::{matched_parts, CaseError};
 pub use checks::run_checks;
 pub use endpoint::EndpointDown;
-pub use lab::{run_all, run_all_with_progress, run_lab, run_lab_with_pki, LabError, Progress};
+pub use lab::{
+    run_all, run_all_from, run_all_with_progress, run_lab, run_lab_from, run_lab_with_pki,
+    LabError, Progress,
+};
 pub use result::{
     errored, round_points, CaseContext, CaseResult, Chains, CheckResult, Grade, Hello, LabResult,
     PartResult, Presented, Status,

@@ -710,6 +710,9 @@ fn the_pki_command_refuses_a_non_empty_directory_with_exit_2() {
     ] {
         assert!(dir.path().join(f).is_file(), "{f}");
     }
+    // A PKI directory it wrote (it has a state file) is updated in place; any other non-empty one is refused.
+    assert_eq!(run(false).status.code(), Some(0));
+    std::fs::remove_file(dir.path().join("mtls-lab-state.json")).unwrap();
     let second = run(false);
     assert_eq!(second.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&second.stderr).contains("not empty"));

@@ -79,16 +79,35 @@ pub fn root() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Runs the `mtls-lab` binary in `dir`, without colour or RUST_LOG.
+/// Runs the `mtls-lab` binary in `dir`, without colour or RUST_LOG, its key cache in [`test_cache_home`].
 pub fn mtls(dir: &Path, args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_mtls-lab"))
         .current_dir(dir)
         .args(args)
         .env_remove("RUST_LOG")
         .env("NO_COLOR", "1")
+        .env("XDG_CACHE_HOME", test_cache_home())
         .output()
         .expect("run mtls-lab")
 }
+
+/// The `XDG_CACHE_HOME` of every `mtls-lab` the tests start: in the target directory, never the user's
+/// cache (the key cache is then `XDG_CACHE_HOME/mtls-lab`).
+pub fn test_cache_home() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("xdg-cache")
+}
+
+/// Sets `XDG_CACHE_HOME` to [`test_cache_home`] in this test process before `main` (so before any test
+/// thread exists): every `mtls-lab` a test starts by any means inherits it, and none writes into the
+/// user's key cache.
+#[used]
+#[link_section = ".init_array"]
+static TEST_CACHE_HOME: extern "C" fn() = {
+    extern "C" fn set() {
+        std::env::set_var("XDG_CACHE_HOME", test_cache_home());
+    }
+    set
+};
 
 /// Compares `actual` with a golden file, or rewrites it under `UPDATE_GOLDEN=1`.
 pub fn golden(path: &Path, actual: &str) {

@@ -21,6 +21,7 @@ mod invalid_labs;
 mod judging;
 mod openssl_crosscheck;
 mod peers;
+mod persist;
 mod predictions;
 mod programs;
 mod prop;
