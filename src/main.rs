@@ -31,5 +31,6 @@ fn main() -> ExitCode {
         Command::Serve(a) => cli::serve::serve(a),
         Command::Show(a) => cli::show::show(a),
         Command::Battery(a) => cli::battery::battery(a),
+        Command::Load(a) => cli::load_mode::load(a),
     })
 }

@@ -54,6 +54,8 @@ pub enum Command {
     Battery(BatteryArgs),
     /// Print a certificate or authority of a lab as a learner reads it (subject, issuer, validity, key, SANs, extensions, fingerprints) and its chain.
     Show(ShowArgs),
+    /// Repeat cases of a lab with many concurrent clients: handshakes/s, latency percentiles and every verdict counted; a verdict other than the case's expectation is a failure (exit 1).
+    Load(LoadArgs),
 }
 
 // The argument structs carry no doc comment: clap would take it for the subcommand's about text.
@@ -67,7 +69,7 @@ pub struct RunArgs {
     pub selection: Selection,
     #[command(flatten)]
     pub reports: Reports,
-    /// Labs run at the same time (default: the number of cores; 1 runs them one after another).
+    /// Labs, and cases, run at the same time (default: the number of cores; 1 runs everything one after another). Reports are the same, in file order, whatever N.
     #[arg(long, short = 'j', value_name = "N")]
     pub jobs: Option<usize>,
     /// Stop after the first lab with a failed case; the labs not run are reported as not run.
@@ -245,6 +247,59 @@ pub struct ServeArgs {
     pub variant: Option<VariantSelection>,
     #[command(flatten)]
     pub vars: VarArgs,
+}
+
+#[derive(clap::Args)]
+pub struct LoadArgs {
+    /// The lab file.
+    pub lab: PathBuf,
+    /// A case to repeat, by name, with an optional weight: `--case NAME` or `--case NAME=WEIGHT`; repeatable, cases then take turns by weight (`--case good=9 --case bad=1`).
+    #[arg(long = "case", value_name = "NAME[=WEIGHT]", required = true, value_parser = parse_weighted)]
+    pub cases: Vec<(String, u32)>,
+    /// Clients connecting at the same time.
+    #[arg(long, short = 'c', value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub connections: u32,
+    /// Stop starting connections after this long: `10s`, `500ms`, `2m` (at most 10 minutes). Default 10s unless --count is given.
+    #[arg(long, value_name = "DURATION", conflicts_with = "count", value_parser = parse_load_duration)]
+    pub duration: Option<std::time::Duration>,
+    /// Stop after this many connections in all.
+    #[arg(long, short = 'n', value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
+    /// Only the handshake: no `GET /` after it (the client sends close_notify and reads until the server closes, so a rejection after the client's handshake is still seen).
+    #[arg(long)]
+    pub handshake_only: bool,
+    /// Resume TLS sessions (rustls's session cache on the client, tickets from the built-in server) instead of full handshakes.
+    #[arg(long)]
+    pub resume: bool,
+    /// Print the summary as one JSON object on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// For a lab with a `matrix`: the variant to load, e.g. `--variant key=ed25519,tls=1.3`.
+    #[arg(long, value_name = "KEY=VALUE,...", value_parser = parse_variant)]
+    pub variant: Option<VariantSelection>,
+    #[command(flatten)]
+    pub vars: VarArgs,
+}
+
+/// Parses `NAME` or `NAME=WEIGHT` (weight 1 to 10000; a name may itself hold `=` only with a weight after the last one).
+fn parse_weighted(s: &str) -> Result<(String, u32), String> {
+    if let Some((name, w)) = s.rsplit_once('=') {
+        if let Ok(w) = w.trim().parse::<u32>() {
+            if !(1..=10_000).contains(&w) {
+                return Err(format!("weight {w} of `{name}`: a weight is 1 to 10000"));
+            }
+            return Ok((name.to_string(), w));
+        }
+    }
+    if s.is_empty() {
+        return Err("an empty case name".into());
+    }
+    Ok((s.to_string(), 1))
+}
+
+/// Parses `--duration` with the lab's duration grammar (`10s`, `500ms`, `2m`; 1 ms to 10 minutes).
+fn parse_load_duration(s: &str) -> Result<std::time::Duration, String> {
+    mtls_lab::lab::time::parse_duration(s).map_err(|e| e.to_string())
 }
 
 /// `${NAME}` values for the paths of `from` in lab files.

@@ -1,6 +1,6 @@
 //! The binary's side of mtls-lab: clap types and exit codes ([`args`]), one module per subcommand,
-//! loading the labs named on the command line ([`load`]) and the terminal ([`term`]). The pipeline
-//! itself is the library's.
+//! loading the labs named on the command line ([`load`]), load mode ([`load_mode`]) and the terminal
+//! ([`term`]). The pipeline itself is the library's.
 
 pub mod args;
 pub mod battery;
@@ -8,6 +8,7 @@ pub mod check;
 pub mod init;
 pub mod list;
 pub mod load;
+pub mod load_mode;
 pub mod pki;
 pub mod run;
 pub mod schema;

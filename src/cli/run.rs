@@ -285,7 +285,7 @@ fn skeleton(labs: &[Lab]) -> Vec<LabResult> {
         .collect()
 }
 
-/// Runs `labs` on `runtime`, `jobs` at a time (default: the number of cores), or one after another
+/// Runs `labs` on `runtime`, `jobs` labs and `jobs` cases at a time (default: the number of cores), or one after another
 /// up to the first lab with a case not passed with `fail_fast`. Errors with INTERRUPTED when a signal
 /// stopped the run (`stopped` turned true), after stopping every child process group.
 fn execute(
@@ -295,11 +295,11 @@ fn execute(
     jobs: Option<usize>,
     fail_fast: bool,
 ) -> Result<Vec<LabResult>, u8> {
-    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let jobs = jobs.unwrap_or_else(run::default_jobs);
     let total = labs.len();
     let work = async move {
         if fail_fast {
-            run_until_failure(labs).await
+            run_until_failure(labs, jobs).await
         } else {
             run::run_all_from(labs, jobs, term::progress(total)).await
         }
@@ -325,11 +325,12 @@ fn execute(
     })
 }
 
-/// Runs `labs` one after another, stopping after the first with a case that did not pass.
-async fn run_until_failure(labs: Vec<(Lab, pki::Source)>) -> Vec<LabResult> {
+/// Runs `labs` one after another (up to `jobs` cases at a time), stopping after the first with a case
+/// that did not pass.
+async fn run_until_failure(labs: Vec<(Lab, pki::Source)>, jobs: usize) -> Vec<LabResult> {
     let mut out = Vec::new();
     for (lab, source) in labs {
-        let r = run::run_lab_from(&lab, source).await;
+        let r = run::run_lab_from(&lab, source, jobs).await;
         let stop = r.cases.iter().any(|c| c.status != Status::Passed);
         out.push(r);
         if stop {

@@ -3,7 +3,10 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use rustls::{ClientConfig, ServerConfig};
 
 use crate::lab::{
     Case, CertRef, Chain, Checks, ClientCommand, Expectation, Lab, Pin, ScorePart, ServerKind,
@@ -16,7 +19,7 @@ use crate::run::checks::unmet;
 use crate::run::endpoint::{Endpoint, EndpointDown};
 use crate::run::lab::Workspace;
 use crate::run::result::{CaseContext, CaseResult, Grade, Status};
-use crate::tls::client;
+use crate::tls::client::{self, Exchange};
 use crate::tls::server::{RunningServer, SERVER_WAIT};
 use crate::tls::{self, TlsSetupError};
 use crate::verdict::{self, Observed};
@@ -109,19 +112,63 @@ pub(super) async fn run(
         case,
         clock.unwrap_or_else(time::OffsetDateTime::now_utc),
     );
-    if let Some(why) = case.derived.as_ref().and_then(|d| d.skipped.as_ref()) {
-        return not_run(
-            case,
-            context,
-            Status::Skipped,
-            vec![format!("skipped: {why}")],
-        );
+    if let Some(skipped) = derived_skipped(case, &context) {
+        return skipped;
     }
     if let Some(why) = unmet(&case.grading.requires, done) {
         return not_run(case, context, Status::Skipped, vec![why]);
     }
     context.chains = crate::run::result::Chains::of(lab, work.pki, case);
-    match observe(lab, work, case, endpoint, &mut context).await {
+    let ran = observe(lab, work, case, endpoint, &mut context).await;
+    finish(lab, case, context, ran)
+}
+
+/// Like [`run`], for a case that requires nothing and needs no exclusive access to its endpoint: the
+/// built-in client against a built-in server, or one that did not start (cases run together,
+/// `run::lab::batches`).
+pub(super) async fn run_shared(
+    lab: &Lab,
+    work: &Workspace<'_>,
+    case: &Case,
+    endpoint: &Endpoint,
+) -> CaseResult {
+    let clock = case.clock(lab);
+    let mut context = CaseContext::of(
+        lab,
+        case,
+        clock.unwrap_or_else(time::OffsetDateTime::now_utc),
+    );
+    if let Some(skipped) = derived_skipped(case, &context) {
+        return skipped;
+    }
+    context.chains = crate::run::result::Chains::of(lab, work.pki, case);
+    // As `observe` does: the case's files first, then its server.
+    let problems = case_problems(lab, work.pki, case);
+    let ran = match endpoint {
+        _ if !problems.is_empty() => Err(CaseError::Unusable(problems)),
+        Endpoint::Down(down) => Err(CaseError::Server(down.clone())),
+        Endpoint::BuiltIn(server) if case.client.command.is_none() => {
+            client_against_builtin(lab, work.pki, case, server)
+                .await
+                .map(Ran::from)
+        }
+        _ => unreachable!(
+            "run::lab::batches runs only the built-in client against a built-in server together"
+        ),
+    };
+    finish(lab, case, context, ran)
+}
+
+/// The skipped result of a case a battery derived that cannot apply (no intermediate, no CRL, no CA key).
+fn derived_skipped(case: &Case, context: &CaseContext) -> Option<CaseResult> {
+    let why = case.derived.as_ref()?.skipped.as_ref()?;
+    let messages = vec![format!("skipped: {why}")];
+    Some(not_run(case, context.clone(), Status::Skipped, messages))
+}
+
+/// The case's result from what it observed, or from why it could not run.
+fn finish(lab: &Lab, case: &Case, context: CaseContext, ran: Result<Ran, CaseError>) -> CaseResult {
+    match ran {
         Ok(mut ran) => {
             if let Some(note) = clock_note(lab, case) {
                 let o = &mut ran.observed;
@@ -532,22 +579,47 @@ async fn client_against_external(
     let clock = case.clock(lab);
     let config =
         tls::client_config_at(pki, &case.client, &case.name, clock).map_err(CaseError::Config)?;
+    let once = external_once(case, config, addr, Exchange::Request, false).await?;
+    Ok(once.observed)
+}
+
+/// One connection of the built-in client with `config` to the external server at `addr`, as far as
+/// `exchange` goes; with `zero_linger` the client's socket is reset on close (load mode: no TIME_WAIT).
+async fn external_once(
+    case: &Case,
+    config: Arc<ClientConfig>,
+    addr: SocketAddr,
+    exchange: Exchange,
+    zero_linger: bool,
+) -> Result<Once, CaseError> {
     let started = Instant::now();
-    let (socket, _local) = client::bind_local_for(addr).map_err(|error| CaseError::Bind {
+    let bind = |error| CaseError::Bind {
         on: "loopback",
         error,
-    })?;
-    let client_obs = client::run(
+    };
+    let (socket, _local) = client::bind_local_for(addr).map_err(bind)?;
+    if zero_linger {
+        socket.set_zero_linger().map_err(bind)?;
+    }
+    let client_obs = client::run_with(
         socket,
         addr,
         config,
         &case.client.server_name,
         client::CLIENT_WAIT,
+        exchange,
     )
     .await;
     let ms = started.elapsed().as_millis() as u64;
     tracing::debug!(case = %case.name, client = ?client_obs.failure, "observed (external server)");
-    Ok(verdict::observe_external_server(&client_obs, ms))
+    let observed = match exchange {
+        Exchange::Request => verdict::observe_external_server(&client_obs, ms),
+        Exchange::HandshakeOnly => verdict::observe_external_handshake(&client_obs, ms),
+    };
+    Ok(Once {
+        observed,
+        resumed: client_obs.resumed,
+    })
 }
 
 /// The server configuration for a case with its own clock (`at:` other than the lab's), so that the
@@ -556,7 +628,7 @@ fn server_override(
     lab: &Lab,
     pki: &Pki,
     case: &Case,
-) -> Result<Option<std::sync::Arc<rustls::ServerConfig>>, CaseError> {
+) -> Result<Option<Arc<ServerConfig>>, CaseError> {
     match case.at {
         Some(at) if Some(at) != lab.at => {
             tls::server_config_at(lab, pki, &lab.servers[case.server], Some(at))
@@ -654,23 +726,52 @@ async fn client_against_builtin(
         tls::client_config_at(pki, &case.client, &case.name, clock).map_err(CaseError::Config)?;
     // A case with its own clock needs the server to verify at that time too: a configuration for this connection only.
     let server_override = server_override(lab, pki, case)?;
+    let once = builtin_once(
+        case,
+        config,
+        server_override,
+        server,
+        Exchange::Request,
+        false,
+    )
+    .await?;
+    Ok(once.observed)
+}
+
+/// One connection of the built-in client with `config` to the built-in `server` (which accepts it with
+/// `server_override` when given), as far as `exchange` goes, registered by the client's local address
+/// so that the server's verdict is this connection's; with `zero_linger` the client's socket is reset
+/// on close (load mode: no TIME_WAIT).
+async fn builtin_once(
+    case: &Case,
+    config: Arc<ClientConfig>,
+    server_override: Option<Arc<ServerConfig>>,
+    server: &RunningServer,
+    exchange: Exchange,
+    zero_linger: bool,
+) -> Result<Once, CaseError> {
     let started = Instant::now();
     // The client binds loopback of the server's family: 127.0.0.1, or ::1 for a server on `[::1]`.
-    let (socket, local) = client::bind_local_for(server.addr).map_err(|error| CaseError::Bind {
+    let bind = |error| CaseError::Bind {
         on: if server.addr.is_ipv6() {
             "::1"
         } else {
             "127.0.0.1"
         },
         error,
-    })?;
+    };
+    let (socket, local) = client::bind_local_for(server.addr).map_err(bind)?;
+    if zero_linger {
+        socket.set_zero_linger().map_err(bind)?;
+    }
     let verdict_rx = server.expect_connection(local, server_override);
-    let client_obs = client::run(
+    let client_obs = client::run_with(
         socket,
         server.addr,
         config,
         &case.client.server_name,
         client::CLIENT_WAIT,
+        exchange,
     )
     .await;
     // The server reports as soon as its handshake ends; bound the wait in case it never saw the connection.
@@ -691,5 +792,88 @@ async fn client_against_builtin(
     }
     let ms = started.elapsed().as_millis() as u64;
     tracing::debug!(case = %case.name, server = ?server_verdict, client = ?client_obs.failure, "observed");
-    Ok(verdict::observe(server_verdict.as_ref(), &client_obs, ms))
+    let observed = match exchange {
+        Exchange::Request => verdict::observe(server_verdict.as_ref(), &client_obs, ms),
+        Exchange::HandshakeOnly => {
+            verdict::observe_handshake(server_verdict.as_ref(), &client_obs, ms)
+        }
+    };
+    Ok(Once {
+        observed,
+        resumed: client_obs.resumed,
+    })
+}
+
+/// One connection of a [`Repeatable`] case: what was observed, and whether the client resumed a session.
+#[derive(Debug)]
+pub(super) struct Once {
+    pub observed: Observed,
+    pub resumed: bool,
+}
+
+/// A case made ready to repeat (load mode): its files checked, its client's configuration (and, for a
+/// case with its own clock, its server's) built once, with session resumption on or off.
+pub(super) struct Repeatable {
+    config: Arc<ClientConfig>,
+    server_override: Option<Arc<ServerConfig>>,
+}
+
+impl Repeatable {
+    /// Prepares `case` of `lab` to repeat with the built-in client: with `resume`, the client keeps
+    /// rustls's in-memory session cache (shared by every connection of the case) and resumes when the
+    /// server lets it (RFC 8446 §2.2); without it, every handshake is a full one.
+    ///
+    /// # Errors
+    /// [`CaseError::Unusable`] when a file the case needs is missing or broken, [`CaseError::Config`]
+    /// when rustls refuses its client's (or server's) configuration.
+    pub(super) fn new(lab: &Lab, pki: &Pki, case: &Case, resume: bool) -> Result<Self, CaseError> {
+        let problems = case_problems(lab, pki, case);
+        if !problems.is_empty() {
+            return Err(CaseError::Unusable(problems));
+        }
+        let config = tls::client_config_at(pki, &case.client, &case.name, case.clock(lab))
+            .map_err(CaseError::Config)?;
+        let mut config = Arc::unwrap_or_clone(config);
+        config.resumption = if resume {
+            rustls::client::Resumption::default()
+        } else {
+            rustls::client::Resumption::disabled()
+        };
+        Ok(Repeatable {
+            config: Arc::new(config),
+            server_override: server_override(lab, pki, case)?,
+        })
+    }
+
+    /// One connection of the case to `endpoint`, as far as `exchange` goes, judged by the same
+    /// observation as [`run`]: both sides' verdicts against the built-in server; against a server
+    /// command or a target only the client's side ([`verdict::observe_external_server`]): the server
+    /// program's output cannot be told apart between concurrent connections.
+    ///
+    /// # Errors
+    /// [`CaseError::Server`] when the endpoint is down, [`CaseError::Bind`] when no client socket can
+    /// be bound.
+    pub(super) async fn once(
+        &self,
+        case: &Case,
+        endpoint: &Endpoint,
+        exchange: Exchange,
+    ) -> Result<Once, CaseError> {
+        let config = self.config.clone();
+        match endpoint {
+            Endpoint::Down(down) => Err(CaseError::Server(down.clone())),
+            Endpoint::BuiltIn(server) => {
+                let over = self.server_override.clone();
+                builtin_once(case, config, over, server, exchange, true).await
+            }
+            Endpoint::Command(running) => {
+                external_once(case, config, running.addr, exchange, true).await
+            }
+            Endpoint::Target(t) => {
+                let candidates = t.candidates(t.port);
+                let addr = peer::in_use(&candidates).await.unwrap_or(candidates[0]);
+                external_once(case, config, addr, exchange, true).await
+            }
+        }
+    }
 }

@@ -1,12 +1,15 @@
 //! Running labs: [`run_all`] runs several at a time; [`run_lab`] runs one end to end — build the PKI,
 //! run the certificate checks, take the lab's fixed ports (from labs of this run and from other runs on this
-//! machine), export the PKI for external programs, start the servers, run the cases in file order, stop
-//! the servers.
+//! machine), export the PKI for external programs, start the servers (`stage`), run the cases — those
+//! that can, several at a time (`batches`), with their results in file order — and stop the servers.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
+
+use tokio::sync::Semaphore;
+use tracing::Instrument;
 
 use crate::lab::{Lab, ServerKind};
 use crate::peer::netns;
@@ -16,7 +19,7 @@ use crate::pki::{self, Pki, PkiError};
 use crate::run::case;
 use crate::run::checks::run_checks;
 use crate::run::endpoint;
-use crate::run::result::{errored, CheckResult, LabResult, Status};
+use crate::run::result::{errored, LabResult, Status};
 use crate::tls::TlsSetupError;
 
 /// Why a lab could not run at all; every check and case then reports it ([`errored`]).
@@ -90,14 +93,17 @@ pub async fn run_all_from(
     jobs: usize,
     progress: Progress,
 ) -> Vec<LabResult> {
-    let limit = Arc::new(tokio::sync::Semaphore::new(jobs.max(1)));
+    let limit = Arc::new(Semaphore::new(jobs.max(1)));
+    // One bound for the cases of every lab: at most `jobs` handshakes at a time in the whole run.
+    let case_jobs = Arc::new(Semaphore::new(jobs.max(1)));
     let mut handles = Vec::new();
     for (lab, source) in labs {
         let limit = limit.clone();
         let progress = progress.clone();
+        let case_jobs = case_jobs.clone();
         handles.push(tokio::spawn(async move {
             let _permit = limit.acquire_owned().await;
-            let result = run_lab_from(&lab, source).await;
+            let result = run_lab_sharing(&lab, source, &case_jobs).await;
             progress(&result);
             result
         }));
@@ -120,14 +126,26 @@ pub async fn run_all_from(
     out
 }
 
-/// Runs one lab end to end. Never fails: a lab that cannot run gives a result whose error says why and
-/// whose checks and cases are errors.
+/// Runs one lab end to end, up to [`default_jobs`] of its cases at a time. Never fails: a lab that
+/// cannot run gives a result whose error says why and whose checks and cases are errors.
 pub async fn run_lab(lab: &Lab) -> LabResult {
-    run_lab_from(lab, pki::Source::Fresh).await
+    run_lab_jobs(lab, default_jobs()).await
 }
 
-/// Like [`run_lab`], the PKI from `source`: generated, with keys from the key cache, or built already.
-pub async fn run_lab_from(lab: &Lab, source: pki::Source) -> LabResult {
+/// Like [`run_lab`], with at most `jobs` cases at a time (1: one after another); the results are the
+/// same, in file order.
+pub async fn run_lab_jobs(lab: &Lab, jobs: usize) -> LabResult {
+    run_lab_from(lab, pki::Source::Fresh, jobs).await
+}
+
+/// Like [`run_lab_jobs`], the PKI from `source`: generated, with keys from the key cache, or built
+/// already.
+pub async fn run_lab_from(lab: &Lab, source: pki::Source, jobs: usize) -> LabResult {
+    run_lab_sharing(lab, source, &Arc::new(Semaphore::new(jobs.max(1)))).await
+}
+
+/// Like [`run_lab_from`], its cases taking permits from `jobs`.
+async fn run_lab_sharing(lab: &Lab, source: pki::Source, jobs: &Arc<Semaphore>) -> LabResult {
     let started = Instant::now();
     let for_pki = lab.clone();
     let build = move || match source {
@@ -143,85 +161,78 @@ pub async fn run_lab_from(lab: &Lab, source: pki::Source) -> LabResult {
         Err(e) => return errored(lab, LabError::PkiCrashed(e).to_string(), started),
     };
     tracing::debug!(lab = %lab.name, ms = started.elapsed().as_millis() as u64, "PKI built");
-    run_lab_with(lab, pki, started).await
+    run_lab_in(lab, pki, started, jobs).await
 }
 
 /// Runs one lab with a PKI already built (e.g. one that was also exported).
 pub async fn run_lab_with_pki(lab: &Lab, pki: Arc<Pki>) -> LabResult {
-    run_lab_with(lab, pki, Instant::now()).await
+    let jobs = Arc::new(Semaphore::new(default_jobs()));
+    run_lab_in(lab, pki, Instant::now(), &jobs).await
 }
 
-async fn run_lab_with(lab: &Lab, pki: Arc<Pki>, started: Instant) -> LabResult {
+/// The number of cores (2 when it cannot be read): `run`'s default for `--jobs`.
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// Runs one lab with its PKI built; its cases take permits from `jobs` while they run (see [`batches`]).
+async fn run_lab_in(
+    lab: &Lab,
+    pki: Arc<Pki>,
+    started: Instant,
+    jobs: &Arc<Semaphore>,
+) -> LabResult {
     let span = tracing::info_span!("lab", lab = %lab.name);
-    let _enter = span.enter();
     // Explanations and messages use what the loaded files say (subjects, validity), not placeholders.
-    let refined = pki::with_loaded_facts(lab, &pki);
-    let lab = &refined;
+    let lab = Arc::new(pki::with_loaded_facts(lab, &pki));
 
     let mut done: HashMap<String, Status> = HashMap::new();
-    let checks = run_checks(lab, &pki, &mut done);
-    let failed = |why: LabError, checks: Vec<CheckResult>| LabResult {
-        checks,
-        ..errored(lab, why.to_string(), started)
-    };
-
-    // Fixed ports: labs of this run take turns (in-process lock), and so do other runs on this machine
-    // (a lock file per port); always taken in ascending port order, so two labs never wait on each other.
-    let mut _port_guards = Vec::new();
-    let mut _port_files = Vec::new();
-    // In a private network namespace (`run --isolate`) no other run shares the ports: no lock file.
-    let shared_network = !netns::isolated();
-    if !shared_network {
-        if let Some(target) = lab
-            .servers
-            .iter()
-            .find(|s| matches!(s.kind, ServerKind::Target(_)))
-        {
-            return failed(LabError::IsolatedTarget(target.name.clone()), checks);
-        }
-    }
-    for port in fixed_ports(lab) {
-        _port_guards.push(port_lock(port).lock_owned().await);
-        if !shared_network {
-            continue;
-        }
-        match portlock::acquire(port, &lab.file, portlock::port_wait()).await {
-            Ok(held) => _port_files.push(held),
-            Err(e) => return failed(LabError::Port(e), checks),
-        }
-    }
-    let export_dir = match export_for_commands(lab, &pki) {
-        Ok(d) => d,
-        Err(e) => return failed(e, checks),
-    };
-    let pki_path = export_dir
-        .as_ref()
-        .map(|d| d.path().to_path_buf())
-        .unwrap_or_default();
-    let lab_dir = lab_dir(lab);
-    let work = Workspace {
-        pki: &pki,
-        pki_path: &pki_path,
-        lab_dir: &lab_dir,
-    };
-
-    let mut servers = match endpoint::start_all(lab, &work).await {
+    let checks = run_checks(&lab, &pki, &mut done);
+    let mut staged = match stage(&lab, &pki).instrument(span.clone()).await {
         Ok(s) => s,
-        Err(e) => return failed(e, checks),
+        Err(why) => {
+            return LabResult {
+                checks,
+                ..errored(&lab, why.to_string(), started)
+            }
+        }
     };
-    let mut cases = Vec::new();
-    for c in &lab.cases {
-        let endpoint = servers
-            .get_mut(&c.server)
-            .expect("every server with cases was started");
-        let result = case::run(lab, &work, c, endpoint, &done).await;
-        tracing::info!(case = %c.name, status = ?result.status, "case done");
-        done.insert(c.name.clone(), result.status);
-        cases.push(result);
+    let mut cases = Vec::with_capacity(lab.cases.len());
+    for batch in batches(&lab, &staged.servers) {
+        let results = match batch {
+            Batch::Alone(i) => {
+                let c = &lab.cases[i];
+                let endpoint = staged
+                    .servers
+                    .get_mut(&c.server)
+                    .expect("every server with cases was started");
+                let work = Workspace {
+                    pki: &pki,
+                    pki_path: &staged.pki_path,
+                    lab_dir: &staged.lab_dir,
+                };
+                vec![
+                    case::run(&lab, &work, c, endpoint, &done)
+                        .instrument(span.clone())
+                        .await,
+                ]
+            }
+            Batch::Together(indices) => {
+                let shared = Arc::new(std::mem::take(&mut staged.servers));
+                let results = together(&lab, &pki, &staged, &shared, indices, jobs, &span).await;
+                // Every task that held a clone of `shared` has ended (each was awaited).
+                staged.servers = Arc::try_unwrap(shared)
+                    .unwrap_or_else(|_| unreachable!("every case task was awaited"));
+                results
+            }
+        };
+        for result in results {
+            tracing::info!(parent: &span, case = %result.name, status = ?result.status, "case done");
+            done.insert(result.name.clone(), result.status);
+            cases.push(result);
+        }
     }
-    endpoint::stop_all(&mut servers).await;
-    drop(servers);
-    drop(export_dir);
+    staged.stop().await;
     LabResult {
         file: lab.file.clone(),
         lab: lab.name.clone(),
@@ -231,6 +242,171 @@ async fn run_lab_with(lab: &Lab, pki: Arc<Pki>, started: Instant) -> LabResult {
         error: None,
         duration_ms: started.elapsed().as_millis() as u64,
     }
+}
+
+/// Cases that run at once, or one alone.
+enum Batch {
+    /// A case that needs its server to itself, or the results of the cases before it.
+    Alone(usize),
+    /// Consecutive cases that may run at the same time.
+    Together(Vec<usize>),
+}
+
+/// The lab's cases in file order, grouped: consecutive cases of the built-in client against a built-in
+/// server (or a server that did not start) that require nothing run together; every other case runs
+/// alone, after the cases before it and before the cases after it. A client command's connections are
+/// told apart from the others only while nothing else connects, a server command's output and a
+/// target's state are shared by its connections, and `requires` reads the results before it: those stay
+/// serial, so every result is the one a serial run gives. Built-in client connections are told apart
+/// by their local address ([`crate::tls::server::RunningServer::expect_connection`]).
+fn batches(lab: &Lab, servers: &HashMap<usize, endpoint::Endpoint>) -> Vec<Batch> {
+    let concurrent = |c: &crate::lab::Case| {
+        c.client.command.is_none()
+            && c.grading.requires.is_empty()
+            && matches!(
+                servers.get(&c.server),
+                Some(endpoint::Endpoint::BuiltIn(_) | endpoint::Endpoint::Down(_))
+            )
+    };
+    let mut out = Vec::new();
+    let mut run: Vec<usize> = Vec::new();
+    for (i, c) in lab.cases.iter().enumerate() {
+        if concurrent(c) {
+            run.push(i);
+            continue;
+        }
+        if !run.is_empty() {
+            out.push(Batch::Together(std::mem::take(&mut run)));
+        }
+        out.push(Batch::Alone(i));
+    }
+    if !run.is_empty() {
+        out.push(Batch::Together(run));
+    }
+    out
+}
+
+/// Runs the cases `indices` at the same time, each as its own task holding a permit of `jobs`, and
+/// returns their results in the order of `indices`. A task that panicked gives an error result.
+async fn together(
+    lab: &Arc<Lab>,
+    pki: &Arc<Pki>,
+    staged: &Staged,
+    servers: &Arc<HashMap<usize, endpoint::Endpoint>>,
+    indices: Vec<usize>,
+    jobs: &Arc<Semaphore>,
+    span: &tracing::Span,
+) -> Vec<crate::run::result::CaseResult> {
+    let mut handles = Vec::with_capacity(indices.len());
+    for &i in &indices {
+        let (lab, pki, servers, jobs) = (lab.clone(), pki.clone(), servers.clone(), jobs.clone());
+        let (pki_path, lab_dir) = (staged.pki_path.clone(), staged.lab_dir.clone());
+        handles.push(tokio::spawn(
+            async move {
+                let _permit = jobs.acquire_owned().await;
+                let c = &lab.cases[i];
+                let endpoint = servers
+                    .get(&c.server)
+                    .expect("every server with cases was started");
+                let work = Workspace {
+                    pki: &pki,
+                    pki_path: &pki_path,
+                    lab_dir: &lab_dir,
+                };
+                case::run_shared(&lab, &work, c, endpoint).await
+            }
+            .instrument(span.clone()),
+        ));
+    }
+    let mut out = Vec::with_capacity(handles.len());
+    for (h, &i) in handles.into_iter().zip(&indices) {
+        out.push(match h.await {
+            Ok(r) => r,
+            Err(e) => {
+                let mut r = errored(lab, String::new(), Instant::now())
+                    .cases
+                    .swap_remove(i);
+                r.messages = vec![format!("internal error: case task failed: {e}")];
+                r
+            }
+        });
+    }
+    out
+}
+
+/// A lab ready to run its cases: its fixed ports taken, its PKI exported for commands (when it runs
+/// any), its servers started. [`Staged::stop`] stops the servers; dropping it releases the rest.
+pub(super) struct Staged {
+    pub servers: HashMap<usize, endpoint::Endpoint>,
+    pub pki_path: PathBuf,
+    pub lab_dir: PathBuf,
+    _export_dir: Option<tempfile::TempDir>,
+    _port_files: Vec<portlock::PortLock>,
+    _port_guards: Vec<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Staged {
+    /// Stops every server command and releases the ports and the exported PKI.
+    pub async fn stop(mut self) {
+        endpoint::stop_all(&mut self.servers).await;
+    }
+}
+
+/// Makes `lab` ready to run its cases with `pki`: fixed ports taken — labs of this run take turns
+/// (in-process lock), and so do other runs on this machine (a lock file per port), always in ascending
+/// port order, so two labs never wait on each other — the PKI exported for external programs, the
+/// servers started.
+///
+/// # Errors
+/// [`LabError`] when the lab cannot run at all: a target under `--isolate`, a port held too long, the
+/// export, or a built-in server that cannot start.
+pub(super) async fn stage(lab: &Lab, pki: &Pki) -> Result<Staged, LabError> {
+    let mut port_guards = Vec::new();
+    let mut port_files = Vec::new();
+    // In a private network namespace (`run --isolate`) no other run shares the ports: no lock file.
+    let shared_network = !netns::isolated();
+    if !shared_network {
+        if let Some(target) = lab
+            .servers
+            .iter()
+            .find(|s| matches!(s.kind, ServerKind::Target(_)))
+        {
+            return Err(LabError::IsolatedTarget(target.name.clone()));
+        }
+    }
+    for port in fixed_ports(lab) {
+        port_guards.push(port_lock(port).lock_owned().await);
+        if !shared_network {
+            continue;
+        }
+        port_files.push(
+            portlock::acquire(port, &lab.file, portlock::port_wait())
+                .await
+                .map_err(LabError::Port)?,
+        );
+    }
+    let export_dir = export_for_commands(lab, pki)?;
+    let pki_path = export_dir
+        .as_ref()
+        .map(|d| d.path().to_path_buf())
+        .unwrap_or_default();
+    let lab_dir = lab_dir(lab);
+    let servers = {
+        let work = Workspace {
+            pki,
+            pki_path: &pki_path,
+            lab_dir: &lab_dir,
+        };
+        endpoint::start_all(lab, &work).await?
+    };
+    Ok(Staged {
+        servers,
+        pki_path,
+        lab_dir,
+        _export_dir: export_dir,
+        _port_files: port_files,
+        _port_guards: port_guards,
+    })
 }
 
 /// External programs read the PKI from files: exports it to a temporary directory (the seed layout,

@@ -42,6 +42,19 @@ pub struct ClientObservation {
     pub server: Option<Identity>,
     pub status: Option<u16>,
     pub body: Option<String>,
+    /// Whether the handshake resumed an earlier session (load mode's `--resume`; a case never does).
+    pub resumed: bool,
+}
+
+/// How far the built-in client goes after the handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exchange {
+    /// `GET /` and the whole response, as every case does.
+    Request,
+    /// No request: the client sends close_notify and reads until the server closes, so that a server
+    /// that rejects the client's certificate after the client's handshake completed (TLS 1.3) is still
+    /// seen through its alert (load mode's `--handshake-only`).
+    HandshakeOnly,
 }
 
 /// Binds a local port on the loopback interface; the caller registers it with the server before connecting.
@@ -72,6 +85,18 @@ pub async fn run(
     config: Arc<ClientConfig>,
     server_name: &str,
     wait: Duration,
+) -> ClientObservation {
+    run_with(socket, addr, config, server_name, wait, Exchange::Request).await
+}
+
+/// Like [`run`], going only as far as `exchange` says after the handshake.
+pub async fn run_with(
+    socket: TcpSocket,
+    addr: SocketAddr,
+    config: Arc<ClientConfig>,
+    server_name: &str,
+    wait: Duration,
+    exchange: Exchange,
 ) -> ClientObservation {
     let mut obs = ClientObservation::default();
     let fail = |mut obs: ClientObservation, f: ClientFailure| {
@@ -104,10 +129,18 @@ pub async fn run(
     obs.handshake_done = true;
     let conn = tls.get_ref().1;
     obs.version = conn.protocol_version().map(version_name);
+    obs.resumed = conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed);
     obs.server = conn
         .peer_certificates()
         .and_then(|c| c.first())
         .and_then(|c| Identity::from_der(c));
+    if exchange == Exchange::HandshakeOnly {
+        return match tokio::time::timeout(wait, close_and_drain(tls)).await {
+            Err(_) => fail(obs, ClientFailure::Timeout("close")),
+            Ok(Err(f)) => fail(obs, f),
+            Ok(Ok(())) => obs,
+        };
+    }
 
     let (mut sender, connection) =
         match hyper::client::conn::http1::handshake(TokioIo::new(tls)).await {
@@ -177,6 +210,32 @@ pub async fn run(
                 }
             }
             fail(obs, failure)
+        }
+    }
+}
+
+/// Sends close_notify and reads until the server closes: an alert it sends (a certificate it rejects
+/// after the client's TLS 1.3 handshake completed) is the failure; a close, with or without its own
+/// close_notify, is none.
+async fn close_and_drain(
+    mut tls: tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
+) -> Result<(), ClientFailure> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // close_notify without closing the TCP connection: the server closes first, so the client's port
+    // is not left in TIME_WAIT.
+    tls.get_mut().1.send_close_notify();
+    if let Err(e) = tls.flush().await {
+        if let f @ ClientFailure::Tls(_) = io_failure(&e) {
+            return Err(f);
+        }
+    }
+    let mut buf = [0u8; 1024];
+    loop {
+        match tls.read(&mut buf).await {
+            Ok(0) => return Ok(()),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+            Err(e) => return Err(io_failure(&e)),
         }
     }
 }

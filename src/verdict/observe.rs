@@ -188,18 +188,66 @@ pub fn observe(
     o
 }
 
+/// Like [`observe`] for a client that sent no request (load mode's `--handshake-only`): both
+/// handshakes completing, with the server accepting and the client seeing no alert before the close,
+/// is an acceptance without an HTTP status; everything else is decided as [`observe`] decides it.
+pub fn observe_handshake(
+    server: Option<&ServerVerdict>,
+    client: &ClientObservation,
+    duration_ms: u64,
+) -> Observed {
+    let mut o = observe(server, client, duration_ms);
+    if let (
+        Some(ServerVerdict::Accepted {
+            client: seen,
+            version,
+        }),
+        None,
+        true,
+    ) = (server, &client.failure, client.handshake_done)
+    {
+        o.outcome = Outcome::Accepted;
+        o.by = None;
+        o.reason = None;
+        o.detail = None;
+        o.server_saw = seen.clone();
+        o.tls_version = version.clone().or(o.tls_version);
+    }
+    o
+}
+
 /// The outcome against an external server: only the built-in client is observable. A rejection by
 /// the server shows as the alert the client received; its reason is read from the alert where the
 /// alert names one reason ([`crate::reason::ALERT_REASONS`]), and is otherwise left open. A connection
 /// the server closes without an alert is `connection_closed`, by the server.
 pub fn observe_external_server(client: &ClientObservation, duration_ms: u64) -> Observed {
-    // With no server verdict to wait for, a response over a completed handshake is an acceptance.
+    external(client, duration_ms, false)
+}
+
+/// Like [`observe_external_server`] for a client that sent no request (load mode's
+/// `--handshake-only`): a completed handshake followed by a close without an alert is an acceptance.
+pub fn observe_external_handshake(client: &ClientObservation, duration_ms: u64) -> Observed {
+    external(client, duration_ms, true)
+}
+
+fn external(client: &ClientObservation, duration_ms: u64, handshake_only: bool) -> Observed {
+    // With no server verdict to wait for, a response over a completed handshake is an acceptance
+    // (without a request: a completed handshake the server closed without an alert).
     let went_through = ServerVerdict::Accepted {
         client: None,
         version: client.version.clone(),
     };
-    let server = (client.failure.is_none() && client.status.is_some()).then_some(&went_through);
-    let mut o = observe(server, client, duration_ms);
+    let done = if handshake_only {
+        client.handshake_done
+    } else {
+        client.status.is_some()
+    };
+    let server = (client.failure.is_none() && done).then_some(&went_through);
+    let mut o = if handshake_only {
+        observe_handshake(server, client, duration_ms)
+    } else {
+        observe(server, client, duration_ms)
+    };
     o.external = Some(Side::Server);
     if let Some(ClientFailure::Tls(e)) = &client.failure {
         if let Some(alert) = received_alert_name(e) {

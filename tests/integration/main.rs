@@ -19,6 +19,7 @@ mod hostile;
 mod html;
 mod invalid_labs;
 mod judging;
+mod load;
 mod openssl_crosscheck;
 mod peers;
 mod persist;
