@@ -30,6 +30,7 @@ fn main() -> ExitCode {
         Command::Pki(a) => cli::pki::pki(a),
         Command::Serve(a) => cli::serve::serve(a),
         Command::Show(a) => cli::show::show(a),
+        Command::Battery(a) => cli::battery::battery(a),
         Command::Load(a) => cli::load_mode::load(a),
     })
 }

@@ -50,6 +50,8 @@ pub enum Command {
     Pki(PkiArgs),
     /// Start a lab's built-in servers and keep them running (until Ctrl-C), printing one line per connection: who connected and the verdict.
     Serve(ServeArgs),
+    /// Run (or with --list, list) one case of a lab and the standard failure cases derived from it (its battery), with the matrix of how the peer under test met each.
+    Battery(BatteryArgs),
     /// Print a certificate or authority of a lab as a learner reads it (subject, issuer, validity, key, SANs, extensions, fingerprints) and its chain.
     Show(ShowArgs),
     /// Repeat cases of a lab with many concurrent clients: handshakes/s, latency percentiles and every verdict counted; a verdict other than the case's expectation is a failure (exit 1).
@@ -96,6 +98,30 @@ pub struct RunArgs {
     /// Run in a private network namespace with its own loopback (Linux, as root or with unprivileged user namespaces), so that no other process can reach or take the labs' ports; where that is not permitted, fixed ports are held by port locks as without it. A `target:` outside cannot be reached then.
     #[arg(long)]
     pub isolate: bool,
+}
+
+#[derive(clap::Args)]
+pub struct BatteryArgs {
+    /// The lab file (or directory).
+    pub lab: PathBuf,
+    /// The case to derive the failures from (it must expect `accepted`).
+    pub case: String,
+    /// List the derived cases instead of running them.
+    #[arg(long)]
+    pub list: bool,
+    /// Output format of --list.
+    #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+    pub format: ListFormat,
+    #[command(flatten)]
+    pub reports: Reports,
+    /// Colour: auto, always, never.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// Explain every rejection, not only failed cases.
+    #[arg(long)]
+    pub explain: bool,
+    #[command(flatten)]
+    pub vars: VarArgs,
 }
 
 #[derive(clap::Args)]
@@ -363,6 +389,9 @@ pub struct Selection {
     /// Run only the M-th of N disjoint slices of the selected cases, e.g. slice:1/4 (for CI sharding).
     #[arg(long, value_name = "slice:M/N")]
     pub partition: Option<Partition>,
+    /// Only the case CASE and the standard failure cases derived from it (`mtls-lab battery`).
+    #[arg(long, value_name = "CASE")]
+    pub battery: Option<String>,
 }
 
 /// `--color`.

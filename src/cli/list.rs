@@ -15,6 +15,9 @@ pub fn list(args: ListArgs) -> u8 {
     let Some(labs) = load_all(&args.paths, now, Painter::plain(), &args.vars.map()) else {
         return exit::INPUT;
     };
+    let Some(labs) = super::battery::only(labs, args.selection.battery.as_deref(), now) else {
+        return exit::INPUT;
+    };
     let labs = select::selected(labs, &args.selection.filter, args.selection.partition);
     match args.format {
         ListFormat::Text => {

@@ -3,6 +3,7 @@
 //! ([`term`]). The pipeline itself is the library's.
 
 pub mod args;
+pub mod battery;
 pub mod check;
 pub mod init;
 pub mod list;

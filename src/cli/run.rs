@@ -109,6 +109,10 @@ pub fn run(args: RunArgs) -> u8 {
     if !reports_ok(&reports, &read, painter) {
         return exit::INPUT;
     }
+    let labs = match super::battery::only(labs, args.selection.battery.as_deref(), now) {
+        Some(labs) => labs,
+        None => return exit::INPUT,
+    };
     let labs = select::selected(labs, &args.selection.filter, args.selection.partition);
     if labs.is_empty() {
         eprintln!("error: no case matches the filter and partition given");

@@ -109,6 +109,9 @@ pub enum Problem {
     /// `expect: rejected` with neither side nor reason.
     #[error("a rejection must name the side that rejects and the reason")]
     BareRejection,
+    /// A `battery` on a case it cannot derive failures from.
+    #[error(transparent)]
+    Battery(#[from] crate::lab::battery::BatteryError),
     /// An extended key usage item that is neither a known purpose nor a dotted OID.
     #[error("`{item}` is not a purpose (`server`, `client`, `code_signing`, `email_protection`, `time_stamping`, `ocsp_signing`, `any`) nor a dotted OID such as `2.5.29.37.0`")]
     BadEku { item: String },

@@ -4,6 +4,7 @@
 //! (include, matrix), [`resolve`] turns the spec into the model, [`name`] and [`time`] parse names and times,
 //! [`error`] names what can go wrong, [`lint`] warns about valid labs.
 
+pub mod battery;
 pub mod command;
 pub mod discover;
 pub mod error;
@@ -485,6 +486,8 @@ pub struct Case {
     /// The lab's tags and the case's own.
     pub tags: Vec<String>,
     pub grading: Grading,
+    /// For a case a battery derived: where it comes from, and why it is skipped when it cannot apply.
+    pub derived: Option<battery::Derived>,
 }
 
 impl Case {
@@ -517,6 +520,8 @@ pub struct Client {
     pub select_by_ca_names: Option<Vec<usize>>,
     /// The earlier case whose session the client resumes.
     pub resume: Option<String>,
+    /// Sign with the key of this certificate instead of `certificate`'s own (a battery's key-mismatch case).
+    pub key_of: Option<usize>,
 }
 
 /// What a case requires of the handshake.

@@ -62,6 +62,9 @@ impl Program {
             || match (self, reason) {
                 (Program::Curl, Reason::PinMismatch) => true,
                 (_, Reason::CertificateRequired) => side == Side::Server,
+                // A client's handshake signature that its certificate's key did not make (Python's
+                // `[SSL: BAD_SIGNATURE]`).
+                (Program::Python, Reason::BadSignature) => side == Side::Server,
                 _ => false,
             }
     }
@@ -69,7 +72,11 @@ impl Program {
     /// The reasons the program reports playing `side`, for messages.
     pub fn reasons(self, side: Side) -> Vec<Reason> {
         let mut out: Vec<Reason> = VERIFY_REASONS.to_vec();
-        out.extend([Reason::PinMismatch, Reason::CertificateRequired]);
+        out.extend([
+            Reason::PinMismatch,
+            Reason::CertificateRequired,
+            Reason::BadSignature,
+        ]);
         out.retain(|r| self.reports(side, *r));
         out
     }

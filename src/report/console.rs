@@ -224,6 +224,7 @@ pub fn console_traced(
     for lab in results {
         lab_lines(&mut out, lab, explain_all, trace, style);
     }
+    out.push_str(&super::battery::table(&super::battery::matrix(results)));
     summary(&mut out, results);
     out
 }

@@ -15,6 +15,9 @@ struct JsonReport<'a> {
     tool: &'static str,
     summary: JsonSummary,
     labs: Vec<JsonLab<'a>>,
+    /// The battery matrix, when the run had a battery.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    battery: Vec<super::battery::Battery>,
 }
 
 #[derive(Serialize)]
@@ -223,6 +226,7 @@ pub fn json(results: &[LabResult]) -> String {
                     .collect(),
             })
             .collect(),
+        battery: super::battery::matrix(results),
     };
     let mut s =
         serde_json::to_string_pretty(&report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));

@@ -4,6 +4,7 @@
 //! the "lab could not run" item. [`safe`] redacts private keys and escapes control characters for
 //! every writer; [`output`] checks report paths and writes report files atomically.
 
+pub mod battery;
 mod classroom;
 pub mod console;
 mod gradescope;

@@ -112,6 +112,9 @@ pub(super) async fn run(
         case,
         clock.unwrap_or_else(time::OffsetDateTime::now_utc),
     );
+    if let Some(skipped) = derived_skipped(case, &context) {
+        return skipped;
+    }
     if let Some(why) = unmet(&case.grading.requires, done) {
         return not_run(case, context, Status::Skipped, vec![why]);
     }
@@ -135,6 +138,9 @@ pub(super) async fn run_shared(
         case,
         clock.unwrap_or_else(time::OffsetDateTime::now_utc),
     );
+    if let Some(skipped) = derived_skipped(case, &context) {
+        return skipped;
+    }
     context.chains = crate::run::result::Chains::of(lab, work.pki, case);
     // As `observe` does: the case's files first, then its server.
     let problems = case_problems(lab, work.pki, case);
@@ -151,6 +157,13 @@ pub(super) async fn run_shared(
         ),
     };
     finish(lab, case, context, ran)
+}
+
+/// The skipped result of a case a battery derived that cannot apply (no intermediate, no CRL, no CA key).
+fn derived_skipped(case: &Case, context: &CaseContext) -> Option<CaseResult> {
+    let why = case.derived.as_ref()?.skipped.as_ref()?;
+    let messages = vec![format!("skipped: {why}")];
+    Some(not_run(case, context.clone(), Status::Skipped, messages))
 }
 
 /// The case's result from what it observed, or from why it could not run.
@@ -206,6 +219,7 @@ fn not_run(case: &Case, context: CaseContext, status: Status, messages: Vec<Stri
         messages,
         explanation: None,
         grade: Grade::of(&case.grading, status, &[]),
+        derived: case.derived.clone(),
     }
 }
 
@@ -300,6 +314,7 @@ fn judged(lab: &Lab, case: &Case, mut context: CaseContext, ran: Ran) -> CaseRes
         ),
         observed: Some(observed),
         messages,
+        derived: case.derived.clone(),
     }
 }
 

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use crate::lab::battery::Derived;
 use crate::lab::{Case, Expectation, Grading, Lab, NegotiatedExpect, ScorePart};
 use crate::verdict::certcheck::Property;
 use crate::verdict::explain::Explanation;
@@ -293,6 +294,8 @@ pub struct CaseResult {
     /// For a rejected case: what the rejection means and the usual fix.
     pub explanation: Option<Explanation>,
     pub grade: Grade,
+    /// For a case a battery derived: its failure and the peer under test (the reports' matrix).
+    pub derived: Option<Derived>,
 }
 
 /// One lab as it ran: its checks and cases in file order, or why it could not run.
@@ -398,6 +401,7 @@ pub fn errored(lab: &Lab, why: String, started: Instant) -> LabResult {
                 messages: vec![why.clone()],
                 explanation: None,
                 grade: Grade::of(&c.grading, Status::Error, &[]),
+                derived: c.derived.clone(),
             })
             .collect(),
         error: Some(why),

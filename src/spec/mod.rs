@@ -1107,6 +1107,57 @@ pub struct CaseSpec {
     #[serde(default)]
     #[schemars(example = true)]
     pub hidden: bool,
+    /// Derive the standard failure cases from this case (which must expect `accepted`): `standard`, or `{ set: standard, test: server | client | both, points: N }` (N points for each derived case). See the README's "Batteries".
+    #[serde(default)]
+    #[schemars(example = &"standard")]
+    pub battery: Option<BatterySpec>,
+}
+
+/// A battery of derived failure cases: the set's name, or the full form.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum BatterySpec {
+    /// `standard`: every standard failure for the side(s) under test.
+    Set(BatterySet),
+    /// The set, which side is tested and the points of each derived case.
+    Full(BatteryFull),
+}
+
+/// A named set of derived failures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BatterySet {
+    /// Every standard failure of the README's "Batteries" list.
+    Standard,
+}
+
+/// The full form of a battery.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatteryFull {
+    /// The set of failures.
+    #[schemars(example = &"standard")]
+    pub set: BatterySet,
+    /// The peer under test: `server` (the built-in client presents bad certificates), `client` (built-in servers present bad certificates) or `both`; default: the case's external program, or both for two built-in peers.
+    #[serde(default)]
+    #[schemars(example = &"server")]
+    pub test: Option<BatteryTest>,
+    /// Points for each derived case; default 1 (shown only when the lab gives points).
+    #[serde(default)]
+    #[schemars(example = 1)]
+    pub points: Option<f64>,
+}
+
+/// The peer a battery tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BatteryTest {
+    /// The case's server.
+    Server,
+    /// The case's client.
+    Client,
+    /// Both.
+    Both,
 }
 
 /// A built-in client (hyper over rustls) that connects, verifies the server and sends `GET /`.

@@ -492,9 +492,14 @@ pub fn client_config_resuming(
     let mut candidates = Vec::new();
     for i in held {
         let cert = &pki.certificates[i];
+        // A battery's key-mismatch client signs with another certificate's key (`key_of`).
+        let signer = match client.key_of {
+            Some(k) if client.certificate == Some(i) => &pki.certificates[k],
+            _ => cert,
+        };
         let key = provider
             .key_provider
-            .load_private_key(cert.key())
+            .load_private_key(signer.key())
             .map_err(|e| fail(format!("certificate `{}`: {e}", cert.name)))?;
         candidates.push(Candidate::new(Arc::new(CertifiedKey::new(
             presented_chain(pki, i, &client.chain),
@@ -540,13 +545,14 @@ fn finish_client(
 
 /// The chain and key a peer presents. Unlike `with_single_cert`, this does not parse the leaf: a lab may
 /// present a certificate that rustls itself would refuse (e.g. one with an unknown critical extension), so
-/// that the peer's verifier is the one that refuses it. The key was generated with the certificate.
+/// that the peer's verifier is the one that refuses it. The key is `signer`'s: the certificate's own, or
+/// another one for a key that does not match (rustls does not check that they match here).
 fn certified_key(
     provider: &CryptoProvider,
     chain: Vec<CertificateDer<'static>>,
-    cert: &crate::pki::Issued,
+    signer: &crate::pki::Issued,
 ) -> Result<Arc<SingleCertAndKey>, rustls::Error> {
-    let key = provider.key_provider.load_private_key(cert.key())?;
+    let key = provider.key_provider.load_private_key(signer.key())?;
     Ok(Arc::new(SingleCertAndKey::from(CertifiedKey::new(
         chain, key,
     ))))

@@ -156,6 +156,13 @@ pub const RULES: &[Rule] = &[
     Rule {
         program: Program::Python,
         exit: None,
+        text: "[SSL: BAD_SIGNATURE]",
+        means: Means::Refused(Reason::BadSignature),
+        seen: "mtls-lab: TLS handshake failed: ssl.SSLError: [SSL: BAD_SIGNATURE] bad signature (_ssl.c:1006)",
+    },
+    Rule {
+        program: Program::Python,
+        exit: None,
         text: "mtls-lab: TLS handshake completed",
         means: Means::Completed,
         seen: "mtls-lab: TLS handshake completed (TLSv1.3)",
@@ -521,8 +528,10 @@ mod tests {
         for r in RULES {
             if let Means::Refused(reason) = r.means {
                 let side = if r.program.plays(Side::Client)
-                    && r.text != "PEER_DID_NOT_RETURN_A_CERTIFICATE"
-                {
+                    && !matches!(
+                        r.text,
+                        "PEER_DID_NOT_RETURN_A_CERTIFICATE" | "[SSL: BAD_SIGNATURE]"
+                    ) {
                     Side::Client
                 } else {
                     Side::Server

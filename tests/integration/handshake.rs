@@ -711,3 +711,36 @@ cases:
     assert_eq!(o.negotiated.ca_names.as_deref(), Some(&[][..]));
     assert!(!o.negotiated.certificate_withheld);
 }
+
+#[test]
+fn a_battery_keeps_the_resumed_case_and_skips_a_choosing_clients_certificate_failures() {
+    let run_battery = |lab: &str, case: &str| {
+        let o = crate::common::mtls(&crate::common::root(), &["battery", lab, case]);
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+        )
+    };
+    let (code, out) = run_battery(
+        "labs/resumption-across-changed-trust.yaml",
+        "the session resumes on the same host",
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("PASS  resumption-across-changed-trust › a first visit to the strict host is a full handshake"), "{out}");
+    assert!(out.contains("0 accepted wrongly"), "{out}");
+    let (code, out) = run_battery(
+        "labs/ca-names-certificate-selection.yaml",
+        "a client holding several certificates sends the one the server names",
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("skipped: the client chooses among several certificates"),
+        "{out}"
+    );
+    let (code, out) = run_battery(
+        "labs/sni-several-certificates.yaml",
+        "SNI api.lab.test gets the api certificate",
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(!out.contains("FAIL"), "{out}");
+}

@@ -4,6 +4,7 @@
 mod common;
 
 mod authoring;
+mod battery;
 mod catalogue;
 mod check_warnings;
 mod classification;

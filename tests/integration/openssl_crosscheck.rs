@@ -460,6 +460,9 @@ fn client_chain_verdict(
     {
         return Err("the client withheld its certificate (no CA name matched)");
     }
+    if case.client.key_of.is_some() {
+        return Err("the client signs with another certificate's key: its chain is sound, its handshake signature is not");
+    }
     if lab.servers[case.server].client_auth == ClientAuth::None {
         return Err("the server does not ask for a client certificate");
     }

@@ -173,6 +173,7 @@ impl Resolver<'_> {
             at,
             tags: c.tags.clone(),
             grading,
+            derived: None,
         }))
     }
 
@@ -422,6 +423,7 @@ impl Resolver<'_> {
             )?,
             pins,
             command,
+            key_of: None,
         })
     }
 

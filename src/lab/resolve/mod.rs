@@ -18,7 +18,7 @@ use ::time::OffsetDateTime;
 use crate::lab::error::{did_you_mean, LabError, LoadError, LoadErrors, Problem};
 use crate::lab::load::Origin;
 use crate::lab::time::parse_time;
-use crate::lab::{CertRef, Lab, Vars};
+use crate::lab::{battery, CertRef, Lab, Vars};
 use crate::spec::yaml::Positions;
 use crate::spec::LabFile;
 
@@ -220,7 +220,13 @@ impl Resolver<'_> {
                 }
             }
         }
-        Some(Lab {
+        let batteries: Vec<(usize, String, &crate::spec::BatterySpec)> = file
+            .cases
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| Some((i, c.name.clone(), c.battery.as_ref()?)))
+            .collect();
+        let mut lab = Lab {
             graded: file
                 .cases
                 .iter()
@@ -236,7 +242,20 @@ impl Resolver<'_> {
             at,
             variant: Vec::new(),
             checks,
-        })
+        };
+        for (i, name, spec) in batteries {
+            let index = lab.cases.iter().position(|c| c.name == name)?;
+            if let Err(e) = battery::derive(&mut lab, index, &battery::request(spec), self.now) {
+                let field = format!("cases[{i}].battery");
+                let token = match spec {
+                    crate::spec::BatterySpec::Set(_) => "standard",
+                    crate::spec::BatterySpec::Full(_) => "",
+                };
+                self.report(self.invalid(&field, token, Problem::Battery(e)));
+                return None;
+            }
+        }
+        Some(lab)
     }
 
     /// Checks the names the lab gives: its own, and those of its authorities, certificates, servers and variables.

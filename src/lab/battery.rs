@@ -1,0 +1,780 @@
+//! Batteries: from one case that completes mTLS, the standard failure cases derived at the model level —
+//! extra authorities (an unknown CA, a rogue CA with the trusted CA's name), copies of the leaves (expired,
+//! not yet valid, another name, the other purpose, `ca: true`, revoked), built-in servers presenting them,
+//! and one derived [`Case`] per failure with its exact expectation, so that the PKI, TLS, run, verdict and
+//! report stages run them as they run written cases.
+
+use ::time::{Duration, OffsetDateTime};
+
+use crate::lab::{
+    Authority, Case, Certificate, Chain, ClientAuth, EkuPurpose, Expectation, Grading, KeyType,
+    Lab, Revocation, RevocationReasonSpec, San, Server, ServerKind, Side, Subject,
+};
+use crate::reason::Reason;
+
+/// The peer a battery tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tested {
+    /// The case's server; the built-in client presents bad certificates.
+    Server,
+    /// The case's client; built-in servers present bad certificates.
+    Client,
+}
+
+/// Which peers a battery tests: the case's server, its client, or both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Test {
+    Server,
+    Client,
+    Both,
+}
+
+/// What a case asks for with `battery:` (or `mtls-lab battery LAB CASE`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    /// `None`: the external program of the case, or both peers when both are built in.
+    pub test: Option<Test>,
+    /// Points of each derived case; `None`: 1.
+    pub points: Option<f64>,
+}
+
+/// One standard failure of a battery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Failure {
+    // Testing a server: what the built-in client presents.
+    NoClientCertificate,
+    ClientUnknownCa,
+    ClientRogueCa,
+    ClientExpired,
+    ClientNotYetValid,
+    ClientServerAuthOnly,
+    ClientCaCertificate,
+    ClientRevoked,
+    ClientIntermediateLeftOut,
+    ClientKeyMismatch,
+    // Testing a client: what a built-in server presents.
+    ServerExpired,
+    ServerNotYetValid,
+    ServerOtherName,
+    ServerUnknownCa,
+    ServerRogueCa,
+    ServerClientAuthOnly,
+    ServerRevoked,
+    ServerIntermediateLeftOut,
+    ServerSelfSigned,
+}
+
+impl Failure {
+    /// The standard set, testing a server, in the README's order.
+    pub const SERVER_SET: &'static [Failure] = &[
+        Failure::NoClientCertificate,
+        Failure::ClientUnknownCa,
+        Failure::ClientRogueCa,
+        Failure::ClientExpired,
+        Failure::ClientNotYetValid,
+        Failure::ClientServerAuthOnly,
+        Failure::ClientCaCertificate,
+        Failure::ClientRevoked,
+        Failure::ClientIntermediateLeftOut,
+        Failure::ClientKeyMismatch,
+    ];
+
+    /// The standard set, testing a client, in the README's order.
+    pub const CLIENT_SET: &'static [Failure] = &[
+        Failure::ServerExpired,
+        Failure::ServerNotYetValid,
+        Failure::ServerOtherName,
+        Failure::ServerUnknownCa,
+        Failure::ServerRogueCa,
+        Failure::ServerClientAuthOnly,
+        Failure::ServerRevoked,
+        Failure::ServerIntermediateLeftOut,
+        Failure::ServerSelfSigned,
+    ];
+
+    /// The failure as the derived case's name says it (`expired client certificate`).
+    pub fn title(self) -> &'static str {
+        match self {
+            Failure::NoClientCertificate => "no client certificate",
+            Failure::ClientUnknownCa => "client certificate from an unknown CA",
+            Failure::ClientRogueCa => {
+                "client certificate from a rogue CA with the trusted CA's name"
+            }
+            Failure::ClientExpired => "expired client certificate",
+            Failure::ClientNotYetValid => "client certificate not yet valid",
+            Failure::ClientServerAuthOnly => "client certificate with only serverAuth EKU",
+            Failure::ClientCaCertificate => "CA certificate as client certificate",
+            Failure::ClientRevoked => "revoked client certificate",
+            Failure::ClientIntermediateLeftOut => "client intermediate left out",
+            Failure::ClientKeyMismatch => "client certificate with a key that does not match",
+            Failure::ServerExpired => "expired server certificate",
+            Failure::ServerNotYetValid => "server certificate not yet valid",
+            Failure::ServerOtherName => "server certificate for another name",
+            Failure::ServerUnknownCa => "server certificate from an unknown CA",
+            Failure::ServerRogueCa => {
+                "server certificate from a rogue CA with the trusted CA's name"
+            }
+            Failure::ServerClientAuthOnly => "server certificate with only clientAuth EKU",
+            Failure::ServerRevoked => "revoked server certificate",
+            Failure::ServerIntermediateLeftOut => "server intermediate left out",
+            Failure::ServerSelfSigned => "self-signed server certificate",
+        }
+    }
+
+    /// The side that must refuse, and why (rustls's verdict; the README lists them).
+    pub fn expected(self) -> (Side, Reason) {
+        let (side, reason) = match self {
+            Failure::NoClientCertificate => (Side::Server, Reason::CertificateRequired),
+            Failure::ClientUnknownCa | Failure::ClientIntermediateLeftOut => {
+                (Side::Server, Reason::UnknownIssuer)
+            }
+            Failure::ClientRogueCa | Failure::ClientKeyMismatch => {
+                (Side::Server, Reason::BadSignature)
+            }
+            Failure::ClientExpired => (Side::Server, Reason::Expired),
+            Failure::ClientNotYetValid => (Side::Server, Reason::NotYetValid),
+            Failure::ClientServerAuthOnly => (Side::Server, Reason::WrongPurpose),
+            Failure::ClientCaCertificate => (Side::Server, Reason::CaUsedAsLeaf),
+            Failure::ClientRevoked => (Side::Server, Reason::Revoked),
+            Failure::ServerExpired => (Side::Client, Reason::Expired),
+            Failure::ServerNotYetValid => (Side::Client, Reason::NotYetValid),
+            Failure::ServerOtherName => (Side::Client, Reason::NameMismatch),
+            Failure::ServerUnknownCa
+            | Failure::ServerIntermediateLeftOut
+            | Failure::ServerSelfSigned => (Side::Client, Reason::UnknownIssuer),
+            Failure::ServerRogueCa => (Side::Client, Reason::BadSignature),
+            Failure::ServerClientAuthOnly => (Side::Client, Reason::WrongPurpose),
+            Failure::ServerRevoked => (Side::Client, Reason::Revoked),
+        };
+        (side, reason)
+    }
+}
+
+/// What makes a case a derived one: the written case it comes from, the failure, the peer under test, and
+/// why it is skipped when it cannot apply.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Derived {
+    /// The written case's name.
+    pub of: String,
+    pub failure: Failure,
+    pub tested: Tested,
+    /// The peer under test, as the matrix names it (`server web (command)`, `client (built-in)`).
+    pub peer: String,
+    /// Why the failure cannot apply here (no intermediate, no CRL, no CA key); the case is then skipped.
+    pub skipped: Option<String>,
+}
+
+/// The name of a derived case: `CASE › battery: FAILURE`.
+pub fn case_name(of: &str, failure: Failure) -> String {
+    format!("{of} › battery: {}", failure.title())
+}
+
+/// Why a case cannot carry a battery.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BatteryError {
+    /// The case does not expect `accepted`.
+    #[error(
+        "a battery derives failures from a case that completes mTLS; this case expects a rejection"
+    )]
+    NotAccepted,
+    /// Testing a server needs the built-in client with a certificate.
+    #[error("testing the server needs the built-in client presenting a certificate (`client.certificate`, no `command`)")]
+    NoClientCertificate,
+    /// Testing a client needs the built-in server.
+    #[error(
+        "testing the client needs the built-in server (the case's server is an external program)"
+    )]
+    ExternalServer,
+    /// Testing the server of a case whose server does not ask for client certificates.
+    #[error("testing the server needs a server that asks for client certificates (`client_auth: none` here)")]
+    NoClientAuth,
+    /// `mtls-lab battery LAB CASE` names a case no lab has.
+    #[error("no case named `{0}` in the labs given")]
+    NoSuchCase(String),
+    /// Neither peer can be tested (a client command against a server command).
+    #[error("a battery needs one built-in peer: a client command against a server command leaves no peer to vary")]
+    NoBuiltInPeer,
+}
+
+/// Keeps, of `labs`, only the case named `case` and its battery (derived here with the standard set unless
+/// the lab declares one for it), as `mtls-lab battery LAB CASE` runs and lists them, with the earlier
+/// cases whose sessions it resumes (`resume`); labs without the case are left out.
+///
+/// # Errors
+/// [`BatteryError::NoSuchCase`] when no lab has the case; the errors of [`derive`].
+pub fn only(labs: Vec<Lab>, case: &str, now: OffsetDateTime) -> Result<Vec<Lab>, BatteryError> {
+    let mut out = Vec::new();
+    for mut lab in labs {
+        let Some(index) = lab.cases.iter().position(|c| c.name == case) else {
+            continue;
+        };
+        let derived = lab
+            .cases
+            .iter()
+            .any(|c| c.derived.as_ref().is_some_and(|d| d.of == case));
+        if !derived {
+            let request = Request {
+                test: None,
+                points: None,
+            };
+            derive(&mut lab, index, &request, now)?;
+        }
+        // The earlier cases whose sessions it resumes (`resume`) run before it, as in a whole run.
+        let mut keep = vec![case.to_string()];
+        let mut at = index;
+        while let Some(earlier) = lab.cases[at].client.resume.clone() {
+            match lab.cases.iter().position(|c| c.name == earlier) {
+                Some(i) if !keep.contains(&earlier) => {
+                    keep.push(earlier);
+                    at = i;
+                }
+                _ => break,
+            }
+        }
+        lab.cases
+            .retain(|c| keep.contains(&c.name) || c.derived.as_ref().is_some_and(|d| d.of == case));
+        out.push(lab);
+    }
+    if out.is_empty() {
+        return Err(BatteryError::NoSuchCase(case.to_string()));
+    }
+    Ok(out)
+}
+
+/// Adds the battery of case `index` to `lab`: the derived authorities, certificates, servers and cases (the
+/// cases right after it). `now` is the time relative times were resolved from (the case's clock by default).
+///
+/// # Errors
+/// [`BatteryError`] when the case does not complete mTLS or has no built-in peer to vary.
+pub fn derive(
+    lab: &mut Lab,
+    index: usize,
+    request: &Request,
+    now: OffsetDateTime,
+) -> Result<(), BatteryError> {
+    let case = lab.cases[index].clone();
+    if !matches!(case.expect, Expectation::Accepted { .. }) {
+        return Err(BatteryError::NotAccepted);
+    }
+    let server = lab.servers[case.server].clone();
+    let builtin_client = case.client.command.is_none();
+    let builtin_server = matches!(server.kind, ServerKind::BuiltIn { .. });
+    let test = match request.test {
+        Some(t) => t,
+        None if builtin_client && builtin_server => Test::Both,
+        None if builtin_client => Test::Server,
+        None if builtin_server => Test::Client,
+        None => return Err(BatteryError::NoBuiltInPeer),
+    };
+    let tests_server = matches!(test, Test::Server | Test::Both);
+    let tests_client = matches!(test, Test::Client | Test::Both);
+    if tests_server {
+        if !builtin_client || case.client.certificate.is_none() {
+            return Err(BatteryError::NoClientCertificate);
+        }
+        if server.client_auth == ClientAuth::None {
+            return Err(BatteryError::NoClientAuth);
+        }
+    }
+    if tests_client && !builtin_server {
+        return Err(BatteryError::ExternalServer);
+    }
+    let clock = case.clock(lab).unwrap_or(now);
+    let mut d = Deriver {
+        lab,
+        case,
+        server,
+        clock,
+        grading: Grading {
+            points: request.points.unwrap_or(1.0),
+            ..Grading::default()
+        },
+        out: Vec::new(),
+    };
+    if tests_server {
+        for f in Failure::SERVER_SET {
+            d.server_failure(*f);
+        }
+    }
+    if tests_client {
+        for f in Failure::CLIENT_SET {
+            d.client_failure(*f);
+        }
+    }
+    let derived = std::mem::take(&mut d.out);
+    if request.points.is_some() {
+        lab.graded = true;
+    }
+    lab.cases.splice(index + 1..index + 1, derived);
+    Ok(())
+}
+
+/// Derives one battery's items into a lab.
+struct Deriver<'l> {
+    lab: &'l mut Lab,
+    case: Case,
+    server: Server,
+    clock: OffsetDateTime,
+    grading: Grading,
+    out: Vec<Case>,
+}
+
+/// A copy of a leaf, changed by `edit`.
+type Edit<'e> = &'e dyn Fn(&mut Certificate);
+
+impl Deriver<'_> {
+    /// A derived case from the written one, expecting `failure`'s verdict, changed by `edit`.
+    fn push(&mut self, failure: Failure, tested: Tested, edit: impl FnOnce(&mut Case)) {
+        let (side, mut reason) = failure.expected();
+        // OpenSSL matches an issuer by key identifier as well as name: the rogue CA is never a candidate
+        // (docs/catalogue.md, `rogue-ca-by-key-id`).
+        if self.openssl(tested)
+            && matches!(failure, Failure::ClientRogueCa | Failure::ServerRogueCa)
+        {
+            reason = Reason::UnknownIssuer;
+        }
+        let mut c = self.case.clone();
+        c.name = case_name(&self.case.name, failure);
+        c.expect = Expectation::Rejected {
+            by: Some(side),
+            reason: Some(reason),
+        };
+        c.checks = Default::default();
+        c.grading = Grading {
+            requires: self.case.grading.requires.clone(),
+            hidden: self.case.grading.hidden,
+            ..self.grading.clone()
+        };
+        c.derived = Some(Derived {
+            of: self.case.name.clone(),
+            failure,
+            tested,
+            peer: self.peer(tested),
+            skipped: None,
+        });
+        // A derived case makes its own full handshake, sending the certificate (and key) it is given.
+        c.client.resume = None;
+        edit(&mut c);
+        if c.client.certificate != self.case.client.certificate || c.client.key_of.is_some() {
+            c.client.select_by_ca_names = None;
+        }
+        self.out.push(c);
+    }
+
+    /// Whether the peer under test is a known OpenSSL-based program (Python's `ssl`, curl, openssl), whose
+    /// verifier differs from rustls's in the ways docs/catalogue.md lists.
+    fn openssl(&self, tested: Tested) -> bool {
+        match tested {
+            Tested::Server => match &self.server.kind {
+                ServerKind::Command(c) => c.template.program().is_some(),
+                _ => false,
+            },
+            Tested::Client => self
+                .case
+                .client
+                .command
+                .as_ref()
+                .is_some_and(|c| c.template.program().is_some()),
+        }
+    }
+
+    /// A derived case that cannot apply here, skipped with `why`.
+    fn skip(&mut self, failure: Failure, tested: Tested, why: String) {
+        self.push(failure, tested, |c| {
+            if let Some(d) = &mut c.derived {
+                d.skipped = Some(why);
+            }
+        });
+    }
+
+    /// The peer under test, as the matrix names it.
+    fn peer(&self, tested: Tested) -> String {
+        match tested {
+            Tested::Server => {
+                let kind = match &self.server.kind {
+                    ServerKind::BuiltIn { .. } => "built-in",
+                    ServerKind::Command(_) => "command",
+                    ServerKind::Target(_) => "target",
+                };
+                format!("server {} ({kind})", self.server.name)
+            }
+            Tested::Client => match &self.case.client.command {
+                Some(_) => "client (command)".to_string(),
+                None => "client (built-in)".to_string(),
+            },
+        }
+    }
+
+    /// Whether authority `a` can sign new certificates (its key is generated, or loaded with it).
+    fn can_sign(&self, a: usize) -> bool {
+        self.lab.authorities[a]
+            .from
+            .as_ref()
+            .is_none_or(|s| s.key.is_some())
+    }
+
+    /// The root at the top of authority `a`'s chain.
+    fn root_of(&self, mut a: usize) -> usize {
+        while let Some(i) = self.lab.authorities[a].issuer {
+            a = i;
+        }
+        a
+    }
+
+    /// A new authority (a self-signed root with a `key` key) named `name`, or the one derived earlier
+    /// under that name.
+    fn authority(&mut self, name: String, subject: Subject, key: KeyType) -> usize {
+        if let Some(i) = self.lab.authorities.iter().position(|a| a.name == name) {
+            return i;
+        }
+        let line = self.case.line;
+        self.lab.authorities.push(Authority {
+            name,
+            line,
+            subject,
+            issuer: None,
+            key,
+            not_before: self.clock - Duration::hours(1),
+            not_after: self.clock + Duration::days(3650),
+            path_len: None,
+            serial: None,
+            ca: true,
+            name_constraints: None,
+            key_of: None,
+            signature: None,
+            eku: None,
+            key_usage: None,
+            unknown_critical_extension: false,
+            crl: None,
+            from: None,
+        });
+        self.lab.authorities.len() - 1
+    }
+
+    /// An authority the lab never trusts.
+    fn unknown_ca(&mut self) -> usize {
+        let subject = Subject {
+            organization: Some("mtls-lab battery".into()),
+            common_name: Some("Unknown Battery CA".into()),
+            ..Subject::default()
+        };
+        self.authority("battery-unknown-ca".into(), subject, KeyType::EcdsaP256)
+    }
+
+    /// A rogue root with the subject and key type of the root above authority `a` (its own key: a key of
+    /// another type would be refused for its algorithm first); `None` when that root is loaded from a file
+    /// (its name is known only when it is read).
+    fn rogue_ca(&mut self, a: usize) -> Option<usize> {
+        let root = self.root_of(a);
+        let r = &self.lab.authorities[root];
+        if r.from.is_some() {
+            return None;
+        }
+        let (name, subject, key) = (
+            format!("{}.battery-rogue", r.name),
+            r.subject.clone(),
+            r.key,
+        );
+        Some(self.authority(name, subject, key))
+    }
+
+    /// A copy of leaf `leaf` named `NAME.battery-SUFFIX`, issued by `issuer` (`None`: self-signed) and
+    /// changed by `edit`; a new random serial (never the original's).
+    fn leaf(&mut self, leaf: usize, suffix: &str, issuer: Option<usize>, edit: Edit<'_>) -> usize {
+        let mut c = self.lab.certificates[leaf].clone();
+        c.name = format!("{}.battery-{suffix}", c.name);
+        if let Some(i) = self.lab.certificates.iter().position(|x| x.name == c.name) {
+            return i;
+        }
+        c.issuer = issuer;
+        c.signature = None;
+        c.serial = None;
+        // A copy is generated, even of a certificate loaded from files (whose subject is then a placeholder).
+        c.from = None;
+        c.not_before = self.clock - Duration::hours(1);
+        c.not_after = self.clock + Duration::days(90);
+        edit(&mut c);
+        self.lab.certificates.push(c);
+        self.lab.certificates.len() - 1
+    }
+
+    /// A built-in server like the case's, on an ephemeral port, presenting certificate `cert` with `chain`.
+    fn server_with(&mut self, suffix: &str, cert: usize, chain: Chain) -> usize {
+        let name = format!("{}.battery-{suffix}", self.server.name);
+        if let Some(i) = self.lab.servers.iter().position(|s| s.name == name) {
+            return i;
+        }
+        let mut s = self.server.clone();
+        s.name = name;
+        s.kind = ServerKind::BuiltIn { listen: None };
+        s.certificate = cert;
+        s.chain = chain;
+        // It presents `cert` whatever SNI it receives, and keeps sessions of its own.
+        s.sni_certificates.clear();
+        s.sessions.group = self.lab.servers.len();
+        self.lab.servers.push(s);
+        self.lab.servers.len() - 1
+    }
+
+    /// Derives one failure of a server under test.
+    fn server_failure(&mut self, f: Failure) {
+        let t = Tested::Server;
+        let leaf = self.case.client.certificate.expect("checked by derive");
+        // A client choosing by CA names may send any of its certificates: which one the failure should
+        // start from is the server's CA names' choice, not the lab's.
+        let choosing = self
+            .case
+            .client
+            .select_by_ca_names
+            .as_ref()
+            .is_some_and(|l| l.len() > 1);
+        if choosing && f != Failure::NoClientCertificate {
+            return self.skip(
+                f,
+                t,
+                "the client chooses among several certificates (`select: by_ca_names`): give it the one certificate to start from".into(),
+            );
+        }
+        match f {
+            Failure::NoClientCertificate => {
+                return match self.server.client_auth {
+                    ClientAuth::Required => self.push(f, t, |c| c.client.certificate = None),
+                    _ => self.skip(
+                        f,
+                        t,
+                        "the server's `client_auth: optional` accepts clients without a certificate"
+                            .into(),
+                    ),
+                };
+            }
+            Failure::ClientUnknownCa => {
+                let ca = self.unknown_ca();
+                let cert = self.leaf(leaf, "unknown-ca", Some(ca), &|_| {});
+                return self.push(f, t, |c| c.client.certificate = Some(cert));
+            }
+            _ => {}
+        }
+        let Some(issuer) = self.lab.certificates[leaf].issuer else {
+            let why = "the client certificate is self-signed: no CA issues it".to_string();
+            return self.skip(f, t, why);
+        };
+        let signs = self.can_sign(issuer);
+        let no_key = || {
+            "the client certificate's CA key is not available, so no new certificate can be issued from it"
+                .to_string()
+        };
+        let clock = self.clock;
+        let expired: Edit<'_> = &move |c| {
+            c.not_before = clock - Duration::days(30);
+            c.not_after = clock - Duration::days(1);
+        };
+        let not_yet: Edit<'_> = &move |c| {
+            c.not_before = clock + Duration::days(1);
+            c.not_after = clock + Duration::days(30);
+        };
+        let with_cert = |d: &mut Self, f, cert: usize| {
+            d.push(f, t, |c| c.client.certificate = Some(cert));
+        };
+        match f {
+            Failure::ClientRogueCa => match self.rogue_ca(issuer) {
+                Some(ca) => {
+                    let cert = self.leaf(leaf, "rogue-ca", Some(ca), &|_| {});
+                    with_cert(self, f, cert);
+                }
+                None => self.skip(f, t, "the trusted CA is loaded from a file: a rogue CA with its name needs the name before the run".into()),
+            },
+            Failure::ClientExpired if signs => {
+                let cert = self.leaf(leaf, "expired", Some(issuer), expired);
+                with_cert(self, f, cert);
+            }
+            Failure::ClientNotYetValid if signs => {
+                let cert = self.leaf(leaf, "not-yet-valid", Some(issuer), not_yet);
+                with_cert(self, f, cert);
+            }
+            Failure::ClientServerAuthOnly if signs => {
+                let cert = self.leaf(leaf, "server-auth", Some(issuer), &|c| c.eku = Some(vec![EkuPurpose::ServerAuth]));
+                with_cert(self, f, cert);
+            }
+            Failure::ClientCaCertificate if self.openssl(t) => self.skip(
+                f,
+                t,
+                "OpenSSL accepts a cA=TRUE certificate as the end entity by design (docs/catalogue.md, `ca-as-leaf`): not a mistake of the program".into(),
+            ),
+            Failure::ClientCaCertificate if signs => {
+                let cert = self.leaf(leaf, "ca", Some(issuer), &|c| c.ca = true);
+                with_cert(self, f, cert);
+            }
+            Failure::ClientRevoked if signs => match self.revocable(issuer, self.server.revocation.is_some(), "server") {
+                Ok(()) => {
+                    let cert = self.leaf(leaf, "revoked", Some(issuer), &|_| {});
+                    self.revoke(issuer, cert);
+                    with_cert(self, f, cert);
+                }
+                Err(why) => self.skip(f, t, why),
+            },
+            Failure::ClientIntermediateLeftOut => {
+                if self.lab.authorities[issuer].issuer.is_none() {
+                    self.skip(f, t, "the client certificate has no intermediate: its issuer is a root".into());
+                } else if self.server.trust.contains(&crate::lab::CertRef::Authority(issuer)) {
+                    self.skip(f, t, "the server trusts the client's intermediate itself".into());
+                } else {
+                    self.push(f, t, |c| c.client.chain = Chain::Leaf);
+                }
+            }
+            Failure::ClientKeyMismatch if self.lab.certificates[leaf].from.is_some() => self.skip(
+                f,
+                t,
+                "the client certificate is loaded from a file: a key of its type is known only once it is read".into(),
+            ),
+            Failure::ClientKeyMismatch => {
+                // The certificate is the case's own; the key signing the handshake is another copy's
+                // (same key type, so the signature scheme still fits).
+                let ca = self.unknown_ca();
+                let other = self.leaf(leaf, "unknown-ca", Some(ca), &|_| {});
+                self.push(f, t, |c| c.client.key_of = Some(other));
+            }
+            _ => self.skip(f, t, no_key()),
+        }
+    }
+
+    /// Derives one failure of a client under test.
+    fn client_failure(&mut self, f: Failure) {
+        let t = Tested::Client;
+        if let ServerKind::BuiltIn { listen: Some(a) } = self.server.kind {
+            if self.case.client.command.is_some() {
+                let why = format!("the client command connects to the fixed address {a}, which the derived servers cannot share in one run; give the server no `listen` and the command `{{addr}}` or `{{url}}`");
+                return self.skip(f, t, why);
+            }
+        }
+        let leaf = self.server.certificate;
+        let clock = self.clock;
+        let on = |d: &mut Self, f: Failure, suffix: &str, cert: usize, chain: Chain| {
+            let s = d.server_with(suffix, cert, chain);
+            d.push(f, t, |c| c.server = s);
+        };
+        match f {
+            Failure::ServerUnknownCa => {
+                let ca = self.unknown_ca();
+                let cert = self.leaf(leaf, "unknown-ca", Some(ca), &|_| {});
+                return on(self, f, "unknown-ca", cert, Chain::Full);
+            }
+            Failure::ServerSelfSigned => {
+                // The server's copy, signed with its own key.
+                let cert = self.leaf(leaf, "self-signed", None, &|_| {});
+                return on(self, f, "self-signed", cert, Chain::Full);
+            }
+            _ => {}
+        }
+        let Some(issuer) = self.lab.certificates[leaf].issuer else {
+            let why = "the server certificate is self-signed: no CA issues it".to_string();
+            return self.skip(f, t, why);
+        };
+        let signs = self.can_sign(issuer);
+        match f {
+            Failure::ServerExpired if signs => {
+                let cert = self.leaf(leaf, "expired", Some(issuer), &move |c| {
+                    c.not_before = clock - Duration::days(30);
+                    c.not_after = clock - Duration::days(1);
+                });
+                on(self, f, "expired", cert, Chain::Full);
+            }
+            Failure::ServerNotYetValid if signs => {
+                let cert = self.leaf(leaf, "not-yet-valid", Some(issuer), &move |c| {
+                    c.not_before = clock + Duration::days(1);
+                    c.not_after = clock + Duration::days(30);
+                });
+                on(self, f, "not-yet-valid", cert, Chain::Full);
+            }
+            Failure::ServerOtherName if signs => {
+                let cert = self.leaf(leaf, "other-name", Some(issuer), &|c| {
+                    c.san = vec![San::Dns("other-name.battery.invalid".into())];
+                    c.subject.common_name = Some("other-name.battery.invalid".into());
+                });
+                on(self, f, "other-name", cert, Chain::Full);
+            }
+            Failure::ServerRogueCa => match self.rogue_ca(issuer) {
+                Some(ca) => {
+                    let cert = self.leaf(leaf, "rogue-ca", Some(ca), &|_| {});
+                    on(self, f, "rogue-ca", cert, Chain::Full);
+                }
+                None => self.skip(f, t, "the trusted CA is loaded from a file: a rogue CA with its name needs the name before the run".into()),
+            },
+            Failure::ServerClientAuthOnly if signs => {
+                let cert = self.leaf(leaf, "client-auth", Some(issuer), &|c| c.eku = Some(vec![EkuPurpose::ClientAuth]));
+                on(self, f, "client-auth", cert, Chain::Full);
+            }
+            Failure::ServerRevoked if signs => {
+                match self.revocable(issuer, self.case.client.revocation.is_some(), "client") {
+                    Ok(()) => {
+                        let cert = self.leaf(leaf, "revoked", Some(issuer), &|_| {});
+                        self.revoke(issuer, cert);
+                        on(self, f, "revoked", cert, Chain::Full);
+                    }
+                    Err(why) => self.skip(f, t, why),
+                }
+            }
+            Failure::ServerIntermediateLeftOut => {
+                if self.lab.authorities[issuer].issuer.is_none() {
+                    self.skip(f, t, "the server certificate has no intermediate: its issuer is a root".into());
+                } else if self.case.client.command.is_none() && self.case.client.trust.contains(&crate::lab::CertRef::Authority(issuer)) {
+                    self.skip(f, t, "the client trusts the server's intermediate itself".into());
+                } else {
+                    on(self, f, "leaf-only", leaf, Chain::Leaf);
+                }
+            }
+            _ => self.skip(f, t, "the server certificate's CA key is not available, so no new certificate can be issued from it".into()),
+        }
+    }
+
+    /// Whether a revoked copy can be checked: the verifier (`who`) checks CRLs, and `issuer` publishes one.
+    fn revocable(&self, issuer: usize, checks: bool, who: &str) -> Result<(), String> {
+        if !checks {
+            return Err(format!("the {who} checks no CRL (`revocation`)"));
+        }
+        if self.lab.authorities[issuer].crl.is_none() {
+            return Err(format!(
+                "the issuer `{}` publishes no CRL",
+                self.lab.authorities[issuer].name
+            ));
+        }
+        Ok(())
+    }
+
+    /// Adds certificate `cert` to the CRL of `issuer` (which publishes one).
+    fn revoke(&mut self, issuer: usize, cert: usize) {
+        if let Some(crl) = &mut self.lab.authorities[issuer].crl {
+            let at = crl.this_update - Duration::hours(1);
+            crl.revoked.push(Revocation {
+                target: crate::lab::CertRef::Certificate(cert),
+                reason: RevocationReasonSpec::KeyCompromise,
+                at,
+            });
+        }
+    }
+}
+
+/// The request a case's `battery:` makes.
+pub(crate) fn request(spec: &crate::spec::BatterySpec) -> Request {
+    use crate::spec::{BatterySpec, BatteryTest};
+    let test = |t: &Option<BatteryTest>| {
+        t.map(|t| match t {
+            BatteryTest::Server => Test::Server,
+            BatteryTest::Client => Test::Client,
+            BatteryTest::Both => Test::Both,
+        })
+    };
+    match spec {
+        BatterySpec::Set(_) => Request {
+            test: None,
+            points: None,
+        },
+        BatterySpec::Full(f) => Request {
+            test: test(&f.test),
+            points: f.points,
+        },
+    }
+}

@@ -1,0 +1,454 @@
+//! Batteries: the standard failure cases derived from one working case, run through real handshakes
+//! against the built-in peers and against Python programs (strict and with `CERT_NONE`) — the exact side and
+//! reason of every derived case, the skipped ones with why, the matrix on the console and in JSON, points.
+//!
+//! The Python tests need python3 (`.ci/run` installs it).
+
+use std::path::Path;
+
+use crate::common;
+
+use common::{case, mtls, root};
+use mtls_lab::lab::battery::{self, Failure};
+use mtls_lab::reason::Reason;
+use mtls_lab::report::battery::{matrix, table, Verdict};
+use mtls_lab::run::{LabResult, Status};
+use mtls_lab::spec::{Outcome, Side};
+
+fn run_file(path: &str) -> LabResult {
+    let lab = mtls_lab::lab::load(&root().join(path), time::OffsetDateTime::now_utc())
+        .unwrap_or_else(|e| panic!("{}", e.render()));
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(mtls_lab::run::run_lab(&lab))
+}
+
+/// The derived case of `of` for `failure`.
+fn derived<'a>(r: &'a LabResult, of: &str, failure: Failure) -> &'a mtls_lab::run::CaseResult {
+    case(r, &battery::case_name(of, failure))
+}
+
+/// The verdicts of a battery's rows, in order.
+fn verdicts(r: &LabResult, peer: &str) -> Vec<(Failure, Verdict)> {
+    let m = matrix(std::slice::from_ref(r));
+    let b = m
+        .iter()
+        .find(|b| b.peer == peer)
+        .unwrap_or_else(|| panic!("no battery for {peer}: {m:#?}"));
+    b.rows.iter().map(|r| (r.failure, r.verdict)).collect()
+}
+
+#[test]
+fn the_built_in_peers_refuse_every_derived_failure_for_the_right_reason() {
+    let r = run_file("labs/battery.yaml");
+    let of = "valid client and server";
+    common::assert_accepted(&r, of);
+    for f in Failure::SERVER_SET.iter().chain(Failure::CLIENT_SET) {
+        let (by, reason) = f.expected();
+        let c = derived(&r, of, *f);
+        let o = c
+            .observed
+            .as_ref()
+            .unwrap_or_else(|| panic!("{f:?}: {:?}", c.messages));
+        assert_eq!(
+            (o.outcome, o.by, o.reason, c.status),
+            (Outcome::Rejected, Some(by), Some(reason), Status::Passed),
+            "{f:?}: {o:#?}"
+        );
+    }
+    // The reasons rustls gives, as the README lists them.
+    let expected = [
+        (
+            Failure::NoClientCertificate,
+            Side::Server,
+            Reason::CertificateRequired,
+        ),
+        (Failure::ClientRogueCa, Side::Server, Reason::BadSignature),
+        (
+            Failure::ClientCaCertificate,
+            Side::Server,
+            Reason::CaUsedAsLeaf,
+        ),
+        (
+            Failure::ClientKeyMismatch,
+            Side::Server,
+            Reason::BadSignature,
+        ),
+        (
+            Failure::ClientIntermediateLeftOut,
+            Side::Server,
+            Reason::UnknownIssuer,
+        ),
+        (Failure::ServerOtherName, Side::Client, Reason::NameMismatch),
+        (
+            Failure::ServerSelfSigned,
+            Side::Client,
+            Reason::UnknownIssuer,
+        ),
+        (Failure::ServerRevoked, Side::Client, Reason::Revoked),
+    ];
+    for (f, by, reason) in expected {
+        common::assert_rejected(&r, &battery::case_name(of, f), by, reason);
+    }
+    let m = matrix(std::slice::from_ref(&r));
+    let counts: Vec<(&str, usize, usize, usize, usize)> = m
+        .iter()
+        .map(|b| {
+            (
+                b.peer.as_str(),
+                b.refused_right_reason,
+                b.refused_other_reason,
+                b.accepted_wrongly,
+                b.skipped,
+            )
+        })
+        .collect();
+    assert_eq!(
+        counts,
+        vec![
+            ("server web (built-in)", 10, 0, 0, 0),
+            ("client (built-in)", 9, 0, 0, 0)
+        ]
+    );
+    assert_eq!(r.count(Status::Passed), 20);
+}
+
+#[test]
+fn a_derived_case_that_cannot_apply_is_skipped_with_why() {
+    // The seed lab: one RSA root, no CRL, no intermediate.
+    let labs = vec![mtls_lab::lab::load(
+        &root().join("labs/seed-mtls.yaml"),
+        time::OffsetDateTime::now_utc(),
+    )
+    .unwrap()];
+    let of = "valid client is accepted";
+    let labs = battery::only(labs, of, time::OffsetDateTime::now_utc()).unwrap();
+    let skipped: Vec<(Failure, String)> = labs[0]
+        .cases
+        .iter()
+        .filter_map(|c| {
+            let d = c.derived.as_ref()?;
+            Some((d.failure, d.skipped.clone()?))
+        })
+        .collect();
+    assert_eq!(
+        skipped,
+        vec![
+            (
+                Failure::ClientRevoked,
+                "the server checks no CRL (`revocation`)".to_string()
+            ),
+            (
+                Failure::ClientIntermediateLeftOut,
+                "the client certificate has no intermediate: its issuer is a root".to_string()
+            ),
+            (
+                Failure::ServerRevoked,
+                "the client checks no CRL (`revocation`)".to_string()
+            ),
+            (
+                Failure::ServerIntermediateLeftOut,
+                "the server certificate has no intermediate: its issuer is a root".to_string()
+            ),
+        ]
+    );
+    // Only the case and its battery are kept: 1 + 10 + 9.
+    assert_eq!(labs[0].cases.len(), 20);
+}
+
+#[test]
+fn a_python_server_that_requires_client_certificates_refuses_each_for_the_right_reason() {
+    let r = run_file("tests/fixtures/battery/strict-server.yaml");
+    let of = "python server accepts the client";
+    common::assert_accepted(&r, of);
+    use Failure as F;
+    use Verdict as V;
+    assert_eq!(
+        verdicts(&r, "server py (command)"),
+        vec![
+            (F::NoClientCertificate, V::RefusedRightReason),
+            (F::ClientUnknownCa, V::RefusedRightReason),
+            (F::ClientRogueCa, V::RefusedRightReason),
+            (F::ClientExpired, V::RefusedRightReason),
+            (F::ClientNotYetValid, V::RefusedRightReason),
+            (F::ClientServerAuthOnly, V::RefusedRightReason),
+            (F::ClientCaCertificate, V::Skipped),
+            (F::ClientRevoked, V::Skipped),
+            (F::ClientIntermediateLeftOut, V::Skipped),
+            (F::ClientKeyMismatch, V::RefusedRightReason),
+        ]
+    );
+    // OpenSSL matches issuers by key identifier: the rogue CA is an unknown issuer to it.
+    common::assert_rejected(
+        &r,
+        &battery::case_name(of, F::ClientRogueCa),
+        Side::Server,
+        Reason::UnknownIssuer,
+    );
+    common::assert_rejected(
+        &r,
+        &battery::case_name(of, F::ClientKeyMismatch),
+        Side::Server,
+        Reason::BadSignature,
+    );
+    let ca = derived(&r, of, F::ClientCaCertificate);
+    assert!(
+        ca.messages[0].contains("OpenSSL accepts a cA=TRUE certificate"),
+        "{:?}",
+        ca.messages
+    );
+}
+
+#[test]
+fn a_python_server_with_cert_none_accepts_every_failure_and_the_run_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let out = mtls(
+        &root(),
+        &[
+            "run",
+            "tests/fixtures/battery/lax-server.yaml",
+            "--report-json",
+            json.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // The matrix is printed after the cases, before the totals.
+    let table_at = stdout
+        .find("battery: battery-python-server-cert-none")
+        .unwrap();
+    let golden_part = &stdout[table_at..];
+    common::golden(
+        Path::new(&root().join("tests/golden/run/battery-lax-server.out")),
+        golden_part,
+    );
+    assert!(
+        golden_part.ends_with("1 passed, 7 failed, 3 skipped\n"),
+        "{golden_part}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let b = &report["battery"][0];
+    assert_eq!(b["peer"], "server py (command)");
+    assert_eq!(b["tested"], "server");
+    assert_eq!(
+        (
+            b["accepted_wrongly"].as_u64(),
+            b["refused_right_reason"].as_u64(),
+            b["refused_other_reason"].as_u64(),
+            b["skipped"].as_u64()
+        ),
+        (Some(7), Some(0), Some(0), Some(3))
+    );
+    assert_eq!(b["rows"][0]["failure"], "no_client_certificate");
+    assert_eq!(b["rows"][0]["verdict"], "accepted_wrongly");
+    assert_eq!(
+        b["rows"][0]["expected"],
+        "rejected by server: certificate_required"
+    );
+    common::golden(
+        Path::new(&root().join("tests/golden/report/battery-lax-server.json")),
+        &format!(
+            "{}\n",
+            serde_json::to_string_pretty(&report["battery"]).unwrap()
+        ),
+    );
+}
+
+#[test]
+fn a_lax_python_client_accepts_bad_servers_and_a_strict_one_refuses_them() {
+    use Failure as F;
+    let lax = run_file("tests/fixtures/battery/lax-client.yaml");
+    let strict = run_file("tests/fixtures/battery/strict-client.yaml");
+    let of = "python client goes through";
+    common::assert_accepted(&lax, of);
+    common::assert_accepted(&strict, of);
+    let applicable = [
+        F::ServerExpired,
+        F::ServerNotYetValid,
+        F::ServerOtherName,
+        F::ServerUnknownCa,
+        F::ServerRogueCa,
+        F::ServerClientAuthOnly,
+        F::ServerSelfSigned,
+    ];
+    // Revoked and intermediate-left-out do not apply (no CRL the client checks, no intermediate).
+    let rows = |v: Verdict| -> Vec<(Failure, Verdict)> {
+        Failure::CLIENT_SET
+            .iter()
+            .map(|f| {
+                (
+                    *f,
+                    if applicable.contains(f) {
+                        v
+                    } else {
+                        Verdict::Skipped
+                    },
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        verdicts(&lax, "client (command)"),
+        rows(Verdict::AcceptedWrongly)
+    );
+    assert_eq!(
+        verdicts(&strict, "client (command)"),
+        rows(Verdict::RefusedRightReason)
+    );
+    let reasons = [
+        (F::ServerExpired, Reason::Expired),
+        (F::ServerNotYetValid, Reason::NotYetValid),
+        (F::ServerOtherName, Reason::NameMismatch),
+        (F::ServerUnknownCa, Reason::UnknownIssuer),
+        (F::ServerRogueCa, Reason::UnknownIssuer),
+        (F::ServerClientAuthOnly, Reason::WrongPurpose),
+        (F::ServerSelfSigned, Reason::UnknownIssuer),
+    ];
+    for (f, reason) in reasons {
+        common::assert_rejected(&strict, &battery::case_name(of, f), Side::Client, reason);
+        let c = derived(&lax, of, f);
+        assert_eq!(c.status, Status::Failed);
+        assert_eq!(c.observed.as_ref().unwrap().outcome, Outcome::Accepted);
+    }
+    assert!(table(&matrix(std::slice::from_ref(&lax))).contains(
+        "0 refused for the right reason, 0 for another reason, 7 accepted wrongly, 2 skipped"
+    ));
+}
+
+#[test]
+fn each_derived_case_takes_the_battery_points() {
+    let yaml = format!(
+        r#"
+lab: battery-points
+{}
+servers:
+  web: {{ certificate: server, trust: [ca] }}
+cases:
+  - name: works
+    client: {{ certificate: client, trust: [ca] }}
+    expect: accepted
+    points: 3
+    battery: {{ set: standard, test: server, points: 2 }}
+"#,
+        common::PKI
+    );
+    let r = common::run(&yaml);
+    assert!(r.graded);
+    // 3 for the case, 2 for each of the 8 derived cases that apply; the 2 skipped leave the total.
+    assert_eq!(r.points(), (19.0, 19.0));
+    let skipped = derived(&r, "works", Failure::ClientRevoked);
+    assert_eq!((skipped.grade.points, skipped.grade.max_points), (0.0, 0.0));
+    let run = derived(&r, "works", Failure::ClientExpired);
+    assert_eq!((run.grade.points, run.grade.max_points), (2.0, 2.0));
+    // `test: server`: no client-side failure is derived.
+    assert_eq!(r.cases.len(), 11);
+}
+
+// A battery on a case that expects a rejection: tests/golden/bad/battery-on-rejection.yaml (cli.rs).
+
+#[test]
+fn battery_lists_and_runs_one_case_from_the_command_line() {
+    let out = mtls(
+        &root(),
+        &[
+            "battery",
+            "labs/seed-mtls.yaml",
+            "valid client is accepted",
+            "--list",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    common::golden(
+        &root().join("tests/golden/list/battery-seed.out"),
+        &String::from_utf8_lossy(&out.stdout),
+    );
+    let out = mtls(&root(), &["battery", "labs/seed-mtls.yaml", "no such case"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: --battery `no such case`: no case named `no such case` in the labs given\n"
+    );
+}
+
+#[test]
+fn without_the_ca_key_only_the_failures_needing_no_new_certificate_from_it_run() {
+    // The seed's PKI on disk; the lab loads the CA without its key, as for a deployed server.
+    let dir = tempfile::tempdir().unwrap();
+    let pki = dir.path().join("pki");
+    let out = mtls(
+        &root(),
+        &["pki", "labs/seed-mtls.yaml", "--out", pki.to_str().unwrap()],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let yaml = r#"
+lab: no-ca-key
+authorities:
+  ca: { from: { cert: pki/ca/ca.crt } }
+certificates:
+  server: { issuer: ca, from: { cert: pki/server/server.crt, key: pki/server/server.key } }
+  client: { issuer: ca, from: { cert: pki/client/client.crt, key: pki/client/client.key } }
+servers:
+  web: { certificate: server, trust: [ca] }
+cases:
+  - name: works
+    client: { certificate: client, trust: [ca] }
+    expect: accepted
+    battery: { set: standard, test: server }
+"#;
+    let file = dir.path().join("lab.yaml");
+    std::fs::write(&file, yaml).unwrap();
+    let lab = mtls_lab::lab::load(&file, time::OffsetDateTime::now_utc())
+        .unwrap_or_else(|e| panic!("{}", e.render()));
+    let r = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(mtls_lab::run::run_lab(&lab));
+    common::assert_accepted(&r, "works");
+    let of = "works";
+    common::assert_rejected(
+        &r,
+        &battery::case_name(of, Failure::NoClientCertificate),
+        Side::Server,
+        Reason::CertificateRequired,
+    );
+    common::assert_rejected(
+        &r,
+        &battery::case_name(of, Failure::ClientUnknownCa),
+        Side::Server,
+        Reason::UnknownIssuer,
+    );
+    let no_key = "skipped: the client certificate's CA key is not available, so no new certificate can be issued from it";
+    for f in [
+        Failure::ClientExpired,
+        Failure::ClientNotYetValid,
+        Failure::ClientServerAuthOnly,
+        Failure::ClientCaCertificate,
+        Failure::ClientRevoked,
+    ] {
+        let c = derived(&r, of, f);
+        assert_eq!(
+            (c.status, c.messages[0].as_str()),
+            (Status::Skipped, no_key),
+            "{f:?}"
+        );
+    }
+    assert_eq!(r.count(Status::Skipped), 8);
+    assert_eq!(r.count(Status::Passed), 3);
+}
