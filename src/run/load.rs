@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use crate::lab::{Case, Expectation, Lab};
+use crate::lab::{Case, Expectation, Lab, ServerKind, Side};
 use crate::pki::{self, Pki};
 use crate::run::case::{CaseError, Repeatable};
 use crate::run::endpoint::Endpoint;
@@ -84,6 +84,10 @@ pub enum LoadError {
     /// A case checks what a server command printed, which cannot be told apart between concurrent connections.
     #[error("case `{0}` checks the server command's output (`server_output`), which concurrent connections share; load cannot judge it")]
     ServerOutput(String),
+    /// A case expects a server command to reject for a reason its alert does not name (`expired` behind
+    /// `certificate_expired`): `run` decides it from the program's own words, which concurrent connections share.
+    #[error("case `{case}` expects the server command to reject with reason `{reason}`, which its alert does not tell apart; `run` decides it from the program's own output, which concurrent connections share, so load cannot judge it (run it with `mtls-lab run`)")]
+    ProgramReason { case: String, reason: String },
     /// The case's server did not start.
     #[error("case `{case}`: {error}")]
     ServerDown {
@@ -108,6 +112,7 @@ impl LoadError {
                 | LoadError::NoConnections
                 | LoadError::NoSuchCase { .. }
                 | LoadError::ServerOutput(_)
+                | LoadError::ProgramReason { .. }
                 | LoadError::ZeroWeight(_)
                 | LoadError::TooMuchWeight(_)
         )
@@ -189,7 +194,8 @@ pub struct VerdictCount {
 }
 
 /// The cases of `plan` as indices into `lab.cases` with their weights, checked: every name exists, no
-/// case runs a client command or checks a server command's output, weights are within bounds.
+/// case runs a client command, checks a server command's output or expects a server command to reject
+/// for a reason only its output tells, weights are within bounds.
 ///
 /// # Errors
 /// The first problem, as an input [`LoadError`].
@@ -223,6 +229,21 @@ pub fn plan_cases(lab: &Lab, plan: &LoadPlan) -> Result<Vec<(usize, u32)>, LoadE
         }
         if case.checks.server_output.is_some() {
             return Err(LoadError::ServerOutput(name.clone()));
+        }
+        if let (
+            Expectation::Rejected {
+                by: Some(Side::Server),
+                reason: Some(reason),
+            },
+            Some(ServerKind::Command(_)),
+        ) = (&case.expect, lab.servers.get(case.server).map(|s| &s.kind))
+        {
+            if !crate::reason::readable_from_alert(*reason) {
+                return Err(LoadError::ProgramReason {
+                    case: name.clone(),
+                    reason: reason.to_string(),
+                });
+            }
         }
         if *weight == 0 {
             return Err(LoadError::ZeroWeight(name.clone()));

@@ -340,3 +340,30 @@ fn run_jobs_4_gives_the_same_reports_as_jobs_1() {
     assert!(one[1].contains("not ok 2 - mixed › mallory is wrongly expected"));
     assert!(one[1].contains("# SKIP"), "{}", one[1]);
 }
+
+/// server.py sends `certificate_expired` for an expired and a not yet valid client alike: `run` tells
+/// them apart from the program's own words, which load cannot attribute to one connection, so load
+/// refuses the case up front (exit 2) rather than count "rejected by server" as WRONG.
+#[test]
+fn a_server_command_rejection_only_its_words_decide_is_refused_up_front() {
+    let out = mtls(
+        &root(),
+        &[
+            "load",
+            "labs/peers/seed-python-server.yaml",
+            "--case",
+            "valid client is accepted",
+            "--case",
+            "expired client is rejected",
+            "-n",
+            "20",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        stderr,
+        "error: labs/peers/seed-python-server.yaml: case `expired client is rejected` expects the server command to reject with reason `expired`, which its alert does not tell apart; `run` decides it from the program's own output, which concurrent connections share, so load cannot judge it (run it with `mtls-lab run`)\n"
+    );
+    assert!(out.stdout.is_empty());
+}
