@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use time::OffsetDateTime;
 
-use crate::lab::{Case, CertRef, Lab};
+use crate::lab::{Case, CertRef, EkuPurpose, Lab, RevocationCheck};
 use crate::reason::Reason;
 use crate::reason::Side;
 use crate::verdict::Observed;
@@ -34,9 +34,21 @@ pub fn path(lab: &Lab, presented: &[CertRef], trust: &[CertRef]) -> Path {
 /// `not_yet_valid` the first (from the leaf) outside its validity; for `revoked` the first on its
 /// issuer's CRL; for `unknown_issuer` and `bad_signature` the top one (its issuer is the unknown one);
 /// for `issuer_not_ca` the one issued by a non-CA; for `path_len_exceeded` the authority whose path
-/// length the chain exceeds; for `revocation_unknown` the first whose issuer has no current CRL; for the
-/// other certificate reasons the leaf. `None` for reasons that are not about a certificate.
-pub fn failing(lab: &Lab, path: &Path, reason: Reason, at: OffsetDateTime) -> Option<CertRef> {
+/// length the chain exceeds; for `revocation_unknown` the first (the leaf only when `revocation` checks
+/// the end entity only) whose issuer's CRL the verifier does not have (`revocation.crls`, every CRL of
+/// the lab when unset) or whose CRL is past its nextUpdate; for `wrong_purpose` the first whose extended
+/// key usage is present and lacks the purpose the verifier (`verifier` side) requires (rustls-webpki and
+/// OpenSSL check it on every certificate of the chain); for `bad_encoding` the first carrying an unknown
+/// critical extension (RFC 5280 §4.2), if any; for the other certificate reasons the leaf. `None` for
+/// reasons that are not about a certificate.
+pub fn failing(
+    lab: &Lab,
+    path: &Path,
+    reason: Reason,
+    at: OffsetDateTime,
+    verifier: Side,
+    revocation: Option<&RevocationCheck>,
+) -> Option<CertRef> {
     let leaf = *path.certs.first()?;
     let validity = |r: CertRef| match r {
         CertRef::Certificate(i) => (
@@ -56,14 +68,15 @@ pub fn failing(lab: &Lab, path: &Path, reason: Reason, at: OffsetDateTime) -> Op
                 .is_some_and(|crl| crl.revoked.iter().any(|x| x.target == r))
                 || same_serial(lab, r).is_some()
         }),
-        Reason::RevocationUnknown => first(&|r| {
-            issuer_of(r).is_some_and(|i| {
-                lab.authorities[i]
-                    .crl
-                    .as_ref()
-                    .is_none_or(|crl| crl.next_update < at)
+        Reason::RevocationUnknown => {
+            let end_entity_only = revocation.is_some_and(|c| c.end_entity_only);
+            first(&|r| {
+                (!end_entity_only || r == leaf)
+                    && issuer_of(r).is_some_and(|i| crl_unusable(lab, revocation, i, at))
             })
-        }),
+        }
+        Reason::WrongPurpose => first(&|r| lacks_purpose(lab, r, verifier)),
+        Reason::BadEncoding => first(&|r| unknown_critical(lab, r)),
         Reason::UnknownIssuer | Reason::BadSignature => path.certs.last().copied(),
         Reason::IssuerNotCa => first(&|r| issuer_of(r).is_some_and(|i| !lab.authorities[i].ca)),
         Reason::PathLenExceeded => {
@@ -89,20 +102,67 @@ pub fn failing(lab: &Lab, path: &Path, reason: Reason, at: OffsetDateTime) -> Op
                 });
             above.map(|(_, i)| CertRef::Authority(i))
         }
-        Reason::WrongPurpose
-        | Reason::CaUsedAsLeaf
+        Reason::CaUsedAsLeaf
         | Reason::NameMismatch
         | Reason::NameConstraints
         | Reason::PinMismatch
         | Reason::UnsupportedAlgorithm
         | Reason::UnsupportedCertVersion
-        | Reason::BadEncoding
         | Reason::ChainTooLong => Some(leaf),
         _ => return None,
     };
     Some(found.unwrap_or(leaf))
 }
 
+/// The purpose a verifier on `side` requires of the peer's chain: a server verifies TLS clients.
+fn purpose(side: Side) -> EkuPurpose {
+    match side {
+        Side::Server => EkuPurpose::ClientAuth,
+        Side::Client => EkuPurpose::ServerAuth,
+    }
+}
+
+/// Whether `r` has an extended key usage extension without the purpose a verifier on `side` requires
+/// (no extension allows every purpose, RFC 5280 §4.2.1.12).
+fn lacks_purpose(lab: &Lab, r: CertRef, side: Side) -> bool {
+    let eku = match r {
+        CertRef::Certificate(i) => lab.certificates[i].eku.as_ref(),
+        CertRef::Authority(i) => lab.authorities[i].eku.as_ref(),
+    };
+    eku.is_some_and(|e| !e.contains(&purpose(side)))
+}
+
+/// Whether `r` carries a critical extension no verifier understands.
+fn unknown_critical(lab: &Lab, r: CertRef) -> bool {
+    match r {
+        CertRef::Certificate(i) => lab.certificates[i].unknown_critical_extension,
+        CertRef::Authority(i) => lab.authorities[i].unknown_critical_extension,
+    }
+}
+
+/// Whether a verifier checking revocation with `revocation` lacks a usable CRL of authority `i`: its
+/// `crls` list leaves it out, the authority publishes none, or it is past its nextUpdate at `at`.
+fn crl_unusable(
+    lab: &Lab,
+    revocation: Option<&RevocationCheck>,
+    i: usize,
+    at: OffsetDateTime,
+) -> bool {
+    !verifier_has_crl(revocation, i)
+        || lab.authorities[i]
+            .crl
+            .as_ref()
+            .is_none_or(|crl| crl.next_update < at)
+}
+
+/// Whether the verifier was given authority `i`'s CRL (`crls` unset: every CRL of the lab).
+fn verifier_has_crl(revocation: Option<&RevocationCheck>, i: usize) -> bool {
+    revocation
+        .and_then(|c| c.crls.as_ref())
+        .is_none_or(|crls| crls.contains(&i))
+}
+
+/// The authorities of `idx` as a backticked list, or `nothing`.
 fn authority_list(lab: &Lab, idx: &[CertRef]) -> String {
     if idx.is_empty() {
         return "nothing".to_string();
@@ -132,6 +192,8 @@ struct Verifier<'a> {
     trust: Option<&'a [CertRef]>,
     /// The chain the peer presented, leaf first (empty: none).
     presented: Vec<CertRef>,
+    /// How it checks revocation, if it does.
+    revocation: Option<&'a RevocationCheck>,
 }
 
 /// The explanation of `observed` for `case`, when it was rejected: the certificate that failed is found by
@@ -157,6 +219,7 @@ pub fn explain(
                 .certificate
                 .map(|c| lab.presented_chain(c, &case.client.chain))
                 .unwrap_or_default(),
+            revocation: server.revocation.as_ref(),
         },
         _ => Verifier {
             who: "the client",
@@ -172,10 +235,11 @@ pub fn explain(
                 server.certificate_for(case.client.sni_sent()),
                 &server.chain,
             ),
+            revocation: case.client.revocation.as_ref(),
         },
     };
     let path = path(lab, &v.presented, v.trust.unwrap_or(&[]));
-    let failed = failing(lab, &path, reason, verified_at);
+    let failed = failing(lab, &path, reason, verified_at, v.side, v.revocation);
     let (mut what, fix) = words(lab, case, observed, &v, &path, failed, reason, verified_at);
     if let Some(extra) = late_refusal(lab, case, observed, reason) {
         what.push(' ');
@@ -447,16 +511,28 @@ fn words(
             (what, fix)
         }
         Reason::NameMismatch => name_mismatch(lab, case, leaf),
-        Reason::WrongPurpose => (
-            format!(
-                "{failed_role} does not allow {} authentication (extended key usage).",
-                if v.side == Side::Server { "TLS client" } else { "TLS server" }
-            ),
-            format!(
-                "Reissue it with `extendedKeyUsage = {}` (openssl: in the extension file given to `-extfile`).",
-                if v.side == Side::Server { "clientAuth" } else { "serverAuth" }
-            ),
-        ),
+        Reason::WrongPurpose => {
+            let (auth, eku) = if v.side == Side::Server {
+                ("TLS client", "clientAuth")
+            } else {
+                ("TLS server", "serverAuth")
+            };
+            match failed {
+                Some(CertRef::Authority(i)) if leaf != failed => (
+                    format!(
+                        "{failed_role} restricts its extended key usage to purposes without {auth} authentication ({eku}); rustls-webpki and OpenSSL check the extended key usage of every certificate in the chain, so nothing issued under it may serve as a {auth} certificate, whatever the {peer} certificate {leaf_name} itself allows."
+                    ),
+                    format!(
+                        "Issue the {peer} certificate from an authority whose extended key usage includes {eku} (or has none), or reissue the intermediate `{}` with `extendedKeyUsage = {eku}` added.",
+                        lab.authorities[i].name
+                    ),
+                ),
+                _ => (
+                    format!("{failed_role} does not allow {auth} authentication (extended key usage)."),
+                    format!("Reissue it with `extendedKeyUsage = {eku}` (openssl: in the extension file given to `-extfile`)."),
+                ),
+            }
+        }
         Reason::Revoked => revoked(lab, v, failed.or(leaf), &failed_role),
         Reason::RevocationUnknown => {
             let r = failed.or(leaf);
@@ -472,6 +548,34 @@ fn words(
                     ),
                     format!("Publish a fresh CRL from `{}` (nextUpdate in the future) and give it to {who}; CRLs must be reissued before nextUpdate.", lab.authorities[i].name),
                 ),
+                _ if issuer.is_some_and(|i| !verifier_has_crl(v.revocation, i)) => {
+                    let i = issuer.unwrap_or_default();
+                    let given: Vec<CertRef> = v
+                        .revocation
+                        .and_then(|c| c.crls.as_ref())
+                        .map(|c| c.iter().map(|a| CertRef::Authority(*a)).collect())
+                        .unwrap_or_default();
+                    let given = if given.is_empty() {
+                        "no CRL".to_string()
+                    } else {
+                        format!("the CRLs of {} only", authority_list(lab, &given))
+                    };
+                    let or_leaf = if failed.is_some() && failed != leaf {
+                        ", or check the end entity only"
+                    } else {
+                        ""
+                    };
+                    (
+                        format!(
+                            "{who} checks revocation and was given {given}, not that of `{}`, which issued {failed_role}: so the revocation status of that certificate is unknown.",
+                            lab.authorities[i].name
+                        ),
+                        format!(
+                            "Give {who} the CRL of `{}` too (its `revocation.crls`){or_leaf}.",
+                            lab.authorities[i].name
+                        ),
+                    )
+                }
                 _ => (
                     format!("{who} checks revocation, but has no usable CRL for the issuer of {failed_role}."),
                     format!("Give {who} the current CRL of every authority in the chain (or check the end entity only), signed by the authority with cRLSign."),
@@ -553,6 +657,15 @@ fn words(
                 protocols(&server.alpn)
             ),
             "Offer a protocol the server accepts (e.g. `http/1.1` beside `h2`), or add the client's protocol to the server's `alpn` list.".to_string(),
+        ),
+        Reason::BadEncoding if failed.is_some_and(|r| unknown_critical(lab, r)) => (
+            format!(
+                "{failed_role} carries a critical extension {who} does not recognise; a verifier must reject a certificate with a critical extension it does not recognise (RFC 5280 §4.2), so every chain through it fails."
+            ),
+            format!(
+                "Reissue `{}` without that extension, or mark it non-critical if verifiers may ignore it.",
+                failed.map_or("", |r| lab.name_of(r))
+            ),
         ),
         Reason::UnsupportedAlgorithm | Reason::UnsupportedCertVersion | Reason::BadEncoding => (
             format!("{who} cannot process {failed_role}: {}.", observed.detail.as_deref().unwrap_or("unsupported certificate")),

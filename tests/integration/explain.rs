@@ -124,6 +124,27 @@ fn validity(lab: &Lab, r: CertRef) -> (time::OffsetDateTime, time::OffsetDateTim
     }
 }
 
+fn eku(lab: &Lab, r: CertRef) -> Option<&Vec<lab::EkuPurpose>> {
+    match r {
+        CertRef::Certificate(i) => lab.certificates[i].eku.as_ref(),
+        CertRef::Authority(i) => lab.authorities[i].eku.as_ref(),
+    }
+}
+
+fn loaded(lab: &Lab, r: CertRef) -> bool {
+    match r {
+        CertRef::Certificate(i) => lab.certificates[i].from.is_some(),
+        CertRef::Authority(i) => lab.authorities[i].from.is_some(),
+    }
+}
+
+fn unknown_critical(lab: &Lab, r: CertRef) -> bool {
+    match r {
+        CertRef::Certificate(i) => lab.certificates[i].unknown_critical_extension,
+        CertRef::Authority(i) => lab.authorities[i].unknown_critical_extension,
+    }
+}
+
 fn find(lab: &Lab, name: &str) -> Option<CertRef> {
     lab.authorities
         .iter()
@@ -175,6 +196,10 @@ fn wrong_claims(
     };
     let mut wrong = Vec::new();
     let text = format!("{} {}", e.what, e.fix);
+    // rustls's Debug wording is mapped to a reason, never quoted raw.
+    if text.contains("OtherError") || text.contains("Other(") {
+        wrong.push("a raw rustls error is quoted".into());
+    }
 
     // Every lab name mentioned is one of the case's: a server, a presented certificate, a trusted
     // authority, or an issuer above a presented certificate.
@@ -236,6 +261,48 @@ fn wrong_claims(
                     Reason::PathLenExceeded => {
                         matches!(r, CertRef::Authority(i) if lab.authorities[i].path_len.is_some())
                     }
+                    // Its extended key usage is present and lacks the purpose this verifier requires.
+                    Reason::WrongPurpose => {
+                        let purpose = if by == Side::Server {
+                            lab::EkuPurpose::ClientAuth
+                        } else {
+                            lab::EkuPurpose::ServerAuth
+                        };
+                        // A certificate read from a file: the lab does not know its extensions.
+                        loaded(lab, r) || eku(lab, r).is_some_and(|e| !e.contains(&purpose))
+                    }
+                    // When a certificate of the chain carries an unknown critical extension, it is that one.
+                    Reason::BadEncoding => {
+                        unknown_critical(lab, r)
+                            || !v.presented.iter().any(|p| unknown_critical(lab, *p))
+                    }
+                    // The verifier lacks its issuer's CRL (its own `crls` list), or that CRL is stale.
+                    Reason::RevocationUnknown => issuer_of(lab, r).is_some_and(|i| {
+                        let revocation = if by == Side::Server {
+                            server.revocation.as_ref()
+                        } else {
+                            case.client.revocation.as_ref()
+                        };
+                        let given = |i: usize| {
+                            revocation
+                                .and_then(|c| c.crls.as_ref())
+                                .is_none_or(|c| c.contains(&i))
+                        };
+                        // An impostor's CRL under the same issuer name, found first, does not verify.
+                        let impostor = lab.authorities.iter().enumerate().any(|(j, a)| {
+                            j != i
+                                && format!("{:?}", a.subject)
+                                    == format!("{:?}", lab.authorities[i].subject)
+                                && a.crl.is_some()
+                                && given(j)
+                        });
+                        !given(i)
+                            || impostor
+                            || lab.authorities[i]
+                                .crl
+                                .as_ref()
+                                .is_none_or(|crl| crl.next_update < at)
+                    }),
                     _ => true,
                 };
                 if !holds {
