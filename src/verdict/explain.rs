@@ -317,12 +317,18 @@ fn time(t: OffsetDateTime) -> String {
     crate::pki::show::rfc3339_seconds(t)
 }
 
-/// The option that makes the verifying side trust an authority's certificate file.
-fn trust_option(side: Side) -> &'static str {
+/// The option that makes the verifying side trust the certificate file `file` (as `pki` exports it:
+/// `NAME.crt`).
+fn trust_option(side: Side, file: &str) -> String {
     match side {
-        Side::Server => "on the server: Python `context.load_verify_locations('ca.crt')` with `verify_mode = CERT_REQUIRED`, nginx `ssl_client_certificate ca.crt;`",
-        Side::Client => "on the client: curl `--cacert ca.crt`, Python `ssl.create_default_context(cafile='ca.crt')`",
+        Side::Server => format!("on the server: Python `context.load_verify_locations('{file}')` with `verify_mode = CERT_REQUIRED`, nginx `ssl_client_certificate {file};`"),
+        Side::Client => format!("on the client: curl `--cacert {file}`, Python `ssl.create_default_context(cafile='{file}')`"),
     }
+}
+
+/// The file `pki` exports the certificate of `r` to (`NAME.crt`, in the directory `NAME/`).
+fn crt_file(lab: &Lab, r: CertRef) -> String {
+    format!("{}.crt", lab.name_of(r))
 }
 
 /// The option that makes a side send its intermediates with its certificate.
@@ -410,6 +416,10 @@ fn words(
             ),
             "Make the server name the authority that issues the client's certificate (its `trust`, or `ca_names`), or have the client send its intermediate with its certificate so that the chain reaches a named authority.".to_string(),
         ),
+        Reason::CertificateRequired if server.trust.is_empty() => (
+            format!("server `{}` requires a client certificate, and the client sent none.", server.name),
+            "The server trusts nothing, so even a certificate would be refused: give the server a CA to trust (its `trust`), then present a certificate that CA issued: with curl, `--cert client.crt --key client.key`; in Python, `context.load_cert_chain('client.crt', 'client.key')` before connecting.".to_string(),
+        ),
         Reason::CertificateRequired => (
             format!("server `{}` requires a client certificate, and the client sent none.", server.name),
             "Present a certificate issued by an authority the server trusts: with curl, `--cert client.crt --key client.key`; in Python, `context.load_cert_chain('client.crt', 'client.key')` before connecting.".to_string(),
@@ -417,6 +427,26 @@ fn words(
         Reason::UnknownIssuer => {
             let top = path.certs.last().copied();
             let issuer = top.and_then(|t| issuer_of(lab, t));
+            if let (Some(CertRef::Certificate(c)), Some(top)) = (path.anchor, top) {
+                if let Some(issuer) = lab.certificates[c].issuer {
+                    // A CA-issued certificate in `trust:`: webpki looks for a trusted anchor that
+                    // signed it, and never matches the certificate against the anchors itself.
+                    let root = root_of(lab, issuer);
+                    return (
+                        format!(
+                            "{who} could not chain {failed_role} to an authority it trusts: {who} was given `{}` itself to trust, but that certificate is issued by `{}`, not self-signed, and rustls-webpki accepts a certificate only when a trusted certificate signed it, never because it is itself on the trust list.{}",
+                            lab.name_of(top),
+                            lab.authorities[issuer].name,
+                            trusted(v)
+                        ),
+                        format!(
+                            "Make {who} trust `{}`, the root that issued it ({}), or trust a self-signed certificate directly.",
+                            lab.authorities[root].name,
+                            trust_option(v.side, &crt_file(lab, CertRef::Authority(root)))
+                        ),
+                    );
+                }
+            }
             if let Some(anchor) = path.anchor {
                 // The lab says this chain reaches a trusted authority: the verifier was given another
                 // certificate than the lab describes under that name.
@@ -428,14 +458,17 @@ fn words(
                     ),
                     format!(
                         "Give {who} the certificate of the authority that really issued {failed_role} ({}).",
-                        trust_option(v.side)
+                        trust_option(v.side, &crt_file(lab, anchor))
                     ),
                 );
             }
             let Some(issuer) = issuer else {
                 return (
                     format!("{who} could not chain {failed_role} to an authority it trusts: it is self-signed, and {who} does not trust it.{}", trusted(v)),
-                    format!("Make {who} trust it ({}), or present a certificate issued by an authority {who} trusts.", trust_option(v.side)),
+                    format!(
+                        "Make {who} trust it ({}), or present a certificate issued by an authority {who} trusts.",
+                        trust_option(v.side, &top.map_or_else(|| "peer.crt".to_string(), |t| crt_file(lab, t)))
+                    ),
                 );
             };
             let root = root_of(lab, issuer);
@@ -452,11 +485,20 @@ fn words(
                     lab.authorities[issuer].name,
                     chain_option(peer_side)
                 )
+            } else if v.side == Side::Server && v.trust.is_some_and(|t| t.is_empty()) {
+                // A server's `trust: []` is the lab's own word (a client's empty list may be a stand-in,
+                // as for `serve`'s visitors).
+                format!(
+                    "{} trusts nothing, so no {peer} certificate can pass: give it a CA to trust, such as `{}`, the root that issued {failed_role} ({}).",
+                    capitalized(who),
+                    lab.authorities[root].name,
+                    trust_option(v.side, &crt_file(lab, CertRef::Authority(root)))
+                )
             } else {
                 format!(
                     "Make {who} trust `{}`, the root that issued {failed_role} ({}); or have the {peer} present a certificate from an authority {who} trusts.",
                     lab.authorities[root].name,
-                    trust_option(v.side)
+                    trust_option(v.side, &crt_file(lab, CertRef::Authority(root)))
                 )
             };
             (what, fix)

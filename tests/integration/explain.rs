@@ -412,6 +412,60 @@ fn wrong_claims(
             wrong.push("a server-side fix names curl's --cacert".into());
         }
     }
+    // A file to trust is the exported certificate (`NAME.crt`) of a certificate of the case, and the
+    // one the sentence asks to trust.
+    for (open, close) in [
+        ("--cacert ", '`'),
+        ("load_verify_locations('", '\''),
+        ("ssl_client_certificate ", ';'),
+    ] {
+        let mut rest = text.as_str();
+        while let Some(i) = rest.find(open) {
+            rest = &rest[i + open.len()..];
+            let file = rest.split(close).next().unwrap_or_default();
+            let name = file.strip_suffix(".crt").unwrap_or(file);
+            if !in_case.contains(name) {
+                wrong.push(format!(
+                    "the file `{file}` to trust is no certificate of the case"
+                ));
+            }
+        }
+    }
+    if text.contains(&format!("Make {} trust it (", v.who)) {
+        if let Some(name) = &e.certificate {
+            if !text.contains(&format!("{name}.crt")) {
+                wrong.push(format!("trusting `{name}` names another file"));
+            }
+        }
+    }
+    // "trusts nothing" is said exactly when the verifier trusts nothing.
+    let capital_who = if by == Side::Server {
+        "The server"
+    } else {
+        "The client"
+    };
+    let says_nothing = text.contains(&format!("{capital_who} trusts nothing"));
+    if by == Side::Server && says_nothing != v.trust.is_empty() && reason == Reason::UnknownIssuer {
+        wrong.push(format!(
+            "{capital_who} trusts {:?}, but the words say otherwise",
+            v.trust
+        ));
+    }
+    if by == Side::Server
+        && v.trust.is_empty()
+        && text.contains(&format!("an authority {} trusts", v.who))
+    {
+        wrong.push(format!(
+            "{} trusts nothing, but the fix offers an authority it trusts",
+            v.who
+        ));
+    }
+    // An issuer named is an authority.
+    for n in names_after(&text, "issued by ").concat() {
+        if !matches!(find(lab, &n), Some(CertRef::Authority(_))) {
+            wrong.push(format!("`{n}` is said to issue, but is no authority"));
+        }
+    }
     let _ = v.peer;
     if text.contains("(none)") {
         wrong.push("a placeholder (none) in the words".into());
@@ -603,7 +657,7 @@ fn the_failing_intermediate_is_named_expired_revoked_or_of_unknown_issuer() {
     );
     assert!(
         e.fix.starts_with("Make the client trust `other-root`, the root that issued the intermediate `foreign-issuing`")
-            && e.fix.contains("on the client: curl `--cacert ca.crt`"),
+            && e.fix.contains("on the client: curl `--cacert other-root.crt`"),
         "{}",
         e.fix
     );
@@ -779,4 +833,45 @@ cases:
         );
         assert!(!text.contains(".891"), "{reason}: {text}");
     }
+}
+
+/// A CA-issued certificate in `trust:` is no anchor for itself (rustls-webpki looks for a trusted
+/// issuer, never the certificate itself): the words say so, name its issuer and the root's file, and
+/// never invent "another CA with the same name"; a self-signed certificate's fix names its own file.
+#[test]
+fn trusting_a_ca_issued_leaf_directly_and_a_self_signed_one_name_the_right_file() {
+    const YAML: &str = r#"
+lab: leaf-trust
+authorities:
+  root: { subject: { CN: Leaf Trust Root } }
+certificates:
+  server: { issuer: root, subject: { CN: localhost }, san: [dns:localhost], usage: server }
+  lonely: { issuer: self, subject: { CN: localhost }, san: [dns:localhost], usage: server }
+servers:
+  web: { certificate: server, trust: [root] }
+  alone: { certificate: lonely, trust: [root] }
+cases:
+  - name: the server certificate itself in trust
+    server: web
+    client: { trust: [server] }
+    expect: { outcome: rejected, by: client, reason: unknown_issuer }
+  - name: a self-signed server not trusted
+    server: alone
+    client: { trust: [root] }
+    expect: { outcome: rejected, by: client, reason: unknown_issuer }
+"#;
+    let e = explained(YAML, "the server certificate itself in trust");
+    assert_eq!(e.certificate.as_deref(), Some("server"));
+    assert_eq!(
+        e.what,
+        "the client could not chain the server certificate `server` to an authority it trusts: the client was given `server` itself to trust, but that certificate is issued by `root`, not self-signed, and rustls-webpki accepts a certificate only when a trusted certificate signed it, never because it is itself on the trust list. The client trusted `server`."
+    );
+    assert_eq!(
+        e.fix,
+        "Make the client trust `root`, the root that issued it (on the client: curl `--cacert root.crt`, Python `ssl.create_default_context(cafile='root.crt')`), or trust a self-signed certificate directly."
+    );
+    let e = explained(YAML, "a self-signed server not trusted");
+    assert_eq!(e.certificate.as_deref(), Some("lonely"));
+    assert!(e.fix.contains("`--cacert lonely.crt`"), "{}", e.fix);
+    assert!(!e.fix.contains("ca.crt"), "{}", e.fix);
 }
