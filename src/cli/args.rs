@@ -27,7 +27,7 @@ pub mod exit {
     about = "Run declarative mutual-TLS labs with real rustls handshakes"
 )]
 pub struct Cli {
-    /// More detail: -v the readable trace of every case (`run --trace`) and progress on stderr, -vv also the runner's debug log; RUST_LOG overrides (RUST_LOG=rustls=debug for rustls's own log).
+    /// More detail: with `run`, -v the readable trace of every case (`run --trace`) and progress on stderr; -vv (any command) the runner's debug log on stderr; RUST_LOG overrides (RUST_LOG=rustls=debug for rustls's own log).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
     #[command(subcommand)]
@@ -69,8 +69,8 @@ pub struct RunArgs {
     pub selection: Selection,
     #[command(flatten)]
     pub reports: Reports,
-    /// Labs, and cases, run at the same time (default: the number of cores; 1 runs everything one after another). Reports are the same, in file order, whatever N.
-    #[arg(long, short = 'j', value_name = "N")]
+    /// Labs, and cases, run at the same time, 1 to 4096 (default: the number of cores; 1 runs everything one after another). Reports are the same, in file order, whatever N.
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=4096))]
     pub jobs: Option<usize>,
     /// Stop after the first lab with a failed case; the labs not run are reported as not run.
     #[arg(long)]

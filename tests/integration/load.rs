@@ -367,3 +367,29 @@ fn a_server_command_rejection_only_its_words_decide_is_refused_up_front() {
     );
     assert!(out.stdout.is_empty());
 }
+
+/// `run --jobs 0` is refused with clap's range (exit 2), and `load --help` promises from `-v` only what
+/// it does for load (no trace: load prints its progress line and summary whatever -v).
+#[test]
+fn jobs_0_is_refused_and_load_help_claims_no_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("lab.yaml"), WRONG_LAB).unwrap();
+    let out = mtls(dir.path(), &["run", "--jobs", "0", "lab.yaml"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("invalid value '0' for '--jobs <N>': 0 is not in 1..=4096"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+    let help = mtls(dir.path(), &["load", "--help"]);
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        text.contains("with `run`, -v the readable trace of every case"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("More detail: -v the readable trace"),
+        "{text}"
+    );
+}
