@@ -702,14 +702,23 @@ fn words(
         ),
         Reason::BadEncoding if failed.is_some_and(|r| unknown_critical(lab, r)) => (
             format!(
-                "{failed_role} carries a critical extension {who} does not recognise; a verifier must reject a certificate with a critical extension it does not recognise (RFC 5280 §4.2), so every chain through it fails."
+                "{failed_role} carries a critical extension {who} does not recognise; a verifier must reject a certificate with a critical extension it does not recognise (RFC 5280 §4.2){}.",
+                if matches!(failed, Some(CertRef::Authority(_))) && failed != leaf {
+                    ", so every chain through it fails"
+                } else {
+                    ""
+                }
             ),
             format!(
                 "Reissue `{}` without that extension, or mark it non-critical if verifiers may ignore it.",
                 failed.map_or("", |r| lab.name_of(r))
             ),
         ),
-        Reason::UnsupportedAlgorithm | Reason::UnsupportedCertVersion | Reason::BadEncoding => (
+        Reason::BadEncoding => (
+            format!("{who} cannot process {failed_role}: it is malformed, or carries an extension {who} must refuse ({}).", observed.detail.as_deref().unwrap_or("no detail")),
+            "Reissue the certificate with a standard tool (DER-encoded X.509 v3, no critical extension a verifier does not recognise, RFC 5280 §4.2).".to_string(),
+        ),
+        Reason::UnsupportedAlgorithm | Reason::UnsupportedCertVersion => (
             format!("{who} cannot process {failed_role}: {}.", observed.detail.as_deref().unwrap_or("unsupported certificate")),
             "Issue an X.509 v3 certificate with a common algorithm (RSA 2048+ or ECDSA P-256/P-384, SHA-256).".to_string(),
         ),

@@ -466,6 +466,10 @@ fn wrong_claims(
             wrong.push(format!("`{n}` is said to issue, but is no authority"));
         }
     }
+    // A malformed certificate or an unknown critical extension is no matter of algorithms.
+    if reason == Reason::BadEncoding && e.fix.contains("algorithm") {
+        wrong.push("a bad_encoding fix speaks of algorithms".into());
+    }
     let _ = v.peer;
     if text.contains("(none)") {
         wrong.push("a placeholder (none) in the words".into());
