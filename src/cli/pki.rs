@@ -31,7 +31,7 @@ pub fn pki(args: PkiArgs) -> u8 {
         (false, None) => None,
     };
     let p12 = password.as_deref().map(|p| (p, args.p12_ca_key));
-    let (pki, summary) = match persist_into(&lab, &dir, force, now, p12) {
+    let (pki, summary) = match persist_into(&lab, &dir, force, Some(args.force), now, p12) {
         Ok(done) => done,
         Err(code) => return code,
     };
@@ -61,15 +61,36 @@ pub fn pki(args: PkiArgs) -> u8 {
 
 /// Builds the PKI of `lab` (loaded at `now`) in the PKI directory `dir` and writes it back ([`build_in`]):
 /// a directory written before is updated, keeping what has not changed. A non-empty directory without a
-/// state file is refused (INPUT) unless `force`; so is a link where a file goes, before any key is made.
-/// Prints each note (what was made again and why) on stderr. Errors with the exit code after printing why.
+/// state file is refused (INPUT) unless `force`; so is a directory whose state file says it was made for
+/// another lab unless `replace_other` is `Some(true)` (`pki --force`; `None`: never, as for `run` and
+/// `serve`), and a link where a file goes, before any key is
+/// made. Prints each note (what was made again and why) on stderr. Errors with the exit code after
+/// printing why.
 pub(super) fn persist_into(
     lab: &lab::Lab,
     dir: &std::path::Path,
     force: bool,
+    replace_other: Option<bool>,
     now: time::OffsetDateTime,
     p12: Option<(&str, bool)>,
 ) -> Result<(Pki, persist::Summary), u8> {
+    if let Err(other) = persist::check_owner(dir, lab) {
+        if replace_other != Some(true) {
+            let hint = match replace_other {
+                Some(_) => "use another directory, or --force to replace it with this lab's PKI",
+                None => "use another directory",
+            };
+            eprintln!(
+                "{}",
+                clean(&format!(
+                    "error: {} holds the PKI of lab {other}, not of lab {}; {hint}",
+                    dir.display(),
+                    persist::LabIdentity::of(lab)
+                ))
+            );
+            return Err(exit::INPUT);
+        }
+    }
     let state = std::fs::symlink_metadata(dir.join(persist::STATE_FILE)).is_ok();
     if let Err(e) = export::check_out(lab, dir, force || state) {
         eprintln!("{}", clean(&format!("error: {e}")));

@@ -264,7 +264,7 @@ fn pki_sources(
     }
     let mut out = Vec::new();
     for (lab, d) in labs.into_iter().zip(dirs) {
-        let (built, _) = persist_into(&lab, &d, true, now, None).inspect_err(|_| {
+        let (built, _) = persist_into(&lab, &d, true, None, now, None).inspect_err(|_| {
             eprintln!("nothing was run");
         })?;
         out.push((lab, pki::Source::Built(Arc::new(built))));

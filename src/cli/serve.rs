@@ -77,7 +77,7 @@ pub fn serve(args: ServeArgs) -> u8 {
         } else {
             // A PKI directory: what has not changed is kept, the rest made and written back.
             let p12 = Some((export::RUN_P12_PASSWORD, false));
-            match persist_into(&lab, &out, force, now, p12) {
+            match persist_into(&lab, &out, force, None, now, p12) {
                 Ok((pki, _)) => pki,
                 Err(code) => return code,
             }

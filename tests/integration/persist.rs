@@ -493,3 +493,66 @@ fn every_mtls_lab_the_tests_start_keeps_its_key_cache_out_of_the_users() {
     );
     assert!(test_cache_home().starts_with(env!("CARGO_TARGET_TMPDIR")));
 }
+
+#[test]
+fn a_pki_directory_of_another_lab_is_refused_unless_pki_force_replaces_it() {
+    let dir = lab_dir(LAB);
+    std::fs::write(
+        dir.path().join("other.yaml"),
+        LAB.replace("lab: persist", "lab: other"),
+    )
+    .unwrap();
+    let cache = dir.path().join("cache");
+    let mtls = |args: &[&str]| mtls_with_cache(dir.path(), &cache, args);
+    let o = mtls(&["pki", "persist.yaml", "--out", "pki"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let state = std::fs::read_to_string(dir.path().join("pki/mtls-lab-state.json")).unwrap();
+    let canonical = |f: &str| {
+        std::fs::canonicalize(dir.path().join(f))
+            .unwrap()
+            .display()
+            .to_string()
+    };
+    let (ours, theirs) = (canonical("persist.yaml"), canonical("other.yaml"));
+    assert!(state.contains("\"name\": \"persist\""), "{state}");
+    assert!(state.contains(&format!("\"file\": \"{ours}\"")), "{state}");
+    let first = snapshot(&dir.path().join("pki"));
+    let refused = format!(
+        "error: pki holds the PKI of lab `persist` ({ours}), not of lab `other` ({theirs}); use another directory"
+    );
+    // pki --out, pki --pki, run --pki, serve --pki and show --pki all refuse, and change nothing.
+    for args in [
+        &["pki", "other.yaml", "--out", "pki"][..],
+        &["pki", "other.yaml", "--pki", "pki"],
+        &["run", "other.yaml", "--pki", "pki"],
+        &["serve", "other.yaml", "--pki", "pki"],
+    ] {
+        let o = mtls(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.starts_with(&refused), "{args:?}: {}", text(&o));
+        if args[0] == "pki" {
+            assert!(err.contains(", or --force to replace it"), "{err}");
+        }
+        assert_eq!(changed(&first, &snapshot(&dir.path().join("pki"))), Vec::<String>::new());
+    }
+    let o = mtls(&["show", "other.yaml", "server", "--pki", "pki"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        format!(
+            "error: --pki: pki holds the PKI of lab `persist` ({ours}), not of lab `other` ({theirs})\n"
+        )
+    );
+    assert_eq!(o.stdout, b"");
+    // The lab it was made for still uses it.
+    let o = mtls(&["show", "persist.yaml", "server", "--pki", "pki"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // pki --force replaces it, and the state then records the other lab.
+    let o = mtls(&["pki", "other.yaml", "--out", "pki", "--force"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let state = std::fs::read_to_string(dir.path().join("pki/mtls-lab-state.json")).unwrap();
+    assert!(state.contains(&format!("\"file\": \"{theirs}\"")), "{state}");
+    let o = mtls(&["run", "other.yaml", "--pki", "pki"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
