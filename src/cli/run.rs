@@ -36,6 +36,20 @@ pub fn run(args: RunArgs) -> u8 {
     if !reports_ok(&reports, &inputs, painter) {
         return exit::INPUT;
     }
+    if let Some(dir) = &args.pki {
+        let asked: Vec<(Format, &Path)> = reports.iter().map(|(f, p)| (*f, p.as_path())).collect();
+        let problems = report::check_outside(&asked, dir);
+        for p in &problems {
+            eprintln!(
+                "{}",
+                painter.error(&report::safe::clean(&format!("error: {p}")))
+            );
+        }
+        if !problems.is_empty() {
+            eprintln!("nothing was run");
+            return exit::INPUT;
+        }
+    }
     // The console report goes to stderr when a report goes to stdout.
     let to_stdout = reports
         .iter()

@@ -534,7 +534,10 @@ fn a_pki_directory_of_another_lab_is_refused_unless_pki_force_replaces_it() {
         if args[0] == "pki" {
             assert!(err.contains(", or --force to replace it"), "{err}");
         }
-        assert_eq!(changed(&first, &snapshot(&dir.path().join("pki"))), Vec::<String>::new());
+        assert_eq!(
+            changed(&first, &snapshot(&dir.path().join("pki"))),
+            Vec::<String>::new()
+        );
     }
     let o = mtls(&["show", "other.yaml", "server", "--pki", "pki"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
@@ -552,7 +555,54 @@ fn a_pki_directory_of_another_lab_is_refused_unless_pki_force_replaces_it() {
     let o = mtls(&["pki", "other.yaml", "--out", "pki", "--force"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let state = std::fs::read_to_string(dir.path().join("pki/mtls-lab-state.json")).unwrap();
-    assert!(state.contains(&format!("\"file\": \"{theirs}\"")), "{state}");
+    assert!(
+        state.contains(&format!("\"file\": \"{theirs}\"")),
+        "{state}"
+    );
     let o = mtls(&["run", "other.yaml", "--pki", "pki"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
+
+#[test]
+fn a_report_inside_the_pki_directory_is_refused_before_the_run() {
+    let dir = lab_dir(LAB);
+    run_pki(dir.path());
+    let first = snapshot(&dir.path().join("pki"));
+    let cache = dir.path().join("cache");
+    for (option, path, name) in [
+        ("--report-html", "pki/root/root.key", "HTML"),
+        ("--report-json", "pki/mtls-lab-state.json", "JSON"),
+        ("--report-junit", "./pki/new.xml", "JUnit"),
+    ] {
+        let o = mtls_with_cache(
+            dir.path(),
+            &cache,
+            &["run", "persist.yaml", "--pki", "pki", option, path],
+        );
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert_eq!(
+            String::from_utf8_lossy(&o.stderr),
+            format!("error: cannot write the {name} report {path}: it is inside the PKI directory pki (--pki), whose files it would replace\nnothing was run\n"),
+            "{}",
+            text(&o)
+        );
+        assert_eq!(
+            changed(&first, &snapshot(&dir.path().join("pki"))),
+            Vec::<String>::new()
+        );
+    }
+    // Beside it is fine.
+    let o = mtls_with_cache(
+        dir.path(),
+        &cache,
+        &[
+            "run",
+            "persist.yaml",
+            "--pki",
+            "pki",
+            "--report-json",
+            "pki.json",
+        ],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }
