@@ -24,6 +24,10 @@ pub fn pki(args: PkiArgs) -> u8 {
         // clap requires one of them.
         (None, None) => return exit::INPUT,
     };
+    let option = if args.out.is_some() { "--out" } else { "--pki" };
+    if let Err(code) = check_dir(option, &dir) {
+        return code;
+    }
     // --p12-password implies --p12.
     let password = match (args.p12 || args.p12_ca_key, args.p12_password) {
         (_, Some(p)) => Some(p),
@@ -57,6 +61,28 @@ pub fn pki(args: PkiArgs) -> u8 {
         println!("wrote {written} of {files} files to {shown}; the others were up to date");
     }
     exit::OK
+}
+
+/// Checks the directory `dir` given to `option` (`--out`, `--pki`) before anything is loaded or made: a
+/// symbolic link to nothing (a directory is never created through a link) or something that is not a
+/// directory is refused with INPUT, after printing why. A missing directory is fine (it is created).
+pub(super) fn check_dir(option: &str, dir: &std::path::Path) -> Result<(), u8> {
+    let Ok(meta) = std::fs::symlink_metadata(dir) else {
+        return Ok(());
+    };
+    let why = match std::fs::metadata(dir) {
+        Err(_) if meta.file_type().is_symlink() => {
+            "is a symbolic link to nothing (a PKI directory is never created through a link)"
+        }
+        Ok(m) if m.is_dir() => return Ok(()),
+        Ok(m) if m.is_file() => "is a file, not a directory",
+        _ => "is not a directory",
+    };
+    eprintln!(
+        "{}",
+        clean(&format!("error: {option}: {} {why}", dir.display()))
+    );
+    Err(exit::INPUT)
 }
 
 /// Builds the PKI of `lab` (loaded at `now`) in the PKI directory `dir` and writes it back ([`build_in`]):

@@ -37,6 +37,9 @@ pub fn run(args: RunArgs) -> u8 {
         return exit::INPUT;
     }
     if let Some(dir) = &args.pki {
+        if let Err(code) = super::pki::check_dir("--pki", dir) {
+            return code;
+        }
         let asked: Vec<(Format, &Path)> = reports.iter().map(|(f, p)| (*f, p.as_path())).collect();
         let problems = report::check_outside(&asked, dir);
         for p in &problems {

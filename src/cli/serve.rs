@@ -21,6 +21,12 @@ pub fn serve(args: ServeArgs) -> u8 {
     };
     // --pki DIR is --out DIR that also takes a non-empty directory without a state file.
     let force = args.force || args.pki.is_some();
+    let option = if args.out.is_some() { "--out" } else { "--pki" };
+    if let Some(dir) = args.out.as_ref().or(args.pki.as_ref()) {
+        if let Err(code) = super::pki::check_dir(option, dir) {
+            return code;
+        }
+    }
     let (temp, out): (Option<tempfile::TempDir>, PathBuf) =
         match args.out.as_ref().or(args.pki.as_ref()) {
             Some(dir) => (None, dir.clone()),

@@ -606,3 +606,55 @@ fn a_report_inside_the_pki_directory_is_refused_before_the_run() {
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }
+
+#[test]
+fn a_pki_directory_that_is_a_dangling_link_or_a_file_is_refused_and_show_needs_one() {
+    let dir = lab_dir(LAB);
+    std::os::unix::fs::symlink("nowhere", dir.path().join("dl")).unwrap();
+    std::fs::write(dir.path().join("afile"), "").unwrap();
+    let cache = dir.path().join("cache");
+    let mtls = |args: &[&str]| mtls_with_cache(dir.path(), &cache, args);
+    for (cmd, option) in [
+        ("run", "--pki"),
+        ("pki", "--pki"),
+        ("pki", "--out"),
+        ("serve", "--pki"),
+    ] {
+        let o = mtls(&[cmd, "persist.yaml", option, "dl"]);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).starts_with(&format!(
+                "error: {option}: dl is a symbolic link to nothing (a PKI directory is never created through a link)\n"
+            )),
+            "{}",
+            text(&o)
+        );
+        let o = mtls(&[cmd, "persist.yaml", option, "afile"]);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).starts_with(&format!(
+                "error: {option}: afile is a file, not a directory\n"
+            )),
+            "{}",
+            text(&o)
+        );
+    }
+    assert!(!dir.path().join("nowhere").exists());
+    for (pki, why) in [
+        ("/nonexistent", "/nonexistent does not exist"),
+        ("afile", "afile is not a directory"),
+        (
+            "cache",
+            "cache is not a PKI directory: mtls-lab-state.json is missing",
+        ),
+    ] {
+        std::fs::create_dir_all(dir.path().join("cache")).unwrap();
+        let o = mtls(&["show", "persist.yaml", "server", "--pki", pki]);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert_eq!(
+            String::from_utf8_lossy(&o.stderr),
+            format!("error: --pki: {why}\n")
+        );
+        assert_eq!(o.stdout, b"");
+    }
+}
