@@ -658,3 +658,59 @@ fn a_pki_directory_that_is_a_dangling_link_or_a_file_is_refused_and_show_needs_o
         assert_eq!(o.stdout, b"");
     }
 }
+
+#[test]
+fn the_key_cache_writes_ed25519_keys_openssl_reads_and_warns_when_it_cannot_be_used() {
+    let lab = LAB.replace("usage: server }", "usage: server, key: ed25519 }");
+    let dir = lab_dir(&lab);
+    let cache = dir.path().join("cache");
+    let o = mtls_with_cache(dir.path(), &cache, &["run", "persist.yaml"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stderr), "", "{}", text(&o));
+    let ed: Vec<PathBuf> = std::fs::read_dir(cache.join("mtls-lab"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with("-ed25519.key"))
+        .collect();
+    assert_eq!(ed.len(), 1, "{ed:?}");
+    let pem = std::fs::read(&ed[0]).unwrap();
+    let (_, block) = x509_parser::pem::parse_x509_pem(&pem).unwrap();
+    assert_eq!(block.label, "PRIVATE KEY");
+    // PKCS#8 v1 (RFC 5208: version 0, no public key), which every OpenSSL reads.
+    assert_eq!(&block.contents[..5], &[0x30, 0x2e, 0x02, 0x01, 0x00]);
+    if have("openssl") {
+        let o = Command::new("openssl")
+            .args(["pkey", "-noout", "-in"])
+            .arg(&ed[0])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    // A warm run reads it back.
+    let o = mtls_with_cache(dir.path(), &cache, &["run", "persist.yaml"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(std::fs::read(&ed[0]).unwrap(), pem);
+    // An unusable cache is said in one warning line, and the run goes on without it.
+    let file = dir.path().join("afile");
+    std::fs::write(&file, "").unwrap();
+    let links = dir.path().join("links");
+    std::fs::create_dir(&links).unwrap();
+    std::os::unix::fs::symlink(&cache, links.join("mtls-lab")).unwrap();
+    for (home, why) in [
+        (&file, "File exists (os error 17)"),
+        (
+            &links,
+            "is a symbolic link; the key cache is never used through a link",
+        ),
+    ] {
+        let o = mtls_with_cache(dir.path(), home, &["run", "persist.yaml"]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        assert_eq!(
+            String::from_utf8_lossy(&o.stderr),
+            format!(
+                "warning: key cache {} not used: {why}\n",
+                home.join("mtls-lab").display()
+            )
+        );
+    }
+}
