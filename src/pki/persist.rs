@@ -2,7 +2,8 @@
 //! certificate whose declaration has not changed kept byte for byte, only what is new, changed or
 //! expired made again, and the directory updated in place.
 //!
-//! `DIR/mtls-lab-state.json` records what each generated certificate was made from: a SHA-256 of its
+//! `DIR/mtls-lab-state.json` records the lab the directory was made for ([`LabIdentity`]: a directory
+//! of another lab is refused by the commands, [`check_owner`]) and what each generated certificate was made from: a SHA-256 of its
 //! declaration (everything the lab says about it except its validity, plus its key's public key and its
 //! issuer's certificate, so that everything under a re-made authority is re-issued), its key type, its
 //! declared validity and the time the lab was loaded at, and a SHA-256 of its `.crt` and `.key` files.
