@@ -24,6 +24,10 @@ pub fn pki(args: PkiArgs) -> u8 {
         // clap requires one of them.
         (None, None) => return exit::INPUT,
     };
+    let option = if args.out.is_some() { "--out" } else { "--pki" };
+    if let Err(code) = check_dir(option, &dir) {
+        return code;
+    }
     // --p12-password implies --p12.
     let password = match (args.p12 || args.p12_ca_key, args.p12_password) {
         (_, Some(p)) => Some(p),
@@ -31,7 +35,7 @@ pub fn pki(args: PkiArgs) -> u8 {
         (false, None) => None,
     };
     let p12 = password.as_deref().map(|p| (p, args.p12_ca_key));
-    let (pki, summary) = match persist_into(&lab, &dir, force, now, p12) {
+    let (pki, summary) = match persist_into(&lab, &dir, force, Some(args.force), now, p12) {
         Ok(done) => done,
         Err(code) => return code,
     };
@@ -59,17 +63,60 @@ pub fn pki(args: PkiArgs) -> u8 {
     exit::OK
 }
 
+/// Checks the directory `dir` given to `option` (`--out`, `--pki`) before anything is loaded or made: a
+/// symbolic link to nothing (a directory is never created through a link) or something that is not a
+/// directory is refused with INPUT, after printing why. A missing directory is fine (it is created).
+pub(super) fn check_dir(option: &str, dir: &std::path::Path) -> Result<(), u8> {
+    let Ok(meta) = std::fs::symlink_metadata(dir) else {
+        return Ok(());
+    };
+    let why = match std::fs::metadata(dir) {
+        Err(_) if meta.file_type().is_symlink() => {
+            "is a symbolic link to nothing (a PKI directory is never created through a link)"
+        }
+        Ok(m) if m.is_dir() => return Ok(()),
+        Ok(m) if m.is_file() => "is a file, not a directory",
+        _ => "is not a directory",
+    };
+    eprintln!(
+        "{}",
+        clean(&format!("error: {option}: {} {why}", dir.display()))
+    );
+    Err(exit::INPUT)
+}
+
 /// Builds the PKI of `lab` (loaded at `now`) in the PKI directory `dir` and writes it back ([`build_in`]):
 /// a directory written before is updated, keeping what has not changed. A non-empty directory without a
-/// state file is refused (INPUT) unless `force`; so is a link where a file goes, before any key is made.
-/// Prints each note (what was made again and why) on stderr. Errors with the exit code after printing why.
+/// state file is refused (INPUT) unless `force`; so is a directory whose state file says it was made for
+/// another lab unless `replace_other` is `Some(true)` (`pki --force`; `None`: never, as for `run` and
+/// `serve`), and a link where a file goes, before any key is
+/// made. Prints each note (what was made again and why) on stderr. Errors with the exit code after
+/// printing why.
 pub(super) fn persist_into(
     lab: &lab::Lab,
     dir: &std::path::Path,
     force: bool,
+    replace_other: Option<bool>,
     now: time::OffsetDateTime,
     p12: Option<(&str, bool)>,
 ) -> Result<(Pki, persist::Summary), u8> {
+    if let Err(other) = persist::check_owner(dir, lab) {
+        if replace_other != Some(true) {
+            let hint = match replace_other {
+                Some(_) => "use another directory, or --force to replace it with this lab's PKI",
+                None => "use another directory",
+            };
+            eprintln!(
+                "{}",
+                clean(&format!(
+                    "error: {} holds the PKI of lab {other}, not of lab {}; {hint}",
+                    dir.display(),
+                    persist::LabIdentity::of(lab)
+                ))
+            );
+            return Err(exit::INPUT);
+        }
+    }
     let state = std::fs::symlink_metadata(dir.join(persist::STATE_FILE)).is_ok();
     if let Err(e) = export::check_out(lab, dir, force || state) {
         eprintln!("{}", clean(&format!("error: {e}")));

@@ -36,6 +36,23 @@ pub fn run(args: RunArgs) -> u8 {
     if !reports_ok(&reports, &inputs, painter) {
         return exit::INPUT;
     }
+    if let Some(dir) = &args.pki {
+        if let Err(code) = super::pki::check_dir("--pki", dir) {
+            return code;
+        }
+        let asked: Vec<(Format, &Path)> = reports.iter().map(|(f, p)| (*f, p.as_path())).collect();
+        let problems = report::check_outside(&asked, dir);
+        for p in &problems {
+            eprintln!(
+                "{}",
+                painter.error(&report::safe::clean(&format!("error: {p}")))
+            );
+        }
+        if !problems.is_empty() {
+            eprintln!("nothing was run");
+            return exit::INPUT;
+        }
+    }
     // The console report goes to stderr when a report goes to stdout.
     let to_stdout = reports
         .iter()
@@ -264,7 +281,7 @@ fn pki_sources(
     }
     let mut out = Vec::new();
     for (lab, d) in labs.into_iter().zip(dirs) {
-        let (built, _) = persist_into(&lab, &d, true, now, None).inspect_err(|_| {
+        let (built, _) = persist_into(&lab, &d, true, None, now, None).inspect_err(|_| {
             eprintln!("nothing was run");
         })?;
         out.push((lab, pki::Source::Built(Arc::new(built))));

@@ -3,7 +3,11 @@
 use std::path::PathBuf;
 
 use mtls_lab::lab::Lab;
-use mtls_lab::pki::{self, cache::KeyCache, export, persist, Pki, PkiError};
+use mtls_lab::pki::{
+    self,
+    cache::{CacheError, KeyCache},
+    export, persist, Pki, PkiError,
+};
 use mtls_lab::report::safe::clean;
 use mtls_lab::run::serve;
 
@@ -21,6 +25,12 @@ pub fn serve(args: ServeArgs) -> u8 {
     };
     // --pki DIR is --out DIR that also takes a non-empty directory without a state file.
     let force = args.force || args.pki.is_some();
+    let option = if args.out.is_some() { "--out" } else { "--pki" };
+    if let Some(dir) = args.out.as_ref().or(args.pki.as_ref()) {
+        if let Err(code) = super::pki::check_dir(option, dir) {
+            return code;
+        }
+    }
     let (temp, out): (Option<tempfile::TempDir>, PathBuf) =
         match args.out.as_ref().or(args.pki.as_ref()) {
             Some(dir) => (None, dir.clone()),
@@ -77,7 +87,7 @@ pub fn serve(args: ServeArgs) -> u8 {
         } else {
             // A PKI directory: what has not changed is kept, the rest made and written back.
             let p12 = Some((export::RUN_P12_PASSWORD, false));
-            match persist_into(&lab, &out, force, now, p12) {
+            match persist_into(&lab, &out, force, None, now, p12) {
                 Ok((pki, _)) => pki,
                 Err(code) => return code,
             }
@@ -205,17 +215,33 @@ pub(super) fn build_cached(lab: &Lab, no_cache: bool) -> Result<Pki, PkiError> {
     pki::build_with(lab, cache.as_ref(), None).map(|(p, _)| p)
 }
 
-/// The user's key cache, unless `no_cache`; `None` (said on stderr) when it cannot be used.
+/// The user's key cache, unless `no_cache`; `None` when it cannot be used, said in one warning line on
+/// stderr (`warning: key cache DIR not used: why`), and the keys are generated.
 pub(super) fn key_cache(no_cache: bool) -> Option<KeyCache> {
     if no_cache {
         return None;
     }
-    match KeyCache::user() {
+    let location = match KeyCache::location() {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("{}", clean(&format!("warning: key cache not used: {e}")));
+            return None;
+        }
+    };
+    match KeyCache::open(&location) {
         Ok(c) => Some(c),
         Err(e) => {
+            let why = match &e {
+                CacheError::Unsafe { why, .. } => why.to_string(),
+                CacheError::Io { source, .. } => source.to_string(),
+                e => e.to_string(),
+            };
             eprintln!(
                 "{}",
-                clean(&format!("note: the key cache is not used: {e}"))
+                clean(&format!(
+                    "warning: key cache {} not used: {why}",
+                    location.display()
+                ))
             );
             None
         }

@@ -1,13 +1,13 @@
 //! `mtls-lab show`: one certificate of a lab as a learner reads it, and its chain.
 
-use mtls_lab::pki::show;
+use mtls_lab::pki::{persist, show};
 use mtls_lab::report::safe::clean;
 
 use super::args::{exit, ShowArgs};
 use super::pki::load_variant;
 
-/// Prints the certificate or authority `args.name` of the lab; INPUT for an invalid lab or an unknown
-/// name, RUN when the PKI cannot be built.
+/// Prints the certificate or authority `args.name` of the lab; INPUT for an invalid lab, an unknown
+/// name, or a `--pki` that is not a PKI directory made for this lab; RUN when the PKI cannot be built.
 pub fn show(args: ShowArgs) -> u8 {
     let path = &args.lab;
     let lab = match load_variant(path, &args.vars, args.variant.as_ref()) {
@@ -46,6 +46,28 @@ pub fn show(args: ShowArgs) -> u8 {
             ))
         );
         return exit::INPUT;
+    }
+    // --pki DIR must be a PKI directory made for this lab.
+    if let Some(dir) = &args.pki {
+        let problem = if !dir.exists() {
+            Some(format!("{} does not exist", dir.display()))
+        } else if !dir.is_dir() {
+            Some(format!("{} is not a directory", dir.display()))
+        } else {
+            match persist::recorded_lab(dir) {
+                Err(why) => Some(format!("{} is not a PKI directory: {why}", dir.display())),
+                Ok(Some(other)) if other != persist::LabIdentity::of(&lab) => Some(format!(
+                    "{} holds the PKI of lab {other}, not of lab {}",
+                    dir.display(),
+                    persist::LabIdentity::of(&lab)
+                )),
+                Ok(_) => None,
+            }
+        };
+        if let Some(problem) = problem {
+            eprintln!("{}", clean(&format!("error: --pki: {problem}")));
+            return exit::INPUT;
+        }
     }
     // The DER of each certificate of the chain: from --pki's files, or a PKI generated now.
     let ders: Vec<Option<Vec<u8>>> = match &args.pki {

@@ -167,7 +167,9 @@ impl KeyCache {
         let Some(path) = self.path(lab_file, name, key) else {
             return Ok(());
         };
-        export::write_file(&path, pair.serialize_pem().as_bytes(), true)
+        // PKCS#8 v1 (`keys::pkcs8_pem`): rcgen's own PEM of an Ed25519 key is v2, which OpenSSL 3.0's
+        // `openssl pkey` cannot read.
+        export::write_file(&path, super::keys::pkcs8_pem(pair).as_bytes(), true)
     }
 }
 

@@ -131,7 +131,20 @@ pub fn pkcs12(issued: &Issued, root: Option<&Issued>, password: &str) -> Result<
 /// elsewhere) or not a directory / regular file.
 pub fn check_out(lab: &Lab, dir: &Path, force: bool) -> Result<(), ExportError> {
     if !dir.exists() {
+        // A link to nothing: creating the directory would go through it.
+        if std::fs::symlink_metadata(dir).is_ok() {
+            return Err(ExportError::Unsafe {
+                path: dir.to_path_buf(),
+                why: "is a symbolic link to nothing (the export never writes through a link)",
+            });
+        }
         return Ok(());
+    }
+    if !dir.is_dir() {
+        return Err(ExportError::Unsafe {
+            path: dir.to_path_buf(),
+            why: "is not a directory",
+        });
     }
     let mut entries = std::fs::read_dir(dir).map_err(io(dir))?;
     if entries.next().is_some() && !force {

@@ -2,7 +2,8 @@
 //! certificate whose declaration has not changed kept byte for byte, only what is new, changed or
 //! expired made again, and the directory updated in place.
 //!
-//! `DIR/mtls-lab-state.json` records what each generated certificate was made from: a SHA-256 of its
+//! `DIR/mtls-lab-state.json` records the lab the directory was made for ([`LabIdentity`]: a directory
+//! of another lab is refused by the commands, [`check_owner`]) and what each generated certificate was made from: a SHA-256 of its
 //! declaration (everything the lab says about it except its validity, plus its key's public key and its
 //! issuer's certificate, so that everything under a re-made authority is re-issued), its key type, its
 //! declared validity and the time the lab was loaded at, and a SHA-256 of its `.crt` and `.key` files.
@@ -47,8 +48,74 @@ const MARGIN: Duration = Duration::hours(1);
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 struct State {
     format: u32,
+    /// The lab the directory was made for (absent in a directory written before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    lab: Option<LabIdentity>,
     #[serde(default)]
     entries: BTreeMap<String, Entry>,
+}
+
+/// Which lab a PKI directory was made for: its name (with a matrix variant's values) and its lab file's
+/// canonical path.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LabIdentity {
+    pub name: String,
+    pub file: String,
+}
+
+impl LabIdentity {
+    /// The identity of `lab`: its name, with the values of its matrix variant when the name does not
+    /// already hold them, and its file made canonical (as given when that fails).
+    pub fn of(lab: &Lab) -> LabIdentity {
+        let mut name = lab.name.clone();
+        let missing: Vec<String> = lab
+            .variant
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .filter(|kv| !name.contains(kv.as_str()))
+            .collect();
+        if !missing.is_empty() {
+            name.push_str(&format!(" ({})", missing.join(", ")));
+        }
+        let file = std::fs::canonicalize(&lab.file).unwrap_or_else(|_| lab.file.clone());
+        LabIdentity {
+            name,
+            file: file.display().to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for LabIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "`{}` ({})", self.name, self.file)
+    }
+}
+
+/// The lab the PKI directory `dir` records it was made for: `Ok(None)` when its state file records none
+/// (written before labs were recorded); `Err(why)` when there is no usable state file.
+///
+/// # Errors
+/// Why the state file is missing or unusable, in words.
+pub fn recorded_lab(dir: &Path) -> Result<Option<LabIdentity>, String> {
+    let bytes = read_small(&dir.join(STATE_FILE)).map_err(|why| {
+        format!(
+            "{STATE_FILE} {}",
+            why.unwrap_or_else(|| "is missing".to_string())
+        )
+    })?;
+    serde_json::from_slice::<State>(&bytes)
+        .map(|s| s.lab)
+        .map_err(|e| format!("{STATE_FILE} is corrupt ({e})"))
+}
+
+/// Whether the PKI directory `dir` may hold the PKI of `lab`: `Err((recorded))` when its state file says
+/// it was made for another lab. A directory without a usable state file, or one that records no lab, is
+/// not another lab's.
+pub fn check_owner(dir: &Path, lab: &Lab) -> Result<(), LabIdentity> {
+    match recorded_lab(dir) {
+        Ok(Some(other)) if other != LabIdentity::of(lab) => Err(other),
+        _ => Ok(()),
+    }
 }
 
 /// What one generated certificate and its key were made from.
@@ -394,6 +461,7 @@ pub fn write_back(
     let files = export::export_update(lab, pki, dir, p12)?;
     let mut state = State {
         format: FORMAT,
+        lab: Some(LabIdentity::of(lab)),
         entries: BTreeMap::new(),
     };
     let all = (0..lab.authorities.len())

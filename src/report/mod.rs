@@ -23,7 +23,7 @@ pub use console::{
 pub use gradescope::gradescope;
 pub use json::json;
 pub use junit::junit;
-pub use output::{check_destinations, write_atomic, Destination};
+pub use output::{check_destinations, check_outside, write_atomic, Destination};
 pub use tap::tap;
 
 use serde::Serialize;

@@ -153,6 +153,31 @@ pub fn check_destinations(reports: &[(Format, &Path)], inputs: &[PathBuf]) -> Ve
     problems
 }
 
+/// Checks, before anything runs, that no report file asked for (`reports`) is the directory `dir` or
+/// inside it (`run --pki DIR`: a report must never replace a key, a certificate or the state file).
+/// Returns one message per report that is.
+pub fn check_outside(reports: &[(Format, &Path)], dir: &Path) -> Vec<String> {
+    let Some(dir_id) = std::fs::canonicalize(dir).ok().or_else(|| identity(dir)) else {
+        return Vec::new();
+    };
+    reports
+        .iter()
+        .filter_map(|&(format, path)| {
+            let Destination::File(path) = Destination::of(path) else {
+                return None;
+            };
+            identity(&path).filter(|id| id.starts_with(&dir_id)).map(|_| {
+                format!(
+                    "cannot write the {} report {}: it is inside the PKI directory {} (--pki), whose files it would replace",
+                    format.name(),
+                    path.display(),
+                    dir.display()
+                )
+            })
+        })
+        .collect()
+}
+
 /// Writes `contents` to `path` atomically: a new temporary file in its directory (mode 0666 less the
 /// umask), flushed to disk, then renamed over `path`. An existing `path` that is a link or not a regular
 /// file is refused (and would be replaced, never written through: a rename replaces the link itself).

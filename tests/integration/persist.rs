@@ -493,3 +493,224 @@ fn every_mtls_lab_the_tests_start_keeps_its_key_cache_out_of_the_users() {
     );
     assert!(test_cache_home().starts_with(env!("CARGO_TARGET_TMPDIR")));
 }
+
+#[test]
+fn a_pki_directory_of_another_lab_is_refused_unless_pki_force_replaces_it() {
+    let dir = lab_dir(LAB);
+    std::fs::write(
+        dir.path().join("other.yaml"),
+        LAB.replace("lab: persist", "lab: other"),
+    )
+    .unwrap();
+    let cache = dir.path().join("cache");
+    let mtls = |args: &[&str]| mtls_with_cache(dir.path(), &cache, args);
+    let o = mtls(&["pki", "persist.yaml", "--out", "pki"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let state = std::fs::read_to_string(dir.path().join("pki/mtls-lab-state.json")).unwrap();
+    let canonical = |f: &str| {
+        std::fs::canonicalize(dir.path().join(f))
+            .unwrap()
+            .display()
+            .to_string()
+    };
+    let (ours, theirs) = (canonical("persist.yaml"), canonical("other.yaml"));
+    assert!(state.contains("\"name\": \"persist\""), "{state}");
+    assert!(state.contains(&format!("\"file\": \"{ours}\"")), "{state}");
+    let first = snapshot(&dir.path().join("pki"));
+    let refused = format!(
+        "error: pki holds the PKI of lab `persist` ({ours}), not of lab `other` ({theirs}); use another directory"
+    );
+    // pki --out, pki --pki, run --pki, serve --pki and show --pki all refuse, and change nothing.
+    for args in [
+        &["pki", "other.yaml", "--out", "pki"][..],
+        &["pki", "other.yaml", "--pki", "pki"],
+        &["run", "other.yaml", "--pki", "pki"],
+        &["serve", "other.yaml", "--pki", "pki"],
+    ] {
+        let o = mtls(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.starts_with(&refused), "{args:?}: {}", text(&o));
+        if args[0] == "pki" {
+            assert!(err.contains(", or --force to replace it"), "{err}");
+        }
+        assert_eq!(
+            changed(&first, &snapshot(&dir.path().join("pki"))),
+            Vec::<String>::new()
+        );
+    }
+    let o = mtls(&["show", "other.yaml", "server", "--pki", "pki"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        format!(
+            "error: --pki: pki holds the PKI of lab `persist` ({ours}), not of lab `other` ({theirs})\n"
+        )
+    );
+    assert_eq!(o.stdout, b"");
+    // The lab it was made for still uses it.
+    let o = mtls(&["show", "persist.yaml", "server", "--pki", "pki"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // pki --force replaces it, and the state then records the other lab.
+    let o = mtls(&["pki", "other.yaml", "--out", "pki", "--force"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let state = std::fs::read_to_string(dir.path().join("pki/mtls-lab-state.json")).unwrap();
+    assert!(
+        state.contains(&format!("\"file\": \"{theirs}\"")),
+        "{state}"
+    );
+    let o = mtls(&["run", "other.yaml", "--pki", "pki"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
+
+#[test]
+fn a_report_inside_the_pki_directory_is_refused_before_the_run() {
+    let dir = lab_dir(LAB);
+    run_pki(dir.path());
+    let first = snapshot(&dir.path().join("pki"));
+    let cache = dir.path().join("cache");
+    for (option, path, name) in [
+        ("--report-html", "pki/root/root.key", "HTML"),
+        ("--report-json", "pki/mtls-lab-state.json", "JSON"),
+        ("--report-junit", "./pki/new.xml", "JUnit"),
+    ] {
+        let o = mtls_with_cache(
+            dir.path(),
+            &cache,
+            &["run", "persist.yaml", "--pki", "pki", option, path],
+        );
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert_eq!(
+            String::from_utf8_lossy(&o.stderr),
+            format!("error: cannot write the {name} report {path}: it is inside the PKI directory pki (--pki), whose files it would replace\nnothing was run\n"),
+            "{}",
+            text(&o)
+        );
+        assert_eq!(
+            changed(&first, &snapshot(&dir.path().join("pki"))),
+            Vec::<String>::new()
+        );
+    }
+    // Beside it is fine.
+    let o = mtls_with_cache(
+        dir.path(),
+        &cache,
+        &[
+            "run",
+            "persist.yaml",
+            "--pki",
+            "pki",
+            "--report-json",
+            "pki.json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
+
+#[test]
+fn a_pki_directory_that_is_a_dangling_link_or_a_file_is_refused_and_show_needs_one() {
+    let dir = lab_dir(LAB);
+    std::os::unix::fs::symlink("nowhere", dir.path().join("dl")).unwrap();
+    std::fs::write(dir.path().join("afile"), "").unwrap();
+    let cache = dir.path().join("cache");
+    let mtls = |args: &[&str]| mtls_with_cache(dir.path(), &cache, args);
+    for (cmd, option) in [
+        ("run", "--pki"),
+        ("pki", "--pki"),
+        ("pki", "--out"),
+        ("serve", "--pki"),
+    ] {
+        let o = mtls(&[cmd, "persist.yaml", option, "dl"]);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).starts_with(&format!(
+                "error: {option}: dl is a symbolic link to nothing (a PKI directory is never created through a link)\n"
+            )),
+            "{}",
+            text(&o)
+        );
+        let o = mtls(&[cmd, "persist.yaml", option, "afile"]);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).starts_with(&format!(
+                "error: {option}: afile is a file, not a directory\n"
+            )),
+            "{}",
+            text(&o)
+        );
+    }
+    assert!(!dir.path().join("nowhere").exists());
+    for (pki, why) in [
+        ("/nonexistent", "/nonexistent does not exist"),
+        ("afile", "afile is not a directory"),
+        (
+            "cache",
+            "cache is not a PKI directory: mtls-lab-state.json is missing",
+        ),
+    ] {
+        std::fs::create_dir_all(dir.path().join("cache")).unwrap();
+        let o = mtls(&["show", "persist.yaml", "server", "--pki", pki]);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert_eq!(
+            String::from_utf8_lossy(&o.stderr),
+            format!("error: --pki: {why}\n")
+        );
+        assert_eq!(o.stdout, b"");
+    }
+}
+
+#[test]
+fn the_key_cache_writes_ed25519_keys_openssl_reads_and_warns_when_it_cannot_be_used() {
+    let lab = LAB.replace("usage: server }", "usage: server, key: ed25519 }");
+    let dir = lab_dir(&lab);
+    let cache = dir.path().join("cache");
+    let o = mtls_with_cache(dir.path(), &cache, &["run", "persist.yaml"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stderr), "", "{}", text(&o));
+    let ed: Vec<PathBuf> = std::fs::read_dir(cache.join("mtls-lab"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with("-ed25519.key"))
+        .collect();
+    assert_eq!(ed.len(), 1, "{ed:?}");
+    let pem = std::fs::read(&ed[0]).unwrap();
+    let (_, block) = x509_parser::pem::parse_x509_pem(&pem).unwrap();
+    assert_eq!(block.label, "PRIVATE KEY");
+    // PKCS#8 v1 (RFC 5208: version 0, no public key), which every OpenSSL reads.
+    assert_eq!(&block.contents[..5], &[0x30, 0x2e, 0x02, 0x01, 0x00]);
+    if have("openssl") {
+        let o = Command::new("openssl")
+            .args(["pkey", "-noout", "-in"])
+            .arg(&ed[0])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    // A warm run reads it back.
+    let o = mtls_with_cache(dir.path(), &cache, &["run", "persist.yaml"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(std::fs::read(&ed[0]).unwrap(), pem);
+    // An unusable cache is said in one warning line, and the run goes on without it.
+    let file = dir.path().join("afile");
+    std::fs::write(&file, "").unwrap();
+    let links = dir.path().join("links");
+    std::fs::create_dir(&links).unwrap();
+    std::os::unix::fs::symlink(&cache, links.join("mtls-lab")).unwrap();
+    for (home, why) in [
+        (&file, "File exists (os error 17)"),
+        (
+            &links,
+            "is a symbolic link; the key cache is never used through a link",
+        ),
+    ] {
+        let o = mtls_with_cache(dir.path(), home, &["run", "persist.yaml"]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        assert_eq!(
+            String::from_utf8_lossy(&o.stderr),
+            format!(
+                "warning: key cache {} not used: {why}\n",
+                home.join("mtls-lab").display()
+            )
+        );
+    }
+}
