@@ -393,7 +393,9 @@ fn a_signal_while_loading_a_large_run_exits_130_with_reports_that_say_nothing_ra
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(400));
+        // Signal once the runner has installed its handlers (a fixed sleep raced a slow start on a
+        // loaded machine), and while it is still loading.
+        wait_until_it_catches(child.id(), if signal == "TERM" { 15 } else { 2 });
         let sent = std::process::Command::new("kill")
             .args([format!("-{signal}"), child.id().to_string()])
             .status()
@@ -434,4 +436,26 @@ fn dev_stdout_as_a_report_is_refused_with_a_hint_to_write_dash() {
         "{stderr}"
     );
     assert!(out.stdout.is_empty());
+}
+
+/// Waits (up to 20 s) until process `pid` catches signal `signo`: its bit in `SigCgt` of
+/// `/proc/PID/status` (proc(5)).
+fn wait_until_it_catches(pid: u32, signo: u32) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let caught = status
+            .lines()
+            .find_map(|l| l.strip_prefix("SigCgt:"))
+            .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+            .is_some_and(|mask| mask & (1 << (signo - 1)) != 0);
+        if caught {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "process {pid} never installed a handler for signal {signo}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
 }
