@@ -16,9 +16,10 @@ use serde::Serialize;
 
 use crate::lab::{Case, Expectation, Lab, ServerKind, Side};
 use crate::pki::{self, Pki};
-use crate::run::case::{CaseError, Repeatable};
+use crate::run::case::CaseError;
 use crate::run::endpoint::Endpoint;
 use crate::run::lab::{stage, LabError};
+use crate::run::pairing::Repeatable;
 use crate::tls::client::Exchange;
 use crate::verdict;
 

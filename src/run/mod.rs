@@ -10,6 +10,7 @@ pub mod checks;
 pub mod endpoint;
 pub mod lab;
 pub mod load;
+pub mod pairing;
 pub mod result;
 pub mod serve;
 

@@ -4,6 +4,7 @@
 
 pub mod certcheck;
 pub mod explain;
+pub mod failing;
 pub mod judge;
 pub mod observe;
 pub mod programs;
