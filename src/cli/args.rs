@@ -262,8 +262,8 @@ pub struct LoadArgs {
     /// Stop starting connections after this long: `10s`, `500ms`, `2m` (at most 10 minutes). Default 10s unless --count is given.
     #[arg(long, value_name = "DURATION", conflicts_with = "count", value_parser = parse_load_duration)]
     pub duration: Option<std::time::Duration>,
-    /// Stop after this many connections in all.
-    #[arg(long, short = 'n', value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    /// Stop after this many connections in all (1 to 1,000,000,000).
+    #[arg(long, short = 'n', value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
     pub count: Option<u64>,
     /// Only the handshake: no `GET /` after it (the client sends close_notify and reads until the server closes, so a rejection after the client's handshake is still seen).
     #[arg(long)]
