@@ -50,9 +50,14 @@ pub fn render_diagnostic(d: &Diagnostic) -> String {
         .map(|l| l.replace('\t', " "));
     let gutter = pos.line.to_string().len();
     let pad = " ".repeat(gutter);
-    let _ = writeln!(out, "{pad}--> {file}:{}:{}", pos.line, pos.col);
-    if let Some(text) = line_text {
-        let (start, len) = underline(&text, pos.col, d.token);
+    // The header's column is where the caret goes: the token's, when it names a key or value found
+    // elsewhere on the line than the node's own position.
+    let under = line_text
+        .as_ref()
+        .map(|text| underline(text, pos.col, d.token));
+    let col = under.map_or(pos.col, |(start, _)| start + 1);
+    let _ = writeln!(out, "{pad}--> {file}:{}:{col}", pos.line);
+    if let (Some(text), Some((start, len))) = (line_text, under) {
         let _ = writeln!(out, "{pad} |");
         let _ = writeln!(out, "{} | {}", pos.line, text.trim_end());
         let _ = writeln!(
@@ -76,6 +81,22 @@ fn underline(text: &str, col: usize, token: Option<&str>) -> (usize, usize) {
             .char_indices()
             .nth(start)
             .map_or(text.len(), |(b, _)| b);
+        // The node is a key's value (`name: {…}`) and the token is that key: underline the key.
+        let before = text[..byte_start].trim_end();
+        if let Some(key) = before
+            .strip_suffix(':')
+            .map(str::trim_end)
+            .filter(|k| k.ends_with(tok))
+        {
+            let at = key.len() - tok.len();
+            let boundary = key[..at]
+                .chars()
+                .last()
+                .is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == '-' || c == '.'));
+            if boundary {
+                return (key[..at].chars().count(), tok.chars().count());
+            }
+        }
         if let Some(found) = text[byte_start..].find(tok) {
             let char_at = text[..byte_start + found].chars().count();
             return (char_at, tok.chars().count());

@@ -371,7 +371,7 @@ fn check_refuses_what_run_cannot_use_with_a_position() {
     for (file, at, says) in [
         (
             "nul-in-command.yaml",
-            "nul-in-command.yaml:8:24",
+            "nul-in-command.yaml:8:34",
             "holds a NUL character",
         ),
         (
