@@ -249,18 +249,15 @@ fn uses_submission(args: &RunArgs, painter: Painter, error: &impl Fn(String)) ->
     Ok(())
 }
 
+/// One submission's report (or why there is none) and its run's exit code.
+type Graded = (Result<SubmissionReport, String>, Option<u8>);
+
 /// Grades each of `dirs`, `jobs` at a time, each by a run of its own whose JSON report and output go
 /// to `scratch`; returns, in the order of `dirs`, each report (or why there is none) and the run's
 /// exit code.
-fn grade_all(
-    args: &RunArgs,
-    dirs: &[PathBuf],
-    jobs: usize,
-    scratch: &Path,
-) -> Vec<(Result<SubmissionReport, String>, Option<u8>)> {
+fn grade_all(args: &RunArgs, dirs: &[PathBuf], jobs: usize, scratch: &Path) -> Vec<Graded> {
     let next = AtomicUsize::new(0);
-    let out: Vec<Mutex<Option<(Result<SubmissionReport, String>, Option<u8>)>>> =
-        dirs.iter().map(|_| Mutex::new(None)).collect();
+    let out: Vec<Mutex<Option<Graded>>> = dirs.iter().map(|_| Mutex::new(None)).collect();
     std::thread::scope(|s| {
         for _ in 0..jobs.max(1) {
             s.spawn(|| loop {
@@ -286,11 +283,7 @@ fn grade_all(
 /// Runs the labs on one submission `dir` (its report and output under `work`); returns its report, or
 /// why there is none (the run could not start, was stopped, or its labs were not valid for it), and
 /// the run's exit code.
-fn grade_one(
-    args: &RunArgs,
-    dir: &Path,
-    work: &Path,
-) -> (Result<SubmissionReport, String>, Option<u8>) {
+fn grade_one(args: &RunArgs, dir: &Path, work: &Path) -> Graded {
     let fail = |why: String| (Err(why), None);
     if let Err(e) = std::fs::create_dir_all(work) {
         return fail(format!("cannot create {}: {e}", work.display()));

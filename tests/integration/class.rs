@@ -67,7 +67,7 @@ fn a_class_grades_in_one_command_with_the_points_of_each_submission_run_alone() 
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     golden(
         &root().join("tests/golden/class/console.txt"),
-        &stdout.to_string(),
+        stdout.as_ref(),
     );
 
     let book: serde_json::Value =
