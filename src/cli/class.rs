@@ -6,13 +6,14 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use mtls_lab::lab::select::{glob, Partition};
 use mtls_lab::report::gradebook::{self, Submission, SubmissionReport};
 use mtls_lab::report::{self, safe, Format};
 use mtls_lab::run;
+use rustix::process::{kill_process, Pid, Signal};
 
 use super::args::{exit, RunArgs};
 use super::load::load_each;
@@ -21,11 +22,74 @@ use super::term::Painter;
 /// The path variable a submission directory is bound to.
 const VARIABLE: &str = "submission";
 
+/// The runs in progress (their pids), and whether a signal asked to stop: shared with the thread that
+/// watches the signals.
+#[derive(Default)]
+struct Runs {
+    pids: Mutex<Vec<u32>>,
+    stopped: AtomicBool,
+}
+
+impl Runs {
+    /// Asks every run in progress to stop (SIGTERM: each stops its own programs and exits 130); no
+    /// run starts after this.
+    fn stop(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        if let Ok(pids) = self.pids.lock() {
+            for pid in pids.iter() {
+                if let Some(p) = i32::try_from(*pid).ok().and_then(Pid::from_raw) {
+                    let _ = kill_process(p, Signal::TERM);
+                }
+            }
+        }
+    }
+}
+
+/// Watches Ctrl-C, SIGTERM and SIGHUP from now on, on a thread of its own: the first stops `runs`.
+/// A signal that cannot be watched is left to its default.
+fn watch_signals(runs: Arc<Runs>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return;
+    };
+    let signals = {
+        let _inside = rt.enter();
+        [
+            SignalKind::interrupt(),
+            SignalKind::terminate(),
+            SignalKind::hangup(),
+        ]
+        .map(|k| signal(k).ok())
+    };
+    std::thread::spawn(move || {
+        rt.block_on(async {
+            let [int, term, hup] = signals.map(|s| async move {
+                match s {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            });
+            tokio::select! {
+                _ = int => {}
+                _ = term => {}
+                _ = hup => {}
+            }
+        });
+        runs.stop();
+    });
+}
+
 /// Grades every submission `args.submissions` matches; returns the exit code: OK when every
 /// submission was graded (whatever its points: the gradebook holds them, and each row keeps its own
 /// run's exit code), INPUT for bad input (a pattern matching no directory, a lab without the
 /// `submission` variable, an option that does not apply, an unusable gradebook path), RUN when a
-/// submission could not be run at all (no report) or a gradebook could not be written.
+/// submission could not be run at all (no report) or a gradebook could not be written, INTERRUPTED
+/// when a signal stopped the runs (the gradebook is still written).
 pub fn run(args: RunArgs) -> u8 {
     let painter = Painter::new(args.color);
     let error =
@@ -71,7 +135,9 @@ pub fn run(args: RunArgs) -> u8 {
         }
     };
     let jobs = args.jobs.unwrap_or_else(run::default_jobs).min(dirs.len());
-    let graded = grade_all(&args, &dirs, jobs, scratch.path());
+    let runs = Arc::new(Runs::default());
+    watch_signals(runs.clone());
+    let graded = grade_all(&args, &dirs, jobs, scratch.path(), &runs);
     let submissions: Vec<Submission> = names
         .into_iter()
         .zip(graded)
@@ -94,6 +160,10 @@ pub fn run(args: RunArgs) -> u8 {
     }
     let ran = submissions.iter().filter(|s| s.report.is_ok()).count();
     println!("graded {ran} of {} submission(s)", submissions.len());
+    if runs.stopped.load(Ordering::SeqCst) {
+        eprintln!("interrupted: the runs in progress were stopped; the gradebook lists what was not graded");
+        code = exit::INTERRUPTED;
+    }
     let book = gradebook::build(&submissions);
     for (kind, path) in books {
         let text = match kind {
@@ -105,7 +175,9 @@ pub fn run(args: RunArgs) -> u8 {
                 "cannot write the {kind} gradebook {}: {e}",
                 path.display()
             ));
-            code = exit::RUN;
+            if code != exit::INTERRUPTED {
+                code = exit::RUN;
+            }
         }
     }
     code
@@ -255,7 +327,13 @@ type Graded = (Result<SubmissionReport, String>, Option<u8>);
 /// Grades each of `dirs`, `jobs` at a time, each by a run of its own whose JSON report and output go
 /// to `scratch`; returns, in the order of `dirs`, each report (or why there is none) and the run's
 /// exit code.
-fn grade_all(args: &RunArgs, dirs: &[PathBuf], jobs: usize, scratch: &Path) -> Vec<Graded> {
+fn grade_all(
+    args: &RunArgs,
+    dirs: &[PathBuf],
+    jobs: usize,
+    scratch: &Path,
+    runs: &Runs,
+) -> Vec<Graded> {
     let next = AtomicUsize::new(0);
     let out: Vec<Mutex<Option<Graded>>> = dirs.iter().map(|_| Mutex::new(None)).collect();
     std::thread::scope(|s| {
@@ -263,7 +341,11 @@ fn grade_all(args: &RunArgs, dirs: &[PathBuf], jobs: usize, scratch: &Path) -> V
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(dir) = dirs.get(i) else { break };
-                let r = grade_one(args, dir, &scratch.join(i.to_string()));
+                let r = if runs.stopped.load(Ordering::SeqCst) {
+                    (Err("interrupted before its run started".into()), None)
+                } else {
+                    grade_one(args, dir, &scratch.join(i.to_string()), runs)
+                };
                 if let Ok(mut slot) = out[i].lock() {
                     *slot = Some(r);
                 }
@@ -283,7 +365,7 @@ fn grade_all(args: &RunArgs, dirs: &[PathBuf], jobs: usize, scratch: &Path) -> V
 /// Runs the labs on one submission `dir` (its report and output under `work`); returns its report, or
 /// why there is none (the run could not start, was stopped, or its labs were not valid for it), and
 /// the run's exit code.
-fn grade_one(args: &RunArgs, dir: &Path, work: &Path) -> Graded {
+fn grade_one(args: &RunArgs, dir: &Path, work: &Path, runs: &Runs) -> Graded {
     let fail = |why: String| (Err(why), None);
     if let Err(e) = std::fs::create_dir_all(work) {
         return fail(format!("cannot create {}: {e}", work.display()));
@@ -332,9 +414,25 @@ fn grade_one(args: &RunArgs, dir: &Path, work: &Path) -> Graded {
         Ok(f) => cmd.stderr(f),
         Err(_) => cmd.stderr(Stdio::null()),
     };
-    let status = match cmd.status() {
-        Ok(s) => s,
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
         Err(e) => return fail(format!("cannot start its run: {e}")),
+    };
+    let pid = child.id();
+    if let Ok(mut pids) = runs.pids.lock() {
+        pids.push(pid);
+    }
+    // A signal between the check and the spawn: this run stops too.
+    if runs.stopped.load(Ordering::SeqCst) {
+        runs.stop();
+    }
+    let waited = child.wait();
+    if let Ok(mut pids) = runs.pids.lock() {
+        pids.retain(|p| *p != pid);
+    }
+    let status = match waited {
+        Ok(s) => s,
+        Err(e) => return fail(format!("cannot wait for its run: {e}")),
     };
     let code = status.code().and_then(|c| u8::try_from(c).ok());
     let last_line = || {
