@@ -138,6 +138,17 @@ pub fn run(args: RunArgs) -> u8 {
     let runs = Arc::new(Runs::default());
     watch_signals(runs.clone());
     let graded = grade_all(&args, &dirs, jobs, scratch.path(), &runs);
+    // Each run says how it was isolated (`isolation: …`, its first line); the first run's is shown.
+    if args.isolate {
+        let log = std::fs::read_to_string(scratch.path().join("0").join("output.txt"));
+        if let Some(line) = log
+            .iter()
+            .flat_map(|t| t.lines())
+            .find(|l| l.starts_with("isolation:"))
+        {
+            eprintln!("{}", safe::clean(line));
+        }
+    }
     let submissions: Vec<Submission> = names
         .into_iter()
         .zip(graded)
