@@ -98,6 +98,15 @@ pub struct RunArgs {
     /// Run in a private network namespace with its own loopback (Linux, as root or with unprivileged user namespaces), so that no other process can reach or take the labs' ports; where that is not permitted, fixed ports are held by port locks as without it. A `target:` outside cannot be reached then.
     #[arg(long)]
     pub isolate: bool,
+    /// Grade a class: run the labs once for each directory PATTERN matches (quote it: 'subs/*/'; `*` and `?` within a path component), each bound to the lab's `submission` variable and run as a run of its own, --jobs at a time; with --partition, only the M-th slice of the submissions.
+    #[arg(long, value_name = "PATTERN")]
+    pub submissions: Option<String>,
+    /// With --submissions: write the gradebook as CSV to FILE (one row per submission).
+    #[arg(long, value_name = "FILE", requires = "submissions")]
+    pub gradebook_csv: Option<PathBuf>,
+    /// With --submissions: write the gradebook as JSON to FILE.
+    #[arg(long, value_name = "FILE", requires = "submissions")]
+    pub gradebook_json: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]

@@ -34,6 +34,9 @@ pub fn battery(args: BatteryArgs) -> u8 {
         pki: None,
         no_cache: false,
         isolate: false,
+        submissions: None,
+        gradebook_csv: None,
+        gradebook_json: None,
     })
 }
 

@@ -5,6 +5,7 @@
 pub mod args;
 pub mod battery;
 pub mod check;
+pub mod class;
 pub mod init;
 pub mod list;
 pub mod load;

@@ -22,6 +22,9 @@ use super::term::{self, Painter};
 /// valid ones still run, and every report lists each invalid one as a lab that could not run — or
 /// nothing could run), RUN (something could not run, or a report could not be written) or INTERRUPTED.
 pub fn run(args: RunArgs) -> u8 {
+    if args.submissions.is_some() {
+        return super::class::run(args);
+    }
     let painter = Painter::new(args.color);
     let reports = wanted(&args.reports);
     // Report paths are checked before anything is loaded or run: a lab file is never overwritten, and

@@ -129,8 +129,8 @@ pub fn select(labs: Vec<Lab>, filters: &[Filter], partition: Option<Partition>) 
         .collect()
 }
 
-/// Glob matching with `*` (any run) and `?` (one character).
-fn glob(pattern: &str, text: &str) -> bool {
+/// Whether `text` matches `pattern` as a whole: `*` any run of characters, `?` one character.
+pub fn glob(pattern: &str, text: &str) -> bool {
     let p: Vec<char> = pattern.chars().collect();
     let t: Vec<char> = text.chars().collect();
     let (mut pi, mut ti) = (0, 0);

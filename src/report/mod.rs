@@ -1,5 +1,6 @@
 //! Reports of a run, one module per format: [`console`] (the terminal), [`json`], [`junit`], [`tap`],
-//! [`gradescope`], [`classroom`] and [`html`], each built from the run's [`LabResult`]s. This module keeps what
+//! [`gradescope`], [`classroom`] and [`html`], each built from the run's [`LabResult`]s; [`gradebook`]
+//! gathers a class's JSON reports. This module keeps what
 //! they share: totals and points, the items every report lists, the student and instructor views,
 //! the "lab could not run" item. [`safe`] redacts private keys and escapes control characters for
 //! every writer; [`output`] checks report paths and writes report files atomically.
@@ -7,6 +8,7 @@
 pub mod battery;
 mod classroom;
 pub mod console;
+pub mod gradebook;
 mod gradescope;
 pub mod html;
 mod json;

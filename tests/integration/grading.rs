@@ -11,7 +11,7 @@ use crate::common;
 use common::{mtls, root};
 use mtls_lab::run::Status;
 
-fn fixture(name: &str) -> PathBuf {
+pub(crate) fn fixture(name: &str) -> PathBuf {
     root().join("tests/fixtures/seed").join(name)
 }
 
@@ -46,10 +46,10 @@ fn grade_fresh(submission: &Path) -> (i32, String, tempfile::TempDir) {
     )
 }
 
-type Graded = std::sync::Arc<(i32, String, tempfile::TempDir)>;
+pub(crate) type Graded = std::sync::Arc<(i32, String, tempfile::TempDir)>;
 
 /// Like [`grade_fresh`], once per submission for the whole test binary.
-fn grade(submission: &Path) -> Graded {
+pub(crate) fn grade(submission: &Path) -> Graded {
     static CACHE: std::sync::OnceLock<
         std::sync::Mutex<std::collections::HashMap<PathBuf, Graded>>,
     > = std::sync::OnceLock::new();
@@ -72,7 +72,7 @@ fn json(dir: &tempfile::TempDir, file: &str) -> serde_json::Value {
 }
 
 /// (points, max_points) of the JSON report, and (name, status, points) of every item of every lab.
-fn score(dir: &tempfile::TempDir) -> (f64, f64, Vec<(String, String, f64)>) {
+pub(crate) fn score(dir: &tempfile::TempDir) -> (f64, f64, Vec<(String, String, f64)>) {
     let r = json(dir, "report.json");
     let mut items = Vec::new();
     for lab in r["labs"].as_array().unwrap() {

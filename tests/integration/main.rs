@@ -7,6 +7,7 @@ mod authoring;
 mod battery;
 mod catalogue;
 mod check_warnings;
+mod class;
 mod classification;
 mod cli;
 mod differences;
