@@ -258,14 +258,10 @@ impl Resolver<'_> {
             _ => None,
         };
         if let Some(why) = why {
-            // Point at the owner of the key, unless that is this authority itself (a cycle): then
-            // one of the two must keep a key of its own.
-            let help = specs[owner].key_of.as_ref().map(|k| {
-                if k == name {
-                    format!("`{name}` and `{owner}` name each other: remove `key_of` from one of them, which then has a key of its own")
-                } else {
-                    format!("`{owner}` has the key of `{k}`: write `key_of: {k}`")
-                }
+            // Point at the key's owner; in a cycle (it is this authority) one must keep its own key.
+            let help = specs[owner].key_of.as_ref().map(|k| match k == name {
+                true => format!("`{name}` and `{owner}` name each other: remove `key_of` from one of them, which then has a key of its own"),
+                false => format!("`{owner}` has the key of `{k}`: write `key_of: {k}`"),
             });
             return Err(self.err(
                 &field,
