@@ -155,28 +155,8 @@ fn verdicts(report: &Path) -> (Vec<(String, String, String)>, serde_json::Value)
 #[test]
 fn two_concurrent_runs_of_the_fixed_port_labs_give_identical_passing_verdicts() {
     let _turn = common::seed_port();
-    let labs = [
-        "labs/seed-mtls.yaml",
-        "labs/peers/seed-python-server.yaml",
-        "labs/peers/seed-python-client.yaml",
-        "labs/peers/seed-python-client-impostor.yaml",
-    ];
     let out = tempfile::tempdir().unwrap();
-    let reports: Vec<PathBuf> = (0..2)
-        .map(|i| out.path().join(format!("run{i}.json")))
-        .collect();
-    let children: Vec<_> = reports
-        .iter()
-        .map(|r| {
-            let mut args = vec!["run", "--report-json", r.to_str().unwrap()];
-            args.extend(labs);
-            mtls_at(&root(), &args).spawn().unwrap()
-        })
-        .collect();
-    let outputs: Vec<Output> = children
-        .into_iter()
-        .map(|c| c.wait_with_output().unwrap())
-        .collect();
+    let (reports, outputs) = two_concurrent_runs(out.path(), &[]);
     for o in &outputs {
         assert_eq!(o.status.code(), Some(0), "{}", text(o));
     }
@@ -361,27 +341,34 @@ fn isolation_line(o: &Output) -> String {
         .to_string()
 }
 
+/// Two `run` processes started at once over [`SEED_LABS`] with `flags`, each writing a JSON report
+/// into `dir`; returns the report paths and both outputs once both have exited.
+fn two_concurrent_runs(dir: &Path, flags: &[&str]) -> (Vec<PathBuf>, Vec<Output>) {
+    let reports: Vec<PathBuf> = (0..2).map(|i| dir.join(format!("run{i}.json"))).collect();
+    let children: Vec<_> = reports
+        .iter()
+        .map(|r| {
+            let mut args = vec!["run"];
+            args.extend(flags);
+            args.extend(["--report-json", r.to_str().unwrap()]);
+            args.extend(SEED_LABS);
+            mtls_at(&root(), &args).spawn().unwrap()
+        })
+        .collect();
+    let outputs = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    (reports, outputs)
+}
+
 const NAMESPACE: &str = "isolation: a private network namespace";
 
 #[test]
 fn two_concurrent_isolated_runs_of_the_fixed_port_labs_both_pass_each_in_its_own_namespace() {
     let _turn = common::seed_port();
     let out = tempfile::tempdir().unwrap();
-    let reports: Vec<PathBuf> = (0..2)
-        .map(|i| out.path().join(format!("run{i}.json")))
-        .collect();
-    let children: Vec<_> = reports
-        .iter()
-        .map(|r| {
-            let mut args = vec!["run", "--isolate", "--report-json", r.to_str().unwrap()];
-            args.extend(SEED_LABS);
-            mtls_at(&root(), &args).spawn().unwrap()
-        })
-        .collect();
-    let outputs: Vec<Output> = children
-        .into_iter()
-        .map(|c| c.wait_with_output().unwrap())
-        .collect();
+    let (reports, outputs) = two_concurrent_runs(out.path(), &["--isolate"]);
     for o in &outputs {
         assert_eq!(o.status.code(), Some(0), "{}", text(o));
         let line = isolation_line(o);
