@@ -1,0 +1,130 @@
+//! Deriving the failures of a server under test: the certificates the built-in client presents instead
+//! of its own (or none, or its own signed with another key).
+
+use ::time::Duration;
+
+use super::{Deriver, Edit, Failure, Tested};
+use crate::lab::{Chain, ClientAuth, EkuPurpose};
+
+impl Deriver<'_> {
+    /// Derives one failure of a server under test.
+    pub(super) fn server_failure(&mut self, f: Failure) {
+        let t = Tested::Server;
+        let leaf = self.case.client.certificate.expect("checked by derive");
+        // A client choosing by CA names may send any of its certificates: which one the failure should
+        // start from is the server's CA names' choice, not the lab's.
+        let choosing = self
+            .case
+            .client
+            .select_by_ca_names
+            .as_ref()
+            .is_some_and(|l| l.len() > 1);
+        if choosing && f != Failure::NoClientCertificate {
+            return self.skip(
+                f,
+                t,
+                "the client chooses among several certificates (`select: by_ca_names`): give it the one certificate to start from".into(),
+            );
+        }
+        match f {
+            Failure::NoClientCertificate => {
+                return match self.server.client_auth {
+                    ClientAuth::Required => self.push(f, t, |c| c.client.certificate = None),
+                    _ => self.skip(
+                        f,
+                        t,
+                        "the server's `client_auth: optional` accepts clients without a certificate"
+                            .into(),
+                    ),
+                };
+            }
+            Failure::ClientUnknownCa => {
+                let ca = self.unknown_ca();
+                let cert = self.leaf(leaf, "unknown-ca", Some(ca), &|_| {});
+                return self.push(f, t, |c| c.client.certificate = Some(cert));
+            }
+            _ => {}
+        }
+        let Some(issuer) = self.lab.certificates[leaf].issuer else {
+            let why = "the client certificate is self-signed: no CA issues it".to_string();
+            return self.skip(f, t, why);
+        };
+        let signs = self.can_sign(issuer);
+        let no_key = || {
+            "the client certificate's CA key is not available, so no new certificate can be issued from it"
+                .to_string()
+        };
+        let clock = self.clock;
+        let expired: Edit<'_> = &move |c| {
+            c.not_before = clock - Duration::days(30);
+            c.not_after = clock - Duration::days(1);
+        };
+        let not_yet: Edit<'_> = &move |c| {
+            c.not_before = clock + Duration::days(1);
+            c.not_after = clock + Duration::days(30);
+        };
+        let with_cert = |d: &mut Self, f, cert: usize| {
+            d.push(f, t, |c| c.client.certificate = Some(cert));
+        };
+        match f {
+            Failure::ClientRogueCa => match self.rogue_ca(issuer) {
+                Some(ca) => {
+                    let cert = self.leaf(leaf, "rogue-ca", Some(ca), &|_| {});
+                    with_cert(self, f, cert);
+                }
+                None => self.skip(f, t, "the trusted CA is loaded from a file: a rogue CA with its name needs the name before the run".into()),
+            },
+            Failure::ClientExpired if signs => {
+                let cert = self.leaf(leaf, "expired", Some(issuer), expired);
+                with_cert(self, f, cert);
+            }
+            Failure::ClientNotYetValid if signs => {
+                let cert = self.leaf(leaf, "not-yet-valid", Some(issuer), not_yet);
+                with_cert(self, f, cert);
+            }
+            Failure::ClientServerAuthOnly if signs => {
+                let cert = self.leaf(leaf, "server-auth", Some(issuer), &|c| c.eku = Some(vec![EkuPurpose::ServerAuth]));
+                with_cert(self, f, cert);
+            }
+            Failure::ClientCaCertificate if self.openssl(t) => self.skip(
+                f,
+                t,
+                "OpenSSL accepts a cA=TRUE certificate as the end entity by design (docs/catalogue.md, `ca-as-leaf`): not a mistake of the program".into(),
+            ),
+            Failure::ClientCaCertificate if signs => {
+                let cert = self.leaf(leaf, "ca", Some(issuer), &|c| c.ca = true);
+                with_cert(self, f, cert);
+            }
+            Failure::ClientRevoked if signs => match self.revocable(issuer, self.server.revocation.is_some(), "server") {
+                Ok(()) => {
+                    let cert = self.leaf(leaf, "revoked", Some(issuer), &|_| {});
+                    self.revoke(issuer, cert);
+                    with_cert(self, f, cert);
+                }
+                Err(why) => self.skip(f, t, why),
+            },
+            Failure::ClientIntermediateLeftOut => {
+                if self.lab.authorities[issuer].issuer.is_none() {
+                    self.skip(f, t, "the client certificate has no intermediate: its issuer is a root".into());
+                } else if self.server.trust.contains(&crate::lab::CertRef::Authority(issuer)) {
+                    self.skip(f, t, "the server trusts the client's intermediate itself".into());
+                } else {
+                    self.push(f, t, |c| c.client.chain = Chain::Leaf);
+                }
+            }
+            Failure::ClientKeyMismatch if self.lab.certificates[leaf].from.is_some() => self.skip(
+                f,
+                t,
+                "the client certificate is loaded from a file: a key of its type is known only once it is read".into(),
+            ),
+            Failure::ClientKeyMismatch => {
+                // The certificate is the case's own; the key signing the handshake is another copy's
+                // (same key type, so the signature scheme still fits).
+                let ca = self.unknown_ca();
+                let other = self.leaf(leaf, "unknown-ca", Some(ca), &|_| {});
+                self.push(f, t, |c| c.client.key_of = Some(other));
+            }
+            _ => self.skip(f, t, no_key()),
+        }
+    }
+}
