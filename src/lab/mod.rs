@@ -11,6 +11,7 @@ pub mod error;
 pub mod handshake;
 pub mod lint;
 pub mod load;
+pub mod loaded;
 pub mod name;
 pub mod program;
 mod resolve;
@@ -352,6 +353,10 @@ pub struct Authority {
     pub crl: Option<Crl>,
     /// Loaded from files instead of generated (`subject`, `key` and validity are then placeholders).
     pub from: Option<Source>,
+    /// Its subject is encoded exactly as the certificate of this (loaded) authority encodes its own —
+    /// string types too, since verifiers match names byte for byte (a battery's rogue CA of a loaded
+    /// root); `subject` says it as read when the model was built.
+    pub name_of: Option<usize>,
 }
 
 #[derive(Debug, Clone)]

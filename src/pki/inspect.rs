@@ -1,4 +1,5 @@
-//! Reading certificates with x509-parser: the one reader of subjects and subjectAltNames, used by `pki`
+//! Reading certificates with x509-parser: the one reader of subjectAltNames (of subjects with
+//! [`crate::lab::loaded::subject`], re-exported), used by `pki`
 //! (facts of loaded files), `tls` (the identity a peer presented) and `verdict` (certificate checks).
 
 use std::fmt;
@@ -6,9 +7,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::GeneralName;
-use x509_parser::x509::{AttributeTypeAndValue, X509Name};
 
-use crate::lab::{San, Subject};
+use crate::lab::San;
 
 /// One subjectAltName entry (RFC 5280 §4.2.1.6).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,22 +77,7 @@ fn ip_address(bytes: &[u8]) -> Option<IpAddr> {
     }
 }
 
-/// The attributes of `name` the lab models: the first C, ST, L, O, OU and CN, each `None` when absent or
-/// not a string.
-pub fn subject(name: &X509Name<'_>) -> Subject {
-    Subject {
-        country: first(name.iter_country()),
-        state: first(name.iter_state_or_province()),
-        locality: first(name.iter_locality()),
-        organization: first(name.iter_organization()),
-        unit: first(name.iter_organizational_unit()),
-        common_name: first(name.iter_common_name()),
-    }
-}
-
-fn first<'a>(mut it: impl Iterator<Item = &'a AttributeTypeAndValue<'a>>) -> Option<String> {
-    it.next().and_then(|a| a.as_str().ok().map(str::to_string))
-}
+pub use crate::lab::loaded::subject;
 
 /// The purposes of an extendedKeyUsage extension (RFC 5280 §4.2.1.12) by OpenSSL's short names
 /// (`serverAuth`, `clientAuth`, …), any other OID in dotted form, in the order OpenSSL prints them.

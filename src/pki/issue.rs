@@ -189,6 +189,34 @@ pub fn distinguished_name(s: &Subject) -> DistinguishedName {
     dn
 }
 
+/// The subject of certificate `der` with each attribute's string type kept (PrintableString, UTF8String,
+/// IA5String), so that a certificate issued under it names an issuer byte for byte as the original
+/// (webpki matches names exactly, RFC 5280 §7.1); `None` when it does not parse or holds an attribute
+/// of another type or a multi-valued RDN.
+pub fn name_as_encoded(der: &[u8]) -> Option<DistinguishedName> {
+    use x509_parser::der_parser::asn1_rs::Tag;
+    use x509_parser::prelude::FromDer;
+    let (_, x) = x509_parser::certificate::X509Certificate::from_der(der).ok()?;
+    let mut dn = DistinguishedName::new();
+    for rdn in x.subject().iter() {
+        let mut attrs = rdn.iter();
+        let attr = attrs.next()?;
+        if attrs.next().is_some() {
+            return None;
+        }
+        let oid: Vec<u64> = attr.attr_type().iter()?.collect();
+        let text = std::str::from_utf8(attr.attr_value().data).ok()?;
+        let value = match attr.attr_value().header.tag() {
+            Tag::PrintableString => rcgen::DnValue::PrintableString(text.try_into().ok()?),
+            Tag::Ia5String => rcgen::DnValue::Ia5String(text.try_into().ok()?),
+            Tag::Utf8String => rcgen::DnValue::Utf8String(text.to_string()),
+            _ => return None,
+        };
+        dn.push(DnType::from_oid(&oid), value);
+    }
+    Some(dn)
+}
+
 /// A subjectAltName entry as rcgen writes it (RFC 5280 §4.2.1.6: dNSName, iPAddress, URI, rfc822Name).
 fn san_type(san: &San) -> Result<SanType, rcgen::Error> {
     Ok(match san {

@@ -386,6 +386,13 @@ impl Builder<'_> {
             }
         }
         let mut params = issue::authority_params(a);
+        if let Some(o) = a.name_of {
+            // The loaded root's name as its certificate encodes it (C as PrintableString, say): rcgen
+            // would write the model's subject as UTF8String, and webpki compares names byte for byte.
+            if let Some(dn) = issue::name_as_encoded(&self.authorities[o].der) {
+                params.distinguished_name = dn;
+            }
+        }
         let intermediates = self.intermediates_below(a.issuer);
         if let Some(prior) = self.prior {
             let issuer_der = a.issuer.map(|i| self.authorities[i].der.to_vec());

@@ -67,13 +67,72 @@ pub(super) async fn start_all(
     work: &Workspace<'_>,
 ) -> Result<HashMap<usize, Endpoint>, LabError> {
     let mut servers = HashMap::new();
+    let turns = taking_turns(lab);
     for (i, s) in lab.servers.iter().enumerate() {
-        if !lab.cases.iter().any(|c| c.server == i) {
+        if !lab.cases.iter().any(|c| c.server == i) || turns.contains(&i) {
             continue;
         }
         servers.insert(i, start(lab, work, s).await?);
     }
     Ok(servers)
+}
+
+/// The servers with cases that share a fixed port with another server with cases (a battery's derived
+/// servers for a client command that connects to one fixed address): [`start_all`] leaves them out, and
+/// each takes the port for its cases ([`take_turn`]).
+pub(super) fn taking_turns(lab: &Lab) -> Vec<usize> {
+    let with_cases: Vec<(usize, u16)> = lab
+        .servers
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| lab.cases.iter().any(|c| c.server == *i))
+        .filter_map(|(i, s)| fixed_port(s).map(|p| (i, p)))
+        .collect();
+    with_cases
+        .iter()
+        .filter(|(i, p)| with_cases.iter().any(|(j, q)| j != i && q == p))
+        .map(|(i, _)| *i)
+        .collect()
+}
+
+/// The fixed port server `s` listens on, if it has one.
+pub(super) fn fixed_port(s: &Server) -> Option<u16> {
+    match &s.kind {
+        ServerKind::BuiltIn { listen: Some(a) } => Some(a.port()),
+        ServerKind::Command(c) => Some(c.listen.port),
+        _ => None,
+    }
+    .filter(|p| *p != 0)
+}
+
+/// Makes server `server` (one [`taking_turns`]) the one running on its fixed port: stops the server
+/// of `servers` on that port, if another, and starts this one, unless it runs already.
+///
+/// # Errors
+/// [`LabError`] as [`start_all`] gives it.
+pub(super) async fn take_turn(
+    lab: &Lab,
+    work: &Workspace<'_>,
+    servers: &mut HashMap<usize, Endpoint>,
+    server: usize,
+) -> Result<(), LabError> {
+    if servers.contains_key(&server) {
+        return Ok(());
+    }
+    let port = fixed_port(&lab.servers[server]);
+    let holders: Vec<usize> = servers
+        .keys()
+        .copied()
+        .filter(|i| fixed_port(&lab.servers[*i]) == port)
+        .collect();
+    for i in holders {
+        if let Some(e) = servers.remove(&i) {
+            stop(e).await;
+        }
+    }
+    let endpoint = start(lab, work, &lab.servers[server]).await?;
+    servers.insert(server, endpoint);
+    Ok(())
 }
 
 /// Starts one server.
@@ -150,11 +209,21 @@ async fn start(lab: &Lab, work: &Workspace<'_>, s: &Server) -> Result<Endpoint, 
 /// Stops every server command (TERM, then KILL after a grace period) and reaps it; built-in servers stop
 /// when dropped.
 pub(super) async fn stop_all(servers: &mut HashMap<usize, Endpoint>) {
-    for endpoint in servers.values_mut() {
-        if let Endpoint::Command(running) = endpoint {
+    for (_, endpoint) in servers.drain() {
+        stop(endpoint).await;
+    }
+}
+
+/// Stops one server: a command (TERM, then KILL after a grace period, reaped), or a built-in server
+/// (its listening socket closed when this returns).
+async fn stop(endpoint: Endpoint) {
+    match endpoint {
+        Endpoint::Command(mut running) => {
             let status = running.child.stop().await;
             tracing::debug!(command = %running.command, status = %process::describe_exit(status), "server command stopped");
         }
+        Endpoint::BuiltIn(server) => server.stop().await,
+        Endpoint::Target(_) | Endpoint::Down(_) => {}
     }
 }
 

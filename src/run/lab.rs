@@ -203,21 +203,31 @@ async fn run_lab_in(
         let results = match batch {
             Batch::Alone(i) => {
                 let c = &lab.cases[i];
-                let endpoint = staged
-                    .servers
-                    .get_mut(&c.server)
-                    .expect("every server with cases was started");
                 let work = Workspace {
                     pki: &pki,
                     pki_path: &staged.pki_path,
                     lab_dir: &staged.lab_dir,
                     sessions: &staged.sessions,
                 };
-                vec![
-                    case::run(&lab, &work, c, endpoint, &done)
-                        .instrument(span.clone())
-                        .await,
-                ]
+                // A server taking turns on a fixed port starts for its cases, the one before it stopped.
+                let turn = endpoint::take_turn(&lab, &work, &mut staged.servers, c.server)
+                    .instrument(span.clone())
+                    .await;
+                if let Err(why) = turn {
+                    vec![errored(&lab, why.to_string(), Instant::now())
+                        .cases
+                        .swap_remove(i)]
+                } else {
+                    let endpoint = staged
+                        .servers
+                        .get_mut(&c.server)
+                        .expect("every server with cases was started, or took its turn");
+                    vec![
+                        case::run(&lab, &work, c, endpoint, &done)
+                            .instrument(span.clone())
+                            .await,
+                    ]
+                }
             }
             Batch::Together(indices) => {
                 let shared = Arc::new(std::mem::take(&mut staged.servers));
@@ -447,16 +457,7 @@ fn port_lock(port: u16) -> Arc<tokio::sync::Mutex<()>> {
 
 /// The fixed ports a lab's servers listen on.
 fn fixed_ports(lab: &Lab) -> Vec<u16> {
-    let mut ports: Vec<u16> = lab
-        .servers
-        .iter()
-        .filter_map(|s| match &s.kind {
-            ServerKind::BuiltIn { listen: Some(a) } => Some(a.port()),
-            ServerKind::Command(c) => Some(c.listen.port),
-            _ => None,
-        })
-        .filter(|p| *p != 0)
-        .collect();
+    let mut ports: Vec<u16> = lab.servers.iter().filter_map(endpoint::fixed_port).collect();
     ports.sort_unstable();
     ports.dedup();
     ports

@@ -244,6 +244,16 @@ impl RunningServer {
     }
 }
 
+impl RunningServer {
+    /// Stops accepting and returns once the listening socket is closed, so that another server can
+    /// bind its address at once (dropping it stops it too, the socket closing a moment later).
+    pub async fn stop(mut self) {
+        self.task.abort();
+        // The task ends cancelled; its listener is dropped with it.
+        let _ = (&mut self.task).await;
+    }
+}
+
 impl Drop for RunningServer {
     fn drop(&mut self) {
         self.task.abort();

@@ -4,18 +4,12 @@
 use ::time::Duration;
 
 use super::{Deriver, Failure, Tested};
-use crate::lab::{Chain, EkuPurpose, San, ServerKind};
+use crate::lab::{Chain, EkuPurpose, San};
 
 impl Deriver<'_> {
     /// Derives one failure of a client under test.
     pub(super) fn client_failure(&mut self, f: Failure) {
         let t = Tested::Client;
-        if let ServerKind::BuiltIn { listen: Some(a) } = self.server.kind {
-            if self.case.client.command.is_some() {
-                let why = format!("the client command connects to the fixed address {a}, which the derived servers cannot share in one run; give the server no `listen` and the command `{{addr}}` or `{{url}}`");
-                return self.skip(f, t, why);
-            }
-        }
         let leaf = self.server.certificate;
         let clock = self.clock;
         let on = |d: &mut Self, f: Failure, suffix: &str, cert: usize, chain: Chain| {
@@ -63,11 +57,11 @@ impl Deriver<'_> {
                 on(self, f, "other-name", cert, Chain::Full);
             }
             Failure::ServerRogueCa => match self.rogue_ca(issuer) {
-                Some(ca) => {
+                Ok(ca) => {
                     let cert = self.leaf(leaf, "rogue-ca", Some(ca), &|_| {});
                     on(self, f, "rogue-ca", cert, Chain::Full);
                 }
-                None => self.skip(f, t, "the trusted CA is loaded from a file: a rogue CA with its name needs the name before the run".into()),
+                Err(why) => self.skip(f, t, why),
             },
             Failure::ServerClientAuthOnly if signs => {
                 let cert = self.leaf(leaf, "client-auth", Some(issuer), &|c| c.eku = Some(vec![EkuPurpose::ClientAuth]));

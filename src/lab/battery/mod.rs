@@ -10,6 +10,7 @@ use crate::lab::{
     Authority, Case, Certificate, Chain, ClientAuth, Expectation, Grading, KeyType, Lab,
     Revocation, RevocationReasonSpec, Server, ServerKind, Side, Subject,
 };
+use crate::lab::loaded;
 use crate::reason::Reason;
 
 mod client_side;
@@ -454,6 +455,7 @@ impl Deriver<'_> {
             unknown_critical_extension: false,
             crl: None,
             from: None,
+            name_of: None,
         });
         self.lab.authorities.len() - 1
     }
@@ -469,20 +471,37 @@ impl Deriver<'_> {
     }
 
     /// A rogue root with the subject and key type of the root above authority `a` (its own key: a key of
-    /// another type would be refused for its algorithm first); `None` when that root is loaded from a file
-    /// (its name is known only when it is read).
-    fn rogue_ca(&mut self, a: usize) -> Option<usize> {
+    /// another type would be refused for its algorithm first; for RSA, 2048 bits whatever the root's size:
+    /// the signature fails the same). A root loaded from a file gives its name and key type as its file
+    /// says them, read now, and the rogue's name is encoded as the file encodes it (`name_of`).
+    ///
+    /// # Errors
+    /// Why not: the loaded root's file cannot be read.
+    fn rogue_ca(&mut self, a: usize) -> Result<usize, String> {
         let root = self.root_of(a);
         let r = &self.lab.authorities[root];
-        if r.from.is_some() {
-            return None;
-        }
-        let (name, subject, key) = (
-            format!("{}.battery-rogue", r.name),
-            r.subject.clone(),
-            r.key,
-        );
-        Some(self.authority(name, subject, key))
+        let name = format!("{}.battery-rogue", r.name);
+        let (subject, key, name_of) = match &r.from {
+            None => (r.subject.clone(), r.key, None),
+            Some(source) => {
+                let facts = loaded::facts(source)
+                    .map_err(|e| format!("the trusted CA's name cannot be read: {e}"))?;
+                let key = match facts.key {
+                    KeyType::Rsa3072 | KeyType::Rsa4096 => KeyType::Rsa2048,
+                    k => k,
+                };
+                (facts.subject, key, Some(root))
+            }
+        };
+        let i = self.authority(name, subject, key);
+        self.lab.authorities[i].name_of = name_of;
+        Ok(i)
+    }
+
+    /// Why the file certificate `leaf` is loaded from cannot be read, if it cannot; `None` for a
+    /// generated one.
+    fn unreadable(&self, leaf: usize) -> Option<String> {
+        loaded::facts(self.lab.certificates[leaf].from.as_ref()?).err()
     }
 
     /// A copy of leaf `leaf` named `NAME.battery-SUFFIX`, issued by `issuer` (`None`: self-signed) and
@@ -496,7 +515,13 @@ impl Deriver<'_> {
         c.issuer = issuer;
         c.signature = None;
         c.serial = None;
-        // A copy is generated, even of a certificate loaded from files (whose subject is then a placeholder).
+        // A copy is generated, even of a certificate loaded from files: with the subject and key type its
+        // file gives (read now), or the placeholders when it cannot be read (the case using the original
+        // then fails with why).
+        if let Some(facts) = c.from.as_ref().and_then(|f| loaded::facts(f).ok()) {
+            c.subject = facts.subject;
+            c.key = facts.key;
+        }
         c.from = None;
         c.not_before = self.clock - Duration::hours(1);
         c.not_after = self.clock + Duration::days(90);
@@ -505,7 +530,8 @@ impl Deriver<'_> {
         self.lab.certificates.len() - 1
     }
 
-    /// A built-in server like the case's, on an ephemeral port, presenting certificate `cert` with `chain`.
+    /// A built-in server like the case's, on an ephemeral port (or the case's fixed one, for a client
+    /// command), presenting certificate `cert` with `chain`.
     fn server_with(&mut self, suffix: &str, cert: usize, chain: Chain) -> usize {
         let name = format!("{}.battery-{suffix}", self.server.name);
         if let Some(i) = self.lab.servers.iter().position(|s| s.name == name) {
@@ -513,7 +539,13 @@ impl Deriver<'_> {
         }
         let mut s = self.server.clone();
         s.name = name;
-        s.kind = ServerKind::BuiltIn { listen: None };
+        // A client command connecting to the case's fixed address finds each derived server there: they
+        // take turns on it, one case at a time (`run::endpoint::take_turn`). Otherwise an ephemeral port.
+        let listen = match s.kind {
+            ServerKind::BuiltIn { listen: Some(a) } if self.case.client.command.is_some() => Some(a),
+            _ => None,
+        };
+        s.kind = ServerKind::BuiltIn { listen };
         s.certificate = cert;
         s.chain = chain;
         // It presents `cert` whatever SNI it receives, and keeps sessions of its own.

@@ -68,11 +68,11 @@ impl Deriver<'_> {
         };
         match f {
             Failure::ClientRogueCa => match self.rogue_ca(issuer) {
-                Some(ca) => {
+                Ok(ca) => {
                     let cert = self.leaf(leaf, "rogue-ca", Some(ca), &|_| {});
                     with_cert(self, f, cert);
                 }
-                None => self.skip(f, t, "the trusted CA is loaded from a file: a rogue CA with its name needs the name before the run".into()),
+                Err(why) => self.skip(f, t, why),
             },
             Failure::ClientExpired if signs => {
                 let cert = self.leaf(leaf, "expired", Some(issuer), expired);
@@ -112,14 +112,14 @@ impl Deriver<'_> {
                     self.push(f, t, |c| c.client.chain = Chain::Leaf);
                 }
             }
-            Failure::ClientKeyMismatch if self.lab.certificates[leaf].from.is_some() => self.skip(
-                f,
-                t,
-                "the client certificate is loaded from a file: a key of its type is known only once it is read".into(),
-            ),
+            Failure::ClientKeyMismatch if self.unreadable(leaf).is_some() => {
+                let why = self.unreadable(leaf).unwrap_or_default();
+                self.skip(f, t, format!("the client certificate's key type cannot be read: {why}"));
+            }
             Failure::ClientKeyMismatch => {
                 // The certificate is the case's own; the key signing the handshake is another copy's
-                // (same key type, so the signature scheme still fits).
+                // (same key type, so the signature scheme still fits; a loaded certificate's type is
+                // read from its file).
                 let ca = self.unknown_ca();
                 let other = self.leaf(leaf, "unknown-ca", Some(ca), &|_| {});
                 self.push(f, t, |c| c.client.key_of = Some(other));

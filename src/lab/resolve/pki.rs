@@ -503,6 +503,7 @@ impl Resolver<'_> {
         )?;
         Ok(Authority {
             from,
+            name_of: None,
             name: name.to_string(),
             line: self.positions.key(&field).line,
             subject,
