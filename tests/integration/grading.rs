@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::common;
 
 use common::{mtls, root};
+use mtls_lab::lab::battery::{self, Failure};
 use mtls_lab::run::Status;
 
 pub(crate) fn fixture(name: &str) -> PathBuf {
@@ -93,8 +94,14 @@ pub(crate) fn score(dir: &tempfile::TempDir) -> (f64, f64, Vec<(String, String, 
     )
 }
 
-/// The grader's total: certificates 12, server.py 5, client.py 3 + 2.
-const FULL: f64 = 23.0;
+/// The grader's total: certificates 12; server.py 3, and 1 for each of the 7 derived clients its
+/// battery runs (no certificate, unknown CA, rogue CA, expired, not yet valid, serverAuth only, key
+/// mismatch); client.py 3, and 1 for each of the 7 derived servers (expired, not yet valid, another
+/// name, unknown CA, rogue CA, clientAuth only, self-signed).
+const FULL: f64 = 32.0;
+
+/// Points of each derived case of a seed-grader battery.
+const DERIVED: f64 = 7.0;
 
 #[test]
 fn the_good_submission_scores_full_marks() {
@@ -103,7 +110,7 @@ fn the_good_submission_scores_full_marks() {
     assert_eq!(*code, 0, "{stdout}");
     let (points, max, items) = score(dir);
     assert_eq!((points, max), (FULL, FULL), "{items:?}");
-    assert!(stdout.contains("score: 23 of 23 points"), "{stdout}");
+    assert!(stdout.contains("score: 32 of 32 points"), "{stdout}");
 }
 
 #[test]
@@ -122,7 +129,11 @@ fn a_server_certificate_without_san_loses_the_server_check_and_skips_the_handsha
         stdout.contains("server/server.crt: X.509 version 1"),
         "{stdout}"
     );
-    let skipped: Vec<_> = items.iter().filter(|i| i.1 == "skipped").collect();
+    // Besides the battery cases that cannot apply (no CRL, no intermediate, python's CA-as-leaf).
+    let skipped: Vec<_> = items
+        .iter()
+        .filter(|i| i.1 == "skipped" && !i.0.contains(" › battery: "))
+        .collect();
     assert_eq!(skipped.len(), 1, "{items:?}");
     assert_eq!(
         skipped[0].0,
@@ -144,44 +155,130 @@ fn an_expired_client_certificate_loses_the_client_check() {
 }
 
 #[test]
-fn a_server_that_does_not_require_client_certificates_loses_the_two_rejections_and_the_logged_cn() {
+fn a_server_that_does_not_require_client_certificates_loses_the_derived_clients_and_the_logged_cn() {
     let g = grade(&fixture("server-no-client-auth"));
     let (code, stdout, dir) = (&g.0, &g.1, &g.2);
     assert_eq!(*code, 1);
     let (points, max, items) = score(dir);
-    // It never asks for the client's certificate, so it cannot log the client's CN either (1 point).
-    assert_eq!((points, max), (FULL - 4.0, FULL), "{items:?}");
+    // Each of the 7 derived clients goes through (1 point each); it never asks for the client's
+    // certificate, so it cannot log the client's CN either (1 point).
+    assert_eq!((points, max), (FULL - DERIVED - 1.0, FULL), "{items:?}");
     assert!(
         stdout.contains("server output: expected the server command to print \"commonName: grader-client\" during this case"),
         "{stdout}"
     );
+    let of = "server.py accepts a client with a certificate from your CA";
     let failed: Vec<&str> = items
         .iter()
         .filter(|i| i.1 == "failed")
         .map(|i| i.0.as_str())
         .collect();
-    assert_eq!(
-        failed,
-        [
-            "server.py accepts a client with a certificate from your CA",
-            "server.py rejects a client without a certificate",
-            "server.py rejects a client from another CA"
-        ],
+    let mut expected = vec![of.to_string()];
+    expected.extend(SERVER_DERIVED.iter().map(|f| battery::case_name(of, *f)));
+    assert_eq!(failed, expected, "{stdout}");
+    assert!(
+        stdout.contains("0 refused for the right reason, 0 for another reason, 7 accepted wrongly, 3 skipped"),
+        "{stdout}"
+    );
+}
+
+/// The derived clients the seed grader's server battery runs (python's `ssl` accepts a CA certificate as
+/// a client's by design; no CRL; no intermediate: the other 3 are skipped).
+const SERVER_DERIVED: [Failure; 7] = [
+    Failure::NoClientCertificate,
+    Failure::ClientUnknownCa,
+    Failure::ClientRogueCa,
+    Failure::ClientExpired,
+    Failure::ClientNotYetValid,
+    Failure::ClientServerAuthOnly,
+    Failure::ClientKeyMismatch,
+];
+
+/// The derived servers the seed grader's client battery runs (no CRL, no intermediate: 2 skipped).
+const CLIENT_DERIVED: [Failure; 7] = [
+    Failure::ServerExpired,
+    Failure::ServerNotYetValid,
+    Failure::ServerOtherName,
+    Failure::ServerUnknownCa,
+    Failure::ServerRogueCa,
+    Failure::ServerClientAuthOnly,
+    Failure::ServerSelfSigned,
+];
+
+#[test]
+fn a_client_that_does_not_verify_the_server_loses_the_derived_servers() {
+    let g = grade(&fixture("client-no-verify"));
+    let (code, stdout, dir) = (&g.0, &g.1, &g.2);
+    assert_eq!(*code, 1);
+    let (points, max, items) = score(dir);
+    assert_eq!((points, max), (FULL - DERIVED, FULL), "{items:?}");
+    let of = "client.py presents its certificate and goes through";
+    let failed: Vec<&str> = items
+        .iter()
+        .filter(|i| i.1 == "failed")
+        .map(|i| i.0.as_str())
+        .collect();
+    let expected: Vec<String> = CLIENT_DERIVED
+        .iter()
+        .map(|f| battery::case_name(of, *f))
+        .collect();
+    assert_eq!(failed, expected, "{stdout}");
+    assert!(
+        stdout.contains("FAIL  grade-seed-client › client.py presents its certificate and goes through › battery: server certificate from an unknown CA: accepted"),
         "{stdout}"
     );
 }
 
 #[test]
-fn a_client_that_does_not_verify_the_server_loses_the_impostor_case() {
-    let g = grade(&fixture("client-no-verify"));
-    let (code, stdout, dir) = (&g.0, &g.1, &g.2);
-    assert_eq!(*code, 1);
-    let (points, max, items) = score(dir);
-    assert_eq!((points, max), (FULL - 2.0, FULL), "{items:?}");
-    assert!(
-        stdout.contains("FAIL  grade-seed-client-impostor › client.py refuses a server from another CA: accepted"),
-        "{stdout}"
-    );
+fn the_good_submission_refuses_every_derived_peer_for_the_right_reason() {
+    let g = grade(&fixture("good"));
+    let r = json(&g.2, "report.json");
+    let cases: Vec<&serde_json::Value> = r["labs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|l| l["cases"].as_array().unwrap())
+        .collect();
+    let observed = |of: &str, f: Failure| {
+        let name = battery::case_name(of, f);
+        let c = cases
+            .iter()
+            .find(|c| c["name"] == name.as_str())
+            .unwrap_or_else(|| panic!("no case {name}"));
+        (
+            c["status"].as_str().unwrap().to_string(),
+            c["observed"]["by"].as_str().unwrap_or("").to_string(),
+            c["observed"]["reason"].as_str().unwrap_or("").to_string(),
+        )
+    };
+    let passed = |by: &str, reason: &str| ("passed".to_string(), by.to_string(), reason.to_string());
+    // Python's ssl (OpenSSL) finds an issuer by name and key identifier: the rogue CA is unknown.
+    let server = [
+        ("certificate_required", Failure::NoClientCertificate),
+        ("unknown_issuer", Failure::ClientUnknownCa),
+        ("unknown_issuer", Failure::ClientRogueCa),
+        ("expired", Failure::ClientExpired),
+        ("not_yet_valid", Failure::ClientNotYetValid),
+        ("wrong_purpose", Failure::ClientServerAuthOnly),
+        ("bad_signature", Failure::ClientKeyMismatch),
+    ];
+    for (reason, f) in server {
+        let of = "server.py accepts a client with a certificate from your CA";
+        assert_eq!(observed(of, f), passed("server", reason), "{f:?}");
+    }
+    let client = [
+        ("expired", Failure::ServerExpired),
+        ("not_yet_valid", Failure::ServerNotYetValid),
+        ("name_mismatch", Failure::ServerOtherName),
+        ("unknown_issuer", Failure::ServerUnknownCa),
+        ("unknown_issuer", Failure::ServerRogueCa),
+        ("wrong_purpose", Failure::ServerClientAuthOnly),
+        ("unknown_issuer", Failure::ServerSelfSigned),
+    ];
+    for (reason, f) in client {
+        let of = "client.py presents its certificate and goes through";
+        assert_eq!(observed(of, f), passed("client", reason), "{f:?}");
+    }
 }
 
 #[test]
@@ -267,7 +364,8 @@ fn the_gradescope_report_has_the_documented_fields_and_its_score_is_the_sum_of_t
     let dir = &g.2;
     let gs = json(dir, "results.json");
     let tests = gs["tests"].as_array().unwrap();
-    assert_eq!(tests.len(), 13);
+    // 6 checks, 3 written cases, and the batteries' 10 + 9 derived cases.
+    assert_eq!(tests.len(), 28);
     let mut sum = 0.0;
     for t in tests {
         for field in [
@@ -352,25 +450,51 @@ fn junit_and_tap_list_checks_and_cases_with_skips() {
         let t: f64 = case.attribute("time").unwrap().parse().unwrap();
         assert!(t >= 0.0);
     }
-    assert_eq!(names.len(), 13);
+    // 6 checks, 3 written cases, 19 derived ones.
+    assert_eq!(names.len(), 28);
     assert_eq!(
         doc.descendants()
             .filter(|n| n.has_tag_name("skipped"))
             .count(),
-        1
+        // The handshake that requires the failed check, and 5 derived cases that cannot apply.
+        6
     );
     assert!(text.chars().all(|c| c >= ' ' || c == '\n' || c == '\t'));
 
     let tap = std::fs::read_to_string(dir.path().join("report.tap")).unwrap();
-    assert!(tap.starts_with("TAP version 14\n1..13\n"), "{tap}");
+    assert!(tap.starts_with("TAP version 14\n1..28\n"), "{tap}");
     assert_eq!(tap.lines().filter(|l| l.starts_with("1..")).count(), 1);
     let points: Vec<&str> = tap
         .lines()
         .filter(|l| l.starts_with("ok ") || l.starts_with("not ok "))
         .collect();
-    assert_eq!(points.len(), 13);
-    assert_eq!(points.iter().filter(|l| l.contains(" # SKIP ")).count(), 1);
-    assert!(tap.contains("# score: 17 of 20 points"), "{tap}");
+    assert_eq!(points.len(), 28);
+    assert_eq!(points.iter().filter(|l| l.contains(" # SKIP ")).count(), 6);
+    assert!(tap.contains("# score: 26 of 29 points"), "{tap}");
+}
+
+/// `text` with each RFC 3339 UTC time (`2026-11-30T11:00:07Z`) as `<time>`.
+fn without_times(text: &str) -> String {
+    let shape = b"dddd-dd-ddTdd:dd:ddZ";
+    let bytes = text.as_bytes();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let fits = bytes.len() - i >= shape.len()
+            && shape.iter().zip(&bytes[i..]).all(|(s, b)| match s {
+                b'd' => b.is_ascii_digit(),
+                s => s == b,
+            });
+        if fits {
+            out.push_str("<time>");
+            i += shape.len();
+        } else {
+            let ch = text[i..].chars().next().unwrap_or_default();
+            out.push(ch);
+            i += ch.len_utf8();
+        }
+    }
+    out
 }
 
 #[test]
@@ -386,6 +510,11 @@ fn the_same_submission_gives_the_same_reports_except_durations() {
                     c["observed"]["duration_ms"] = 0.into();
                 }
                 c["verification_time"] = "".into();
+                // A battery's expired and not-yet-valid copies are dated from the run's clock, which
+                // their explanations name.
+                if let Some(what) = c["explanation"]["what"].as_str() {
+                    c["explanation"]["what"] = without_times(what).into();
+                }
             }
         }
         let tap = std::fs::read_to_string(dir.path().join("report.tap")).unwrap();
