@@ -40,9 +40,8 @@ pub fn facts(source: &Source) -> Result<Facts, String> {
     };
     let (_, x) = X509Certificate::from_der(&der)
         .map_err(|e| format!("{label}: not a valid X.509 certificate: {e}"))?;
-    let key = key_type(&x).ok_or_else(|| {
-        format!("{label}: its key is of a type or size the lab cannot generate")
-    })?;
+    let key = key_type(&x)
+        .ok_or_else(|| format!("{label}: its key is of a type or size the lab cannot generate"))?;
     Ok(Facts {
         subject: subject(x.subject()),
         key,

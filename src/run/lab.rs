@@ -457,7 +457,11 @@ fn port_lock(port: u16) -> Arc<tokio::sync::Mutex<()>> {
 
 /// The fixed ports a lab's servers listen on.
 fn fixed_ports(lab: &Lab) -> Vec<u16> {
-    let mut ports: Vec<u16> = lab.servers.iter().filter_map(endpoint::fixed_port).collect();
+    let mut ports: Vec<u16> = lab
+        .servers
+        .iter()
+        .filter_map(endpoint::fixed_port)
+        .collect();
     ports.sort_unstable();
     ports.dedup();
     ports

@@ -155,7 +155,8 @@ fn an_expired_client_certificate_loses_the_client_check() {
 }
 
 #[test]
-fn a_server_that_does_not_require_client_certificates_loses_the_derived_clients_and_the_logged_cn() {
+fn a_server_that_does_not_require_client_certificates_loses_the_derived_clients_and_the_logged_cn()
+{
     let g = grade(&fixture("server-no-client-auth"));
     let (code, stdout, dir) = (&g.0, &g.1, &g.2);
     assert_eq!(*code, 1);
@@ -177,7 +178,9 @@ fn a_server_that_does_not_require_client_certificates_loses_the_derived_clients_
     expected.extend(SERVER_DERIVED.iter().map(|f| battery::case_name(of, *f)));
     assert_eq!(failed, expected, "{stdout}");
     assert!(
-        stdout.contains("0 refused for the right reason, 0 for another reason, 7 accepted wrongly, 3 skipped"),
+        stdout.contains(
+            "0 refused for the right reason, 0 for another reason, 7 accepted wrongly, 3 skipped"
+        ),
         "{stdout}"
     );
 }
@@ -251,7 +254,8 @@ fn the_good_submission_refuses_every_derived_peer_for_the_right_reason() {
             c["observed"]["reason"].as_str().unwrap_or("").to_string(),
         )
     };
-    let passed = |by: &str, reason: &str| ("passed".to_string(), by.to_string(), reason.to_string());
+    let passed =
+        |by: &str, reason: &str| ("passed".to_string(), by.to_string(), reason.to_string());
     // Python's ssl (OpenSSL) finds an issuer by name and key identifier: the rogue CA is unknown.
     let server = [
         ("certificate_required", Failure::NoClientCertificate),

@@ -6,11 +6,11 @@
 
 use ::time::{Duration, OffsetDateTime};
 
+use crate::lab::loaded;
 use crate::lab::{
     Authority, Case, Certificate, Chain, ClientAuth, Expectation, Grading, KeyType, Lab,
     Revocation, RevocationReasonSpec, Server, ServerKind, Side, Subject,
 };
-use crate::lab::loaded;
 use crate::reason::Reason;
 
 mod client_side;
@@ -542,7 +542,9 @@ impl Deriver<'_> {
         // A client command connecting to the case's fixed address finds each derived server there: they
         // take turns on it, one case at a time (`run::endpoint::take_turn`). Otherwise an ephemeral port.
         let listen = match s.kind {
-            ServerKind::BuiltIn { listen: Some(a) } if self.case.client.command.is_some() => Some(a),
+            ServerKind::BuiltIn { listen: Some(a) } if self.case.client.command.is_some() => {
+                Some(a)
+            }
             _ => None,
         };
         s.kind = ServerKind::BuiltIn { listen };
