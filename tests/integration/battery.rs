@@ -463,3 +463,42 @@ cases:
     assert_eq!(r.count(Status::Skipped), 6);
     assert_eq!(r.count(Status::Passed), 5);
 }
+
+#[test]
+fn a_rogue_ca_of_an_openssl_made_root_has_its_name_byte_for_byte() {
+    // The seed fixture's CA was made by openssl (C as PrintableString, the rest UTF8String): the rogue
+    // root takes that name as encoded, so rustls finds it as the issuer and refuses its signature,
+    // rather than finding no issuer at all.
+    let yaml = format!(
+        r#"
+lab: rogue-of-a-loaded-root
+authorities:
+  ca: {{ from: {{ cert: {dir}/ca/ca.crt, key: {dir}/ca/ca.key }} }}
+certificates:
+  server: {{ issuer: ca, subject: {{ CN: localhost }}, san: [dns:localhost], usage: server, key: ecdsa-p256 }}
+  client: {{ issuer: ca, subject: {{ CN: battery-client }}, usage: client, key: ecdsa-p256 }}
+servers:
+  web: {{ certificate: server, trust: [ca] }}
+cases:
+  - name: works
+    client: {{ certificate: client, trust: [ca] }}
+    expect: accepted
+    battery: standard
+"#,
+        dir = root().join("tests/fixtures/seed/good").display()
+    );
+    let r = common::run(&yaml);
+    common::assert_accepted(&r, "works");
+    common::assert_rejected(
+        &r,
+        &battery::case_name("works", Failure::ClientRogueCa),
+        Side::Server,
+        Reason::BadSignature,
+    );
+    common::assert_rejected(
+        &r,
+        &battery::case_name("works", Failure::ServerRogueCa),
+        Side::Client,
+        Reason::BadSignature,
+    );
+}
