@@ -83,6 +83,21 @@ pub struct Battery {
     pub rows: Vec<Row>,
 }
 
+/// What a derived case expects: its expectation, and the alert it expects where the server's own verdict
+/// is not observable (`rejected by server (alert decrypt_error)`).
+fn expected(case: &CaseResult, failure: Failure) -> String {
+    let summary = expectation_summary(&case.expected);
+    match (
+        &case.expected,
+        crate::lab::battery::alert_for(failure.expected().1),
+    ) {
+        (crate::lab::Expectation::Rejected { reason: None, .. }, Some(alert)) => {
+            format!("{summary} (alert {alert})")
+        }
+        _ => summary,
+    }
+}
+
 /// Every battery of a run, in the order its derived cases ran.
 pub fn matrix(results: &[LabResult]) -> Vec<Battery> {
     let mut out: Vec<Battery> = Vec::new();
@@ -98,7 +113,7 @@ pub fn matrix(results: &[LabResult]) -> Vec<Battery> {
             let row = Row {
                 failure: d.failure,
                 case: case.name.clone(),
-                expected: expectation_summary(&case.expected),
+                expected: expected(case, d.failure),
                 observed,
                 verdict,
             };

@@ -68,6 +68,11 @@ fn the_built_in_peers_refuse_every_derived_failure_for_the_right_reason() {
         ),
         (Failure::ClientRogueCa, Side::Server, Reason::BadSignature),
         (
+            Failure::ClientSelfSigned,
+            Side::Server,
+            Reason::UnknownIssuer,
+        ),
+        (
             Failure::ClientCaCertificate,
             Side::Server,
             Reason::CaUsedAsLeaf,
@@ -109,11 +114,11 @@ fn the_built_in_peers_refuse_every_derived_failure_for_the_right_reason() {
     assert_eq!(
         counts,
         vec![
-            ("server web (built-in)", 10, 0, 0, 0),
+            ("server web (built-in)", 11, 0, 0, 0),
             ("client (built-in)", 9, 0, 0, 0)
         ]
     );
-    assert_eq!(r.count(Status::Passed), 20);
+    assert_eq!(r.count(Status::Passed), 21);
 }
 
 #[test]
@@ -155,8 +160,8 @@ fn a_derived_case_that_cannot_apply_is_skipped_with_why() {
             ),
         ]
     );
-    // Only the case and its battery are kept: 1 + 10 + 9.
-    assert_eq!(labs[0].cases.len(), 20);
+    // Only the case and its battery are kept: 1 + 11 + 9.
+    assert_eq!(labs[0].cases.len(), 21);
 }
 
 #[test]
@@ -172,6 +177,7 @@ fn a_python_server_that_requires_client_certificates_refuses_each_for_the_right_
             (F::NoClientCertificate, V::RefusedRightReason),
             (F::ClientUnknownCa, V::RefusedRightReason),
             (F::ClientRogueCa, V::RefusedRightReason),
+            (F::ClientSelfSigned, V::RefusedRightReason),
             (F::ClientExpired, V::RefusedRightReason),
             (F::ClientNotYetValid, V::RefusedRightReason),
             (F::ClientServerAuthOnly, V::RefusedRightReason),
@@ -232,7 +238,7 @@ fn a_python_server_with_cert_none_accepts_every_failure_and_the_run_fails() {
         golden_part,
     );
     assert!(
-        golden_part.ends_with("1 passed, 7 failed, 3 skipped\n"),
+        golden_part.ends_with("1 passed, 8 failed, 3 skipped\n"),
         "{golden_part}"
     );
     let report: serde_json::Value =
@@ -247,7 +253,7 @@ fn a_python_server_with_cert_none_accepts_every_failure_and_the_run_fails() {
             b["refused_other_reason"].as_u64(),
             b["skipped"].as_u64()
         ),
-        (Some(7), Some(0), Some(0), Some(3))
+        (Some(8), Some(0), Some(0), Some(3))
     );
     assert_eq!(b["rows"][0]["failure"], "no_client_certificate");
     assert_eq!(b["rows"][0]["verdict"], "accepted_wrongly");
@@ -344,14 +350,14 @@ cases:
     );
     let r = common::run(&yaml);
     assert!(r.graded);
-    // 3 for the case, 2 for each of the 8 derived cases that apply; the 2 skipped leave the total.
-    assert_eq!(r.points(), (19.0, 19.0));
+    // 3 for the case, 2 for each of the 9 derived cases that apply; the 2 skipped leave the total.
+    assert_eq!(r.points(), (21.0, 21.0));
     let skipped = derived(&r, "works", Failure::ClientRevoked);
     assert_eq!((skipped.grade.points, skipped.grade.max_points), (0.0, 0.0));
     let run = derived(&r, "works", Failure::ClientExpired);
     assert_eq!((run.grade.points, run.grade.max_points), (2.0, 2.0));
     // `test: server`: no client-side failure is derived.
-    assert_eq!(r.cases.len(), 11);
+    assert_eq!(r.cases.len(), 12);
 }
 
 // A battery on a case that expects a rejection: tests/golden/bad/battery-on-rejection.yaml (cli.rs).
@@ -444,6 +450,12 @@ cases:
             Reason::BadSignature,
         );
     }
+    common::assert_rejected(
+        &r,
+        &battery::case_name(of, Failure::ClientSelfSigned),
+        Side::Server,
+        Reason::UnknownIssuer,
+    );
     let no_key = "skipped: the client certificate's CA key is not available, so no new certificate can be issued from it";
     for f in [
         Failure::ClientExpired,
@@ -461,7 +473,7 @@ cases:
     }
     // Skipped: the 4 needing the CA key, revoked, and the intermediate (the CA is the root).
     assert_eq!(r.count(Status::Skipped), 6);
-    assert_eq!(r.count(Status::Passed), 5);
+    assert_eq!(r.count(Status::Passed), 6);
 }
 
 #[test]

@@ -94,14 +94,11 @@ pub(crate) fn score(dir: &tempfile::TempDir) -> (f64, f64, Vec<(String, String, 
     )
 }
 
-/// The grader's total: certificates 12; server.py 3, and 1 for each of the 7 derived clients its
-/// battery runs (no certificate, unknown CA, rogue CA, expired, not yet valid, serverAuth only, key
-/// mismatch); client.py 3, and 1 for each of the 7 derived servers (expired, not yet valid, another
-/// name, unknown CA, rogue CA, clientAuth only, self-signed).
-const FULL: f64 = 32.0;
-
-/// Points of each derived case of a seed-grader battery.
-const DERIVED: f64 = 7.0;
+/// The grader's total: certificates 12; server.py 3, and 1 for each of the 8 derived clients its
+/// battery runs (no certificate, unknown CA, rogue CA, self-signed, expired, not yet valid, serverAuth
+/// only, key mismatch); client.py 3, and 1 for each of the 7 derived servers (expired, not yet valid,
+/// another name, unknown CA, rogue CA, clientAuth only, self-signed).
+const FULL: f64 = 33.0;
 
 #[test]
 fn the_good_submission_scores_full_marks() {
@@ -110,7 +107,7 @@ fn the_good_submission_scores_full_marks() {
     assert_eq!(*code, 0, "{stdout}");
     let (points, max, items) = score(dir);
     assert_eq!((points, max), (FULL, FULL), "{items:?}");
-    assert!(stdout.contains("score: 32 of 32 points"), "{stdout}");
+    assert!(stdout.contains("score: 33 of 33 points"), "{stdout}");
 }
 
 #[test]
@@ -161,9 +158,9 @@ fn a_server_that_does_not_require_client_certificates_loses_the_derived_clients_
     let (code, stdout, dir) = (&g.0, &g.1, &g.2);
     assert_eq!(*code, 1);
     let (points, max, items) = score(dir);
-    // Each of the 7 derived clients goes through (1 point each); it never asks for the client's
+    // Each of the 8 derived clients goes through (1 point each); it never asks for the client's
     // certificate, so it cannot log the client's CN either (1 point).
-    assert_eq!((points, max), (FULL - DERIVED - 1.0, FULL), "{items:?}");
+    assert_eq!((points, max), (FULL - 8.0 - 1.0, FULL), "{items:?}");
     assert!(
         stdout.contains("server output: expected the server command to print \"commonName: grader-client\" during this case"),
         "{stdout}"
@@ -179,7 +176,7 @@ fn a_server_that_does_not_require_client_certificates_loses_the_derived_clients_
     assert_eq!(failed, expected, "{stdout}");
     assert!(
         stdout.contains(
-            "0 refused for the right reason, 0 for another reason, 7 accepted wrongly, 3 skipped"
+            "0 refused for the right reason, 0 for another reason, 8 accepted wrongly, 3 skipped"
         ),
         "{stdout}"
     );
@@ -187,10 +184,11 @@ fn a_server_that_does_not_require_client_certificates_loses_the_derived_clients_
 
 /// The derived clients the seed grader's server battery runs (python's `ssl` accepts a CA certificate as
 /// a client's by design; no CRL; no intermediate: the other 3 are skipped).
-const SERVER_DERIVED: [Failure; 7] = [
+const SERVER_DERIVED: [Failure; 8] = [
     Failure::NoClientCertificate,
     Failure::ClientUnknownCa,
     Failure::ClientRogueCa,
+    Failure::ClientSelfSigned,
     Failure::ClientExpired,
     Failure::ClientNotYetValid,
     Failure::ClientServerAuthOnly,
@@ -214,7 +212,7 @@ fn a_client_that_does_not_verify_the_server_loses_the_derived_servers() {
     let (code, stdout, dir) = (&g.0, &g.1, &g.2);
     assert_eq!(*code, 1);
     let (points, max, items) = score(dir);
-    assert_eq!((points, max), (FULL - DERIVED, FULL), "{items:?}");
+    assert_eq!((points, max), (FULL - 7.0, FULL), "{items:?}");
     let of = "client.py presents its certificate and goes through";
     let failed: Vec<&str> = items
         .iter()
@@ -261,6 +259,7 @@ fn the_good_submission_refuses_every_derived_peer_for_the_right_reason() {
         ("certificate_required", Failure::NoClientCertificate),
         ("unknown_issuer", Failure::ClientUnknownCa),
         ("unknown_issuer", Failure::ClientRogueCa),
+        ("unknown_issuer", Failure::ClientSelfSigned),
         ("expired", Failure::ClientExpired),
         ("not_yet_valid", Failure::ClientNotYetValid),
         ("wrong_purpose", Failure::ClientServerAuthOnly),
@@ -368,8 +367,8 @@ fn the_gradescope_report_has_the_documented_fields_and_its_score_is_the_sum_of_t
     let dir = &g.2;
     let gs = json(dir, "results.json");
     let tests = gs["tests"].as_array().unwrap();
-    // 6 checks, 3 written cases, and the batteries' 10 + 9 derived cases.
-    assert_eq!(tests.len(), 28);
+    // 6 checks, 3 written cases, and the batteries' 11 + 9 derived cases.
+    assert_eq!(tests.len(), 29);
     let mut sum = 0.0;
     for t in tests {
         for field in [
@@ -454,8 +453,8 @@ fn junit_and_tap_list_checks_and_cases_with_skips() {
         let t: f64 = case.attribute("time").unwrap().parse().unwrap();
         assert!(t >= 0.0);
     }
-    // 6 checks, 3 written cases, 19 derived ones.
-    assert_eq!(names.len(), 28);
+    // 6 checks, 3 written cases, 20 derived ones.
+    assert_eq!(names.len(), 29);
     assert_eq!(
         doc.descendants()
             .filter(|n| n.has_tag_name("skipped"))
@@ -466,15 +465,15 @@ fn junit_and_tap_list_checks_and_cases_with_skips() {
     assert!(text.chars().all(|c| c >= ' ' || c == '\n' || c == '\t'));
 
     let tap = std::fs::read_to_string(dir.path().join("report.tap")).unwrap();
-    assert!(tap.starts_with("TAP version 14\n1..28\n"), "{tap}");
+    assert!(tap.starts_with("TAP version 14\n1..29\n"), "{tap}");
     assert_eq!(tap.lines().filter(|l| l.starts_with("1..")).count(), 1);
     let points: Vec<&str> = tap
         .lines()
         .filter(|l| l.starts_with("ok ") || l.starts_with("not ok "))
         .collect();
-    assert_eq!(points.len(), 28);
+    assert_eq!(points.len(), 29);
     assert_eq!(points.iter().filter(|l| l.contains(" # SKIP ")).count(), 6);
-    assert!(tap.contains("# score: 26 of 29 points"), "{tap}");
+    assert!(tap.contains("# score: 27 of 30 points"), "{tap}");
 }
 
 /// `text` with each RFC 3339 UTC time (`2026-11-30T11:00:07Z`) as `<time>`.

@@ -11,7 +11,7 @@ use crate::lab::{
     Authority, Case, Certificate, Chain, ClientAuth, Expectation, Grading, KeyType, Lab,
     Revocation, RevocationReasonSpec, Server, ServerKind, Side, Subject,
 };
-use crate::reason::Reason;
+use crate::reason::{readable_from_alert, Reason};
 
 mod client_side;
 mod server_side;
@@ -52,6 +52,7 @@ pub enum Failure {
     NoClientCertificate,
     ClientUnknownCa,
     ClientRogueCa,
+    ClientSelfSigned,
     ClientExpired,
     ClientNotYetValid,
     ClientServerAuthOnly,
@@ -77,6 +78,7 @@ impl Failure {
         Failure::NoClientCertificate,
         Failure::ClientUnknownCa,
         Failure::ClientRogueCa,
+        Failure::ClientSelfSigned,
         Failure::ClientExpired,
         Failure::ClientNotYetValid,
         Failure::ClientServerAuthOnly,
@@ -107,6 +109,7 @@ impl Failure {
             Failure::ClientRogueCa => {
                 "client certificate from a rogue CA with the trusted CA's name"
             }
+            Failure::ClientSelfSigned => "self-signed client certificate",
             Failure::ClientExpired => "expired client certificate",
             Failure::ClientNotYetValid => "client certificate not yet valid",
             Failure::ClientServerAuthOnly => "client certificate with only serverAuth EKU",
@@ -132,9 +135,9 @@ impl Failure {
     pub fn expected(self) -> (Side, Reason) {
         let (side, reason) = match self {
             Failure::NoClientCertificate => (Side::Server, Reason::CertificateRequired),
-            Failure::ClientUnknownCa | Failure::ClientIntermediateLeftOut => {
-                (Side::Server, Reason::UnknownIssuer)
-            }
+            Failure::ClientUnknownCa
+            | Failure::ClientSelfSigned
+            | Failure::ClientIntermediateLeftOut => (Side::Server, Reason::UnknownIssuer),
             Failure::ClientRogueCa | Failure::ClientKeyMismatch => {
                 (Side::Server, Reason::BadSignature)
             }
@@ -154,6 +157,18 @@ impl Failure {
             Failure::ServerRevoked => (Side::Client, Reason::Revoked),
         };
         (side, reason)
+    }
+}
+
+/// The alert a refusal for `reason` sends whichever TLS stack refuses, where there is one: `decrypt_error`
+/// for a signature that does not verify (RFC 8446 §4.4.3 for CertificateVerify; rustls and OpenSSL
+/// for a certificate's signature too), `certificate_expired` for an expired certificate (RFC 8446
+/// §6.2). Not yet valid, for one, is `certificate_expired` from rustls, `bad_certificate` from OpenSSL.
+pub fn alert_for(reason: Reason) -> Option<&'static str> {
+    match reason {
+        Reason::BadSignature => Some("decrypt_error"),
+        Reason::Expired => Some("certificate_expired"),
+        _ => None,
     }
 }
 
@@ -348,6 +363,16 @@ impl Deriver<'_> {
             reason: Some(reason),
         };
         c.checks = Default::default();
+        // A server whose own words are not observable (a target, a command of no known program) is
+        // judged by the alert it sends: a reason no alert names alone is expected as the alert TLS
+        // stacks send for it, else by the side alone.
+        if tested == Tested::Server && self.words_unseen() && !readable_from_alert(reason) {
+            c.expect = Expectation::Rejected {
+                by: Some(side),
+                reason: None,
+            };
+            c.checks.alert = alert_for(reason).map(str::to_string);
+        }
         c.grading = Grading {
             requires: self.case.grading.requires.clone(),
             hidden: self.case.grading.hidden,
@@ -367,6 +392,16 @@ impl Deriver<'_> {
             c.client.select_by_ca_names = None;
         }
         self.out.push(c);
+    }
+
+    /// Whether the server's own verdicts are not observable: a target, or a command of no known program
+    /// with no `verdicts:` rules of the lab.
+    fn words_unseen(&self) -> bool {
+        match &self.server.kind {
+            ServerKind::Target(_) => true,
+            ServerKind::Command(c) => c.template.program().is_none() && c.verdicts.is_empty(),
+            ServerKind::BuiltIn { .. } => false,
+        }
     }
 
     /// Whether the peer under test is a known OpenSSL-based program (Python's `ssl`, curl, openssl), whose

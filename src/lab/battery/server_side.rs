@@ -43,6 +43,11 @@ impl Deriver<'_> {
                 let cert = self.leaf(leaf, "unknown-ca", Some(ca), &|_| {});
                 return self.push(f, t, |c| c.client.certificate = Some(cert));
             }
+            Failure::ClientSelfSigned => {
+                // The client's copy, signed with its own key: it needs no CA's.
+                let cert = self.leaf(leaf, "self-signed", None, &|_| {});
+                return self.push(f, t, |c| c.client.certificate = Some(cert));
+            }
             _ => {}
         }
         let Some(issuer) = self.lab.certificates[leaf].issuer else {
