@@ -366,7 +366,7 @@ impl Deriver<'_> {
         // A server whose own words are not observable (a target, a command of no known program) is
         // judged by the alert it sends: a reason no alert names alone is expected as the alert TLS
         // stacks send for it, else by the side alone.
-        if tested == Tested::Server && self.words_unseen() && !readable_from_alert(reason) {
+        if tested == Tested::Server && !readable_from_alert(reason) && self.unseen(reason) {
             c.expect = Expectation::Rejected {
                 by: Some(side),
                 reason: None,
@@ -394,13 +394,17 @@ impl Deriver<'_> {
         self.out.push(c);
     }
 
-    /// Whether the server's own verdicts are not observable: a target, or a command of no known program
-    /// with no `verdicts:` rules of the lab.
-    fn words_unseen(&self) -> bool {
+    /// Whether the server's own verdict for `reason` is not observable: a target; a command of no known
+    /// program, or of one that does not say `reason` in its words (`openssl s_server` and a bad
+    /// CertificateVerify), unless the lab gives `verdicts:` rules for it.
+    fn unseen(&self, reason: Reason) -> bool {
         match &self.server.kind {
             ServerKind::Target(_) => true,
-            ServerKind::Command(c) => c.template.program().is_none() && c.verdicts.is_empty(),
-            ServerKind::BuiltIn { .. } => false,
+            ServerKind::Command(c) if c.verdicts.is_empty() => c
+                .template
+                .program()
+                .is_none_or(|p| !p.reports(Side::Server, reason)),
+            _ => false,
         }
     }
 
