@@ -92,3 +92,41 @@ pub fn subject(name: &X509Name<'_>) -> Subject {
 fn first<'a>(mut it: impl Iterator<Item = &'a AttributeTypeAndValue<'a>>) -> Option<String> {
     it.next().and_then(|a| a.as_str().ok().map(str::to_string))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(path: &str) -> Source {
+        Source {
+            cert: Path::new(env!("CARGO_MANIFEST_DIR")).join(path),
+            cert_label: path.to_string(),
+            key: None,
+        }
+    }
+
+    #[test]
+    fn an_openssl_made_ca_gives_its_subject_and_key_type() {
+        let f = facts(&source("tests/fixtures/seed/good/ca/ca.crt")).unwrap();
+        assert_eq!(f.key, KeyType::Rsa4096);
+        assert_eq!(f.subject.country.as_deref(), Some("US"));
+        assert_eq!(
+            f.subject.common_name.as_deref(),
+            Some("Lab Certificate Authority")
+        );
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_certificate_says_why() {
+        let e = facts(&source("tests/fixtures/seed/good/ca/ca.key")).unwrap_err();
+        assert_eq!(
+            e,
+            "tests/fixtures/seed/good/ca/ca.key: no certificate in it"
+        );
+        let e = facts(&source("tests/fixtures/seed/good/ca/missing.crt")).unwrap_err();
+        assert!(
+            e.starts_with("tests/fixtures/seed/good/ca/missing.crt: cannot read"),
+            "{e}"
+        );
+    }
+}
