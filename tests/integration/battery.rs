@@ -514,3 +514,78 @@ cases:
         Reason::BadSignature,
     );
 }
+
+#[test]
+fn a_client_command_with_a_fixed_address_meets_each_derived_server_there_in_turn() {
+    use Failure as F;
+    use Verdict as V;
+    // A free port now, written into the lab as the one address the client knows.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let strict = std::fs::read_to_string(root().join("tests/fixtures/battery/strict-client.yaml"))
+        .unwrap()
+        .replace(
+            "web: { certificate: server, trust: [ca] }",
+            &format!("web: {{ certificate: server, trust: [ca], listen: \"127.0.0.1:{port}\" }}"),
+        )
+        .replace(
+            "{dir}/client.py",
+            &root()
+                .join("tests/fixtures/battery/client.py")
+                .display()
+                .to_string(),
+        )
+        .replace("\"{url}\"", &format!("\"https://localhost:{port}/\""));
+    let file = dir.path().join("fixed.yaml");
+    std::fs::write(&file, strict).unwrap();
+    let lab = mtls_lab::lab::load(&file, time::OffsetDateTime::now_utc())
+        .unwrap_or_else(|e| panic!("{}", e.render()));
+    // Every derived server listens where the client connects.
+    let fixed: Vec<&str> = lab
+        .servers
+        .iter()
+        .map(|s| match &s.kind {
+            mtls_lab::lab::ServerKind::BuiltIn { listen: Some(a) } if a.port() == port => "fixed",
+            _ => "other",
+        })
+        .collect();
+    assert!(fixed.iter().all(|f| *f == "fixed"), "{fixed:?}");
+    assert_eq!(fixed.len(), 8, "the server and 7 derived ones");
+    let r = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(mtls_lab::run::run_lab(&lab));
+    let of = "python client goes through";
+    common::assert_accepted(&r, of);
+    assert_eq!(
+        verdicts(&r, "client (command)"),
+        vec![
+            (F::ServerExpired, V::RefusedRightReason),
+            (F::ServerNotYetValid, V::RefusedRightReason),
+            (F::ServerOtherName, V::RefusedRightReason),
+            (F::ServerUnknownCa, V::RefusedRightReason),
+            (F::ServerRogueCa, V::RefusedRightReason),
+            (F::ServerClientAuthOnly, V::RefusedRightReason),
+            (F::ServerRevoked, V::Skipped),
+            (F::ServerIntermediateLeftOut, V::Skipped),
+            (F::ServerSelfSigned, V::RefusedRightReason),
+        ]
+    );
+    common::assert_rejected(
+        &r,
+        &battery::case_name(of, F::ServerOtherName),
+        Side::Client,
+        Reason::NameMismatch,
+    );
+    common::assert_rejected(
+        &r,
+        &battery::case_name(of, F::ServerExpired),
+        Side::Client,
+        Reason::Expired,
+    );
+}
