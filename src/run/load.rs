@@ -95,6 +95,10 @@ pub enum LoadError {
         case: String,
         error: crate::run::endpoint::EndpointDown,
     },
+    /// A case's server shares a fixed port with another server of the lab: `run` gives them turns on
+    /// it, one case at a time; load connects many at once, to servers started before.
+    #[error("case `{0}`: its server shares a fixed port with another server of the lab, which take turns on it one case at a time under `mtls-lab run`; load cannot (give the servers no fixed `listen`)")]
+    TakesTurns(String),
     /// A case with weight 0.
     #[error("case `{0}` has weight 0; a weight is at least 1")]
     ZeroWeight(String),
@@ -114,6 +118,7 @@ impl LoadError {
                 | LoadError::NoSuchCase { .. }
                 | LoadError::ServerOutput(_)
                 | LoadError::ProgramReason { .. }
+                | LoadError::TakesTurns(_)
                 | LoadError::ZeroWeight(_)
                 | LoadError::TooMuchWeight(_)
         )
@@ -230,6 +235,9 @@ pub fn plan_cases(lab: &Lab, plan: &LoadPlan) -> Result<Vec<(usize, u32)>, LoadE
         }
         if case.checks.server_output.is_some() {
             return Err(LoadError::ServerOutput(name.clone()));
+        }
+        if crate::run::endpoint::taking_turns(lab).contains(&case.server) {
+            return Err(LoadError::TakesTurns(name.clone()));
         }
         if let (
             Expectation::Rejected {

@@ -589,3 +589,56 @@ fn a_client_command_with_a_fixed_address_meets_each_derived_server_there_in_turn
         Reason::Expired,
     );
 }
+
+#[test]
+fn servers_sharing_a_fixed_port_take_turns_and_load_refuses_them() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let yaml = format!(
+        r#"
+lab: turns
+authorities:
+  ca: {{ subject: {{ CN: Turns CA }} }}
+certificates:
+  a: {{ issuer: ca, subject: {{ CN: server-a }}, san: [dns:localhost], usage: server }}
+  b: {{ issuer: ca, subject: {{ CN: server-b }}, san: [dns:localhost], usage: server }}
+servers:
+  a: {{ certificate: a, client_auth: none, listen: "127.0.0.1:{port}" }}
+  b: {{ certificate: b, client_auth: none, listen: "127.0.0.1:{port}" }}
+cases:
+  - {{ name: to a, server: a, client: {{ trust: [ca] }}, expect: {{ outcome: accepted, client_saw: {{ CN: server-a }} }} }}
+  - {{ name: to b, server: b, client: {{ trust: [ca] }}, expect: {{ outcome: accepted, client_saw: {{ CN: server-b }} }} }}
+  - {{ name: to a again, server: a, client: {{ trust: [ca] }}, expect: {{ outcome: accepted, client_saw: {{ CN: server-a }} }} }}
+"#
+    );
+    let r = common::run(&yaml);
+    for (name, cn) in [
+        ("to a", "server-a"),
+        ("to b", "server-b"),
+        ("to a again", "server-a"),
+    ] {
+        common::assert_accepted(&r, name);
+        let saw = case(&r, name).observed.as_ref().unwrap().client_saw.clone();
+        assert_eq!(
+            saw.and_then(|i| i.common_name).as_deref(),
+            Some(cn),
+            "{name}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("turns.yaml");
+    std::fs::write(&file, &yaml).unwrap();
+    let out = mtls(
+        dir.path(),
+        &["load", "turns.yaml", "--case", "to a", "--count", "5"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("case `to a`: its server shares a fixed port with another server of the lab"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
