@@ -5,6 +5,7 @@ mod common;
 
 mod authoring;
 mod battery;
+mod battery_reports;
 mod catalogue;
 mod check_warnings;
 mod class;
