@@ -138,7 +138,12 @@ pub fn matrix(results: &[LabResult]) -> Vec<Battery> {
             let row = Row {
                 failure: d.failure,
                 case: case.name.clone(),
-                expected: expectation_summary(&case.expected),
+                // A hidden case's expectation is not shown either (its case in the JSON report has it).
+                expected: if case.grade.hidden {
+                    "(hidden)".to_string()
+                } else {
+                    expectation_summary(&case.expected)
+                },
                 observed,
                 verdict,
                 index,

@@ -36,8 +36,9 @@ const VERDICTS: [Verdict; 6] = [
 type Cell = (String, String, String);
 
 /// Runs `lab` with every report; checks the exit code and that no report holds a private key; returns
-/// each report by suffix, normalised, and compares it with its golden file (the HTML page: its matrix).
-fn reports(name: &str, lab: &str, exit: i32) -> BTreeMap<&'static str, String> {
+/// each report by suffix, normalised, and compares it with its golden file `name` (the HTML page: its
+/// matrix) when there is one.
+fn reports(name: Option<&str>, lab: &str, exit: i32) -> BTreeMap<&'static str, String> {
     let tmp = tempfile::tempdir().unwrap();
     let mut args = vec!["run".to_string(), lab.to_string()];
     for (flag, suffix) in FORMATS {
@@ -64,9 +65,11 @@ fn reports(name: &str, lab: &str, exit: i32) -> BTreeMap<&'static str, String> {
         } else {
             text.clone()
         };
-        let golden = root().join(format!("tests/golden/report/battery/{name}.{suffix}"));
-        if let Err(m) = compare(&golden, &shown) {
-            mismatches.push(m);
+        if let Some(name) = name {
+            let golden = root().join(format!("tests/golden/report/battery/{name}.{suffix}"));
+            if let Err(m) = compare(&golden, &shown) {
+                mismatches.push(m);
+            }
         }
         texts.insert(suffix, text);
     }
@@ -485,7 +488,7 @@ fn check_every_format(
 
 #[test]
 fn the_built_in_peers_matrix_is_the_same_in_every_report() {
-    let texts = reports("battery", "labs/battery.yaml", 0);
+    let texts = reports(Some("battery"), "labs/battery.yaml", 0);
     let right = |set: &[Failure]| -> Vec<(Failure, Verdict)> {
         set.iter()
             .map(|f| (*f, Verdict::RefusedRightReason))
@@ -509,7 +512,11 @@ fn the_built_in_peers_matrix_is_the_same_in_every_report() {
 
 #[test]
 fn the_lax_servers_matrix_shows_seven_accepted_wrongly_in_every_report() {
-    let texts = reports("lax-server", "tests/fixtures/battery/lax-server.yaml", 1);
+    let texts = reports(
+        Some("lax-server"),
+        "tests/fixtures/battery/lax-server.yaml",
+        1,
+    );
     use Failure as F;
     use Verdict as V;
     let rows = vec![
@@ -563,4 +570,108 @@ fn the_lax_servers_matrix_shows_seven_accepted_wrongly_in_every_report() {
             .count(),
         7
     );
+}
+
+/// A built-in server that trusts the wrong CA (`other-ca`): the written case fails, and the battery's
+/// rogue CA and mismatched key are refused — as an unknown issuer, not for their own reason.
+const WRONG_TRUST: &str = r#"
+lab: battery-wrong-trust
+authorities:
+  ca: { subject: { O: Test Lab, CN: Test Lab CA } }
+  other-ca: { subject: { O: Elsewhere, CN: Other CA } }
+certificates:
+  server: { issuer: ca, subject: { CN: localhost }, san: [dns:localhost, ip:127.0.0.1], usage: server }
+  client: { issuer: ca, subject: { O: Test Lab, CN: alice }, usage: client }
+servers:
+  web: { certificate: server, trust: [other-ca] }
+cases:
+  - name: works
+    client: { certificate: client, trust: [ca] }
+    expect: accepted
+    battery: { set: standard, test: server }
+"#;
+
+fn wrong_trust_rows(failed: Verdict) -> Vec<(Failure, Verdict)> {
+    use Failure as F;
+    use Verdict as V;
+    vec![
+        (F::NoClientCertificate, V::RefusedRightReason),
+        (F::ClientUnknownCa, V::RefusedRightReason),
+        (F::ClientRogueCa, failed),
+        // webpki checks a certificate's dates, purpose and CA flag before it looks for its issuer.
+        (F::ClientExpired, V::RefusedRightReason),
+        (F::ClientNotYetValid, V::RefusedRightReason),
+        (F::ClientServerAuthOnly, V::RefusedRightReason),
+        (F::ClientCaCertificate, V::RefusedRightReason),
+        (F::ClientRevoked, V::Skipped),
+        (F::ClientIntermediateLeftOut, V::Skipped),
+        (F::ClientKeyMismatch, failed),
+    ]
+}
+
+#[test]
+fn refused_for_another_reason_is_the_same_cell_in_every_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = dir.path().join("lab.yaml");
+    std::fs::write(&lab, WRONG_TRUST).unwrap();
+    let texts = reports(None, lab.to_str().unwrap(), 1);
+    let want = expected(&[(
+        "server web (built-in)",
+        wrong_trust_rows(Verdict::RefusedOtherReason),
+    )]);
+    check_every_format(&texts, &want, &[(6, 2, 0, 2)]);
+    // Where it says why: expected and observed, in the cell's detail.
+    assert!(texts["tap"].contains("#   client certificate with a key that does not match              refused (other reason)  expected rejected by server: bad_signature; rejected by server: unknown_issuer\n"), "{}", texts["tap"]);
+}
+
+#[test]
+fn students_see_a_hidden_battery_as_pass_or_not_passed_and_instructors_see_it_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = dir.path().join("lab.yaml");
+    std::fs::write(
+        &lab,
+        WRONG_TRUST.replace("expect: accepted", "expect: accepted\n    hidden: true"),
+    )
+    .unwrap();
+    let texts = reports(None, lab.to_str().unwrap(), 1);
+    let peer = "server web (built-in)";
+    let hidden = expected(&[(peer, wrong_trust_rows(Verdict::Hidden))]);
+    let all = expected(&[(peer, wrong_trust_rows(Verdict::RefusedOtherReason))]);
+    // JSON carries every detail; the student's formats only whether each derived case passed.
+    let json: serde_json::Value = serde_json::from_str(&texts["json"]).unwrap();
+    assert_eq!(json_cells(&json["battery"]), all);
+    assert_eq!(junit_cells(&texts["junit.xml"]).0, hidden);
+    assert_eq!(tap_cells(&texts["tap"]).0, hidden);
+    let gradescope: serde_json::Value = serde_json::from_str(&texts["gradescope.json"]).unwrap();
+    assert_eq!(json_cells(&gradescope["extra_data"]["battery"]), hidden);
+    assert_eq!(table_cells(gradescope["output"].as_str().unwrap()), hidden);
+    let classroom: serde_json::Value = serde_json::from_str(&texts["classroom.json"]).unwrap();
+    assert_eq!(json_cells(&classroom["battery"]), hidden);
+    assert_eq!(classroom["battery"][0]["hidden"], 2);
+    assert_eq!(html_cells(&texts["html"]), hidden);
+    for (suffix, text) in &texts {
+        if *suffix != "json" {
+            assert!(
+                !text.contains("unknown_issuer"),
+                "{suffix} shows a hidden observation"
+            );
+            if *suffix != "classroom.json" {
+                assert!(text.contains("6 refused for the right reason, 0 for another reason, 0 accepted wrongly, 2 skipped, 2 hidden"), "{suffix}");
+            }
+        }
+    }
+    // --show-hidden: the instructor's view is the whole matrix.
+    let tap = dir.path().join("r.tap");
+    let out = mtls(
+        &root(),
+        &[
+            "run",
+            lab.to_str().unwrap(),
+            "--show-hidden",
+            "--report-tap",
+            tap.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(tap_cells(&std::fs::read_to_string(&tap).unwrap()).0, all);
 }
