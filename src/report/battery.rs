@@ -267,13 +267,22 @@ impl Row {
         }
     }
 
+    /// What happened, without the `skipped: ` the verdict already says: what a cell shows under its verdict.
+    pub fn cell_detail(&self) -> String {
+        let d = self.detail();
+        match d.strip_prefix("skipped: ") {
+            Some(why) if self.verdict == Verdict::Skipped => why.to_string(),
+            _ => d,
+        }
+    }
+
     /// The derived case's cell as one line: `battery (PEER): VERDICT — DETAIL`.
     pub fn cell_line(&self, battery: &Battery) -> String {
         format!(
             "battery ({}): {} — {}",
             battery.peer,
             self.verdict.text(),
-            self.detail()
+            self.cell_detail()
         )
     }
 }

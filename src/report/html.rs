@@ -283,7 +283,7 @@ fn battery_grid(out: &mut String, lab_index: usize, tested: Tested, group: &[&Ba
                         r.index,
                         escape(r.verdict.text())
                     );
-                    let detail = r.detail();
+                    let detail = r.cell_detail();
                     if !detail.is_empty() {
                         let _ = write!(out, "<div class=\"detail\">{}</div>", escape(&detail));
                     }
