@@ -613,13 +613,25 @@ fn wrong_trust_rows(failed: Verdict) -> Vec<(Failure, Verdict)> {
 fn refused_for_another_reason_is_the_same_cell_in_every_report() {
     let dir = tempfile::tempdir().unwrap();
     let lab = dir.path().join("lab.yaml");
-    std::fs::write(&lab, WRONG_TRUST).unwrap();
+    // The written case's name carries an escape sequence: every matrix escapes it.
+    std::fs::write(
+        &lab,
+        WRONG_TRUST.replace("- name: works", "- name: \"works \\e[31mred\""),
+    )
+    .unwrap();
     let texts = reports(None, lab.to_str().unwrap(), 1);
     let want = expected(&[(
         "server web (built-in)",
         wrong_trust_rows(Verdict::RefusedOtherReason),
     )]);
     check_every_format(&texts, &want, &[(6, 2, 0, 2)]);
+    for (suffix, text) in &texts {
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "{suffix}: a raw control character"
+        );
+        assert!(text.contains("works \\u001b[31mred"), "{suffix}");
+    }
     // Where it says why: expected and observed, in the cell's detail.
     assert!(texts["tap"].contains("#   client certificate with a key that does not match              refused (other reason)  expected rejected by server: bad_signature; rejected by server: unknown_issuer\n"), "{}", texts["tap"]);
 }
