@@ -113,7 +113,8 @@ pub struct Battery {
     pub accepted_wrongly: usize,
     pub skipped: usize,
     pub not_decided: usize,
-    /// Hidden cases that did not pass (students' view only; never in the JSON report).
+    /// Hidden cases that did not pass, in the students' view (Gradescope, Classroom, the text formats);
+    /// the JSON report shows every verdict, and leaves this out when 0.
     #[serde(skip_serializing_if = "is_zero")]
     pub hidden: usize,
     pub rows: Vec<Row>,
