@@ -94,10 +94,8 @@ pub fn run(args: RunArgs) -> u8 {
     let painter = Painter::new(args.color);
     let error =
         |msg: String| eprintln!("{}", painter.error(&safe::clean(&format!("error: {msg}"))));
-    if let Some(option) = not_applicable(&args) {
-        error(format!(
-            "{option} writes the report of one run; with --submissions, use --gradebook-csv and --gradebook-json"
-        ));
+    if let Some((option, why)) = not_applicable(&args) {
+        error(format!("{option} {why}"));
         return exit::INPUT;
     }
     let books: Vec<(&str, &Path)> = [
@@ -194,21 +192,31 @@ pub fn run(args: RunArgs) -> u8 {
     code
 }
 
-/// The first option given that writes one run's output and so does not apply to a class.
-fn not_applicable(args: &RunArgs) -> Option<&'static str> {
+/// The first option given that applies to one run only and so not to a class, and why.
+fn not_applicable(args: &RunArgs) -> Option<(&'static str, &'static str)> {
+    const REPORT: &str =
+        "writes the report of one run; with --submissions, use --gradebook-csv and --gradebook-json";
     let r = &args.reports;
     [
-        (r.report_json.is_some(), "--report-json"),
-        (r.report_junit.is_some(), "--report-junit"),
-        (r.report_tap.is_some(), "--report-tap"),
-        (r.report_gradescope.is_some(), "--report-gradescope"),
-        (r.report_classroom.is_some(), "--report-classroom"),
-        (r.report_html.is_some(), "--report-html"),
-        (args.pki.is_some(), "--pki"),
-        (args.fail_fast, "--fail-fast"),
+        (r.report_json.is_some(), "--report-json", REPORT),
+        (r.report_junit.is_some(), "--report-junit", REPORT),
+        (r.report_tap.is_some(), "--report-tap", REPORT),
+        (r.report_gradescope.is_some(), "--report-gradescope", REPORT),
+        (r.report_classroom.is_some(), "--report-classroom", REPORT),
+        (r.report_html.is_some(), "--report-html", REPORT),
+        (
+            args.pki.is_some(),
+            "--pki",
+            "keeps the PKI of one run; each submission's run makes its own, from the submission's files",
+        ),
+        (
+            args.fail_fast,
+            "--fail-fast",
+            "stops one run at its first failing lab; with --submissions every submission is graded whole",
+        ),
     ]
     .into_iter()
-    .find_map(|(given, o)| given.then_some(o))
+    .find_map(|(given, o, why)| given.then_some((o, why)))
 }
 
 /// Checks the gradebook paths as report paths are checked ([`report::check_destinations`]: not a

@@ -1,7 +1,10 @@
 //! The battery matrix: for each battery of a run (a written case and a peer under test), each derived
 //! failure and how the peer met it — refused for the right reason, refused for another reason, accepted
-//! (wrongly), skipped, or not decided — read from the ordinary case results; printed as a table on the
-//! console and written as the JSON report's `battery` section.
+//! (wrongly), skipped, or not decided — read from the ordinary case results. Every report takes the matrix
+//! from [`matrix`] so that all agree: the console and the text of the grading reports print [`table`], the
+//! JSON report writes it as its `battery` section (Classroom and Gradescope carry the same value), JUnit,
+//! TAP, Gradescope and Classroom mark each derived case with its [`cell`], and the HTML page draws
+//! [`Battery::rows`] as a coloured grid linking to each derived case.
 
 use std::fmt::Write as _;
 
@@ -26,6 +29,8 @@ pub enum Verdict {
     Skipped,
     /// The case could not run, or its evidence decided nothing.
     NotDecided,
+    /// A hidden case that did not pass, as students see it: how the peer met the failure is not shown.
+    Hidden,
 }
 
 impl Verdict {
@@ -37,6 +42,19 @@ impl Verdict {
             Verdict::AcceptedWrongly => "ACCEPTED (wrongly)",
             Verdict::Skipped => "skipped",
             Verdict::NotDecided => "not decided",
+            Verdict::Hidden => "hidden: not passed",
+        }
+    }
+
+    /// The verdict's word in machine-read reports, as the JSON report spells it (`accepted_wrongly`).
+    pub fn key(self) -> &'static str {
+        match self {
+            Verdict::RefusedRightReason => "refused_right_reason",
+            Verdict::RefusedOtherReason => "refused_other_reason",
+            Verdict::AcceptedWrongly => "accepted_wrongly",
+            Verdict::Skipped => "skipped",
+            Verdict::NotDecided => "not_decided",
+            Verdict::Hidden => "hidden",
         }
     }
 
@@ -44,6 +62,15 @@ impl Verdict {
     fn of(case: &CaseResult) -> Verdict {
         if case.status == Status::Skipped {
             return Verdict::Skipped;
+        }
+        // The student's view of a hidden case keeps only its status: a derived case passes only when
+        // refused by the expected side for the expected reason; how it failed otherwise is not shown.
+        if case.grade.hidden && case.observed.is_none() && case.status != Status::Error {
+            return if case.status == Status::Passed {
+                Verdict::RefusedRightReason
+            } else {
+                Verdict::Hidden
+            };
         }
         match case.observed.as_ref().map(|o: &Observed| o.outcome) {
             Some(Outcome::Accepted) => Verdict::AcceptedWrongly,
@@ -64,11 +91,17 @@ pub struct Row {
     /// What happened (the observed verdict, or why the case was skipped or could not run).
     pub observed: String,
     pub verdict: Verdict,
+    /// The derived case's index in its lab's cases (the HTML page links to it).
+    #[serde(skip)]
+    pub index: usize,
 }
 
 /// One battery: a written case and the peer it tests, with every derived failure.
 #[derive(Debug, Clone, Serialize)]
 pub struct Battery {
+    /// The lab's index in the run's results.
+    #[serde(skip)]
+    pub lab_index: usize,
     pub lab: String,
     /// The written case the failures derive from.
     pub case: String,
@@ -80,29 +113,39 @@ pub struct Battery {
     pub accepted_wrongly: usize,
     pub skipped: usize,
     pub not_decided: usize,
+    /// Hidden cases that did not pass, in the students' view (Gradescope, Classroom, the text formats);
+    /// the JSON report shows every verdict, and leaves this out when 0.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub hidden: usize,
     pub rows: Vec<Row>,
 }
 
 /// What a derived case expects: its expectation, and the alert it expects where the server's own verdict
-/// is not observable (`rejected by server (alert decrypt_error)`).
+/// is not observable (`rejected by server (alert decrypt_error)`; a same-name rogue CA is held to the side
+/// alone, see `lab::battery`).
 fn expected(case: &CaseResult, failure: Failure) -> String {
     let summary = expectation_summary(&case.expected);
+    let rogue = matches!(failure, Failure::ClientRogueCa | Failure::ServerRogueCa);
     match (
         &case.expected,
         crate::lab::battery::alert_for(failure.expected().1),
     ) {
-        (crate::lab::Expectation::Rejected { reason: None, .. }, Some(alert)) => {
+        (crate::lab::Expectation::Rejected { reason: None, .. }, Some(alert)) if !rogue => {
             format!("{summary} (alert {alert})")
         }
         _ => summary,
     }
 }
 
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
 /// Every battery of a run, in the order its derived cases ran.
 pub fn matrix(results: &[LabResult]) -> Vec<Battery> {
     let mut out: Vec<Battery> = Vec::new();
-    for lab in results {
-        for case in &lab.cases {
+    for (l, lab) in results.iter().enumerate() {
+        for (index, case) in lab.cases.iter().enumerate() {
             let Some(d) = &case.derived else { continue };
             let verdict = Verdict::of(case);
             let observed = match &case.observed {
@@ -113,17 +156,24 @@ pub fn matrix(results: &[LabResult]) -> Vec<Battery> {
             let row = Row {
                 failure: d.failure,
                 case: case.name.clone(),
-                expected: expected(case, d.failure),
+                // A hidden case's expectation is not shown either (its case in the JSON report has it).
+                expected: if case.grade.hidden {
+                    "(hidden)".to_string()
+                } else {
+                    expected(case, d.failure)
+                },
                 observed,
                 verdict,
+                index,
             };
             let same = |b: &Battery| {
-                b.lab == lab.lab && b.case == d.of && b.tested == d.tested && b.peer == d.peer
+                b.lab_index == l && b.case == d.of && b.tested == d.tested && b.peer == d.peer
             };
             let i = match out.iter().position(same) {
                 Some(i) => i,
                 None => {
                     out.push(Battery {
+                        lab_index: l,
                         lab: lab.lab.clone(),
                         case: d.of.clone(),
                         tested: d.tested,
@@ -133,6 +183,7 @@ pub fn matrix(results: &[LabResult]) -> Vec<Battery> {
                         accepted_wrongly: 0,
                         skipped: 0,
                         not_decided: 0,
+                        hidden: 0,
                         rows: Vec::new(),
                     });
                     out.len() - 1
@@ -145,6 +196,7 @@ pub fn matrix(results: &[LabResult]) -> Vec<Battery> {
                 Verdict::AcceptedWrongly => &mut b.accepted_wrongly,
                 Verdict::Skipped => &mut b.skipped,
                 Verdict::NotDecided => &mut b.not_decided,
+                Verdict::Hidden => &mut b.hidden,
             } += 1;
             b.rows.push(row);
         }
@@ -153,54 +205,102 @@ pub fn matrix(results: &[LabResult]) -> Vec<Battery> {
 }
 
 /// The console table of `batteries`: per battery a heading, one line per failure (failure, verdict,
-/// expected, observed) and the counts; empty when the run had no battery.
+/// expected, observed) and the counts; empty when the run had no battery. The text grading reports
+/// (JUnit's `system-out`, TAP's comments, Gradescope's and Classroom's output) print the same table.
 pub fn table(batteries: &[Battery]) -> String {
     let mut out = String::new();
     for b in batteries {
-        let _ = writeln!(out, "battery: {} › {} — {}", b.lab, b.case, b.peer);
+        let _ = writeln!(out, "{}", b.heading());
         let width = b
             .rows
             .iter()
-            .map(|r| r.failure_title().chars().count())
+            .map(|r| r.failure.title().chars().count())
             .max()
             .unwrap_or(0);
         for r in &b.rows {
-            let title = r.failure_title();
+            let title = r.failure.title();
             let pad = width - title.chars().count();
-            let _ = write!(
+            let _ = writeln!(
                 out,
-                "  {title}{}  {:<22}",
+                "  {title}{}  {:<22}  {}",
                 " ".repeat(pad),
-                r.verdict.text()
+                r.verdict.text(),
+                r.detail()
             );
-            match r.verdict {
-                Verdict::RefusedRightReason | Verdict::Skipped => {
-                    let _ = writeln!(out, "  {}", r.observed);
-                }
-                _ => {
-                    let _ = writeln!(out, "  expected {}; {}", r.expected, r.observed);
-                }
-            }
         }
-        let _ = writeln!(
-            out,
-            "  {} refused for the right reason, {} for another reason, {} accepted wrongly, {} skipped{}",
-            b.refused_right_reason,
-            b.refused_other_reason,
-            b.accepted_wrongly,
-            b.skipped,
-            if b.not_decided > 0 {
-                format!(", {} not decided", b.not_decided)
-            } else {
-                String::new()
-            }
-        );
+        let _ = writeln!(out, "  {}", b.counts());
     }
     out
 }
 
+/// The battery and row of the derived case `case` of the lab `lab` (indices into the run's results),
+/// when it is one: what JUnit, TAP, Gradescope and Classroom print beside each derived case.
+pub fn cell(batteries: &[Battery], lab: usize, case: usize) -> Option<(&Battery, &Row)> {
+    batteries
+        .iter()
+        .filter(|b| b.lab_index == lab)
+        .find_map(|b| b.rows.iter().find(|r| r.index == case).map(|r| (b, r)))
+}
+
+impl Battery {
+    /// `battery: LAB › CASE — PEER`.
+    pub fn heading(&self) -> String {
+        format!("battery: {} › {} — {}", self.lab, self.case, self.peer)
+    }
+
+    /// `N refused for the right reason, N for another reason, N accepted wrongly, N skipped`, then the
+    /// cases not decided and hidden ones when there are any.
+    pub fn counts(&self) -> String {
+        let mut s = format!(
+            "{} refused for the right reason, {} for another reason, {} accepted wrongly, {} skipped",
+            self.refused_right_reason, self.refused_other_reason, self.accepted_wrongly, self.skipped
+        );
+        if self.not_decided > 0 {
+            let _ = write!(s, ", {} not decided", self.not_decided);
+        }
+        if self.hidden > 0 {
+            let _ = write!(s, ", {} hidden", self.hidden);
+        }
+        s
+    }
+}
+
 impl Row {
-    fn failure_title(&self) -> &'static str {
-        self.failure.title()
+    /// The failure's word in machine-read reports, as the JSON report spells it (`client_expired`).
+    pub fn failure_key(&self) -> String {
+        match serde_json::to_value(self.failure) {
+            Ok(serde_json::Value::String(s)) => s,
+            _ => format!("{:?}", self.failure),
+        }
+    }
+
+    /// What happened, after the verdict: the observed verdict (or why skipped) when it is the right
+    /// one, else `expected …; observed`.
+    pub fn detail(&self) -> String {
+        match self.verdict {
+            Verdict::RefusedRightReason | Verdict::Skipped | Verdict::Hidden => {
+                self.observed.clone()
+            }
+            _ => format!("expected {}; {}", self.expected, self.observed),
+        }
+    }
+
+    /// What happened, without the `skipped: ` the verdict already says: what a cell shows under its verdict.
+    pub fn cell_detail(&self) -> String {
+        let d = self.detail();
+        match d.strip_prefix("skipped: ") {
+            Some(why) if self.verdict == Verdict::Skipped => why.to_string(),
+            _ => d,
+        }
+    }
+
+    /// The derived case's cell as one line: `battery (PEER): VERDICT — DETAIL`.
+    pub fn cell_line(&self, battery: &Battery) -> String {
+        format!(
+            "battery ({}): {} — {}",
+            battery.peer,
+            self.verdict.text(),
+            self.cell_detail()
+        )
     }
 }

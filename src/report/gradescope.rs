@@ -1,7 +1,11 @@
-//! Gradescope's `results.json`: one test per check and case, with score, max_score, status, output and visibility; the top-level score is the sum of the tests'.
+//! Gradescope's `results.json`: one test per check and case, with score, max_score, status, output and
+//! visibility; the top-level score is the sum of the tests'. A battery's matrix ([`super::battery`]) is
+//! printed under the top-level `output`, kept as `extra_data.battery` (the JSON report's value), and each
+//! derived case's test output opens with its verdict; the derived cases keep their own points.
 
 use serde::Serialize;
 
+use super::battery::{Battery, Row};
 use super::{items, points_text, Item};
 use crate::run::{round_points, LabResult, Status};
 
@@ -13,7 +17,21 @@ struct Results {
     output_format: &'static str,
     test_output_format: &'static str,
     test_name_format: &'static str,
+    #[serde(skip_serializing_if = "ExtraData::is_empty")]
+    extra_data: ExtraData,
     tests: Vec<Test>,
+}
+
+/// What Gradescope keeps without showing: the battery matrix.
+#[derive(Serialize)]
+struct ExtraData {
+    battery: Vec<Battery>,
+}
+
+impl ExtraData {
+    fn is_empty(&self) -> bool {
+        self.battery.is_empty()
+    }
 }
 
 #[derive(Serialize)]
@@ -27,14 +45,23 @@ struct Test {
     visibility: &'static str,
 }
 
-/// The text under a test: what happened and, for a failure, why and the usual fix; only pass/fail for a hidden test.
-pub(super) fn output(lab: &LabResult, item: &Item<'_>) -> String {
+/// The text under a test: what happened and, for a failure, why and the usual fix; only pass/fail for a
+/// hidden test. A derived case's text opens with its battery verdict (`cell`).
+pub(super) fn output(lab: &LabResult, item: &Item<'_>, cell: Option<(&Battery, &Row)>) -> String {
     if item.grade.hidden {
         return match item.status {
             Status::Passed => "Hidden test: passed.".into(),
             _ => "Hidden test: not passed.".into(),
         };
     }
+    let text = details(lab, item);
+    match cell {
+        Some((b, row)) => format!("{}\n{text}", row.cell_line(b)),
+        None => text,
+    }
+}
+
+fn details(lab: &LabResult, item: &Item<'_>) -> String {
     match item.status {
         Status::Skipped => format!(
             "Skipped: {}. Its points are not counted.",
@@ -81,6 +108,7 @@ pub(super) fn test_name(results: &[LabResult], lab: &LabResult, item: &str) -> S
 
 /// The Gradescope report of a run.
 pub fn gradescope(results: &[LabResult]) -> String {
+    let batteries = super::battery::matrix(results);
     let mut tests = Vec::new();
     for (l, lab) in results.iter().enumerate() {
         if let Some(e) = lab.could_not_run() {
@@ -95,6 +123,9 @@ pub fn gradescope(results: &[LabResult]) -> String {
             });
         }
         for (i, item) in items(lab).iter().enumerate() {
+            let cell = i
+                .checked_sub(lab.checks.len())
+                .and_then(|c| super::battery::cell(&batteries, l, c));
             tests.push(Test {
                 name: test_name(results, lab, item.name),
                 number: format!("{}.{}", l + 1, i + 1),
@@ -105,7 +136,7 @@ pub fn gradescope(results: &[LabResult]) -> String {
                 } else {
                     "failed"
                 },
-                output: output(lab, item),
+                output: output(lab, item, cell),
                 visibility: "visible",
             });
         }
@@ -126,6 +157,10 @@ pub fn gradescope(results: &[LabResult]) -> String {
     if super::any_error(results) {
         output.push_str(". Some tests could not run because of a problem on the grader's side; tell your instructor.");
     }
+    if !batteries.is_empty() {
+        output.push_str("\n\n");
+        output.push_str(super::battery::table(&batteries).trim_end());
+    }
     let results = Results {
         score,
         execution_time: results
@@ -137,6 +172,7 @@ pub fn gradescope(results: &[LabResult]) -> String {
         output_format: "text",
         test_output_format: "text",
         test_name_format: "text",
+        extra_data: ExtraData { battery: batteries },
         tests,
     };
     let mut s = serde_json::to_string_pretty(&results)

@@ -1,14 +1,18 @@
 //! The HTML report (`--report-html FILE`): one self-contained page — inline CSS and script, no external
 //! resource (a Content-Security-Policy forbids any) — with a summary, filters (failed, passed, by tag),
 //! then per lab and case the verdict, expected vs observed, the explanation, and the certificate chain
-//! each side presented drawn as boxes, the certificate that failed marked. Every text is escaped, and
+//! each side presented drawn as boxes, the certificate that failed marked. A lab with a battery opens with
+//! its matrix ([`super::battery`]): derived failure × peer under test, each cell coloured by verdict and
+//! linking to the derived case's article on the same page. Every text is escaped, and
 //! private keys are redacted first ([`super::safe::clean`]); no key is ever read into the report.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
+use super::battery::Battery;
 use super::console::observed_text;
 use super::{points, points_text, totals};
+use crate::lab::battery::{Failure, Tested};
 use crate::reason::{Outcome, Side};
 use crate::run::{CaseResult, CheckResult, LabResult, Presented, Status};
 use crate::verdict::expectation_summary;
@@ -50,6 +54,19 @@ figure.chain figcaption { font-weight: 600; margin-bottom: 4px; }
 .link.failed { color: var(--fail); font-weight: 700; }
 .trust { border: 1px dotted var(--line); border-radius: 6px; padding: 4px 8px; font-size: 13px; color: var(--skip); }
 .tags { color: var(--skip); font-size: 12px; }
+div.battery { margin: 8px 0 12px; }
+article.case { scroll-margin-top: 120px; } article.case:target { outline: 2px solid #0969da; outline-offset: 2px; }
+div.battery h3 { font-size: 15px; margin: 4px 0; }
+table.battery { border-collapse: collapse; font-size: 13px; }
+table.battery th, table.battery td { border: 1px solid var(--line); padding: 3px 8px; text-align: left; vertical-align: top; }
+table.battery thead th { background: #f6f8fa; }
+table.battery td a { color: inherit; font-weight: 600; }
+table.battery td .detail { font-size: 12px; color: #57606a; }
+td.v-refused_right_reason { background: #dafbe1; } td.v-refused_right_reason a { color: var(--pass); }
+td.v-refused_other_reason { background: #fff8c5; } td.v-refused_other_reason a { color: var(--err); }
+td.v-accepted_wrongly { background: #ffebe9; } td.v-accepted_wrongly a { color: var(--fail); }
+td.v-skipped, td.v-hidden, td.v-none { background: #f6f8fa; color: var(--skip); }
+td.v-not_decided { background: #fff1e5; }
 [hidden] { display: none !important; }
 "#;
 
@@ -178,15 +195,16 @@ pub fn html(results: &[LabResult]) -> String {
         let _ = write!(out, "<option value=\"{t}\">{t}</option>");
     }
     out.push_str("</select></label></nav>\n</header>\n<main>\n");
+    let batteries = super::battery::matrix(results);
     for (i, lab) in results.iter().enumerate() {
-        lab_section(&mut out, i, lab);
+        lab_section(&mut out, i, lab, &batteries);
     }
     let _ = writeln!(out, "</main>\n<script>{SCRIPT}</script>\n</body>\n</html>");
     out
 }
 
-/// One lab: its error, its checks, its cases.
-fn lab_section(out: &mut String, index: usize, lab: &LabResult) {
+/// One lab: its error, its battery matrix, its checks, its cases.
+fn lab_section(out: &mut String, index: usize, lab: &LabResult, batteries: &[Battery]) {
     let status = if lab.error.is_some() {
         "error"
     } else if lab.count(Status::Failed) + lab.count(Status::Error) > 0 {
@@ -207,6 +225,15 @@ fn lab_section(out: &mut String, index: usize, lab: &LabResult) {
             escape(e)
         );
     }
+    for tested in [Tested::Server, Tested::Client] {
+        let group: Vec<&Battery> = batteries
+            .iter()
+            .filter(|b| b.lab_index == index && b.tested == tested)
+            .collect();
+        if !group.is_empty() {
+            battery_grid(out, index, tested, &group);
+        }
+    }
     for check in &lab.checks {
         check_block(out, check);
     }
@@ -214,6 +241,64 @@ fn lab_section(out: &mut String, index: usize, lab: &LabResult) {
         case_article(out, index, j, lab, case);
     }
     out.push_str("</section>\n");
+}
+
+/// The matrix of a lab's batteries testing one side: a row per derived failure, a column per peer under
+/// test (the written case it derives from below), each cell the verdict, coloured, linking to the derived
+/// case, with what was observed; the counts at the foot.
+fn battery_grid(out: &mut String, lab_index: usize, tested: Tested, group: &[&Battery]) {
+    let (key, title) = match tested {
+        Tested::Server => ("server", "bad client certificates against the server"),
+        Tested::Client => ("client", "bad server certificates against the client"),
+    };
+    let _ = writeln!(
+        out,
+        "<div class=\"battery\" data-tested=\"{key}\"><h3>battery: {title}</h3>\n<table class=\"battery\">"
+    );
+    out.push_str("<thead><tr><th scope=\"col\">derived failure</th>");
+    for b in group {
+        let _ = write!(
+            out,
+            "<th scope=\"col\">{}<div class=\"file\">from `{}`</div></th>",
+            escape(&b.peer),
+            escape(&b.case)
+        );
+    }
+    out.push_str("</tr></thead>\n<tbody>\n");
+    let mut failures: Vec<Failure> = Vec::new();
+    for r in group.iter().flat_map(|b| &b.rows) {
+        if !failures.contains(&r.failure) {
+            failures.push(r.failure);
+        }
+    }
+    for f in failures {
+        let _ = write!(out, "<tr><th scope=\"row\">{}</th>", escape(f.title()));
+        for b in group {
+            match b.rows.iter().find(|r| r.failure == f) {
+                Some(r) => {
+                    let v = r.verdict.key();
+                    let _ = write!(
+                        out,
+                        "<td class=\"v-{v}\" data-verdict=\"{v}\"><a href=\"#case-{lab_index}-{}\">{}</a>",
+                        r.index,
+                        escape(r.verdict.text())
+                    );
+                    let detail = r.cell_detail();
+                    if !detail.is_empty() {
+                        let _ = write!(out, "<div class=\"detail\">{}</div>", escape(&detail));
+                    }
+                    out.push_str("</td>");
+                }
+                None => out.push_str("<td class=\"v-none\">—</td>"),
+            }
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</tbody>\n<tfoot><tr><th scope=\"row\">counts</th>");
+    for b in group {
+        let _ = write!(out, "<td class=\"counts\">{}</td>", escape(&b.counts()));
+    }
+    out.push_str("</tr></tfoot>\n</table></div>\n");
 }
 
 fn check_block(out: &mut String, check: &CheckResult) {

@@ -1,4 +1,8 @@
-//! JUnit XML, as CI systems (GitLab, Jenkins, GitHub test reporters) read it: one testsuite per lab, one testcase per case.
+//! JUnit XML, as CI systems (GitLab, Jenkins, GitHub test reporters) read it: one testsuite per lab, one
+//! testcase per check and case. A lab with a battery carries its matrix ([`super::battery`]) twice: each
+//! derived case's verdict as testcase properties (`battery.peer`, `battery.failure`, `battery.verdict`)
+//! and a `system-out` line (GitLab shows only a testcase's), and the whole table in the testsuite's
+//! `system-out`.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -46,9 +50,11 @@ fn suite_names(results: &[LabResult]) -> Vec<String> {
         .collect()
 }
 
-/// The JUnit report of a run: checks and cases as testcases, skipped items as `<skipped>`, points as testcase properties in graded labs.
+/// The JUnit report of a run: checks and cases as testcases, skipped items as `<skipped>`, points as
+/// testcase properties in graded labs, the battery matrix as above.
 pub fn junit(results: &[LabResult]) -> String {
     let t = super::totals(results);
+    let batteries = super::battery::matrix(results);
     let total_ms: u64 = results.iter().map(|r| r.duration_ms).sum();
     // A lab that could not run at all (e.g. an invalid lab file) and has nothing to list gets one errored testcase.
     let empty_errors = results
@@ -65,7 +71,7 @@ pub fn junit(results: &[LabResult]) -> String {
         t.skipped,
         seconds(total_ms)
     );
-    for (lab, suite) in results.iter().zip(suite_names(results)) {
+    for (l, (lab, suite)) in results.iter().zip(suite_names(results)).enumerate() {
         let items = super::items(lab);
         let lab_error = lab.could_not_run();
         let _ = writeln!(
@@ -90,7 +96,10 @@ pub fn junit(results: &[LabResult]) -> String {
                 xml(e)
             );
         }
-        for item in &items {
+        for (i, item) in items.iter().enumerate() {
+            let cell = i
+                .checked_sub(lab.checks.len())
+                .and_then(|c| super::battery::cell(&batteries, l, c));
             let _ = writeln!(
                 out,
                 "    <testcase name=\"{}\" classname=\"{}\" file=\"{}\" line=\"{}\" time=\"{}\">",
@@ -100,13 +109,26 @@ pub fn junit(results: &[LabResult]) -> String {
                 item.line,
                 seconds(item.duration_ms())
             );
-            if lab.graded {
-                let _ = writeln!(
-                    out,
-                    "      <properties>\n        <property name=\"points\" value=\"{}\"/>\n        <property name=\"max_points\" value=\"{}\"/>\n      </properties>",
-                    super::points_text(item.grade.points),
-                    super::points_text(item.grade.max_points)
-                );
+            if lab.graded || cell.is_some() {
+                out.push_str("      <properties>\n");
+                if lab.graded {
+                    let _ = writeln!(
+                        out,
+                        "        <property name=\"points\" value=\"{}\"/>\n        <property name=\"max_points\" value=\"{}\"/>",
+                        super::points_text(item.grade.points),
+                        super::points_text(item.grade.max_points)
+                    );
+                }
+                if let Some((b, row)) = cell {
+                    let _ = writeln!(
+                        out,
+                        "        <property name=\"battery.peer\" value=\"{}\"/>\n        <property name=\"battery.failure\" value=\"{}\"/>\n        <property name=\"battery.verdict\" value=\"{}\"/>",
+                        xml(&b.peer),
+                        xml(&row.failure_key()),
+                        row.verdict.key()
+                    );
+                }
+                out.push_str("      </properties>\n");
             }
             let hidden = item.grade.hidden;
             match item.status {
@@ -146,7 +168,26 @@ pub fn junit(results: &[LabResult]) -> String {
                     );
                 }
             }
+            if let Some((b, row)) = cell {
+                let _ = writeln!(
+                    out,
+                    "      <system-out>{}</system-out>",
+                    xml(&row.cell_line(b))
+                );
+            }
             out.push_str("    </testcase>\n");
+        }
+        let mine: Vec<_> = batteries
+            .iter()
+            .filter(|b| b.lab_index == l)
+            .cloned()
+            .collect();
+        if !mine.is_empty() {
+            let _ = writeln!(
+                out,
+                "    <system-out>{}</system-out>",
+                xml(&super::battery::table(&mine))
+            );
         }
         out.push_str("  </testsuite>\n");
     }

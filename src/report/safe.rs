@@ -244,6 +244,12 @@ fn map_texts(results: &[LabResult], f: &TextFn) -> Vec<LabResult> {
         for c in &mut lab.cases {
             fix(&mut c.name, f);
             fix_all(c.messages.iter_mut(), f);
+            // A derived case names its written case and the peer under test (the battery matrix).
+            if let Some(d) = &mut c.derived {
+                fix(&mut d.of, f);
+                fix(&mut d.peer, f);
+                fix_all(d.skipped.iter_mut(), f);
+            }
             let x = &mut c.context;
             fix(&mut x.server, f);
             fix(&mut x.server_certificate, f);

@@ -1,4 +1,6 @@
-//! TAP version 14: a plan, one line per case, YAML diagnostics under each failure.
+//! TAP version 14: a plan, one line per case, YAML diagnostics under each failure. A battery's matrix
+//! ([`super::battery`]) follows the test points as comment lines, and each failed derived case's
+//! diagnostics say its verdict (`battery: {peer, failure, verdict}`).
 
 use std::fmt::Write as _;
 
@@ -24,8 +26,9 @@ pub fn tap(results: &[LabResult]) -> String {
         .map(|r| r.cases.len() + r.checks.len() + usize::from(r.could_not_run().is_some()))
         .sum();
     let mut out = format!("TAP version 14\n1..{total}\n");
+    let batteries = super::battery::matrix(results);
     let mut n = 0;
-    for lab in results {
+    for (l, lab) in results.iter().enumerate() {
         if let Some(e) = lab.could_not_run() {
             n += 1;
             let _ = writeln!(
@@ -36,8 +39,11 @@ pub fn tap(results: &[LabResult]) -> String {
                 quoted(&lab.file.display().to_string())
             );
         }
-        for item in super::items(lab) {
+        for (i, item) in super::items(lab).into_iter().enumerate() {
             n += 1;
+            let cell = i
+                .checked_sub(lab.checks.len())
+                .and_then(|c| super::battery::cell(&batteries, l, c));
             let name = description(&format!("{} › {}", lab.lab, item.name));
             match item.status {
                 Status::Passed => {
@@ -99,6 +105,15 @@ pub fn tap(results: &[LabResult]) -> String {
                     let _ = writeln!(out, "    - {}", quoted(m));
                 }
             }
+            if let Some((b, row)) = cell {
+                let _ = writeln!(
+                    out,
+                    "  battery:\n    peer: {}\n    failure: {}\n    verdict: {}",
+                    quoted(&b.peer),
+                    row.failure_key(),
+                    row.verdict.key()
+                );
+            }
             if lab.graded {
                 let _ = writeln!(
                     out,
@@ -109,6 +124,9 @@ pub fn tap(results: &[LabResult]) -> String {
             }
             out.push_str("  ...\n");
         }
+    }
+    for line in super::battery::table(&batteries).lines() {
+        let _ = writeln!(out, "# {line}");
     }
     if results.iter().any(|r| r.graded) {
         let (p, m) = super::points(results);

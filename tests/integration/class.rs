@@ -1,6 +1,7 @@
 //! Grading a class: `run labs/grade-seed/ --submissions 'tests/fixtures/seed/*/'` gives every
 //! submission the points its own run gives, one summary line each, and the gradebook (CSV, JSON);
-//! bad input exits 2 before anything runs.
+//! bad input exits 2 before anything runs; a submission that cannot be run (its program stops the grader
+//! run) exits 3 with its gradebook row saying why, the others graded.
 
 use std::path::Path;
 
@@ -167,6 +168,31 @@ fn one_run_reports_and_gradebooks_on_links_are_refused_before_anything_runs() {
         err.contains("error: --report-json writes the report of one run; with --submissions, use --gradebook-csv and --gradebook-json"),
         "{err}"
     );
+    let (code, err) = fails(&[
+        "run",
+        "labs/grade-seed/",
+        "--submissions",
+        "tests/fixtures/seed/*/",
+        "--pki",
+        "pki",
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("error: --pki keeps the PKI of one run; each submission's run makes its own, from the submission's files"),
+        "{err}"
+    );
+    let (code, err) = fails(&[
+        "run",
+        "labs/grade-seed/",
+        "--submissions",
+        "tests/fixtures/seed/*/",
+        "--fail-fast",
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("error: --fail-fast stops one run at its first failing lab; with --submissions every submission is graded whole"),
+        "{err}"
+    );
     let dir = tempfile::tempdir().unwrap();
     let link = dir.path().join("book.csv");
     std::os::unix::fs::symlink(Path::new("/etc/passwd"), &link).unwrap();
@@ -183,4 +209,79 @@ fn one_run_reports_and_gradebooks_on_links_are_refused_before_anything_runs() {
         err.contains("cannot write the gradebook") && err.contains("symbolic link"),
         "{err}"
     );
+}
+
+/// Copies the directory tree `from` to `to`.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_submission_that_cannot_be_run_exits_3_with_its_row_saying_why_and_the_others_are_graded() {
+    // A student's server.py that signals the process that started it (a `kill` meant for an old
+    // server of its own): its run is stopped (it stops its programs and exits 130), so that submission
+    // could not be graded; the good one beside it is.
+    let dir = tempfile::tempdir().unwrap();
+    let subs = dir.path().join("subs");
+    copy_tree(&grading::fixture("good"), &subs.join("good"));
+    let bad = subs.join("kills-grader");
+    copy_tree(&grading::fixture("good"), &bad);
+    let server = bad.join("server/server.py");
+    let text = std::fs::read_to_string(&server).unwrap();
+    std::fs::write(
+        &server,
+        format!("import os, signal\nos.kill(os.getppid(), signal.SIGTERM)  # meant for an old server\n{text}"),
+    )
+    .unwrap();
+    let csv = dir.path().join("gradebook.csv");
+    let pattern = format!("{}/*/", subs.display());
+    let _turn = common::seed_port();
+    let out = mtls(
+        &root(),
+        &[
+            "run",
+            "labs/grade-seed/",
+            "--submissions",
+            &pattern,
+            "--gradebook-csv",
+            csv.to_str().unwrap(),
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let why = "its run exited with code 130: interrupted: stopped 1 child process group(s); the reports list what did not run";
+    assert_eq!(
+        stdout,
+        format!(
+            "good: 33 of 33 points (24 passed, 0 failed, 5 skipped)\nkills-grader: could not be run: {why}\ngraded 1 of 2 submission(s)\n"
+        )
+    );
+    // The gradebook: the good submission graded with its points; the other not graded, saying why,
+    // each of its items `not run`.
+    let book = std::fs::read_to_string(&csv).unwrap();
+    let rows: Vec<&str> = book.lines().collect();
+    assert_eq!(rows.len(), 3, "{book}");
+    assert!(rows[1].starts_with("good,true,0,33,33,,"), "{}", rows[1]);
+    assert!(
+        rows[2].starts_with(&format!("kills-grader,false,130,0,0,{why},")),
+        "{}",
+        rows[2]
+    );
+    assert!(rows[2].ends_with(",not run: the submission could not be run"));
+    // Its server was stopped with its run: the seed's port is free again.
+    drop(std::net::TcpListener::bind("127.0.0.1:4443").expect("port 4443 is free"));
 }

@@ -1,7 +1,8 @@
 //! The HTML report (`run --report-html`): a golden page for a small lab with fixed clocks, and the page
 //! opened in headless Chromium — the script runs without a console error, the failed case's failing
 //! certificate (the expired intermediate) is marked, the filters hide what they should; a screenshot is
-//! kept under the target directory.
+//! kept under the target directory. A lab with a battery (`labs/battery.yaml`) opens with its matrix, whose
+//! every cell links to its derived case's article on the page.
 
 use std::path::{Path, PathBuf};
 
@@ -40,9 +41,14 @@ fn the_html_report_of_a_small_lab_is_golden_and_self_contained() {
     let dir = tempfile::tempdir().unwrap();
     let (_, text) = page(dir.path());
     // Self-contained: nothing is fetched, and a policy forbids anything but the inline style and script.
-    for external in ["src=", "href=", "url(", "@import", "http://", "https://"] {
+    for external in ["src=", "url(", "@import", "http://", "https://"] {
         assert!(!text.contains(external), "{external} in the page");
     }
+    // Links only within the page (the battery matrix's).
+    assert_eq!(
+        text.matches("href=").count(),
+        text.matches("href=\"#").count()
+    );
     assert!(text.contains("content=\"default-src 'none'; "));
     // The subject's markup is text, not markup; no key.
     assert!(text.contains("CN=alice &lt;script&gt;alert(1)&lt;/script&gt;"));
@@ -126,6 +132,64 @@ fn the_html_report_renders_in_chromium_with_the_failing_certificate_marked() {
         &[&shot, "--window-size=1200,1800"],
     );
     assert!(png.exists(), "no screenshot at {}", png.display());
+
+    // A battery's page: the matrix rendered, each cell coloured by its verdict and linking to an
+    // article of the page that is its derived case; the script still runs without a console message.
+    let battery = dir.path().join("battery.html");
+    let out = mtls(
+        &root(),
+        &[
+            "run",
+            "labs/battery.yaml",
+            "--report-html",
+            battery.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let url = format!("file://{}", battery.display());
+    let (dom, stderr) = common::headless_chromium(&dir.path().join("p5"), &url, &["--dump-dom"]);
+    assert!(dom.contains("data-ready=\"true\""), "{dom}");
+    assert!(
+        !stderr
+            .lines()
+            .any(|l| l.contains(":CONSOLE") || l.contains("Uncaught")),
+        "{stderr}"
+    );
+    assert!(dom.contains("<div class=\"battery\" data-tested=\"server\"><h3>battery: bad client certificates against the server</h3>"), "{dom}");
+    assert!(dom.contains("<div class=\"battery\" data-tested=\"client\">"));
+    let cells: Vec<&str> = dom
+        .split("<td class=\"v-")
+        .skip(1)
+        .map(|c| &c[..c.find("</td>").unwrap()])
+        .collect();
+    assert_eq!(cells.len(), 20, "{dom}");
+    for cell in cells {
+        assert!(
+            cell.starts_with(
+                "refused_right_reason\" data-verdict=\"refused_right_reason\"><a href=\"#case-0-"
+            ),
+            "{cell}"
+        );
+        let id = &cell[cell.find("#case-").unwrap() + 1..];
+        let id = &id[..id.find('"').unwrap()];
+        assert!(
+            article(&dom, id).contains("› battery: "),
+            "{id} is a derived case"
+        );
+    }
+    common::headless_chromium(
+        &dir.path().join("p6"),
+        &url,
+        &[
+            &format!(
+                "--screenshot={}",
+                Path::new(env!("CARGO_TARGET_TMPDIR"))
+                    .join("html-battery.png")
+                    .display()
+            ),
+            "--window-size=1200,1400",
+        ],
+    );
 }
 
 #[test]

@@ -6,6 +6,7 @@ mod common;
 mod authoring;
 mod battery;
 mod battery_peers;
+mod battery_reports;
 mod catalogue;
 mod check_warnings;
 mod class;

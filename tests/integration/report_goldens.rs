@@ -140,7 +140,7 @@ fn list_json_is_golden() {
 /// - random serial numbers (8 octets or more: generated certificates) with `"<RANDOM SERIAL>"`; short
 ///   serials are the ones a lab or a fixture fixes and stay;
 /// - ephemeral ports (32768 and above) after `127.0.0.1:`, `localhost:` and `[::1]:` with `<PORT>`.
-fn normalise(text: &str, tmp: Option<&Path>) -> String {
+pub(crate) fn normalise(text: &str, tmp: Option<&Path>) -> String {
     let mut text = text
         .replace(&root().display().to_string(), "<ROOT>")
         .replace(
@@ -319,7 +319,7 @@ fn the_normaliser_replaces_what_varies() {
 
 /// Compares `actual` with the golden file, or rewrites the file under `UPDATE_GOLDEN=1` (never in CI).
 /// On a difference, returns a message with a line diff.
-fn compare(path: &Path, actual: &str) -> Result<(), String> {
+pub(crate) fn compare(path: &Path, actual: &str) -> Result<(), String> {
     // Never rewrite golden files in CI: there they are only compared.
     if std::env::var_os("UPDATE_GOLDEN").is_some() && std::env::var_os("CI").is_none() {
         std::fs::create_dir_all(path.parent().unwrap()).expect("create the golden directory");
