@@ -12,6 +12,7 @@ pub mod gradebook;
 mod gradescope;
 pub mod html;
 mod json;
+pub mod limbo;
 mod junit;
 pub mod output;
 pub mod safe;
