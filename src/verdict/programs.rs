@@ -181,6 +181,77 @@ pub const RULES: &[Rule] = &[
         means: Means::Refused(Reason::NameMismatch),
         seen: "curl: (60) SSL: no alternative certificate subject name matches target host name 'localhost'",
     },
+    // The server's CertificateVerify signature does not verify with its certificate's key (OpenSSL's
+    // SSL_R_BAD_SIGNATURE, raised after the chain was verified): a certificate presented with a key that
+    // is not its own.
+    Rule {
+        program: Program::Curl,
+        exit: Some(35),
+        text: "SSL routines::bad signature",
+        means: Means::Refused(Reason::BadSignature),
+        seen: "curl: (35) OpenSSL/3.0.19: error:0A00007B:SSL routines::bad signature",
+    },
+    Rule {
+        program: Program::OpensslClient,
+        exit: None,
+        text: "tls_process_cert_verify:bad signature",
+        means: Means::Refused(Reason::BadSignature),
+        seen: "40F75EC5297F0000:error:0A00007B:SSL routines:tls_process_cert_verify:bad signature:../ssl/statem/statem_lib.c:545:",
+    },
+    // curl prints the first error of OpenSSL's queue: for an RSA CertificateVerify signature that does not
+    // verify, RSA's own words come before `bad signature`; a signature of another key type's scheme is
+    // `wrong signature type`. Each follows the verification of the chain.
+    Rule {
+        program: Program::Curl,
+        exit: Some(35),
+        text: "rsa routines::first octet invalid",
+        means: Means::Refused(Reason::BadSignature),
+        seen: "curl: (35) OpenSSL/3.0.19: error:02000085:rsa routines::first octet invalid",
+    },
+    Rule {
+        program: Program::Curl,
+        exit: Some(35),
+        text: "rsa routines::last octet invalid",
+        means: Means::Refused(Reason::BadSignature),
+        seen: "curl: (35) OpenSSL/3.0.19: error:02000086:rsa routines::last octet invalid",
+    },
+    Rule {
+        program: Program::Curl,
+        exit: Some(35),
+        text: "rsa routines::salt length recovery failed",
+        means: Means::Refused(Reason::BadSignature),
+        seen: "curl: (35) OpenSSL/3.0.19: error:02000087:rsa routines::salt length recovery failed",
+    },
+    Rule {
+        program: Program::Curl,
+        exit: Some(35),
+        text: "SSL routines::wrong signature type",
+        means: Means::Refused(Reason::BadSignature),
+        seen: "curl: (35) OpenSSL/3.0.19: error:0A000172:SSL routines::wrong signature type",
+    },
+    Rule {
+        program: Program::OpensslClient,
+        exit: None,
+        text: "tls12_check_peer_sigalg:wrong signature type",
+        means: Means::Refused(Reason::BadSignature),
+        seen: "404726E61F7F0000:error:0A000172:SSL routines:tls12_check_peer_sigalg:wrong signature type:../ssl/t1_lib.c:1498:",
+    },
+    // A certificate OpenSSL cannot process (its extensions, or its issuer's key, do not decode), refused
+    // while the handshake reads it.
+    Rule {
+        program: Program::Curl,
+        exit: Some(35),
+        text: "X509 V3 routines::invalid certificate",
+        means: Means::Refused(Reason::BadEncoding),
+        seen: "curl: (35) OpenSSL/3.0.19: error:1100009E:X509 V3 routines::invalid certificate",
+    },
+    Rule {
+        program: Program::Curl,
+        exit: Some(35),
+        text: "digital envelope routines::decode error",
+        means: Means::Refused(Reason::BadEncoding),
+        seen: "curl: (35) OpenSSL/3.0.19: error:03000072:digital envelope routines::decode error",
+    },
     Rule {
         program: Program::Curl,
         exit: Some(90),
