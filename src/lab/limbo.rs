@@ -136,7 +136,8 @@ pub struct Suite {
 #[derive(Debug, Clone, Default)]
 pub struct Exceptions {
     /// By verifier.
-    pub by_verifier: std::collections::BTreeMap<Verifier, std::collections::BTreeMap<String, String>>,
+    pub by_verifier:
+        std::collections::BTreeMap<Verifier, std::collections::BTreeMap<String, String>>,
 }
 
 impl Exceptions {
@@ -155,7 +156,10 @@ pub enum ExceptionsError {
     File(#[from] LimboFileError),
     /// It names a verifier that does not exist.
     #[error("{}: unknown verifier `{name}` (expected one of: builtin, curl, openssl)", path.display())]
-    UnknownVerifier { path: std::path::PathBuf, name: String },
+    UnknownVerifier {
+        path: std::path::PathBuf,
+        name: String,
+    },
     /// It names a testcase the limbo file does not have.
     #[error("{}: `{verifier}` lists `{id}`, which is no testcase of the limbo file", path.display())]
     UnknownId {
@@ -180,10 +184,11 @@ pub fn load_exceptions(path: &Path, suite: &Suite) -> Result<Exceptions, Excepti
     let file = spec::read_exceptions(path)?;
     let mut out = Exceptions::default();
     for (name, list) in file {
-        let verifier = Verifier::from_name(&name).ok_or_else(|| ExceptionsError::UnknownVerifier {
-            path: path.to_path_buf(),
-            name: name.clone(),
-        })?;
+        let verifier =
+            Verifier::from_name(&name).ok_or_else(|| ExceptionsError::UnknownVerifier {
+                path: path.to_path_buf(),
+                name: name.clone(),
+            })?;
         let map = out.by_verifier.entry(verifier).or_default();
         for e in list {
             if !suite.all_ids.contains(&e.id) {
@@ -257,12 +262,17 @@ pub fn decode(t: spec::Testcase) -> Result<Testcase, Undecodable> {
         );
     }
     let (key, key_note) = match &t.peer_certificate_key {
-        None => (None, Some("the testcase has no key for the peer certificate".to_string())),
+        None => (
+            None,
+            Some("the testcase has no key for the peer certificate".to_string()),
+        ),
         Some(pem) => match PrivateKeyDer::from_pem_slice(pem.as_bytes()) {
             Ok(k) => (Some(k), None),
             Err(e) => (
                 None,
-                Some(format!("the testcase's key is not a PEM key rustls reads: {e}")),
+                Some(format!(
+                    "the testcase's key is not a PEM key rustls reads: {e}"
+                )),
             ),
         },
     };
@@ -278,7 +288,10 @@ pub fn decode(t: spec::Testcase) -> Result<Testcase, Undecodable> {
         (ValidationKind::Server, Some(n)) => match n.kind {
             PeerNameKind::Dns => Some(PeerName::Dns(n.value.clone())),
             PeerNameKind::Ip => Some(PeerName::Ip(n.value.parse().map_err(|_| {
-                undecodable(format!("expected_peer_name `{}` is not an IP address", n.value))
+                undecodable(format!(
+                    "expected_peer_name `{}` is not an IP address",
+                    n.value
+                ))
             })?)),
             PeerNameKind::Rfc822 => {
                 not_applicable = Some(format!("expected peer name `{}` is an email address (RFC822): a TLS client verifies a DNS name or an IP address", n.value));
@@ -294,7 +307,10 @@ pub fn decode(t: spec::Testcase) -> Result<Testcase, Undecodable> {
         not_applicable = Some((*why).to_string());
     }
     if !t.signature_algorithms.is_empty() {
-        not_applicable = Some(format!("restricts the signature algorithms to {}: no verifier under test takes such a list", t.signature_algorithms.join(", ")));
+        not_applicable = Some(format!(
+            "restricts the signature algorithms to {}: no verifier under test takes such a list",
+            t.signature_algorithms.join(", ")
+        ));
     }
     if !t.key_usage.is_empty() {
         not_applicable = Some(format!("requires the key usages {} of the leaf: no verifier under test takes a list of key usages to require", t.key_usage.join(", ")));

@@ -234,12 +234,12 @@ mod tests {
 
     #[test]
     fn bad_json_names_its_line_and_column() {
-        let err = parse(Path::new("x.json"), b"{\"version\": 1,\n  \"testcases\": [}\n").unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "x.json:2:17: expected value",
-            "{err:?}"
-        );
+        let err = parse(
+            Path::new("x.json"),
+            b"{\"version\": 1,\n  \"testcases\": [}\n",
+        )
+        .unwrap_err();
+        assert_eq!(err.to_string(), "x.json:2:17: expected value", "{err:?}");
         let err = parse(Path::new("x.json"), b"{\"version\": 1}").unwrap_err();
         assert_eq!(err.to_string(), "x.json:1:14: missing field `testcases`");
     }

@@ -48,7 +48,10 @@ impl StandIns {
     /// # Errors
     /// rcgen's or rustls's words when the key cannot be generated or loaded.
     fn get(&self, key: KeyType) -> Result<Arc<dyn SigningKey>, String> {
-        let mut keys = self.keys.lock().map_err(|_| "stand-in keys poisoned".to_string())?;
+        let mut keys = self
+            .keys
+            .lock()
+            .map_err(|_| "stand-in keys poisoned".to_string())?;
         if let Some((_, k)) = keys.iter().find(|(t, _)| *t == key) {
             return Ok(k.clone());
         }
@@ -76,7 +79,13 @@ pub fn leaf_key_type(leaf: &CertificateDer<'_>) -> Option<KeyType> {
         "1.2.840.113549.1.1.1" | "1.2.840.113549.1.1.10" => Some(KeyType::Rsa2048),
         "1.3.101.112" => Some(KeyType::Ed25519),
         "1.2.840.10045.2.1" => {
-            let curve = spki.algorithm.parameters.as_ref()?.as_oid().ok()?.to_id_string();
+            let curve = spki
+                .algorithm
+                .parameters
+                .as_ref()?
+                .as_oid()
+                .ok()?
+                .to_id_string();
             match curve.as_str() {
                 "1.2.840.10045.3.1.7" => Some(KeyType::EcdsaP256),
                 "1.3.132.0.34" => Some(KeyType::EcdsaP384),
@@ -195,7 +204,8 @@ impl ServerCertVerifier for ChainRecorder<dyn ServerCertVerifier> {
         let r = self
             .inner
             .verify_server_cert(end_entity, intermediates, server_name, ocsp, now);
-        self.verdict.set(&r.as_ref().map(|_| ()).map_err(Clone::clone));
+        self.verdict
+            .set(&r.as_ref().map(|_| ()).map_err(Clone::clone));
         r
     }
 
@@ -241,8 +251,11 @@ impl ClientCertVerifier for ChainRecorder<dyn ClientCertVerifier> {
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        let r = self.inner.verify_client_cert(end_entity, intermediates, now);
-        self.verdict.set(&r.as_ref().map(|_| ()).map_err(Clone::clone));
+        let r = self
+            .inner
+            .verify_client_cert(end_entity, intermediates, now);
+        self.verdict
+            .set(&r.as_ref().map(|_| ()).map_err(Clone::clone));
         r
     }
 
