@@ -357,6 +357,8 @@ pub struct HelperIdentity {
     root: CertificateDer<'static>,
     chain: Vec<CertificateDer<'static>>,
     key: Arc<dyn SigningKey>,
+    /// The leaf's key, PKCS#8 DER, for a server program to load.
+    key_der: Vec<u8>,
 }
 
 impl HelperIdentity {
@@ -380,17 +382,27 @@ impl HelperIdentity {
             .map_err(e)?
             .signed_by(&leaf_key, &issuer)
             .map_err(e)?;
+        let key_der = leaf_key.serialize_der();
         let key = provider()
             .key_provider
-            .load_private_key(
-                PrivateKeyDer::try_from(leaf_key.serialize_der()).map_err(|e| e.to_string())?,
-            )
+            .load_private_key(PrivateKeyDer::try_from(key_der.clone()).map_err(|e| e.to_string())?)
             .map_err(|e| e.to_string())?;
         Ok(HelperIdentity {
             root: root.der().clone(),
             chain: vec![leaf.der().clone()],
             key,
+            key_der,
         })
+    }
+
+    /// The `localhost` certificate, PEM (for a server program).
+    pub fn cert_pem(&self) -> String {
+        crate::pki::export::pem_block("CERTIFICATE", &self.chain[0])
+    }
+
+    /// Its private key, PKCS#8 PEM (for a server program; write it 0600).
+    pub fn key_pem(&self) -> String {
+        crate::pki::export::pem_block("PRIVATE KEY", &self.key_der)
     }
 }
 

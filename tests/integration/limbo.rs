@@ -327,3 +327,98 @@ fn exit_codes_follow_the_exceptions_file() {
         "error: bad.json:3:12: invalid type: integer `3`, expected a string\n"
     );
 }
+
+/// The order the stand-in rule relies on: rustls (and OpenSSL) verify the chain before the
+/// CertificateVerify signature. With the keys taken out, an expired leaf is still refused as expired,
+/// not for its signature, and a good chain is accepted by the rule — on both verifiers.
+#[test]
+fn chains_are_judged_before_the_stand_in_signature() {
+    let text = std::fs::read_to_string(root().join(SUBSET)).unwrap();
+    let mut file: Value = serde_json::from_str(&text).unwrap();
+    let keep = [
+        "rfc5280::validity::expired-leaf",
+        "webpki::san::exact-dns-san",
+    ];
+    let cases = file["testcases"].as_array_mut().unwrap();
+    cases.retain(|t| keep.contains(&t["id"].as_str().unwrap()));
+    for t in cases.iter_mut() {
+        t["peer_certificate_key"] = Value::Null;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("keyless.json"), file.to_string()).unwrap();
+    for verifier in ["builtin", "openssl"] {
+        let o = mtls(
+            dir.path(),
+            &[
+                "limbo",
+                "keyless.json",
+                "--verifier",
+                verifier,
+                "--json",
+                "out.json",
+            ],
+        );
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+        let report: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join("out.json")).unwrap())
+                .unwrap();
+        assert_rejected(
+            &report,
+            0,
+            "rfc5280::validity::expired-leaf",
+            "client",
+            "expired",
+            "agree",
+        );
+        assert!(!stand_in_accepted(
+            &report,
+            0,
+            "rfc5280::validity::expired-leaf"
+        ));
+        assert_accepted(&report, 0, "webpki::san::exact-dns-san", "agree");
+        assert!(
+            stand_in_accepted(&report, 0, "webpki::san::exact-dns-san"),
+            "{verifier}: {report:#}"
+        );
+    }
+}
+
+/// CLIENT testcases against `openssl s_server -Verify 1`: the server's own words; a built-in rustls
+/// client presents the chain.
+#[test]
+fn openssl_s_server_verifies_client_testcases() {
+    let (code, stdout, stderr, report) = limbo(&[
+        "--verifier",
+        "openssl",
+        "--filter",
+        "nc-permits-email-literal-asterisk",
+    ]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_accepted(
+        &report,
+        0,
+        "rfc5280::nc::nc-permits-email-literal-asterisk-exact-match",
+        "agree",
+    );
+    assert_rejected(
+        &report,
+        0,
+        "rfc5280::nc::nc-permits-email-literal-asterisk-rejects-user",
+        "server",
+        "name_constraints",
+        "agree",
+    );
+    assert_eq!(
+        result(
+            &report,
+            0,
+            "rfc5280::nc::nc-permits-email-literal-asterisk-rejects-user"
+        )["observed"]["detail"],
+        "verify error:num=47:permitted subtree violation"
+    );
+}

@@ -272,6 +272,9 @@ async fn observe(
     }
     let observed = match verifier {
         Verifier::Builtin => builtin::observe(tc, key, helper, &mut notes).await,
+        Verifier::Openssl if tc.kind == ValidationKind::Client => {
+            programs::observe_server(tc, key, helper, &mut notes).await
+        }
         Verifier::Curl | Verifier::Openssl => {
             programs::observe(tc, verifier, key, &mut notes).await
         }

@@ -11,7 +11,7 @@ use super::{stand_in_rule, Observed, TIMEOUT};
 use crate::lab::limbo::{PeerName, Testcase, Verifier};
 use crate::peer::process::CommandSpec;
 use crate::reason::Side;
-use crate::tls::limbo::{self as tls, PeerKey};
+use crate::tls::limbo::{self as tls, HelperIdentity, PeerKey};
 use crate::verdict::programs::{read, Program, Said};
 
 /// Runs `tc` (a SERVER testcase) against curl or `openssl s_client`.
@@ -170,5 +170,132 @@ pub fn curl(tc: &Testcase, dir: &Path, port: u16) -> CommandSpec {
         argv,
         cwd: None,
         env: vec![("TZ".into(), "UTC".into())],
+    }
+}
+
+/// Runs `tc` (a CLIENT testcase) against `openssl s_server -Verify 1 -verify_return_error -www`, trusting
+/// only the anchors at the testcase's time: a built-in rustls client presents the chain (trusting the
+/// helper root the server presents), and the server's words say why it refused. A TLS server checks no
+/// client name (noted).
+pub async fn observe_server(
+    tc: &Testcase,
+    key: PeerKey,
+    helper: &HelperIdentity,
+    notes: &mut Vec<String>,
+) -> Observed {
+    notes.push(format!(
+        "{}{})",
+        super::builtin::NAMES_NOT_CHECKED,
+        tc.client_names.join(", ")
+    ));
+    let error = |detail: String| Observed::Error { detail };
+    let dir = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => return error(format!("cannot make a temporary directory: {e}")),
+    };
+    let written = write_files(dir.path(), tc)
+        .and_then(|()| std::fs::write(dir.path().join("server.pem"), helper.cert_pem()))
+        .and_then(|()| write_private(&dir.path().join("server.key"), &helper.key_pem()));
+    if let Err(e) = written {
+        return error(format!("cannot write the testcase's files: {e}"));
+    }
+    let stand_in = key.stand_in.is_some();
+    let client = match tls::presenting_client(helper, tls::presented_chain(tc), key.key) {
+        Ok(c) => c,
+        Err(e) => return error(format!("rustls refuses the client's configuration: {e}")),
+    };
+    let port = match crate::peer::free_port() {
+        Ok(p) => p,
+        Err(e) => return error(format!("no free port on 127.0.0.1: {e}")),
+    };
+    let spec = s_server(tc, dir.path(), port);
+    let listen = match crate::lab::command::Loopback::parse(&format!("127.0.0.1:{port}")) {
+        Ok(l) => l,
+        Err(e) => return error(e.to_string()),
+    };
+    let mut server = match crate::peer::start_server(
+        &spec,
+        &listen,
+        port,
+        crate::lab::command::Ready::Tcp,
+        TIMEOUT,
+    )
+    .await
+    {
+        Ok(s) => s,
+        Err(e) => return error(e.to_string()),
+    };
+    let name = rustls::pki_types::ServerName::try_from("localhost").expect("a DNS name");
+    let client_side =
+        tokio::time::timeout(TIMEOUT, super::builtin::connect(client, name, server.addr)).await;
+    // `-naccept 1`: the server exits once its one connection is over.
+    let status = server.child.wait_for(TIMEOUT).await;
+    server.child.stop().await;
+    server.child.drain().await;
+    let output = format!("{}{}", server.child.stdout(), server.child.stderr());
+    let code = status.and_then(|s| s.code());
+    match (client_side, read(Program::OpensslServer, code, &output)) {
+        (_, Some(Said::Refused { reason, message })) => {
+            let signature = reason == Some(crate::reason::Reason::BadSignature);
+            stand_in_rule(stand_in, signature, Side::Server, reason, message, notes)
+        }
+        (Ok(Ok(())), _) => Observed::Accepted,
+        (Ok(Err(e)), said) => error(format!(
+            "the presenting client failed ({e}) and openssl s_server's words say {}",
+            said.map_or("nothing this tool reads".to_string(), |s| format!("{s:?}"))
+        )),
+        (Err(_), _) => error(format!("no verdict within {} s", TIMEOUT.as_secs())),
+    }
+}
+
+/// Writes a private key file: created new, 0600, never through a symlink.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(text.as_bytes())
+}
+
+/// `openssl s_server` requiring a client certificate verified against only the anchors, at the
+/// testcase's time, answering one connection (`-www`: HTTP 200 with a status page).
+pub fn s_server(tc: &Testcase, dir: &Path, port: u16) -> CommandSpec {
+    let mut argv: Vec<String> = [
+        "openssl",
+        "s_server",
+        "-accept",
+        &format!("127.0.0.1:{port}"),
+        "-naccept",
+        "1",
+        "-cert",
+        &path(dir, "server.pem"),
+        "-key",
+        &path(dir, "server.key"),
+        "-CAfile",
+        &path(dir, "trusted.pem"),
+        "-no-CApath",
+        "-no-CAstore",
+        "-Verify",
+        "1",
+        "-verify_return_error",
+        "-tls1_3",
+        "-www",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    if let Some(at) = tc.at {
+        argv.extend(["-attime".into(), at.unix_timestamp().to_string()]);
+    }
+    if !tc.crls.is_empty() {
+        argv.extend(["-CRL".into(), path(dir, "crls.pem"), "-crl_check".into()]);
+    }
+    CommandSpec {
+        argv,
+        cwd: None,
+        env: Vec::new(),
     }
 }
