@@ -143,8 +143,8 @@ pub const STAND_IN_ACCEPTED: &str = "chain accepted (stand-in key: signature ref
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LimboRunError {
-    /// curl runs at a testcase's time under Debian's `faketime`, which is not on PATH.
-    #[error("curl runs at each testcase's validation time under Debian's `faketime`, which is not installed (not on PATH): apt-get install faketime")]
+    /// curl runs at a testcase's time under Debian's libfaketime, which is not installed.
+    #[error("curl runs at each testcase's validation time under Debian's libfaketime, which is not installed (neither /usr/lib/<triplet>/faketime/libfaketime.so.1 nor `faketime` on PATH): apt-get install faketime")]
     NoFaketime,
     /// The helper identity of CLIENT testcases could not be made.
     #[error("cannot make the helper server identity: {0}")]
@@ -164,7 +164,15 @@ pub async fn run(
     verifier: Verifier,
     jobs: usize,
 ) -> Result<VerifierRun, LimboRunError> {
-    if verifier == Verifier::Curl && crate::lab::program::faketime().is_none() {
+    let timed = suite
+        .testcases
+        .iter()
+        .any(|t| t.as_ref().is_ok_and(|t| t.at.is_some()));
+    if verifier == Verifier::Curl
+        && timed
+        && programs::libfaketime().is_none()
+        && crate::lab::program::faketime().is_none()
+    {
         return Err(LimboRunError::NoFaketime);
     }
     let started = Instant::now();
