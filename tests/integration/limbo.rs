@@ -427,3 +427,23 @@ fn openssl_s_server_verifies_client_testcases() {
         "verify error:num=47:permitted subtree violation"
     );
 }
+
+/// The JSON report's shape, on the validity testcases (the run's duration left out).
+#[test]
+fn json_report_golden() {
+    let (code, _, stderr, mut report) = limbo(&[
+        "--filter",
+        "rfc5280::validity::",
+        "--exceptions",
+        EXCEPTIONS,
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    report["file"] = Value::from("conformance/x509-limbo-subset.json");
+    for v in report["verifiers"].as_array_mut().unwrap() {
+        v["elapsed_ms"] = Value::from(0);
+    }
+    golden(
+        &root().join("tests/golden/limbo/validity.json"),
+        &(serde_json::to_string_pretty(&report).unwrap() + "\n"),
+    );
+}
