@@ -1,6 +1,9 @@
 //! The x509-limbo testcase file as written: serde types one to one with limbo's `limbo-schema.json`
 //! (`{"version": 1, "testcases": [...]}`), and the bounded read that parses it.
 //!
+//! Our own types rather than the `limbo-harness-support` crate the x509-limbo notes mention: `cargo info`
+//! finds no such crate on crates.io (2026-11-30), and the schema is twenty plain fields.
+//!
 //! Nothing here is checked beyond its shape; [`crate::lab::limbo`] decodes the PEMs, the time and the
 //! names, and decides what each verifier can apply.
 
