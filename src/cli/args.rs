@@ -54,7 +54,7 @@ pub enum Command {
     Battery(BatteryArgs),
     /// Print a certificate or authority of a lab as a learner reads it (subject, issuer, validity, key, SANs, extensions, fingerprints) and its chain.
     Show(ShowArgs),
-    /// Run x509-limbo testcases (a limbo JSON file) as real TLS handshakes against a verifier under test (the built-in rustls client or server, curl, openssl s_client) and report each testcase's agreement with limbo's expected result, with the reason of every rejection.
+    /// Run x509-limbo testcases (a limbo JSON file) as real TLS handshakes against a verifier under test (the built-in rustls client or server, curl, openssl s_client or s_server) and report each testcase's agreement with limbo's expected result, with the reason of every rejection; -v also lists the testcases a verifier cannot apply, with why.
     Limbo(LimboArgs),
     /// Repeat cases of a lab with many concurrent clients: handshakes/s, latency percentiles and every verdict counted; a verdict other than the case's expectation is a failure (exit 1).
     Load(LoadArgs),
@@ -139,7 +139,7 @@ pub struct BatteryArgs {
 pub struct LimboArgs {
     /// The limbo file: `{"version": 1, "testcases": [...]}` (e.g. conformance/x509-limbo-subset.json).
     pub file: PathBuf,
-    /// The verifier under test; repeat for several (each runs the whole file): builtin (rustls), curl (at the validation time under faketime), openssl (s_client -attime).
+    /// The verifier under test; repeat for several (each runs the whole file): builtin (rustls), curl (at the validation time under libfaketime; SERVER testcases only), openssl (s_client -attime; s_server -Verify 1 for CLIENT testcases).
     #[arg(long = "verifier", value_enum, default_values_t = [LimboVerifier::Builtin])]
     pub verifiers: Vec<LimboVerifier>,
     /// Write every result, of every verifier, as JSON to OUT.
