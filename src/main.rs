@@ -32,5 +32,6 @@ fn main() -> ExitCode {
         Command::Show(a) => cli::show::show(a),
         Command::Battery(a) => cli::battery::battery(a),
         Command::Load(a) => cli::load_mode::load(a),
+        Command::Limbo(a) => cli::limbo::limbo(a, args.verbose),
     })
 }

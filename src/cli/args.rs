@@ -54,6 +54,8 @@ pub enum Command {
     Battery(BatteryArgs),
     /// Print a certificate or authority of a lab as a learner reads it (subject, issuer, validity, key, SANs, extensions, fingerprints) and its chain.
     Show(ShowArgs),
+    /// Run x509-limbo testcases (a limbo JSON file) as real TLS handshakes against a verifier under test (the built-in rustls client or server, curl, openssl s_client or s_server) and report each testcase's agreement with limbo's expected result, with the reason of every rejection; -v also lists the testcases a verifier cannot apply, with why.
+    Limbo(LimboArgs),
     /// Repeat cases of a lab with many concurrent clients: handshakes/s, latency percentiles and every verdict counted; a verdict other than the case's expectation is a failure (exit 1).
     Load(LoadArgs),
 }
@@ -131,6 +133,35 @@ pub struct BatteryArgs {
     pub explain: bool,
     #[command(flatten)]
     pub vars: VarArgs,
+}
+
+#[derive(clap::Args)]
+pub struct LimboArgs {
+    /// The limbo file: `{"version": 1, "testcases": [...]}` (e.g. conformance/x509-limbo-subset.json).
+    pub file: PathBuf,
+    /// The verifier under test; repeat for several (each runs the whole file): builtin (rustls), curl (at the validation time under libfaketime; SERVER testcases only), openssl (s_client -attime; s_server -Verify 1 for CLIENT testcases).
+    #[arg(long = "verifier", value_enum, default_values_t = [LimboVerifier::Builtin])]
+    pub verifiers: Vec<LimboVerifier>,
+    /// Write every result, of every verifier, as JSON to OUT.
+    #[arg(long, value_name = "OUT")]
+    pub json: Option<PathBuf>,
+    /// A JSON file of known disagreements, by verifier: {"builtin": [{"id": ..., "why": ...}], ...}. Exit 0 only when every disagreement is listed and no listed testcase agrees.
+    #[arg(long, value_name = "FILE")]
+    pub exceptions: Option<PathBuf>,
+    /// Only the testcases whose id contains ID-SUBSTRING.
+    #[arg(long, value_name = "ID-SUBSTRING")]
+    pub filter: Option<String>,
+    /// Testcases run at the same time, 1 to 64 (default: the number of cores).
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=64))]
+    pub jobs: Option<usize>,
+}
+
+/// `limbo --verifier`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
+pub enum LimboVerifier {
+    Builtin,
+    Curl,
+    Openssl,
 }
 
 #[derive(clap::Args)]

@@ -7,6 +7,7 @@ pub mod battery;
 pub mod check;
 pub mod class;
 pub mod init;
+pub mod limbo;
 pub mod list;
 pub mod load;
 pub mod load_mode;

@@ -9,6 +9,7 @@ pub mod command;
 pub mod discover;
 pub mod error;
 pub mod handshake;
+pub mod limbo;
 pub mod lint;
 pub mod load;
 pub mod loaded;

@@ -65,6 +65,13 @@ impl Program {
                 // A client's handshake signature that its certificate's key did not make (Python's
                 // `[SSL: BAD_SIGNATURE]`).
                 (Program::Python, Reason::BadSignature) => side == Side::Server,
+                // A server's CertificateVerify signature that its certificate's key did not make
+                // (OpenSSL's `bad signature`, which curl and `s_client` print).
+                (Program::Curl | Program::OpensslClient, Reason::BadSignature) => {
+                    side == Side::Client
+                }
+                // A server certificate OpenSSL cannot decode while curl's handshake reads it.
+                (Program::Curl, Reason::BadEncoding) => side == Side::Client,
                 _ => false,
             }
     }

@@ -13,6 +13,7 @@ mod gradescope;
 pub mod html;
 mod json;
 mod junit;
+pub mod limbo;
 pub mod output;
 pub mod safe;
 mod tap;

@@ -9,6 +9,7 @@ pub mod case;
 pub mod checks;
 pub mod endpoint;
 pub mod lab;
+pub mod limbo;
 pub mod load;
 pub mod pairing;
 pub mod result;

@@ -3,6 +3,7 @@
 //! Nothing here is checked beyond its shape; `lab` turns a [`LabFile`] into a validated model.
 
 pub mod handshake;
+pub mod limbo;
 pub mod schema;
 pub mod starter;
 pub mod yaml;

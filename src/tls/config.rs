@@ -92,7 +92,8 @@ impl TimeProvider for FixedTime {
     }
 }
 
-fn time_provider(at: Option<time::OffsetDateTime>) -> Arc<dyn TimeProvider> {
+/// The clock of a configuration: `at` fixed (the virtual clock), or the system clock when `None`.
+pub fn time_provider(at: Option<time::OffsetDateTime>) -> Arc<dyn TimeProvider> {
     match at {
         Some(t) => Arc::new(FixedTime(UnixTime::since_unix_epoch(
             std::time::Duration::from_secs(t.unix_timestamp().max(0) as u64),

@@ -5,6 +5,7 @@
 pub mod client;
 pub mod config;
 pub mod identity;
+pub mod limbo;
 pub mod negotiated;
 pub mod server;
 pub mod sessions;

@@ -13,6 +13,9 @@
 //! A Python server command runs with a `sitecustomize` ([`PYTHON_SERVER_HOOK`]): `socketserver` (under
 //! the seed's `http.server`) drops a failed TLS handshake without a word, so the hook prints Python's
 //! own `ssl` error for each, and a line for each completed one.
+//!
+//! The x509-limbo runs (`mtls-lab limbo`) added the verify strings of name constraints, issuers and IP
+//! addresses, and OpenSSL's refusal of a server's CertificateVerify signature, as they saw them.
 
 use crate::reason::Reason;
 
@@ -115,6 +118,32 @@ pub const VERIFY_STRINGS: &[VerifyString] = &[
         reason: Reason::NameConstraints,
         seen: "openssl verify: error 47 at 0 depth lookup: permitted subtree violation",
     },
+    VerifyString {
+        text: "excluded subtree violation",
+        reason: Reason::NameConstraints,
+        seen: "verify error:num=48:excluded subtree violation",
+    },
+    VerifyString {
+        text: "unsupported name constraint type",
+        reason: Reason::NameConstraints,
+        seen: "verify error:num=51:unsupported name constraint type",
+    },
+    // Raised while names are checked against name constraints (OpenSSL's `nc_match`).
+    VerifyString {
+        text: "unsupported or invalid name syntax",
+        reason: Reason::NameConstraints,
+        seen: "verify error:num=53:unsupported or invalid name syntax",
+    },
+    VerifyString {
+        text: "unable to get issuer certificate",
+        reason: Reason::UnknownIssuer,
+        seen: "verify error:num=2:unable to get issuer certificate",
+    },
+    VerifyString {
+        text: "IP address mismatch",
+        reason: Reason::NameMismatch,
+        seen: "verify error:num=64:IP address mismatch",
+    },
 ];
 
 /// A fixed message of one program: an exit status (`None`: any) and text, and what it says.
@@ -180,6 +209,66 @@ pub const RULES: &[Rule] = &[
         text: "SSL: no alternative certificate subject name matches target host name",
         means: Means::Refused(Reason::NameMismatch),
         seen: "curl: (60) SSL: no alternative certificate subject name matches target host name 'localhost'",
+    },
+    // The server's CertificateVerify signature does not verify with its certificate's key (OpenSSL's
+    // SSL_R_BAD_SIGNATURE, raised after the chain was verified): a certificate presented with a key that
+    // is not its own.
+    Rule {
+        program: Program::Curl,
+        exit: Some(35),
+        text: "SSL routines::bad signature",
+        means: Means::Refused(Reason::BadSignature),
+        seen: "curl: (35) OpenSSL/3.0.19: error:0A00007B:SSL routines::bad signature",
+    },
+    Rule {
+        program: Program::OpensslClient,
+        exit: None,
+        text: "tls_process_cert_verify:bad signature",
+        means: Means::Refused(Reason::BadSignature),
+        seen: "40F75EC5297F0000:error:0A00007B:SSL routines:tls_process_cert_verify:bad signature:../ssl/statem/statem_lib.c:545:",
+    },
+    // curl prints the first error of OpenSSL's queue: for an RSA CertificateVerify signature that does not
+    // verify, RSA's own words come before `bad signature`; a signature of another key type's scheme is
+    // `wrong signature type`. Each follows the verification of the chain.
+    // Whichever of RSA's words comes first depends on the signature's bytes: `first octet invalid`, `last
+    // octet invalid`, `salt length recovery failed`, `data too large for modulus` were all seen. A curl
+    // that presents no key of its own meets RSA only in the server's signatures.
+    Rule {
+        program: Program::Curl,
+        exit: Some(35),
+        text: "rsa routines::",
+        means: Means::Refused(Reason::BadSignature),
+        seen: "curl: (35) OpenSSL/3.0.19: error:02000085:rsa routines::first octet invalid",
+    },
+    Rule {
+        program: Program::Curl,
+        exit: Some(35),
+        text: "SSL routines::wrong signature type",
+        means: Means::Refused(Reason::BadSignature),
+        seen: "curl: (35) OpenSSL/3.0.19: error:0A000172:SSL routines::wrong signature type",
+    },
+    Rule {
+        program: Program::OpensslClient,
+        exit: None,
+        text: "tls12_check_peer_sigalg:wrong signature type",
+        means: Means::Refused(Reason::BadSignature),
+        seen: "404726E61F7F0000:error:0A000172:SSL routines:tls12_check_peer_sigalg:wrong signature type:../ssl/t1_lib.c:1498:",
+    },
+    // A certificate OpenSSL cannot process (its extensions, or its issuer's key, do not decode), refused
+    // while the handshake reads it.
+    Rule {
+        program: Program::Curl,
+        exit: Some(35),
+        text: "X509 V3 routines::invalid certificate",
+        means: Means::Refused(Reason::BadEncoding),
+        seen: "curl: (35) OpenSSL/3.0.19: error:1100009E:X509 V3 routines::invalid certificate",
+    },
+    Rule {
+        program: Program::Curl,
+        exit: Some(35),
+        text: "digital envelope routines::decode error",
+        means: Means::Refused(Reason::BadEncoding),
+        seen: "curl: (35) OpenSSL/3.0.19: error:03000072:digital envelope routines::decode error",
     },
     Rule {
         program: Program::Curl,

@@ -23,6 +23,7 @@ mod hostile;
 mod html;
 mod invalid_labs;
 mod judging;
+mod limbo;
 mod load;
 mod openssl_crosscheck;
 mod peers;
