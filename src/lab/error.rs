@@ -162,8 +162,8 @@ pub enum Problem {
     /// A case's own clock against a server command, which runs once for the lab.
     #[error("server `{server}` is a command started once for the lab, at the lab's clock: a case cannot give it a clock of its own")]
     ClockServerCommandOnce { server: String },
-    /// A virtual clock for an external program without `faketime` to run it there.
-    #[error("{whose} (`at:`) cannot reach the {peer}: it runs at the machine's time unless Debian's `faketime` is installed, and it is not (not on PATH)")]
+    /// A virtual clock for an external program without libfaketime to run it there.
+    #[error("{whose} (`at:`) cannot reach the {peer}: it runs at the machine's time unless libfaketime is preloaded into it, and libfaketime is not installed (looked for {looked})", looked = crate::lab::faketime::LOOKED)]
     ClockNeedsFaketime { whose: &'static str, peer: String },
     /// `server_output` on a case whose server is not a server command.
     #[error(

@@ -8,6 +8,7 @@ pub mod battery;
 pub mod command;
 pub mod discover;
 pub mod error;
+pub mod faketime;
 pub mod handshake;
 pub mod limbo;
 pub mod lint;

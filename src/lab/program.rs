@@ -89,26 +89,8 @@ impl Program {
     }
 }
 
-/// Debian's `faketime` (libfaketime), found on `PATH`: it runs an external program at the lab's clock
-/// (`faketime @EPOCH program …`, a clock that starts there and runs on). Looked up once per process.
-pub fn faketime() -> Option<&'static std::path::Path> {
-    static FOUND: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
-    FOUND
-        .get_or_init(|| {
-            let path = std::env::var_os("PATH")?;
-            std::env::split_paths(&path)
-                .map(|d| d.join("faketime"))
-                .find(|p| {
-                    use std::os::unix::fs::PermissionsExt;
-                    p.metadata()
-                        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-                })
-        })
-        .as_deref()
-}
-
 /// The program a command line runs: argv\[0\]'s basename (`curl`, `openssl s_client`, `openssl
-/// s_server`, `python3` or `python` running a script; under `faketime TIME`, the program it runs); for `sh -c SCRIPT`, the last command of the
+/// s_server`, `python3` or `python` running a script; under Debian's `faketime TIME` wrapper, the program it runs); for `sh -c SCRIPT`, the last command of the
 /// script's last pipeline (whose exit status is the shell's).
 pub fn identify(argv: &[String]) -> Option<Program> {
     let base = argv.first()?.rsplit('/').next()?;

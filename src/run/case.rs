@@ -179,10 +179,10 @@ fn finish(lab: &Lab, case: &Case, context: CaseContext, ran: Result<Ran, CaseErr
     }
 }
 
-/// `the client command ran under faketime at …` when a program of the case ran at the lab's clock.
+/// `the client command ran under libfaketime at …` when a program of the case ran at the lab's clock.
 fn clock_note(lab: &Lab, case: &Case) -> Option<String> {
     let clock = case.clock(lab)?;
-    crate::lab::program::faketime()?;
+    crate::lab::faketime::library()?;
     let mut who = Vec::new();
     if lab.at.is_some() && matches!(lab.servers[case.server].kind, ServerKind::Command(_)) {
         who.push("the server command");
@@ -197,7 +197,7 @@ fn clock_note(lab: &Lab, case: &Case) -> Option<String> {
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| clock.unix_timestamp().to_string());
     Some(format!(
-        "{} ran under faketime at {when}, the lab's clock",
+        "{} ran under libfaketime at {when}, the lab's clock",
         who.join(" and ")
     ))
 }

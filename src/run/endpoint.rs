@@ -227,17 +227,25 @@ async fn stop(endpoint: Endpoint) {
     }
 }
 
-/// Runs a command at the lab's clock `at` under Debian's `faketime` (`faketime @EPOCH program …`: its
-/// clock starts there and runs on). Loading refused a clock for a program when `faketime` is missing.
+/// Runs a command at the clock `at` (the lab's, or its case's) with libfaketime preloaded
+/// ([`crate::lab::faketime::environment`]): its clock starts there and runs on, and every process it
+/// starts (a `sh -c` script's commands) inherits it. The command's own `env:` keeps its `LD_PRELOAD`
+/// (after libfaketime) and wins for any other of these variables (`FAKETIME_DONT_FAKE_MONOTONIC: "0"`
+/// fakes the monotonic clock too). Loading refused a clock for a program when libfaketime is missing.
 pub(super) fn at_clock(spec: &mut peer::process::CommandSpec, at: Option<time::OffsetDateTime>) {
-    if let (Some(at), Some(faketime)) = (at, crate::lab::program::faketime()) {
-        spec.argv.splice(
-            0..0,
-            [
-                faketime.display().to_string(),
-                format!("@{}", at.unix_timestamp()),
-            ],
-        );
+    let Some(at) = at else { return };
+    let preload = (spec.env.iter())
+        .find(|(k, _)| k == "LD_PRELOAD")
+        .map(|(_, v)| v.clone());
+    let Some(clock) = crate::lab::faketime::environment(at, preload.as_deref()) else {
+        return;
+    };
+    for (name, value) in clock {
+        match spec.env.iter().position(|(k, _)| *k == name) {
+            Some(i) if name == "LD_PRELOAD" => spec.env[i].1 = value,
+            Some(_) => {}
+            None => spec.env.push((name, value)),
+        }
     }
 }
 

@@ -132,8 +132,9 @@ fn every_bad_input_exits_2_with_a_golden_message() {
     }
 }
 
-/// Without `faketime` on PATH a client command or a server command cannot run at the lab's clock:
-/// `check` and `run` refuse `at:` for that case, at its file, line and column.
+/// Without libfaketime (here `MTLS_LAB_LIBFAKETIME` names no file) a client command or a server command
+/// cannot run at the lab's clock: `check` and `run` refuse `at:` for that case, at its file, line and
+/// column.
 #[test]
 fn a_clock_that_cannot_reach_a_program_is_refused_without_faketime() {
     let dir = tempfile::tempdir().unwrap();
@@ -146,14 +147,17 @@ fn a_clock_that_cannot_reach_a_program_is_refused_without_faketime() {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_mtls-lab"))
             .current_dir(dir.path())
             .args([command, "clock.yaml"])
-            .env("PATH", dir.path().join("no-such-bin"))
+            .env(
+                "MTLS_LAB_LIBFAKETIME",
+                dir.path().join("no-such-libfaketime.so.1"),
+            )
             .env("NO_COLOR", "1")
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{command}: {stderr}");
         assert!(
-            stderr.contains("error: cases[0].at: this case's clock (`at:`) cannot reach the client command: it runs at the machine's time unless Debian's `faketime` is installed, and it is not (not on PATH)\n  --> clock.yaml:10:9\n"),
+            stderr.contains("error: cases[0].at: this case's clock (`at:`) cannot reach the client command: it runs at the machine's time unless libfaketime is preloaded into it, and libfaketime is not installed (looked for /usr/lib/<triplet>/faketime/libfaketime.so.1, /usr/lib/faketime/, /usr/local/lib/faketime/, or $MTLS_LAB_LIBFAKETIME)\n  --> clock.yaml:10:9\n"),
             "{command}: {stderr}"
         );
         // The built-in client verifies at any clock: only the command's case is refused.

@@ -235,13 +235,12 @@ fn openssl_keyless_chain_is_accepted_by_the_stand_in_rule() {
     );
 }
 
-/// curl at the validation time under faketime: a name mismatch in curl's words, expiry at 2022, and a
+/// curl at the validation time under libfaketime: a name mismatch in curl's words, expiry at 2022, and a
 /// CLIENT testcase not applicable, with why.
 #[test]
 fn curl_on_a_few_testcases() {
-    // Debian's package installs the wrapper and the library together.
-    if mtls_lab::lab::program::faketime().is_none() {
-        println!("SKIPPED curl_on_a_few_testcases: `faketime` is not installed (apt-get install faketime; .ci/run installs it)");
+    if mtls_lab::lab::faketime::library().is_none() {
+        println!("SKIPPED curl_on_a_few_testcases: libfaketime is not installed (apt-get install libfaketime; .ci/run installs it)");
         return;
     }
     let (code, stdout, stderr, report) = limbo(&[

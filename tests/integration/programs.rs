@@ -689,14 +689,14 @@ fn two_programs_openssl_s_server_and_curl() {
     );
 }
 
-/// The lab's clock reaches programs through Debian's `faketime`: 60 days on, curl (a client command)
+/// The lab's clock reaches programs through libfaketime: 60 days on, curl (a client command)
 /// finds the built-in server's 30-day certificate expired, and `openssl s_server` (a server command)
 /// the built-in client's. At the machine's time both would be accepted. Skipped, saying so, when
-/// `faketime` is not installed (the refusal without it: cli::a_clock_that_cannot_reach_a_program_is_refused_without_faketime).
+/// libfaketime is not installed (the refusal without it: cli::a_clock_that_cannot_reach_a_program_is_refused_without_faketime).
 #[test]
 fn the_lab_clock_reaches_programs_under_faketime() {
-    if mtls_lab::lab::program::faketime().is_none() {
-        println!("SKIPPED the_lab_clock_reaches_programs_under_faketime: `faketime` is not installed (apt-get install faketime; .ci/run installs it)");
+    if mtls_lab::lab::faketime::library().is_none() {
+        println!("SKIPPED the_lab_clock_reaches_programs_under_faketime: libfaketime is not installed (apt-get install libfaketime; .ci/run installs it)");
         return;
     }
     require("openssl", "version");
@@ -768,14 +768,75 @@ cases:
     let at = (time::OffsetDateTime::now_utc() + time::Duration::days(60)).date();
     let d = detail("curl finds the server certificate expired");
     assert!(
-        d.contains("the client command ran under faketime at ")
+        d.contains("the client command ran under libfaketime at ")
             && d.contains(&at.to_string())
             && d.contains("certificate has expired"),
         "{d}"
     );
     let d = detail("s_server accepts a client still valid");
     assert!(
-        d.contains("the server command ran under faketime at "),
+        d.contains("the server command ran under libfaketime at "),
+        "{d}"
+    );
+}
+
+/// The clock reaches every process a command starts: a `sh -c` script at a lab's clock in 2040 sees
+/// 2040 in `date`, in a Python it starts (whose monotonic clock stays the machine's, so a wait with a
+/// timeout returns), and in curl, which accepts a server certificate valid only in 2040. At the
+/// machine's time the output would say otherwise and curl would find the certificate not yet valid.
+/// Skipped, saying so, when libfaketime is not installed.
+#[test]
+fn the_lab_clock_reaches_the_children_of_a_shell_command() {
+    if mtls_lab::lab::faketime::library().is_none() {
+        println!("SKIPPED the_lab_clock_reaches_the_children_of_a_shell_command: libfaketime is not installed (apt-get install libfaketime; .ci/run installs it)");
+        return;
+    }
+    require("python3", "--version");
+    require("curl", "--version");
+    let yaml = r#"lab: clock-in-children
+at: 2040-06-01T00:00:00Z
+authorities:
+  ca: { subject: { CN: Clock CA }, valid: { from: 2039-01-01, until: 2041-01-01 } }
+certificates:
+  server: { issuer: ca, subject: { CN: localhost }, san: [dns:localhost], usage: server, valid: { from: 2040-01-01, until: 2040-12-31 } }
+  client: { issuer: ca, subject: { CN: labclient }, usage: client, valid: { from: 2040-01-01, until: 2040-12-31 } }
+servers:
+  web: { certificate: server, trust: [ca] }
+cases:
+  - name: a shell script and its children run in 2040
+    client:
+      command:
+        - sh
+        - -c
+        - |
+          printf 'sh %s; ' "$(date -u +%Y)"
+          python3 -c 'import threading, time; threading.Event().wait(0.1); print("python", time.gmtime().tm_year, "monotonic", "real" if time.monotonic() < 1e9 else "faked", end="; ")'
+          curl --silent --show-error --cacert "$1" --cert "$2" --key "$3" "$4"
+        - sh
+        - "{cert:ca}"
+        - "{cert:client}"
+        - "{key:client}"
+        - "{url}"
+    expect: { outcome: accepted, exit: 0, output: 'sh 2040; python 2040 monotonic real; {"client":{"CN":"labclient"' }
+"#;
+    let r = run(yaml);
+    assert_rows(
+        &r,
+        &[row(
+            "a shell script and its children run in 2040",
+            Outcome::Accepted,
+            None,
+            None,
+            Some(0),
+        )],
+    );
+    let d = case(&r, "a shell script and its children run in 2040")
+        .observed
+        .as_ref()
+        .and_then(|o| o.detail.clone())
+        .unwrap_or_default();
+    assert!(
+        d.contains("the client command ran under libfaketime at 2040-06-01T00:00:00Z"),
         "{d}"
     );
 }

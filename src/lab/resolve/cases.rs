@@ -179,7 +179,7 @@ impl Resolver<'_> {
 
     /// Refuses a virtual clock (`at:`, the case's or the lab's) that an external program of the case cannot
     /// run at: a target (already running), a case's own clock against a server command (started once,
-    /// at the lab's clock), and any program when Debian's `faketime` is not installed to run it there.
+    /// at the lab's clock), and any program when libfaketime is not installed to run it there ([`crate::lab::faketime`]).
     fn clock_reaches(
         &self,
         field: &str,
@@ -201,8 +201,8 @@ impl Resolver<'_> {
                 Some(format!("case `{}`: {help}", case.name)),
             )
         };
-        let faketime = crate::lab::program::faketime().is_some();
-        let install = "install Debian's `faketime` (apt-get install faketime) to run the program at the lab's clock, or remove `at:`";
+        let faketime = crate::lab::faketime::library().is_some();
+        let install = "install libfaketime (apt-get install libfaketime; or name it in $MTLS_LAB_LIBFAKETIME) to run the program at the lab's clock, or remove `at:`";
         match &server.kind {
             ServerKind::Target(_) => {
                 return Err(refuse(
@@ -210,7 +210,7 @@ impl Resolver<'_> {
                         whose,
                         server: server.name.clone(),
                     },
-                    "remove `at:`, or start the server from the lab as a `command` (run under faketime at the lab's clock)",
+                    "remove `at:`, or start the server from the lab as a `command` (run under libfaketime at the lab's clock)",
                 ))
             }
             ServerKind::Command(_) if case.at.is_some() && case.at != lab_at.map(|(t, _)| t) => {

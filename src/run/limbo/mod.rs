@@ -143,8 +143,8 @@ pub const STAND_IN_ACCEPTED: &str = "chain accepted (stand-in key: signature ref
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LimboRunError {
-    /// curl runs at a testcase's time under Debian's libfaketime, which is not installed.
-    #[error("curl runs at each testcase's validation time under Debian's libfaketime, which is not installed (neither /usr/lib/<triplet>/faketime/libfaketime.so.1 nor `faketime` on PATH): apt-get install faketime")]
+    /// curl runs at a testcase's time with libfaketime preloaded, and it is not installed.
+    #[error("curl runs at each testcase's validation time with libfaketime preloaded, which is not installed (looked for {looked}): apt-get install libfaketime", looked = crate::lab::faketime::LOOKED)]
     NoFaketime,
     /// The helper identity of CLIENT testcases could not be made.
     #[error("cannot make the helper server identity: {0}")]
@@ -157,7 +157,7 @@ pub enum LimboRunError {
 /// Runs every testcase of `suite` against `verifier`, `jobs` at a time; results in file order.
 ///
 /// # Errors
-/// [`LimboRunError`] when the run cannot start (curl without `faketime`, the helper identity);
+/// [`LimboRunError`] when the run cannot start (curl without libfaketime, the helper identity);
 /// a testcase that cannot run is an [`Observed::Error`] in its result instead.
 pub async fn run(
     suite: Arc<Suite>,
@@ -168,11 +168,7 @@ pub async fn run(
         .testcases
         .iter()
         .any(|t| t.as_ref().is_ok_and(|t| t.at.is_some()));
-    if verifier == Verifier::Curl
-        && timed
-        && programs::libfaketime().is_none()
-        && crate::lab::program::faketime().is_none()
-    {
+    if verifier == Verifier::Curl && timed && crate::lab::faketime::library().is_none() {
         return Err(LimboRunError::NoFaketime);
     }
     let started = Instant::now();

@@ -127,30 +127,15 @@ pub fn openssl(tc: &Testcase, dir: &Path, port: u16) -> CommandSpec {
 }
 
 /// curl trusting only the anchors, connecting to 127.0.0.1 whatever the name, at the testcase's time
-/// under libfaketime.
+/// with libfaketime preloaded ([`crate::lab::faketime::environment`]).
 pub fn curl(tc: &Testcase, dir: &Path, port: u16) -> CommandSpec {
     let mut argv: Vec<String> = Vec::new();
     let mut env = vec![("TZ".to_string(), "UTC".to_string())];
-    if let Some(at) = tc.at {
-        match libfaketime() {
-            // The library itself, without Debian's `faketime` wrapper: the wrapper's semaphore is named by
-            // its pid, and one left behind by a killed wrapper makes a later one with that pid fail
-            // (`sem_open`), which was seen here with several hundred such leftovers in /dev/shm.
-            Some(lib) => {
-                env.push(("LD_PRELOAD".into(), lib.display().to_string()));
-                env.push(("FAKETIME".into(), faketime_spec(at)));
-                // curl's own timeouts keep the machine's monotonic clock.
-                env.push(("FAKETIME_DONT_FAKE_MONOTONIC".into(), "1".into()));
-            }
-            None => {
-                if let Some(faketime) = crate::lab::program::faketime() {
-                    argv.extend([
-                        faketime.display().to_string(),
-                        format!("@{}", at.unix_timestamp()),
-                    ]);
-                }
-            }
-        }
+    if let Some(clock) = tc
+        .at
+        .and_then(|at| crate::lab::faketime::environment(at, None))
+    {
+        env.extend(clock);
     }
     // An IPv6 address is bracketed in the URL and in --connect-to (curl's HOST:PORT:CONNECT-TO-HOST:PORT).
     let host = match &tc.name {
@@ -187,35 +172,6 @@ pub fn curl(tc: &Testcase, dir: &Path, port: u16) -> CommandSpec {
         cwd: None,
         env,
     }
-}
-
-/// libfaketime's `FAKETIME`: a clock that starts at `at` and runs on (`@YYYY-MM-DD hh:mm:ss`, UTC).
-fn faketime_spec(at: time::OffsetDateTime) -> String {
-    let at = at.to_offset(time::UtcOffset::UTC);
-    format!(
-        "@{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-        at.year(),
-        u8::from(at.month()),
-        at.day(),
-        at.hour(),
-        at.minute(),
-        at.second()
-    )
-}
-
-/// Debian's libfaketime beside its `faketime` wrapper (`/usr/lib/<triplet>/faketime/libfaketime.so.1`).
-pub(super) fn libfaketime() -> Option<std::path::PathBuf> {
-    static FOUND: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
-    FOUND
-        .get_or_init(|| {
-            std::fs::read_dir("/usr/lib")
-                .ok()?
-                .flatten()
-                .map(|d| d.path().join("faketime/libfaketime.so.1"))
-                .chain(std::iter::once("/usr/lib/faketime/libfaketime.so.1".into()))
-                .find(|p| p.is_file())
-        })
-        .clone()
 }
 
 /// Runs `tc` (a CLIENT testcase) against `openssl s_server -Verify 1 -verify_return_error -www`, trusting
