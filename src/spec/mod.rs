@@ -47,7 +47,7 @@ pub struct LabFile {
     #[serde(default)]
     #[schemars(example = example_labfile_cases())]
     pub cases: Vec<CaseSpec>,
-    /// Virtual clock: the time at which both sides verify certificates and CRLs in every case (an offset from now such as `+400d`, or an RFC 3339 time); default now. A case's own `at` overrides it. A server or client command runs at it under Debian's `faketime`; without `faketime`, or against a `target`, `at` is refused.
+    /// Virtual clock: the time at which both sides verify certificates and CRLs in every case (an offset from now such as `+400d`, or an RFC 3339 time); default now. A case's own `at` overrides it. A server or client command runs at it with libfaketime preloaded (every process it starts too); without libfaketime, or against a `target`, `at` is refused.
     #[serde(default)]
     #[schemars(example = &"+400d")]
     pub at: Option<String>,
@@ -1081,7 +1081,7 @@ pub struct CaseSpec {
     /// The client that connects.
     #[schemars(example = example_casespec_client())]
     pub client: ClientSpec,
-    /// Virtual clock for this case: the time at which both sides verify (an offset from now such as `+400d`, or an RFC 3339 time); default the lab's `at`, else now. A client command runs at it under Debian's `faketime` (refused without it); against a server command only the lab's `at` is allowed, and against a `target` none.
+    /// Virtual clock for this case: the time at which both sides verify (an offset from now such as `+400d`, or an RFC 3339 time); default the lab's `at`, else now. A client command runs at it with libfaketime preloaded (refused without it); against a server command only the lab's `at` is allowed, and against a `target` none.
     #[serde(default)]
     #[schemars(example = &"+400d")]
     pub at: Option<String>,
