@@ -46,10 +46,10 @@ pub fn library() -> Option<&'static Path> {
 /// is `None`. `None` when libfaketime is not installed ([`library`]).
 ///
 /// `FAKETIME_DONT_FAKE_MONOTONIC=1` leaves the monotonic clock real, as libfaketime advises, so that
-/// waits with a timeout (Python's `threading`, Rust's `std::sync`, which block in the kernel until a
-/// monotonic deadline) do not hang. libfaketime 0.9.10 (Debian 12) then gets one call wrong: an
+/// waits with a timeout (Python's `threading`, which blocks in the kernel until a monotonic deadline)
+/// do not hang. libfaketime 0.9.10 (Debian 12) then gets one call wrong: an
 /// absolute monotonic `clock_nanosleep`, which Python 3.11's `time.sleep` uses, fails with `EINVAL`
-/// (wolfcw/libfaketime#426). A variable the caller sets itself after these wins (see
+/// (wolfcw/libfaketime#426). A command's own `env:` may set the variable otherwise (see
 /// `run::endpoint::at_clock`).
 pub fn environment(
     at: time::OffsetDateTime,
