@@ -55,9 +55,12 @@ pub(super) async fn client_against_command(
     context.server_address = Some(running.addr.to_string());
     let mark = running.child.line_mark();
     let observed = client_against_external(lab, work, case, running.addr).await;
-    // Give the server a moment to write what it logs about this connection.
+    // Give the server a moment to write what it logs about this connection; a refused handshake is
+    // what its words are read for, so then its first line is waited for (on a busy machine a program
+    // may print it well after the client saw the alert).
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let server_output = settled_lines(running, mark).await;
+    let refused = matches!(&observed, Ok(o) if o.outcome == crate::reason::Outcome::Rejected);
+    let server_output = settled_lines(running, mark, refused).await;
     let mut tail = running.child.tail();
     let mut exited = None;
     if let Some(status) = running.child.try_exit() {
@@ -85,14 +88,17 @@ pub(super) async fn client_against_command(
     })
 }
 
-/// What the server command printed since `mark`, once it has been quiet for 100 ms (at most 1 s).
-pub(super) async fn settled_lines(running: &RunningCommand, mark: u64) -> String {
+/// What the server command printed since `mark`, once it has been quiet for 100 ms (at most 1 s); with
+/// `want_first`, quiet only counts once it printed at least one line since `mark` (still at most 1 s:
+/// a program that prints nothing about a connection costs that second).
+pub(super) async fn settled_lines(running: &RunningCommand, mark: u64, want_first: bool) -> String {
     let until = Instant::now() + Duration::from_secs(1);
     let mut seen = running.child.line_mark();
     loop {
         tokio::time::sleep(Duration::from_millis(100)).await;
         let now = running.child.line_mark();
-        if now == seen || Instant::now() >= until {
+        let waiting = want_first && now == mark;
+        if (now == seen && !waiting) || Instant::now() >= until {
             break;
         }
         seen = now;
@@ -131,7 +137,8 @@ pub(super) async fn command_against_command(
     let run = peer::run_client(&spec, command.timeout)
         .await
         .map_err(|e| CaseError::ClientCommand(Box::new(e)))?;
-    let server_output = settled_lines(running, mark).await;
+    let refused = run.code != Some(0);
+    let server_output = settled_lines(running, mark, refused).await;
     let ms = started.elapsed().as_millis() as u64;
     let output = format!("{}\n{}", run.stdout, run.stderr);
     let observed = verdict::observe_programs(
