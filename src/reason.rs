@@ -387,6 +387,25 @@ pub fn reason_for_alert(alert: &str) -> Option<Reason> {
         .map(|(_, r)| *r)
 }
 
+/// The alerts a verifier sends when it refuses a certificate for `reason`: rustls's (its
+/// `CertificateError` → `AlertDescription` mapping) and OpenSSL's (`ssl_x509err2alert`). Empty when
+/// no alert goes with the reason alone. A refusal whose program did not say why is consistent with
+/// `reason` when it sent one of these.
+pub fn alerts_for(reason: Reason) -> &'static [&'static str] {
+    match reason {
+        Reason::Expired => &["certificate_expired"],
+        // rustls: certificate_expired; OpenSSL (X509_V_ERR_CERT_NOT_YET_VALID): bad_certificate.
+        Reason::NotYetValid => &["certificate_expired", "bad_certificate"],
+        Reason::NameMismatch => &["bad_certificate"],
+        Reason::UnknownIssuer => &["unknown_ca"],
+        Reason::BadSignature => &["decrypt_error"],
+        Reason::WrongPurpose => &["unsupported_certificate"],
+        Reason::Revoked => &["certificate_revoked"],
+        Reason::CertificateRequired => &["certificate_required"],
+        _ => &[],
+    }
+}
+
 /// Whether a reason can be read from an alert (a rejection by an external program can only be expected with these).
 pub fn readable_from_alert(reason: Reason) -> bool {
     ALERT_REASONS.iter().any(|(_, r)| *r == reason)

@@ -23,6 +23,9 @@ pub enum Verdict {
     RefusedRightReason,
     /// Refused, but by the other side or for another reason.
     RefusedOtherReason,
+    /// Refused by the expected side, whose program did not say why, with an alert a refusal for the
+    /// expected reason sends (`verdict::reason_unsaid`): the case passes, the reason is not claimed.
+    RefusedReasonNotSaid,
     /// The handshake went through: the peer accepted what it should refuse.
     AcceptedWrongly,
     /// The failure cannot apply here (its case says why).
@@ -39,6 +42,7 @@ impl Verdict {
         match self {
             Verdict::RefusedRightReason => "refused (right reason)",
             Verdict::RefusedOtherReason => "refused (other reason)",
+            Verdict::RefusedReasonNotSaid => "refused (reason not said)",
             Verdict::AcceptedWrongly => "ACCEPTED (wrongly)",
             Verdict::Skipped => "skipped",
             Verdict::NotDecided => "not decided",
@@ -51,6 +55,7 @@ impl Verdict {
         match self {
             Verdict::RefusedRightReason => "refused_right_reason",
             Verdict::RefusedOtherReason => "refused_other_reason",
+            Verdict::RefusedReasonNotSaid => "refused_reason_not_said",
             Verdict::AcceptedWrongly => "accepted_wrongly",
             Verdict::Skipped => "skipped",
             Verdict::NotDecided => "not_decided",
@@ -74,6 +79,19 @@ impl Verdict {
         }
         match case.observed.as_ref().map(|o: &Observed| o.outcome) {
             Some(Outcome::Accepted) => Verdict::AcceptedWrongly,
+            Some(Outcome::Rejected)
+                if case.status == Status::Passed
+                    && case.observed.as_ref().is_some_and(|o| o.reason.is_none())
+                    && matches!(
+                        case.expected,
+                        crate::lab::Expectation::Rejected {
+                            reason: Some(_),
+                            ..
+                        }
+                    ) =>
+            {
+                Verdict::RefusedReasonNotSaid
+            }
             Some(Outcome::Rejected) if case.status == Status::Passed => Verdict::RefusedRightReason,
             Some(Outcome::Rejected) => Verdict::RefusedOtherReason,
             _ => Verdict::NotDecided,
@@ -110,6 +128,10 @@ pub struct Battery {
     /// Failures refused for the right reason, for another reason, accepted wrongly, skipped, not decided.
     pub refused_right_reason: usize,
     pub refused_other_reason: usize,
+    /// Refused by the expected side without saying why (an alert consistent with the reason); left out
+    /// when 0.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub refused_reason_not_said: usize,
     pub accepted_wrongly: usize,
     pub skipped: usize,
     pub not_decided: usize,
@@ -180,6 +202,7 @@ pub fn matrix(results: &[LabResult]) -> Vec<Battery> {
                         peer: d.peer.clone(),
                         refused_right_reason: 0,
                         refused_other_reason: 0,
+                        refused_reason_not_said: 0,
                         accepted_wrongly: 0,
                         skipped: 0,
                         not_decided: 0,
@@ -193,6 +216,7 @@ pub fn matrix(results: &[LabResult]) -> Vec<Battery> {
             *match verdict {
                 Verdict::RefusedRightReason => &mut b.refused_right_reason,
                 Verdict::RefusedOtherReason => &mut b.refused_other_reason,
+                Verdict::RefusedReasonNotSaid => &mut b.refused_reason_not_said,
                 Verdict::AcceptedWrongly => &mut b.accepted_wrongly,
                 Verdict::Skipped => &mut b.skipped,
                 Verdict::NotDecided => &mut b.not_decided,
@@ -255,6 +279,13 @@ impl Battery {
             "{} refused for the right reason, {} for another reason, {} accepted wrongly, {} skipped",
             self.refused_right_reason, self.refused_other_reason, self.accepted_wrongly, self.skipped
         );
+        if self.refused_reason_not_said > 0 {
+            let _ = write!(
+                s,
+                ", {} refused without saying why",
+                self.refused_reason_not_said
+            );
+        }
         if self.not_decided > 0 {
             let _ = write!(s, ", {} not decided", self.not_decided);
         }

@@ -63,6 +63,7 @@ table.battery thead th { background: #f6f8fa; }
 table.battery td a { color: inherit; font-weight: 600; }
 table.battery td .detail { font-size: 12px; color: #57606a; }
 td.v-refused_right_reason { background: #dafbe1; } td.v-refused_right_reason a { color: var(--pass); }
+td.v-refused_reason_not_said { background: #eaf5ec; } td.v-refused_reason_not_said a { color: var(--pass); }
 td.v-refused_other_reason { background: #fff8c5; } td.v-refused_other_reason a { color: var(--err); }
 td.v-accepted_wrongly { background: #ffebe9; } td.v-accepted_wrongly a { color: var(--fail); }
 td.v-skipped, td.v-hidden, td.v-none { background: #f6f8fa; color: var(--skip); }

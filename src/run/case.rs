@@ -257,12 +257,17 @@ async fn observe(
 /// The case's result from what it observed: passed when the expectation and every check hold.
 fn judged(lab: &Lab, case: &Case, mut context: CaseContext, ran: Ran) -> CaseResult {
     let Ran {
-        observed,
+        mut observed,
         stdout,
         server_output,
         tail,
     } = ran;
+    let unsaid = verdict::reason_unsaid(case, &mut observed);
     let mut messages = verdict::judge(&case.expect, &observed);
+    if unsaid {
+        // Only the unsaid reason differed: see `verdict::reason_unsaid`.
+        messages.retain(|m| !m.starts_with("expected rejected by"));
+    }
     messages.extend(verdict::judge_checks(
         &case.checks,
         &observed,

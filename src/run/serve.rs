@@ -283,6 +283,7 @@ pub fn explanation(lab: &Lab, server: &str, log: &ConnectionLog) -> Vec<String> 
         duration_ms: 0,
         exit_status: None,
         external: None,
+        server_exit: None,
     };
     let now = time::OffsetDateTime::now_utc();
     let Some(x) = crate::verdict::explain::explain(lab, &case, &observed, lab.at.unwrap_or(now))

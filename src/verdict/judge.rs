@@ -13,6 +13,46 @@ pub fn expectation_summary(e: &Expectation) -> String {
     }
 }
 
+/// Whether `observed` is a derived (battery) case's refusal by the expected side whose program did not
+/// say why, with an alert a refusal for the expected reason sends ([`crate::reason::alerts_for`]): a
+/// client command that refuses an expired server silently, sending `certificate_expired`. A battery
+/// asks whether the peer refuses; its reason is then not observed, so nothing claims it — the case
+/// passes as "refused (reason not said)" and `observed.detail` says so. Written cases stay exact.
+pub fn reason_unsaid(case: &crate::lab::Case, observed: &mut Observed) -> bool {
+    let Expectation::Rejected {
+        by: Some(by),
+        reason: Some(reason),
+    } = case.expect
+    else {
+        return false;
+    };
+    if case.derived.is_none()
+        || observed.outcome != Outcome::Rejected
+        || observed.by != Some(by)
+        || observed.reason.is_some()
+    {
+        return false;
+    }
+    let alerts = crate::reason::alerts_for(reason);
+    let Some(alert) = [&observed.alert_sent, &observed.alert]
+        .into_iter()
+        .flatten()
+        .find(|a| alerts.contains(&a.as_str()))
+        .cloned()
+    else {
+        return false;
+    };
+    let note = format!(
+        "the program did not say why; the alert it sent, {alert}, is one a refusal for `{}` sends",
+        reason.code()
+    );
+    observed.detail = Some(match observed.detail.take() {
+        Some(d) if !d.is_empty() => format!("{d}; {note}"),
+        _ => note,
+    });
+    true
+}
+
 /// Every way `observed` differs from `expected`; empty when the case passes.
 pub fn judge(expected: &Expectation, observed: &Observed) -> Vec<String> {
     let mut out = Vec::new();

@@ -9,7 +9,7 @@ pub mod judge;
 pub mod observe;
 pub mod programs;
 
-pub use judge::{expectation_summary, judge, judge_checks};
+pub use judge::{expectation_summary, judge, judge_checks, reason_unsaid};
 pub use observe::{
     apply_server_rules, apply_server_words, observe, observe_command, observe_external_handshake,
     observe_external_server, observe_handshake, observe_programs, server_program_exited,

@@ -48,6 +48,9 @@ pub struct Observed {
     /// The side that is an external program, whose own verdict is not observable (its reason is read from its alert).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub external: Option<Side>,
+    /// For a program error of a server command: how it ended (`the server command exited with status 0`).
+    #[serde(skip)]
+    pub server_exit: Option<String>,
 }
 
 impl Observed {
@@ -56,9 +59,10 @@ impl Observed {
         match self.outcome {
             Outcome::Accepted => "accepted".into(),
             Outcome::Rejected => rejection(self.by, self.reason),
-            Outcome::ProgramError => match self.exit_status {
-                Some(c) => format!("a program error (exit status {c})"),
-                None => "a program error (killed by a signal)".into(),
+            Outcome::ProgramError => match (&self.server_exit, self.exit_status) {
+                (Some(exit), _) => format!("a program error ({exit})"),
+                (None, Some(c)) => format!("a program error (exit status {c})"),
+                (None, None) => "a program error (killed by a signal)".into(),
             },
             Outcome::Undecided => {
                 "undecided (neither program's words say whether the handshake went through or who refused it)"
@@ -112,6 +116,7 @@ pub fn observe(
         duration_ms,
         exit_status: None,
         external: None,
+        server_exit: None,
     };
     let client_tls = match &client.failure {
         Some(ClientFailure::Tls(e)) => Some(e),
@@ -418,6 +423,7 @@ pub fn observe_command(
         duration_ms,
         exit_status: run.exit,
         external: Some(Side::Client),
+        server_exit: None,
     };
     let said = run
         .program
@@ -559,17 +565,31 @@ fn last_line(output: &str) -> String {
 }
 
 /// Marks `o` as a program that failed before or outside TLS: no side's verifier rejected anything.
-/// A server command that exited while its case ran failed on its own: unless the case was accepted
-/// before it went, its outcome is a program error (`exit_text`: `exited with status 1`), never a
-/// rejection by the server — a crash closes connections just as a refusal without an alert does.
+/// A server command that exited while its case ran (`exit_text`: `exited with status 1`) failed on its
+/// own — a crash closes connections just as a refusal without an alert does — unless the case was
+/// decided before it went: accepted, refused by the built-in client's own verifier, or refused by the
+/// server with a TLS alert the client received (a crash sends none). Then the verdict stands and the
+/// exit is noted in the detail.
 pub fn server_program_exited(o: &mut Observed, exit_text: &str) {
-    if o.outcome != Outcome::Accepted {
-        let was = o.detail.take().unwrap_or_default();
-        program_error(
-            o,
-            format!("the server command {exit_text} during this case (the client saw: {was})"),
-        );
+    let decided = match (o.outcome, o.by) {
+        (Outcome::Accepted, _) => true,
+        (Outcome::Rejected, Some(Side::Client)) => o.external == Some(Side::Server),
+        (Outcome::Rejected, Some(Side::Server)) => o.alert.is_some(),
+        _ => false,
+    };
+    if decided {
+        if o.outcome == Outcome::Rejected {
+            let was = o.detail.take().unwrap_or_default();
+            o.detail = Some(format!("{was}; the server command then {exit_text}"));
+        }
+        return;
     }
+    let was = o.detail.take().unwrap_or_default();
+    program_error(
+        o,
+        format!("the server command {exit_text} during this case (the client saw: {was})"),
+    );
+    o.server_exit = Some(format!("the server command {exit_text}"));
 }
 
 fn program_error(o: &mut Observed, detail: String) {
@@ -623,6 +643,7 @@ pub fn observe_programs(
         exit_status: client.exit,
         // Both sides are programs; the server's own view (the identity it saw) is not observable.
         external: Some(Side::Server),
+        server_exit: None,
     };
     // The lab's own rules come first: the client command's, then the server command's.
     if let Some(v) = rule_verdict(client.rules, client.exit, client.output, "client command")

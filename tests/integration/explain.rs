@@ -32,6 +32,7 @@ fn rejected(by: Side, reason: Reason) -> Observed {
         duration_ms: 0,
         exit_status: None,
         external: None,
+        server_exit: None,
         negotiated: Default::default(),
     }
 }

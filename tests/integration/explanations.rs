@@ -38,6 +38,7 @@ fn observed(by: Side, reason: Reason) -> Observed {
         duration_ms: 0,
         exit_status: None,
         external: None,
+        server_exit: None,
     }
 }
 

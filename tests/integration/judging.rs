@@ -32,6 +32,7 @@ fn rejected_by(by: Side, reason: Reason) -> Observed {
         duration_ms: 1,
         exit_status: None,
         external: None,
+        server_exit: None,
     }
 }
 

@@ -7,6 +7,7 @@ mod authoring;
 mod battery;
 mod battery_peers;
 mod battery_reports;
+mod battery_unsaid;
 mod catalogue;
 mod check_warnings;
 mod class;

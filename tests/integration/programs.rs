@@ -1084,6 +1084,47 @@ fn a_server_program_that_crashes_is_a_program_error_not_a_rejection() {
             .starts_with("the server command exited with status 3 during this case"),
         "{o:#?}"
     );
+    assert_eq!(
+        o.summary(),
+        "a program error (the server command exited with status 3)"
+    );
+}
+
+/// A server command that refuses a client with a TLS alert and then exits (a server that serves one
+/// connection) decided before it went: the refusal stands, with its reason from the program's words,
+/// and the exit is noted — not a program error, and never "killed by a signal" for a status 0.
+#[test]
+fn a_server_program_that_refuses_then_exits_keeps_its_refusal() {
+    require("python3", "--version");
+    let script = "import socket, ssl, sys\nport = int(sys.argv[1])\nctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\nctx.load_cert_chain('server/server.crt', 'server/server.key')\nctx.load_verify_locations('ca/ca.crt')\nctx.verify_mode = ssl.CERT_REQUIRED\ns = socket.create_server(('127.0.0.1', port))\nc, _ = s.accept()\ntry:\n    ctx.wrap_socket(c, server_side=True)\nexcept ssl.SSLError as e:\n    print('refused:', e, flush=True)\nsys.exit(0)\n";
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("one_shot_server.py");
+    std::fs::write(&path, script).unwrap();
+    let yaml = format!(
+        "lab: refuses-then-exits\n{PKI}  ext:\n    command: [python3, \"{0}\", \"{{port}}\"]\n    cwd: \"{{pki}}\"\n    certificate: server\n    trust: [ca]\n    ready: tcp\ncases:\n  - name: client from another CA\n    server: ext\n    client: {{ certificate: stranger, trust: [ca] }}\n    expect: {{ outcome: rejected, by: server, reason: unknown_issuer }}\n",
+        path.display()
+    );
+    let r = run(&yaml);
+    let c = case(&r, "client from another CA");
+    let o = c.observed.as_ref().expect("observed");
+    assert_eq!(
+        (o.outcome, o.by, o.reason, o.alert.as_deref()),
+        (
+            Outcome::Rejected,
+            Some(Side::Server),
+            Some(Reason::UnknownIssuer),
+            Some("unknown_ca")
+        ),
+        "{o:#?}"
+    );
+    assert_eq!(c.status, Status::Passed, "{:?}", c.messages);
+    assert!(
+        o.detail
+            .as_deref()
+            .unwrap_or_default()
+            .ends_with("; the server command then exited with status 0"),
+        "{o:#?}"
+    );
 }
 
 /// `openssl s_server` refusing a client whose issuer is not a CA sends `unknown_ca`, which alone would
