@@ -133,9 +133,15 @@ fn why(item: &ReportItem, lab_error: Option<&str>) -> String {
     if round_points(item.points) >= round_points(item.max_points) && item.status != "skipped" {
         return String::new();
     }
+    // A program's quoted output (`the client command's output (last 9 lines):` and its lines) is
+    // left to the report: its heading alone would end the cell on a dangling colon.
+    let quoted = |m: &&String| {
+        m.contains("\n  | ") && m.lines().next().is_some_and(|l| l.ends_with("lines):"))
+    };
     let mut lines: Vec<&str> = item
         .messages
         .iter()
+        .filter(|m| !quoted(m))
         .filter_map(|m| m.lines().next())
         .map(str::trim_end)
         .filter(|l| !l.is_empty())
