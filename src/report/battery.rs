@@ -173,7 +173,15 @@ pub fn matrix(results: &[LabResult]) -> Vec<Battery> {
             let observed = match &case.observed {
                 _ if case.grade.hidden => "(hidden)".to_string(),
                 Some(o) if case.status != Status::Skipped => o.summary(),
-                _ => case.messages.first().cloned().unwrap_or_default(),
+                // A case that could not run says why in its first line; the rest (a program's
+                // quoted output) stays with the case, so each row is one line.
+                _ => case
+                    .messages
+                    .first()
+                    .and_then(|m| m.lines().next())
+                    .unwrap_or_default()
+                    .trim_end_matches(':')
+                    .to_string(),
             };
             let row = Row {
                 failure: d.failure,
