@@ -151,7 +151,11 @@ pub fn limbo(args: LimboArgs, verbose: u8) -> u8 {
             let run =
                 mtls_lab::run::limbo::partial(v, &finished, started.elapsed().as_millis() as u64);
             let ran = run.results.len();
-            for line in report::console(&run, ex, verbose > 0) {
+            let mut lines = report::console(&run, ex, verbose > 0);
+            if let Some(summary) = lines.last_mut() {
+                summary.push_str(&format!("; interrupted: {ran} of {total} testcases ran"));
+            }
+            for line in lines {
                 console.line(&line);
             }
             runs.push(run);
