@@ -671,3 +671,36 @@ fn a_missing_program_is_one_error() {
         );
     }
 }
+
+/// `pathological::nc-dos-1` agrees for the built-in verifier because rustls refuses the oversized
+/// Certificate message before validating the chain: the result says so; nc-dos-2, refused by the
+/// chain's validation, does not.
+#[test]
+fn a_refusal_before_the_chain_is_validated_is_marked() {
+    let (code, stdout, _, report) = limbo(&["--filter", "pathological::nc-dos-"]);
+    assert_eq!(code, 0, "{stdout}");
+    let before = "refused before the chain was validated: the TLS message that carries it was refused (its size or encoding), not the chain's content";
+    let r = result(&report, 0, "pathological::nc-dos-1");
+    assert_eq!(
+        (
+            r["agreement"].as_str(),
+            r["observed"]["detail"].as_str(),
+            r["notes"].clone()
+        ),
+        (
+            Some("agree"),
+            Some("received corrupt message of type HandshakePayloadTooLarge"),
+            serde_json::json!([before])
+        ),
+        "{r:#}"
+    );
+    assert_rejected(
+        &report,
+        0,
+        "pathological::nc-dos-2",
+        "client",
+        "other",
+        "agree",
+    );
+    assert!(result(&report, 0, "pathological::nc-dos-2")["notes"].is_null());
+}

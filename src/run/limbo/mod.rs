@@ -139,6 +139,10 @@ pub fn judge(expected: ExpectedResult, observed: &Observed) -> Agreement {
 /// stand-in signature it then refused, as expected.
 pub const STAND_IN_ACCEPTED: &str = "chain accepted (stand-in key: signature refused as expected)";
 
+/// The note of a rejection that came before the verifier under test validated the chain (its certificate
+/// verifier was never called): a refusal, but not of the chain's content.
+pub const REFUSED_BEFORE_CHAIN: &str = "refused before the chain was validated: the TLS message that carries it was refused (its size or encoding), not the chain's content";
+
 /// Why a limbo run could not start.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
