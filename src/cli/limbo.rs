@@ -88,6 +88,20 @@ pub fn limbo(args: LimboArgs, verbose: u8) -> u8 {
             return exit::INPUT;
         }
     }
+    // Every verifier's programs are looked for before anything runs: one error, not one per testcase.
+    let mut verifiers: Vec<Verifier> = args.verifiers.iter().map(|v| verifier(*v)).collect();
+    verifiers.dedup();
+    let mut missing = false;
+    for v in &verifiers {
+        if let Err(e) = mtls_lab::run::limbo::ready(&suite, *v) {
+            eprintln!("error: {}: {e}", v.name());
+            missing = true;
+        }
+    }
+    if missing {
+        eprintln!("nothing was run");
+        return exit::RUN;
+    }
     let json_to_stdout = args
         .json
         .as_deref()
@@ -125,8 +139,6 @@ pub fn limbo(args: LimboArgs, verbose: u8) -> u8 {
     let ex = exceptions.as_ref().unwrap_or(&empty);
     let mut runs = Vec::new();
     let mut code = exit::OK;
-    let mut verifiers: Vec<Verifier> = args.verifiers.iter().map(|v| verifier(*v)).collect();
-    verifiers.dedup();
     for v in verifiers {
         let finished = Finished::default();
         let started = Instant::now();

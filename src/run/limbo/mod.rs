@@ -180,21 +180,13 @@ pub fn partial(verifier: Verifier, finished: &Finished, elapsed_ms: u64) -> Veri
     }
 }
 
-/// Runs every testcase of `suite` against `verifier`, `jobs` at a time; results in file order. Each
-/// result is also added to `finished` as it comes, so that an interrupted run (this future dropped)
-/// still has them ([`partial`]). Programs run through [`crate::peer`] (each in its own process group,
-/// stopped with the run: [`crate::peer::process::kill_all`]).
+/// Whether `verifier` can run `suite` at all: the program under test is on PATH when a testcase applies
+/// to it, and libfaketime is installed for curl when a testcase has a time. Checked by [`run`], and
+/// before any run by a caller that runs several verifiers.
 ///
 /// # Errors
-/// [`LimboRunError`] when the run cannot start (curl or openssl not on PATH, curl without
-/// libfaketime, the helper identity); a testcase that cannot run is an [`Observed::Error`] in its
-/// result instead.
-pub async fn run(
-    suite: Arc<Suite>,
-    verifier: Verifier,
-    jobs: usize,
-    finished: Finished,
-) -> Result<VerifierRun, LimboRunError> {
+/// [`LimboRunError::NoProgram`], [`LimboRunError::NoFaketime`].
+pub fn ready(suite: &Suite, verifier: Verifier) -> Result<(), LimboRunError> {
     let program = match verifier {
         Verifier::Builtin => None,
         Verifier::Curl => Some(("curl", "curl", "curl")),
@@ -220,6 +212,25 @@ pub async fn run(
     if verifier == Verifier::Curl && timed && crate::lab::faketime::library().is_none() {
         return Err(LimboRunError::NoFaketime);
     }
+    Ok(())
+}
+
+/// Runs every testcase of `suite` against `verifier`, `jobs` at a time; results in file order. Each
+/// result is also added to `finished` as it comes, so that an interrupted run (this future dropped)
+/// still has them ([`partial`]). Programs run through [`crate::peer`] (each in its own process group,
+/// stopped with the run: [`crate::peer::process::kill_all`]).
+///
+/// # Errors
+/// [`LimboRunError`] when the run cannot start (curl or openssl not on PATH, curl without
+/// libfaketime, the helper identity); a testcase that cannot run is an [`Observed::Error`] in its
+/// result instead.
+pub async fn run(
+    suite: Arc<Suite>,
+    verifier: Verifier,
+    jobs: usize,
+    finished: Finished,
+) -> Result<VerifierRun, LimboRunError> {
+    ready(&suite, verifier)?;
     let started = Instant::now();
     let helper = Arc::new(HelperIdentity::new().map_err(LimboRunError::Helper)?);
     let stand_ins = Arc::new(StandIns::default());
