@@ -472,9 +472,20 @@ fn a_signal_stops_the_programs_and_removes_the_temporary_directories() {
         let tmp = tempfile::tempdir().unwrap();
         // Every program's files are in TMPDIR: its path is on their command lines.
         let marker = tmp.path().display().to_string();
+        let out = tempfile::tempdir().unwrap();
+        let json = out.path().join("limbo.json");
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_mtls-lab"))
             .current_dir(root())
-            .args(["limbo", SUBSET, "--verifier", "openssl", "-j", "2"])
+            .args([
+                "limbo",
+                SUBSET,
+                "--verifier",
+                "openssl",
+                "-j",
+                "2",
+                "--json",
+            ])
+            .arg(&json)
             .env("TMPDIR", tmp.path())
             .env("NO_COLOR", "1")
             .stdout(std::process::Stdio::piped())
@@ -516,6 +527,16 @@ fn a_signal_stops_the_programs_and_removes_the_temporary_directories() {
         );
         let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().flatten().collect();
         assert!(left.is_empty(), "{signal:?}: left in TMPDIR: {left:?}");
+        // The JSON report has the results finished before the signal, and says it was interrupted.
+        let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        assert_eq!(report["interrupted"], true);
+        let ran = report["verifiers"][0]["results"].as_array().unwrap().len();
+        assert!(
+            stderr.contains(&format!(
+                "openssl: {ran} of 208 testcases ran before the signal"
+            )),
+            "{ran}: {stderr}"
+        );
     }
 }
 
