@@ -4,7 +4,7 @@
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -42,6 +42,22 @@ impl Console {
 /// the exceptions file, the JSON path, a `--filter` that matches no testcase), 3 when the run cannot
 /// start or a testcase could not run, 130 when a signal stopped it.
 pub fn limbo(args: LimboArgs, verbose: u8) -> u8 {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return exit::RUN;
+        }
+    };
+    // The signals `run` watches, watched the same way from here on: while the files load (a large limbo
+    // file takes a moment) one exits INTERRUPTED at once, nothing having run.
+    let loading = Arc::new(AtomicBool::new(true));
+    let mut stopped = super::run::watch_signals(&runtime, loading.clone(), || {
+        eprintln!("interrupted while loading; nothing was run");
+    });
     let suite = match limbo::load(&args.file, &args.filter) {
         Ok(s) => s,
         Err(e) => {
@@ -110,18 +126,7 @@ pub fn limbo(args: LimboArgs, verbose: u8) -> u8 {
         to_stderr: json_to_stdout,
         closed: false,
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return exit::RUN;
-        }
-    };
-    // The signals `run` watches, watched the same way from here on.
-    let mut stopped = super::run::watch_signals(&runtime, Arc::new(AtomicBool::new(false)), || {});
+    loading.store(false, Ordering::SeqCst);
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
@@ -241,16 +246,22 @@ fn write_json(
     }
 }
 
+/// Writes the JSON report to the file `path`; false, after saying why, when it cannot. The why is the
+/// error's kind (the system's words name the temporary file the report went through first), or our own
+/// words for a target refused as it is (a link, not a regular file).
 fn write_file(path: &Path, text: &str) -> bool {
     match mtls_lab::report::write_atomic(path, &format!("{text}\n")) {
         Ok(()) => true,
         Err(e) => {
+            let why = match e.kind() {
+                std::io::ErrorKind::Other => e.to_string(),
+                kind => kind.to_string(),
+            };
             eprintln!(
                 "{}",
                 mtls_lab::report::safe::clean(&format!(
-                    "error: cannot write the JSON report {}: {}",
-                    path.display(),
-                    e.kind()
+                    "error: cannot write the JSON report {}: {why}",
+                    path.display()
                 ))
             );
             false
