@@ -142,15 +142,15 @@ pub struct LimboArgs {
     /// The verifier under test; repeat for several (each runs the whole file): builtin (rustls), curl (at the validation time under libfaketime; SERVER testcases only), openssl (s_client -attime; s_server -Verify 1 for CLIENT testcases).
     #[arg(long = "verifier", value_enum, default_values_t = [LimboVerifier::Builtin])]
     pub verifiers: Vec<LimboVerifier>,
-    /// Write every result, of every verifier, as JSON to OUT.
+    /// Write every result, of every verifier, as JSON to OUT (`-`: standard output, and the console report goes to stderr); OUT is checked before the run and replaced atomically.
     #[arg(long, value_name = "OUT")]
     pub json: Option<PathBuf>,
     /// A JSON file of known disagreements, by verifier: {"builtin": [{"id": ..., "why": ...}], ...}. Exit 0 only when every disagreement is listed and no listed testcase agrees.
     #[arg(long, value_name = "FILE")]
     pub exceptions: Option<PathBuf>,
-    /// Only the testcases whose id contains ID-SUBSTRING.
+    /// Only the testcases whose id contains ID-SUBSTRING (a plain substring, case-sensitive); repeat for several (a testcase runs when its id contains any). Exit 2 when none matches.
     #[arg(long, value_name = "ID-SUBSTRING")]
-    pub filter: Option<String>,
+    pub filter: Vec<String>,
     /// Testcases run at the same time, 1 to 64 (default: the number of cores).
     #[arg(long, short = 'j', value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=64))]
     pub jobs: Option<usize>,

@@ -363,7 +363,7 @@ async fn run_until_failure(labs: Vec<(Lab, pki::Source)>, jobs: usize) -> Vec<La
 /// Watches Ctrl-C, SIGTERM and SIGHUP from now on (the handlers are installed before this returns):
 /// the receiver turns true on the first. If that comes while `loading`, `stop_loading` runs and the
 /// process exits INTERRUPTED (no child process runs yet). A signal that cannot be watched is ignored.
-fn watch_signals(
+pub(super) fn watch_signals(
     runtime: &tokio::runtime::Runtime,
     loading: Arc<AtomicBool>,
     stop_loading: impl FnOnce() + Send + 'static,

@@ -3,7 +3,7 @@
 //!
 //! The file's shape is [`crate::spec::limbo`]'s; this module decides what a testcase means for a TLS
 //! handshake. A testcase whose PEMs, time or name cannot be decoded is kept as [`Undecodable`], to be
-//! reported as an error rather than dropped.
+//! reported as an error rather than dropped. Files are read here, bounded, regular files only.
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -11,6 +11,7 @@ use std::path::Path;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
 
+use crate::lab::load::read_regular;
 use crate::spec::limbo::{self as spec, PeerNameKind};
 
 pub use crate::spec::limbo::{ExpectedResult, LimboFileError, ValidationKind};
@@ -181,7 +182,7 @@ pub enum ExceptionsError {
 /// # Errors
 /// [`ExceptionsError`].
 pub fn load_exceptions(path: &Path, suite: &Suite) -> Result<Exceptions, ExceptionsError> {
-    let file = spec::read_exceptions(path)?;
+    let file = spec::parse_exceptions(path, &read(path)?)?;
     let mut out = Exceptions::default();
     for (name, list) in file {
         let verifier =
@@ -210,18 +211,31 @@ pub fn load_exceptions(path: &Path, suite: &Suite) -> Result<Exceptions, Excepti
     Ok(out)
 }
 
-/// Reads the limbo file at `path` and decodes its testcases whose id contains `filter` (all when `None`).
+/// The bytes of the regular file `path`, at most [`spec::MAX_FILE_BYTES`] ([`read_regular`]: a FIFO or
+/// device is refused without being opened).
 ///
 /// # Errors
-/// [`LimboFileError`] when the file cannot be read or is not limbo's JSON.
-pub fn load(path: &Path, filter: Option<&str>) -> Result<Suite, LimboFileError> {
-    let file = spec::read(path)?;
+/// [`LimboFileError::Read`] with why.
+fn read(path: &Path) -> Result<Vec<u8>, LimboFileError> {
+    read_regular(path, spec::MAX_FILE_BYTES).map_err(|e| LimboFileError::Read {
+        path: path.to_path_buf(),
+        why: e.to_string(),
+    })
+}
+
+/// Reads the limbo file at `path` and decodes its testcases whose id contains any of `filters` (a
+/// substring each; all testcases when there is none).
+///
+/// # Errors
+/// [`LimboFileError`] when the file cannot be read or is not limbo's JSON (version 1, unique ids).
+pub fn load(path: &Path, filters: &[String]) -> Result<Suite, LimboFileError> {
+    let file = spec::parse(path, &read(path)?)?;
     Ok(Suite {
         all_ids: file.testcases.iter().map(|t| t.id.clone()).collect(),
         testcases: file
             .testcases
             .into_iter()
-            .filter(|t| filter.is_none_or(|f| t.id.contains(f)))
+            .filter(|t| filters.is_empty() || filters.iter().any(|f| t.id.contains(f.as_str())))
             .map(decode)
             .collect(),
     })

@@ -144,9 +144,12 @@ pub struct Report<'a> {
     pub schema_version: u32,
     /// The limbo file.
     pub file: String,
-    /// The `--filter` given, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub filter: Option<&'a str>,
+    /// The `--filter`s given, if any (a testcase ran when its id contains any of them).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub filter: &'a [String],
+    /// True when a signal stopped the run: the results are those finished by then.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
     /// Each verifier's run.
     pub verifiers: Vec<VerifierReport<'a>>,
 }
@@ -173,12 +176,14 @@ pub struct ResultReport<'a> {
     pub exception: Option<&'a str>,
 }
 
-/// The JSON text of the report.
+/// The JSON text of the report of `runs` over `file` with `filter`, checked against `exceptions`;
+/// `interrupted` when a signal stopped the run (the last run is then partial).
 pub fn json(
     file: &str,
-    filter: Option<&str>,
+    filter: &[String],
     runs: &[VerifierRun],
     exceptions: Option<&Exceptions>,
+    interrupted: bool,
 ) -> String {
     let empty = Exceptions::default();
     let ex = exceptions.unwrap_or(&empty);
@@ -186,6 +191,7 @@ pub fn json(
         schema_version: 1,
         file: file.to_string(),
         filter,
+        interrupted,
         verifiers: runs
             .iter()
             .map(|run| VerifierReport {

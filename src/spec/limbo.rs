@@ -1,5 +1,5 @@
 //! The x509-limbo testcase file as written: serde types one to one with limbo's `limbo-schema.json`
-//! (`{"version": 1, "testcases": [...]}`), and the bounded read that parses it.
+//! (`{"version": 1, "testcases": [...]}`), and the parse of its bytes (version 1 only, unique ids).
 //!
 //! Our own types rather than the `limbo-harness-support` crate the x509-limbo notes mention: `cargo info`
 //! finds no such crate on crates.io (2026-11-30), and the schema is twenty plain fields.
@@ -17,7 +17,8 @@ pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 /// A limbo file: a format version and its testcases.
 #[derive(Debug, Deserialize)]
 pub struct LimboFile {
-    /// The format version (1 at x509-limbo @8a2e6f4).
+    /// The format version: 1 at x509-limbo @8a2e6f4, the only one read ([`VERSION`]).
+    #[serde(deserialize_with = "known_version")]
     pub version: u32,
     /// The testcases, in file order.
     pub testcases: Vec<Testcase>,
@@ -128,16 +129,9 @@ pub enum PeerNameKind {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LimboFileError {
-    /// The file could not be opened or read.
-    #[error("cannot read `{}`", path.display())]
-    Read {
-        path: PathBuf,
-        #[source]
-        error: std::io::Error,
-    },
-    /// The file is larger than [`MAX_FILE_BYTES`].
-    #[error("`{}` is {size} bytes, more than the {max} a limbo file may have", path.display())]
-    TooLarge { path: PathBuf, size: u64, max: u64 },
+    /// The file could not be read: `why` says why (no such file, not a regular file, too large, ...).
+    #[error("cannot read `{}`: {why}", path.display())]
+    Read { path: PathBuf, why: String },
     /// The file is not a limbo file: bad JSON, or JSON of another shape.
     #[error("{}:{line}:{column}: {message}", path.display())]
     Parse {
@@ -146,15 +140,29 @@ pub enum LimboFileError {
         column: usize,
         message: String,
     },
+    /// Two testcases have the same id (the first and second by position in `testcases`, from 0).
+    #[error("{}: testcases[{first}] and testcases[{second}] both have the id `{id}`: ids must be unique", path.display())]
+    DuplicateId {
+        path: PathBuf,
+        id: String,
+        first: usize,
+        second: usize,
+    },
 }
 
-/// Reads and parses the limbo file at `path`, at most [`MAX_FILE_BYTES`].
-///
-/// # Errors
-/// [`LimboFileError::Read`] when it cannot be read, [`LimboFileError::TooLarge`] past the bound,
-/// [`LimboFileError::Parse`] with serde_json's line and column when it is not limbo's JSON.
-pub fn read(path: &Path) -> Result<LimboFile, LimboFileError> {
-    parse(path, &read_bounded(path)?)
+/// The limbo format version this tool reads.
+pub const VERSION: u32 = 1;
+
+/// `version`, refused unless it is [`VERSION`] (serde_json then gives the line and column).
+fn known_version<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let v = u32::deserialize(d)?;
+    if v == VERSION {
+        Ok(v)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "limbo format version {v} is not known: this tool reads version {VERSION}"
+        )))
+    }
 }
 
 /// One verifier's known disagreement with limbo: the testcase's id and a line of why.
@@ -170,45 +178,33 @@ pub struct Exception {
 /// An exceptions file: for each verifier by name (`builtin`, `curl`, `openssl`), its known disagreements.
 pub type ExceptionsFile = std::collections::BTreeMap<String, Vec<Exception>>;
 
-/// Reads and parses the exceptions file at `path`, bounded as a limbo file is.
+/// Parses exceptions JSON `bytes` read from `path` (named in errors).
 ///
 /// # Errors
-/// As [`read`].
-pub fn read_exceptions(path: &Path) -> Result<ExceptionsFile, LimboFileError> {
-    parse_json(path, &read_bounded(path)?)
-}
-
-/// The bytes of `path`, at most [`MAX_FILE_BYTES`].
-fn read_bounded(path: &Path) -> Result<Vec<u8>, LimboFileError> {
-    use std::io::Read;
-    let read_err = |error| LimboFileError::Read {
-        path: path.to_path_buf(),
-        error,
-    };
-    let file = std::fs::File::open(path).map_err(read_err)?;
-    let mut bytes = Vec::new();
-    // One byte more than the bound tells a file at the bound from a larger one, without trusting metadata
-    // (a pipe or /proc file has none).
-    file.take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(read_err)?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        let size = std::fs::metadata(path).map_or(bytes.len() as u64, |m| m.len());
-        return Err(LimboFileError::TooLarge {
-            path: path.to_path_buf(),
-            size,
-            max: MAX_FILE_BYTES,
-        });
-    }
-    Ok(bytes)
+/// [`LimboFileError::Parse`] with the line and column serde_json stopped at.
+pub fn parse_exceptions(path: &Path, bytes: &[u8]) -> Result<ExceptionsFile, LimboFileError> {
+    parse_json(path, bytes)
 }
 
 /// Parses limbo JSON `bytes` read from `path` (named in errors).
 ///
 /// # Errors
-/// [`LimboFileError::Parse`] with the line and column serde_json stopped at.
+/// [`LimboFileError::Parse`] with the line and column serde_json stopped at (bad JSON, another shape,
+/// a version other than [`VERSION`]); [`LimboFileError::DuplicateId`] when two testcases share an id.
 pub fn parse(path: &Path, bytes: &[u8]) -> Result<LimboFile, LimboFileError> {
-    parse_json(path, bytes)
+    let file: LimboFile = parse_json(path, bytes)?;
+    let mut seen = std::collections::HashMap::new();
+    for (i, t) in file.testcases.iter().enumerate() {
+        if let Some(first) = seen.insert(t.id.as_str(), i) {
+            return Err(LimboFileError::DuplicateId {
+                path: path.to_path_buf(),
+                id: t.id.clone(),
+                first,
+                second: i,
+            });
+        }
+    }
+    Ok(file)
 }
 
 fn parse_json<T: serde::de::DeserializeOwned>(
@@ -245,5 +241,34 @@ mod tests {
         assert_eq!(err.to_string(), "x.json:2:17: expected value", "{err:?}");
         let err = parse(Path::new("x.json"), b"{\"version\": 1}").unwrap_err();
         assert_eq!(err.to_string(), "x.json:1:14: missing field `testcases`");
+    }
+
+    #[test]
+    fn refuses_an_unknown_version_and_duplicate_ids() {
+        let err = parse(
+            Path::new("x.json"),
+            b"{\"version\": 2,\n \"testcases\": []}",
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "x.json:1:13: limbo format version 2 is not known: this tool reads version 1"
+        );
+        let tc = |id: &str| {
+            format!(
+                r#"{{"id": "{id}", "validation_kind": "SERVER", "trusted_certs": [], "peer_certificate": "", "expected_result": "SUCCESS"}}"#
+            )
+        };
+        let text = format!(
+            r#"{{"version": 1, "testcases": [{}, {}, {}]}}"#,
+            tc("a::b"),
+            tc("c"),
+            tc("a::b")
+        );
+        let err = parse(Path::new("x.json"), text.as_bytes()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "x.json: testcases[0] and testcases[2] both have the id `a::b`: ids must be unique"
+        );
     }
 }

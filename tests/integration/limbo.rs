@@ -446,3 +446,282 @@ fn json_report_golden() {
         &(serde_json::to_string_pretty(&report).unwrap() + "\n"),
     );
 }
+
+/// The pids of processes whose command line contains `marker`.
+fn processes_with(marker: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse().ok()) else {
+            continue;
+        };
+        if let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) {
+            if String::from_utf8_lossy(&cmdline).contains(marker) {
+                out.push(pid);
+            }
+        }
+    }
+    out
+}
+
+/// A signal mid-run (SIGINT, then SIGTERM): exit 130, the results so far printed and marked
+/// interrupted, no openssl left running and TMPDIR (each testcase's directory) empty.
+#[test]
+fn a_signal_stops_the_programs_and_removes_the_temporary_directories() {
+    use std::time::{Duration, Instant};
+    for signal in [rustix::process::Signal::INT, rustix::process::Signal::TERM] {
+        let tmp = tempfile::tempdir().unwrap();
+        // Every program's files are in TMPDIR: its path is on their command lines.
+        let marker = tmp.path().display().to_string();
+        let out = tempfile::tempdir().unwrap();
+        let json = out.path().join("limbo.json");
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_mtls-lab"))
+            .current_dir(root())
+            .args([
+                "limbo",
+                SUBSET,
+                "--verifier",
+                "openssl",
+                "-j",
+                "2",
+                "--json",
+            ])
+            .arg(&json)
+            .env("TMPDIR", tmp.path())
+            .env("NO_COLOR", "1")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Signalled once an openssl of the run is running.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while processes_with(&marker).is_empty() {
+            assert!(Instant::now() < deadline, "no openssl started");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        rustix::process::kill_process(
+            rustix::process::Pid::from_raw(child.id() as i32).unwrap(),
+            signal,
+        )
+        .unwrap();
+        let o = child.wait_with_output().unwrap();
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr),
+        );
+        assert_eq!(o.status.code(), Some(130), "{signal:?}: {stdout}{stderr}");
+        assert!(
+            stderr.contains("interrupted: stopped ")
+                && stderr.contains(" testcases ran before the signal"),
+            "{stderr}"
+        );
+        let summary = stdout.lines().last().unwrap_or_default();
+        assert!(
+            summary.starts_with("openssl: ") && summary.contains("; interrupted: "),
+            "{stdout}"
+        );
+        assert!(
+            processes_with(&marker).is_empty(),
+            "{signal:?}: left running: {:?}",
+            processes_with(&marker)
+        );
+        let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().flatten().collect();
+        assert!(left.is_empty(), "{signal:?}: left in TMPDIR: {left:?}");
+        // The JSON report has the results finished before the signal, and says it was interrupted.
+        let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        assert_eq!(report["interrupted"], true);
+        let ran = report["verifiers"][0]["results"].as_array().unwrap().len();
+        assert!(
+            stderr.contains(&format!(
+                "openssl: {ran} of 208 testcases ran before the signal"
+            )),
+            "{ran}: {stderr}"
+        );
+    }
+}
+
+/// A reader that goes away (`limbo ... | head -1`): a quiet stop, exit 0, no panic.
+#[test]
+fn a_closed_standard_output_stops_quietly() {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mtls-lab"))
+        .current_dir(root())
+        .args(["limbo", SUBSET, "--filter", "validity"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Closed before its first line.
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    assert_eq!(stderr, "");
+}
+
+/// `--filter` is a substring of the id, repeatable (any matches); one that matches nothing is an error.
+#[test]
+fn a_filter_that_matches_nothing_exits_2() {
+    let o = mtls(
+        &root(),
+        &["limbo", SUBSET, "--filter", "rfc5280::validty::"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(o.stdout, b"");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "error: no testcase id of conformance/x509-limbo-subset.json (208 testcases) contains `rfc5280::validty::`: --filter matches a substring of the id\n"
+    );
+    let (code, stdout, _, report) =
+        limbo(&["--filter", "expired-leaf", "--filter", "notafter-exact"]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.starts_with("limbo: conformance/x509-limbo-subset.json (2 testcases)\n"),
+        "{stdout}"
+    );
+    assert_eq!(
+        report["filter"],
+        serde_json::json!(["expired-leaf", "notafter-exact"])
+    );
+}
+
+/// `--json`: checked before anything runs, `-` is standard output (the console then on stderr).
+#[test]
+fn the_json_path_is_checked_before_the_run() {
+    let o = mtls(
+        &root(),
+        &["limbo", SUBSET, "--filter", "expired-leaf", "--json", "-"],
+    );
+    assert_eq!(o.status.code(), Some(0));
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["verifiers"][0]["counts"]["agree"], 1);
+    assert!(String::from_utf8_lossy(&o.stderr).starts_with("limbo: "));
+    for (out, why) in [
+        (
+            "/dev/stdout",
+            "error: --json: cannot write the JSON report /dev/stdout: it is a symbolic link (reports are never written through a link); write `-` for standard output\nnothing was run\n",
+        ),
+        (
+            "/no/such/dir/r.json",
+            "error: --json: cannot write the JSON report /no/such/dir/r.json: the directory /no/such/dir does not exist\nnothing was run\n",
+        ),
+        (
+            SUBSET,
+            "error: --json: cannot write the JSON report conformance/x509-limbo-subset.json: it is an input of this run (a lab file or a file a lab reads)\nnothing was run\n",
+        ),
+    ] {
+        let o = mtls(&root(), &["limbo", SUBSET, "--json", out]);
+        assert_eq!(o.status.code(), Some(2), "{out}");
+        assert_eq!(o.stdout, b"", "{out}");
+        assert_eq!(String::from_utf8_lossy(&o.stderr), why);
+    }
+}
+
+/// Files that are not limbo files: each refused with why, exit 2, never a hang.
+#[test]
+fn odd_inputs_are_refused_with_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo.json");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.unwrap().success());
+    std::fs::write(
+        dir.path().join("v2.json"),
+        "{\n  \"version\": 2,\n  \"testcases\": []\n}\n",
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(root().join(SUBSET)).unwrap();
+    let mut file: Value = serde_json::from_str(&text).unwrap();
+    let tcs = file["testcases"].as_array_mut().unwrap();
+    let id = tcs[0]["id"].clone();
+    tcs[5]["id"] = id.clone();
+    std::fs::write(dir.path().join("dup.json"), file.to_string()).unwrap();
+    for (file, why) in [
+        (
+            "/dev/zero",
+            "error: cannot read `/dev/zero`: not a regular file (a character device)\n".to_string(),
+        ),
+        (
+            "fifo.json",
+            "error: cannot read `fifo.json`: not a regular file (a named pipe)\n".to_string(),
+        ),
+        (
+            "/nonexistent.json",
+            "error: cannot read `/nonexistent.json`: no such file\n".to_string(),
+        ),
+        (
+            "v2.json",
+            "error: v2.json:2:14: limbo format version 2 is not known: this tool reads version 1\n"
+                .to_string(),
+        ),
+        (
+            "dup.json",
+            format!("error: dup.json: testcases[0] and testcases[5] both have the id `{}`: ids must be unique\n", id.as_str().unwrap()),
+        ),
+    ] {
+        let o = mtls(dir.path(), &["limbo", file]);
+        assert_eq!(o.status.code(), Some(2), "{file}");
+        assert_eq!(String::from_utf8_lossy(&o.stderr), why);
+    }
+}
+
+/// The program under test missing from PATH: one error before anything runs (the verifiers before it
+/// included), exit 3.
+#[test]
+fn a_missing_program_is_one_error() {
+    let empty = tempfile::tempdir().unwrap();
+    for (verifier, program) in [("openssl", "openssl"), ("curl", "curl")] {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_mtls-lab"))
+            .current_dir(root())
+            .args([
+                "limbo",
+                SUBSET,
+                "--verifier",
+                "builtin",
+                "--verifier",
+                verifier,
+            ])
+            .args(["--filter", "validity"])
+            .env("PATH", empty.path())
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(3), "{verifier}");
+        assert_eq!(
+            String::from_utf8_lossy(&o.stderr),
+            format!("error: {verifier}: `{program}` is not found on PATH, so no testcase can run against it: install it (Debian: apt-get install {program}) or leave out --verifier {verifier}\nnothing was run\n")
+        );
+        // Before anything ran: not even the built-in verifier.
+        assert_eq!(String::from_utf8_lossy(&o.stdout), "");
+    }
+}
+
+/// `pathological::nc-dos-1` agrees for the built-in verifier because rustls refuses the oversized
+/// Certificate message before validating the chain: the result says so; nc-dos-2, refused by the
+/// chain's validation, does not.
+#[test]
+fn a_refusal_before_the_chain_is_validated_is_marked() {
+    let (code, stdout, _, report) = limbo(&["--filter", "pathological::nc-dos-"]);
+    assert_eq!(code, 0, "{stdout}");
+    let before = "refused before the chain was validated: the TLS message that carries it was refused (its size or encoding), not the chain's content";
+    let r = result(&report, 0, "pathological::nc-dos-1");
+    assert_eq!(
+        (
+            r["agreement"].as_str(),
+            r["observed"]["detail"].as_str(),
+            r["notes"].clone()
+        ),
+        (
+            Some("agree"),
+            Some("received corrupt message of type HandshakePayloadTooLarge"),
+            serde_json::json!([before])
+        ),
+        "{r:#}"
+    );
+    assert_rejected(
+        &report,
+        0,
+        "pathological::nc-dos-2",
+        "client",
+        "other",
+        "agree",
+    );
+    assert!(result(&report, 0, "pathological::nc-dos-2")["notes"].is_null());
+}

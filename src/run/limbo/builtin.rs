@@ -81,14 +81,17 @@ async fn server_testcase(
         Err(_) => error(format!("no verdict within {} s", TIMEOUT.as_secs())),
         Ok(Ok(())) => Observed::Accepted,
         Ok(Err(e)) => match find_tls_error(&e).map(classify) {
-            Some(Verdict::Rejected { reason, detail }) => stand_in_rule(
-                stand_in,
-                accepted(verdict.as_ref()),
-                Side::Client,
-                Some(reason),
-                detail,
-                notes,
-            ),
+            Some(Verdict::Rejected { reason, detail }) => {
+                note_before_chain(verdict.as_ref(), notes);
+                stand_in_rule(
+                    stand_in,
+                    accepted(verdict.as_ref()),
+                    Side::Client,
+                    Some(reason),
+                    detail,
+                    notes,
+                )
+            }
             Some(Verdict::AlertReceived { alert }) => error(format!(
                 "the presenting server (not under test) sent alert {alert}"
             )),
@@ -146,19 +149,31 @@ async fn client_testcase(
             Err(_) => error(format!("no verdict within {} s", TIMEOUT.as_secs())),
         },
         Ok(Ok(Err(e))) => match find_tls_error(&e).map(classify) {
-            Some(Verdict::Rejected { reason, detail }) => stand_in_rule(
-                stand_in,
-                accepted(Some(&verdict)),
-                Side::Server,
-                Some(reason),
-                detail,
-                notes,
-            ),
+            Some(Verdict::Rejected { reason, detail }) => {
+                note_before_chain(Some(&verdict), notes);
+                stand_in_rule(
+                    stand_in,
+                    accepted(Some(&verdict)),
+                    Side::Server,
+                    Some(reason),
+                    detail,
+                    notes,
+                )
+            }
             Some(Verdict::AlertReceived { alert }) => error(format!(
                 "the presenting client (not under test) sent alert {alert}"
             )),
             None => error(format!("the connection failed outside TLS: {e}")),
         },
+    }
+}
+
+/// Notes [`super::REFUSED_BEFORE_CHAIN`] when the verifier under test refused the handshake before its
+/// certificate verifier was called (`verdict` recorded nothing): the refusal is of the message that
+/// carries the chain (rustls's size limit on a handshake message, say), not of the chain's content.
+fn note_before_chain(verdict: Option<&ChainVerdict>, notes: &mut Vec<String>) {
+    if verdict.is_some_and(|v| v.get().is_none()) {
+        notes.push(super::REFUSED_BEFORE_CHAIN.to_string());
     }
 }
 

@@ -9,7 +9,7 @@
 pub mod builtin;
 pub mod programs;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -139,6 +139,10 @@ pub fn judge(expected: ExpectedResult, observed: &Observed) -> Agreement {
 /// stand-in signature it then refused, as expected.
 pub const STAND_IN_ACCEPTED: &str = "chain accepted (stand-in key: signature refused as expected)";
 
+/// The note of a rejection that came before the verifier under test validated the chain (its certificate
+/// verifier was never called): a refusal, but not of the chain's content.
+pub const REFUSED_BEFORE_CHAIN: &str = "refused before the chain was validated: the TLS message that carries it was refused (its size or encoding), not the chain's content";
+
 /// Why a limbo run could not start.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -152,18 +156,55 @@ pub enum LimboRunError {
     /// The async runtime could not start.
     #[error("cannot start the runtime: {0}")]
     Runtime(#[source] std::io::Error),
+    /// The program under test is not on PATH: every testcase would be an error.
+    #[error("`{program}` is not found on PATH, so no testcase can run against it: install it (Debian: apt-get install {package}) or leave out --verifier {verifier}")]
+    NoProgram {
+        program: &'static str,
+        package: &'static str,
+        verifier: &'static str,
+    },
 }
 
-/// Runs every testcase of `suite` against `verifier`, `jobs` at a time; results in file order.
+/// The results finished so far, with their index in the suite, in the order they finished: what an
+/// interrupted run still has.
+pub type Finished = Arc<Mutex<Vec<(usize, TestcaseResult)>>>;
+
+/// `finished`'s results in file order, as a [`VerifierRun`] of `verifier` that took `elapsed_ms`.
+pub fn partial(verifier: Verifier, finished: &Finished, elapsed_ms: u64) -> VerifierRun {
+    let mut done = finished.lock().map(|d| d.clone()).unwrap_or_default();
+    done.sort_by_key(|(i, _)| *i);
+    VerifierRun {
+        verifier,
+        results: done.into_iter().map(|(_, r)| r).collect(),
+        elapsed_ms,
+    }
+}
+
+/// Whether `verifier` can run `suite` at all: the program under test is on PATH when a testcase applies
+/// to it, and libfaketime is installed for curl when a testcase has a time. Checked by [`run`], and
+/// before any run by a caller that runs several verifiers.
 ///
 /// # Errors
-/// [`LimboRunError`] when the run cannot start (curl without libfaketime, the helper identity);
-/// a testcase that cannot run is an [`Observed::Error`] in its result instead.
-pub async fn run(
-    suite: Arc<Suite>,
-    verifier: Verifier,
-    jobs: usize,
-) -> Result<VerifierRun, LimboRunError> {
+/// [`LimboRunError::NoProgram`], [`LimboRunError::NoFaketime`].
+pub fn ready(suite: &Suite, verifier: Verifier) -> Result<(), LimboRunError> {
+    let program = match verifier {
+        Verifier::Builtin => None,
+        Verifier::Curl => Some(("curl", "curl", "curl")),
+        Verifier::Openssl => Some(("openssl", "openssl", "openssl")),
+    };
+    if let Some((program, package, name)) = program {
+        let applicable = suite.testcases.iter().any(|t| {
+            t.as_ref()
+                .is_ok_and(|t| t.not_applicable_to(verifier).is_none())
+        });
+        if applicable && !programs::on_path(program) {
+            return Err(LimboRunError::NoProgram {
+                program,
+                package,
+                verifier: name,
+            });
+        }
+    }
     let timed = suite
         .testcases
         .iter()
@@ -171,43 +212,75 @@ pub async fn run(
     if verifier == Verifier::Curl && timed && crate::lab::faketime::library().is_none() {
         return Err(LimboRunError::NoFaketime);
     }
+    Ok(())
+}
+
+/// Runs every testcase of `suite` against `verifier`, `jobs` at a time; results in file order. Each
+/// result is also added to `finished` as it comes, so that an interrupted run (this future dropped)
+/// still has them ([`partial`]). Programs run through [`crate::peer`] (each in its own process group,
+/// stopped with the run: [`crate::peer::process::kill_all`]).
+///
+/// # Errors
+/// [`LimboRunError`] when the run cannot start (curl or openssl not on PATH, curl without
+/// libfaketime, the helper identity); a testcase that cannot run is an [`Observed::Error`] in its
+/// result instead.
+pub async fn run(
+    suite: Arc<Suite>,
+    verifier: Verifier,
+    jobs: usize,
+    finished: Finished,
+) -> Result<VerifierRun, LimboRunError> {
+    ready(&suite, verifier)?;
     let started = Instant::now();
     let helper = Arc::new(HelperIdentity::new().map_err(LimboRunError::Helper)?);
     let stand_ins = Arc::new(StandIns::default());
     let permits = Arc::new(tokio::sync::Semaphore::new(jobs.max(1)));
-    let mut tasks = Vec::new();
+    // A JoinSet: dropping this future (an interrupted run) aborts every task, and each task's programs
+    // (stopped and reaped when dropped) and temporary directory (removed) go with it.
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut ids = std::collections::HashMap::new();
     for index in 0..suite.testcases.len() {
-        let (suite, helper, stand_ins, permits) = (
+        let (suite, helper, stand_ins, permits, finished) = (
             suite.clone(),
             helper.clone(),
             stand_ins.clone(),
             permits.clone(),
+            finished.clone(),
         );
-        tasks.push(tokio::spawn(async move {
+        let handle = tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
-            one(&suite, index, verifier, &helper, &stand_ins).await
-        }));
+            let result = one(&suite, index, verifier, &helper, &stand_ins).await;
+            if let Ok(mut f) = finished.lock() {
+                f.push((index, result.clone()));
+            }
+            (index, result)
+        });
+        ids.insert(handle.id(), index);
     }
-    let mut results = Vec::new();
-    for (index, task) in tasks.into_iter().enumerate() {
-        results.push(match task.await {
-            Ok(r) => r,
+    let mut results: Vec<Option<TestcaseResult>> = vec![None; suite.testcases.len()];
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((index, r)) => results[index] = Some(r),
             Err(e) => {
+                let Some(&index) = ids.get(&e.id()) else {
+                    continue;
+                };
                 let (id, kind, expected) = identity(&suite, index);
                 let observed = Observed::Error {
                     detail: format!("the testcase's task failed: {e}"),
                 };
-                TestcaseResult {
+                results[index] = Some(TestcaseResult {
                     id,
                     kind,
                     expected,
                     agreement: judge(expected, &observed),
                     observed,
                     notes: Vec::new(),
-                }
+                });
             }
-        });
+        }
     }
+    let results = results.into_iter().flatten().collect();
     Ok(VerifierRun {
         verifier,
         results,

@@ -73,6 +73,17 @@ pub async fn observe(
     }
 }
 
+/// Whether `program` is an executable file in a directory of `PATH` (as the spawn would find it).
+pub fn on_path(program: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            std::fs::metadata(dir.join(program))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    })
+}
+
 /// The anchors, the CRLs and an empty CA directory (so that no default one is read).
 fn write_files(dir: &Path, tc: &Testcase) -> std::io::Result<()> {
     std::fs::write(dir.join("trusted.pem"), &tc.pem.trusted)?;
