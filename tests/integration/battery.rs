@@ -515,6 +515,99 @@ cases:
     );
 }
 
+/// A root, an issuing intermediate under it issuing both leaves, and one accepted case with a battery
+/// whose peers trust `trust`.
+fn two_level(trust: &str) -> String {
+    format!(
+        r#"
+lab: rogue-of-the-anchor
+authorities:
+  root: {{ subject: {{ O: Rogue Lab, CN: Root CA }} }}
+  issuing: {{ issuer: root, subject: {{ O: Rogue Lab, CN: Issuing CA }} }}
+certificates:
+  server: {{ issuer: issuing, subject: {{ CN: localhost }}, san: [dns:localhost, ip:127.0.0.1], usage: server }}
+  client: {{ issuer: issuing, subject: {{ CN: battery-client }}, usage: client }}
+servers:
+  web: {{ certificate: server, trust: [{trust}] }}
+cases:
+  - name: works
+    client: {{ certificate: client, trust: [{trust}] }}
+    expect: accepted
+    battery: standard
+"#
+    )
+}
+
+#[test]
+fn a_rogue_ca_copies_the_anchor_the_verifier_trusts_not_the_root() {
+    let rogue = [Failure::ClientRogueCa, Failure::ServerRogueCa];
+    for (trust, anchor) in [
+        ("issuing", "issuing"),
+        ("root", "root"),
+        // Both trusted: the path from the leaf reaches the intermediate first.
+        ("root, issuing", "issuing"),
+    ] {
+        let mut lab = common::lab(&two_level(trust));
+        // The rogue root has the anchor's name and key type, and issues each derived leaf directly.
+        let a = |name: &str| {
+            lab.authorities
+                .iter()
+                .find(|a| a.name == name)
+                .unwrap_or_else(|| panic!("{trust}: no authority {name}"))
+        };
+        let (copied, made) = (a(anchor), a(&format!("{anchor}.battery-rogue")));
+        assert_eq!(
+            (made.subject.common_name.as_deref(), made.key, made.issuer),
+            (copied.subject.common_name.as_deref(), copied.key, None),
+            "{trust}"
+        );
+        let rogues = lab
+            .authorities
+            .iter()
+            .filter(|a| a.name.ends_with(".battery-rogue"))
+            .count();
+        assert_eq!(rogues, 1, "{trust}");
+        for leaf in ["client.battery-rogue-ca", "server.battery-rogue-ca"] {
+            let c = lab.certificates.iter().find(|c| c.name == leaf).unwrap();
+            assert_eq!(
+                lab.authorities[c.issuer.unwrap()].name,
+                format!("{anchor}.battery-rogue"),
+                "{trust}: {leaf}"
+            );
+        }
+        if trust == "root, issuing" {
+            continue;
+        }
+        // Run the case and its two rogue cases: rustls finds the anchor by name on both sides and
+        // refuses the rogue's signature.
+        lab.cases.retain(|c| {
+            c.derived
+                .as_ref()
+                .is_none_or(|d| rogue.contains(&d.failure))
+        });
+        let r = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(mtls_lab::run::run_lab(&lab));
+        common::assert_accepted(&r, "works");
+        common::assert_rejected(
+            &r,
+            &battery::case_name("works", Failure::ClientRogueCa),
+            Side::Server,
+            Reason::BadSignature,
+        );
+        common::assert_rejected(
+            &r,
+            &battery::case_name("works", Failure::ServerRogueCa),
+            Side::Client,
+            Reason::BadSignature,
+        );
+        assert_eq!(r.cases.len(), 3, "{trust}");
+    }
+}
+
 #[test]
 fn a_client_command_with_a_fixed_address_meets_each_derived_server_there_in_turn() {
     use Failure as F;

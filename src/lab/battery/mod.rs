@@ -8,7 +8,7 @@ use ::time::{Duration, OffsetDateTime};
 
 use crate::lab::loaded;
 use crate::lab::{
-    Authority, Case, Certificate, Chain, ClientAuth, Expectation, Grading, KeyType, Lab,
+    Authority, Case, CertRef, Certificate, Chain, ClientAuth, Expectation, Grading, KeyType, Lab,
     Revocation, RevocationReasonSpec, Server, ServerKind, Side, Subject,
 };
 use crate::reason::{readable_from_alert, Reason};
@@ -519,16 +519,43 @@ impl Deriver<'_> {
         self.authority("battery-unknown-ca".into(), subject, KeyType::EcdsaP256)
     }
 
-    /// A rogue root with the subject and key type of the root above authority `a` (its own key: a key of
-    /// another type would be refused for its algorithm first; for RSA, 2048 bits whatever the root's size:
-    /// the signature fails the same). A root loaded from a file gives its name and key type as its file
-    /// says them, read now, and the rogue's name is encoded as the file encodes it (`name_of`).
+    /// The authority whose name a rogue CA copies for the peer verifying `leaf` presented with `chain`:
+    /// the trust anchor the verifier's path reaches ([`Lab::path`]: the first authority on the way up
+    /// from the leaf that the verifier trusts, so an intermediate trusted directly, or the anchor a
+    /// cross-signed chain reaches through the certificates presented). A verifier whose trust the lab does
+    /// not know (a client command) or that reaches none is taken to trust the root above the leaf's issuer.
     ///
     /// # Errors
-    /// Why not: the loaded root's file cannot be read.
-    fn rogue_ca(&mut self, a: usize) -> Result<usize, String> {
-        let root = self.root_of(a);
-        let r = &self.lab.authorities[root];
+    /// Why not: the verifier trusts the certificate itself (`trust:` naming it), not a CA.
+    fn anchor(
+        &self,
+        leaf: usize,
+        chain: &Chain,
+        trust: &[CertRef],
+        issuer: usize,
+    ) -> Result<usize, String> {
+        let presented = self.lab.presented_chain(leaf, chain);
+        match self.lab.path(&presented, trust).anchor {
+            Some(CertRef::Authority(a)) => Ok(a),
+            Some(CertRef::Certificate(c)) => Err(format!(
+                "the verifier trusts the certificate `{}` itself (`trust`), not a CA: there is no trusted CA's name to copy",
+                self.lab.certificates[c].name
+            )),
+            None => Ok(self.root_of(issuer)),
+        }
+    }
+
+    /// A rogue root with the subject and key type of authority `anchor`, the CA the verifier trusts (its
+    /// own key: a key of another type would be refused for its algorithm first; for RSA, 2048 bits
+    /// whatever the anchor's size: the signature fails the same). An authority loaded from a file gives its
+    /// name and key type as its file says them, read now, and the rogue's name is encoded as the file
+    /// encodes it (`name_of`). A leaf it issues names the anchor as its issuer, so a verifier that finds
+    /// issuers by name takes the anchor and refuses the signature (`bad_signature`).
+    ///
+    /// # Errors
+    /// Why not: the loaded authority's file cannot be read.
+    fn rogue_ca(&mut self, anchor: usize) -> Result<usize, String> {
+        let r = &self.lab.authorities[anchor];
         let name = format!("{}.battery-rogue", r.name);
         let (subject, key, name_of) = match &r.from {
             None => (r.subject.clone(), r.key, None),
@@ -539,7 +566,7 @@ impl Deriver<'_> {
                     KeyType::Rsa3072 | KeyType::Rsa4096 => KeyType::Rsa2048,
                     k => k,
                 };
-                (facts.subject, key, Some(root))
+                (facts.subject, key, Some(anchor))
             }
         };
         let i = self.authority(name, subject, key);

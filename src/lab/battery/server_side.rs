@@ -72,7 +72,10 @@ impl Deriver<'_> {
             d.push(f, t, |c| c.client.certificate = Some(cert));
         };
         match f {
-            Failure::ClientRogueCa => match self.rogue_ca(issuer) {
+            Failure::ClientRogueCa => match self
+                .anchor(leaf, &self.case.client.chain, &self.server.trust, issuer)
+                .and_then(|a| self.rogue_ca(a))
+            {
                 Ok(ca) => {
                     let cert = self.leaf(leaf, "rogue-ca", Some(ca), &|_| {});
                     with_cert(self, f, cert);
