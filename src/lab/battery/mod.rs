@@ -435,6 +435,16 @@ impl Deriver<'_> {
         }
     }
 
+    /// Whether the server under test is neither built in nor a known program (a target, a command such
+    /// as nginx), so which TLS library verifies its clients is unknown.
+    fn implementation_unknown(&self) -> bool {
+        match &self.server.kind {
+            ServerKind::BuiltIn { .. } => false,
+            ServerKind::Command(c) => c.template.program().is_none(),
+            ServerKind::Target(_) => true,
+        }
+    }
+
     /// A derived case that cannot apply here, skipped with `why`.
     fn skip(&mut self, failure: Failure, tested: Tested, why: String) {
         self.push(failure, tested, |c| {

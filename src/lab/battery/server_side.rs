@@ -99,6 +99,11 @@ impl Deriver<'_> {
                 t,
                 "OpenSSL accepts a cA=TRUE certificate as the end entity by design (docs/catalogue.md, `ca-as-leaf`): not a mistake of the program".into(),
             ),
+            Failure::ClientCaCertificate if self.implementation_unknown() => self.skip(
+                f,
+                t,
+                "whether a CA certificate is refused as a client certificate depends on the TLS library: rustls refuses it, OpenSSL accepts it by design; the implementation of this server is unknown".into(),
+            ),
             Failure::ClientCaCertificate if signs => {
                 let cert = self.leaf(leaf, "ca", Some(issuer), &|c| c.ca = true);
                 with_cert(self, f, cert);
