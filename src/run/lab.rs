@@ -188,6 +188,8 @@ async fn run_lab_in(
     let lab = Arc::new(pki::with_loaded_facts(lab, &pki));
 
     let mut done: HashMap<String, Status> = HashMap::new();
+    // The cases whose handshake was accepted, whatever their checks: a battery's derived cases run after them.
+    let mut accepted: std::collections::HashSet<String> = std::collections::HashSet::new();
     let checks = run_checks(&lab, &pki, &mut done);
     let mut staged = match stage(&lab, &pki).instrument(span.clone()).await {
         Ok(s) => s,
@@ -223,7 +225,7 @@ async fn run_lab_in(
                         .get_mut(&c.server)
                         .expect("every server with cases was started, or took its turn");
                     vec![
-                        case::run(&lab, &work, c, endpoint, &done)
+                        case::run(&lab, &work, c, endpoint, &done, &accepted)
                             .instrument(span.clone())
                             .await,
                     ]
@@ -231,7 +233,9 @@ async fn run_lab_in(
             }
             Batch::Together(indices) => {
                 let shared = Arc::new(std::mem::take(&mut staged.servers));
-                let results = together(&lab, &pki, &staged, &shared, indices, jobs, &span).await;
+                let so_far = Arc::new((done.clone(), accepted.clone()));
+                let results =
+                    together(&lab, &pki, &staged, &shared, &so_far, indices, jobs, &span).await;
                 // Every task that held a clone of `shared` has ended (each was awaited).
                 staged.servers = Arc::try_unwrap(shared)
                     .unwrap_or_else(|_| unreachable!("every case task was awaited"));
@@ -240,6 +244,13 @@ async fn run_lab_in(
         };
         for result in results {
             tracing::info!(parent: &span, case = %result.name, status = ?result.status, "case done");
+            if result
+                .observed
+                .as_ref()
+                .is_some_and(|o| o.outcome == crate::reason::Outcome::Accepted)
+            {
+                accepted.insert(result.name.clone());
+            }
             done.insert(result.name.clone(), result.status);
             cases.push(result);
         }
@@ -265,7 +276,7 @@ enum Batch {
 }
 
 /// The lab's cases in file order, grouped: consecutive cases of the built-in client against a built-in
-/// server (or a server that did not start) that require nothing run together; every other case runs
+/// server (or a server that did not start) run together, a case that requires one of them (or is derived from one) in the next group; every other case runs
 /// alone, after the cases before it and before the cases after it. A client command's connections are
 /// told apart from the others only while nothing else connects, a server command's output and a
 /// target's state are shared by its connections, `requires` reads the results before it, and `resume`
@@ -274,7 +285,6 @@ enum Batch {
 fn batches(lab: &Lab, servers: &HashMap<usize, endpoint::Endpoint>) -> Vec<Batch> {
     let concurrent = |c: &crate::lab::Case| {
         c.client.command.is_none()
-            && c.grading.requires.is_empty()
             && c.client.resume.is_none()
             && matches!(
                 servers.get(&c.server),
@@ -285,6 +295,17 @@ fn batches(lab: &Lab, servers: &HashMap<usize, endpoint::Endpoint>) -> Vec<Batch
     let mut run: Vec<usize> = Vec::new();
     for (i, c) in lab.cases.iter().enumerate() {
         if concurrent(c) {
+            // A case requiring one of the batch (or derived from one) runs in the next, after the
+            // results it reads.
+            let reads_batch = c
+                .grading
+                .requires
+                .iter()
+                .chain(c.derived.as_ref().map(|d| &d.of))
+                .any(|r| run.iter().any(|&j| lab.cases[j].name == *r));
+            if reads_batch {
+                out.push(Batch::Together(std::mem::take(&mut run)));
+            }
             run.push(i);
             continue;
         }
@@ -306,6 +327,7 @@ async fn together(
     pki: &Arc<Pki>,
     staged: &Staged,
     servers: &Arc<HashMap<usize, endpoint::Endpoint>>,
+    done: &Arc<(HashMap<String, Status>, std::collections::HashSet<String>)>,
     indices: Vec<usize>,
     jobs: &Arc<Semaphore>,
     span: &tracing::Span,
@@ -313,6 +335,7 @@ async fn together(
     let mut handles = Vec::with_capacity(indices.len());
     for &i in &indices {
         let (lab, pki, servers, jobs) = (lab.clone(), pki.clone(), servers.clone(), jobs.clone());
+        let done = done.clone();
         let (pki_path, lab_dir) = (staged.pki_path.clone(), staged.lab_dir.clone());
         let sessions = staged.sessions.clone();
         handles.push(tokio::spawn(
@@ -328,7 +351,7 @@ async fn together(
                     lab_dir: &lab_dir,
                     sessions: &sessions,
                 };
-                case::run_shared(&lab, &work, c, endpoint).await
+                case::run_shared(&lab, &work, c, endpoint, &done.0, &done.1).await
             }
             .instrument(span.clone()),
         ));

@@ -515,6 +515,58 @@ cases:
     );
 }
 
+#[test]
+fn a_server_refusing_the_valid_client_earns_no_battery_points() {
+    // The server trusts the wrong CA: it refuses the written case's valid client, and so every bad one.
+    let yaml = format!(
+        r#"
+lab: battery-wrong-trust
+{}
+servers:
+  web: {{ certificate: server, trust: [other-ca] }}
+cases:
+  - name: works
+    client: {{ certificate: client, trust: [ca] }}
+    expect: accepted
+    points: 3
+    battery: {{ set: standard, test: server, points: 1 }}
+"#,
+        common::PKI
+    );
+    let r = common::run(&yaml);
+    let written = case(&r, "works");
+    assert_eq!(
+        (
+            written.status,
+            written.grade.points,
+            written.grade.max_points
+        ),
+        (Status::Failed, 0.0, 3.0)
+    );
+    let why = "skipped: the case this failure is derived from, `works`, was not accepted: a battery counts only against a peer that completes mTLS with the valid certificates";
+    for f in Failure::SERVER_SET {
+        let c = derived(&r, "works", *f);
+        assert_eq!(c.status, Status::Skipped, "{f:?}");
+        assert!(c.observed.is_none(), "{f:?}: not run");
+        assert_eq!(c.grade.points, 0.0, "{f:?}");
+        // Those that could not apply anyway keep their own why.
+        if !matches!(
+            f,
+            Failure::ClientRevoked | Failure::ClientIntermediateLeftOut
+        ) {
+            assert_eq!(c.messages, vec![why.to_string()], "{f:?}");
+        }
+    }
+    assert_eq!(r.points(), (0.0, 3.0));
+    assert_eq!(
+        verdicts(&r, "server web (built-in)")
+            .iter()
+            .filter(|(_, v)| *v == Verdict::Skipped)
+            .count(),
+        11
+    );
+}
+
 /// A root, an issuing intermediate under it issuing both leaves, and one accepted case with a battery
 /// whose peers trust `trust`.
 fn two_level(trust: &str) -> String {

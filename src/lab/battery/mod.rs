@@ -363,6 +363,8 @@ impl Deriver<'_> {
             reason: Some(reason),
         };
         c.checks = Default::default();
+        // It runs only when the written case's handshake is accepted (`run::case`): a peer that refuses
+        // the valid certificates would otherwise earn the points of refusing bad ones.
         c.grading = Grading {
             requires: self.case.grading.requires.clone(),
             hidden: self.case.grading.hidden,
