@@ -382,7 +382,17 @@ fn battery_lists_and_runs_one_case_from_the_command_line() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        "error: --battery `no such case`: no case named `no such case` in the labs given\n"
+        "error: no case named `no such case` in the labs given; `mtls-lab list LAB` lists its cases\n"
+    );
+    // A near miss: the closest written case names.
+    let out = mtls(
+        &root(),
+        &["battery", "labs/seed-mtls.yaml", "valid client accepted"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: no case named `valid client accepted` in the labs given; the closest: `valid client is accepted`\n"
     );
 }
 

@@ -211,12 +211,40 @@ pub enum BatteryError {
     /// Testing the server of a case whose server does not ask for client certificates.
     #[error("testing the server needs a server that asks for client certificates (`client_auth: none` here)")]
     NoClientAuth,
-    /// `mtls-lab battery LAB CASE` names a case no lab has.
-    #[error("no case named `{0}` in the labs given")]
-    NoSuchCase(String),
+    /// `mtls-lab battery LAB CASE` names a case no lab has; the closest written case names, best first.
+    #[error("no case named `{case}` in the labs given{}", closest_names(.closest))]
+    NoSuchCase { case: String, closest: Vec<String> },
     /// Neither peer can be tested (a client command against a server command).
     #[error("a battery needs one built-in peer: a client command against a server command leaves no peer to vary")]
     NoBuiltInPeer,
+}
+
+/// `; the closest: `A`, `B`` for a [`BatteryError::NoSuchCase`] message, or where to find the names.
+fn closest_names(names: &[String]) -> String {
+    if names.is_empty() {
+        return "; `mtls-lab list LAB` lists its cases".to_string();
+    }
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    format!("; the closest: {}", quoted.join(", "))
+}
+
+/// Of the written cases of `labs`, the (at most three) names closest to `case` (Jaro-Winkler above 0.7,
+/// or one edit), best first.
+fn closest(labs: &[Lab], case: &str) -> Vec<String> {
+    let mut scored: Vec<(f64, &str)> = labs
+        .iter()
+        .flat_map(|l| &l.cases)
+        .filter(|c| c.derived.is_none())
+        .map(|c| (strsim::jaro_winkler(case, &c.name), c.name.as_str()))
+        .filter(|(score, name)| *score > 0.7 || strsim::damerau_levenshtein(case, name) <= 1)
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+    scored.dedup_by(|a, b| a.1 == b.1);
+    scored
+        .into_iter()
+        .take(3)
+        .map(|(_, n)| n.to_string())
+        .collect()
 }
 
 /// Keeps, of `labs`, only the case named `case` and its battery (derived here with the standard set unless
@@ -226,6 +254,7 @@ pub enum BatteryError {
 /// # Errors
 /// [`BatteryError::NoSuchCase`] when no lab has the case; the errors of [`derive`].
 pub fn only(labs: Vec<Lab>, case: &str, now: OffsetDateTime) -> Result<Vec<Lab>, BatteryError> {
+    let closest = closest(&labs, case);
     let mut out = Vec::new();
     for mut lab in labs {
         let Some(index) = lab.cases.iter().position(|c| c.name == case) else {
@@ -259,7 +288,10 @@ pub fn only(labs: Vec<Lab>, case: &str, now: OffsetDateTime) -> Result<Vec<Lab>,
         out.push(lab);
     }
     if out.is_empty() {
-        return Err(BatteryError::NoSuchCase(case.to_string()));
+        return Err(BatteryError::NoSuchCase {
+            case: case.to_string(),
+            closest,
+        });
     }
     Ok(out)
 }
