@@ -232,12 +232,15 @@ async fn run_lab_in(
                 }
             }
             Batch::Together(indices) => {
-                let shared = Arc::new(std::mem::take(&mut staged.servers));
-                let so_far = Arc::new((done.clone(), accepted.clone()));
-                let results =
-                    together(&lab, &pki, &staged, &shared, &so_far, indices, jobs, &span).await;
+                let shared = Arc::new(Shared {
+                    servers: std::mem::take(&mut staged.servers),
+                    done: done.clone(),
+                    accepted: accepted.clone(),
+                });
+                let results = together(&lab, &pki, &staged, &shared, indices, jobs, &span).await;
                 // Every task that held a clone of `shared` has ended (each was awaited).
                 staged.servers = Arc::try_unwrap(shared)
+                    .map(|s| s.servers)
                     .unwrap_or_else(|_| unreachable!("every case task was awaited"));
                 results
             }
@@ -320,29 +323,36 @@ fn batches(lab: &Lab, servers: &HashMap<usize, endpoint::Endpoint>) -> Vec<Batch
     out
 }
 
+/// What the cases of a batch run together share: the lab's servers, and the results before the batch
+/// (statuses for `requires`, the cases whose handshake was accepted for a battery's derived cases).
+struct Shared {
+    servers: HashMap<usize, endpoint::Endpoint>,
+    done: HashMap<String, Status>,
+    accepted: std::collections::HashSet<String>,
+}
+
 /// Runs the cases `indices` at the same time, each as its own task holding a permit of `jobs`, and
 /// returns their results in the order of `indices`. A task that panicked gives an error result.
 async fn together(
     lab: &Arc<Lab>,
     pki: &Arc<Pki>,
     staged: &Staged,
-    servers: &Arc<HashMap<usize, endpoint::Endpoint>>,
-    done: &Arc<(HashMap<String, Status>, std::collections::HashSet<String>)>,
+    shared: &Arc<Shared>,
     indices: Vec<usize>,
     jobs: &Arc<Semaphore>,
     span: &tracing::Span,
 ) -> Vec<crate::run::result::CaseResult> {
     let mut handles = Vec::with_capacity(indices.len());
     for &i in &indices {
-        let (lab, pki, servers, jobs) = (lab.clone(), pki.clone(), servers.clone(), jobs.clone());
-        let done = done.clone();
+        let (lab, pki, shared, jobs) = (lab.clone(), pki.clone(), shared.clone(), jobs.clone());
         let (pki_path, lab_dir) = (staged.pki_path.clone(), staged.lab_dir.clone());
         let sessions = staged.sessions.clone();
         handles.push(tokio::spawn(
             async move {
                 let _permit = jobs.acquire_owned().await;
                 let c = &lab.cases[i];
-                let endpoint = servers
+                let endpoint = shared
+                    .servers
                     .get(&c.server)
                     .expect("every server with cases was started");
                 let work = Workspace {
@@ -351,7 +361,7 @@ async fn together(
                     lab_dir: &lab_dir,
                     sessions: &sessions,
                 };
-                case::run_shared(&lab, &work, c, endpoint, &done.0, &done.1).await
+                case::run_shared(&lab, &work, c, endpoint, &shared.done, &shared.accepted).await
             }
             .instrument(span.clone()),
         ));

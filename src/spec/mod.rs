@@ -1114,9 +1114,9 @@ pub struct CaseSpec {
     pub battery: Option<BatterySpec>,
 }
 
-/// A battery of derived failure cases: the set's name, or the full form. Deserialized by hand so that a
-/// wrong set, field or type is said at the field with what is allowed (an untagged enum says only that
-/// nothing matched, at the case).
+// Deserialized by hand (below) so that a wrong set, field or type is said at the field with what is
+// allowed: an untagged enum says only that nothing matched, at the case.
+/// A battery of derived failure cases: the set's name, or the full form.
 #[derive(Debug, Clone, JsonSchema)]
 #[serde(untagged)]
 pub enum BatterySpec {
