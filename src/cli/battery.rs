@@ -46,8 +46,13 @@ pub fn only(labs: Vec<Lab>, case: Option<&str>, now: time::OffsetDateTime) -> Op
     let Some(case) = case else { return Some(labs) };
     match battery::only(labs, case, now) {
         Ok(labs) => Some(labs),
+        // The message names the case already; any other says which case it is about.
+        Err(e @ battery::BatteryError::NoSuchCase { .. }) => {
+            eprintln!("error: {e}");
+            None
+        }
         Err(e) => {
-            eprintln!("error: --battery `{case}`: {e}");
+            eprintln!("error: case `{case}`: {e}");
             None
         }
     }

@@ -23,7 +23,11 @@ pub fn list(args: ListArgs) -> u8 {
         ListFormat::Text => {
             for l in &labs {
                 for c in &l.cases {
-                    let line = format!("{} › {}\n", l.name, c.name);
+                    // A derived case that cannot apply here says so, and why.
+                    let line = match skipped(c) {
+                        Some(why) => format!("{} › {}  [skipped: {why}]\n", l.name, c.name),
+                        None => format!("{} › {}\n", l.name, c.name),
+                    };
                     term::emit(&escape_controls(&line));
                 }
             }
@@ -42,6 +46,14 @@ struct Item<'a> {
     lab: &'a str,
     line: usize,
     server: &'a str,
+    /// Why a battery's derived case will be skipped (it cannot apply here); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    skipped: Option<&'a str>,
+}
+
+/// Why case `c`, derived by a battery, will be skipped, if it will.
+fn skipped(c: &mtls_lab::lab::Case) -> Option<&str> {
+    c.derived.as_ref()?.skipped.as_deref()
 }
 
 /// The cases of `labs` as a pretty-printed JSON array, with a final newline.
@@ -56,6 +68,7 @@ fn json(labs: &[Lab]) -> String {
                 lab: &l.name,
                 line: c.line,
                 server: &l.servers[c.server].name,
+                skipped: skipped(c),
             })
         })
         .collect();

@@ -1,7 +1,7 @@
 //! One case: the built-in client against the built-in server, a server command or a target, or a client
 //! command against the built-in server; then the observation judged against the expectation.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::lab::{Case, CertRef, Chain, Checks, Expectation, Lab, Pin, ScorePart, ServerKind};
 use crate::peer::process;
@@ -94,13 +94,14 @@ impl From<Observed> for Ran {
 }
 
 /// Runs one case against its server's `endpoint`, given the statuses of the items `done` so far (for
-/// `requires`). Never fails: a case that cannot run is a `Skipped`, `Failed` or `Error` result.
+/// `requires`) and the cases whose handshake was `accepted` (for a battery's derived cases). Never fails: a case that cannot run is a `Skipped`, `Failed` or `Error` result.
 pub(super) async fn run(
     lab: &Lab,
     work: &Workspace<'_>,
     case: &Case,
     endpoint: &mut Endpoint,
     done: &HashMap<String, Status>,
+    accepted: &HashSet<String>,
 ) -> CaseResult {
     let clock = case.clock(lab);
     let mut context = CaseContext::of(
@@ -111,7 +112,7 @@ pub(super) async fn run(
     if let Some(skipped) = derived_skipped(case, &context) {
         return skipped;
     }
-    if let Some(why) = unmet(&case.grading.requires, done) {
+    if let Some(why) = held_back(case, done, accepted) {
         return not_run(case, context, Status::Skipped, vec![why]);
     }
     context.chains = crate::run::result::Chains::of(lab, work.pki, case);
@@ -127,6 +128,8 @@ pub(super) async fn run_shared(
     work: &Workspace<'_>,
     case: &Case,
     endpoint: &Endpoint,
+    done: &HashMap<String, Status>,
+    accepted: &HashSet<String>,
 ) -> CaseResult {
     let clock = case.clock(lab);
     let mut context = CaseContext::of(
@@ -136,6 +139,9 @@ pub(super) async fn run_shared(
     );
     if let Some(skipped) = derived_skipped(case, &context) {
         return skipped;
+    }
+    if let Some(why) = held_back(case, done, accepted) {
+        return not_run(case, context, Status::Skipped, vec![why]);
     }
     context.chains = crate::run::result::Chains::of(lab, work.pki, case);
     // As `observe` does: the case's files first, then its server.
@@ -153,6 +159,34 @@ pub(super) async fn run_shared(
         ),
     };
     finish(lab, case, context, ran)
+}
+
+/// Why `case` is not run, given the statuses `done` so far and the cases whose handshake was `accepted`:
+/// a battery's derived case whose written case ran and was not accepted (a peer that refuses the valid
+/// certificates earns nothing for refusing bad ones; a written case that failed only a check of its
+/// own, such as the server's output, still lets them run), or an item it `requires` that did not pass;
+/// `None` when it runs.
+fn held_back(
+    case: &Case,
+    done: &HashMap<String, Status>,
+    accepted: &HashSet<String>,
+) -> Option<String> {
+    if let Some(d) = &case.derived {
+        let what = match done.get(&d.of) {
+            None | Some(Status::Passed) => None,
+            Some(_) if accepted.contains(&d.of) => None,
+            Some(Status::Failed) => Some("was not accepted"),
+            Some(Status::Error) => Some("could not run"),
+            Some(Status::Skipped) => Some("was skipped"),
+        };
+        if let Some(what) = what {
+            return Some(format!(
+                "skipped: the case this failure is derived from, `{}`, {what}: a battery counts only against a peer that completes mTLS with the valid certificates",
+                d.of
+            ));
+        }
+    }
+    unmet(&case.grading.requires, done)
 }
 
 /// The skipped result of a case a battery derived that cannot apply (no intermediate, no CRL, no CA key).

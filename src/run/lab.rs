@@ -188,6 +188,8 @@ async fn run_lab_in(
     let lab = Arc::new(pki::with_loaded_facts(lab, &pki));
 
     let mut done: HashMap<String, Status> = HashMap::new();
+    // The cases whose handshake was accepted, whatever their checks: a battery's derived cases run after them.
+    let mut accepted: std::collections::HashSet<String> = std::collections::HashSet::new();
     let checks = run_checks(&lab, &pki, &mut done);
     let mut staged = match stage(&lab, &pki).instrument(span.clone()).await {
         Ok(s) => s,
@@ -223,23 +225,35 @@ async fn run_lab_in(
                         .get_mut(&c.server)
                         .expect("every server with cases was started, or took its turn");
                     vec![
-                        case::run(&lab, &work, c, endpoint, &done)
+                        case::run(&lab, &work, c, endpoint, &done, &accepted)
                             .instrument(span.clone())
                             .await,
                     ]
                 }
             }
             Batch::Together(indices) => {
-                let shared = Arc::new(std::mem::take(&mut staged.servers));
+                let shared = Arc::new(Shared {
+                    servers: std::mem::take(&mut staged.servers),
+                    done: done.clone(),
+                    accepted: accepted.clone(),
+                });
                 let results = together(&lab, &pki, &staged, &shared, indices, jobs, &span).await;
                 // Every task that held a clone of `shared` has ended (each was awaited).
                 staged.servers = Arc::try_unwrap(shared)
+                    .map(|s| s.servers)
                     .unwrap_or_else(|_| unreachable!("every case task was awaited"));
                 results
             }
         };
         for result in results {
             tracing::info!(parent: &span, case = %result.name, status = ?result.status, "case done");
+            if result
+                .observed
+                .as_ref()
+                .is_some_and(|o| o.outcome == crate::reason::Outcome::Accepted)
+            {
+                accepted.insert(result.name.clone());
+            }
             done.insert(result.name.clone(), result.status);
             cases.push(result);
         }
@@ -265,7 +279,7 @@ enum Batch {
 }
 
 /// The lab's cases in file order, grouped: consecutive cases of the built-in client against a built-in
-/// server (or a server that did not start) that require nothing run together; every other case runs
+/// server (or a server that did not start) run together, a case that requires one of them (or is derived from one) in the next group; every other case runs
 /// alone, after the cases before it and before the cases after it. A client command's connections are
 /// told apart from the others only while nothing else connects, a server command's output and a
 /// target's state are shared by its connections, `requires` reads the results before it, and `resume`
@@ -274,7 +288,6 @@ enum Batch {
 fn batches(lab: &Lab, servers: &HashMap<usize, endpoint::Endpoint>) -> Vec<Batch> {
     let concurrent = |c: &crate::lab::Case| {
         c.client.command.is_none()
-            && c.grading.requires.is_empty()
             && c.client.resume.is_none()
             && matches!(
                 servers.get(&c.server),
@@ -285,6 +298,17 @@ fn batches(lab: &Lab, servers: &HashMap<usize, endpoint::Endpoint>) -> Vec<Batch
     let mut run: Vec<usize> = Vec::new();
     for (i, c) in lab.cases.iter().enumerate() {
         if concurrent(c) {
+            // A case requiring one of the batch (or derived from one) runs in the next, after the
+            // results it reads.
+            let reads_batch = c
+                .grading
+                .requires
+                .iter()
+                .chain(c.derived.as_ref().map(|d| &d.of))
+                .any(|r| run.iter().any(|&j| lab.cases[j].name == *r));
+            if reads_batch {
+                out.push(Batch::Together(std::mem::take(&mut run)));
+            }
             run.push(i);
             continue;
         }
@@ -299,27 +323,36 @@ fn batches(lab: &Lab, servers: &HashMap<usize, endpoint::Endpoint>) -> Vec<Batch
     out
 }
 
+/// What the cases of a batch run together share: the lab's servers, and the results before the batch
+/// (statuses for `requires`, the cases whose handshake was accepted for a battery's derived cases).
+struct Shared {
+    servers: HashMap<usize, endpoint::Endpoint>,
+    done: HashMap<String, Status>,
+    accepted: std::collections::HashSet<String>,
+}
+
 /// Runs the cases `indices` at the same time, each as its own task holding a permit of `jobs`, and
 /// returns their results in the order of `indices`. A task that panicked gives an error result.
 async fn together(
     lab: &Arc<Lab>,
     pki: &Arc<Pki>,
     staged: &Staged,
-    servers: &Arc<HashMap<usize, endpoint::Endpoint>>,
+    shared: &Arc<Shared>,
     indices: Vec<usize>,
     jobs: &Arc<Semaphore>,
     span: &tracing::Span,
 ) -> Vec<crate::run::result::CaseResult> {
     let mut handles = Vec::with_capacity(indices.len());
     for &i in &indices {
-        let (lab, pki, servers, jobs) = (lab.clone(), pki.clone(), servers.clone(), jobs.clone());
+        let (lab, pki, shared, jobs) = (lab.clone(), pki.clone(), shared.clone(), jobs.clone());
         let (pki_path, lab_dir) = (staged.pki_path.clone(), staged.lab_dir.clone());
         let sessions = staged.sessions.clone();
         handles.push(tokio::spawn(
             async move {
                 let _permit = jobs.acquire_owned().await;
                 let c = &lab.cases[i];
-                let endpoint = servers
+                let endpoint = shared
+                    .servers
                     .get(&c.server)
                     .expect("every server with cases was started");
                 let work = Workspace {
@@ -328,7 +361,7 @@ async fn together(
                     lab_dir: &lab_dir,
                     sessions: &sessions,
                 };
-                case::run_shared(&lab, &work, c, endpoint).await
+                case::run_shared(&lab, &work, c, endpoint, &shared.done, &shared.accepted).await
             }
             .instrument(span.clone()),
         ));

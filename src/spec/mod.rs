@@ -1114,14 +1114,49 @@ pub struct CaseSpec {
     pub battery: Option<BatterySpec>,
 }
 
+// Deserialized by hand (below) so that a wrong set, field or type is said at the field with what is
+// allowed: an untagged enum says only that nothing matched, at the case.
 /// A battery of derived failure cases: the set's name, or the full form.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, JsonSchema)]
 #[serde(untagged)]
 pub enum BatterySpec {
     /// `standard`: every standard failure for the side(s) under test.
     Set(BatterySet),
     /// The set, which side is tested and the points of each derived case.
     Full(BatteryFull),
+}
+
+/// What a battery may be, for messages.
+const BATTERY_FORMS: &str =
+    "`standard` or { set: standard, test: server | client | both, points: N }";
+
+impl<'de> Deserialize<'de> for BatterySpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Battery;
+        impl<'de> serde::de::Visitor<'de> for Battery {
+            type Value = BatterySpec;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(BATTERY_FORMS)
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<BatterySpec, E> {
+                match v {
+                    "standard" => Ok(BatterySpec::Set(BatterySet::Standard)),
+                    // `unknown variant` with its names, so that the loader suggests the closest.
+                    _ => Err(E::custom(format!(
+                        "unknown variant `{v}`, expected {BATTERY_FORMS}"
+                    ))),
+                }
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<BatterySpec, A::Error> {
+                BatteryFull::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(BatterySpec::Full)
+            }
+        }
+        d.deserialize_any(Battery)
+    }
 }
 
 /// A named set of derived failures.

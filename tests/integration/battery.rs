@@ -382,7 +382,17 @@ fn battery_lists_and_runs_one_case_from_the_command_line() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        "error: --battery `no such case`: no case named `no such case` in the labs given\n"
+        "error: no case named `no such case` in the labs given; `mtls-lab list LAB` lists its cases\n"
+    );
+    // A near miss: the closest written case names.
+    let out = mtls(
+        &root(),
+        &["battery", "labs/seed-mtls.yaml", "valid client accepted"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: no case named `valid client accepted` in the labs given; the closest: `valid client is accepted`\n"
     );
 }
 
@@ -513,6 +523,151 @@ cases:
         Side::Client,
         Reason::BadSignature,
     );
+}
+
+#[test]
+fn a_server_refusing_the_valid_client_earns_no_battery_points() {
+    // The server trusts the wrong CA: it refuses the written case's valid client, and so every bad one.
+    let yaml = format!(
+        r#"
+lab: battery-wrong-trust
+{}
+servers:
+  web: {{ certificate: server, trust: [other-ca] }}
+cases:
+  - name: works
+    client: {{ certificate: client, trust: [ca] }}
+    expect: accepted
+    points: 3
+    battery: {{ set: standard, test: server, points: 1 }}
+"#,
+        common::PKI
+    );
+    let r = common::run(&yaml);
+    let written = case(&r, "works");
+    assert_eq!(
+        (
+            written.status,
+            written.grade.points,
+            written.grade.max_points
+        ),
+        (Status::Failed, 0.0, 3.0)
+    );
+    let why = "skipped: the case this failure is derived from, `works`, was not accepted: a battery counts only against a peer that completes mTLS with the valid certificates";
+    for f in Failure::SERVER_SET {
+        let c = derived(&r, "works", *f);
+        assert_eq!(c.status, Status::Skipped, "{f:?}");
+        assert!(c.observed.is_none(), "{f:?}: not run");
+        assert_eq!(c.grade.points, 0.0, "{f:?}");
+        // Those that could not apply anyway keep their own why.
+        if !matches!(
+            f,
+            Failure::ClientRevoked | Failure::ClientIntermediateLeftOut
+        ) {
+            assert_eq!(c.messages, vec![why.to_string()], "{f:?}");
+        }
+    }
+    assert_eq!(r.points(), (0.0, 3.0));
+    assert_eq!(
+        verdicts(&r, "server web (built-in)")
+            .iter()
+            .filter(|(_, v)| *v == Verdict::Skipped)
+            .count(),
+        11
+    );
+}
+
+/// A root, an issuing intermediate under it issuing both leaves, and one accepted case with a battery
+/// whose peers trust `trust`.
+fn two_level(trust: &str) -> String {
+    format!(
+        r#"
+lab: rogue-of-the-anchor
+authorities:
+  root: {{ subject: {{ O: Rogue Lab, CN: Root CA }} }}
+  issuing: {{ issuer: root, subject: {{ O: Rogue Lab, CN: Issuing CA }} }}
+certificates:
+  server: {{ issuer: issuing, subject: {{ CN: localhost }}, san: [dns:localhost, ip:127.0.0.1], usage: server }}
+  client: {{ issuer: issuing, subject: {{ CN: battery-client }}, usage: client }}
+servers:
+  web: {{ certificate: server, trust: [{trust}] }}
+cases:
+  - name: works
+    client: {{ certificate: client, trust: [{trust}] }}
+    expect: accepted
+    battery: standard
+"#
+    )
+}
+
+#[test]
+fn a_rogue_ca_copies_the_anchor_the_verifier_trusts_not_the_root() {
+    let rogue = [Failure::ClientRogueCa, Failure::ServerRogueCa];
+    for (trust, anchor) in [
+        ("issuing", "issuing"),
+        ("root", "root"),
+        // Both trusted: the path from the leaf reaches the intermediate first.
+        ("root, issuing", "issuing"),
+    ] {
+        let mut lab = common::lab(&two_level(trust));
+        // The rogue root has the anchor's name and key type, and issues each derived leaf directly.
+        let a = |name: &str| {
+            lab.authorities
+                .iter()
+                .find(|a| a.name == name)
+                .unwrap_or_else(|| panic!("{trust}: no authority {name}"))
+        };
+        let (copied, made) = (a(anchor), a(&format!("{anchor}.battery-rogue")));
+        assert_eq!(
+            (made.subject.common_name.as_deref(), made.key, made.issuer),
+            (copied.subject.common_name.as_deref(), copied.key, None),
+            "{trust}"
+        );
+        let rogues = lab
+            .authorities
+            .iter()
+            .filter(|a| a.name.ends_with(".battery-rogue"))
+            .count();
+        assert_eq!(rogues, 1, "{trust}");
+        for leaf in ["client.battery-rogue-ca", "server.battery-rogue-ca"] {
+            let c = lab.certificates.iter().find(|c| c.name == leaf).unwrap();
+            assert_eq!(
+                lab.authorities[c.issuer.unwrap()].name,
+                format!("{anchor}.battery-rogue"),
+                "{trust}: {leaf}"
+            );
+        }
+        if trust == "root, issuing" {
+            continue;
+        }
+        // Run the case and its two rogue cases: rustls finds the anchor by name on both sides and
+        // refuses the rogue's signature.
+        lab.cases.retain(|c| {
+            c.derived
+                .as_ref()
+                .is_none_or(|d| rogue.contains(&d.failure))
+        });
+        let r = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(mtls_lab::run::run_lab(&lab));
+        common::assert_accepted(&r, "works");
+        common::assert_rejected(
+            &r,
+            &battery::case_name("works", Failure::ClientRogueCa),
+            Side::Server,
+            Reason::BadSignature,
+        );
+        common::assert_rejected(
+            &r,
+            &battery::case_name("works", Failure::ServerRogueCa),
+            Side::Client,
+            Reason::BadSignature,
+        );
+        assert_eq!(r.cases.len(), 3, "{trust}");
+    }
 }
 
 #[test]

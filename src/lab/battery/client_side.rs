@@ -56,7 +56,10 @@ impl Deriver<'_> {
                 });
                 on(self, f, "other-name", cert, Chain::Full);
             }
-            Failure::ServerRogueCa => match self.rogue_ca(issuer) {
+            Failure::ServerRogueCa => match self
+                .anchor(leaf, &self.server.chain, &self.case.client.trust, issuer)
+                .and_then(|a| self.rogue_ca(a))
+            {
                 Ok(ca) => {
                     let cert = self.leaf(leaf, "rogue-ca", Some(ca), &|_| {});
                     on(self, f, "rogue-ca", cert, Chain::Full);

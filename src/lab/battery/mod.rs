@@ -8,7 +8,7 @@ use ::time::{Duration, OffsetDateTime};
 
 use crate::lab::loaded;
 use crate::lab::{
-    Authority, Case, Certificate, Chain, ClientAuth, Expectation, Grading, KeyType, Lab,
+    Authority, Case, CertRef, Certificate, Chain, ClientAuth, Expectation, Grading, KeyType, Lab,
     Revocation, RevocationReasonSpec, Server, ServerKind, Side, Subject,
 };
 use crate::reason::{readable_from_alert, Reason};
@@ -211,12 +211,40 @@ pub enum BatteryError {
     /// Testing the server of a case whose server does not ask for client certificates.
     #[error("testing the server needs a server that asks for client certificates (`client_auth: none` here)")]
     NoClientAuth,
-    /// `mtls-lab battery LAB CASE` names a case no lab has.
-    #[error("no case named `{0}` in the labs given")]
-    NoSuchCase(String),
+    /// `mtls-lab battery LAB CASE` names a case no lab has; the closest written case names, best first.
+    #[error("no case named `{case}` in the labs given{}", closest_names(.closest))]
+    NoSuchCase { case: String, closest: Vec<String> },
     /// Neither peer can be tested (a client command against a server command).
     #[error("a battery needs one built-in peer: a client command against a server command leaves no peer to vary")]
     NoBuiltInPeer,
+}
+
+/// `; the closest: `A`, `B`` for a [`BatteryError::NoSuchCase`] message, or where to find the names.
+fn closest_names(names: &[String]) -> String {
+    if names.is_empty() {
+        return "; `mtls-lab list LAB` lists its cases".to_string();
+    }
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    format!("; the closest: {}", quoted.join(", "))
+}
+
+/// Of the written cases of `labs`, the (at most three) names closest to `case` (Jaro-Winkler above 0.7,
+/// or one edit), best first.
+fn closest(labs: &[Lab], case: &str) -> Vec<String> {
+    let mut scored: Vec<(f64, &str)> = labs
+        .iter()
+        .flat_map(|l| &l.cases)
+        .filter(|c| c.derived.is_none())
+        .map(|c| (strsim::jaro_winkler(case, &c.name), c.name.as_str()))
+        .filter(|(score, name)| *score > 0.7 || strsim::damerau_levenshtein(case, name) <= 1)
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+    scored.dedup_by(|a, b| a.1 == b.1);
+    scored
+        .into_iter()
+        .take(3)
+        .map(|(_, n)| n.to_string())
+        .collect()
 }
 
 /// Keeps, of `labs`, only the case named `case` and its battery (derived here with the standard set unless
@@ -226,6 +254,7 @@ pub enum BatteryError {
 /// # Errors
 /// [`BatteryError::NoSuchCase`] when no lab has the case; the errors of [`derive`].
 pub fn only(labs: Vec<Lab>, case: &str, now: OffsetDateTime) -> Result<Vec<Lab>, BatteryError> {
+    let closest = closest(&labs, case);
     let mut out = Vec::new();
     for mut lab in labs {
         let Some(index) = lab.cases.iter().position(|c| c.name == case) else {
@@ -259,7 +288,10 @@ pub fn only(labs: Vec<Lab>, case: &str, now: OffsetDateTime) -> Result<Vec<Lab>,
         out.push(lab);
     }
     if out.is_empty() {
-        return Err(BatteryError::NoSuchCase(case.to_string()));
+        return Err(BatteryError::NoSuchCase {
+            case: case.to_string(),
+            closest,
+        });
     }
     Ok(out)
 }
@@ -363,6 +395,8 @@ impl Deriver<'_> {
             reason: Some(reason),
         };
         c.checks = Default::default();
+        // It runs only when the written case's handshake is accepted (`run::case`): a peer that refuses
+        // the valid certificates would otherwise earn the points of refusing bad ones.
         c.grading = Grading {
             requires: self.case.grading.requires.clone(),
             hidden: self.case.grading.hidden,
@@ -432,6 +466,16 @@ impl Deriver<'_> {
                 .command
                 .as_ref()
                 .is_some_and(|c| c.template.program().is_some()),
+        }
+    }
+
+    /// Whether the server under test is neither built in nor a known program (a target, a command such
+    /// as nginx), so which TLS library verifies its clients is unknown.
+    fn implementation_unknown(&self) -> bool {
+        match &self.server.kind {
+            ServerKind::BuiltIn { .. } => false,
+            ServerKind::Command(c) => c.template.program().is_none(),
+            ServerKind::Target(_) => true,
         }
     }
 
@@ -519,16 +563,43 @@ impl Deriver<'_> {
         self.authority("battery-unknown-ca".into(), subject, KeyType::EcdsaP256)
     }
 
-    /// A rogue root with the subject and key type of the root above authority `a` (its own key: a key of
-    /// another type would be refused for its algorithm first; for RSA, 2048 bits whatever the root's size:
-    /// the signature fails the same). A root loaded from a file gives its name and key type as its file
-    /// says them, read now, and the rogue's name is encoded as the file encodes it (`name_of`).
+    /// The authority whose name a rogue CA copies for the peer verifying `leaf` presented with `chain`:
+    /// the trust anchor the verifier's path reaches ([`Lab::path`]: the first authority on the way up
+    /// from the leaf that the verifier trusts, so an intermediate trusted directly, or the anchor a
+    /// cross-signed chain reaches through the certificates presented). A verifier whose trust the lab does
+    /// not know (a client command) or that reaches none is taken to trust the root above the leaf's issuer.
     ///
     /// # Errors
-    /// Why not: the loaded root's file cannot be read.
-    fn rogue_ca(&mut self, a: usize) -> Result<usize, String> {
-        let root = self.root_of(a);
-        let r = &self.lab.authorities[root];
+    /// Why not: the verifier trusts the certificate itself (`trust:` naming it), not a CA.
+    fn anchor(
+        &self,
+        leaf: usize,
+        chain: &Chain,
+        trust: &[CertRef],
+        issuer: usize,
+    ) -> Result<usize, String> {
+        let presented = self.lab.presented_chain(leaf, chain);
+        match self.lab.path(&presented, trust).anchor {
+            Some(CertRef::Authority(a)) => Ok(a),
+            Some(CertRef::Certificate(c)) => Err(format!(
+                "the verifier trusts the certificate `{}` itself (`trust`), not a CA: there is no trusted CA's name to copy",
+                self.lab.certificates[c].name
+            )),
+            None => Ok(self.root_of(issuer)),
+        }
+    }
+
+    /// A rogue root with the subject and key type of authority `anchor`, the CA the verifier trusts (its
+    /// own key: a key of another type would be refused for its algorithm first; for RSA, 2048 bits
+    /// whatever the anchor's size: the signature fails the same). An authority loaded from a file gives its
+    /// name and key type as its file says them, read now, and the rogue's name is encoded as the file
+    /// encodes it (`name_of`). A leaf it issues names the anchor as its issuer, so a verifier that finds
+    /// issuers by name takes the anchor and refuses the signature (`bad_signature`).
+    ///
+    /// # Errors
+    /// Why not: the loaded authority's file cannot be read.
+    fn rogue_ca(&mut self, anchor: usize) -> Result<usize, String> {
+        let r = &self.lab.authorities[anchor];
         let name = format!("{}.battery-rogue", r.name);
         let (subject, key, name_of) = match &r.from {
             None => (r.subject.clone(), r.key, None),
@@ -539,7 +610,7 @@ impl Deriver<'_> {
                     KeyType::Rsa3072 | KeyType::Rsa4096 => KeyType::Rsa2048,
                     k => k,
                 };
-                (facts.subject, key, Some(root))
+                (facts.subject, key, Some(anchor))
             }
         };
         let i = self.authority(name, subject, key);

@@ -72,7 +72,10 @@ impl Deriver<'_> {
             d.push(f, t, |c| c.client.certificate = Some(cert));
         };
         match f {
-            Failure::ClientRogueCa => match self.rogue_ca(issuer) {
+            Failure::ClientRogueCa => match self
+                .anchor(leaf, &self.case.client.chain, &self.server.trust, issuer)
+                .and_then(|a| self.rogue_ca(a))
+            {
                 Ok(ca) => {
                     let cert = self.leaf(leaf, "rogue-ca", Some(ca), &|_| {});
                     with_cert(self, f, cert);
@@ -95,6 +98,11 @@ impl Deriver<'_> {
                 f,
                 t,
                 "OpenSSL accepts a cA=TRUE certificate as the end entity by design (docs/catalogue.md, `ca-as-leaf`): not a mistake of the program".into(),
+            ),
+            Failure::ClientCaCertificate if self.implementation_unknown() => self.skip(
+                f,
+                t,
+                "whether a CA certificate is refused as a client certificate depends on the TLS library: rustls refuses it, OpenSSL accepts it by design; the implementation of this server is unknown".into(),
             ),
             Failure::ClientCaCertificate if signs => {
                 let cert = self.leaf(leaf, "ca", Some(issuer), &|c| c.ca = true);

@@ -155,6 +155,15 @@ impl Resolver<'_> {
                 ));
             }
         }
+        if let Some(crate::spec::BatterySpec::Full(b)) = &c.battery {
+            if let Some(p) = b.points.filter(|p| !(0.0..=1e6).contains(p)) {
+                return Err(self.invalid(
+                    &format!("{field}.battery.points"),
+                    &p.to_string(),
+                    Problem::BadPoints,
+                ));
+            }
+        }
         let grading = self.grading(
             field,
             c.points,
