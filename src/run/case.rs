@@ -112,8 +112,8 @@ pub(super) async fn run(
     if let Some(skipped) = derived_skipped(case, &context) {
         return skipped;
     }
-    if let Some(why) = held_back(case, done, accepted) {
-        return not_run(case, context, Status::Skipped, vec![why]);
+    if let Some(HeldBack { status, why }) = held_back(case, done, accepted) {
+        return not_run(case, context, status, vec![why]);
     }
     context.chains = crate::run::result::Chains::of(lab, work.pki, case);
     let ran = observe(lab, work, case, endpoint, &mut context).await;
@@ -140,8 +140,8 @@ pub(super) async fn run_shared(
     if let Some(skipped) = derived_skipped(case, &context) {
         return skipped;
     }
-    if let Some(why) = held_back(case, done, accepted) {
-        return not_run(case, context, Status::Skipped, vec![why]);
+    if let Some(HeldBack { status, why }) = held_back(case, done, accepted) {
+        return not_run(case, context, status, vec![why]);
     }
     context.chains = crate::run::result::Chains::of(lab, work.pki, case);
     // As `observe` does: the case's files first, then its server.
@@ -170,7 +170,7 @@ fn held_back(
     case: &Case,
     done: &HashMap<String, Status>,
     accepted: &HashSet<String>,
-) -> Option<String> {
+) -> Option<HeldBack> {
     if let Some(d) = &case.derived {
         let what = match done.get(&d.of) {
             None | Some(Status::Passed) => None,
@@ -180,13 +180,33 @@ fn held_back(
             Some(Status::Skipped) => Some("was skipped"),
         };
         if let Some(what) = what {
-            return Some(format!(
-                "skipped: the case this failure is derived from, `{}`, {what}: a battery counts only against a peer that completes mTLS with the valid certificates",
-                d.of
-            ));
+            return Some(HeldBack {
+                status: if done.get(&d.of) == Some(&Status::Skipped) {
+                    Status::Skipped
+                } else {
+                    Status::Failed
+                },
+                why: format!(
+                    "{}: the case this failure is derived from, `{}`, {what}: a battery counts only against a peer that completes mTLS with the valid certificates",
+                    if done.get(&d.of) == Some(&Status::Skipped) { "skipped" } else { "not run" },
+                    d.of
+                ),
+            });
         }
     }
-    unmet(&case.grading.requires, done)
+    unmet(&case.grading.requires, done).map(|why| HeldBack {
+        status: Status::Skipped,
+        why,
+    })
+}
+
+/// Why a case does not run, and its status: a derived case whose written case was not accepted fails
+/// (its points stay in the total, 0 earned — a peer that refuses the valid certificates has not shown
+/// it refuses the bad ones); one whose written case or `requires` was skipped is skipped (its points
+/// leave the total, as a failed `requires` does).
+struct HeldBack {
+    status: Status,
+    why: String,
 }
 
 /// The skipped result of a case a battery derived that cannot apply (no intermediate, no CRL, no CA key).
