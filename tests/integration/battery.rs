@@ -805,3 +805,113 @@ cases:
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Two written cases over the same certificates, one verifier trusting the intermediate, the other the
+/// root, and a third at another clock: each battery gets its own copies (a rogue with the name of the
+/// CA its verifier trusts, copies valid at its clock) — sharing the first case's made the second's rogue
+/// CA `unknown_issuer` and its copies expired at the later clock.
+#[test]
+fn batteries_over_the_same_certificates_each_get_their_own_copies() {
+    let r = common::run(
+        r#"
+lab: battery-per-case
+authorities:
+  root: { subject: { O: Per Case, CN: Per Case Root } }
+  issuing: { issuer: root, subject: { O: Per Case, CN: Per Case Issuing } }
+certificates:
+  server: { issuer: issuing, subject: { CN: localhost }, san: [dns:localhost, ip:127.0.0.1], usage: server }
+  client: { issuer: issuing, subject: { CN: alice }, usage: client }
+servers:
+  by-issuing: { certificate: server, trust: [issuing] }
+  by-root: { certificate: server, trust: [root] }
+cases:
+  - name: issuing
+    server: by-issuing
+    client: { certificate: client, trust: [issuing] }
+    expect: accepted
+    battery: standard
+  - name: root
+    server: by-root
+    client: { certificate: client, trust: [root] }
+    expect: accepted
+    battery: standard
+  - name: later
+    server: by-root
+    client: { certificate: client, trust: [root] }
+    at: +60d
+    expect: accepted
+    battery: standard
+"#,
+    );
+    for of in ["issuing", "root", "later"] {
+        for (f, by) in [
+            (Failure::ClientRogueCa, Side::Server),
+            (Failure::ServerRogueCa, Side::Client),
+        ] {
+            let c = derived(&r, of, f);
+            let o = c.observed.as_ref().expect("observed");
+            assert_eq!(
+                (c.status, o.by, o.reason),
+                (Status::Passed, Some(by), Some(Reason::BadSignature)),
+                "{of} {f:?}: {:?}",
+                c.messages
+            );
+        }
+    }
+    // Every derived case that applies is refused for its own reason, at each case's clock.
+    let m = matrix(std::slice::from_ref(&r));
+    assert_eq!(m.len(), 6, "{m:#?}");
+    for b in &m {
+        assert_eq!(
+            (b.refused_other_reason, b.accepted_wrongly, b.not_decided),
+            (0, 0, 0),
+            "{}: {}",
+            b.heading(),
+            b.counts()
+        );
+    }
+}
+
+/// A server that reaches its client's anchor only through a cross-certificate it sends (`chain:` with a
+/// `key_of` cross-certificate): its derived copies issued by the same CA are sent with that chain, so
+/// "another name" is refused as `name_mismatch` (sent with the model's chain it was `unknown_issuer`).
+#[test]
+fn derived_servers_keep_the_written_servers_chain() {
+    let r = common::run(
+        r#"
+lab: battery-cross-signed
+authorities:
+  old-root: { subject: { O: Cross Lab, CN: Old Root } }
+  new-root: { subject: { O: Cross Lab, CN: New Root } }
+  new-root-by-old: { issuer: old-root, key_of: new-root }
+  issuing: { issuer: new-root, subject: { O: Cross Lab, CN: Issuing CA } }
+certificates:
+  server: { issuer: issuing, subject: { CN: localhost }, san: [dns:localhost, ip:127.0.0.1], usage: server }
+  client: { issuer: issuing, subject: { CN: migrating-client }, usage: client }
+servers:
+  web: { certificate: server, chain: [issuing, new-root-by-old], trust: [old-root] }
+cases:
+  - name: the old trust store reaches the new chain
+    client: { certificate: client, chain: [issuing, new-root-by-old], trust: [old-root] }
+    expect: accepted
+    battery: { set: standard, test: client }
+"#,
+    );
+    let of = "the old trust store reaches the new chain";
+    common::assert_accepted(&r, of);
+    for (f, reason) in [
+        (Failure::ServerOtherName, Reason::NameMismatch),
+        (Failure::ServerExpired, Reason::Expired),
+        (Failure::ServerNotYetValid, Reason::NotYetValid),
+        (Failure::ServerClientAuthOnly, Reason::WrongPurpose),
+    ] {
+        let c = derived(&r, of, f);
+        let o = c.observed.as_ref().expect("observed");
+        assert_eq!(
+            (c.status, o.by, o.reason),
+            (Status::Passed, Some(Side::Client), Some(reason)),
+            "{f:?}: {:?}",
+            c.messages
+        );
+    }
+}

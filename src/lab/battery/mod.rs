@@ -522,15 +522,19 @@ impl Deriver<'_> {
         a
     }
 
-    /// A new authority (a self-signed root with a `key` key) named `name`, or the one derived earlier
-    /// under that name.
-    fn authority(&mut self, name: String, subject: Subject, key: KeyType) -> usize {
-        if let Some(i) = self.lab.authorities.iter().position(|a| a.name == name) {
-            return i;
-        }
+    /// A new authority (a self-signed root with a `key` key, its name encoded as authority `name_of`'s
+    /// file encodes it) named `name`, or the one derived earlier under that name when it is the same
+    /// declaration (valid at the same clock); else named `name-2`, `name-3`… ([`same_or_next`]).
+    fn authority(
+        &mut self,
+        name: String,
+        subject: Subject,
+        key: KeyType,
+        name_of: Option<usize>,
+    ) -> usize {
         let line = self.case.line;
-        self.lab.authorities.push(Authority {
-            name,
+        let a = Authority {
+            name: name.clone(),
             line,
             subject,
             issuer: None,
@@ -548,9 +552,21 @@ impl Deriver<'_> {
             unknown_critical_extension: false,
             crl: None,
             from: None,
-            name_of: None,
-        });
-        self.lab.authorities.len() - 1
+            name_of,
+        };
+        let existing = |n: &str| {
+            let i = self.lab.authorities.iter().position(|x| x.name == n)?;
+            let mut x = self.lab.authorities[i].clone();
+            x.line = line;
+            Some((i, x))
+        };
+        match same_or_next(&name, &a, |x: &mut Authority, n| x.name = n, existing) {
+            Ok(i) => i,
+            Err(a) => {
+                self.lab.authorities.push(a);
+                self.lab.authorities.len() - 1
+            }
+        }
     }
 
     /// An authority the lab never trusts.
@@ -560,7 +576,12 @@ impl Deriver<'_> {
             common_name: Some("Unknown Battery CA".into()),
             ..Subject::default()
         };
-        self.authority("battery-unknown-ca".into(), subject, KeyType::EcdsaP256)
+        self.authority(
+            "battery-unknown-ca".into(),
+            subject,
+            KeyType::EcdsaP256,
+            None,
+        )
     }
 
     /// The authority whose name a rogue CA copies for the peer verifying `leaf` presented with `chain`:
@@ -613,9 +634,7 @@ impl Deriver<'_> {
                 (facts.subject, key, Some(anchor))
             }
         };
-        let i = self.authority(name, subject, key);
-        self.lab.authorities[i].name_of = name_of;
-        Ok(i)
+        Ok(self.authority(name, subject, key, name_of))
     }
 
     /// Why the file certificate `leaf` is loaded from cannot be read, if it cannot; `None` for a
@@ -625,13 +644,13 @@ impl Deriver<'_> {
     }
 
     /// A copy of leaf `leaf` named `NAME.battery-SUFFIX`, issued by `issuer` (`None`: self-signed) and
-    /// changed by `edit`; a new random serial (never the original's).
+    /// changed by `edit`; a new random serial (never the original's). Another battery's copy under that
+    /// name is shared only when it is the same declaration (same issuer, same clock); else the copy is
+    /// named `…-2`, `…-3` ([`same_or_next`]).
     fn leaf(&mut self, leaf: usize, suffix: &str, issuer: Option<usize>, edit: Edit<'_>) -> usize {
         let mut c = self.lab.certificates[leaf].clone();
-        c.name = format!("{}.battery-{suffix}", c.name);
-        if let Some(i) = self.lab.certificates.iter().position(|x| x.name == c.name) {
-            return i;
-        }
+        let name = format!("{}.battery-{suffix}", c.name);
+        c.name = name.clone();
         c.issuer = issuer;
         c.signature = None;
         c.serial = None;
@@ -646,19 +665,25 @@ impl Deriver<'_> {
         c.not_before = self.clock - Duration::hours(1);
         c.not_after = self.clock + Duration::days(90);
         edit(&mut c);
-        self.lab.certificates.push(c);
-        self.lab.certificates.len() - 1
+        let existing = |n: &str| {
+            let i = self.lab.certificates.iter().position(|x| x.name == n)?;
+            Some((i, self.lab.certificates[i].clone()))
+        };
+        match same_or_next(&name, &c, |x: &mut Certificate, n| x.name = n, existing) {
+            Ok(i) => i,
+            Err(c) => {
+                self.lab.certificates.push(c);
+                self.lab.certificates.len() - 1
+            }
+        }
     }
 
     /// A built-in server like the case's, on an ephemeral port (or the case's fixed one, for a client
     /// command), presenting certificate `cert` with `chain`.
     fn server_with(&mut self, suffix: &str, cert: usize, chain: Chain) -> usize {
         let name = format!("{}.battery-{suffix}", self.server.name);
-        if let Some(i) = self.lab.servers.iter().position(|s| s.name == name) {
-            return i;
-        }
         let mut s = self.server.clone();
-        s.name = name;
+        s.name = name.clone();
         // A client command connecting to the case's fixed address finds each derived server there: they
         // take turns on it, one case at a time (`run::endpoint::take_turn`). Otherwise an ephemeral port.
         let listen = match s.kind {
@@ -673,8 +698,20 @@ impl Deriver<'_> {
         // It presents `cert` whatever SNI it receives, and keeps sessions of its own.
         s.sni_certificates.clear();
         s.sessions.group = self.lab.servers.len();
-        self.lab.servers.push(s);
-        self.lab.servers.len() - 1
+        let group = s.sessions.group;
+        let existing = |n: &str| {
+            let i = self.lab.servers.iter().position(|x| x.name == n)?;
+            let mut x = self.lab.servers[i].clone();
+            x.sessions.group = group;
+            Some((i, x))
+        };
+        match same_or_next(&name, &s, |x: &mut Server, n| x.name = n, existing) {
+            Ok(i) => i,
+            Err(s) => {
+                self.lab.servers.push(s);
+                self.lab.servers.len() - 1
+            }
+        }
     }
 
     /// Whether a revoked copy can be checked: the verifier (`who`) checks CRLs, and `issuer` publishes one.
@@ -724,4 +761,35 @@ pub(crate) fn request(spec: &crate::spec::BatterySpec) -> Request {
             points: f.points,
         },
     }
+}
+
+/// The index of the object derived earlier under `name` when it is the same declaration as `new`
+/// (`existing(name)`: its index and a copy with the fields that always differ — its line, its session
+/// group — set as `new`'s), compared as their `Debug` forms; else `Err(new)` named `name`, or `name-2`,
+/// `name-3`… — the first name no earlier object has. A battery's copies are shared between written
+/// cases only when nothing differs (the issuer a rogue CA is, the clock a copy is valid at).
+fn same_or_next<T: std::fmt::Debug>(
+    name: &str,
+    new: &T,
+    rename: impl Fn(&mut T, String),
+    existing: impl Fn(&str) -> Option<(usize, T)>,
+) -> Result<usize, T>
+where
+    T: Clone,
+{
+    let mut candidate = new.clone();
+    for n in 1.. {
+        let try_name = if n == 1 {
+            name.to_string()
+        } else {
+            format!("{name}-{n}")
+        };
+        rename(&mut candidate, try_name.clone());
+        match existing(&try_name) {
+            Some((i, x)) if format!("{x:?}") == format!("{candidate:?}") => return Ok(i),
+            Some(_) => continue,
+            None => return Err(candidate),
+        }
+    }
+    unreachable!("some name `{name}-N` is free")
 }
