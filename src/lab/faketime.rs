@@ -55,6 +55,33 @@ pub fn environment(
     at: time::OffsetDateTime,
     preload: Option<&str>,
 ) -> Option<Vec<(String, String)>> {
+    preloaded(offset(at, time::OffsetDateTime::now_utc()), preload)
+}
+
+/// The environment that runs a program with its clock stopped at `at` (libfaketime's absolute form
+/// without `@`, `FAKETIME=YYYY-MM-DD hh:mm:ss`, read in UTC: `TZ=UTC` is set): for a verification that
+/// must happen at exactly one second — an x509-limbo testcase's `validation_time`, one second before a
+/// `notBefore`, say — where a running clock, or an offset rounded to whole seconds, could cross it.
+/// Otherwise as [`environment`]; `None` when libfaketime is not installed.
+pub fn frozen_environment(at: time::OffsetDateTime) -> Option<Vec<(String, String)>> {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    let stamp = format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second()
+    );
+    let mut env = preloaded(stamp, None)?;
+    env.push(("TZ".into(), "UTC".into()));
+    Some(env)
+}
+
+/// `LD_PRELOAD` with libfaketime first (then `preload`, else this process's own), `FAKETIME=faketime`,
+/// and the monotonic clock left real.
+fn preloaded(faketime: String, preload: Option<&str>) -> Option<Vec<(String, String)>> {
     let lib = library()?.display().to_string();
     let inherited = std::env::var("LD_PRELOAD").ok();
     let preload = match preload.or(inherited.as_deref()) {
@@ -63,10 +90,7 @@ pub fn environment(
     };
     Some(vec![
         ("LD_PRELOAD".into(), preload),
-        (
-            "FAKETIME".into(),
-            offset(at, time::OffsetDateTime::now_utc()),
-        ),
+        ("FAKETIME".into(), faketime),
         ("FAKETIME_DONT_FAKE_MONOTONIC".into(), "1".into()),
     ])
 }

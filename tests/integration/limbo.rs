@@ -272,6 +272,25 @@ fn curl_on_a_few_testcases() {
         result(&report, 0, "rfc5280::validity::expired-leaf")["observed"]["detail"],
         "curl: (60) SSL certificate problem: certificate has expired"
     );
+    // One second before notBefore (and a fractional notBefore): curl's clock is stopped at the
+    // validation time, so it refuses them every time (a running clock crossed them now and then).
+    for _ in 0..3 {
+        let (code, _, _, report) = limbo(&[
+            "--verifier",
+            "curl",
+            "--filter",
+            "not-yet-valid-1-second",
+            "--filter",
+            "notbefore-fractional",
+        ]);
+        assert_eq!(code, 0);
+        for id in [
+            "rfc5280::validity::not-yet-valid-1-second",
+            "rfc5280::validity::notbefore-fractional",
+        ] {
+            assert_rejected(&report, 0, id, "client", "not_yet_valid", "agree");
+        }
+    }
     let (code, _, _, report) = limbo(&["--verifier", "curl", "--filter", "nc-permits-email-exact"]);
     assert_eq!(code, 0);
     let r = result(&report, 0, "rfc5280::nc::nc-permits-email-exact");

@@ -137,15 +137,13 @@ pub fn openssl(tc: &Testcase, dir: &Path, port: u16) -> CommandSpec {
     }
 }
 
-/// curl trusting only the anchors, connecting to 127.0.0.1 whatever the name, at the testcase's time
-/// with libfaketime preloaded ([`crate::lab::faketime::environment`]).
+/// curl trusting only the anchors, connecting to 127.0.0.1 whatever the name, its clock stopped at the
+/// testcase's time with libfaketime preloaded ([`crate::lab::faketime::frozen_environment`]: a running
+/// clock, or an offset in whole seconds, crossed `notBefore` in the testcases one second away from it).
 pub fn curl(tc: &Testcase, dir: &Path, port: u16) -> CommandSpec {
     let mut argv: Vec<String> = Vec::new();
     let mut env = vec![("TZ".to_string(), "UTC".to_string())];
-    if let Some(clock) = tc
-        .at
-        .and_then(|at| crate::lab::faketime::environment(at, None))
-    {
+    if let Some(clock) = tc.at.and_then(crate::lab::faketime::frozen_environment) {
         env.extend(clock);
     }
     // An IPv6 address is bracketed in the URL and in --connect-to (curl's HOST:PORT:CONNECT-TO-HOST:PORT).
