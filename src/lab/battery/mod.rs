@@ -768,15 +768,12 @@ pub(crate) fn request(spec: &crate::spec::BatterySpec) -> Request {
 /// group — set as `new`'s), compared as their `Debug` forms; else `Err(new)` named `name`, or `name-2`,
 /// `name-3`… — the first name no earlier object has. A battery's copies are shared between written
 /// cases only when nothing differs (the issuer a rogue CA is, the clock a copy is valid at).
-fn same_or_next<T: std::fmt::Debug>(
+fn same_or_next<T: std::fmt::Debug + Clone>(
     name: &str,
     new: &T,
     rename: impl Fn(&mut T, String),
     existing: impl Fn(&str) -> Option<(usize, T)>,
-) -> Result<usize, T>
-where
-    T: Clone,
-{
+) -> Result<usize, T> {
     let mut candidate = new.clone();
     for n in 1.. {
         let try_name = if n == 1 {
