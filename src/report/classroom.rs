@@ -58,6 +58,9 @@ pub fn classroom(results: &[LabResult]) -> String {
             });
         }
         for (i, item) in items(lab).into_iter().enumerate() {
+            if item.cannot_apply() {
+                continue;
+            }
             let cell = i
                 .checked_sub(lab.checks.len())
                 .and_then(|c| super::battery::cell(&batteries, l, c));

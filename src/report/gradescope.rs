@@ -123,6 +123,9 @@ pub fn gradescope(results: &[LabResult]) -> String {
             });
         }
         for (i, item) in items(lab).iter().enumerate() {
+            if item.cannot_apply() {
+                continue;
+            }
             let cell = i
                 .checked_sub(lab.checks.len())
                 .and_then(|c| super::battery::cell(&batteries, l, c));

@@ -190,6 +190,16 @@ pub struct Item<'a> {
 }
 
 impl Item<'_> {
+    /// Whether the item is a battery's derived case that cannot apply here (no CRL checked, no
+    /// intermediate, a failure the peer's library accepts by design): not a test of the submission, so
+    /// the grading platforms that know only pass and fail (Gradescope, Classroom) leave it out — it would
+    /// show a perfect submission as failed — and the matrix says why.
+    pub fn cannot_apply(&self) -> bool {
+        self.case
+            .and_then(|c| c.derived.as_ref())
+            .is_some_and(|d| d.skipped.is_some())
+    }
+
     /// The handshake's duration (0 for a check or a case not run).
     pub fn duration_ms(&self) -> u64 {
         self.case

@@ -464,15 +464,21 @@ fn check_every_format(
     let output = gradescope["output"].as_str().unwrap();
     assert_eq!(table_cells(output), want, "Gradescope output");
     has_counts(output, "Gradescope");
-    // Each derived case is still one test, opening with its verdict.
+    // Each derived case that can apply is still one test, opening with its verdict; those that cannot
+    // apply are left out (Gradescope knows only passed and failed), the matrix says why.
     let derived: Vec<&serde_json::Value> = gradescope["tests"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|t| t["name"].as_str().unwrap().contains(" › battery: "))
         .collect();
-    assert_eq!(derived.len(), want.len());
-    for (t, (peer, _, v)) in derived.iter().zip(want) {
+    let applies: Vec<_> = want
+        .iter()
+        .filter(|(_, _, v)| *v != Verdict::Skipped.key())
+        .cloned()
+        .collect();
+    assert_eq!(derived.len(), applies.len());
+    for (t, (peer, _, v)) in derived.iter().zip(applies) {
         let v = VERDICTS.iter().find(|x| x.key() == v).unwrap();
         assert!(
             t["output"]
@@ -569,7 +575,7 @@ fn the_lax_servers_matrix_shows_eight_accepted_wrongly_in_every_report() {
         .collect();
     let mut want_scores = vec![(1.0, 1.0)];
     want_scores.extend([(0.0, 1.0); 7]);
-    want_scores.extend([(0.0, 0.0); 3]);
+    // The 3 that cannot apply (CA certificate, revoked, intermediate left out) are not Gradescope tests.
     want_scores.push((0.0, 1.0));
     assert_eq!(scores, want_scores);
     // TAP: 7 not ok with their diagnostics, 3 SKIP; the grid cells in red.
