@@ -104,7 +104,12 @@ pub fn explain(
         },
     };
     let path = path(lab, &v.presented, v.trust.unwrap_or(&[]));
-    let failed = failing(lab, &path, reason, verified_at, v.side, v.revocation);
+    let mut failed = failing(lab, &path, reason, verified_at, v.side, v.revocation);
+    // A handshake signed with another key than the certificate's: the certificate presented is the one
+    // whose key does not match, whatever its chain.
+    if reason == Reason::BadSignature && v.side == Side::Server && case.client.key_of.is_some() {
+        failed = case.client.certificate.map(CertRef::Certificate);
+    }
     let (mut what, fix) = words(lab, case, observed, &v, &path, failed, reason, verified_at);
     if let Some(extra) = late_refusal(lab, case, observed, reason) {
         what.push(' ');
@@ -349,6 +354,18 @@ fn words(
             };
             (what, fix)
         }
+        // The client signed its handshake with another key than its certificate's (a battery's
+        // key-mismatch case): the CertificateVerify signature (RFC 8446 §4.4.3) fails, not a certificate's.
+        Reason::BadSignature if v.side == Side::Server && case.client.key_of.is_some() => (
+            format!(
+                "The client's handshake signature (CertificateVerify) does not verify with the public key of the certificate it presented{}: it signed with another private key.",
+                case.client
+                    .certificate
+                    .map(|c| format!(" (`{}`)", lab.certificates[c].name))
+                    .unwrap_or_default()
+            ),
+            "Give the client the private key that belongs to its certificate: `openssl x509 -noout -pubkey -in client.crt` and `openssl pkey -pubout -in client.key` must print the same key.".to_string(),
+        ),
         Reason::BadSignature => (
             format!(
                 "{failed_role} names a trusted issuer, but its signature does not verify with that issuer's key: it was signed by another CA with the same name."

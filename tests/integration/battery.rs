@@ -915,3 +915,24 @@ cases:
         );
     }
 }
+
+/// A server that trusts a self-signed client certificate itself: the self-signed copy (its name, another
+/// key) cannot be "a certificate of an unknown issuer" there — rustls refuses it for its signature — so
+/// that row is skipped with why; the key-mismatch row needs no CA and runs. Every row that applies is
+/// refused for its right reason (the built-in peers failed their own battery before).
+#[test]
+fn a_self_signed_certificate_trusted_itself_skips_only_the_self_signed_row() {
+    let out = mtls(
+        &root(),
+        &[
+            "battery",
+            "labs/self-signed-client.yaml",
+            "a server that trusts the self-signed certificate itself accepts it",
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("self-signed client certificate                                 skipped                 skipped: the server trusts the client certificate itself (`trust`): a self-signed copy with its name is refused for its signature (`bad_signature`), not as a certificate of an unknown issuer"), "{stdout}");
+    assert!(stdout.contains("client certificate with a key that does not match              refused (right reason)  rejected by server: bad_signature"), "{stdout}");
+    assert!(!stdout.contains("other reason)"), "{stdout}");
+}

@@ -22,6 +22,15 @@ impl Deriver<'_> {
                 let cert = self.leaf(leaf, "unknown-ca", Some(ca), &|_| {});
                 return on(self, f, "unknown-ca", cert, Chain::Full);
             }
+            Failure::ServerSelfSigned
+                if self
+                    .case
+                    .client
+                    .trust
+                    .contains(&crate::lab::CertRef::Certificate(leaf)) =>
+            {
+                return self.skip(f, t, "the client trusts the server certificate itself (`trust`): a self-signed copy with its name is refused for its signature (`bad_signature`), not as a certificate of an unknown issuer".into());
+            }
             Failure::ServerSelfSigned => {
                 // The server's copy, signed with its own key.
                 let cert = self.leaf(leaf, "self-signed", None, &|_| {});

@@ -4,7 +4,7 @@
 use ::time::Duration;
 
 use super::{Deriver, Edit, Failure, Tested};
-use crate::lab::{Chain, ClientAuth, EkuPurpose};
+use crate::lab::{CertRef, Chain, ClientAuth, EkuPurpose};
 
 impl Deriver<'_> {
     /// Derives one failure of a server under test.
@@ -43,10 +43,23 @@ impl Deriver<'_> {
                 let cert = self.leaf(leaf, "unknown-ca", Some(ca), &|_| {});
                 return self.push(f, t, |c| c.client.certificate = Some(cert));
             }
+            Failure::ClientSelfSigned
+                if self.server.trust.contains(&CertRef::Certificate(leaf)) =>
+            {
+                return self.skip(f, t, "the server trusts the client certificate itself (`trust`): a self-signed copy with its name is refused for its signature (`bad_signature`), not as a certificate of an unknown issuer".into());
+            }
             Failure::ClientSelfSigned => {
                 // The client's copy, signed with its own key: it needs no CA's.
                 let cert = self.leaf(leaf, "self-signed", None, &|_| {});
                 return self.push(f, t, |c| c.client.certificate = Some(cert));
+            }
+            Failure::ClientKeyMismatch => {
+                // The certificate is the case's own; the key signing the handshake is another copy's
+                // (same key type, so the signature scheme still fits; a loaded certificate's type is
+                // read from its file). It needs no CA key, so it applies to a self-signed one too.
+                let ca = self.unknown_ca();
+                let other = self.leaf(leaf, "unknown-ca", Some(ca), &|_| {});
+                return self.push(f, t, |c| c.client.key_of = Some(other));
             }
             _ => {}
         }
@@ -128,14 +141,6 @@ impl Deriver<'_> {
             Failure::ClientKeyMismatch if self.unreadable(leaf).is_some() => {
                 let why = self.unreadable(leaf).unwrap_or_default();
                 self.skip(f, t, format!("the client certificate's key type cannot be read: {why}"));
-            }
-            Failure::ClientKeyMismatch => {
-                // The certificate is the case's own; the key signing the handshake is another copy's
-                // (same key type, so the signature scheme still fits; a loaded certificate's type is
-                // read from its file).
-                let ca = self.unknown_ca();
-                let other = self.leaf(leaf, "unknown-ca", Some(ca), &|_| {});
-                self.push(f, t, |c| c.client.key_of = Some(other));
             }
             _ => self.skip(f, t, no_key()),
         }
