@@ -936,3 +936,48 @@ fn a_self_signed_certificate_trusted_itself_skips_only_the_self_signed_row() {
     assert!(stdout.contains("client certificate with a key that does not match              refused (right reason)  rejected by server: bad_signature"), "{stdout}");
     assert!(!stdout.contains("other reason)"), "{stdout}");
 }
+
+/// A server that checks CRLs but has only the root's (`revocation.crls: [root]`) cannot know a client
+/// certificate of the intermediate is revoked: the revoked row is skipped with why (it was expected as
+/// `revoked` and judged accepted wrongly); with the intermediate's CRL it runs and is refused.
+#[test]
+fn the_revoked_row_needs_the_verifier_to_have_the_issuers_crl() {
+    let lab = |crls: &str| {
+        format!(
+            r#"
+lab: battery-crl-reach
+authorities:
+  root: {{ subject: {{ O: Crl Reach, CN: Crl Reach Root }}, crl: {{}} }}
+  inter: {{ issuer: root, subject: {{ O: Crl Reach, CN: Crl Reach Inter }}, crl: {{}} }}
+certificates:
+  server: {{ issuer: inter, subject: {{ CN: localhost }}, san: [dns:localhost, ip:127.0.0.1], usage: server }}
+  client: {{ issuer: inter, subject: {{ CN: alice }}, usage: client }}
+servers:
+  web: {{ certificate: server, trust: [root], revocation: {{ check: end_entity, unknown: allow, crls: [{crls}] }} }}
+cases:
+  - name: works
+    client: {{ certificate: client, trust: [root] }}
+    expect: accepted
+    battery: {{ set: standard, test: server }}
+"#
+        )
+    };
+    let r = common::run(&lab("root"));
+    let c = derived(&r, "works", Failure::ClientRevoked);
+    assert_eq!(
+        (c.status, c.messages.clone()),
+        (
+            Status::Skipped,
+            vec!["skipped: the server has no CRL of the issuer `inter` (`revocation.crls`): it cannot know the copy is revoked".to_string()]
+        )
+    );
+    let r = common::run(&lab("root, inter"));
+    let c = derived(&r, "works", Failure::ClientRevoked);
+    let o = c.observed.as_ref().expect("observed");
+    assert_eq!(
+        (c.status, o.by, o.reason),
+        (Status::Passed, Some(Side::Server), Some(Reason::Revoked)),
+        "{:?}",
+        c.messages
+    );
+}

@@ -83,7 +83,7 @@ impl Deriver<'_> {
                 on(self, f, "client-auth", cert, same);
             }
             Failure::ServerRevoked if signs => {
-                match self.revocable(issuer, self.case.client.revocation.is_some(), "client") {
+                match self.revocable(issuer, self.case.client.revocation.as_ref(), "client") {
                     Ok(()) => {
                         let cert = self.leaf(leaf, "revoked", Some(issuer), &|_| {});
                         self.revoke(issuer, cert);

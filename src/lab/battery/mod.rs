@@ -714,15 +714,24 @@ impl Deriver<'_> {
         }
     }
 
-    /// Whether a revoked copy can be checked: the verifier (`who`) checks CRLs, and `issuer` publishes one.
-    fn revocable(&self, issuer: usize, checks: bool, who: &str) -> Result<(), String> {
-        if !checks {
+    /// Whether a revoked copy can be checked: the verifier (`who`) checks CRLs, `issuer` publishes one, and
+    /// the verifier has it (`revocation.crls`, when it names the CRLs it has).
+    fn revocable(
+        &self,
+        issuer: usize,
+        check: Option<&crate::lab::RevocationCheck>,
+        who: &str,
+    ) -> Result<(), String> {
+        let Some(check) = check else {
             return Err(format!("the {who} checks no CRL (`revocation`)"));
-        }
+        };
+        let name = &self.lab.authorities[issuer].name;
         if self.lab.authorities[issuer].crl.is_none() {
+            return Err(format!("the issuer `{name}` publishes no CRL"));
+        }
+        if check.crls.as_ref().is_some_and(|l| !l.contains(&issuer)) {
             return Err(format!(
-                "the issuer `{}` publishes no CRL",
-                self.lab.authorities[issuer].name
+                "the {who} has no CRL of the issuer `{name}` (`revocation.crls`): it cannot know the copy is revoked"
             ));
         }
         Ok(())

@@ -121,7 +121,7 @@ impl Deriver<'_> {
                 let cert = self.leaf(leaf, "ca", Some(issuer), &|c| c.ca = true);
                 with_cert(self, f, cert);
             }
-            Failure::ClientRevoked if signs => match self.revocable(issuer, self.server.revocation.is_some(), "server") {
+            Failure::ClientRevoked if signs => match self.revocable(issuer, self.server.revocation.as_ref(), "server") {
                 Ok(()) => {
                     let cert = self.leaf(leaf, "revoked", Some(issuer), &|_| {});
                     self.revoke(issuer, cert);
