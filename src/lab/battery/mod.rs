@@ -14,6 +14,7 @@ use crate::lab::{
 use crate::reason::{readable_from_alert, Reason};
 
 mod client_side;
+mod copies;
 mod server_side;
 
 /// The peer a battery tests.
@@ -252,7 +253,7 @@ fn closest(labs: &[Lab], case: &str) -> Vec<String> {
 /// cases whose sessions it resumes (`resume`); labs without the case are left out.
 ///
 /// # Errors
-/// [`BatteryError::NoSuchCase`] when no lab has the case; the errors of [`derive`].
+/// [`BatteryError::NoSuchCase`] when no lab has the case; the errors of [`derive()`].
 pub fn only(labs: Vec<Lab>, case: &str, now: OffsetDateTime) -> Result<Vec<Lab>, BatteryError> {
     let closest = closest(&labs, case);
     let mut out = Vec::new();
@@ -524,7 +525,7 @@ impl Deriver<'_> {
 
     /// A new authority (a self-signed root with a `key` key, its name encoded as authority `name_of`'s
     /// file encodes it) named `name`, or the one derived earlier under that name when it is the same
-    /// declaration (valid at the same clock); else named `name-2`, `name-3`… ([`same_or_next`]).
+    /// declaration (valid at the same clock); else named `name-2`, `name-3`… ([`copies::same_or_next`]).
     fn authority(
         &mut self,
         name: String,
@@ -560,7 +561,7 @@ impl Deriver<'_> {
             x.line = line;
             Some((i, x))
         };
-        match same_or_next(&name, &a, |x: &mut Authority, n| x.name = n, existing) {
+        match copies::same_or_next(&name, &a, |x: &mut Authority, n| x.name = n, existing) {
             Ok(i) => i,
             Err(a) => {
                 self.lab.authorities.push(a);
@@ -646,7 +647,7 @@ impl Deriver<'_> {
     /// A copy of leaf `leaf` named `NAME.battery-SUFFIX`, issued by `issuer` (`None`: self-signed) and
     /// changed by `edit`; a new random serial (never the original's). Another battery's copy under that
     /// name is shared only when it is the same declaration (same issuer, same clock); else the copy is
-    /// named `…-2`, `…-3` ([`same_or_next`]).
+    /// named `…-2`, `…-3` ([`copies::same_or_next`]).
     fn leaf(&mut self, leaf: usize, suffix: &str, issuer: Option<usize>, edit: Edit<'_>) -> usize {
         let mut c = self.lab.certificates[leaf].clone();
         let name = format!("{}.battery-{suffix}", c.name);
@@ -669,7 +670,7 @@ impl Deriver<'_> {
             let i = self.lab.certificates.iter().position(|x| x.name == n)?;
             Some((i, self.lab.certificates[i].clone()))
         };
-        match same_or_next(&name, &c, |x: &mut Certificate, n| x.name = n, existing) {
+        match copies::same_or_next(&name, &c, |x: &mut Certificate, n| x.name = n, existing) {
             Ok(i) => i,
             Err(c) => {
                 self.lab.certificates.push(c);
@@ -705,7 +706,7 @@ impl Deriver<'_> {
             x.sessions.group = group;
             Some((i, x))
         };
-        match same_or_next(&name, &s, |x: &mut Server, n| x.name = n, existing) {
+        match copies::same_or_next(&name, &s, |x: &mut Server, n| x.name = n, existing) {
             Ok(i) => i,
             Err(s) => {
                 self.lab.servers.push(s);
@@ -770,32 +771,4 @@ pub(crate) fn request(spec: &crate::spec::BatterySpec) -> Request {
             points: f.points,
         },
     }
-}
-
-/// The index of the object derived earlier under `name` when it is the same declaration as `new`
-/// (`existing(name)`: its index and a copy with the fields that always differ — its line, its session
-/// group — set as `new`'s), compared as their `Debug` forms; else `Err(new)` named `name`, or `name-2`,
-/// `name-3`… — the first name no earlier object has. A battery's copies are shared between written
-/// cases only when nothing differs (the issuer a rogue CA is, the clock a copy is valid at).
-fn same_or_next<T: std::fmt::Debug + Clone>(
-    name: &str,
-    new: &T,
-    rename: impl Fn(&mut T, String),
-    existing: impl Fn(&str) -> Option<(usize, T)>,
-) -> Result<usize, T> {
-    let mut candidate = new.clone();
-    for n in 1.. {
-        let try_name = if n == 1 {
-            name.to_string()
-        } else {
-            format!("{name}-{n}")
-        };
-        rename(&mut candidate, try_name.clone());
-        match existing(&try_name) {
-            Some((i, x)) if format!("{x:?}") == format!("{candidate:?}") => return Ok(i),
-            Some(_) => continue,
-            None => return Err(candidate),
-        }
-    }
-    unreachable!("some name `{name}-N` is free")
 }
