@@ -1,7 +1,7 @@
 //! The validated lab: every name resolved to an index, every time resolved, every rule of the format checked, each error pointing into the file.
 //!
-//! This module owns the model types; its submodules own the steps that build them: [`load`] reads files
-//! (include, matrix), [`resolve`] turns the spec into the model, [`name`] and [`time`] parse names and times,
+//! This module owns the model types; its submodules own the steps that build them: [`mod@load`] reads files
+//! (include, matrix), `resolve` turns the spec into the model, [`name`] and [`time`] parse names and times,
 //! [`error`] names what can go wrong, [`lint`] warns about valid labs.
 
 pub mod battery;

@@ -1,4 +1,4 @@
-//! Reports of a run, one module per format: [`console`] (the terminal), [`json`], [`junit`], [`tap`],
+//! Reports of a run, one module per format: [`mod@console`] (the terminal), [`json`], [`junit`], [`tap`],
 //! [`gradescope`], [`classroom`] and [`html`], each built from the run's [`LabResult`]s; [`gradebook`]
 //! gathers a class's JSON reports. This module keeps what
 //! they share: totals and points, the items every report lists, the student and instructor views,

@@ -1,6 +1,6 @@
 //! One connection for each pairing of peers a case can have: the built-in client against the built-in
 //! server, a server command or a target; a client command against the built-in server or a server
-//! command; and the repeatable connection load mode makes ([`Repeatable`]).
+//! command; and the repeatable connection load mode makes (`Repeatable`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-//! Verdicts: [`observe`] turns what each side saw into one observed outcome, [`judge`] compares it with
+//! Verdicts: [`mod@observe`] turns what each side saw into one observed outcome, [`mod@judge`] compares it with
 //! the expectation, [`certcheck`] checks certificates' properties, [`explain`] says what a rejection
 //! means and the usual fix.
 
