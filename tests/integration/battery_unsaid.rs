@@ -9,7 +9,7 @@ use crate::common;
 use common::case;
 use mtls_lab::lab::battery::{self, Failure};
 use mtls_lab::report::battery::{matrix, Verdict};
-use mtls_lab::run::{LabResult, Status};
+use mtls_lab::run::Status;
 use mtls_lab::spec::{Outcome, Side};
 
 /// The seed's client, verifying as the seed does, but swallowing every error without a word.
@@ -45,26 +45,12 @@ cases:
     )
 }
 
-fn run(yaml: &str) -> LabResult {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("lab.yaml");
-    std::fs::write(&path, yaml).unwrap();
-    let lab = mtls_lab::lab::load(&path, time::OffsetDateTime::now_utc())
-        .unwrap_or_else(|e| panic!("{}", e.render()));
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(mtls_lab::run::run_lab(&lab))
-}
-
 #[test]
 fn a_client_that_refuses_silently_is_refused_reason_not_said_and_keeps_its_points() {
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("silent_client.py");
     std::fs::write(&script, SILENT_CLIENT).unwrap();
-    let r = run(&lab(&script));
+    let r = common::run(&lab(&script));
     let of = "silent client goes through";
     common::assert_accepted(&r, of);
     let m = matrix(std::slice::from_ref(&r));

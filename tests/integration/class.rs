@@ -155,44 +155,32 @@ fn a_lab_without_the_submission_variable_is_bad_input() {
 
 #[test]
 fn one_run_reports_and_gradebooks_on_links_are_refused_before_anything_runs() {
-    let (code, err) = fails(&[
-        "run",
-        "labs/grade-seed/",
-        "--submissions",
-        "tests/fixtures/seed/*/",
-        "--report-json",
-        "-",
-    ]);
-    assert_eq!(code, Some(2), "{err}");
-    assert!(
-        err.contains("error: --report-json writes the report of one run; with --submissions, use --gradebook-csv and --gradebook-json"),
-        "{err}"
-    );
-    let (code, err) = fails(&[
-        "run",
-        "labs/grade-seed/",
-        "--submissions",
-        "tests/fixtures/seed/*/",
-        "--pki",
-        "pki",
-    ]);
-    assert_eq!(code, Some(2), "{err}");
-    assert!(
-        err.contains("error: --pki keeps the PKI of one run; each submission's run makes its own, from the submission's files"),
-        "{err}"
-    );
-    let (code, err) = fails(&[
-        "run",
-        "labs/grade-seed/",
-        "--submissions",
-        "tests/fixtures/seed/*/",
-        "--fail-fast",
-    ]);
-    assert_eq!(code, Some(2), "{err}");
-    assert!(
-        err.contains("error: --fail-fast stops one run at its first failing lab; with --submissions every submission is graded whole"),
-        "{err}"
-    );
+    // Each option that is one run's is refused with its own reason.
+    for (option, why) in [
+        (
+            &["--report-json", "-"][..],
+            "error: --report-json writes the report of one run; with --submissions, use --gradebook-csv and --gradebook-json",
+        ),
+        (
+            &["--pki", "pki"][..],
+            "error: --pki keeps the PKI of one run; each submission's run makes its own, from the submission's files",
+        ),
+        (
+            &["--fail-fast"][..],
+            "error: --fail-fast stops one run at its first failing lab; with --submissions every submission is graded whole",
+        ),
+    ] {
+        let mut args = vec![
+            "run",
+            "labs/grade-seed/",
+            "--submissions",
+            "tests/fixtures/seed/*/",
+        ];
+        args.extend_from_slice(option);
+        let (code, err) = fails(&args);
+        assert_eq!(code, Some(2), "{err}");
+        assert!(err.contains(why), "{err}");
+    }
     let dir = tempfile::tempdir().unwrap();
     let link = dir.path().join("book.csv");
     std::os::unix::fs::symlink(Path::new("/etc/passwd"), &link).unwrap();
